@@ -1,0 +1,3 @@
+"""Checks of this section (filled by its issue)."""
+
+CHECKS: list = []

@@ -1,0 +1,75 @@
+"""Hypotheses of the paper's results, each tested on an actual instance.
+
+Every function returns :class:`~theory_lab.checking.Hypothesis` objects with the
+evidence in ``detail``, so a check can list exactly what it assumed and whether
+the instance met it.
+"""
+
+from __future__ import annotations
+
+from theory_lab import activations as _act
+from theory_lab.arch import Architecture
+from theory_lab.checking import Hypothesis
+from theory_lab.data import check_distinct_patches
+
+__all__ = ["assumption_3_1", "assumption_2_4", "wide_layer", "layers_conv_or_fc", "activations_3_2",
+           "activations_analytic", "theorem_3_5", "theorem_3_4"]
+
+
+def assumption_3_1(arch: Architecture, X) -> tuple[Hypothesis, dict]:
+    report = check_distinct_patches(arch, X)
+    return Hypothesis("Assumption 3.1 (patches of different samples differ)", report.holds, str(report)), \
+        report.to_dict()
+
+
+def assumption_2_4(arch: Architecture, upto: int) -> Hypothesis:
+    flags = [f for i in arch.info[:upto] for f in i.flags]
+    return Hypothesis(f"Assumption 2.4 (layers 1..{upto}: patches cover their input and are distinct)",
+                      not flags, "; ".join(flags) or "all patches cover and are distinct")
+
+
+def wide_layer(arch: Architecture, k: int, N: int) -> Hypothesis:
+    return Hypothesis(f"n_{k} >= N", arch.widths[k] >= N, f"n_{k} = {arch.widths[k]}, N = {N}")
+
+
+def layers_conv_or_fc(arch: Architecture, k: int, allow_pool_between: bool) -> Hypothesis:
+    kinds = [i.kind for i in arch.info[:k]]
+    if allow_pool_between:
+        ok = kinds[0] != "maxpool" and kinds[-1] != "maxpool"
+        text = f"layers 1 and {k} conv or FC (pooling allowed between)"
+    else:
+        ok = "maxpool" not in kinds
+        text = f"layers 1..{k} conv or FC (no max-pooling)"
+    return Hypothesis(text, ok, "kinds: " + ", ".join(kinds))
+
+
+def _acts(arch: Architecture, k: int):
+    return [(i.k, _act.get(i.activation)) for i in arch.info[:k] if i.activation is not None]
+
+
+def activations_3_2(arch: Architecture, k: int) -> Hypothesis:
+    acts = _acts(arch, k)
+    bad = [f"layer {j}: {a.name}" for j, a in acts if not a.assumption_3_2]
+    return Hypothesis(f"σ_1..σ_{k} satisfy Assumption 3.2", not bad,
+                      "violated by " + ", ".join(bad) if bad else ", ".join(sorted({a.name for _, a in acts})))
+
+
+def activations_analytic(arch: Architecture, k: int) -> Hypothesis:
+    acts = _acts(arch, k)
+    bad = [f"layer {j}: {a.name}" for j, a in acts if not a.analytic]
+    return Hypothesis(f"σ_1..σ_{k} real analytic", not bad,
+                      "not analytic: " + ", ".join(bad) if bad else "all analytic")
+
+
+def theorem_3_5(arch: Architecture, X, k: int) -> tuple[list[Hypothesis], dict]:
+    """Hypotheses of Theorem 3.5 for layer ``k`` on data ``X``."""
+    h31, report = assumption_3_1(arch, X)
+    return [h31, layers_conv_or_fc(arch, k, False), wide_layer(arch, k, X.shape[0]),
+            activations_3_2(arch, k), activations_analytic(arch, k), assumption_2_4(arch, k)], report
+
+
+def theorem_3_4(arch: Architecture, X, k: int) -> tuple[list[Hypothesis], dict]:
+    """Hypotheses of Theorem 3.4 for layer ``k`` on data ``X`` (ReLU allowed, pooling between)."""
+    h31, report = assumption_3_1(arch, X)
+    return [h31, layers_conv_or_fc(arch, k, True), wide_layer(arch, k, X.shape[0]),
+            activations_3_2(arch, k), assumption_2_4(arch, k)], report

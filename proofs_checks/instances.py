@@ -1,0 +1,56 @@
+"""The embedded default instances ``theory-lab verify`` runs on (nothing downloaded).
+
+Small sigmoid CNNs that are wide at layer 1 (``n_1 ≥ N``) on scikit-learn's digits
+with 1e-6 noise (Assumption 3.1 restored) and on locally generated MNIST-1D.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from theory_lab import data as _data
+from theory_lab.arch import Architecture, Conv, Dense, Output
+from theory_lab.checking import Context
+
+__all__ = ["Instance", "digits_instance", "mnist1d_instance", "default_instances"]
+
+N_DEFAULT = 200
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A network, its data and the wide layer ``k`` the theorems look at."""
+
+    name: str
+    arch: Architecture
+    data: _data.Dataset
+    k: int
+
+    @property
+    def N(self) -> int:
+        return self.data.N
+
+
+def digits_instance(ctx: Context, n: int = N_DEFAULT, *, noise: float = 1e-6, filters: int = 8,
+                    activation: str = "sigmoid", bias: str = "neuron") -> Instance:
+    """Digits CNN: 8x8x1 → conv 3x3 (``filters``) → dense 32 → linear 10; ``n_1 = 36·filters``."""
+    def build():
+        ds = _data.digits(n, noise=noise, seed=ctx.seed)
+        arch = Architecture((8, 8, 1), (Conv(filters, (3, 3), activation=activation, bias=bias),
+                                        Dense(32, activation=activation), Output(10)))
+        return Instance(f"digits-{n}{'-raw' if noise == 0 else ''}", arch, ds, 1)
+    return ctx.cached(("digits", n, noise, filters, activation, bias), build)
+
+
+def mnist1d_instance(ctx: Context, n: int = N_DEFAULT, *, filters: int = 8, activation: str = "sigmoid") -> Instance:
+    """MNIST-1D CNN: 40x1 → conv 5 (``filters``) → dense 32 → linear 10; ``n_1 = 36·filters``."""
+    def build():
+        ds = _data.mnist1d(n, seed=42)
+        arch = Architecture((40, 1), (Conv(filters, (5,), activation=activation), Dense(32, activation=activation),
+                                      Output(10)))
+        return Instance(f"mnist1d-{n}", arch, ds, 1)
+    return ctx.cached(("mnist1d", n, filters, activation), build)
+
+
+def default_instances(ctx: Context) -> list[Instance]:
+    return [digits_instance(ctx), mnist1d_instance(ctx)]

@@ -1,0 +1,555 @@
+"""Architecture specs in the paper's form (THEORY.md §1, Defs. 2.1–2.3).
+
+A network is an input shape and a chain of frozen, hashable layer specs. The
+:class:`Architecture` infers every layer's shape and the paper's quantities:
+the width ``n_k``, the number of patches ``P_{k-1}`` and patch length
+``l_{k-1}`` that layer ``k`` reads, its filters ``T_k`` and its parameter count.
+
+Shapes are ``(spatial..., channels)`` with row-major flattening, so a conv
+layer's neuron ``h = (p−1)T_k + t`` is output position ``p`` (row-major) and
+filter ``t``, exactly the paper's order.
+
+Example:
+    >>> from theory_lab.arch import Architecture, Conv, Dense, Output
+    >>> arch = Architecture((8, 8, 1), (Conv(16, (3, 3)), Dense(32), Output(10)))
+    >>> arch.widths
+    (64, 576, 32, 10)
+    >>> arch.wide_layers(500)
+    (1,)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass, field
+from typing import Union
+
+import numpy as np
+
+from theory_lab import activations as _act
+
+__all__ = [
+    "Conv",
+    "PatchLayer",
+    "MaxPool",
+    "PatchMaxPool",
+    "Dense",
+    "Output",
+    "Architecture",
+    "LayerInfo",
+    "AssumptionReport",
+    "figure1",
+    "named",
+]
+
+Padding = Union[str, tuple]
+
+
+def _tuple(value, name: str, layer: str, dims: int | None = None) -> tuple[int, ...]:
+    if isinstance(value, (int, np.integer)):
+        value = (int(value),) * (dims or 1)
+    value = tuple(int(v) for v in value)
+    if any(v <= 0 for v in value):
+        raise ValueError(
+            f"{layer}: `{name}` must be positive, got {value}. "
+            f"Use sizes >= 1, e.g. {name}={(1,) * len(value)}."
+        )
+    return value
+
+
+def _set(obj, name, value):
+    object.__setattr__(obj, name, value)
+
+
+def _check_activation(obj, layer: str):
+    try:
+        _act.get(obj.activation)
+    except KeyError as err:
+        raise ValueError(f"{layer}: `activation`={obj.activation!r} is unknown. {err.args[0]}") from None
+
+
+@dataclass(frozen=True)
+class Conv:
+    """Convolutional layer (Def. 2.1) with ``filters`` = ``T_k``.
+
+    ``kernel``, ``stride`` and ``dilation`` have one entry per spatial dimension
+    (1-D or 2-D); ``padding`` is ``"VALID"``, ``"SAME"`` or explicit
+    ``((lo, hi), ...)``. ``bias`` is ``"neuron"`` (``b_k ∈ R^{n_k}``, the paper's
+    choice), ``"filter"`` (``b ∈ R^{T_k}``, as in common libraries) or ``"none"``.
+    """
+
+    filters: int
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...] | int = 1
+    padding: Padding = "VALID"
+    dilation: tuple[int, ...] | int = 1
+    activation: str = "sigmoid"
+    bias: str = "neuron"
+
+    def __post_init__(self):
+        kernel = _tuple(self.kernel, "kernel", "Conv")
+        if len(kernel) not in (1, 2):
+            raise ValueError(f"Conv: `kernel` must have 1 or 2 entries (1-D or 2-D), got {kernel}.")
+        _set(self, "kernel", kernel)
+        _set(self, "stride", _tuple(self.stride, "stride", "Conv", len(kernel)))
+        _set(self, "dilation", _tuple(self.dilation, "dilation", "Conv", len(kernel)))
+        if int(self.filters) <= 0:
+            raise ValueError(f"Conv: `filters` must be positive, got {self.filters}. Use filters >= 1.")
+        _set(self, "filters", int(self.filters))
+        if isinstance(self.padding, str):
+            if self.padding.upper() not in ("VALID", "SAME"):
+                raise ValueError(
+                    f"Conv: `padding`={self.padding!r} is unknown; expected 'VALID', 'SAME' "
+                    "or explicit ((lo, hi), ...) per spatial dimension."
+                )
+            _set(self, "padding", self.padding.upper())
+        else:
+            pad = tuple((int(lo), int(hi)) for lo, hi in self.padding)
+            if len(pad) != len(kernel) or any(v < 0 for p in pad for v in p):
+                raise ValueError(
+                    f"Conv: explicit `padding`={self.padding!r} needs one non-negative (lo, hi) "
+                    f"pair per spatial dimension ({len(kernel)})."
+                )
+            _set(self, "padding", pad)
+        if self.bias not in ("neuron", "filter", "none"):
+            raise ValueError(
+                f"Conv: `bias`={self.bias!r} is unknown; expected 'neuron' (the paper's b_k ∈ R^n_k), "
+                "'filter' (one per filter) or 'none'."
+            )
+        _check_activation(self, "Conv")
+
+
+@dataclass(frozen=True)
+class PatchLayer:
+    """The paper's general convolutional layer (Def. 2.1) on explicit patches.
+
+    ``patches`` lists, for each patch ``p``, the indices of the previous layer's
+    (flattened) neurons it reads; all patches have the same length ``l_{k-1}``
+    and no two may be equal. The layer's output has shape ``(P, filters)``.
+    """
+
+    patches: tuple[tuple[int, ...], ...]
+    filters: int
+    activation: str = "sigmoid"
+    bias: str = "neuron"
+
+    def __post_init__(self):
+        patches = tuple(tuple(int(i) for i in p) for p in self.patches)
+        if not patches or len({len(p) for p in patches}) != 1 or len(patches[0]) == 0:
+            raise ValueError(
+                "PatchLayer: `patches` must be a non-empty list of index tuples of one common "
+                f"non-zero length, got lengths {sorted({len(p) for p in patches})}."
+            )
+        seen = {}
+        for i, p in enumerate(patches):
+            key = frozenset(p)
+            if key in seen:
+                raise ValueError(
+                    f"PatchLayer: `patches` {seen[key]} and {i} are the same set {sorted(key)}; "
+                    "Def. 2.1 needs distinct patches. Remove the repeat."
+                )
+            seen[key] = i
+        _set(self, "patches", patches)
+        if int(self.filters) <= 0:
+            raise ValueError(f"PatchLayer: `filters` must be positive, got {self.filters}.")
+        if self.bias not in ("neuron", "filter", "none"):
+            raise ValueError(f"PatchLayer: `bias`={self.bias!r} is unknown; expected 'neuron', 'filter' or 'none'.")
+        _check_activation(self, "PatchLayer")
+
+
+@dataclass(frozen=True)
+class MaxPool:
+    """Max-pooling (Def. 2.3) over spatial windows, separately per channel."""
+
+    window: tuple[int, ...]
+    stride: tuple[int, ...] | int | None = None
+
+    def __post_init__(self):
+        window = _tuple(self.window, "window", "MaxPool")
+        _set(self, "window", window)
+        stride = window if self.stride is None else self.stride
+        _set(self, "stride", _tuple(stride, "stride", "MaxPool", len(window)))
+
+
+@dataclass(frozen=True)
+class PatchMaxPool:
+    """Max-pooling (Def. 2.3) over explicit patches of the flattened previous layer."""
+
+    patches: tuple[tuple[int, ...], ...]
+
+    def __post_init__(self):
+        patches = tuple(tuple(int(i) for i in p) for p in self.patches)
+        if not patches or len({len(p) for p in patches}) != 1 or len(patches[0]) == 0:
+            raise ValueError("PatchMaxPool: `patches` must be non-empty index tuples of one common length.")
+        if len({frozenset(p) for p in patches}) != len(patches):
+            raise ValueError("PatchMaxPool: `patches` repeat a set; Def. 2.3 needs distinct patches.")
+        _set(self, "patches", patches)
+
+
+@dataclass(frozen=True)
+class Dense:
+    """Fully connected hidden layer (Def. 2.2): ``f_k = σ(W_kᵀ f_{k-1} + b_k)``."""
+
+    width: int
+    activation: str = "sigmoid"
+
+    def __post_init__(self):
+        if int(self.width) <= 0:
+            raise ValueError(f"Dense: `width` must be positive, got {self.width}. Use width >= 1.")
+        _set(self, "width", int(self.width))
+        _check_activation(self, "Dense")
+
+
+@dataclass(frozen=True)
+class Output:
+    """Linear, fully connected output layer ``F_L = F_{L-1} U_L + 1 b_Lᵀ`` (must be last)."""
+
+    width: int
+
+    def __post_init__(self):
+        if int(self.width) <= 0:
+            raise ValueError(f"Output: `width` must be positive, got {self.width}.")
+        _set(self, "width", int(self.width))
+
+
+Layer = Union[Conv, PatchLayer, MaxPool, PatchMaxPool, Dense, Output]
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """Shape facts of layer ``k`` in the paper's symbols.
+
+    ``patches`` is an int array ``(P_{k-1}, l_{k-1})`` of indices into the flattened
+    layer ``k-1``; ``-1`` marks a zero-padding entry.
+    """
+
+    k: int
+    kind: str
+    spec: object
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    n: int
+    P: int
+    l: int
+    T: int
+    num_params: int
+    activation: str | None
+    patches: np.ndarray = field(repr=False, compare=False)
+    covers_input: bool = True
+    distinct_patches: bool = True
+    padding: tuple = ()
+
+    @property
+    def has_weights(self) -> bool:
+        return self.kind in ("conv", "patch", "dense", "output")
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """Warnings about Assumption 2.4 (legal layers outside the paper's standing assumptions)."""
+        out = []
+        if self.has_weights and not self.covers_input:
+            out.append(f"layer {self.k}: patches do not cover layer {self.k - 1}; Assumption 2.4 can fail")
+        if self.has_weights and not self.distinct_patches:
+            out.append(f"layer {self.k}: two patches read the same neurons; Assumption 2.4 can fail")
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class AssumptionReport:
+    """Whether an assumption holds, with each part and the reason for any failure."""
+
+    name: str
+    holds: bool
+    parts: tuple[tuple[str, bool], ...]
+    reasons: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.holds
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "holds": self.holds, "parts": dict(self.parts), "reasons": list(self.reasons)}
+
+
+def _conv_geometry(spec: Conv, in_shape, k: int):
+    spatial, channels = in_shape[:-1], in_shape[-1]
+    dims = len(spec.kernel)
+    if len(spatial) != dims:
+        raise ValueError(
+            f"layer {k} (Conv): `kernel`={spec.kernel} is {dims}-D but its input has shape {in_shape} "
+            f"({len(spatial)} spatial dims). Give the kernel one entry per spatial dim, or reshape "
+            "the input to (length, channels) / (height, width, channels)."
+        )
+    outs, pads = [], []
+    for i in range(dims):
+        n, kk, s, dil = spatial[i], spec.kernel[i], spec.stride[i], spec.dilation[i]
+        ke = (kk - 1) * dil + 1
+        if spec.padding == "VALID":
+            lo = hi = 0
+        elif spec.padding == "SAME":
+            out = -(-n // s)
+            total = max((out - 1) * s + ke - n, 0)
+            lo, hi = total // 2, total - total // 2
+        else:
+            lo, hi = spec.padding[i]
+        if ke > n + lo + hi:
+            raise ValueError(
+                f"layer {k} (Conv): `kernel`={spec.kernel} (extent {ke} with dilation {dil}) is larger "
+                f"than its padded input {n + lo + hi} along dim {i} (input shape {in_shape}). "
+                "Use a smaller kernel, padding='SAME', or a larger input."
+            )
+        outs.append((n + lo + hi - ke) // s + 1)
+        pads.append((lo, hi))
+    return tuple(outs), tuple(pads), channels
+
+
+def _window_patches(spatial, channels, window, stride, dilation, pads, outs, per_channel: bool):
+    """Index array of windows over a row-major ``(spatial..., C)`` layer; -1 marks padding."""
+    dims = len(spatial)
+    grids = np.meshgrid(*[np.arange(o) for o in outs], indexing="ij")
+    out_pos = np.stack([g.ravel() for g in grids], axis=1)  # (P_sp, dims)
+    kgrids = np.meshgrid(*[np.arange(w) for w in window], indexing="ij")
+    offs = np.stack([g.ravel() for g in kgrids], axis=1)  # (K, dims)
+    pos = out_pos[:, None, :] * np.array(stride) - np.array([p[0] for p in pads]) + offs[None] * np.array(dilation)
+    valid = np.all((pos >= 0) & (pos < np.array(spatial)), axis=-1)  # (P_sp, K)
+    flat_sp = np.ravel_multi_index(tuple(np.clip(pos, 0, np.array(spatial) - 1)[..., i] for i in range(dims)), spatial)
+    ch = np.arange(channels)
+    if per_channel:  # pooling: patch (position, c) holds the window in channel c
+        idx = flat_sp[:, None, :] * channels + ch[None, :, None]  # (P_sp, C, K)
+        idx = np.where(valid[:, None, :], idx, -1)
+        return idx.reshape(-1, idx.shape[-1])
+    idx = flat_sp[:, :, None] * channels + ch[None, None, :]  # (P_sp, K, C)
+    idx = np.where(valid[:, :, None], idx, -1)
+    return idx.reshape(idx.shape[0], -1)
+
+
+def _patch_facts(patches: np.ndarray, n_in: int) -> tuple[bool, bool]:
+    used = np.zeros(n_in, bool)
+    used[patches[patches >= 0]] = True
+    sets = {frozenset(row[row >= 0].tolist()) for row in patches}
+    return bool(used.all()), len(sets) == patches.shape[0]
+
+
+def _infer(input_shape, layers) -> tuple[LayerInfo, ...]:
+    infos = []
+    shape = tuple(input_shape)
+    L = len(layers)
+    for k, spec in enumerate(layers, start=1):
+        n_in = int(np.prod(shape))
+        if isinstance(spec, Output) and k != L:
+            raise ValueError(
+                f"layer {k} (Output): the linear output layer must be last, but {L - k} layer(s) follow it. "
+                "Move Output to the end, or use Dense for a hidden layer."
+            )
+        if isinstance(spec, Conv):
+            if len(shape) < 2:
+                raise ValueError(
+                    f"layer {k} (Conv): input shape {shape} has no channel axis; a conv layer needs "
+                    "(length, channels) or (height, width, channels). Put convolutions before dense layers."
+                )
+            outs, pads, ch = _conv_geometry(spec, shape, k)
+            patches = _window_patches(shape[:-1], ch, spec.kernel, spec.stride, spec.dilation, pads, outs, False)
+            T = spec.filters
+            out_shape = (*outs, T)
+            n = int(np.prod(out_shape))
+            bias = {"neuron": n, "filter": T, "none": 0}[spec.bias]
+            cov, dist = _patch_facts(patches, n_in)
+            infos.append(LayerInfo(k, "conv", spec, shape, out_shape, n, patches.shape[0], patches.shape[1], T,
+                                   patches.shape[1] * T + bias, spec.activation, patches, cov, dist, pads))
+        elif isinstance(spec, PatchLayer):
+            patches = np.array(spec.patches, dtype=np.int64)
+            if patches.max() >= n_in or patches.min() < 0:
+                raise ValueError(
+                    f"layer {k} (PatchLayer): `patches` index {int(patches.max())} is outside layer {k - 1}, "
+                    f"which has {n_in} neurons. Use indices in [0, {n_in - 1}]."
+                )
+            T = spec.filters
+            out_shape = (patches.shape[0], T)
+            n = patches.shape[0] * T
+            bias = {"neuron": n, "filter": T, "none": 0}[spec.bias]
+            cov, dist = _patch_facts(patches, n_in)
+            infos.append(LayerInfo(k, "patch", spec, shape, out_shape, n, patches.shape[0], patches.shape[1], T,
+                                   patches.shape[1] * T + bias, spec.activation, patches, cov, dist))
+        elif isinstance(spec, MaxPool):
+            if len(shape) < 2 or len(spec.window) != len(shape) - 1:
+                raise ValueError(
+                    f"layer {k} (MaxPool): `window`={spec.window} does not match input shape {shape}; "
+                    "give one window entry per spatial dim."
+                )
+            outs = []
+            for i, (n_i, w, s) in enumerate(zip(shape[:-1], spec.window, spec.stride)):
+                if w > n_i:
+                    raise ValueError(
+                        f"layer {k} (MaxPool): `window`={spec.window} is larger than its input {shape} "
+                        f"along dim {i}. Use a smaller window."
+                    )
+                outs.append((n_i - w) // s + 1)
+            patches = _window_patches(shape[:-1], shape[-1], spec.window, spec.stride,
+                                      (1,) * len(outs), tuple((0, 0) for _ in outs), outs, True)
+            out_shape = (*outs, shape[-1])
+            cov, dist = _patch_facts(patches, n_in)
+            infos.append(LayerInfo(k, "maxpool", spec, shape, out_shape, int(np.prod(out_shape)),
+                                   patches.shape[0], patches.shape[1], 0, 0, None, patches, cov, dist))
+        elif isinstance(spec, PatchMaxPool):
+            patches = np.array(spec.patches, dtype=np.int64)
+            if patches.max() >= n_in or patches.min() < 0:
+                raise ValueError(
+                    f"layer {k} (PatchMaxPool): `patches` index {int(patches.max())} is outside layer {k - 1} "
+                    f"({n_in} neurons)."
+                )
+            cov, dist = _patch_facts(patches, n_in)
+            infos.append(LayerInfo(k, "maxpool", spec, shape, (patches.shape[0], 1), patches.shape[0],
+                                   patches.shape[0], patches.shape[1], 0, 0, None, patches, cov, dist))
+        elif isinstance(spec, (Dense, Output)):
+            w = spec.width
+            patches = np.arange(n_in)[None, :]
+            kind = "output" if isinstance(spec, Output) else "dense"
+            act = None if kind == "output" else spec.activation
+            infos.append(LayerInfo(k, kind, spec, shape, (w,), w, 1, n_in, w, n_in * w + w, act, patches))
+        else:
+            raise ValueError(f"layer {k}: unknown layer spec {spec!r}; use Conv, PatchLayer, MaxPool, "
+                             "PatchMaxPool, Dense or Output.")
+        shape = infos[-1].out_shape
+    return tuple(infos)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A chain network: ``input_shape`` (without the sample axis) and ``layers``.
+
+    Layer ``k`` (1-based, as in the paper) is ``layers[k-1]``; ``L = len(layers)``.
+    """
+
+    input_shape: tuple[int, ...]
+    layers: tuple
+
+    def __post_init__(self):
+        shape = tuple(int(s) for s in np.atleast_1d(self.input_shape))
+        if not shape or any(s <= 0 for s in shape):
+            raise ValueError(
+                f"Architecture: `input_shape` must be non-empty positive sizes, got {self.input_shape}. "
+                "Give the shape of one sample, e.g. (8, 8, 1)."
+            )
+        _set(self, "input_shape", shape)
+        layers = tuple(self.layers)
+        if not layers:
+            raise ValueError("Architecture: `layers` is empty; add at least an Output layer.")
+        if not isinstance(layers[-1], Output):
+            raise ValueError(
+                f"Architecture: the last layer must be Output (linear, fully connected), got "
+                f"{type(layers[-1]).__name__}. Append Output(m)."
+            )
+        _set(self, "layers", layers)
+        _infer(shape, layers)  # validate eagerly; cached below
+
+    @functools.cached_property
+    def info(self) -> tuple[LayerInfo, ...]:
+        """``info[k-1]`` describes layer ``k``."""
+        return _infer(self.input_shape, self.layers)
+
+    def __getstate__(self):
+        return {"input_shape": self.input_shape, "layers": self.layers}
+
+    def __setstate__(self, state):
+        for key, value in state.items():
+            _set(self, key, value)
+
+    @property
+    def L(self) -> int:
+        return len(self.layers)
+
+    @property
+    def d(self) -> int:
+        return int(np.prod(self.input_shape))
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """``(n_0, n_1, …, n_L)`` with ``n_0 = d``."""
+        return (self.d,) + tuple(i.n for i in self.info)
+
+    def width(self, k: int) -> int:
+        return self.widths[self._k(k, allow_zero=True)]
+
+    def layer(self, k: int) -> LayerInfo:
+        return self.info[self._k(k) - 1]
+
+    @property
+    def num_params(self) -> int:
+        return sum(i.num_params for i in self.info)
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        return tuple(f for i in self.info for f in i.flags)
+
+    def _k(self, k: int, allow_zero: bool = False) -> int:
+        lo = 0 if allow_zero else 1
+        if not isinstance(k, (int, np.integer)) or not lo <= k <= self.L:
+            raise ValueError(f"`k`={k!r} is not a layer of this network; expected an integer in [{lo}, {self.L}].")
+        return int(k)
+
+    def wide_layers(self, N: int) -> tuple[int, ...]:
+        """Hidden layers ``k`` (``1 ≤ k ≤ L−1``) with ``n_k ≥ N``."""
+        return tuple(k for k in range(1, self.L) if self.widths[k] >= N)
+
+    def assumption_4_1(self, k: int, N: int) -> AssumptionReport:
+        """Assumption 4.1 for wide layer ``k`` and ``N`` samples, part by part."""
+        k = self._k(k)
+        parts, reasons = [], []
+
+        def part(name, ok, why):
+            parts.append((name, bool(ok)))
+            if not ok:
+                reasons.append(why)
+
+        pools = [i.k for i in self.info if i.kind == "maxpool"]
+        part("no max-pooling", not pools, f"max-pooling at layer(s) {pools}")
+        part("output layer fully connected", isinstance(self.layers[-1], Output), "last layer is not Output")
+        part("k is hidden", 1 <= k <= self.L - 1, f"k={k} is not a hidden layer (1..{self.L - 1})")
+        part(f"n_k >= N (n_{k}={self.widths[k]}, N={N})", self.widths[k] >= N,
+             f"n_{k} = {self.widths[k]} < N = {N}")
+        bad = [i.k for i in self.info[:-1] if i.activation is not None and not _act.get(i.activation).assumption_3_2]
+        part("hidden activations satisfy 3.2", not bad, f"activation of layer(s) {bad} violates Assumption 3.2")
+        mono = [i.k for i in self.info[k:-1] if i.activation is not None and not (
+            _act.get(i.activation).strictly_increasing and _act.get(i.activation).differentiable)]
+        part("σ_{k+1..L-1} strictly monotone and differentiable", not mono,
+             f"activation of layer(s) {mono} is not strictly monotone and differentiable")
+        w = self.widths[k + 1:]
+        drops = [k + 1 + i for i in range(len(w) - 1) if w[i] < w[i + 1]]
+        part("pyramidal after layer k", not drops,
+             "widths grow after the wide layer at layer(s) " + ", ".join(f"{j}→{j + 1}" for j in drops))
+        return AssumptionReport("Assumption 4.1", not reasons, tuple(parts), tuple(reasons))
+
+    def describe(self) -> str:
+        rows = [f"input {self.input_shape}: n_0 = {self.d}"]
+        for i in self.info:
+            extra = f", P={i.P}, l={i.l}, T={i.T}" if i.has_weights or i.kind == "maxpool" else ""
+            rows.append(f"layer {i.k} {i.kind:7s} out {i.out_shape}: n_{i.k} = {i.n}{extra}, params {i.num_params}")
+        return "\n".join(rows)
+
+    def replace(self, **changes) -> "Architecture":
+        return dataclasses.replace(self, **changes)
+
+
+def figure1(activation: str = "sigmoid") -> Architecture:
+    """The paper's Figure 1 MNIST network: widths 784, 67600, 16900, 2880, 720, 100, 10."""
+    return Architecture(
+        (28, 28, 1),
+        (
+            Conv(100, (3, 3), activation=activation),
+            MaxPool((2, 2)),
+            Conv(20, (2, 2), activation=activation),
+            MaxPool((2, 2)),
+            Dense(100, activation=activation),
+            Output(10),
+        ),
+    )
+
+
+_NAMED = {"figure1": figure1}
+
+
+def named(name: str, **kwargs) -> Architecture:
+    """Look up a named architecture (``"figure1"``)."""
+    if name not in _NAMED:
+        raise ValueError(f"`name`={name!r} is not a named architecture; choose one of {sorted(_NAMED)}.")
+    return _NAMED[name](**kwargs)

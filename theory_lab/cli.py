@@ -1,0 +1,100 @@
+"""The ``theory-lab`` command line.
+
+``theory-lab verify`` runs every registered check on the embedded default and
+exits non-zero only if a check fails (or crashes). Other commands live in
+:mod:`theory_lab.commands` and are attached here.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from theory_lab import checking
+from theory_lab.report import VERDICT_STYLE, format_margin, report_markdown, results_json, write_atomic
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Executable checks of Nguyen & Hein's theorems on deep CNNs.")
+
+
+@app.callback()
+def _root():
+    """Executable checks of Nguyen & Hein's theorems on deep CNNs."""
+
+
+def _select(checks, patterns: list[str] | None, kinds: list[str] | None):
+    out = checks
+    if patterns:
+        out = [c for c in out if any(fnmatch.fnmatch(c.id, p) or p == c.item for p in patterns)]
+        if not out:
+            ids = ", ".join(c.id for c in checks)
+            raise typer.BadParameter(f"no check matches {patterns}; known ids: {ids}", param_hint="--check")
+    if kinds:
+        out = [c for c in out if c.kind in kinds]
+    return out
+
+
+@app.command()
+def verify(
+    seed: int = typer.Option(0, help="Seed for every random draw; the same seed gives the same numbers."),
+    out: Path = typer.Option(Path("theory-lab-report"), "--out", "-o", help="Folder for report.md and results.json."),
+    check: Optional[list[str]] = typer.Option(None, "--check", "-c",
+                                              help="Run only checks whose id matches (glob, repeatable)."),
+    kind: Optional[list[str]] = typer.Option(None, "--kind", help="Only this kind: check, converse or probe."),
+    list_only: bool = typer.Option(False, "--list", help="List the registered checks and exit."),
+):
+    """Run every registered check on the embedded default and write a report."""
+    console = Console()
+    checks = _select(checking.discover(), check, kind)
+    if list_only:
+        table = Table("id", "item", "kind", "title")
+        for c in checks:
+            table.add_row(c.id, c.item, c.kind, c.title)
+        console.print(table)
+        return
+    records = []
+    start = time.perf_counter()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("checks", total=len(checks))
+        ctx = checking.Context(seed, progress=lambda msg: progress.update(task, description=msg))
+        for c in checks:
+            progress.update(task, description=f"{c.id}")
+            records.append(checking.run_check(c, ctx))
+            progress.advance(task)
+    table = Table(title=f"theory-lab verify (seed {seed})")
+    for col in ("check", "item", "hypotheses met", "verdict", "margin", "time (s)"):
+        table.add_column(col, justify="right" if col in ("margin", "time (s)") else "left")
+    for r in records:
+        v = r.result.verdict.value
+        table.add_row(r.check.id, r.check.item, "yes" if r.result.hypotheses_met else "no",
+                      f"[{VERDICT_STYLE[v]}]{v}[/]", format_margin(r.result.margin), f"{r.seconds:.2f}")
+    console.print(table)
+    write_atomic(out / "results.json", results_json(records, seed))
+    write_atomic(out / "report.md", report_markdown(records, seed))
+    bad = [r for r in records if r.result.verdict in (checking.Verdict.FAILS, checking.Verdict.ERROR)]
+    console.print(f"{len(records)} checks in {time.perf_counter() - start:.1f} s; report in {out}/")
+    for r in bad:
+        console.print(f"[bold red]{r.result.verdict.value}[/]: {r.check.id}: {r.result.summary}")
+    if bad:
+        raise typer.Exit(1)
+
+
+def _attach_commands():
+    from theory_lab.commands import register_all
+
+    register_all(app)
+
+
+_attach_commands()
+
+
+def main():  # pragma: no cover
+    app()

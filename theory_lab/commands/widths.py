@@ -1,0 +1,5 @@
+"""`theory-lab widths` (placeholder until its issue lands)."""
+
+
+def register(app) -> None:
+    """Attach nothing yet."""

@@ -1,0 +1,147 @@
+"""Rank decisions in float64 with their evidence (singular values, tolerance, margin).
+
+Ranks are decided from singular values computed by SVD of the matrix itself: the
+Gram matrix ``A Aᵀ`` squares the condition number and cannot resolve
+``σ_min/σ_max`` below about ``1e-8``.
+
+The *margin* of a decision is how far the singular values next to the tolerance
+sit from it, as a factor: ``min(σ_r / tol, tol / σ_{r+1})`` (an absent side counts
+as infinite). A margin below ``band`` (default 10) means rounding could move a
+singular value across the tolerance; :attr:`RankReport.conclusive` is then False
+and checks must say *inconclusive*.
+
+Example:
+    >>> import numpy as np
+    >>> from theory_lab.linalg import rank_report
+    >>> r = rank_report(np.array([[1.0, 2.0], [2.0, 4.0], [0.0, 1.0]]))
+    >>> r.rank, r.full_column_rank, r.conclusive
+    (2, True, True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["RankReport", "rank_report", "singular_values", "DEFAULT_BAND"]
+
+DEFAULT_BAND = 10.0
+
+
+@dataclass(frozen=True)
+class RankReport:
+    """Evidence for a numerical rank decision.
+
+    Attributes:
+        shape: ``(rows, cols)`` of the matrix.
+        singular_values: all singular values, descending, float64 ``(min(rows, cols),)``.
+        tol: the threshold; singular values ``> tol`` count.
+        rank: number of singular values above ``tol``.
+        margin: ``min(σ_r / tol, tol / σ_{r+1})``; ``inf`` when no singular value is near.
+        band: a decision is conclusive when ``margin >= band``.
+    """
+
+    shape: tuple[int, int]
+    singular_values: np.ndarray
+    tol: float
+    rank: int
+    margin: float
+    band: float
+
+    @property
+    def full_rank(self) -> bool:
+        return self.rank == min(self.shape)
+
+    @property
+    def full_row_rank(self) -> bool:
+        return self.rank == self.shape[0]
+
+    @property
+    def full_column_rank(self) -> bool:
+        return self.rank == self.shape[1]
+
+    @property
+    def sigma_max(self) -> float:
+        return float(self.singular_values[0]) if self.singular_values.size else 0.0
+
+    @property
+    def sigma_min(self) -> float:
+        return float(self.singular_values[-1]) if self.singular_values.size else 0.0
+
+    @property
+    def ratio(self) -> float:
+        """``σ_min / σ_max`` (0 for a zero matrix)."""
+        return self.sigma_min / self.sigma_max if self.sigma_max > 0 else 0.0
+
+    @property
+    def conclusive(self) -> bool:
+        return self.margin >= self.band
+
+    def to_dict(self, max_values: int = 8) -> dict:
+        s = self.singular_values
+        return {
+            "shape": list(self.shape), "rank": self.rank, "full_row_rank": self.full_row_rank,
+            "full_column_rank": self.full_column_rank, "sigma_max": self.sigma_max,
+            "sigma_min": self.sigma_min, "ratio": self.ratio, "tol": self.tol,
+            "margin": self.margin, "band": self.band, "conclusive": self.conclusive,
+            "smallest_singular_values": s[-max_values:][::-1].tolist(),
+        }
+
+    def __str__(self) -> str:
+        return (f"rank {self.rank} of {self.shape[0]}x{self.shape[1]} (σ_max {self.sigma_max:.3e}, "
+                f"σ_min {self.sigma_min:.3e}, tol {self.tol:.3e}, margin {self.margin:.3g})")
+
+
+def _as_float64(A, name: str) -> np.ndarray:
+    dtype = getattr(A, "dtype", None)
+    if dtype is not None and np.dtype(dtype) != np.float64:
+        raise TypeError(
+            f"`{name}` has dtype {np.dtype(dtype)}; rank decisions need float64 (float32 gets ranks "
+            f"wrong in both directions). Build it in float64 (jax.config.update('jax_enable_x64', True)) "
+            f"or pass np.asarray({name}, dtype=np.float64) if it was float64 data to begin with."
+        )
+    A = np.asarray(A, dtype=np.float64)
+    if A.ndim != 2:
+        raise ValueError(f"`{name}` must be a 2-D matrix, got shape {A.shape}. Reshape it to (rows, cols).")
+    if not np.all(np.isfinite(A)):
+        raise ValueError(f"`{name}` contains NaN or Inf ({int((~np.isfinite(A)).sum())} entries); "
+                         "rank is undefined. Check the inputs that produced it.")
+    return A
+
+
+def singular_values(A, name: str = "A") -> np.ndarray:
+    """All singular values of ``A`` (float64, descending) by LAPACK's divide-and-conquer SVD."""
+    A = _as_float64(A, name)
+    if A.size == 0:
+        return np.zeros(0)
+    return np.linalg.svd(A, compute_uv=False)
+
+
+def rank_report(A, *, tol: float | None = None, rtol: float | None = None,
+                band: float = DEFAULT_BAND, name: str = "A") -> RankReport:
+    """Numerical rank of a float64 matrix with its evidence.
+
+    Args:
+        A: matrix ``(rows, cols)``, float64 (float32 is refused).
+        tol: absolute threshold. Default ``σ_1 · max(rows, cols) · eps``.
+        rtol: relative threshold (``tol = rtol · σ_1``); exclusive with ``tol``.
+        band: a decision is conclusive when its margin is at least ``band``.
+        name: the argument's name, used in error messages.
+
+    Returns:
+        :class:`RankReport`.
+    """
+    if tol is not None and rtol is not None:
+        raise ValueError("give `tol` or `rtol`, not both.")
+    s = singular_values(A, name)
+    rows, cols = np.shape(A)
+    smax = float(s[0]) if s.size else 0.0
+    if tol is None:
+        tol = smax * (rtol if rtol is not None else max(rows, cols) * np.finfo(np.float64).eps)
+    if tol <= 0:  # zero matrix: every singular value is exactly 0
+        return RankReport((rows, cols), s, 0.0, 0, np.inf, band)
+    rank = int(np.sum(s > tol))
+    above = s[rank - 1] / tol if rank > 0 else np.inf
+    below = tol / s[rank] if rank < s.size and s[rank] > 0 else np.inf
+    return RankReport((rows, cols), s, float(tol), rank, float(min(above, below)), band)

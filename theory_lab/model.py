@@ -1,0 +1,284 @@
+"""Flax layers built from an :class:`~theory_lab.arch.Architecture`, as pure functions.
+
+Parameters are a plain float64 pytree ``{"layer_k": {"W": (l_{k-1}, T_k), "b": ...}}``
+with the paper's filter matrix ``W_k = [w^1 … w^T]`` (rows index a patch entry in
+the order the patch lists it). ``b`` is ``(n_k,)`` for per-neuron bias, ``(T_k,)``
+for per-filter bias, absent for ``bias="none"``; max-pooling layers have no entry.
+
+* :func:`init` ``(arch, key) -> params``
+* :func:`apply` ``(arch, params, X) -> F_L`` of shape ``(N, m)``
+* :func:`features` ``(arch, params, X) -> (F_0, …, F_L)``, each ``(N, n_k)``
+* :func:`preactivations` ``-> (G_0=None, G_1, …, G_L)`` (``None`` for pooling layers)
+* :func:`full_weight_matrix` ``(arch, params, k) -> U_k`` of shape ``(n_{k-1}, n_k)``
+
+Two equal paths compute a layer: ``"fast"`` (``lax.conv_general_dilated`` and
+``reduce_window``) and ``"patch"`` (gather the paper's patches, multiply by ``W``);
+the tests hold them equal to 1e-12.
+
+Example:
+    >>> import jax
+    >>> from theory_lab import model
+    >>> from theory_lab.arch import Architecture, Conv, Output
+    >>> arch = Architecture((6, 6, 1), (Conv(4, (3, 3)), Output(2)))
+    >>> params = model.init(arch, jax.random.key(0))
+    >>> X = jax.random.normal(jax.random.key(1), (5, 6, 6, 1))
+    >>> [F.shape for F in model.features(arch, params, X)]
+    [(5, 36), (5, 64), (5, 2)]
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from theory_lab import activations as _act
+from theory_lab.arch import Architecture, LayerInfo
+
+__all__ = ["init", "apply", "features", "preactivations", "forward", "full_weight_matrix",
+           "weight_map", "CNN", "LAWS", "check_inputs"]
+
+LAWS = ("lecun_normal", "lecun_uniform", "glorot_normal", "he_normal", "normal", "uniform")
+
+
+def _require_x64():
+    if not jax.config.jax_enable_x64:
+        raise RuntimeError(
+            "theory-lab needs float64, but jax_enable_x64 is off. Import theory_lab before creating "
+            "arrays, or call jax.config.update('jax_enable_x64', True) at start-up."
+        )
+
+
+def _weight_init(law: str, scale: float):
+    if law == "lecun_normal":
+        return nn.initializers.lecun_normal()
+    if law == "lecun_uniform":
+        return nn.initializers.lecun_uniform()
+    if law == "glorot_normal":
+        return nn.initializers.glorot_normal()
+    if law == "he_normal":
+        return nn.initializers.he_normal()
+    if law == "normal":
+        return nn.initializers.normal(scale)
+    if law == "uniform":
+        return lambda key, shape, dtype: jax.random.uniform(key, shape, dtype, -scale, scale)
+    raise ValueError(f"`law`={law!r} is unknown; choose one of {LAWS}.")
+
+
+def _bias_init(law: str, scale: float):
+    if law == "zeros":
+        return nn.initializers.zeros
+    if law == "normal":
+        return nn.initializers.normal(scale)
+    if law == "uniform":
+        return lambda key, shape, dtype: jax.random.uniform(key, shape, dtype, -scale, scale)
+    raise ValueError(f"`bias_law`={law!r} is unknown; choose 'normal', 'uniform' or 'zeros'.")
+
+
+def _gather(F, patches: np.ndarray):
+    """Patches of a flattened layer: ``(N, n) -> (N, P, l)``; index -1 reads a constant 0."""
+    padded = jnp.concatenate([F, jnp.zeros((F.shape[0], 1), F.dtype)], axis=1)
+    return padded[:, np.where(patches < 0, F.shape[1], patches)]
+
+
+class _WeightLayer(nn.Module):
+    """Conv (Def. 2.1) or fully connected (Def. 2.2) layer; returns the pre-activation ``G_k``."""
+
+    info: LayerInfo
+    law: str = "lecun_normal"
+    bias_law: str = "normal"
+    scale: float = 1.0
+    bias_scale: float = 0.1
+    path: str = "fast"
+    param_dtype: jnp.dtype = jnp.float64
+
+    @nn.compact
+    def __call__(self, F):
+        if jnp.dtype(self.param_dtype) != jnp.float64:
+            raise TypeError(f"`param_dtype`={self.param_dtype} must be float64: theory-lab decides ranks in "
+                            "float64 and Flax would silently create float32 parameters.")
+        info = self.info
+        W = self.param("W", _weight_init(self.law, self.scale), (info.l, info.T), self.param_dtype)
+        bias = getattr(info.spec, "bias", "neuron")
+        if info.kind in ("dense", "output"):
+            G = F @ W
+        elif info.kind == "conv" and self.path == "fast":
+            G = _conv_fast(info, F, W)
+        else:
+            G = jnp.einsum("npl,lt->npt", _gather(F, info.patches), W).reshape(F.shape[0], -1)
+        if bias != "none" and info.kind in ("conv", "patch") and bias == "filter":
+            b = self.param("b", _bias_init(self.bias_law, self.bias_scale), (info.T,), self.param_dtype)
+            G = G + jnp.tile(b, info.P)
+        elif bias != "none":
+            b = self.param("b", _bias_init(self.bias_law, self.bias_scale), (info.n,), self.param_dtype)
+            G = G + b
+        return G
+
+
+def _conv_fast(info: LayerInfo, F, W):
+    spec = info.spec
+    dims = len(spec.kernel)
+    x = F.reshape((F.shape[0],) + info.in_shape)
+    rhs = W.reshape(spec.kernel + (info.in_shape[-1], info.T))
+    dn = ("NWC", "WIO", "NWC") if dims == 1 else ("NHWC", "HWIO", "NHWC")
+    y = jax.lax.conv_general_dilated(x, rhs, spec.stride, info.padding, rhs_dilation=spec.dilation,
+                                     dimension_numbers=dn, precision=jax.lax.Precision.HIGHEST)
+    return y.reshape(F.shape[0], -1)
+
+
+def _maxpool(info: LayerInfo, F, path: str):
+    spec = info.spec
+    if path == "fast" and hasattr(spec, "window"):
+        x = F.reshape((F.shape[0],) + info.in_shape)
+        y = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, *spec.window, 1), (1, *spec.stride, 1), "VALID")
+        return y.reshape(F.shape[0], -1)
+    return jnp.max(_gather(F, info.patches), axis=-1)
+
+
+class Forward(NamedTuple):
+    """``F = (F_0, …, F_L)`` and ``G = (None, G_1, …, G_L)``, each ``(N, n_k)``."""
+
+    F: tuple
+    G: tuple
+
+
+class CNN(nn.Module):
+    """The whole chain network as one Flax module (``__call__`` returns :class:`Forward`)."""
+
+    arch: Architecture
+    law: str = "lecun_normal"
+    bias_law: str = "normal"
+    scale: float = 1.0
+    bias_scale: float = 0.1
+    path: str = "fast"
+    param_dtype: jnp.dtype = jnp.float64
+
+    @nn.compact
+    def __call__(self, X):
+        F = X.reshape(X.shape[0], -1)
+        Fs, Gs = [F], [None]
+        for info in self.arch.info:
+            if info.kind == "maxpool":
+                F, G = _maxpool(info, F, self.path), None
+            else:
+                G = _WeightLayer(info, self.law, self.bias_law, self.scale, self.bias_scale, self.path,
+                                 self.param_dtype, name=f"layer_{info.k}")(F)
+                F = G if info.kind == "output" else _act.get(info.activation)(G)
+            Fs.append(F)
+            Gs.append(G)
+        return Forward(tuple(Fs), tuple(Gs))
+
+
+def check_inputs(arch: Architecture, X, name: str = "X"):
+    """Validate ``X`` against ``arch``: float64, finite, ``(N, *input_shape)`` or ``(N, d)``."""
+    dtype = np.dtype(getattr(X, "dtype", np.float64))
+    if dtype != np.float64:
+        raise TypeError(f"`{name}` has dtype {dtype}; theory-lab computes in float64. "
+                        f"Pass {name}.astype(numpy.float64).")
+    shape = tuple(np.shape(X))
+    if len(shape) < 2 or (shape[1:] != arch.input_shape and shape[1:] != (arch.d,)):
+        raise ValueError(f"`{name}` has shape {shape}; expected (N, {', '.join(map(str, arch.input_shape))}) "
+                         f"or (N, {arch.d}) for input_shape {arch.input_shape}.")
+    if shape[0] == 0:
+        raise ValueError(f"`{name}` has no samples (shape {shape}).")
+    if not isinstance(X, jax.core.Tracer) and not bool(np.all(np.isfinite(np.asarray(X)))):
+        raise ValueError(f"`{name}` contains NaN or Inf; clean the data first.")
+
+
+def init(arch: Architecture, key, *, law: str = "lecun_normal", bias_law: str = "normal",
+         scale: float = 1.0, bias_scale: float = 0.1) -> dict:
+    """Draw float64 parameters for ``arch`` from an absolutely continuous law.
+
+    Args:
+        arch: the network.
+        key: a ``jax.random`` key; the same key gives the same parameters.
+        law: weight law, one of :data:`LAWS` (``"normal"``/``"uniform"`` use ``scale``).
+        bias_law: ``"normal"`` (default, std ``bias_scale``), ``"uniform"`` or ``"zeros"``.
+            The paper's "almost every parameter" results concern weights *and* biases.
+
+    Returns:
+        ``{"layer_k": {"W": (l_{k-1}, T_k), "b": (n_k,) or (T_k,)}}`` in float64.
+    """
+    _require_x64()
+    if law not in LAWS:
+        raise ValueError(f"`law`={law!r} is unknown; choose one of {LAWS}.")
+    _bias_init(bias_law, bias_scale)
+    module = CNN(arch, law, bias_law, float(scale), float(bias_scale))
+    X = jnp.zeros((1,) + arch.input_shape, jnp.float64)
+    params = jax.jit(module.init)(key, X)["params"]
+    params = jax.tree_util.tree_map(lambda a: a, dict(params))
+    bad = [jax.tree_util.keystr(p) for p, a in jax.tree_util.tree_leaves_with_path(params) if a.dtype != jnp.float64]
+    if bad:
+        raise TypeError(f"parameters {bad} are not float64; this is a bug in theory-lab's float64 guard.")
+    return params
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _forward(arch, params, X, path):
+    return CNN(arch, path=path).apply({"params": params}, X)
+
+
+def forward(arch: Architecture, params, X, *, path: str = "fast") -> Forward:
+    """All features and pre-activations (see :class:`Forward`)."""
+    _require_x64()
+    if path not in ("fast", "patch"):
+        raise ValueError(f"`path`={path!r} is unknown; choose 'fast' or 'patch'.")
+    check_inputs(arch, X)
+    return _forward(arch, params, jnp.asarray(X), path)
+
+
+def features(arch: Architecture, params, X, *, path: str = "fast") -> tuple:
+    """Feature matrices ``(F_0, …, F_L)``, ``F_k`` of shape ``(N, n_k)``."""
+    return forward(arch, params, X, path=path).F
+
+
+def preactivations(arch: Architecture, params, X, *, path: str = "fast") -> tuple:
+    """Pre-activations ``(None, G_1, …, G_L)``; ``G_k = F_{k-1} U_k + 1 b_kᵀ`` (``None`` for pooling)."""
+    return forward(arch, params, X, path=path).G
+
+
+def apply(arch: Architecture, params, X) -> jax.Array:
+    """Network output ``F_L`` of shape ``(N, m)``. Pure and jittable in ``(params, X)``."""
+    return forward(arch, params, X).F[-1]
+
+
+def weight_map(arch: Architecture, k: int, W) -> jax.Array:
+    """The linear map ``M_k``: filters ``W_k (l_{k-1}, T_k)`` to ``U_k (n_{k-1}, n_k)``."""
+    info = arch.layer(k)
+    if not info.has_weights:
+        raise ValueError(f"`k`={k}: layer {k} is {info.kind} and has no weights; U_k exists for conv and "
+                         "fully connected layers only.")
+    W = jnp.asarray(W)
+    if W.shape != (info.l, info.T):
+        raise ValueError(f"`W` has shape {W.shape}; layer {k} expects (l_{k-1}, T_{k}) = {(info.l, info.T)}.")
+    if info.kind in ("dense", "output"):
+        return W
+    n_in = arch.widths[k - 1]
+    idx = info.patches  # (P, l)
+    rows = np.broadcast_to(np.where(idx < 0, 0, idx)[:, :, None], idx.shape + (info.T,))
+    cols = np.broadcast_to((np.arange(info.P)[:, None, None] * info.T + np.arange(info.T)), rows.shape)
+    vals = jnp.where(jnp.asarray(idx >= 0)[:, :, None], W[None, :, :], 0.0)
+    U = jnp.zeros((n_in, info.n), W.dtype)
+    return U.at[rows, cols].add(vals)
+
+
+def full_weight_matrix(arch: Architecture, params, k: int) -> jax.Array:
+    """``U_k = M_k(W_k)`` of shape ``(n_{k-1}, n_k)`` for a conv or fully connected layer ``k``."""
+    arch.layer(k)
+    if f"layer_{k}" not in params:
+        raise ValueError(f"`k`={k}: layer {k} ({arch.layer(k).kind}) has no weights; choose a conv or dense layer.")
+    return weight_map(arch, k, params[f"layer_{k}"]["W"])
+
+
+def bias_vector(arch: Architecture, params, k: int) -> jax.Array:
+    """The per-neuron bias ``b_k ∈ R^{n_k}`` (tied biases expanded, zeros for ``bias='none'``)."""
+    info = arch.layer(k)
+    p = params.get(f"layer_{k}", {})
+    if "b" not in p:
+        return jnp.zeros(info.n)
+    b = p["b"]
+    return jnp.tile(b, info.P) if b.shape[0] != info.n else b
