@@ -189,6 +189,12 @@ def check_inputs(arch: Architecture, X, name: str = "X"):
         raise ValueError(f"`{name}` contains NaN or Inf; clean the data first.")
 
 
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))
+def _init(arch, law, bias_law, scale, bias_scale, key):
+    X = jnp.zeros((1,) + arch.input_shape, jnp.float64)
+    return CNN(arch, law, bias_law, scale, bias_scale).init(key, X)["params"]
+
+
 def init(arch: Architecture, key, *, law: str = "lecun_normal", bias_law: str = "normal",
          scale: float = 1.0, bias_scale: float = 0.1) -> dict:
     """Draw float64 parameters for ``arch`` from an absolutely continuous law.
@@ -207,10 +213,7 @@ def init(arch: Architecture, key, *, law: str = "lecun_normal", bias_law: str = 
     if law not in LAWS:
         raise ValueError(f"`law`={law!r} is unknown; choose one of {LAWS}.")
     _bias_init(bias_law, bias_scale)
-    module = CNN(arch, law, bias_law, float(scale), float(bias_scale))
-    X = jnp.zeros((1,) + arch.input_shape, jnp.float64)
-    params = jax.jit(module.init)(key, X)["params"]
-    params = jax.tree_util.tree_map(lambda a: a, dict(params))
+    params = dict(_init(arch, law, bias_law, float(scale), float(bias_scale), key))
     bad = [jax.tree_util.keystr(p) for p, a in jax.tree_util.tree_leaves_with_path(params) if a.dtype != jnp.float64]
     if bad:
         raise TypeError(f"parameters {bad} are not float64; this is a bug in theory-lab's float64 guard.")
