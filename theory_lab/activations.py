@@ -128,8 +128,13 @@ def get(spec: str | Activation) -> Activation:
     if not match or match.group(1) not in _BASE:
         raise KeyError(f"Known activations: {', '.join(names())}; parametrised as 'softplus(2)', "
                        "'leaky_relu(0.1)'.")
-    args = [float(a) for a in match.group(2).split(",")] if match.group(2) else []
-    act = _BASE[match.group(1)](*args)
+    try:
+        args = [float(a) for a in match.group(2).split(",")] if match.group(2) else []
+        act = _BASE[match.group(1)](*args)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"activation {spec!r} has invalid parameters ({str(err).rstrip('.')}). Parameters are "
+                         "numbers, e.g. 'softplus(2)', "
+                         "'leaky_relu(0.1)'; unparametrised names take none, e.g. 'sigmoid'.") from None
     _CACHE[spec] = act
     return act
 

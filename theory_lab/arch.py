@@ -67,6 +67,16 @@ def _check_activation(obj, layer: str):
         _act.get(obj.activation)
     except KeyError as err:
         raise ValueError(f"{layer}: `activation`={obj.activation!r} is unknown. {err.args[0]}") from None
+    except ValueError as err:
+        raise ValueError(f"{layer}: `activation`={obj.activation!r} is invalid: {err}") from None
+
+
+def _same_length(value: tuple, name: str, layer: str, kernel_name: str, dims: int):
+    if len(value) != dims:
+        raise ValueError(
+            f"{layer}: `{name}`={value} has {len(value)} entries but `{kernel_name}` has {dims}; "
+            f"give one {name} per spatial dimension, e.g. {name}={(1,) * dims}."
+        )
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,8 @@ class Conv:
         _set(self, "kernel", kernel)
         _set(self, "stride", _tuple(self.stride, "stride", "Conv", len(kernel)))
         _set(self, "dilation", _tuple(self.dilation, "dilation", "Conv", len(kernel)))
+        _same_length(self.stride, "stride", "Conv", "kernel", len(kernel))
+        _same_length(self.dilation, "dilation", "Conv", "kernel", len(kernel))
         if int(self.filters) <= 0:
             raise ValueError(f"Conv: `filters` must be positive, got {self.filters}. Use filters >= 1.")
         _set(self, "filters", int(self.filters))
@@ -105,8 +117,11 @@ class Conv:
                 )
             _set(self, "padding", self.padding.upper())
         else:
-            pad = tuple((int(lo), int(hi)) for lo, hi in self.padding)
-            if len(pad) != len(kernel) or any(v < 0 for p in pad for v in p):
+            try:
+                pad = tuple((int(lo), int(hi)) for lo, hi in self.padding)
+            except (TypeError, ValueError):
+                pad = None
+            if pad is None or len(pad) != len(kernel) or any(v < 0 for p in pad for v in p):
                 raise ValueError(
                     f"Conv: explicit `padding`={self.padding!r} needs one non-negative (lo, hi) "
                     f"pair per spatial dimension ({len(kernel)})."
@@ -152,7 +167,7 @@ class PatchLayer:
             seen[key] = i
         _set(self, "patches", patches)
         if int(self.filters) <= 0:
-            raise ValueError(f"PatchLayer: `filters` must be positive, got {self.filters}.")
+            raise ValueError(f"PatchLayer: `filters` must be positive, got {self.filters}. Use filters >= 1.")
         if self.bias not in ("neuron", "filter", "none"):
             raise ValueError(f"PatchLayer: `bias`={self.bias!r} is unknown; expected 'neuron', 'filter' or 'none'.")
         _check_activation(self, "PatchLayer")
@@ -170,6 +185,7 @@ class MaxPool:
         _set(self, "window", window)
         stride = window if self.stride is None else self.stride
         _set(self, "stride", _tuple(stride, "stride", "MaxPool", len(window)))
+        _same_length(self.stride, "stride", "MaxPool", "window", len(window))
 
 
 @dataclass(frozen=True)
@@ -182,8 +198,14 @@ class PatchMaxPool:
         patches = tuple(tuple(int(i) for i in p) for p in self.patches)
         if not patches or len({len(p) for p in patches}) != 1 or len(patches[0]) == 0:
             raise ValueError("PatchMaxPool: `patches` must be non-empty index tuples of one common length.")
-        if len({frozenset(p) for p in patches}) != len(patches):
-            raise ValueError("PatchMaxPool: `patches` repeat a set; Def. 2.3 needs distinct patches.")
+        seen = {}
+        for i, p in enumerate(patches):
+            if frozenset(p) in seen:
+                raise ValueError(
+                    f"PatchMaxPool: `patches` {seen[frozenset(p)]} and {i} are the same set {sorted(set(p))}; "
+                    "Def. 2.3 needs distinct patches. Remove the repeat."
+                )
+            seen[frozenset(p)] = i
         _set(self, "patches", patches)
 
 
@@ -209,7 +231,7 @@ class Output:
 
     def __post_init__(self):
         if int(self.width) <= 0:
-            raise ValueError(f"Output: `width` must be positive, got {self.width}.")
+            raise ValueError(f"Output: `width` must be positive, got {self.width}. Use width >= 1.")
         _set(self, "width", int(self.width))
 
 
@@ -359,8 +381,9 @@ def _infer(input_shape, layers) -> tuple[LayerInfo, ...]:
         elif isinstance(spec, PatchLayer):
             patches = np.array(spec.patches, dtype=np.int64)
             if patches.max() >= n_in or patches.min() < 0:
+                bad = int(patches.max()) if patches.max() >= n_in else int(patches.min())
                 raise ValueError(
-                    f"layer {k} (PatchLayer): `patches` index {int(patches.max())} is outside layer {k - 1}, "
+                    f"layer {k} (PatchLayer): `patches` index {bad} is outside layer {k - 1}, "
                     f"which has {n_in} neurons. Use indices in [0, {n_in - 1}]."
                 )
             T = spec.filters
@@ -393,9 +416,10 @@ def _infer(input_shape, layers) -> tuple[LayerInfo, ...]:
         elif isinstance(spec, PatchMaxPool):
             patches = np.array(spec.patches, dtype=np.int64)
             if patches.max() >= n_in or patches.min() < 0:
+                bad = int(patches.max()) if patches.max() >= n_in else int(patches.min())
                 raise ValueError(
-                    f"layer {k} (PatchMaxPool): `patches` index {int(patches.max())} is outside layer {k - 1} "
-                    f"({n_in} neurons)."
+                    f"layer {k} (PatchMaxPool): `patches` index {bad} is outside layer {k - 1} "
+                    f"({n_in} neurons). Use indices in [0, {n_in - 1}]."
                 )
             cov, dist = _patch_facts(patches, n_in)
             infos.append(LayerInfo(k, "maxpool", spec, shape, (patches.shape[0], 1), patches.shape[0],
