@@ -148,6 +148,9 @@ def check_distinct_patches(arch: Architecture, X) -> PatchReport:
         raise TypeError(f"`X` has dtype {X.dtype}; pass float64 data (X.astype(numpy.float64)).")
     if X.ndim < 2 or X[0].size != arch.d:
         raise ValueError(f"`X` has shape {X.shape}; expected (N, *{arch.input_shape}).")
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"`X` contains NaN or Inf ({int((~np.isfinite(X)).sum())} entries); Assumption 3.1 "
+                         "compares patch values, so clean the data first.")
     N = X.shape[0]
     flat = np.concatenate([X.reshape(N, -1), np.zeros((N, 1))], axis=1)
     idx = arch.layer(1).patches
@@ -167,6 +170,8 @@ def check_distinct_patches(arch: Architecture, X) -> PatchReport:
         samples = pairs[pairs[:, 0] == shared[0], 1][:2]
         example = (int(samples[0]), int(samples[1]))
         min_dist = 0.0
+    elif N < 2:  # one sample: no pair of different samples, 3.1 holds vacuously
+        min_dist = np.inf
     else:
         # each unique value belongs to exactly one sample: nearest neighbour of another sample
         vals, val_owner = uniq_rows[pairs[:, 0]], pairs[:, 1]

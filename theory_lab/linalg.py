@@ -134,14 +134,19 @@ def rank_report(A, *, tol: float | None = None, rtol: float | None = None,
     """
     if tol is not None and rtol is not None:
         raise ValueError("give `tol` or `rtol`, not both.")
+    for arg, value in (("tol", tol), ("rtol", rtol)):
+        if value is not None and not (value >= 0 and np.isfinite(value)):
+            raise ValueError(f"`{arg}`={value!r} must be a finite non-negative threshold; omit it for the "
+                             "default σ_1 · max(rows, cols) · eps.")
     s = singular_values(A, name)
     rows, cols = np.shape(A)
     smax = float(s[0]) if s.size else 0.0
     if tol is None:
         tol = smax * (rtol if rtol is not None else max(rows, cols) * np.finfo(np.float64).eps)
-    if tol <= 0:  # zero matrix: every singular value is exactly 0
-        return RankReport((rows, cols), s, 0.0, 0, np.inf, band)
+    if smax == 0:  # zero matrix: every singular value is exactly 0
+        return RankReport((rows, cols), s, float(tol), 0, np.inf, band)
     rank = int(np.sum(s > tol))
-    above = s[rank - 1] / tol if rank > 0 else np.inf
+    # an explicit tol=0 counts every non-zero singular value; the margin then has no finite side
+    above = s[rank - 1] / tol if rank > 0 and tol > 0 else np.inf
     below = tol / s[rank] if rank < s.size and s[rank] > 0 else np.inf
     return RankReport((rows, cols), s, float(tol), rank, float(min(above, below)), band)
