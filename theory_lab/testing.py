@@ -1,0 +1,250 @@
+"""Helpers for tests: tolerant comparison, finite differences, prescribed spectra, activation probes.
+
+Every helper here is itself tested (``tests/test_testing.py``): a comparison that
+ignored its ``rtol`` would make every test that uses it meaningless.
+
+* :func:`tolerances` — default ``(rtol, atol)`` for a dtype (float64 tight, float32 loose).
+* :func:`tree_allclose` / :func:`assert_tree_allclose` — leafwise comparison of pytrees.
+* :func:`finite_difference_grad` — central differences of a scalar function.
+* :func:`matrix_with_singular_values` — ``U diag(s) Vᵀ`` with Haar-random ``U, V``.
+* :func:`probe_activation` / :func:`declaration_disagreements` — measure an
+  activation's properties on grids and compare them with what it declares.
+
+Example:
+    >>> import numpy as np
+    >>> from theory_lab.testing import tree_allclose, matrix_with_singular_values
+    >>> tree_allclose({"a": np.ones(2)}, {"a": np.ones(2) + 1e-14})
+    True
+    >>> A = matrix_with_singular_values([3.0, 1e-9], (2, 4), np.random.default_rng(0))
+    >>> np.allclose(np.linalg.svd(A, compute_uv=False), [3.0, 1e-9], rtol=1e-6, atol=0)
+    True
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["tolerances", "tree_allclose", "assert_tree_allclose", "finite_difference_grad",
+           "matrix_with_singular_values", "probe_activation", "declaration_disagreements"]
+
+_TOLS = {
+    np.dtype(np.float64): (1e-12, 1e-12),
+    np.dtype(np.float32): (1e-5, 1e-6),
+    np.dtype(np.float16): (1e-2, 1e-3),
+}
+
+
+def tolerances(dtype) -> tuple[float, float]:
+    """Default ``(rtol, atol)`` for comparing arrays of ``dtype`` (integers and bools: exact)."""
+    dtype = np.dtype(dtype)
+    if dtype in _TOLS:
+        return _TOLS[dtype]
+    if np.issubdtype(dtype, np.complexfloating):
+        return _TOLS[np.dtype(np.float64 if dtype.itemsize >= 16 else np.float32)]
+    if np.issubdtype(dtype, np.floating):  # e.g. bfloat16
+        return _TOLS[np.dtype(np.float16)]
+    return 0.0, 0.0
+
+
+def _leaf_report(a, b, rtol, atol) -> str | None:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        return f"shapes differ: {a.shape} vs {b.shape}"
+    if a.dtype != b.dtype:
+        return f"dtypes differ: {a.dtype} vs {b.dtype}"
+    r_default, a_default = tolerances(a.dtype)
+    rtol = r_default if rtol is None else rtol
+    atol = a_default if atol is None else atol
+    if a.size == 0:
+        return None
+    if np.issubdtype(a.dtype, np.inexact):
+        err = np.abs(a - b)
+        bound = atol + rtol * np.abs(b)
+        bad = ~(err <= bound)  # NaN anywhere is a mismatch
+    else:
+        err = (a != b).astype(np.float64)
+        bad = a != b
+    if not bad.any():
+        return None
+    i = tuple(int(j) for j in np.unravel_index(int(np.argmax(np.where(bad, np.nan_to_num(err, nan=np.inf), -1.0))),
+                                                a.shape))
+    return (f"{int(bad.sum())} of {a.size} entries differ (rtol={rtol:g}, atol={atol:g}); worst at {i}: "
+            f"{a[i].item()!r} vs {b[i].item()!r}")
+
+
+def _compare(a, b, rtol, atol) -> list[str]:
+    la, ta = jax.tree_util.tree_flatten_with_path(a)
+    lb, tb = jax.tree_util.tree_flatten(b)
+    if ta != tb:
+        return [f"tree structures differ: {ta} vs {tb}"]
+    out = []
+    for (path, x), y in zip(la, lb):
+        msg = _leaf_report(x, y, rtol, atol)
+        if msg:
+            out.append(f"leaf {jax.tree_util.keystr(path) or '<root>'}: {msg}")
+    return out
+
+
+def tree_allclose(a, b, *, rtol: float | None = None, atol: float | None = None) -> bool:
+    """True when ``a`` and ``b`` have the same structure, shapes and dtypes and every entry has
+    ``|a − b| ≤ atol + rtol·|b|``; defaults from :func:`tolerances` of each leaf's dtype. NaN never matches.
+    """
+    return not _compare(a, b, rtol, atol)
+
+
+def assert_tree_allclose(a, b, *, rtol: float | None = None, atol: float | None = None, err_msg: str = ""):
+    """Like :func:`tree_allclose`, but raise ``AssertionError`` naming each differing leaf."""
+    problems = _compare(a, b, rtol, atol)
+    if problems:
+        raise AssertionError("\n".join(([err_msg] if err_msg else []) + problems))
+
+
+def finite_difference_grad(f, x, *, h: float = 1e-6) -> np.ndarray:
+    """Central-difference gradient of scalar ``f`` at float64 ``x`` (any shape): error ``O(h²)``.
+
+    Args:
+        f: ``f(x) -> scalar``.
+        x: point, float64 array.
+        h: step.
+
+    Returns:
+        ``(x.shape)`` float64 array.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = h
+        g[i] = (float(f(x + e)) - float(f(x - e))) / (2 * h)
+    return g
+
+
+def matrix_with_singular_values(s, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """``A = U diag(s) Vᵀ`` of ``shape`` with Haar-random orthonormal ``U, V`` (float64).
+
+    ``s`` has at most ``min(shape)`` entries; missing ones are exact zeros, so
+    ``rank A = number of non-zero s``.
+    """
+    m, n = shape
+    s = np.asarray(s, dtype=np.float64)
+    if s.ndim != 1 or s.size > min(m, n) or np.any(s < 0):
+        raise ValueError(f"`s` must be at most min{shape} = {min(m, n)} non-negative values, got {s!r}.")
+
+    def haar(k):
+        q, r = np.linalg.qr(rng.standard_normal((k, k)))
+        return q * np.sign(np.diag(r))
+
+    U, V = haar(m)[:, :s.size], haar(n)[:, :s.size]
+    return (U * s) @ V.T
+
+
+# ---- activation probes -------------------------------------------------------------------------
+
+_GRID = np.concatenate([np.linspace(-8.0, 8.0, 1601), [-3.7, -0.3, 0.25, 2.9]])  # includes 0
+_SMOOTH_ORDERS = 3
+
+
+def _values(act, t) -> np.ndarray:
+    return np.asarray(act(jnp.asarray(t, jnp.float64)), dtype=np.float64)
+
+
+def _derivative(act, order: int):
+    f = act.fn
+    for _ in range(order):
+        f = jax.grad(f)
+    return jax.vmap(f)
+
+
+def _tail_bounded(values: np.ndarray, far: np.ndarray) -> bool:
+    """A sampled function is bounded toward its tail: finite, and its far part no larger than the rest."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if np.any(np.isnan(values)) or np.any(values == np.inf):
+            return False
+        return bool(np.max(values[far], initial=-np.inf) <= np.max(values[~far]) + 1.0)
+
+
+def probe_activation(act) -> dict:
+    """Measure an activation's properties on grids (numerical witnesses, not proofs).
+
+    * ``continuous``: ``|σ(t+δ) − σ(t−δ)| ≤ 1e-6`` at every grid point (``δ = 1e-9``).
+    * ``smooth``: derivatives of order 0–3 (``jax.grad``) finite and without jumps across each
+      grid point (``±1e-6``); a necessary condition for real analyticity.
+    * ``differentiable``: left and right difference quotients agree (``h = 1e-6``).
+    * ``strictly_increasing``: every difference on a fine grid of ``[−8, 8]`` is positive.
+    * ``positive_derivative``: ``σ'(t) > 0`` on that grid.
+    * ``non_constant``.
+    * ``clause_a``: ``σ(±10⁸)`` and ``σ(±2·10⁸)`` agree (finite limits) and ``|μ₊ μ₋| ≤ 1e-12``.
+    * ``clause_b``: for some ``ρ₂ ∈ {1, 0.1, 0.01}``, ``log|σ(t)| − ρ₂ t`` stays bounded on
+      ``t ∈ [−10⁴, 0]`` and ``|σ(t)|/(1+t)`` stays bounded on ``t ∈ [0, 10⁸]``.
+    * ``assumption_3_2``: continuous, non-constant, and clause (a) or (b).
+    """
+    t = _GRID
+    out = {}
+    delta = 1e-9
+    out["continuous"] = bool(np.all(np.abs(_values(act, t + delta) - _values(act, t - delta)) <= 1e-6))
+
+    smooth = True
+    for order in range(_SMOOTH_ORDERS + 1):
+        d = _derivative(act, order) if order else (lambda s: act(s))
+        lo, hi = np.asarray(d(jnp.asarray(t - 1e-6))), np.asarray(d(jnp.asarray(t + 1e-6)))
+        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(np.abs(hi - lo) <= 1e-3)):
+            smooth = False
+            break
+    out["smooth"] = smooth
+
+    h = 1e-6
+    f0, fp, fm = _values(act, t), _values(act, t + h), _values(act, t - h)
+    out["differentiable"] = bool(np.all(np.abs((fp - f0) / h - (f0 - fm) / h) <= 1e-3))
+
+    fine = np.linspace(-8.0, 8.0, 16001)
+    out["strictly_increasing"] = bool(np.all(np.diff(_values(act, fine)) > 0))
+    out["positive_derivative"] = bool(np.all(np.asarray(_derivative(act, 1)(jnp.asarray(fine))) > 0))
+    out["non_constant"] = bool(np.ptp(f0) > 0)
+
+    far = _values(act, np.array([-2e8, -1e8, 1e8, 2e8]))
+    finite_limits = bool(np.all(np.isfinite(far)) and np.all(
+        np.abs(far[[0, 3]] - far[[1, 2]]) <= 1e-6 * (1.0 + np.abs(far[[1, 2]]))))
+    out["clause_a"] = finite_limits and bool(abs(far[1] * far[2]) <= 1e-12)
+
+    left = -np.concatenate([np.linspace(0.0, 100.0, 2001)[1:], np.geomspace(100.0, 1e4, 200)[1:]])
+    left_far = left <= -100.0
+    with np.errstate(divide="ignore"):
+        log_abs = np.log(np.abs(_values(act, left)))
+    left_ok = any(_tail_bounded(log_abs - rho2 * left, left_far) for rho2 in (1.0, 0.1, 0.01))
+    right = np.concatenate([np.linspace(0.0, 1e4, 2001), np.geomspace(1e4, 1e8, 200)[1:]])
+    with np.errstate(over="ignore", invalid="ignore"):
+        ratio = np.abs(_values(act, right)) / (1.0 + right)
+    right_ok = _tail_bounded(ratio, right > 1e4)
+    out["clause_b"] = bool(left_ok and right_ok)
+    out["assumption_3_2"] = out["continuous"] and out["non_constant"] and (out["clause_a"] or out["clause_b"])
+    return out
+
+
+def declaration_disagreements(act, probe: dict | None = None) -> list[str]:
+    """Declared properties of ``act`` that the numerical probe contradicts (empty when all agree).
+
+    ``analytic`` is compared with the probe's ``smooth``: analytic declared ⇒ smooth measured, and
+    not analytic declared ⇒ a jump in some derivative of order ≤ 3 found (a witness).
+    """
+    p = probe_activation(act) if probe is None else probe
+    out = []
+
+    def same(name, declared, measured):
+        if bool(declared) != bool(measured):
+            out.append(f"{act.name}: `{name}` declared {declared}, measured {measured}")
+
+    same("continuous", act.continuous, p["continuous"])
+    same("analytic", act.analytic, p["smooth"])
+    same("differentiable", act.differentiable, p["differentiable"])
+    same("strictly_increasing", act.strictly_increasing, p["strictly_increasing"])
+    same("positive_derivative", act.positive_derivative, p["positive_derivative"])
+    same("assumption_3_2", act.assumption_3_2, p["assumption_3_2"])
+    if act.clause is not None and not p[f"clause_{act.clause}"]:
+        out.append(f"{act.name}: clause ({act.clause}) declared, but the probe finds it fails")
+    if act.clause is None and act.assumption_3_2:
+        out.append(f"{act.name}: Assumption 3.2 declared without a clause")
+    if act.clause is not None and not act.assumption_3_2:
+        out.append(f"{act.name}: clause ({act.clause}) declared but Assumption 3.2 declared False")
+    return out
