@@ -142,82 +142,82 @@ def matrix_with_singular_values(s, shape: tuple[int, int], rng: np.random.Genera
 
 # ---- activation probes -------------------------------------------------------------------------
 
-_GRID = np.concatenate([np.linspace(-8.0, 8.0, 1601), [-3.7, -0.3, 0.25, 2.9]])  # includes 0
+_GRID = np.concatenate([np.linspace(-8.0, 8.0, 401), [-3.7, -0.3, 0.25, 2.9]])  # includes 0
+_FINE = np.union1d(np.linspace(-8.0, 8.0, 16001), [0.0])
+_FAR = np.array([-2e8, -1e8, 1e8, 2e8])
+_LEFT = -np.concatenate([np.linspace(0.0, 100.0, 2001)[1:], np.geomspace(100.0, 1e4, 200)[1:]])
+_RIGHT = np.concatenate([np.linspace(0.0, 1e4, 2001), np.geomspace(1e4, 1e8, 200)[1:]])
+_WIDE = np.linspace(-30.0, 30.0, 61)
+_DELTA, _H, _JUMP = 1e-9, 1e-6, 1e-6
 _SMOOTH_ORDERS = 3
 
 
-def _values(act, t) -> np.ndarray:
-    return np.asarray(act(jnp.asarray(t, jnp.float64)), dtype=np.float64)
+def _points() -> tuple[np.ndarray, dict]:
+    parts = {"t-delta": _GRID - _DELTA, "t+delta": _GRID + _DELTA, "t": _GRID, "t-h": _GRID - _H,
+             "t+h": _GRID + _H, "t-jump": _GRID - _JUMP, "t+jump": _GRID + _JUMP, "fine": _FINE,
+             "far": _FAR, "left": _LEFT, "right": _RIGHT, "wide": _WIDE}
+    cuts, start = {}, 0
+    for name, v in parts.items():
+        cuts[name] = slice(start, start + v.size)
+        start += v.size
+    return np.concatenate(list(parts.values())), cuts
 
 
-def _derivative(act, order: int):
-    f = act.fn
-    for _ in range(order):
-        f = jax.grad(f)
-    return jax.vmap(f)
+def _derivatives(act, points: np.ndarray, orders: int) -> list[np.ndarray]:
+    """``[σ, σ', …, σ^(orders)]`` at ``points``, in one jitted, vectorised call (one compile)."""
+    fs = [act.fn]
+    for _ in range(orders):
+        fs.append(jax.grad(fs[-1]))
+    values = jax.jit(jax.vmap(lambda t: tuple(f(t) for f in fs)))(jnp.asarray(points))
+    return [np.asarray(d, dtype=np.float64) for d in values]
 
 
 def _tail_bounded(values: np.ndarray, far: np.ndarray) -> bool:
-    """A sampled function is bounded toward its tail: finite, and its far part no larger than the rest."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if np.any(np.isnan(values)) or np.any(values == np.inf):
-            return False
-        return bool(np.max(values[far], initial=-np.inf) <= np.max(values[~far]) + 1.0)
+    """A sampled function is bounded toward its tail: no NaN or +inf, and its far part no larger than the rest."""
+    if np.any(np.isnan(values)) or np.any(values == np.inf):
+        return False
+    return bool(np.max(values[far], initial=-np.inf) <= np.max(values[~far]) + 1.0)
 
 
 def probe_activation(act) -> dict:
     """Measure an activation's properties on grids (numerical witnesses, not proofs).
 
-    * ``continuous``: ``|σ(t+δ) − σ(t−δ)| ≤ 1e-6`` at every grid point (``δ = 1e-9``).
-    * ``smooth``: derivatives of order 0–3 (``jax.grad``) finite and without jumps across each
-      grid point (``±1e-6``); a necessary condition for real analyticity.
+    * ``continuous``: ``|σ(t+δ) − σ(t−δ)| ≤ 1e-6`` at every grid point of ``[−8, 8]`` (``δ = 1e-9``).
+    * ``smooth``: derivatives of order 0–3 (``jax.grad``) finite on ``[−30, 30]`` and without
+      jumps across each grid point of ``[−8, 8]`` (``±1e-6``); necessary for real analyticity.
     * ``differentiable``: left and right difference quotients agree (``h = 1e-6``).
     * ``strictly_increasing``: every difference on a fine grid of ``[−8, 8]`` is positive.
     * ``positive_derivative``: ``σ'(t) > 0`` on that grid.
     * ``non_constant``.
     * ``clause_a``: ``σ(±10⁸)`` and ``σ(±2·10⁸)`` agree (finite limits) and ``|μ₊ μ₋| ≤ 1e-12``.
     * ``clause_b``: for some ``ρ₂ ∈ {1, 0.1, 0.01}``, ``log|σ(t)| − ρ₂ t`` stays bounded on
-      ``t ∈ [−10⁴, 0]`` and ``|σ(t)|/(1+t)`` stays bounded on ``t ∈ [0, 10⁸]``.
+      ``t ∈ [−10⁴, 0)`` and ``|σ(t)|/(1+t)`` stays bounded on ``t ∈ [0, 10⁸]``.
     * ``assumption_3_2``: continuous, non-constant, and clause (a) or (b).
     """
-    t = _GRID
-    out = {}
-    delta = 1e-9
-    out["continuous"] = bool(np.all(np.abs(_values(act, t + delta) - _values(act, t - delta)) <= 1e-6))
+    points, cut = _points()
+    with np.errstate(all="ignore"):
+        ders = _derivatives(act, points, _SMOOTH_ORDERS)
+        v = ders[0]
+        out = {"continuous": bool(np.all(np.abs(v[cut["t+delta"]] - v[cut["t-delta"]]) <= 1e-6))}
+        out["smooth"] = all(
+            np.all(np.isfinite(d[cut["t-jump"]])) and np.all(np.isfinite(d[cut["t+jump"]]))
+            and np.all(np.abs(d[cut["t+jump"]] - d[cut["t-jump"]]) <= 1e-3) and np.all(np.isfinite(d[cut["wide"]]))
+            for d in ders)
+        f0, fp, fm = v[cut["t"]], v[cut["t+h"]], v[cut["t-h"]]
+        out["differentiable"] = bool(np.all(np.abs((fp - f0) / _H - (f0 - fm) / _H) <= 1e-3))
+        out["strictly_increasing"] = bool(np.all(np.diff(v[cut["fine"]]) > 0))
+        out["positive_derivative"] = bool(np.all(ders[1][cut["fine"]] > 0))
+        out["non_constant"] = bool(np.ptp(f0) > 0)
 
-    smooth = True
-    for order in range(_SMOOTH_ORDERS + 1):
-        d = _derivative(act, order) if order else (lambda s: act(s))
-        lo, hi = np.asarray(d(jnp.asarray(t - 1e-6))), np.asarray(d(jnp.asarray(t + 1e-6)))
-        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(np.abs(hi - lo) <= 1e-3)):
-            smooth = False
-            break
-    out["smooth"] = smooth
+        far = v[cut["far"]]
+        finite_limits = bool(np.all(np.isfinite(far)) and np.all(
+            np.abs(far[[0, 3]] - far[[1, 2]]) <= 1e-6 * (1.0 + np.abs(far[[1, 2]]))))
+        out["clause_a"] = finite_limits and bool(abs(far[1] * far[2]) <= 1e-12)
 
-    h = 1e-6
-    f0, fp, fm = _values(act, t), _values(act, t + h), _values(act, t - h)
-    out["differentiable"] = bool(np.all(np.abs((fp - f0) / h - (f0 - fm) / h) <= 1e-3))
-
-    fine = np.linspace(-8.0, 8.0, 16001)
-    out["strictly_increasing"] = bool(np.all(np.diff(_values(act, fine)) > 0))
-    out["positive_derivative"] = bool(np.all(np.asarray(_derivative(act, 1)(jnp.asarray(fine))) > 0))
-    out["non_constant"] = bool(np.ptp(f0) > 0)
-
-    far = _values(act, np.array([-2e8, -1e8, 1e8, 2e8]))
-    finite_limits = bool(np.all(np.isfinite(far)) and np.all(
-        np.abs(far[[0, 3]] - far[[1, 2]]) <= 1e-6 * (1.0 + np.abs(far[[1, 2]]))))
-    out["clause_a"] = finite_limits and bool(abs(far[1] * far[2]) <= 1e-12)
-
-    left = -np.concatenate([np.linspace(0.0, 100.0, 2001)[1:], np.geomspace(100.0, 1e4, 200)[1:]])
-    left_far = left <= -100.0
-    with np.errstate(divide="ignore"):
-        log_abs = np.log(np.abs(_values(act, left)))
-    left_ok = any(_tail_bounded(log_abs - rho2 * left, left_far) for rho2 in (1.0, 0.1, 0.01))
-    right = np.concatenate([np.linspace(0.0, 1e4, 2001), np.geomspace(1e4, 1e8, 200)[1:]])
-    with np.errstate(over="ignore", invalid="ignore"):
-        ratio = np.abs(_values(act, right)) / (1.0 + right)
-    right_ok = _tail_bounded(ratio, right > 1e4)
-    out["clause_b"] = bool(left_ok and right_ok)
+        log_abs = np.log(np.abs(v[cut["left"]]))
+        left_ok = any(_tail_bounded(log_abs - rho2 * _LEFT, _LEFT <= -100.0) for rho2 in (1.0, 0.1, 0.01))
+        ratio = np.abs(v[cut["right"]]) / (1.0 + _RIGHT)
+        out["clause_b"] = bool(left_ok and _tail_bounded(ratio, _RIGHT > 1e4))
     out["assumption_3_2"] = out["continuous"] and out["non_constant"] and (out["clause_a"] or out["clause_b"])
     return out
 
