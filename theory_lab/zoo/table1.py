@@ -6,8 +6,9 @@ have a layer wider than ImageNet's ``N = 1,281,167`` training images. Here the
 widths come from shape inference on each published layout (:mod:`theory_lab.zoo`)
 and every disagreement with the paper is flagged:
 
-* ``matches``: the computed width is at least the paper's number, and truncated
-  to the paper's significant digits it *is* the paper's number (3,211,264 → 3000K);
+* ``matches``: the paper's number is this width rounded down: the width is at least
+  the number and less than 10 % above it (3,211,264 for 3000K is 7 % above; the
+  paper's other numbers are 0.2–6.4 % below their widths);
 * ``loose``: the paper's number is a valid lower bound but not this width;
 * ``below``: the computed width is smaller than the paper's "lower bound".
 
@@ -32,8 +33,8 @@ from theory_lab import arch as _arch
 from theory_lab.zoo import classic, enet, inception
 from theory_lab.zoo.graph import Builder, Network
 
-__all__ = ["IMAGENET_N", "MNIST_N", "PaperBound", "PAPER_TABLE1", "Entry", "entries", "entry", "network_names", "network",
-           "from_architecture", "WidthRow", "compare", "table1", "agreement"]
+__all__ = ["IMAGENET_N", "MNIST_N", "PaperBound", "PAPER_TABLE1", "Entry", "entries", "entry", "network_names",
+           "network", "from_architecture", "WidthRow", "compare", "table1", "agreement", "ROUNDING"]
 
 IMAGENET_N = 1_281_167  # ILSVRC-2012 training images
 MNIST_N = 60_000
@@ -95,7 +96,8 @@ def from_architecture(architecture: _arch.Architecture, name: str = "architectur
     x = b.input
     for k, (spec, info) in enumerate(zip(architecture.layers, architecture.info), start=1):
         if isinstance(spec, _arch.Conv):
-            x = b.conv(x, spec.filters, spec.kernel, spec.stride, info.padding, dilation=spec.dilation, name=f"layer{k}")
+            x = b.conv(x, spec.filters, spec.kernel, spec.stride, info.padding, dilation=spec.dilation,
+                       name=f"layer{k}")
         elif isinstance(spec, _arch.MaxPool):
             x = b.max_pool(x, spec.window, spec.stride, name=f"layer{k}")
         elif isinstance(spec, (_arch.Dense, _arch.Output)):
@@ -162,14 +164,21 @@ def entry(name: str) -> Entry:
                      f"(aliases: {', '.join(sorted(_ALIASES))}).")
 
 
-@functools.cache
 def network(name: str) -> Network:
     """The :class:`Network` called ``name`` (case and punctuation ignored: ``"ResNet50"`` is ``"resnet-50"``)."""
-    return entry(name).build()
+    return _built(entry(name).key)
+
+
+@functools.cache
+def _built(key: str) -> Network:
+    return entry(key).build()
+
+
+ROUNDING = 0.10  # the paper rounds down: its numbers are 0.2 %–7 % below the widths they stand for
 
 
 def agreement(computed: int, paper: int) -> str:
-    """``"matches"``, ``"loose"`` or ``"below"`` (see the module docstring).
+    """``"matches"`` if ``paper ≤ computed < (1 + ROUNDING)·paper``, ``"loose"`` if above that, else ``"below"``.
 
     Example:
         >>> agreement(3_211_264, 3_000_000), agreement(2_765_952, 700_000), agreement(1_140_576, 1_180_000)
@@ -177,9 +186,7 @@ def agreement(computed: int, paper: int) -> str:
     """
     if computed < paper:
         return "below"
-    digits = len(str(paper).rstrip("0"))
-    scale = 10 ** (len(str(computed)) - digits)
-    return "matches" if (computed // scale) * scale == paper else "loose"
+    return "matches" if computed < (1 + ROUNDING) * paper else "loose"
 
 
 @dataclass(frozen=True)
@@ -251,12 +258,13 @@ def _note(entry: Entry, statuses: dict[str, str], values: dict[str, int], paper:
 
 def compare(entry: Entry) -> WidthRow:
     """Compute one row: shape inference on ``entry``'s network and the comparison with the paper."""
-    net = entry.build()
+    net = _built(entry.key)
     paper = PAPER_TABLE1[entry.paper]
     max_width, max_at = net.max_width
     values = {"n1": net.n1, "max": max_width}
     statuses = {"n1": agreement(net.n1, paper.n1), "max": agreement(max_width, paper.max_width)}
-    return WidthRow(entry.key, net.title, net.input_shape, net.n1, " ‖ ".join(layer.name for layer in net.first_layer),
+    first = " ‖ ".join(layer.name for layer in net.first_layer)
+    return WidthRow(entry.key, net.title, net.input_shape, net.n1, first,
                     max_width, max_at, entry.dataset, entry.N, paper.label, paper.n1, paper.max_width,
                     statuses["n1"], statuses["max"], _note(entry, statuses, values, paper), entry.variant)
 
