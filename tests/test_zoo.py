@@ -5,7 +5,7 @@ import re
 import pytest
 
 from theory_lab import arch
-from theory_lab.zoo import IMAGENET_N, Builder, entries, from_architecture, network, table1
+from theory_lab.zoo import IMAGENET_N, Builder, Network, Node, entries, from_architecture, network, table1
 from theory_lab.zoo.classic import RESNET_BLOCKS, resnet, squeezenet, vgg
 from theory_lab.zoo.enet import enet
 from theory_lab.zoo.ops import Conv, ConvTranspose, Pool
@@ -90,6 +90,25 @@ def test_xception_uses_depthwise_convolutions():
     assert len(depthwise) == 2 * 3 + 8 * 3 + 2 + 2  # entry 3 blocks × 2, middle 8 × 3, exit 2 + 2
     assert all(x.shape == net.shape(x.inputs[0]) for x in depthwise)  # depthwise keeps the channels
     assert net.max_width == (147 * 147 * 128, "block2_sepconv1/pointwise")
+
+
+def _weighted_depth(net) -> int:
+    """Longest input-to-output path counted in layers with weights (conv, dense)."""
+    depth = {"input": 0}
+    for layer in net.layers:
+        depth[layer.name] = max(depth[i] for i in layer.inputs) + (layer.kind in ("conv", "dense"))
+    return max(depth[name] for name in net.outputs)
+
+
+def test_googlenet_is_22_layers_deep():
+    assert _weighted_depth(network("googlenet")) == 22  # Szegedy et al.: "22 layers deep" with parameters
+
+
+def test_xception_has_36_convolutional_layers():
+    # Chollet: "36 convolutional layers forming the feature extraction base"; a separable conv counts once
+    net = network("xception")
+    convs = [x for x in net.layers if x.kind == "conv" and "depthwise" not in x.detail and "shortcut" not in x.name]
+    assert len(convs) == 36
 
 
 def test_enet_first_layer_is_the_parallel_initial_block():
@@ -259,3 +278,15 @@ def test_builder_errors(make, match):
 def test_constructor_errors(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_network_built_directly_is_validated():
+    conv = Conv(4, (3, 3))
+    net = Network("direct", (8, 8, 1), (Node("a", conv, ("input",)),), ("a",))
+    assert net.shape("a") == (6, 6, 4) and net.d == 64
+    with pytest.raises(ValueError, match=r"conv 'a': input\(s\) \['b'\] are not defined before it"):
+        Network("direct", (8, 8, 1), (Node("a", conv, ("b",)),), ("a",))
+    with pytest.raises(ValueError, match=r"`outputs`=\['z'\] must name at least one existing node"):
+        Network("direct", (8, 8, 1), (Node("a", conv, ("input",)),), ("z",))
+    with pytest.raises(ValueError, match=r"no node named 'q'"):
+        net.shape("q")

@@ -35,7 +35,7 @@ def _table(rows) -> tuple[Table, list[str]]:
 
     table = Table(title=f"Table 1 recomputed: widths of real CNNs vs ImageNet's N = {IMAGENET_N:,}",
                   caption="n_1: layer 1; max: over hidden layers (outputs excluded). Paper: n_1 / max, lower bounds.")
-    for col, just in (("network", "left"), ("input", "left"), ("n_1 (layer)", "right"), ("max_k n_k (layer)", "right"),
+    for col, just in (("network", "left"), ("input (H×W×C)", "left"), ("n_1 (layer)", "right"), ("max_k n_k (layer)", "right"),
                       ("N", "right"), ("n_1≥N", "center"), ("max≥N", "center"), ("paper", "right"),
                       ("agrees", "left")):
         table.add_column(col, justify=just, overflow="fold")
@@ -48,7 +48,7 @@ def _table(rows) -> tuple[Table, list[str]]:
             agrees = f"[{style}]no, {r.status}[/] [{len(notes)}]"
         name = r.key + (f"\n[dim]{r.variant}[/]" if r.variant else "")
         h, w, c = r.input_shape
-        table.add_row(name, f"{w}×{h}×{c}", f"{r.n1:,}\n[dim]{r.n1_at}[/]", f"{r.max_width:,}\n[dim]{r.max_at}[/]",
+        table.add_row(name, f"{h}×{w}×{c}", f"{r.n1:,}\n[dim]{r.n1_at}[/]", f"{r.max_width:,}\n[dim]{r.max_at}[/]",
                       f"{r.N:,}" + ("" if r.dataset == "ImageNet" else f"\n[dim]{r.dataset.split(' ')[0]}[/]"),
                       _yes(r.n1_wide), _yes(r.max_wide),
                       f"{r.paper}\n{_k(r.paper_n1)} / {_k(r.paper_max)}", agrees)
@@ -58,8 +58,8 @@ def _table(rows) -> tuple[Table, list[str]]:
 def _layers_table(net, N: int) -> Table:
     max_width, max_at = net.max_width
     first = {layer.name for layer in net.first_layer}
-    table = Table(title=f"{net.title} ({net.name}): input {net.input_shape[1]}×{net.input_shape[0]}×"
-                        f"{net.input_shape[2]}, d = {net.d:,}",
+    table = Table(title=f"{net.title} ({net.name}): input {'×'.join(map(str, net.input_shape))} (H×W×C), "
+                        f"d = {net.d:,}",
                   caption=f"{net.source}. Dim rows are not layers (element-wise or zero padding). "
                           f"n_1 = {net.n1:,}; max_k n_k = {max_width:,} at {max_at}.")
     for col in ("#", "layer", "kind", "detail", "shape (H×W×C)", "width", "≥N", "mark"):

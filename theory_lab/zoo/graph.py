@@ -93,6 +93,7 @@ class Network:
     title: str = ""
     source: str = ""
     layers: tuple[Layer, ...] = dataclasses.field(init=False, repr=False, compare=False)
+    _index: dict = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         shape = _input_shape(self.name, self.input_shape)
@@ -118,12 +119,12 @@ class Network:
             raise ValueError(f"network {self.name!r}: `outputs`={sorted(unknown) or list(self.outputs)} must name "
                              "at least one existing node (the classifier logits).")
         object.__setattr__(self, "layers", tuple(layers))
+        object.__setattr__(self, "_index", {layer.name: layer for layer in layers})
 
     def _layer(self, name: str) -> Layer:
-        for layer in self.layers:
-            if layer.name == name:
-                return layer
-        raise ValueError(f"network {self.name!r}: no node named {name!r}. See `.layers` for the names.")
+        if name not in self._index:
+            raise ValueError(f"network {self.name!r}: no node named {name!r}. See `.layers` for the names.")
+        return self._index[name]
 
     def shape(self, name: str) -> Shape:
         """Output shape ``(H, W, C)`` of node ``name``."""
