@@ -1,0 +1,111 @@
+"""Verdicts, the decide() rule, the registry and the runner."""
+
+import itertools
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from theory_lab import checking
+from theory_lab.checking import Check, Context, Hypothesis, Result, Verdict, decide, discover, register, run_check
+
+
+@pytest.fixture
+def local_registry(monkeypatch):
+    """A fresh in-process registry, so registered test checks never leak into other tests."""
+    monkeypatch.setattr(checking, "_LOCAL", [])
+    return checking._LOCAL
+
+
+@pytest.mark.parametrize("met, conclusion, conclusive", list(itertools.product([True, False], repeat=3)))
+def test_decide_truth_table(met, conclusion, conclusive):
+    hyps = [Hypothesis("a", True), Hypothesis("b", met)]
+    verdict = decide(hyps, conclusion, conclusive)
+    if not met:
+        expected = Verdict.NOT_APPLICABLE
+    elif not conclusive:
+        expected = Verdict.INCONCLUSIVE  # never "holds", whatever the observation
+    else:
+        expected = Verdict.HOLDS if conclusion else Verdict.FAILS
+    assert verdict is expected
+
+
+def test_decide_without_hypotheses():
+    assert decide([], True, True) is Verdict.HOLDS
+    assert decide([], True, False) is Verdict.INCONCLUSIVE
+
+
+def test_discover_finds_the_entry_point_checks(local_registry):
+    checks = discover()
+    ids = [c.id for c in checks]
+    assert {"lemma-2.5", "assumption-3.1", "assumption-3.1-raw", "theorem-3.5-default",
+            "width-necessity"} <= set(ids)
+    assert len(ids) == len(set(ids))
+    assert all(isinstance(c, Check) and c.kind in ("check", "converse", "probe") for c in checks)
+
+
+def test_register_and_duplicate_ids(local_registry):
+    extra = register(Check("test-extra", "Example", "an extra check", lambda ctx: Result(Verdict.HOLDS)))
+    assert extra in discover()
+    register(Check("lemma-2.5", "Lemma 2.5", "a second lemma-2.5", lambda ctx: Result(Verdict.HOLDS)))
+    with pytest.raises(ValueError, match=r"check ids \['lemma-2.5'\] are registered twice; give each check a unique"):
+        discover()
+
+
+def test_run_check_turns_exceptions_into_error_verdicts():
+    def boom(ctx):
+        raise ZeroDivisionError("division by zero in the test")
+
+    rec = run_check(Check("boom", "Example", "crashes", boom), Context(0))
+    assert rec.result.verdict is Verdict.ERROR
+    assert rec.result.summary == "ZeroDivisionError: division by zero in the test"
+    assert "Traceback" in rec.error and "boom" in rec.error
+    assert rec.seconds >= 0 and rec.to_dict()["error"] == rec.error
+
+    rec = run_check(Check("bad-return", "Example", "returns a string", lambda ctx: "holds"), Context(0))
+    assert rec.result.verdict is Verdict.ERROR
+    assert "check 'bad-return' returned str, expected Result" in rec.result.summary
+
+
+def test_run_check_records_a_result():
+    hyps = [Hypothesis("N = 3", True, "detail")]
+    rec = run_check(Check("ok", "Example", "holds", lambda ctx: Result(Verdict.HOLDS, hyps, 12.5, {"x": 1})),
+                    Context(0))
+    d = rec.to_dict()
+    assert d["id"] == "ok" and d["verdict"] == "holds" and d["margin"] == 12.5 and "error" not in d
+    assert d["hypotheses"] == [{"name": "N = 3", "met": True, "detail": "detail"}] and d["hypotheses_met"]
+
+
+def test_result_to_dict_is_json_ready():
+    r = Result(Verdict.INCONCLUSIVE, [Hypothesis("h", False)], float("inf"),
+               {"sv": np.array([1.0, 2.0]), "n": np.int64(3), "ok": np.bool_(True), "j": jax.numpy.ones(2),
+                "nested": {1: (np.float64(np.nan),)}})
+    d = r.to_dict()
+    text = json.dumps(d)
+    assert json.loads(text)["evidence"] == {"sv": [1.0, 2.0], "n": 3, "ok": True, "j": [1.0, 1.0],
+                                            "nested": {"1": ["nan"]}}
+    assert d["margin"] == "inf" and d["verdict"] == "inconclusive" and d["hypotheses_met"] is False
+
+
+def test_context_keys_are_reproducible_and_name_dependent():
+    a, b, other_seed = Context(0), Context(0), Context(1)
+    data = lambda k: np.asarray(jax.random.key_data(k))  # noqa: E731
+    assert np.array_equal(data(a.key("x")), data(b.key("x")))
+    assert not np.array_equal(data(a.key("x")), data(a.key("y")))
+    assert not np.array_equal(data(a.key("x")), data(other_seed.key("x")))
+    assert a.rng("x").standard_normal() == b.rng("x").standard_normal()
+    assert a.rng("x").standard_normal() != a.rng("y").standard_normal()
+    assert a.rng("x").standard_normal() != other_seed.rng("x").standard_normal()
+    # a check's stream does not depend on which other streams were drawn before
+    c = Context(0)
+    c.key("something else")
+    c.rng("something else").random(5)
+    assert np.array_equal(data(c.key("x")), data(a.key("x")))
+
+
+def test_context_cache_builds_once():
+    ctx, calls = Context(0), []
+    build = lambda: calls.append(1) or len(calls)  # noqa: E731
+    assert ctx.cached("k", build) == 1 and ctx.cached("k", build) == 1 and calls == [1]
+    assert ctx.cached("other", build) == 2
