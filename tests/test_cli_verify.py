@@ -1,0 +1,102 @@
+"""`theory-lab verify` end to end through typer's CliRunner."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from theory_lab import checking
+from theory_lab.checking import Check, Hypothesis, Result, Verdict
+from theory_lab.cli import app
+
+runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"})  # no wrapping inside asserted phrases
+
+
+@pytest.fixture
+def local_registry(monkeypatch):
+    monkeypatch.setattr(checking, "_LOCAL", [])
+    return checking._LOCAL
+
+
+def test_verify_assumption_3_1_writes_both_files(tmp_path):
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["verify", "--check", "assumption-3.1*", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "theory-lab verify (seed 0)" in result.output
+    report = (out / "report.md").read_text()
+    assert "| `assumption-3.1` | Assumption 3.1 |" in report and "`assumption-3.1-raw`" in report
+    results = json.loads((out / "results.json").read_text())
+    assert results["seed"] == 0 and "jax" in results["environment"]
+    by_id = {c["id"]: c for c in results["checks"]}
+    assert {"assumption-3.1", "assumption-3.1-raw"} <= set(by_id)
+    assert all(i.startswith("assumption-3.1") for i in by_id) and f"{len(by_id)} checks in" in result.output
+    main = by_id["assumption-3.1"]
+    assert main["verdict"] == "holds" and main["kind"] == "check" and main["hypotheses_met"] is True
+    assert all(set(h) == {"name", "met", "detail"} and h["met"] is True for h in main["hypotheses"])
+    # the numbers behind the verdict: per instance, whether 3.1 holds and the smallest patch distance
+    for evidence in main["evidence"].values():
+        assert evidence["holds"] is True and evidence["min_distance"] > 0
+        assert evidence["shared_patch_values"] == 0
+    raw = by_id["assumption-3.1-raw"]
+    assert raw["verdict"] == "holds" and raw["kind"] == "converse"
+    assert raw["evidence"]["raw"]["holds"] is False and raw["evidence"]["raw"]["shared_patch_values"] > 0
+    assert raw["evidence"]["noise_1e-6"]["holds"] is True
+
+
+def _register(local_registry, check_id, verdict, raise_error=False):
+    def run(ctx):
+        if raise_error:
+            raise RuntimeError("crashed on purpose")
+        hyps = [Hypothesis("test hypothesis", True, "always met")]
+        return Result(verdict, hyps, 0.5, {"observed": 1.0, "tolerance": 2.0}, f"deliberately {verdict.value}")
+
+    local_registry.append(Check(check_id, "Test item", "a check registered by the test", run))
+
+
+def test_a_failing_check_gives_exit_code_1(tmp_path, local_registry):
+    _register(local_registry, "test-deliberately-fails", Verdict.FAILS)
+    result = runner.invoke(app, ["verify", "--check", "test-deliberately-*", "-o", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert "fails: test-deliberately-fails: deliberately fails" in result.output
+    record = json.loads((tmp_path / "results.json").read_text())["checks"][0]
+    assert record["verdict"] == "fails" and record["margin"] == 0.5
+    assert record["evidence"] == {"observed": 1.0, "tolerance": 2.0}
+    assert "**fails.** deliberately fails" in (tmp_path / "report.md").read_text()
+
+
+def test_crashing_check_gives_exit_code_1_with_traceback(tmp_path, local_registry):
+    _register(local_registry, "test-crashes", None, raise_error=True)
+    result = runner.invoke(app, ["verify", "--check", "test-crashes", "-o", str(tmp_path)])
+    assert result.exit_code == 1
+    record = json.loads((tmp_path / "results.json").read_text())["checks"][0]
+    assert record["verdict"] == "error" and "RuntimeError: crashed on purpose" in record["error"]
+
+
+@pytest.mark.parametrize("verdict", [Verdict.NOT_APPLICABLE, Verdict.INCONCLUSIVE, Verdict.MEASURED])
+def test_only_fails_and_errors_change_the_exit_code(tmp_path, local_registry, verdict):
+    _register(local_registry, "test-soft", verdict)
+    result = runner.invoke(app, ["verify", "--check", "test-soft", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+
+
+def test_list_shows_registered_checks(tmp_path):
+    result = runner.invoke(app, ["verify", "--list", "-o", str(tmp_path)])
+    assert result.exit_code == 0
+    for check_id in ("lemma-2.5", "assumption-3.1", "width-necessity"):
+        assert check_id in result.output
+    assert not (tmp_path / "results.json").exists()  # listing runs nothing
+    result = runner.invoke(app, ["verify", "--list", "--kind", "converse"])
+    assert result.exit_code == 0 and "assumption-3.1-raw" in result.output and "lemma-2.5" not in result.output
+
+
+def test_unknown_check_pattern_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["verify", "--check", "theorem-9.9*", "-o", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "no check matches ['theorem-9.9*']" in result.output and "known ids:" in result.output
+    assert "lemma-2.5" in result.output
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_select_by_item_name(tmp_path):
+    result = runner.invoke(app, ["verify", "--list", "--check", "Assumption 3.1"])
+    assert result.exit_code == 0 and "assumption-3.1-raw" in result.output and "lemma-2.5" not in result.output
