@@ -97,6 +97,14 @@ def test_unknown_check_pattern_is_a_clear_error(tmp_path):
     assert not (tmp_path / "results.json").exists()
 
 
+def test_bad_kind_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["verify", "--kind", "cheque", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "unknown kind(s) ['cheque']; choose check, converse or probe" in result.output
+    result = runner.invoke(app, ["verify", "--check", "lemma-2.5", "--kind", "converse", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "no selected check has kind ['converse']" in result.output
+    assert not (tmp_path / "results.json").exists()  # nothing ran, no empty report claims success
+
+
 def test_select_by_item_name(tmp_path):
     result = runner.invoke(app, ["verify", "--list", "--check", "Assumption 3.1"])
     assert result.exit_code == 0 and "assumption-3.1-raw" in result.output and "lemma-2.5" not in result.output

@@ -83,6 +83,7 @@ def test_one_hot():
     (lambda: data.digits(5, noise=float("nan")), r"`noise`=nan must be"),
     (lambda: data.mnist1d(0), r"`n`=0 for mnist1d"),
     (lambda: data.gaussian(-3, (2,)), r"`n`=-3 for gaussian"),
+    (lambda: data.gaussian(3, (2,), m=0), r"`m`=0 for gaussian: expected a positive integer number of classes"),
 ])
 def test_bad_arguments(call, match):
     with pytest.raises(ValueError, match=match):

@@ -51,6 +51,9 @@ def test_write_atomic_text_bytes_and_replace(tmp_path):
     report.write_atomic(path, b"\x00second")
     assert path.read_bytes() == b"\x00second"
     assert sorted(p.name for p in path.parent.iterdir()) == ["a.txt"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would make it, not mkstemp's 0600
 
 
 class _HalfWriter:

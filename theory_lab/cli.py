@@ -37,7 +37,13 @@ def _select(checks, patterns: list[str] | None, kinds: list[str] | None):
             ids = ", ".join(c.id for c in checks)
             raise typer.BadParameter(f"no check matches {patterns}; known ids: {ids}", param_hint="--check")
     if kinds:
+        unknown = sorted(set(kinds) - {"check", "converse", "probe"})
+        if unknown:
+            raise typer.BadParameter(f"unknown kind(s) {unknown}; choose check, converse or probe", param_hint="--kind")
         out = [c for c in out if c.kind in kinds]
+        if not out:
+            raise typer.BadParameter(f"no selected check has kind {kinds}; drop --kind or widen --check",
+                                     param_hint="--kind")
     return out
 
 

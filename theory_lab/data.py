@@ -105,6 +105,8 @@ def mnist1d(n: int = 4000, *, noise: float = 0.0, seed: int = 42) -> Dataset:
 def gaussian(n: int, shape: tuple[int, ...], *, m: int = 10, seed: int = 0) -> Dataset:
     """Standard normal inputs ``(n, *shape)`` with uniformly random class labels in ``[0, m)``."""
     n = _check_n(n, 10**9, "gaussian")
+    if not isinstance(m, (int, np.integer)) or m < 1:
+        raise ValueError(f"`m`={m!r} for gaussian: expected a positive integer number of classes.")
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, *shape))
     labels = rng.integers(0, m, n)
