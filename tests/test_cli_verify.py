@@ -105,6 +105,16 @@ def test_bad_kind_is_a_clear_error(tmp_path):
     assert not (tmp_path / "results.json").exists()  # nothing ran, no empty report claims success
 
 
+def test_output_path_that_is_a_file_is_refused_before_running(tmp_path, local_registry):
+    ran = []
+    local_registry.append(Check("test-records-run", "Test item", "records that it ran",
+                                lambda ctx: ran.append(1) or Result(Verdict.HOLDS)))
+    target = tmp_path / "taken"
+    target.write_text("a file")
+    result = runner.invoke(app, ["verify", "--check", "test-records-run", "-o", str(target)])
+    assert result.exit_code == 2 and "is a file; give a folder" in result.output and ran == []
+
+
 def test_select_by_item_name(tmp_path):
     result = runner.invoke(app, ["verify", "--list", "--check", "Assumption 3.1"])
     assert result.exit_code == 0 and "assumption-3.1-raw" in result.output and "lemma-2.5" not in result.output

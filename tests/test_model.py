@@ -202,6 +202,8 @@ def test_input_errors(instances):
         model.apply(arch, params, X.astype(np.float32))
     with pytest.raises(TypeError, match=r"`X` has dtype float32"):
         model.features(arch, params, jnp.asarray(X, jnp.float32))
+    with pytest.raises(TypeError, match=r"`X` has dtype int64"):
+        model.apply(arch, params, np.zeros((N, 7, 2), np.int64).tolist())
     with pytest.raises(ValueError, match=r"`X` has shape \(4, 5, 2\); expected \(N, 7, 2\) or \(N, 14\)"):
         model.apply(arch, params, X[:, :5])
     with pytest.raises(ValueError, match=r"`X` has shape \(7, 2\)"):

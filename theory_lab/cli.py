@@ -58,6 +58,8 @@ def verify(
 ):
     """Run every registered check on the embedded default and write a report."""
     console = Console()
+    if out.exists() and not out.is_dir():  # refuse before the checks run, not after
+        raise typer.BadParameter(f"{out} is a file; give a folder for report.md and results.json", param_hint="--out")
     checks = _select(checking.discover(), check, kind)
     if list_only:
         table = Table("id", "item", "kind", "title")

@@ -175,7 +175,7 @@ class CNN(nn.Module):
 
 def check_inputs(arch: Architecture, X, name: str = "X"):
     """Validate ``X`` against ``arch``: float64, finite, ``(N, *input_shape)`` or ``(N, d)``."""
-    dtype = np.dtype(getattr(X, "dtype", np.float64))
+    dtype = np.dtype(X.dtype) if hasattr(X, "dtype") else np.asarray(X).dtype  # lists of ints are int64
     if dtype != np.float64:
         raise TypeError(f"`{name}` has dtype {dtype}; theory-lab computes in float64. "
                         f"Pass {name}.astype(numpy.float64).")
