@@ -4,6 +4,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from theory_lab import activations, model
 from theory_lab.arch import Architecture, Conv, Dense, MaxPool, Output, PatchLayer, PatchMaxPool
@@ -82,6 +84,35 @@ def test_fast_path_equals_patch_path(instances, name):
     fast = model.forward(arch, params, X, path="fast")
     slow = model.forward(arch, params, X, path="patch")
     assert_tree_allclose(fast, slow, rtol=0.0, atol=1e-12)
+
+
+@settings(max_examples=8)
+@given(st.data())
+def test_fast_equals_patch_on_random_geometry(data):
+    """Random 1-D/2-D conv (padding, stride, dilation) followed by a random max-pool window."""
+    dims = data.draw(st.sampled_from([1, 2]), label="dims")
+    ints = lambda lo, hi: tuple(data.draw(st.integers(lo, hi)) for _ in range(dims))  # noqa: E731
+    spatial = ints(3, 6)
+    padding = data.draw(st.sampled_from(["VALID", "SAME", "explicit"]), label="padding")
+    if padding == "explicit":
+        padding = tuple((data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))) for _ in range(dims))
+    try:
+        conv = Conv(2, ints(1, 3), stride=ints(1, 2), padding=padding, dilation=ints(1, 2), bias="filter")
+        first = Architecture((*spatial, 2), (conv, Output(1)))
+        window = tuple(data.draw(st.integers(1, n)) for n in first.layer(1).out_shape[:-1])
+        arch = Architecture((*spatial, 2), (conv, MaxPool(window, stride=ints(1, 2)), Output(1)))
+    except ValueError:
+        assume(False)
+    rng = np.random.default_rng(0)
+    params = {f"layer_{i.k}": {"W": jnp.asarray(rng.standard_normal((i.l, i.T))),
+                               "b": jnp.asarray(rng.standard_normal(i.T if i.kind == "conv" else i.n))}
+              for i in arch.info if i.has_weights}
+    X = rng.standard_normal((3, *spatial, 2))
+    fast = model.forward(arch, params, X, path="fast")
+    assert_tree_allclose(fast, model.forward(arch, params, X, path="patch"), rtol=0.0, atol=1e-12)
+    U1, b1 = model.full_weight_matrix(arch, params, 1), model.bias_vector(arch, params, 1)
+    np.testing.assert_allclose(np.asarray(fast.G[1]), X.reshape(3, -1) @ np.asarray(U1) + np.asarray(b1),
+                               rtol=0, atol=1e-12)
 
 
 def _tiny(bias="none", shape=(3, 1), kernel=(2,)):
