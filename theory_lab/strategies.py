@@ -1,0 +1,349 @@
+"""Hypothesis strategies for testing expressivity results (and your own conjectures).
+
+Three building blocks, each a ``hypothesis`` strategy:
+
+* :func:`networks` — a chain :class:`~theory_lab.arch.Architecture` with a chosen layer
+  ``k`` that is wide (``n_k ≥ c·N``) or deliberately narrow (``n_k < N``); 1-D or 2-D
+  convolutions (kernel, stride, padding, dilation), max-pooling between layers 1 and
+  ``k`` if asked, or dense stacks. Draws a :class:`Network` ``(arch, k, N)``.
+* :func:`datasets` — float64 inputs ``(N, *input_shape)`` that satisfy Assumption 3.1
+  (generic continuous draws) or violate it on purpose: a duplicated sample, one patch
+  copied between two samples, or a "patchwork" of four samples whose layer-1 patches
+  repeat so that ``f(x_1) − f(x_2) − f(x_3) + f(x_4) = 0`` for *every* parameter.
+* :func:`parameters` — a parameter pytree from an absolutely continuous law (LeCun
+  normal, uniform, Gaussian, …; biases Gaussian or uniform, optionally shifted).
+
+Shapes come from small menus (:data:`INPUT_SHAPES`, :data:`SAMPLE_SIZES`), and only a
+few layer sizes occur, so that runs stay short. Every distinct architecture is still
+a new jit compilation of the forward pass (about 0.1 s on a CPU).
+
+Example — a conjecture tested in a few lines (here: Theorem 3.5 for softplus)::
+
+    from hypothesis import given, settings
+    import numpy as np
+    from theory_lab import strategies as tls
+    from theory_lab.expressivity import feature_rank
+
+    @settings(max_examples=50, deadline=None)
+    @given(setup=tls.setups(activations=("softplus",)))
+    def test_softplus_features_independent(setup):
+        net, X, params = setup
+        report = feature_rank(net.arch, params, X, net.k)
+        assert report.conclusive and report.rank == net.N
+
+A run of the strategies alone (no JAX work), as doctest:
+
+    >>> from hypothesis import given, settings
+    >>> @settings(max_examples=10, deadline=None, database=None)
+    ... @given(net=networks(min_ratio=1.5))
+    ... def test_wide(net):
+    ...     assert net.arch.widths[net.k] >= 1.5 * net.N
+    >>> test_wide()
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+try:
+    from hypothesis import strategies as st
+except ImportError as err:  # pragma: no cover
+    raise ImportError("theory_lab.strategies needs the `hypothesis` package: pip install 'theory-lab[test]'") from err
+
+from theory_lab import activations as _act
+from theory_lab import model as _model
+from theory_lab.arch import Architecture, Conv, Dense, MaxPool, Output
+from theory_lab.expressivity import BIAS_LAWS, sample_params
+
+__all__ = ["Network", "networks", "datasets", "parameters", "setups", "patchwork_split",
+           "INPUT_SHAPES", "SAMPLE_SIZES", "ANALYTIC_3_2", "VIOLATIONS"]
+
+INPUT_SHAPES = {"conv1d": ((12, 1), (9, 2)), "conv2d": ((6, 6, 1), (5, 5, 2)), "dense": ((5,), (8,))}
+"""Input shapes (without the sample axis) each kind of network is drawn on."""
+
+SAMPLE_SIZES = (16, 24)
+"""Default menu of sample counts ``N``."""
+
+ANALYTIC_3_2 = ("sigmoid", "softplus", "gelu", "silu")
+"""Real analytic activations that satisfy Assumption 3.2 (Theorem 3.5's hypotheses)."""
+
+VIOLATIONS = ("duplicate_sample", "shared_patch", "patchwork")
+"""Ways :func:`datasets` breaks Assumption 3.1."""
+
+
+@dataclass(frozen=True)
+class Network:
+    """A drawn network: ``arch``, the layer ``k`` under test and the sample count ``N``."""
+
+    arch: Architecture
+    k: int
+    N: int
+
+    @property
+    def n_k(self) -> int:
+        return self.arch.widths[self.k]
+
+
+def _menu(value, name: str) -> tuple:
+    if isinstance(value, (int, str, np.integer)):
+        value = (value,)
+    value = tuple(value)
+    if not value:
+        raise ValueError(f"`{name}` is empty; give at least one choice.")
+    return value
+
+
+def _validate_activations(acts) -> tuple:
+    acts = _menu(acts, "activations")
+    for a in acts:
+        try:
+            _act.get(a)
+        except KeyError as err:
+            raise ValueError(f"`activations` contains {a!r}, which is unknown. {err.args[0]}") from None
+    return acts
+
+
+def _shape_of(input_shape, layers) -> tuple:
+    if not layers:
+        return tuple(input_shape)
+    return Architecture(input_shape, tuple(layers) + (Output(1),)).info[-2].out_shape
+
+
+@st.composite
+def _conv(draw, shape, activations, biases, filters=None):
+    spatial = shape[:-1]
+    padding = draw(st.sampled_from(("VALID", "SAME")))
+    kernel, dilation = [], []
+    for n in spatial:
+        kk = draw(st.integers(1, 3 if padding == "SAME" else max(1, min(3, n))))
+        dil = draw(st.sampled_from((1, 2))) if kk > 1 else 1
+        if padding == "VALID" and (kk - 1) * dil + 1 > n:
+            dil = 1
+        kernel.append(kk)
+        dilation.append(dil)
+    stride = tuple(draw(st.sampled_from((1, 2))) if n > 2 else 1 for n in spatial)
+    T = filters if filters is not None else draw(st.integers(1, 3))
+    return Conv(T, tuple(kernel), stride, padding, tuple(dilation), activation=draw(st.sampled_from(activations)),
+                bias=draw(st.sampled_from(biases)))
+
+
+def _conv_positions(spec: Conv, shape) -> int:
+    return int(np.prod(_shape_of(shape, [spec])[:-1]))
+
+
+@st.composite
+def networks(draw, *, n_samples=SAMPLE_SIZES, kinds=("conv1d", "conv2d", "dense"), max_depth: int = 3,
+             activations=ANALYTIC_3_2, pooling: bool = False, min_ratio: float = 1.0, narrow: bool = False,
+             biases=("neuron",), input_shapes=None, after: int = 1, outputs: int = 1) -> Network:
+    """Draw a chain network whose layer ``k`` is wide (or narrow), with ``k`` drawn in ``1..max_depth``.
+
+    Args:
+        n_samples: ``N`` or a menu of them.
+        kinds: ``"conv1d"``, ``"conv2d"`` and/or ``"dense"`` (a stack of fully connected layers).
+        max_depth: the largest position ``k`` of the wide layer.
+        activations: menu of activation names, drawn per layer.
+        pooling: allow max-pooling layers strictly between layers 1 and ``k``
+            (Theorem 3.4's setting; Theorem 3.5 excludes them).
+        min_ratio: ``c`` in ``n_k ≥ c·N`` (ignored when ``narrow``).
+        narrow: draw ``n_k < N`` instead (for the converse of the width condition).
+        biases: menu of conv bias modes for conv layers (``"neuron"``, ``"filter"``, ``"none"``).
+        input_shapes: override :data:`INPUT_SHAPES` — a dict ``kind -> shapes`` or one tuple of
+            shapes used for every kind (2-D shapes for conv1d, 3-D for conv2d, any for dense).
+        after: up to this many dense layers between ``k`` and the output (pyramidal).
+        outputs: width ``m`` of the output layer.
+
+    Returns:
+        a :class:`Network`; ``arch`` is always valid, layer ``k`` is conv or dense, layers
+        ``1 … k`` contain no pooling unless ``pooling``, and layer 1 is never pooling.
+    """
+    Ns = _menu(n_samples, "n_samples")
+    kinds = _menu(kinds, "kinds")
+    bad = [k for k in kinds if k not in INPUT_SHAPES]
+    if bad:
+        raise ValueError(f"`kinds` contains {bad}; choose from {tuple(INPUT_SHAPES)}.")
+    acts = _validate_activations(activations)
+    biases = _menu(biases, "biases")
+    if any(b not in ("neuron", "filter", "none") for b in biases):
+        raise ValueError(f"`biases`={biases}: each must be 'neuron', 'filter' or 'none'.")
+    if not isinstance(max_depth, int) or max_depth < 1:
+        raise ValueError(f"`max_depth`={max_depth!r} must be an int >= 1.")
+    if not (narrow or min_ratio > 0):
+        raise ValueError(f"`min_ratio`={min_ratio!r} must be positive.")
+    N = int(draw(st.sampled_from(Ns)))
+    kind = draw(st.sampled_from(kinds))
+    if input_shapes is None:
+        shapes = INPUT_SHAPES[kind]
+    elif isinstance(input_shapes, dict):
+        shapes = tuple(input_shapes.get(kind, INPUT_SHAPES[kind]))
+    else:
+        want = {"conv1d": 2, "conv2d": 3}.get(kind)
+        shapes = tuple(s for s in input_shapes if want is None or len(s) == want)
+        if not shapes:
+            raise ValueError(f"`input_shapes`={input_shapes} has no shape usable for kind {kind!r} "
+                             f"({want}-D (spatial..., channels) needed).")
+    input_shape = tuple(draw(st.sampled_from(shapes)))
+    k = draw(st.integers(1, max_depth))
+    layers: list = []
+    shape = input_shape
+    for pos in range(1, k):
+        spatial = len(shape) >= 2 and kind != "dense"
+        options = (["conv", "conv", "dense"] + (["pool"] if pooling and pos > 1 else [])) if spatial else ["dense"]
+        choice = draw(st.sampled_from(options))
+        if choice == "conv":
+            spec = draw(_conv(shape, acts, biases))
+        elif choice == "pool":
+            window = tuple(2 if n >= 2 else 1 for n in shape[:-1])
+            spec = MaxPool(window, tuple(draw(st.sampled_from((1, 2))) for _ in window))
+        else:
+            spec = Dense(draw(st.integers(4, 12)), activation=draw(st.sampled_from(acts)))
+        layers.append(spec)
+        shape = _shape_of(input_shape, layers)
+    # the layer under test
+    if narrow:
+        target = draw(st.integers(max(1, N // 4), N - 1))
+    else:
+        target = int(math.ceil(min_ratio * N)) + draw(st.integers(0, max(1, N // 4)))
+    wide = None
+    if len(shape) >= 2 and kind != "dense" and draw(st.sampled_from((True, True, False))):
+        probe = draw(_conv(shape, acts, biases, filters=1))
+        P = _conv_positions(probe, shape)
+        T = (target // P) if narrow else -(-target // P)
+        if T >= 1:
+            wide = Conv(T, probe.kernel, probe.stride, probe.padding, probe.dilation, probe.activation, probe.bias)
+    if wide is None:
+        wide = Dense(target, activation=draw(st.sampled_from(acts)))
+    layers.append(wide)
+    shape = _shape_of(input_shape, layers)
+    n_k = int(np.prod(shape))
+    width = n_k
+    for _ in range(draw(st.integers(0, after))):
+        width = draw(st.integers(max(outputs, 2), max(outputs, min(width, 8))))
+        layers.append(Dense(width, activation=draw(st.sampled_from(acts))))
+    layers.append(Output(outputs))
+    arch = Architecture(input_shape, tuple(layers))
+    return Network(arch, k, N)
+
+
+def patchwork_split(arch: Architecture) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Split the flattened input into ``S``, ``M``, ``S'`` so that no layer-1 patch meets both ``S`` and ``S'``.
+
+    Returns index arrays ``(S, M, S')`` (all non-empty except possibly ``M``), or ``None``
+    when layer 1 reads everything at once (fully connected) and no split exists.
+
+    Example:
+        >>> from theory_lab.arch import Architecture, Conv, Output
+        >>> S, M, S2 = patchwork_split(Architecture((6, 1), (Conv(1, (3,)), Output(1))))
+        >>> S.tolist(), M.tolist(), S2.tolist()
+        ([0], [1, 2], [3, 4, 5])
+    """
+    idx = arch.layer(1).patches
+    d = arch.d
+    lo = np.where(idx >= 0, idx, d).min(axis=1)
+    hi = np.where(idx >= 0, idx, -1).max(axis=1)
+    for s_end in range(1, d):
+        start = int(hi[lo < s_end].max()) + 1 if np.any(lo < s_end) else s_end
+        if start <= d - 1:
+            return np.arange(s_end), np.arange(s_end, start), np.arange(start, d)
+    return None
+
+
+def _violate(X, arch: Architecture, how: str, rng: np.random.Generator):
+    N = X.shape[0]
+    flat = X.reshape(N, -1)
+    if how == "patchwork":
+        split = patchwork_split(arch)
+        if split is None or N < 4:
+            how = "duplicate_sample"
+        else:
+            S, _, S2 = split
+            rows = rng.choice(N, 4, replace=False)
+            a, e = flat[rows[0], S].copy(), flat[rows[2], S].copy()
+            b, c = flat[rows[0], S2].copy(), flat[rows[1], S2].copy()
+            middle = np.setdiff1d(np.arange(flat.shape[1]), np.concatenate([S, S2]))
+            for r in rows[1:]:
+                flat[r, middle] = flat[rows[0], middle]
+            flat[rows[0], S], flat[rows[0], S2] = a, b
+            flat[rows[1], S], flat[rows[1], S2] = a, c
+            flat[rows[2], S], flat[rows[2], S2] = e, b
+            flat[rows[3], S], flat[rows[3], S2] = e, c
+            return flat.reshape(X.shape), how
+    if how == "shared_patch":
+        idx = arch.layer(1).patches
+        full = np.nonzero(np.all(idx >= 0, axis=1))[0]
+        if idx.shape[0] == 1 or full.size == 0:
+            how = "duplicate_sample"
+        else:
+            i, j = rng.choice(N, 2, replace=False)
+            p, q = rng.choice(full, 2, replace=full.size < 2)
+            flat[j, idx[q]] = flat[i, idx[p]]
+            return flat.reshape(X.shape), how
+    i, j = rng.choice(N, 2, replace=False)
+    flat[j] = flat[i]
+    return flat.reshape(X.shape), "duplicate_sample"
+
+
+@st.composite
+def datasets(draw, arch: Architecture, n_samples: int, *, assumption_3_1: bool = True,
+             violations=VIOLATIONS, laws=("normal", "uniform")) -> np.ndarray:
+    """Draw float64 inputs ``(n_samples, *arch.input_shape)``.
+
+    Args:
+        arch: the network (its layer-1 patches decide what Assumption 3.1 means).
+        n_samples: ``N``.
+        assumption_3_1: ``True`` draws generic continuous data (3.1 holds with probability
+            one); ``False`` breaks it in one of ``violations``:
+            ``"duplicate_sample"`` (``x_j = x_i``), ``"shared_patch"`` (``x_j^q = x_i^p`` for one
+            pair of patches) or ``"patchwork"`` (four samples ``(a,m,b), (a,m,c), (e,m,b), (e,m,c)``
+            on input blocks ``S, M, S'`` from :func:`patchwork_split`, so
+            ``F_1`` has ``rank < N`` at every parameter). Where a violation cannot be built
+            (fully connected layer 1, ``N < 4``), a duplicated sample is used instead.
+        laws: entry laws to draw from: ``"normal"`` or ``"uniform"`` (on ``[-1, 1]``).
+    """
+    if not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
+        raise ValueError(f"`n_samples`={n_samples!r} must be an int >= 2.")
+    violations = _menu(violations, "violations")
+    if any(v not in VIOLATIONS for v in violations):
+        raise ValueError(f"`violations`={violations}: each must be one of {VIOLATIONS}.")
+    seed = draw(st.integers(0, 2**32 - 1))
+    law = draw(st.sampled_from(_menu(laws, "laws")))
+    rng = np.random.default_rng(seed)
+    shape = (int(n_samples),) + arch.input_shape
+    X = rng.standard_normal(shape) if law == "normal" else rng.uniform(-1.0, 1.0, shape)
+    if not assumption_3_1:
+        X, _ = _violate(X, arch, draw(st.sampled_from(violations)), rng)
+    return X
+
+
+@st.composite
+def parameters(draw, arch: Architecture, *, laws=("lecun_normal", "uniform", "normal"),
+               bias_laws=("normal", "uniform"), bias_scales=(0.1, 1.0), bias_mean=0.0) -> dict:
+    """Draw a parameter pytree for ``arch`` (see :func:`theory_lab.expressivity.sample_params`).
+
+    Args:
+        laws: weight laws to choose from (:data:`theory_lab.model.LAWS`).
+        bias_laws: bias laws to choose from (``"normal"``, ``"uniform"``, ``"zeros"``).
+        bias_scales: menu of bias spreads.
+        bias_mean: a number or a menu: added to every bias.
+    """
+    laws, bias_laws = _menu(laws, "laws"), _menu(bias_laws, "bias_laws")
+    if any(law not in _model.LAWS for law in laws):
+        raise ValueError(f"`laws`={laws}: each must be one of {_model.LAWS}.")
+    if any(b not in BIAS_LAWS for b in bias_laws):
+        raise ValueError(f"`bias_laws`={bias_laws}: each must be one of {BIAS_LAWS}.")
+    means = (float(bias_mean),) if isinstance(bias_mean, (int, float)) else tuple(bias_mean)
+    return sample_params(arch, draw(st.integers(0, 2**32 - 1)), law=draw(st.sampled_from(laws)),
+                         bias_law=draw(st.sampled_from(bias_laws)), bias_scale=draw(st.sampled_from(bias_scales)),
+                         bias_mean=draw(st.sampled_from(means)))
+
+
+@st.composite
+def setups(draw, *, assumption_3_1: bool = True, violations=VIOLATIONS, laws=("lecun_normal", "uniform", "normal"),
+           bias_laws=("normal", "uniform"), bias_mean=0.0, **network_kwargs):
+    """Draw ``(network, X, params)`` together; keyword arguments go to :func:`networks`."""
+    net = draw(networks(**network_kwargs))
+    X = draw(datasets(net.arch, net.N, assumption_3_1=assumption_3_1, violations=violations))
+    params = draw(parameters(net.arch, laws=laws, bias_laws=bias_laws, bias_mean=bias_mean))
+    return net, X, params
