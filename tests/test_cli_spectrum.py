@@ -1,0 +1,78 @@
+"""`theory-lab spectrum` through typer's CliRunner (one small run, one saved point, bad input)."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from theory_lab import data
+from theory_lab import derivatives as D
+from theory_lab.cli import app
+from theory_lab.commands.spectrum import bulk_interval, preset
+
+runner = CliRunner()
+WIDE = {"COLUMNS": "200"}
+SMALL = ["--arch", "digits-small", "--n", "16", "--k", "3", "--probes", "2", "--steps", "16", "--trace-matvecs", "12"]
+
+
+def test_spectrum_is_registered():
+    result = runner.invoke(app, ["--help"], env=WIDE)
+    assert result.exit_code == 0 and "spectrum" in result.output
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("spectrum")
+    arch = preset("digits-small")
+    theta = np.random.default_rng(1).standard_normal(arch.num_params) * 0.3
+    np.savez(folder / "point.npz", theta=theta)
+    result = runner.invoke(app, ["spectrum", *SMALL, "--params", str(folder / "point.npz"), "--out",
+                                 str(folder / "out")], env=WIDE)
+    return folder, theta, result
+
+
+def test_spectrum_writes_json_and_png_from_a_saved_point(saved_run):
+    folder, theta, result = saved_run
+    assert result.exit_code == 0, result.output
+    assert "top-3" in result.output and "inertia (exact" in result.output
+    rep = json.loads((folder / "out" / "spectrum.json").read_text())
+    assert (folder / "out" / "spectrum.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ds = data.digits(16, noise=1e-6, seed=0)
+    arch = preset("digits-small")
+    assert rep["loss"] == pytest.approx(float(D.loss(D.objective(arch), theta, ds.X, ds.Y)), rel=1e-12)
+    assert rep["P"] == 362 and len(rep["top"]["values"]) == 3 and rep["inertia"]["method"] == "exact"
+    inert = rep["inertia"]
+    assert inert["negative"] + inert["zero"] + inert["positive"] == 362
+    assert set(rep["trace"]) == {"hutchinson", "hutch++", "xtrace"}
+    assert rep["bulk"][0] <= rep["bulk"][1]
+    assert all(not rep["bulk"][0] <= v <= rep["bulk"][1] for v in rep["outliers"])
+    # the same point given leaf by leaf gives the same numbers
+    params = D.layout(arch).unravel(theta)
+    np.savez(folder / "leaves.npz", **{f"{layer}/{leaf}": np.asarray(a) for layer, leaves in params.items()
+                                       for leaf, a in leaves.items()})
+    again = runner.invoke(app, ["spectrum", *SMALL, "--params", str(folder / "leaves.npz"), "--out",
+                                str(folder / "out2")], env=WIDE)
+    assert again.exit_code == 0, again.output
+    rep2 = json.loads((folder / "out2" / "spectrum.json").read_text())
+    assert rep2["top"]["values"] == rep["top"]["values"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--arch", "vgg"], "`--arch`='vgg' is not a preset"),
+    (["--arch", "digits-small", "--data", "mnist1d", "--n", "8"], "has inputs of shape (40, 1)"),
+    (["--arch", "digits-small", "--data", "imagenet"], "`--data`='imagenet' is unknown"),
+    (["--arch", "digits-small", "--params", "missing.npz"], "neither 'random' nor an existing .npz"),
+    (["--arch", "digits-small", "--operator", "fisher"], "`--operator`='fisher' is unknown"),
+    (["--arch", "digits-small", "--block", "7"], "`block`=7 is not a layer with parameters"),
+])
+def test_spectrum_bad_input_is_a_clear_error(args, message, tmp_path):
+    result = runner.invoke(app, ["spectrum", *args, "--out", str(tmp_path)], env=WIDE)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_bulk_interval_stops_at_gaps():
+    grid = np.linspace(0, 10, 11)
+    dens = np.array([0, 1, 5, 9, 4, 0, 0, 0, 3, 0, 0], dtype=float)
+    assert bulk_interval(grid, dens, level=0.1) == (1.0, 4.0)
