@@ -126,8 +126,12 @@ def _conv(draw, shape, activations, biases, filters=None):
         dilation.append(dil)
     stride = tuple(draw(st.sampled_from((1, 2))) if n > 2 else 1 for n in spatial)
     T = filters if filters is not None else draw(st.integers(1, 3))
-    return Conv(T, tuple(kernel), stride, padding, tuple(dilation), activation=draw(st.sampled_from(activations)),
+    spec = Conv(T, tuple(kernel), stride, padding, tuple(dilation), activation=draw(st.sampled_from(activations)),
                 bias=draw(st.sampled_from(biases)))
+    info = Architecture(shape, (spec, Output(1))).info[0]
+    if not (info.covers_input and info.distinct_patches):  # keep Assumption 2.4: contiguous windows cover
+        spec = Conv(T, spec.kernel, 1, padding, 1, spec.activation, spec.bias)
+    return spec
 
 
 def _conv_positions(spec: Conv, shape) -> int:
@@ -157,7 +161,8 @@ def networks(draw, *, n_samples=SAMPLE_SIZES, kinds=("conv1d", "conv2d", "dense"
 
     Returns:
         a :class:`Network`; ``arch`` is always valid, layer ``k`` is conv or dense, layers
-        ``1 … k`` contain no pooling unless ``pooling``, and layer 1 is never pooling.
+        ``1 … k`` contain no pooling unless ``pooling``, layer 1 is never pooling, and every
+        conv layer's patches cover its input and are distinct (Assumption 2.4).
     """
     Ns = _menu(n_samples, "n_samples")
     kinds = _menu(kinds, "kinds")
