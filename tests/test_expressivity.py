@@ -158,6 +158,15 @@ def test_construction_reaches_full_rank(activation, rng):
     np.testing.assert_allclose(w.features, ex.features_upto(arch, w.params, X, 2))
 
 
+def test_construction_relu_submatrix_is_triangular(rng):
+    arch = Architecture((7, 2), (Conv(3, (3,), activation="relu"), Output(1)))  # n_1 = 15
+    X = rng.standard_normal((12, 7, 2))
+    w = ex.construct_full_rank(arch, X, 1, key=3)
+    T = w.features[w.order][:, w.neurons]
+    assert sorted(w.order.tolist()) == list(range(12)) and len(set(w.neurons.tolist())) == 12
+    assert np.all(np.tril(T, -1) == 0.0) and np.all(np.diag(T) > 0)
+
+
 def test_construction_with_pooling_and_dense_wide_layer(rng):
     arch = Architecture((6, 6, 1), (Conv(3, (3, 3), activation="relu"), MaxPool((2, 2), 1),
                                     Dense(40, activation="relu"), Output(1)))

@@ -148,17 +148,14 @@ def test_setups_draws_consistent_triples():
     ({"kinds": ("conv3d",)}, r"`kinds` contains \['conv3d'\]"),
     ({"biases": ("per-channel",)}, r"`biases`=\('per-channel',\)"),
     ({"max_depth": 0}, r"`max_depth`=0 must be an int >= 1"),
+    ({"after": -1}, r"`after`=-1 must be an int >= 0"),
+    ({"n_samples": (1,)}, r"every N must be >= 2"),
     ({"n_samples": ()}, r"`n_samples` is empty"),
     ({"input_shapes": ((4,),), "kinds": ("conv2d",)}, r"`input_shapes`=\(\(4,\),\) has no shape usable"),
 ])
 def test_networks_errors(kwargs, match):
-    @settings(max_examples=1)
-    @given(net=tls.networks(**kwargs))
-    def draw(net):
-        pass
-
     with pytest.raises(ValueError, match=match):
-        draw()
+        tls.networks(**kwargs)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -167,23 +164,17 @@ def test_networks_errors(kwargs, match):
 ])
 def test_datasets_errors(kwargs, match):
     arch = Architecture((5, 1), (Conv(2, (2,)), Output(1)))
-
-    @settings(max_examples=1)
-    @given(X=tls.datasets(arch, **kwargs))
-    def draw(X):
-        pass
-
     with pytest.raises(ValueError, match=match):
-        draw()
+        tls.datasets(arch, **kwargs)
+    with pytest.raises(TypeError, match="`arch` has type tuple"):
+        tls.datasets((5, 1), 4)
 
 
-def test_parameters_errors():
+def test_parameters_and_setups_errors():
     arch = Architecture((5, 1), (Conv(2, (2,)), Output(1)))
-
-    @settings(max_examples=1)
-    @given(p=tls.parameters(arch, laws=("cauchy",)))
-    def draw(p):
-        pass
-
     with pytest.raises(ValueError, match=r"`laws`=\('cauchy',\)"):
-        draw()
+        tls.parameters(arch, laws=("cauchy",))
+    with pytest.raises(ValueError, match=r"`bias_scales`=\(-1.0,\)"):
+        tls.parameters(arch, bias_scales=(-1.0,))
+    with pytest.raises(ValueError, match=r"`violations`=\('blank',\)"):
+        tls.setups(violations=("blank",))

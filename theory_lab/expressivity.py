@@ -340,6 +340,9 @@ class Witness:
             (the threshold sits in the middle), in pre-activation units.
         method: one sentence on what was done.
         log: per attempt ``{"attempt", "alpha", "rank", "margin", "conclusive"}``.
+        order: ``(N,)`` samples in the order they were assigned a neuron.
+        neurons: ``(N,)`` the neuron of layer ``k`` each of them got; for ReLU the submatrix
+            ``features[order][:, neurons]`` is upper triangular with a positive diagonal.
     """
 
     params: dict = field(repr=False)
@@ -352,6 +355,8 @@ class Witness:
     min_gap: float
     method: str
     log: tuple = ()
+    order: np.ndarray = field(default=None, repr=False)
+    neurons: np.ndarray = field(default=None, repr=False)
 
     @property
     def found(self) -> bool:
@@ -377,16 +382,17 @@ def _homogeneous(name: str) -> bool:
     return name.split("(")[0].strip() in ("relu", "leaky_relu", "identity")
 
 
-def _greedy_thresholds(A: np.ndarray, patch_of: np.ndarray):
+def _greedy_thresholds(A: np.ndarray):
     """Triangular assignment of samples to neurons (see the module docstring).
 
     Args:
         A: ``(N, n)`` pre-activations without bias (already signed so that "off" is low).
-        patch_of: ``(n,)`` unused here except for the record; every neuron is a candidate.
 
     Returns:
-        ``(neurons, thresholds, gaps)``: the neuron given to each step's sample, its
-        threshold and the gap it straddles, all ``(N,)``; ``None`` if a tie blocks it.
+        ``(neurons, thresholds, gaps, samples)``, each ``(N,)``: at step ``s`` sample
+        ``samples[s]`` gets neuron ``neurons[s]`` with threshold ``thresholds[s]`` in the middle
+        of a gap ``gaps[s]`` to the next value among the samples still unassigned; ``None``
+        when ties between samples block every free neuron.
     """
     N, n = A.shape
     order = np.argsort(-A, axis=0, kind="stable")  # (N, n): samples by value, per neuron
@@ -529,12 +535,12 @@ def construct_full_rank(arch: Architecture, X, k: int, *, key=0, attempts: int =
         G = np.asarray(_forward_upto(arch, params, X, k).G[k])
         b_old = np.asarray(_model.bias_vector(arch, params, k))
         A = sign * (G - b_old)  # (N, n_k): sign·⟨w^t, f_{k-1}^p(x_i)⟩
-        picked = _greedy_thresholds(A, np.repeat(np.arange(info.P), info.T))
+        picked = _greedy_thresholds(A)
         if picked is None:
             log.append({"attempt": attempt, "alpha": None, "rank": None, "margin": None, "conclusive": False,
                         "note": "ties between samples at every free neuron"})
             continue
-        neurons, thetas, gaps, _ = picked
+        neurons, thetas, gaps, order = picked
         # unassigned neurons: threshold at their median value (alive, not all on)
         theta = np.median(A, axis=0)
         theta[neurons] = thetas
@@ -552,7 +558,8 @@ def construct_full_rank(arch: Architecture, X, k: int, *, key=0, attempts: int =
             method = ("random filters; biases of layers < k shifted so pre-activations are positive where σ is "
                       "not increasing; layer-k biases placed greedily between sorted projections so N columns "
                       f"of F_k are triangular (σ off side {'-' if sign > 0 else '+'}∞, α = {alpha:.3g})")
-            witness = Witness(cand, k, rep, U, F, attempt, float(alpha), float(gaps.min()), method, tuple(log))
+            witness = Witness(cand, k, rep, U, F, attempt, float(alpha), float(gaps.min()), method, tuple(log),
+                              order, neurons)
             if witness.found:
                 return witness
     if witness is None:

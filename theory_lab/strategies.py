@@ -138,10 +138,9 @@ def _conv_positions(spec: Conv, shape) -> int:
     return int(np.prod(_shape_of(shape, [spec])[:-1]))
 
 
-@st.composite
-def networks(draw, *, n_samples=SAMPLE_SIZES, kinds=("conv1d", "conv2d", "dense"), max_depth: int = 3,
+def networks(*, n_samples=SAMPLE_SIZES, kinds=("conv1d", "conv2d", "dense"), max_depth: int = 3,
              activations=ANALYTIC_3_2, pooling: bool = False, min_ratio: float = 1.0, narrow: bool = False,
-             biases=("neuron",), input_shapes=None, after: int = 1, outputs: int = 1) -> Network:
+             biases=("neuron",), input_shapes=None, after: int = 1, outputs: int = 1) -> st.SearchStrategy:
     """Draw a chain network whose layer ``k`` is wide (or narrow), with ``k`` drawn in ``1..max_depth``.
 
     Args:
@@ -164,7 +163,9 @@ def networks(draw, *, n_samples=SAMPLE_SIZES, kinds=("conv1d", "conv2d", "dense"
         ``1 … k`` contain no pooling unless ``pooling``, layer 1 is never pooling, and every
         conv layer's patches cover its input and are distinct (Assumption 2.4).
     """
-    Ns = _menu(n_samples, "n_samples")
+    Ns = tuple(int(n) for n in _menu(n_samples, "n_samples"))
+    if any(n < 2 for n in Ns):
+        raise ValueError(f"`n_samples`={n_samples!r}: every N must be >= 2.")
     kinds = _menu(kinds, "kinds")
     bad = [k for k in kinds if k not in INPUT_SHAPES]
     if bad:
@@ -173,23 +174,31 @@ def networks(draw, *, n_samples=SAMPLE_SIZES, kinds=("conv1d", "conv2d", "dense"
     biases = _menu(biases, "biases")
     if any(b not in ("neuron", "filter", "none") for b in biases):
         raise ValueError(f"`biases`={biases}: each must be 'neuron', 'filter' or 'none'.")
-    if not isinstance(max_depth, int) or max_depth < 1:
-        raise ValueError(f"`max_depth`={max_depth!r} must be an int >= 1.")
+    for name, value, lo in (("max_depth", max_depth, 1), ("after", after, 0), ("outputs", outputs, 1)):
+        if not isinstance(value, int) or value < lo:
+            raise ValueError(f"`{name}`={value!r} must be an int >= {lo}.")
     if not (narrow or min_ratio > 0):
         raise ValueError(f"`min_ratio`={min_ratio!r} must be positive.")
+    shapes = {}
+    for kind in kinds:
+        if input_shapes is None:
+            shapes[kind] = INPUT_SHAPES[kind]
+        elif isinstance(input_shapes, dict):
+            shapes[kind] = tuple(tuple(s) for s in input_shapes.get(kind, INPUT_SHAPES[kind]))
+        else:
+            want = {"conv1d": 2, "conv2d": 3}.get(kind)
+            shapes[kind] = tuple(tuple(s) for s in input_shapes if want is None or len(s) == want)
+        if not shapes[kind]:
+            raise ValueError(f"`input_shapes`={input_shapes} has no shape usable for kind {kind!r} "
+                             "(conv1d needs (length, channels), conv2d (height, width, channels)).")
+    return _networks(Ns, kinds, shapes, max_depth, acts, pooling, float(min_ratio), narrow, biases, after, outputs)
+
+
+@st.composite
+def _networks(draw, Ns, kinds, shapes, max_depth, acts, pooling, min_ratio, narrow, biases, after, outputs):
     N = int(draw(st.sampled_from(Ns)))
     kind = draw(st.sampled_from(kinds))
-    if input_shapes is None:
-        shapes = INPUT_SHAPES[kind]
-    elif isinstance(input_shapes, dict):
-        shapes = tuple(input_shapes.get(kind, INPUT_SHAPES[kind]))
-    else:
-        want = {"conv1d": 2, "conv2d": 3}.get(kind)
-        shapes = tuple(s for s in input_shapes if want is None or len(s) == want)
-        if not shapes:
-            raise ValueError(f"`input_shapes`={input_shapes} has no shape usable for kind {kind!r} "
-                             f"({want}-D (spatial..., channels) needed).")
-    input_shape = tuple(draw(st.sampled_from(shapes)))
+    input_shape = tuple(draw(st.sampled_from(shapes[kind])))
     k = draw(st.integers(1, max_depth))
     layers: list = []
     shape = input_shape
@@ -221,9 +230,7 @@ def networks(draw, *, n_samples=SAMPLE_SIZES, kinds=("conv1d", "conv2d", "dense"
     if wide is None:
         wide = Dense(target, activation=draw(st.sampled_from(acts)))
     layers.append(wide)
-    shape = _shape_of(input_shape, layers)
-    n_k = int(np.prod(shape))
-    width = n_k
+    width = int(np.prod(_shape_of(input_shape, layers)))
     for _ in range(draw(st.integers(0, after))):
         width = draw(st.integers(max(outputs, 2), max(outputs, min(width, 8))))
         layers.append(Dense(width, activation=draw(st.sampled_from(acts))))
@@ -290,9 +297,8 @@ def _violate(X, arch: Architecture, how: str, rng: np.random.Generator):
     return flat.reshape(X.shape), "duplicate_sample"
 
 
-@st.composite
-def datasets(draw, arch: Architecture, n_samples: int, *, assumption_3_1: bool = True,
-             violations=VIOLATIONS, laws=("normal", "uniform")) -> np.ndarray:
+def datasets(arch: Architecture, n_samples: int, *, assumption_3_1: bool = True,
+             violations=VIOLATIONS, laws=("normal", "uniform")) -> st.SearchStrategy:
     """Draw float64 inputs ``(n_samples, *arch.input_shape)``.
 
     Args:
@@ -307,24 +313,34 @@ def datasets(draw, arch: Architecture, n_samples: int, *, assumption_3_1: bool =
             (fully connected layer 1, ``N < 4``), a duplicated sample is used instead.
         laws: entry laws to draw from: ``"normal"`` or ``"uniform"`` (on ``[-1, 1]``).
     """
+    if not isinstance(arch, Architecture):
+        raise TypeError(f"`arch` has type {type(arch).__name__}; pass a theory_lab.arch.Architecture "
+                        "(e.g. net.arch from networks()).")
     if not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
         raise ValueError(f"`n_samples`={n_samples!r} must be an int >= 2.")
     violations = _menu(violations, "violations")
     if any(v not in VIOLATIONS for v in violations):
         raise ValueError(f"`violations`={violations}: each must be one of {VIOLATIONS}.")
+    laws = _menu(laws, "laws")
+    if any(law not in ("normal", "uniform") for law in laws):
+        raise ValueError(f"`laws`={laws}: each must be 'normal' or 'uniform'.")
+    return _datasets(arch, int(n_samples), bool(assumption_3_1), violations, laws)
+
+
+@st.composite
+def _datasets(draw, arch, n_samples, assumption_3_1, violations, laws):
     seed = draw(st.integers(0, 2**32 - 1))
-    law = draw(st.sampled_from(_menu(laws, "laws")))
+    law = draw(st.sampled_from(laws))
     rng = np.random.default_rng(seed)
-    shape = (int(n_samples),) + arch.input_shape
+    shape = (n_samples,) + arch.input_shape
     X = rng.standard_normal(shape) if law == "normal" else rng.uniform(-1.0, 1.0, shape)
     if not assumption_3_1:
         X, _ = _violate(X, arch, draw(st.sampled_from(violations)), rng)
     return X
 
 
-@st.composite
-def parameters(draw, arch: Architecture, *, laws=("lecun_normal", "uniform", "normal"),
-               bias_laws=("normal", "uniform"), bias_scales=(0.1, 1.0), bias_mean=0.0) -> dict:
+def parameters(arch: Architecture, *, laws=("lecun_normal", "uniform", "normal"),
+               bias_laws=("normal", "uniform"), bias_scales=(0.1, 1.0), bias_mean=0.0) -> st.SearchStrategy:
     """Draw a parameter pytree for ``arch`` (see :func:`theory_lab.expressivity.sample_params`).
 
     Args:
@@ -338,17 +354,38 @@ def parameters(draw, arch: Architecture, *, laws=("lecun_normal", "uniform", "no
         raise ValueError(f"`laws`={laws}: each must be one of {_model.LAWS}.")
     if any(b not in BIAS_LAWS for b in bias_laws):
         raise ValueError(f"`bias_laws`={bias_laws}: each must be one of {BIAS_LAWS}.")
-    means = (float(bias_mean),) if isinstance(bias_mean, (int, float)) else tuple(bias_mean)
-    return sample_params(arch, draw(st.integers(0, 2**32 - 1)), law=draw(st.sampled_from(laws)),
-                         bias_law=draw(st.sampled_from(bias_laws)), bias_scale=draw(st.sampled_from(bias_scales)),
-                         bias_mean=draw(st.sampled_from(means)))
+    means = (float(bias_mean),) if isinstance(bias_mean, (int, float)) else tuple(float(m) for m in bias_mean)
+    scales = tuple(float(v) for v in _menu(bias_scales, "bias_scales"))
+    if not means or any(not np.isfinite(v) for v in means + scales) or any(v < 0 for v in scales):
+        raise ValueError(f"`bias_scales`={bias_scales!r} / `bias_mean`={bias_mean!r} must be finite numbers "
+                         "(scales non-negative).")
+    return _parameters(arch, laws, bias_laws, scales, means)
 
 
 @st.composite
-def setups(draw, *, assumption_3_1: bool = True, violations=VIOLATIONS, laws=("lecun_normal", "uniform", "normal"),
-           bias_laws=("normal", "uniform"), bias_mean=0.0, **network_kwargs):
-    """Draw ``(network, X, params)`` together; keyword arguments go to :func:`networks`."""
-    net = draw(networks(**network_kwargs))
-    X = draw(datasets(net.arch, net.N, assumption_3_1=assumption_3_1, violations=violations))
-    params = draw(parameters(net.arch, laws=laws, bias_laws=bias_laws, bias_mean=bias_mean))
-    return net, X, params
+def _parameters(draw, arch, laws, bias_laws, scales, means):
+    return sample_params(arch, draw(st.integers(0, 2**32 - 1)), law=draw(st.sampled_from(laws)),
+                         bias_law=draw(st.sampled_from(bias_laws)), bias_scale=draw(st.sampled_from(scales)),
+                         bias_mean=draw(st.sampled_from(means)))
+
+
+def setups(*, assumption_3_1: bool = True, violations=VIOLATIONS, laws=("lecun_normal", "uniform", "normal"),
+           bias_laws=("normal", "uniform"), bias_mean=0.0, **network_kwargs) -> st.SearchStrategy:
+    """Draw ``(network, X, params)`` together; other keyword arguments go to :func:`networks`.
+
+    ``X`` comes from :func:`datasets` (``assumption_3_1``, ``violations``) and ``params`` from
+    :func:`parameters` (``laws``, ``bias_laws``, ``bias_mean``).
+    """
+    nets = networks(**network_kwargs)
+    probe = Architecture((4, 1), (Conv(1, (2,)), Output(1)))  # validate the other arguments now
+    datasets(probe, 2, assumption_3_1=assumption_3_1, violations=violations)
+    parameters(probe, laws=laws, bias_laws=bias_laws, bias_mean=bias_mean)
+
+    @st.composite
+    def _setups(draw):
+        net = draw(nets)
+        X = draw(datasets(net.arch, net.N, assumption_3_1=assumption_3_1, violations=violations))
+        params = draw(parameters(net.arch, laws=laws, bias_laws=bias_laws, bias_mean=bias_mean))
+        return net, X, params
+
+    return _setups()
