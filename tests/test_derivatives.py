@@ -66,7 +66,7 @@ def test_gradient_matches_finite_differences_and_Jt_r(inst):
 
 @pytest.mark.parametrize("mode", ["auto", "forward", "reverse"])
 def test_jacobian_modes_agree_with_jacrev(inst, mode):
-    J = np.asarray(D.jacobian(inst["obj"], inst["theta"], inst["X"], mode=mode, memory=1))  # batch of 1
+    J = np.asarray(D.jacobian(inst["obj"], inst["theta"], inst["X"], mode=mode, batch=3))
     np.testing.assert_allclose(J, inst["J"], rtol=1e-12, atol=1e-14 * np.abs(J).max())
 
 
@@ -79,8 +79,9 @@ def test_hvp_linearized_and_dense_hessian_match_jax_hessian(inst):
     lin = D.linearize_hvp(obj, theta, X, Y)
     np.testing.assert_allclose(lin(V), V @ H, atol=1e-12 * scale * obj.P ** 0.5)
     memory = 7 * 8 * (6 * N * sum(ARCH.widths) + 4 * obj.P)  # batches of 7 HVPs, P % 7 != 0
-    assert D.batch_size(obj, N, memory) == 7 and obj.P % 7
-    np.testing.assert_allclose(D.hessian(obj, theta, X, Y, memory=memory), H, rtol=0, atol=1e-12 * np.abs(H).max())
+    assert D.batch_size(obj, N, memory, backend="gpu") == 7 and obj.P % 7 and D.batch_size(obj, N, backend="cpu") == 1
+    np.testing.assert_allclose(D.hessian(obj, theta, X, Y, batch=7), H, rtol=0, atol=1e-12 * np.abs(H).max())
+    np.testing.assert_allclose(D.hessian(obj, theta, X, Y), H, rtol=0, atol=1e-12 * np.abs(H).max())
 
 
 def test_gauss_newton_plus_residual_term_is_the_hessian(inst):
@@ -139,6 +140,8 @@ def test_errors_name_the_argument(inst):
         D.objective(ARCH, reduction="avg")
     with pytest.raises(ValueError, match="`block`=2 is not a layer with parameters"):
         D.hessian(obj, theta, X, Y, block=2)
+    with pytest.raises(ValueError, match="`batch`=0 must be a positive integer"):
+        D.hessian(obj, theta, X, Y, batch=0)
     with pytest.raises(ValueError, match="`mode`='central' is unknown"):
         D.jacobian(obj, theta, X, mode="central")
     with pytest.raises(ValueError, match=r"`v` has shape \(4,\); expected"):

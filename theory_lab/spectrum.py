@@ -105,9 +105,15 @@ def _materialize(matvec, dim, batch, params):
     return 0.5 * (A + A.T)
 
 
-def materialize(matvec, dim: int, *params, batch: int = 64) -> jax.Array:
-    """The dense symmetric matrix ``(dim, dim)`` of an operator, ``batch`` products at a time."""
+def materialize(matvec, dim: int, *params, batch: int | None = None) -> jax.Array:
+    """The dense symmetric matrix ``(dim, dim)`` of an operator, ``batch`` products at a time.
+
+    Default: 1 on CPU (batched products are slower there, see
+    :func:`theory_lab.derivatives.batch_size`), 64 elsewhere.
+    """
     _check_operator(matvec, dim, params)
+    if batch is None:
+        batch = 1 if jax.default_backend() == "cpu" else 64
     return _materialize(matvec, int(dim), int(batch), params)
 
 
@@ -459,7 +465,7 @@ def xtrace(matvec, dim: int, key, *params, num_matvecs: int = 48) -> TraceEstima
     return TraceEstimate("xtrace", float(est), float(se), 2 * num)
 
 
-def trace_exact(matvec, dim: int, *params, batch: int = 64) -> float:
+def trace_exact(matvec, dim: int, *params, batch: int | None = None) -> float:
     """``Σ_i e_iᵀ A e_i`` with ``dim`` products (the reference for small operators)."""
     return float(jnp.trace(materialize(matvec, dim, *params, batch=batch)))
 
