@@ -86,6 +86,11 @@ def as_generator(key) -> np.random.Generator:
     return np.random.default_rng(data.astype(np.uint32).ravel().tolist())
 
 
+def _to_device(a: np.ndarray) -> jax.Array:
+    # device_put, not jnp.asarray: the latter compiles a small program for every new shape
+    return jax.device_put(np.asarray(a, dtype=np.float64))
+
+
 def _weights(rng, law: str, shape, scale: float) -> np.ndarray:
     fan_in, fan_out = shape
     if law in ("lecun_normal", "glorot_normal", "he_normal"):
@@ -162,10 +167,10 @@ def sample_params(arch: Architecture, key, *, law: str = "lecun_normal", bias_la
     for info in arch.info:
         if not info.has_weights:
             continue
-        layer = {"W": jnp.asarray(_weights(rng, law, (info.l, info.T), float(scale)))}
+        layer = {"W": _to_device(_weights(rng, law, (info.l, info.T), float(scale)))}
         size = _bias_size(info)
         if size is not None:
-            layer["b"] = jnp.asarray(_bias(rng, bias_law, size, float(bias_scale), float(bias_mean)))
+            layer["b"] = _to_device(_bias(rng, bias_law, size, float(bias_scale), float(bias_mean)))
         params[f"layer_{info.k}"] = layer
     return params
 
@@ -214,9 +219,10 @@ def _forward_upto(arch: Architecture, params, X, k: int):
     _model.check_inputs(arch, X)
     small = _truncated(arch, k)
     sub = {name: p for name, p in params.items() if int(name.split("_")[1]) <= k}
-    sub[f"layer_{k + 1}"] = {"W": jnp.zeros((small.layer(k + 1).l, 1)), "b": jnp.zeros(1)}
+    # numpy zeros: an eager jnp.zeros would compile a broadcast for every new width
+    sub[f"layer_{k + 1}"] = {"W": np.zeros((small.layer(k + 1).l, 1)), "b": np.zeros(1)}
     forward = _forward_cpu if jax.default_backend() == "cpu" else _forward_other
-    return forward(small, sub, jnp.asarray(X))
+    return forward(small, sub, X if isinstance(X, jax.Array) else _to_device(np.asarray(X)))
 
 
 def features_upto(arch: Architecture, params, X, k: int) -> np.ndarray:
@@ -462,9 +468,9 @@ def _set_layer(params, k: int, W=None, b=None):
     out = dict(params)
     layer = dict(out[f"layer_{k}"])
     if W is not None:
-        layer["W"] = jnp.asarray(W)
+        layer["W"] = _to_device(np.asarray(W))
     if b is not None:
-        layer["b"] = jnp.asarray(b)
+        layer["b"] = _to_device(np.asarray(b))
     out[f"layer_{k}"] = layer
     return out
 
