@@ -17,6 +17,8 @@ Everything runs on small instances (N ≤ 216) so the section stays within its t
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from proofs_checks import hypotheses as hyp
@@ -59,6 +61,23 @@ def _param_summary(params, upto: int) -> dict:
             row.update(b_min=float(b.min()), b_max=float(b.max()))
         out[f"layer_{l}"] = row
     return out
+
+
+def _one_blas_thread(run):
+    """Run a check with one BLAS thread (restored afterwards).
+
+    These checks take many SVDs of matrices of a few hundred rows, which gain nothing from
+    BLAS threads; on a loaded machine OpenBLAS's spinning threads made them ~10x slower.
+    """
+    @functools.wraps(run)
+    def wrapped(ctx):
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # pragma: no cover (installed with scikit-learn)
+            return run(ctx)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return run(ctx)
+    return wrapped
 
 
 # --------------------------------------------------------------------------- Theorem 3.4
@@ -132,7 +151,7 @@ def _theorem_3_5_cases(ctx: Context):
     ]
 
 
-def _theorem_3_5(ctx: Context, draws: int = 2) -> Result:
+def _theorem_3_5(ctx: Context, draws: int = 3) -> Result:
     hyps, evidence, margins = [], {}, []
     conclusion, conclusive = True, True
     for name, arch, X, k in _theorem_3_5_cases(ctx):
@@ -226,7 +245,7 @@ def _conv_net(filters: int, activation: str, bias: str = "neuron") -> Architectu
     return Architecture((8, 8, 1), (Conv(filters, (3, 3), activation=activation, bias=bias), Output(1)))
 
 
-def _probe_relu(ctx: Context, draws: int = 10) -> Result:
+def _probe_relu(ctx: Context, draws: int = 15) -> Result:
     ds = _digits(ctx, PROBE_N)
     rows = []
     for act in ("relu", "leaky_relu(0.1)"):
@@ -244,10 +263,14 @@ def _probe_relu(ctx: Context, draws: int = 10) -> Result:
               "no sign change": sum(r.with_no_sign_change for r in rows),
               "deficient explained by dead/affine units": sum(r.explained for r in rows),
               "deficient": sum(r.deficient for r in rows)}
-    return _probe_result(rows, hyps, f"rank F_1 < N (count/draws [95% CI]): {text}", {"causes_over_all_draws": causes})
+    return _probe_result(rows, hyps, f"rank F_1 < N (count/draws [95% CI]): {text}. Causes: {causes['deficient']} "
+                         f"deficient draws, {causes['deficient explained by dead/affine units']} of them forced by dead "
+                         f"or affine units alone; dead units in {causes['dead units']} draws, units whose "
+                         f"pre-activation never changes sign in {causes['no sign change']}",
+                         {"causes_over_all_draws": causes})
 
 
-def _probe_tanh(ctx: Context, draws: int = 12) -> Result:
+def _probe_tanh(ctx: Context, draws: int = 20) -> Result:
     ds = _digits(ctx, PROBE_N)
     arch = _conv_net(3, "tanh")
     r = ex.rank_frequency(arch, ds.X, 1, draws=draws, key=ctx.key("probe-tanh"))
@@ -256,7 +279,7 @@ def _probe_tanh(ctx: Context, draws: int = 12) -> Result:
     return _probe_result([r], hyps, f"tanh, n_1/N = {r.setting['n_k_over_N']:.2f}: rank F_1 < N in {_fmt(r)}")
 
 
-def _probe_tied_bias(ctx: Context, draws: int = 10) -> Result:
+def _probe_tied_bias(ctx: Context, draws: int = 15) -> Result:
     ds = _digits(ctx, PROBE_N)
     rows = []
     for act in ("sigmoid", "relu"):
@@ -270,7 +293,7 @@ def _probe_tied_bias(ctx: Context, draws: int = 10) -> Result:
     return _probe_result(rows, hyps, f"rank F_1 < N, per-neuron vs tied bias: {text}")
 
 
-def _probe_raw_digits(ctx: Context, draws: int = 10) -> Result:
+def _probe_raw_digits(ctx: Context, draws: int = 15) -> Result:
     rows, reports = [], {}
     for noise in (0.0, 1e-6):
         ds = _digits(ctx, PROBE_N, noise)
@@ -285,7 +308,7 @@ def _probe_raw_digits(ctx: Context, draws: int = 10) -> Result:
     return _probe_result(rows, hyps, f"rank F_1 < N, raw digits vs 1e-6 noise: {text}", {"assumption_3_1": reports})
 
 
-def _probe_maxpool(ctx: Context, draws: int = 10) -> Result:
+def _probe_maxpool(ctx: Context, draws: int = 15) -> Result:
     ds = _digits(ctx, PROBE_N)
     rows = []
     for act in ("sigmoid", "relu"):
@@ -299,23 +322,23 @@ def _probe_maxpool(ctx: Context, draws: int = 10) -> Result:
 
 CHECKS = [
     Check("theorem-3.4", "Theorem 3.4", "constructed parameters give rank F_k = N and full-rank U_l (ReLU, pooling)",
-          _theorem_3_4),
+          _one_blas_thread(_theorem_3_4)),
     Check("theorem-3.4-converse", "Theorem 3.4", "converse: identity activation caps rank F_k at d + 1 < N",
-          _theorem_3_4_converse, kind="converse"),
+          _one_blas_thread(_theorem_3_4_converse), kind="converse"),
     Check("theorem-3.5", "Theorem 3.5", "rank F_k = N for draws from several absolutely continuous laws",
-          _theorem_3_5),
+          _one_blas_thread(_theorem_3_5)),
     Check("corollary-3.6", "Corollary 3.6", "arbitrary targets fitted exactly through the wide last hidden layer",
-          _corollary_3_6),
+          _one_blas_thread(_corollary_3_6)),
     Check("corollary-3.6-narrow", "Corollary 3.6", "converse: a narrow last hidden layer cannot fit random targets",
-          _corollary_3_6_narrow, kind="converse"),
+          _one_blas_thread(_corollary_3_6_narrow), kind="converse"),
     Check("probe-relu", "Theorem 3.5 (open for ReLU)", "how often ReLU / leaky ReLU lose rank, by bias and width",
-          _probe_relu, kind="probe"),
-    Check("probe-tanh", "Assumption 3.2", "tanh (analytic, outside 3.2): frequency of rank F_k < N", _probe_tanh,
-          kind="probe"),
+          _one_blas_thread(_probe_relu), kind="probe"),
+    Check("probe-tanh", "Assumption 3.2", "tanh (analytic, outside 3.2): frequency of rank F_k < N",
+          _one_blas_thread(_probe_tanh), kind="probe"),
     Check("probe-tied-bias", "Theorem 3.5", "per-filter (tied) vs per-neuron bias: frequency of rank F_k < N",
-          _probe_tied_bias, kind="probe"),
+          _one_blas_thread(_probe_tied_bias), kind="probe"),
     Check("probe-raw-digits", "Assumption 3.1", "raw digits (3.1 violated) vs 1e-6 noise: frequency of rank F_k < N",
-          _probe_raw_digits, kind="probe"),
+          _one_blas_thread(_probe_raw_digits), kind="probe"),
     Check("probe-maxpool", "Theorem 3.4 vs 3.5", "max-pooling before the wide layer: frequency of rank F_k < N",
-          _probe_maxpool, kind="probe"),
+          _one_blas_thread(_probe_maxpool), kind="probe"),
 ]
