@@ -24,6 +24,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Executable checks of Nguyen & Hein's theorems on deep CNNs.")
 
 
+def _console() -> Console:
+    """A console; when output is not a terminal, wide enough that tables do not fold."""
+    console = Console()
+    return console if console.is_terminal else Console(width=max(console.width, 140))
+
+
 @app.callback()
 def _root():
     """Executable checks of Nguyen & Hein's theorems on deep CNNs."""
@@ -57,7 +63,7 @@ def verify(
     list_only: bool = typer.Option(False, "--list", help="List the registered checks and exit."),
 ):
     """Run every registered check on the embedded default and write a report."""
-    console = Console()
+    console = _console()
     if out.exists() and not out.is_dir():  # refuse before the checks run, not after
         raise typer.BadParameter(f"{out} is a file; give a folder for report.md and results.json", param_hint="--out")
     checks = _select(checking.discover(), check, kind)
@@ -79,7 +85,8 @@ def verify(
             progress.advance(task)
     table = Table(title=f"theory-lab verify (seed {seed})")
     for col in ("check", "item", "hypotheses met", "verdict", "margin", "time (s)"):
-        table.add_column(col, justify="right" if col in ("margin", "time (s)") else "left")
+        table.add_column(col, justify="right" if col in ("margin", "time (s)") else "left",
+                         no_wrap=col in ("check", "verdict"))
     for r in records:
         v = r.result.verdict.value
         table.add_row(r.check.id, r.check.item, "yes" if r.result.hypotheses_met else "no",
