@@ -3,7 +3,9 @@
 * :func:`sample_params` — parameters from an absolutely continuous law, drawn from an
   explicit key with numpy (no jit compile per architecture, unlike :func:`model.init`,
   whose laws and pytree it mirrors).
-* :func:`feature_rank` — rank evidence of ``F_k`` for given parameters and data.
+* :func:`feature_rank` — rank evidence of ``F_k`` for given parameters and data;
+  :func:`features_upto` computes ``F_k`` from layers ``1 … k`` only (cheap to compile);
+  :func:`full_weight_matrix` builds ``U_k`` with numpy.
 * :func:`diagnose_units` — the known causes of rank loss: dead units (a column of
   ``F_l`` identically zero) and units whose pre-activation never changes sign over the
   data (for a piecewise linear ``σ`` such a unit is affine on the data).
@@ -11,8 +13,10 @@
   layers ``1 … k`` with ``rank F_k = N`` and every ``U_l`` of full rank, with evidence.
 * :func:`exact_fit` — Corollary 3.6's ``λ = F_{L−1}ᵀ(F_{L−1}F_{L−1}ᵀ)^{−1} y``, computed from
   a QR factorisation of ``F_{L−1}ᵀ`` (never the Gram inverse).
+  :func:`with_output_layer` installs ``λ`` as the output layer.
 * :func:`parameter_counts` — ``2N + T_1 l_0`` (one-hidden-layer CNN) vs ``(d+2)N`` (FC).
-* :func:`wilson_interval` — confidence interval of a measured frequency.
+* :func:`rank_frequency` — how often random parameters lose rank, with the causes seen;
+  :func:`wilson_interval` — the confidence interval of such a frequency.
 
 The construction (Theorem 3.4). Layers ``1 … k−1`` get random filters; a unit whose
 activation is not strictly increasing everywhere (ReLU, GELU, SiLU) gets its bias shifted so
