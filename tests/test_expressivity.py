@@ -286,3 +286,42 @@ def test_rank_frequency_counts(rng):
     assert (wide.full, wide.deficient, wide.inconclusive) == (3, 0, 0)
     with pytest.raises(ValueError, match="`draws`=0 must be a positive int"):
         ex.rank_frequency(arch, X, 1, draws=0)
+
+
+# ----------------------------------------------------------------------------- the registered checks
+
+def test_checks_registered_with_kinds():
+    from proofs_checks.expressivity import CHECKS
+    from theory_lab.checking import discover
+
+    ids = {c.id for c in discover()}
+    assert {c.id for c in CHECKS} <= ids
+    assert {c.kind for c in CHECKS} == {"check", "converse", "probe"}
+    assert all(c.id.startswith("probe-") == (c.kind == "probe") for c in CHECKS)
+
+
+def test_cheap_checks_verdicts():
+    from proofs_checks.expressivity import CHECKS
+    from theory_lab.checking import Context, Verdict
+
+    by_id = {c.id: c for c in CHECKS}
+    ctx = Context(seed=0)
+    for cid, verdict in (("corollary-3.6", Verdict.HOLDS), ("corollary-3.6-narrow", Verdict.HOLDS),
+                         ("theorem-3.4-converse", Verdict.HOLDS), ("probe-tanh", Verdict.MEASURED)):
+        result = by_id[cid].run(ctx)
+        assert result.verdict == verdict, (cid, result.summary)
+    tanh = by_id["probe-tanh"].run(ctx).evidence["rows"][0]
+    assert tanh["draws"] == tanh["full_rank"] + tanh["deficient"] + tanh["inconclusive"]
+    assert 0.0 <= tanh["ci95"][0] <= tanh["frequency_deficient"] <= tanh["ci95"][1] <= 1.0
+
+
+def test_theorem_3_5_check_is_inconclusive_inside_the_band(monkeypatch):
+    """A draw whose smallest singular value sits inside the tolerance band never gives 'holds'."""
+    import proofs_checks.expressivity as pe
+    from theory_lab.checking import Context, Verdict
+
+    real = ex.feature_rank
+    monkeypatch.setattr(pe.ex, "feature_rank", lambda *a, **kw: real(*a, band=1e30))
+    result = pe._theorem_3_5(Context(seed=0), draws=1)
+    assert result.verdict == Verdict.INCONCLUSIVE
+    assert all(not row["conclusive"] for row in result.evidence["digits-200 sigmoid"]["draws"])
