@@ -134,6 +134,15 @@ def _maxpool(info: LayerInfo, F, path: str):
     spec = info.spec
     if path == "fast" and hasattr(spec, "window"):
         x = F.reshape((F.shape[0],) + info.in_shape)
+        spatial = info.in_shape[:-1]
+        if spec.stride == spec.window and all(n % w == 0 for n, w in zip(spatial, spec.window)):
+            # Non-overlapping windows that tile the input: a reshape and a max. Same values as
+            # reduce_window, but its second derivatives are exact float64 on GPU (reduce_window's
+            # use reduced precision there) and about 2x cheaper on CPU.
+            shape = (F.shape[0],) + tuple(d for n, w in zip(spatial, spec.window) for d in (n // w, w)) \
+                + (info.in_shape[-1],)
+            y = jnp.max(x.reshape(shape), axis=tuple(range(2, 2 * len(spatial) + 1, 2)))
+            return y.reshape(F.shape[0], -1)
         y = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, *spec.window, 1), (1, *spec.stride, 1), "VALID")
         return y.reshape(F.shape[0], -1)
     return jnp.max(_gather(F, info.patches), axis=-1)
@@ -231,7 +240,7 @@ def forward(arch: Architecture, params, X, *, path: str = "fast") -> Forward:
     if path not in ("fast", "patch"):
         raise ValueError(f"`path`={path!r} is unknown; choose 'fast' or 'patch'.")
     check_inputs(arch, X)
-    return _forward(arch, params, jnp.asarray(X), path)
+    return _forward(arch, params, X if isinstance(X, jax.Array) else jax.device_put(np.asarray(X)), path)
 
 
 def features(arch: Architecture, params, X, *, path: str = "fast") -> tuple:
