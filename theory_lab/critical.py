@@ -1,0 +1,491 @@
+"""Critical points of ``Φ`` in float64: find them, classify them, never fake them.
+
+:func:`find_critical_point` runs from a start point until ``‖∇Φ‖ ≤ gtol`` (default
+``1e-10``) with second-order steps, and returns a :class:`Search` that records the loss,
+gradient norm, iterations, time, ``S_k`` membership and, for small ``P``, the Hessian
+inertia. A run that stops before ``gtol`` has ``converged = False`` and kind
+``"not converged"``: it is never classified or reported as a critical point.
+
+Modes:
+
+* ``"minimum"`` — Levenberg–Marquardt on the residuals ``r = vec(F_L − Y)`` with the
+  exact Jacobian ``J (Nm, P)`` (one reverse pass per sample and output). The damped
+  step ``δ = −(JᵀJ + λI)⁻¹Jᵀr`` is solved in the smaller of its two equal forms: the
+  kernel form ``δ = −Jᵀ(JJᵀ + λI)⁻¹r`` (a Cholesky of ``Nm × Nm``) when ``Nm ≤ P``, the
+  parameter form otherwise. Near a zero-loss point this is Gauss–Newton and converges
+  quadratically. Where the residual stays large (narrow networks) Gauss–Newton is
+  only linear, so once its gradient norm stalls and ``P ≤ dense_limit`` the search
+  switches to damped Newton on the exact Hessian (``H + μI`` with ``μ`` keeping it
+  positive definite).
+* ``"any"`` — critical points of any index, saddles included: Levenberg–Marquardt on
+  the gradient map, i.e. ``½‖∇Φ‖²`` driven to zero with Jacobian ``H``:
+  ``δ = −(H² + μI)⁻¹ H ∇Φ`` (dense Hessian, ``P ≤ dense_limit``).
+
+Why a hand-written loop rather than a solver library: optax has no Levenberg–Marquardt
+or Gauss–Newton solver, and general least-squares solvers (optimistix, jaxopt) damp
+in parameter space (``P × P`` or a QR of ``(Nm + P) × P``), about ``(P/Nm)²`` times the
+cost of the kernel form for the wide networks this module is for (``P ≈ 10⁴``,
+``Nm ≈ 10³``). Each iteration is one jitted XLA call (the λ search inside it is a
+``lax.while_loop``); the Python loop around it only tests convergence, records and
+reports progress. An optional first-order warm start uses ``optax.adam``.
+
+Example:
+    >>> import jax, numpy as np
+    >>> from theory_lab import model, critical
+    >>> from theory_lab.arch import Architecture, Dense, Output
+    >>> arch = Architecture((3,), (Dense(8), Output(1)))
+    >>> X = np.random.default_rng(0).standard_normal((4, 3)); Y = np.ones((4, 1))
+    >>> res = critical.find_critical_point(arch, model.init(arch, jax.random.key(0)), X, Y)
+    >>> res.converged, res.grad_norm <= 1e-10, res.kind
+    (True, True, 'degenerate')
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from theory_lab import derivatives as D
+from theory_lab import loss_surface, model
+from theory_lab.arch import Architecture
+
+__all__ = ["Inertia", "Search", "find_critical_point", "hessian_inertia", "default_k", "MODES"]
+
+MODES = ("minimum", "any")
+
+
+# ----------------------------------------------------------------------------- derivatives
+
+def _residual(obj, theta, X, Y):
+    return D.residuals(obj, theta, X, Y)
+
+
+def _sample_jacobian(obj, theta, X):
+    """Output Jacobian ``J (N·m, P)``, row order of :func:`theory_lab.derivatives.residuals`.
+
+    Row block ``i`` depends on sample ``i`` only, so it is taken one sample at a time
+    (``m`` reverse passes through one sample each, vmapped over samples) instead of
+    ``N·m`` reverse passes through the whole batch: ``N`` times less work than
+    :func:`theory_lab.derivatives.jacobian`, which the tests hold it equal to.
+    """
+    def one(x):
+        return jax.jacrev(lambda t: model.apply(obj.arch, obj.layout.unravel(t), x[None])[0])(theta)
+    return jax.vmap(one)(X).reshape(-1, theta.shape[0])
+
+
+def _phi(obj, theta, X, Y):
+    return D.loss(obj, theta, X, Y)
+
+
+# ----------------------------------------------------------------------------- one iteration each
+
+_MAX_TRIALS = 40
+_ACCEPT = 1e-4
+_GEODESIC = 0.75
+_LADDER = (1e-3, 1e-1, 1.0)
+_SETTLE = 5
+
+
+def _lam_update(rho, lam, nu, ok):
+    grow = lam * nu
+    shrink = lam * jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
+    return jnp.where(ok, shrink, grow), jnp.where(ok, 2.0, 2.0 * nu)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _lm_iteration(obj, kernel_form, theta, lam, nu, X, Y):
+    """One Levenberg–Marquardt iteration on the residuals (see module docstring)."""
+    r = _residual(obj, theta, X, Y)
+    J = _sample_jacobian(obj, theta, X)
+    g = J.T @ r
+    value = 0.5 * jnp.dot(r, r)
+    A = J @ J.T if kernel_form else J.T @ J
+    scale = jnp.max(jnp.diag(A))
+    eye = jnp.eye(A.shape[0])
+
+    def solve(c, v):
+        # (JᵀJ + λI)⁻¹ Jᵀ v in the chosen form
+        if kernel_form:
+            return J.T @ jax.scipy.linalg.cho_solve(c, v)
+        return jax.scipy.linalg.cho_solve(c, J.T @ v)
+
+    def res(t):
+        return _residual(obj, t, X, Y)
+
+    def trial(lam):
+        c = jax.scipy.linalg.cho_factor(A + lam * eye, lower=True)
+        delta = -solve(c, r)
+        Jd = J @ delta
+        pred = -jnp.dot(r, Jd) - 0.5 * jnp.dot(Jd, Jd)
+        if _GEODESIC:  # geodesic acceleration (Transtrum & Sethna 2012): second-order correction
+            rdd = jax.jvp(lambda t: jax.jvp(res, (t,), (delta,))[1], (theta,), (delta,))[1]
+            acc = -solve(c, rdd)
+            small = 2 * jnp.linalg.norm(acc) <= _GEODESIC * jnp.linalg.norm(delta)
+            theta_c = theta + delta + 0.5 * acc
+        else:
+            small, theta_c = True, theta + delta
+        rc, vjp = jax.vjp(res, theta_c)
+        gc = vjp(rc)[0]
+        return theta_c, jnp.where(small, 0.5 * jnp.dot(rc, rc), jnp.inf), pred, jnp.linalg.norm(gc)
+
+    lam = jnp.where(lam > 0, lam, 1e-3 * scale)
+    lam = jnp.maximum(lam, 1e-15 * scale)
+    return _search(theta, value, jnp.linalg.norm(g), trial, lam, nu)
+
+
+def _accept(merit, gnorm, merit_c, pred, gnorm_c):
+    """Gain-ratio test; when the merit change is at rounding level, a smaller gradient decides."""
+    rho = (merit - merit_c) / pred
+    flat = jnp.abs(merit - merit_c) <= 64 * jnp.finfo(jnp.float64).eps * jnp.abs(merit)
+    ok = jnp.isfinite(merit_c) & jnp.isfinite(pred) & (pred > 0) & ((rho > _ACCEPT) | (flat & (gnorm_c < gnorm)))
+    return ok, jnp.where(flat, 0.5, rho)
+
+
+def _search(theta, merit, gnorm, trial, lam, nu):
+    """Damping search. First the ladder ``lam · _LADDER`` (trials are cheap next to the
+    Jacobian or Hessian, so several are tried and the lowest merit among the accepted
+    ones wins); if none is accepted, ``lam`` grows geometrically until one is."""
+    lams = lam * jnp.asarray(_LADDER)
+    thetas, merits, preds, gnorms = jax.lax.map(trial, lams)
+    oks, rhos = _accept(merit, gnorm, merits, preds, gnorms)
+    best = jnp.argmin(jnp.where(oks, merits, jnp.inf))
+    any_ok = jnp.any(oks)
+    rho_b = rhos[best]
+    lam_ok = lams[best] * jnp.where(rho_b > 0.75, 1.0 / 3.0, jnp.where(rho_b > 0.25, 1.0, 2.0))
+
+    def cond(s):
+        return (~s["ok"]) & (s["trials"] < _MAX_TRIALS)
+
+    def body(s):
+        theta_c, merit_c, pred, gnorm_c = trial(s["lam"])
+        ok, rho = _accept(merit, gnorm, merit_c, pred, gnorm_c)
+        lam_n, nu_n = _lam_update(rho, s["lam"], s["nu"], ok)
+        return {"ok": ok, "trials": s["trials"] + 1, "lam": lam_n, "nu": nu_n,
+                "theta": jnp.where(ok, theta_c, s["theta"])}
+
+    init = {"ok": any_ok, "trials": jnp.array(len(_LADDER)),
+            "lam": jnp.where(any_ok, lam_ok, lams[-1] * nu), "nu": jnp.asarray(jnp.where(any_ok, 2.0, 2.0 * nu)),
+            "theta": jnp.where(any_ok, thetas[best], theta)}
+    s = jax.lax.while_loop(cond, body, init)
+    return {"theta": s["theta"], "lam": s["lam"], "nu": s["nu"], "accepted": s["ok"], "trials": s["trials"],
+            "value": merit, "grad_norm": gnorm}
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _newton_iteration(obj, mode, theta, lam, nu, X, Y):
+    """One damped Newton (``mode="minimum"``) or gradient-map LM (``mode="any"``) iteration."""
+    value, g = D.value_and_gradient(obj, theta, X, Y)
+    w, Q = jnp.linalg.eigh(D.hessian(obj, theta, X, Y))
+    gq = Q.T @ g
+    wmax = jnp.max(jnp.abs(w))
+    if mode == "minimum":
+        shift = jnp.maximum(0.0, -jnp.min(w)) * (1 + 1e-6) + 1e-14 * wmax
+
+        def trial(lam):
+            d = w + shift + lam
+            dq = -gq / d
+            pred = -(jnp.dot(gq, dq) + 0.5 * jnp.dot(w * dq, dq))
+            theta_c = theta + Q @ dq
+            value_c, gc = D.value_and_gradient(obj, theta_c, X, Y)
+            return theta_c, value_c, pred, jnp.linalg.norm(gc)
+
+        merit = value
+        lam = jnp.where(lam > 0, lam, 1e-6 * wmax)
+    else:
+        def trial(lam):
+            dq = -w * gq / (w * w + lam)
+            res = gq * lam / (w * w + lam)
+            pred = 0.5 * jnp.dot(gq, gq) - 0.5 * jnp.dot(res, res)
+            theta_c = theta + Q @ dq
+            gc = D.gradient(obj, theta_c, X, Y)
+            return theta_c, 0.5 * jnp.dot(gc, gc), pred, jnp.linalg.norm(gc)
+
+        merit = 0.5 * jnp.dot(g, g)
+        lam = jnp.where(lam > 0, lam, 1e-3 * wmax * wmax)
+    out = _search(theta, merit, jnp.linalg.norm(g), trial, lam, nu)
+    out["value"] = value
+    return out
+
+
+# ----------------------------------------------------------------------------- results
+
+@dataclass(frozen=True)
+class Inertia:
+    """Signs of the Hessian's eigenvalues at a point, with the tolerance and its margin.
+
+    An eigenvalue counts as zero when ``|λ| ≤ tol`` (default ``tol = rtol · max|λ|``).
+    ``kind`` is ``"minimum"`` (all positive), ``"saddle"`` (some negative, some
+    positive), ``"maximum"`` (all negative) or ``"degenerate"`` (none negative, some
+    zero: second order cannot decide). ``margin`` is how far the eigenvalues next to
+    ``±tol`` sit from it, as a factor; below ``band`` the classification is inconclusive.
+    """
+
+    positive: int
+    negative: int
+    zero: int
+    tol: float
+    min_eigenvalue: float
+    max_eigenvalue: float
+    margin: float
+    band: float = 10.0
+    smallest: tuple = ()
+
+    @property
+    def kind(self) -> str:
+        if self.negative and self.positive:
+            return "saddle"
+        if self.negative and not self.zero:
+            return "maximum"
+        if self.zero or self.negative:
+            return "degenerate"
+        return "minimum"
+
+    @property
+    def conclusive(self) -> bool:
+        return self.margin >= self.band
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "positive": self.positive, "negative": self.negative, "zero": self.zero,
+                "tol": self.tol, "min_eigenvalue": self.min_eigenvalue, "max_eigenvalue": self.max_eigenvalue,
+                "margin": self.margin, "conclusive": self.conclusive, "smallest_abs": list(self.smallest)}
+
+
+def inertia_of(eigenvalues, *, tol: float | None = None, rtol: float = 1e-9, band: float = 10.0) -> Inertia:
+    """:class:`Inertia` from a symmetric matrix's eigenvalues (float64)."""
+    w = np.sort(np.asarray(eigenvalues, dtype=np.float64))
+    scale = float(np.max(np.abs(w))) if w.size else 0.0
+    tol = rtol * scale if tol is None else float(tol)
+    a = np.abs(w)
+    nz, z = a[a > tol], a[a <= tol]
+    if tol > 0:
+        margin = min(float(nz.min()) / tol if nz.size else math.inf, tol / float(z.max()) if z.size and z.max() > 0
+                     else math.inf)
+    else:
+        margin = math.inf
+    return Inertia(int(np.sum(w > tol)), int(np.sum(w < -tol)), int(z.size), float(tol), float(w[0]), float(w[-1]),
+                   float(margin), band, tuple(np.sort(a)[:6].tolist()))
+
+
+def hessian_inertia(arch: Architecture, params, X, Y, *, rtol: float = 1e-9, band: float = 10.0) -> Inertia:
+    """Inertia of the dense Hessian ``∇²Φ (P, P)`` at ``params`` (for small ``P``)."""
+    loss_surface.check_targets(arch, X, Y)
+    obj = D.objective(arch)
+    H = D.hessian(obj, obj.layout.ravel(params), X, Y)
+    return inertia_of(np.linalg.eigvalsh(np.asarray(0.5 * (H + H.T))), rtol=rtol, band=band)
+
+
+@dataclass
+class Search:
+    """A critical-point search: where it ended and what that point is.
+
+    ``kind`` is the Hessian classification (``"minimum"``, ``"saddle"``, ``"maximum"``,
+    ``"degenerate"``) of a converged point, ``"unclassified"`` when ``P`` is too large for
+    the dense Hessian, and ``"not converged"`` when ``‖∇Φ‖ > gtol``: such a point is not
+    a critical point.
+    """
+
+    params: dict = field(repr=False)
+    converged: bool
+    mode: str
+    loss: float
+    grad_norm: float
+    gtol: float
+    iterations: int
+    seconds: float
+    message: str
+    method: tuple = ()
+    membership: loss_surface.Membership | None = field(default=None, repr=False)
+    inertia: Inertia | None = None
+    history: list = field(default_factory=list, repr=False)
+
+    @property
+    def kind(self) -> str:
+        if not self.converged:
+            return "not converged"
+        return "unclassified" if self.inertia is None else self.inertia.kind
+
+    @property
+    def in_S_k(self) -> bool | None:
+        return None if self.membership is None else self.membership.member
+
+    def to_dict(self) -> dict:
+        return {"converged": self.converged, "kind": self.kind, "mode": self.mode, "loss": self.loss,
+                "grad_norm": self.grad_norm, "gtol": self.gtol, "iterations": self.iterations,
+                "seconds": self.seconds, "message": self.message, "method": list(self.method),
+                "in_S_k": self.in_S_k,
+                "membership": None if self.membership is None else self.membership.to_dict(),
+                "inertia": None if self.inertia is None else self.inertia.to_dict()}
+
+
+def default_k(arch: Architecture, N: int) -> int:
+    """The layer ``S_k`` is taken at: the last wide layer meeting Assumption 4.1, else the last
+    wide layer, else the widest hidden layer (last among equals)."""
+    wide = arch.wide_layers(N)
+    ok = [k for k in wide if arch.assumption_4_1(k, N)]
+    if ok:
+        return ok[-1]
+    if wide:
+        return wide[-1]
+    hidden = [k for k in range(1, arch.L) if arch.layer(k).kind != "maxpool"]
+    if not hidden:
+        raise ValueError("the network has no hidden conv or dense layer, so S_k is undefined; pass `k`.")
+    return max(hidden, key=lambda k: (arch.widths[k], k))
+
+
+# ----------------------------------------------------------------------------- the driver
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _adam(obj, steps, theta, X, Y, lr):
+    import optax
+
+    opt = optax.adam(lr)
+
+    def body(_, carry):
+        t, s = carry
+        g = D.gradient(obj, t, X, Y)
+        u, s = opt.update(g, s, t)
+        return t + u, s
+
+    return jax.lax.fori_loop(0, steps, body, (theta, opt.init(theta)))[0]
+
+
+class _Progress:
+    def __init__(self, enabled: bool, total: int, mode: str):
+        self.bar = None
+        if enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(f"critical point ({mode})", total=total)
+
+    def update(self, info):
+        if self.bar is not None:
+            self.bar.update(self.task, completed=info["iteration"],
+                            description=f"{info['method']} it {info['iteration']}: Φ {info['loss']:.3e}, "
+                                        f"‖∇Φ‖ {info['grad_norm']:.3e}")
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimum", gtol: float = 1e-10,
+                        max_iter: int = 200, max_seconds: float | None = None, warm_start: int = 0,
+                        warm_lr: float = 1e-2, k: int | None = None, classify: bool | None = None,
+                        dense_limit: int = 3000, callback: Callable[[dict], None] | None = None,
+                        progress: bool = False) -> Search:
+    """Search for a critical point of ``Φ`` from ``params``.
+
+    Args:
+        arch: the network (no max-pooling needed; any architecture works).
+        params: start point (pytree from :func:`theory_lab.model.init`).
+        X: inputs ``(N, *input_shape)``, float64. Y: targets ``(N, m)``, float64.
+        mode: ``"minimum"`` (descent; Gauss–Newton then Newton) or ``"any"`` (any index).
+        gtol: success when ``‖∇Φ‖₂ ≤ gtol`` (the gradient in all parameters).
+        max_iter, max_seconds: stop there; the result then says ``converged=False``.
+        warm_start: number of ``optax.adam(warm_lr)`` steps before the second-order phase.
+        k: layer of ``S_k`` for the membership report (default :func:`default_k`).
+        classify: compute the dense Hessian's inertia at a converged point
+            (default: when ``P ≤ dense_limit``).
+        dense_limit: largest ``P`` for which dense Hessians are formed.
+        callback: called after every iteration with ``{"iteration", "method", "loss",
+            "grad_norm", "lambda", "trials", "seconds"}``.
+        progress: show a rich progress bar (for command-line use).
+
+    Returns:
+        :class:`Search`.
+    """
+    loss_surface.check_targets(arch, X, Y)
+    if mode not in MODES:
+        raise ValueError(f"`mode`={mode!r} is unknown; choose one of {MODES}.")
+    if not (isinstance(gtol, (int, float)) and gtol > 0 and math.isfinite(gtol)):
+        raise ValueError(f"`gtol`={gtol!r} must be a positive finite number, e.g. 1e-10.")
+    if not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ValueError(f"`max_iter`={max_iter!r} must be a positive integer.")
+    if not isinstance(warm_start, (int, np.integer)) or warm_start < 0:
+        raise ValueError(f"`warm_start`={warm_start!r} must be a non-negative number of Adam steps.")
+    obj = D.objective(arch)
+    theta = obj.layout.ravel(params)
+    P = obj.P
+    if mode == "any" and P > dense_limit:
+        raise ValueError(f"`mode`='any' forms the dense Hessian, but P = {P} > `dense_limit`={dense_limit}. "
+                         "Use a smaller network, raise dense_limit if memory allows (P² float64), or mode='minimum'.")
+    N = int(np.shape(X)[0])
+    k = default_k(arch, N) if k is None else k
+    X = jnp.asarray(X)
+    Y = jnp.asarray(Y)
+    Nm = int(Y.size)
+    start = time.perf_counter()
+    if warm_start:
+        theta = _adam(obj, int(warm_start), theta, X, Y, jnp.asarray(float(warm_lr)))
+    method = "gauss-newton" if mode == "minimum" else "gradient-map"
+    methods = [f"adam x{warm_start}"] if warm_start else []
+    methods.append(method)
+    lam, nu = jnp.asarray(0.0), 2.0
+    history, ratios, converged, message = [], [], False, ""
+    bar = _Progress(progress, max_iter, mode)
+    prev_value = None
+    it = 0
+    try:
+        for it in range(1, max_iter + 1):
+            if method == "gauss-newton":
+                out = _lm_iteration(obj, Nm <= P, theta, lam, nu, X, Y)
+            else:
+                out = _newton_iteration(obj, "minimum" if method == "newton" else "any",
+                                        theta, lam, nu, X, Y)
+            value, gnorm = float(out["value"]), float(out["grad_norm"])
+            info = {"iteration": it, "method": method, "loss": value, "grad_norm": gnorm,
+                    "lambda": float(out["lam"]), "trials": int(out["trials"]),
+                    "seconds": time.perf_counter() - start}
+            history.append(info)
+            bar.update(info)
+            if callback is not None:
+                callback(info)
+            if not math.isfinite(gnorm):
+                message = f"gradient became non-finite at iteration {it}"
+                break
+            if gnorm <= gtol:
+                converged, message = True, f"‖∇Φ‖ = {gnorm:.3e} ≤ gtol = {gtol:g} after {it - 1} steps"
+                break
+            if max_seconds is not None and info["seconds"] > max_seconds:
+                message = f"time limit {max_seconds:g} s reached with ‖∇Φ‖ = {gnorm:.3e} > gtol = {gtol:g}"
+                break
+            if not bool(out["accepted"]):
+                message = (f"{method} stalled at iteration {it}: no step in {_MAX_TRIALS} damping trials "
+                           f"reduces the merit (‖∇Φ‖ = {gnorm:.3e}, λ = {float(out['lam']):.3e})")
+                break
+            theta, lam, nu = out["theta"], out["lam"], out["nu"]
+            if prev_value is not None and prev_value > 0:
+                ratios.append(value / prev_value)
+            prev_value = value
+            # Gauss–Newton is linear when the residual does not vanish: the loss then settles
+            # (less than 5% gain per step) while the gradient is still large. Newton is
+            # quadratic there, and affordable when the dense Hessian is.
+            if method == "gauss-newton" and P <= dense_limit and len(ratios) >= _SETTLE and \
+                    min(ratios[-_SETTLE:]) > 0.95:
+                method, lam, nu, ratios = "newton", jnp.asarray(0.0), 2.0, []
+                methods.append(method)
+        else:
+            message = f"{max_iter} iterations without reaching gtol = {gtol:g} (‖∇Φ‖ = {history[-1]['grad_norm']:.3e})"
+    finally:
+        bar.close()
+    value, grad = D.value_and_gradient(obj, theta, X, Y)
+    value, gnorm = float(value), float(jnp.linalg.norm(grad))
+    converged = converged and gnorm <= gtol
+    if not converged and not message:
+        message = f"‖∇Φ‖ = {gnorm:.3e} > gtol = {gtol:g}"
+    seconds = time.perf_counter() - start
+    final = obj.layout.unravel(theta)
+    member = loss_surface.membership(arch, final, X, k)
+    classify = (P <= dense_limit) if classify is None else classify
+    inertia = hessian_inertia(arch, final, X, Y) if (converged and classify) else None
+    return Search(final, converged, mode, value, gnorm, gtol, it, seconds, message, tuple(methods), member,
+                  inertia, history)
