@@ -86,21 +86,16 @@ def _phi(obj, theta, X, Y):
 
 # ----------------------------------------------------------------------------- one iteration each
 
-_MAX_TRIALS = 40
+_MAX_TRIALS = 30  # ten rungs: λ up to 1e27 times its start
 _ACCEPT = 1e-4
 _GEODESIC = 0.75
 _LADDER = (1e-3, 1e-1, 1.0)
+_RUNG = 1e3
 _SETTLE = 5
 
 
-def _lam_update(rho, lam, nu, ok):
-    grow = lam * nu
-    shrink = lam * jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
-    return jnp.where(ok, shrink, grow), jnp.where(ok, 2.0, 2.0 * nu)
-
-
 @functools.partial(jax.jit, static_argnums=(0, 1))
-def _lm_iteration(obj, kernel_form, theta, lam, nu, X, Y):
+def _lm_iteration(obj, kernel_form, theta, lam, X, Y):
     """One Levenberg–Marquardt iteration on the residuals (see module docstring)."""
     r = _residual(obj, theta, X, Y)
     J = _sample_jacobian(obj, theta, X)
@@ -124,20 +119,19 @@ def _lm_iteration(obj, kernel_form, theta, lam, nu, X, Y):
         delta = -solve(c, r)
         Jd = J @ delta
         pred = -jnp.dot(r, Jd) - 0.5 * jnp.dot(Jd, Jd)
-        if _GEODESIC:  # geodesic acceleration (Transtrum & Sethna 2012): second-order correction
-            rdd = jax.jvp(lambda t: jax.jvp(res, (t,), (delta,))[1], (theta,), (delta,))[1]
-            acc = -solve(c, rdd)
-            small = 2 * jnp.linalg.norm(acc) <= _GEODESIC * jnp.linalg.norm(delta)
-            theta_c = theta + delta + 0.5 * acc
-        else:
-            small, theta_c = True, theta + delta
+        # geodesic acceleration (Transtrum & Sethna 2012): a second-order correction along the
+        # residual's curvature, kept only while it is small next to the step
+        rdd = jax.jvp(lambda t: jax.jvp(res, (t,), (delta,))[1], (theta,), (delta,))[1]
+        acc = -solve(c, rdd)
+        small = 2 * jnp.linalg.norm(acc) <= _GEODESIC * jnp.linalg.norm(delta)
+        theta_c = theta + delta + 0.5 * acc
         rc, vjp = jax.vjp(res, theta_c)
         gc = vjp(rc)[0]
         return theta_c, jnp.where(small, 0.5 * jnp.dot(rc, rc), jnp.inf), pred, jnp.linalg.norm(gc)
 
     lam = jnp.where(lam > 0, lam, 1e-3 * scale)
     lam = jnp.maximum(lam, 1e-15 * scale)
-    return _search(theta, value, jnp.linalg.norm(g), trial, lam, nu)
+    return _search(theta, value, jnp.linalg.norm(g), trial, lam)
 
 
 def _accept(merit, gnorm, merit_c, pred, gnorm_c):
@@ -148,38 +142,31 @@ def _accept(merit, gnorm, merit_c, pred, gnorm_c):
     return ok, jnp.where(flat, 0.5, rho)
 
 
-def _search(theta, merit, gnorm, trial, lam, nu):
-    """Damping search. First the ladder ``lam · _LADDER`` (trials are cheap next to the
-    Jacobian or Hessian, so several are tried and the lowest merit among the accepted
-    ones wins); if none is accepted, ``lam`` grows geometrically until one is."""
-    lams = lam * jnp.asarray(_LADDER)
-    thetas, merits, preds, gnorms = jax.lax.map(trial, lams)
-    oks, rhos = _accept(merit, gnorm, merits, preds, gnorms)
-    best = jnp.argmin(jnp.where(oks, merits, jnp.inf))
-    any_ok = jnp.any(oks)
-    rho_b = rhos[best]
-    lam_ok = lams[best] * jnp.where(rho_b > 0.75, 1.0 / 3.0, jnp.where(rho_b > 0.25, 1.0, 2.0))
-
-    def cond(s):
-        return (~s["ok"]) & (s["trials"] < _MAX_TRIALS)
+def _search(theta, merit, gnorm, trial, lam):
+    """Damping search over rungs of the ladder ``lam · _LADDER`` (trials are cheap next to the
+    Jacobian or Hessian, so a whole rung is tried and the lowest merit among its accepted
+    steps wins); while no step of a rung is accepted, the next rung is ``_RUNG`` times higher."""
+    ladder = jnp.asarray(_LADDER)
 
     def body(s):
-        theta_c, merit_c, pred, gnorm_c = trial(s["lam"])
-        ok, rho = _accept(merit, gnorm, merit_c, pred, gnorm_c)
-        lam_n, nu_n = _lam_update(rho, s["lam"], s["nu"], ok)
-        return {"ok": ok, "trials": s["trials"] + 1, "lam": lam_n, "nu": nu_n,
-                "theta": jnp.where(ok, theta_c, s["theta"])}
+        lams = s["base"] * ladder
+        thetas, merits, preds, gnorms = jax.lax.map(trial, lams)
+        oks, rhos = _accept(merit, gnorm, merits, preds, gnorms)
+        best = jnp.argmin(jnp.where(oks, merits, jnp.inf))
+        return {"ok": jnp.any(oks), "trials": s["trials"] + ladder.size, "base": s["base"] * _RUNG,
+                "theta": thetas[best], "lam": lams[best], "rho": rhos[best]}
 
-    init = {"ok": any_ok, "trials": jnp.array(len(_LADDER)),
-            "lam": jnp.where(any_ok, lam_ok, lams[-1] * nu), "nu": jnp.asarray(jnp.where(any_ok, 2.0, 2.0 * nu)),
-            "theta": jnp.where(any_ok, thetas[best], theta)}
-    s = jax.lax.while_loop(cond, body, init)
-    return {"theta": s["theta"], "lam": s["lam"], "nu": s["nu"], "accepted": s["ok"], "trials": s["trials"],
-            "value": merit, "grad_norm": gnorm}
+    init = {"ok": jnp.array(False), "trials": jnp.array(0), "base": lam, "theta": theta, "lam": lam,
+            "rho": jnp.zeros((), jnp.float64)}
+    s = jax.lax.while_loop(lambda s: (~s["ok"]) & (s["trials"] < _MAX_TRIALS), body, init)
+    rho = s["rho"]
+    lam_next = s["lam"] * jnp.where(rho > 0.75, 1.0 / 3.0, jnp.where(rho > 0.25, 1.0, 2.0))
+    return {"theta": jnp.where(s["ok"], s["theta"], theta), "lam": jnp.where(s["ok"], lam_next, s["base"]),
+            "accepted": s["ok"], "trials": s["trials"], "value": merit, "grad_norm": gnorm}
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
-def _newton_iteration(obj, mode, theta, lam, nu, X, Y):
+def _newton_iteration(obj, mode, theta, lam, X, Y):
     """One damped Newton (``mode="minimum"``) or gradient-map LM (``mode="any"``) iteration."""
     value, g = D.value_and_gradient(obj, theta, X, Y)
     w, Q = jnp.linalg.eigh(D.hessian(obj, theta, X, Y))
@@ -209,7 +196,7 @@ def _newton_iteration(obj, mode, theta, lam, nu, X, Y):
 
         merit = 0.5 * jnp.dot(g, g)
         lam = jnp.where(lam > 0, lam, 1e-3 * wmax * wmax)
-    out = _search(theta, merit, jnp.linalg.norm(g), trial, lam, nu)
+    out = _search(theta, merit, jnp.linalg.norm(g), trial, lam)
     out["value"] = value
     return out
 
@@ -429,7 +416,7 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
     method = "gauss-newton" if mode == "minimum" else "gradient-map"
     methods = [f"adam x{warm_start}"] if warm_start else []
     methods.append(method)
-    lam, nu = jnp.asarray(0.0), 2.0
+    lam = jnp.zeros((), jnp.float64)
     history, ratios, converged, message = [], [], False, ""
     bar = _Progress(progress, max_iter, mode)
     prev_value = None
@@ -437,10 +424,10 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
     try:
         for it in range(1, max_iter + 1):
             if method == "gauss-newton":
-                out = _lm_iteration(obj, Nm <= P, theta, lam, nu, X, Y)
+                out = _lm_iteration(obj, Nm <= P, theta, lam, X, Y)
             else:
                 out = _newton_iteration(obj, "minimum" if method == "newton" else "any",
-                                        theta, lam, nu, X, Y)
+                                        theta, lam, X, Y)
             value, gnorm = float(out["value"]), float(out["grad_norm"])
             info = {"iteration": it, "method": method, "loss": value, "grad_norm": gnorm,
                     "lambda": float(out["lam"]), "trials": int(out["trials"]),
@@ -462,7 +449,7 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
                 message = (f"{method} stalled at iteration {it}: no step in {_MAX_TRIALS} damping trials "
                            f"reduces the merit (‖∇Φ‖ = {gnorm:.3e}, λ = {float(out['lam']):.3e})")
                 break
-            theta, lam, nu = out["theta"], out["lam"], out["nu"]
+            theta, lam = out["theta"], out["lam"]
             if prev_value is not None and prev_value > 0:
                 ratios.append(value / prev_value)
             prev_value = value
@@ -471,7 +458,7 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
             # quadratic there, and affordable when the dense Hessian is.
             if method == "gauss-newton" and P <= dense_limit and len(ratios) >= _SETTLE and \
                     min(ratios[-_SETTLE:]) > 0.95:
-                method, lam, nu, ratios = "newton", jnp.asarray(0.0), 2.0, []
+                method, lam, ratios = "newton", jnp.zeros((), jnp.float64), []
                 methods.append(method)
         else:
             message = f"{max_iter} iterations without reaching gtol = {gtol:g} (‖∇Φ‖ = {history[-1]['grad_norm']:.3e})"

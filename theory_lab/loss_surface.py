@@ -11,6 +11,9 @@
 * :func:`gradient_bounds` — both bounds of Lemma 4.3 with every factor.
 * :func:`membership` — whether parameters lie in ``S_k``, with rank reports.
 * :func:`bad_critical_point` — the critical point outside ``S_k`` with ``Φ > 0``.
+* :func:`widening_critical_targets` — targets that make given parameters a critical
+  point with ``Φ > 0`` *inside* ``S_k`` when the output layer widens (``n_{L-1} < m``),
+  the converse of the pyramidal condition.
 
 Lemma 4.3's ``σ_min`` is read as the operator lower bound ``inf_{‖x‖=1} ‖A x‖`` of the
 map the proof uses (``x ↦ F_kᵀ x`` on ``R^N``, ``z ↦ U_{l+1} z`` on ``R^{n_{l+1}}``). Under the
@@ -47,7 +50,7 @@ from theory_lab.linalg import RankReport, rank_report
 
 __all__ = ["loss", "check_targets", "forward_with_full_matrix", "grad_full_matrix", "pullback", "backprop",
            "Backprop", "GradientBounds", "gradient_bounds", "operator_lower_bound", "Membership", "membership",
-           "bad_critical_point", "ROUNDING"]
+           "bad_critical_point", "widening_critical_targets", "ROUNDING"]
 
 #: Relative tolerance of "up to rounding" comparisons (a few thousand float64 ulps).
 ROUNDING = float(1e3 * np.finfo(np.float64).eps)
@@ -187,6 +190,20 @@ def _check_tail(arch: Architecture, k: int):
                          "conv or dense layers from k+1 to L (Assumption 4.1). Choose a k after the last pooling layer.")
 
 
+@functools.partial(jax.jit, static_argnums=(0, 4))
+def _backprop(arch, params, X, Y, k):
+    fw = model.forward(arch, params, X)
+    L = arch.L
+    U = {l: model.full_weight_matrix(arch, params, l) for l in range(k + 1, L + 1)}
+    dact = {l: _act_and_derivative(arch.layer(l).activation, fw.G[l])[1] for l in range(k + 1, L)}
+    delta = {L: fw.F[L] - Y}
+    for l in range(L - 1, k, -1):
+        delta[l] = (delta[l + 1] @ U[l + 1].T) * dact[l]
+    grad_U = {l: fw.F[l - 1].T @ delta[l] for l in range(k + 1, L + 1)}
+    grad_b = {l: jnp.sum(delta[l], axis=0) for l in range(k + 1, L + 1)}
+    return delta, grad_U, grad_b, fw.F, fw.G, U, dact
+
+
 def backprop(arch: Architecture, params, X, Y, k: int) -> Backprop:
     """``Δ_l`` and the gradients in ``U_l, b_l`` for ``l = k+1 … L`` by the explicit recursion.
 
@@ -194,16 +211,8 @@ def backprop(arch: Architecture, params, X, Y, k: int) -> Backprop:
     """
     check_targets(arch, X, Y)
     _check_tail(arch, k)
-    fw = model.forward(arch, params, X)
-    L = arch.L
-    U = {l: model.full_weight_matrix(arch, params, l) for l in range(k + 1, L + 1)}
-    dact = {l: _act_and_derivative(arch.layer(l).activation, fw.G[l])[1] for l in range(k + 1, L)}
-    delta = {L: fw.F[L] - jnp.asarray(Y)}
-    for l in range(L - 1, k, -1):
-        delta[l] = (delta[l + 1] @ U[l + 1].T) * dact[l]
-    grad_U = {l: fw.F[l - 1].T @ delta[l] for l in range(k + 1, L + 1)}
-    grad_b = {l: jnp.sum(delta[l], axis=0) for l in range(k + 1, L + 1)}
-    return Backprop(k, delta, grad_U, grad_b, fw.F, fw.G, U, dact)
+    delta, grad_U, grad_b, F, G, U, dact = _backprop(arch, params, jnp.asarray(X), jnp.asarray(Y), int(k))
+    return Backprop(int(k), delta, grad_U, grad_b, F, G, U, dact)
 
 
 def operator_lower_bound(A) -> float:
@@ -346,13 +355,18 @@ class Membership:
         return f"k={self.k}: {state}; F_{self.k}: {self.F_k}" + ("" if self.conclusive else " [inconclusive]")
 
 
+@functools.partial(jax.jit, static_argnums=(0, 2))
+def _full_matrices(arch, params, layers):
+    return {l: model.full_weight_matrix(arch, params, l) for l in layers}
+
+
 def membership(arch: Architecture, params, X, k: int, *, F_k=None) -> Membership:
     """``S_k`` membership with the rank report of ``F_k`` and of each ``U_l``, ``l ∈ [k+2, L]``."""
     model.check_inputs(arch, X)
     _check_tail(arch, k)
     Fk = model.features(arch, params, X)[k] if F_k is None else F_k
-    U = {l: rank_report(np.asarray(model.full_weight_matrix(arch, params, l)), name=f"U_{l}")
-         for l in range(k + 2, arch.L + 1)}
+    mats = _full_matrices(arch, params, tuple(range(k + 2, arch.L + 1)))
+    U = {l: rank_report(np.asarray(mats[l]), name=f"U_{l}") for l in mats}
     return Membership(int(k), int(np.shape(X)[0]), rank_report(np.asarray(Fk), name=f"F_{k}"), U)
 
 
@@ -374,3 +388,38 @@ def bad_critical_point(arch: Architecture, params, Y, k: int) -> dict:
     out[f"layer_{k + 1}"] = dict(out[f"layer_{k + 1}"], W=jnp.zeros_like(params[f"layer_{k + 1}"]["W"]))
     out[f"layer_{arch.L}"] = {"W": jnp.zeros_like(params[f"layer_{arch.L}"]["W"]), "b": jnp.mean(Y, axis=0)}
     return out
+
+
+def widening_critical_targets(arch: Architecture, params, X, *, scale: float = 1.0, seed: int = 0) -> np.ndarray:
+    """Targets ``Y`` at which ``params`` is a critical point with ``Φ > 0``, for a widening output.
+
+    Needs ``n_{L-1} < m`` (the pyramidal condition broken at the last layer) and
+    ``N > n_{L-1} + 1``. With ``R = A B``, where the columns of ``A (N, j)`` are orthogonal
+    to ``[F_{L-1}, 1]`` and the rows of ``B (j, m)`` lie in the null space of ``U_L``
+    (``U_L Bᵀ = 0``, which exists only because ``U_L`` is ``n_{L-1} × m`` with
+    ``n_{L-1} < m``), set ``Y = F_L − R``. Then ``Δ_L = R``, ``Δ_L U_Lᵀ = 0`` kills every
+    gradient before layer ``L``, ``∇_{U_L} Φ = F_{L-1}ᵀ R = 0``, ``∇_{b_L} Φ = Rᵀ1 = 0``,
+    while ``Φ = ½‖R‖² > 0``. Random ``A, B`` come from ``seed``; ``‖R‖_F = scale``.
+
+    Returns:
+        ``Y (N, m)`` float64.
+    """
+    model.check_inputs(arch, X)
+    L, m, n = arch.L, arch.widths[-1], arch.widths[-2]
+    N = int(np.shape(X)[0])
+    if n >= m:
+        raise ValueError(f"`arch`: the output layer does not widen (n_{L - 1} = {n} >= m = {m}); these targets "
+                         "exist only when n_{L-1} < m. Use a network whose last hidden layer is narrower than m.")
+    if N <= n + 1:
+        raise ValueError(f"`X` has N = {N} samples; the construction needs N > n_{L - 1} + 1 = {n + 1}.")
+    F = model.features(arch, params, X)
+    FL, Fprev = np.asarray(F[L]), np.asarray(F[L - 1])
+    U = np.asarray(model.full_weight_matrix(arch, params, L))
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(np.concatenate([Fprev, np.ones((N, 1))], axis=1), mode="complete")
+    A = Q[:, n + 1:] @ rng.standard_normal((N - n - 1, 2))
+    _, _, Vt = np.linalg.svd(U)  # rows n.. of Vt span the null space of U (x -> U x)
+    B = rng.standard_normal((2, m - n)) @ Vt[n:]
+    R = A @ B
+    R *= scale / np.linalg.norm(R)
+    return FL - R
