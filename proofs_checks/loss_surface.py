@@ -417,7 +417,7 @@ CHECKS = [
     Check("class-targets-outside-S_k", "Theorem 4.5", "pyramidal net with n_{L-1} < N: zero-loss points of class "
           "targets lie outside S_k", _class_targets_outside, kind="probe"),
     Check("lemma-4.2", "Lemma 4.2", "how often random parameters fall outside S_k", _lemma_4_2, kind="probe"),
-    Check("bad-critical-point", "Outside S_k", "converse: U_{k+1} = 0, U_L = 0, b_L = ȳ is a strict saddle with Φ > 0",
+    Check("bad-critical-point-outside-S_k", "Outside S_k", "converse: U_{k+1} = 0, U_L = 0, b_L = ȳ is a strict saddle with Φ > 0",
           _bad_critical_point, kind="converse"),
     Check("narrow-critical-points", "Theorem 4.5", "converse: a narrow net has critical points with Φ > 0",
           _narrow_check, kind="converse"),

@@ -412,7 +412,8 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
     Nm = int(Y.size)
     start = time.perf_counter()
     if warm_start:
-        theta = _adam(obj, int(warm_start), theta, X, Y, jnp.asarray(float(warm_lr)))
+        with jax.numpy_dtype_promotion("standard"):  # optax mixes Python floats with int32 step counts
+            theta = _adam(obj, int(warm_start), theta, X, Y, jnp.asarray(float(warm_lr)))
     method = "gauss-newton" if mode == "minimum" else "gradient-map"
     methods = [f"adam x{warm_start}"] if warm_start else []
     methods.append(method)

@@ -287,15 +287,16 @@ def gradient_bounds(arch: Architecture, params, X, Y, k: int, *, grad=None) -> G
     res = float(jnp.linalg.norm(bp.delta[L]))
     Fk = np.asarray(bp.F[k])
     sF = np.linalg.svd(Fk, compute_uv=False)
-    lo = operator_lower_bound(Fk.T)
     lo_naive = float(sF[-1])
+    lo = lo_naive if Fk.shape[1] >= Fk.shape[0] else 0.0  # operator_lower_bound(F_kᵀ)
     hi = float(sF[0])
     factors = {"sigma_min_F_k": lo, "sigma_max_F_k": hi, "sigma_min_F_k_naive": lo_naive, "layers": []}
     for l in range(k + 1, L):
         Ul = np.asarray(bp.U[l + 1])
         s = np.linalg.svd(Ul, compute_uv=False)
         d = np.abs(np.asarray(bp.act_derivative[l]))
-        row = {"l": l, "sigma_min_U_next": operator_lower_bound(Ul), "sigma_min_U_next_naive": float(s[-1]),
+        row = {"l": l, "sigma_min_U_next": float(s[-1]) if Ul.shape[0] >= Ul.shape[1] else 0.0,
+               "sigma_min_U_next_naive": float(s[-1]),
                "sigma_max_U_next": float(s[0]), "dsigma_min": float(d.min()), "dsigma_max": float(d.max()),
                "shape_U_next": list(Ul.shape)}
         factors["layers"].append(row)
@@ -361,12 +362,22 @@ def _full_matrices(arch, params, layers):
 
 
 def membership(arch: Architecture, params, X, k: int, *, F_k=None) -> Membership:
-    """``S_k`` membership with the rank report of ``F_k`` and of each ``U_l``, ``l ∈ [k+2, L]``."""
+    """``S_k`` membership with the rank report of ``F_k`` and of each ``U_l``, ``l ∈ [k+2, L]``.
+
+    ``F_k``'s rank uses the default relative tolerance ``σ_1 · max(N, n_k) · eps``; each
+    ``U_l``'s uses ``max(n_{l-1}, n_l) · eps · max(σ_1(U_l), max|θ|)``, so that a matrix
+    whose entries are rounding errors next to the other parameters counts as zero.
+    """
     model.check_inputs(arch, X)
     _check_tail(arch, k)
     Fk = model.features(arch, params, X)[k] if F_k is None else F_k
-    mats = _full_matrices(arch, params, tuple(range(k + 2, arch.L + 1)))
-    U = {l: rank_report(np.asarray(mats[l]), name=f"U_{l}") for l in mats}
+    mats = {l: np.asarray(U) for l, U in _full_matrices(arch, params, tuple(range(k + 2, arch.L + 1))).items()}
+    # a weight matrix at rounding level next to the network's other parameters is numerically
+    # zero, although a purely relative tolerance would call it full rank
+    scale = max(float(np.max(np.abs(np.asarray(a)))) for a in jax.tree_util.tree_leaves(params))
+    eps = np.finfo(np.float64).eps
+    U = {l: rank_report(A, tol=max(A.shape) * eps * max(float(np.linalg.norm(A, 2)), scale), name=f"U_{l}")
+         for l, A in mats.items()}
     return Membership(int(k), int(np.shape(X)[0]), rank_report(np.asarray(Fk), name=f"F_{k}"), U)
 
 
