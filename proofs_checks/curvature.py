@@ -10,8 +10,8 @@
   Converse: with constant targets (every ``y_i = ȳ``) the same point is a global minimum
   (``Φ = 0``, ``∇²Φ ⪰ 0``).
 * ``critical-full-row-rank``: a critical point where ``J`` has full row rank has ``r = 0``
-  (``‖r‖ ≤ ‖∇Φ‖ / σ_min(J)``), at a critical point found by Levenberg–Marquardt. Converse: at the bad critical point ``J`` is rank deficient
-  and ``r ≠ 0``.
+  (``‖r‖ ≤ ‖∇Φ‖ / σ_min(J)``), at a critical point found by Levenberg–Marquardt.
+  Converse: at the bad critical point ``J`` is rank deficient and ``r ≠ 0``.
 
 One small instance (:func:`small_arch`, ``P = 584``, ``N = 12`` digits with 1e-6 noise) so
 that the dense Hessian from :func:`theory_lab.derivatives.hessian` is the reference.
@@ -240,7 +240,8 @@ def _critical_full_row_rank(ctx: Context) -> Result:
     return Result(decide(hyps, ok, rJ.conclusive), hyps, margin,
                   {"residual_norm": r, "residual_tol": r_tol, "bound_grad_over_sigma_min": bound,
                    "grad_norm": g, "rank_J": rJ.to_dict(), "levenberg_marquardt_steps": steps},
-                  f"‖r‖ = {r:.2e} ≤ ‖∇Φ‖/σ_min(J) = {bound:.2e}; J {rJ.shape[0]}×{rJ.shape[1]} of full row rank")
+                  f"‖r‖ = {r:.2e} ≤ ‖∇Φ‖/σ_min(J) = {bound:.2e}; "
+                  f"J {rJ.shape[0]}×{rJ.shape[1]} of full row rank")
 
 
 def _critical_converse(ctx: Context) -> Result:

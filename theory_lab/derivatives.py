@@ -15,26 +15,26 @@ so at a zero-loss point ``∇²Φ = c JᵀJ``.
 Public API (``obj`` is an :class:`Objective`; every function is jitted with
 ``obj`` static and ``θ, X, Y, v`` as arguments, never closed over):
 
-=====================================  ==============================================
-:func:`flatten` ``(params)``            ``(θ, unravel)``, θ float64 ``(P,)``
-:func:`layout` ``(arch)``               :class:`Layout`: where each leaf/layer sits in θ
-:func:`objective` ``(arch, …)``         :class:`Objective` (arch, layout, reduction)
-:func:`loss`                            ``Φ`` (scalar)
-:func:`outputs`, :func:`residuals`      ``F_L (N, m)``, ``r (Nm,)``
-:func:`gradient`, :func:`value_and_gradient`  ``∇Φ (P,)``
-:func:`jacobian`                        ``J (Nm, P)``; forward mode when ``P ≤ Nm``
-:func:`hvp`                             ``∇²Φ v`` by forward-over-reverse; ``v`` ``(P,)`` or ``(B, P)``
-:func:`linearize_hvp`                   the linearised HVP at θ, reusable: ``lin(v) = ∇²Φ v``
-:func:`hessian`                         dense ``∇²Φ (P, P)`` from batched HVPs under a memory budget
-:func:`gauss_newton_vp`, :func:`gauss_newton`  ``c JᵀJ v`` (matrix-free), ``c JᵀJ`` (dense)
-:func:`residual_vp`, :func:`residual_hessian`  ``(∇²Φ − c JᵀJ) v``, dense residual term
-:class:`HessianMatvec`                  a hashable ``(v, θ, X, Y) -> Av`` for :mod:`theory_lab.spectrum`
-=====================================  ==============================================
+* :func:`flatten` ``(params)`` — ``(θ, unravel)``, θ float64 ``(P,)``
+* :func:`layout` ``(arch)`` — :class:`Layout`: where each leaf/layer sits in θ
+* :func:`objective` ``(arch, …)`` — :class:`Objective` (arch, layout, reduction)
+* :func:`loss` — ``Φ`` (scalar)
+* :func:`outputs`, :func:`residuals` — ``F_L (N, m)``, ``r (Nm,)``
+* :func:`gradient`, :func:`value_and_gradient` — ``∇Φ (P,)``
+* :func:`jacobian` — ``J (Nm, P)``; forward mode when ``P ≤ Nm``
+* :func:`hvp` — ``∇²Φ v`` by forward-over-reverse; ``v`` ``(P,)`` or ``(B, P)``
+* :func:`linearize_hvp` — the linearised HVP at θ, reusable: ``lin(v) = ∇²Φ v``
+* :func:`hessian` — dense ``∇²Φ (P, P)`` from stacked HVPs (``batch`` at a time)
+* :func:`gauss_newton_vp`, :func:`gauss_newton` — ``c JᵀJ v`` (matrix-free), ``c JᵀJ`` (dense)
+* :func:`residual_vp`, :func:`residual_hessian` — ``(∇²Φ − c JᵀJ) v``, dense residual term
+* :class:`HessianMatvec` — a hashable ``(v, θ, X, Y) -> Av`` for :mod:`theory_lab.spectrum`
+* :func:`batch_size` — products per batch: 1 on CPU, memory-bound elsewhere
 
-Every function taking ``θ`` also takes ``block=k`` (a layer index with weights):
-then ``θ``'s other entries are held fixed and everything is restricted to layer
-``k``'s parameters ``θ_k = θ[layout.block(k)]``: ``v`` and the results have
-``P_k`` entries (``J_k`` is ``(Nm, P_k)``, ``H_kk`` is ``(P_k, P_k)``).
+Every derivative (gradient, Jacobian, HVPs, dense matrices, :class:`HessianMatvec`)
+also takes ``block=k`` (a layer index with weights): then ``θ``'s other entries are
+held fixed and everything is restricted to layer ``k``'s parameters
+``θ_k = θ[layout.block(k)]``: ``v`` and the results have ``P_k`` entries (``J_k`` is
+``(Nm, P_k)``, ``H_kk`` is ``(P_k, P_k)``).
 
 Flat order: layers by ``k`` ascending, within a layer ``W`` (row-major
 ``(l_{k-1}, T_k)``) then ``b``; so each layer is one contiguous block.

@@ -227,8 +227,9 @@ def spectrum(
         console.print(f"[bold red]error:[/] {err}")
         raise typer.Exit(2) from None
     stages = ("loss and gradient", "Lanczos eigenpairs", "SLQ density", "trace estimates", "inertia")
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=console,
+                  transient=True) as bar:
         task = bar.add_task("spectrum", total=len(stages))
         seen = []
 
