@@ -105,6 +105,11 @@ def test_slq_density_is_close_to_the_exact_spectrum(inst):
     assert w1 <= 0.01 * width  # regression guard, far below the a-priori bound (observed ≈ 1e-3 · width)
     print(f"W1 = {w1:.4g} = {w1 / width:.2e} · (λ_max − λ_min); bound {bound:.4g}")
     assert np.trapezoid(dens.density, dens.grid) == pytest.approx(1.0, abs=1e-3)
+    ref = S.exact_density(lam, sigma=dens.sigma, grid=dens.grid)  # same smoothing of the exact eigenvalues
+    assert np.trapezoid(ref, dens.grid) == pytest.approx(1.0, abs=1e-3)
+    l1 = np.trapezoid(np.abs(dens.density - ref), dens.grid)
+    print(f"L1(smoothed SLQ, smoothed exact) = {l1:.3f}")
+    assert l1 < 0.1  # L1 distance of the smoothed densities (at most 2); observed ≈ 0.03
     for x in (lam[0] / 2, -1e-9, 1e-9, lam[-1] / 4):
         est, lo, hi = dens.cdf(x)
         assert lo <= est <= hi
