@@ -13,7 +13,8 @@ Modes:
   step ``δ = −(JᵀJ + λI)⁻¹Jᵀr`` is solved in the smaller of its two equal forms: the
   kernel form ``δ = −Jᵀ(JJᵀ + λI)⁻¹r`` (a Cholesky of ``Nm × Nm``) when ``Nm ≤ P``, the
   parameter form otherwise. Near a zero-loss point this is Gauss–Newton and converges
-  quadratically. Where the residual stays large (narrow networks) Gauss–Newton is
+  quadratically. The Gram matrix is diagonalised once per iteration, so each damping
+  trial costs only matrix-vector products. Where the residual stays large (narrow networks) Gauss–Newton is
   only linear, so once its gradient norm stalls and ``P ≤ dense_limit`` the search
   switches to damped Newton on the exact Hessian (``H + μI`` with ``μ`` keeping it
   positive definite).
@@ -96,33 +97,36 @@ _SETTLE = 5
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
 def _lm_iteration(obj, kernel_form, theta, lam, X, Y):
-    """One Levenberg–Marquardt iteration on the residuals (see module docstring)."""
+    """One Levenberg–Marquardt iteration on the residuals (see module docstring).
+
+    The Gram matrix (``JJᵀ`` or ``JᵀJ``) is diagonalised once, so every damping trial is a
+    few matrix-vector products.
+    """
     r = _residual(obj, theta, X, Y)
     J = _sample_jacobian(obj, theta, X)
     g = J.T @ r
     value = 0.5 * jnp.dot(r, r)
-    A = J @ J.T if kernel_form else J.T @ J
-    scale = jnp.max(jnp.diag(A))
-    eye = jnp.eye(A.shape[0])
+    w, V = jnp.linalg.eigh(J @ J.T if kernel_form else J.T @ J)
+    w = jnp.maximum(w, 0.0)
+    scale = jnp.max(w)
 
-    def solve(c, v):
+    def solve(lam, v):
         # (JᵀJ + λI)⁻¹ Jᵀ v in the chosen form
         if kernel_form:
-            return J.T @ jax.scipy.linalg.cho_solve(c, v)
-        return jax.scipy.linalg.cho_solve(c, J.T @ v)
+            return J.T @ (V @ ((V.T @ v) / (w + lam)))
+        return V @ ((V.T @ (J.T @ v)) / (w + lam))
 
     def res(t):
         return _residual(obj, t, X, Y)
 
     def trial(lam):
-        c = jax.scipy.linalg.cho_factor(A + lam * eye, lower=True)
-        delta = -solve(c, r)
+        delta = -solve(lam, r)
         Jd = J @ delta
         pred = -jnp.dot(r, Jd) - 0.5 * jnp.dot(Jd, Jd)
         # geodesic acceleration (Transtrum & Sethna 2012): a second-order correction along the
         # residual's curvature, kept only while it is small next to the step
         rdd = jax.jvp(lambda t: jax.jvp(res, (t,), (delta,))[1], (theta,), (delta,))[1]
-        acc = -solve(c, rdd)
+        acc = -solve(lam, rdd)
         small = 2 * jnp.linalg.norm(acc) <= _GEODESIC * jnp.linalg.norm(delta)
         theta_c = theta + delta + 0.5 * acc
         rc, vjp = jax.vjp(res, theta_c)
