@@ -1,0 +1,40 @@
+"""Unit tests of theory_lab.feature_maps: features_upto, feature_rank and the numpy U_k against theory_lab.model."""
+
+import numpy as np
+import pytest
+
+from theory_lab import model
+from theory_lab.arch import Architecture, Conv, Dense, MaxPool, Output
+from theory_lab.feature_maps import feature_rank, features_upto, full_weight_matrix
+from theory_lab.sampling import sample_params
+
+MIXED = Architecture((6, 6, 2), (Conv(3, (3, 3), padding="SAME", bias="neuron"), Conv(2, (2, 2), bias="filter"),
+                                 MaxPool((2, 2)), Conv(2, (1, 1), bias="none"), Dense(5), Output(3)))
+
+
+def test_features_upto_equals_model_features(key, rng):
+    X = rng.standard_normal((7, 6, 6, 2))
+    params = sample_params(MIXED, key)
+    ref = model.features(MIXED, params, X)
+    for k in (1, 2, 3, 5):
+        np.testing.assert_allclose(features_upto(MIXED, params, X, k), np.asarray(ref[k]), rtol=1e-12, atol=1e-13)
+    assert feature_rank(MIXED, params, X, 1).shape == (7, MIXED.widths[1])
+
+
+@pytest.mark.parametrize("arch", [
+    MIXED,
+    Architecture((9, 2), (Conv(3, (3,), stride=2, padding="SAME", dilation=1), Conv(2, (2,), dilation=2), Output(1))),
+])
+def test_full_weight_matrix_matches_model(arch, key):
+    params = sample_params(arch, key)
+    for info in arch.info:
+        if info.has_weights:
+            np.testing.assert_array_equal(full_weight_matrix(arch, params, info.k),
+                                          np.asarray(model.full_weight_matrix(arch, params, info.k)))
+    with pytest.raises(ValueError, match="has no weights"):
+        full_weight_matrix(MIXED, sample_params(MIXED, 0), 3)
+
+
+def test_feature_rank_rejects_output_layer():
+    with pytest.raises(ValueError, match=r"`k`=6 is not a hidden layer"):
+        feature_rank(MIXED, sample_params(MIXED, 0), np.zeros((2, 6, 6, 2)), 6)

@@ -1,0 +1,123 @@
+"""``F_k`` and ``U_k``, cheap to compile: :func:`features_upto`, :func:`feature_rank`, :func:`full_weight_matrix`.
+
+Searches over many random architectures (Theorem 3.4's construction, rank frequencies,
+property tests) pay mostly for compilation. Here ``F_k`` comes from a forward pass of
+layers ``1 … k`` only, compiled on CPU at XLA backend optimisation level 0, and
+``U_k = M_k(W_k)`` is built with numpy indexing, which compiles nothing.
+
+Example:
+    >>> import numpy as np
+    >>> from theory_lab.arch import Architecture, Conv, Dense, Output
+    >>> from theory_lab.feature_maps import feature_rank, features_upto, full_weight_matrix
+    >>> from theory_lab.sampling import sample_params
+    >>> conv = Architecture((5, 1), (Conv(3, (2,)), Output(1)))  # n_0 = 5, n_1 = 4 · 3
+    >>> full_weight_matrix(conv, sample_params(conv, 0), 1).shape
+    (5, 12)
+    >>> arch = Architecture((3,), (Dense(8), Output(1)))
+    >>> X = np.random.default_rng(0).standard_normal((5, 3))
+    >>> params = sample_params(arch, 1)
+    >>> features_upto(arch, params, X, 1).shape, feature_rank(arch, params, X, 1).rank
+    ((5, 8), 5)
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import numpy as np
+
+from theory_lab import model as _model
+from theory_lab.arch import Architecture, Output
+from theory_lab.linalg import DEFAULT_BAND, RankReport, rank_report
+from theory_lab.sampling import _to_device
+
+__all__ = ["feature_rank", "features_upto", "full_weight_matrix"]
+
+def _check_k(arch: Architecture, k, N: int | None = None, *, need_weights: bool = True) -> int:
+    if not isinstance(k, (int, np.integer)) or not 1 <= k <= arch.L - 1:
+        raise ValueError(f"`k`={k!r} is not a hidden layer; expected an integer in [1, {arch.L - 1}].")
+    if need_weights and not arch.layer(int(k)).has_weights:
+        raise ValueError(f"`k`={k}: layer {k} is {arch.layer(int(k)).kind}; F_k must come from a conv or "
+                         "fully connected layer here.")
+    return int(k)
+
+
+def feature_rank(arch: Architecture, params, X, k: int, *, band: float = DEFAULT_BAND) -> RankReport:
+    """Rank evidence of ``F_k`` (``N × n_k``) at ``params`` on ``X``.
+
+    Example:
+        >>> import numpy as np
+        >>> from theory_lab.arch import Architecture, Dense, Output
+        >>> arch = Architecture((3,), (Dense(8), Output(1)))
+        >>> from theory_lab.sampling import sample_params
+        >>> X = np.random.default_rng(0).standard_normal((5, 3))
+        >>> feature_rank(arch, sample_params(arch, 1), X, 1).rank
+        5
+    """
+    k = _check_k(arch, k, need_weights=False)
+    return rank_report(features_upto(arch, params, X, k), band=band, name=f"F_{k}")
+
+
+@functools.lru_cache(maxsize=512)
+def _truncated(arch: Architecture, k: int) -> Architecture:
+    return Architecture(arch.input_shape, tuple(arch.layers[:k]) + (Output(1),))
+
+
+def _apply(arch, params, X):
+    return _model.CNN(arch).apply({"params": params}, X)
+
+
+# Each new architecture is a new compilation; on CPU, XLA's backend optimisation level 0
+# halves its cost, and these small forward passes do not need the optimised code.
+_forward_cpu = jax.jit(_apply, static_argnums=0, compiler_options={"xla_backend_optimization_level": 0})
+_forward_other = jax.jit(_apply, static_argnums=0)
+
+
+def _forward_upto(arch: Architecture, params, X, k: int):
+    """Forward of layers ``1 … k`` only (a truncated copy of ``arch`` with a dummy output)."""
+    _model.check_inputs(arch, X)
+    small = _truncated(arch, k)
+    sub = {name: p for name, p in params.items() if int(name.split("_")[1]) <= k}
+    # numpy zeros: an eager jnp.zeros would compile a broadcast for every new width
+    sub[f"layer_{k + 1}"] = {"W": np.zeros((small.layer(k + 1).l, 1)), "b": np.zeros(1)}
+    forward = _forward_cpu if jax.default_backend() == "cpu" else _forward_other
+    return forward(small, sub, X if isinstance(X, jax.Array) else _to_device(np.asarray(X)))
+
+
+def features_upto(arch: Architecture, params, X, k: int) -> np.ndarray:
+    """``F_k`` as a numpy array ``(N, n_k)``, computing only layers ``1 … k``.
+
+    The same module as :func:`model.features` (agreeing to rounding, which the tests
+    check), but the layers after ``k`` are left out and, on CPU, XLA compiles it at
+    backend optimisation level 0: each new architecture compiles in about half the time.
+    """
+    k = _check_k(arch, k, need_weights=False)
+    return np.asarray(_forward_upto(arch, params, X, k).F[k])
+
+
+def full_weight_matrix(arch: Architecture, params, k: int) -> np.ndarray:
+    """``U_k = M_k(W_k)`` as a numpy array ``(n_{k-1}, n_k)`` (same as :func:`model.full_weight_matrix`).
+
+    Built with numpy indexing, so it costs no jit compilation per shape. A deliberate
+    twin of :func:`theory_lab.model.full_weight_matrix`, not a duplicate to remove: the
+    jax version runs eager ``jnp`` ops (``where``, ``zeros``, a scatter-add), each compiled
+    for every new shape. Measured on CPU (8 new conv architectures, 16 ``U_k``): about
+    9.5 s for the jax version against about 1 ms here, and 30–45 ms against 1.5 ms once
+    compiled. :func:`~theory_lab.witness.construct_full_rank` builds every ``U_l`` of each
+    candidate, often for a new architecture, so it uses this one. The tests check that
+    both agree exactly; use the jax version where ``U_k`` must be traced (``grad``, ``jit``).
+    """
+    info = arch.layer(k)
+    if not info.has_weights or f"layer_{k}" not in params:
+        raise ValueError(f"`k`={k}: layer {k} is {info.kind} and has no weights; U_k exists for conv and fully "
+                         "connected layers only.")
+    W = np.asarray(params[f"layer_{k}"]["W"])
+    if info.kind in ("dense", "output"):
+        return W
+    idx = info.patches  # (P, l); -1 marks zero padding
+    U = np.zeros((arch.widths[k - 1], info.n))
+    p, j = np.nonzero(idx >= 0)
+    cols = p[:, None] * info.T + np.arange(info.T)[None, :]
+    np.add.at(U, (np.broadcast_to(idx[p, j][:, None], cols.shape), cols), W[j])
+    return U
