@@ -184,14 +184,14 @@ def _theorem_4_4(ctx: Context) -> Result:
     m = res.membership
     c = b.lower / b.residual_norm if b.residual_norm > 0 else float("nan")
     certified = 0.5 * (b.grad_norm / c) ** 2 if c > 0 else float("inf")  # Lemma 4.3: ‖F_L−Y‖ ≤ ‖∇_U‖/c
-    zero = res.converged and res.loss <= tol_phi and b.grad_norm <= GTOL
+    # (⇒) Φ = 0 gives ∇_U Φ = 0; (⇐) Lemma 4.3 turns the small ∇_U Φ into a bound on Φ itself
+    zero = res.converged and res.loss <= tol_phi and b.grad_norm <= GTOL and certified <= tol_phi
     ok &= zero and m.member
     conclusive &= m.conclusive
     margins.append(tol_phi / max(res.loss, 1e-300))
     points.append({"kind": "zero-loss (found)", "converged": res.converged, "loss": res.loss,
                    "grad_U_norm": b.grad_norm, "in_S_k": m.member, "S_k_conclusive": m.conclusive,
                    "lemma_4_3_factor": c, "loss_certified_by_gradient": certified, "reasons": list(m.reasons)})
-    m = loss_surface.membership(arch, res.params, ds.X, k)
     # non-zero-loss points (⇐, contrapositive): Φ > 0 forces ‖∇_U Φ‖ ≥ c ‖F_L − Y‖ > 0
     for i in range(3):
         params = _params(arch, ctx, f"theorem-4.4/random/{i}")
@@ -205,7 +205,8 @@ def _theorem_4_4(ctx: Context) -> Result:
                        "lower_bound": b.lower, "in_S_k": m.member, "S_k_conclusive": m.conclusive})
     margin = min(margins)
     return Result(decide(hyps, ok, conclusive), hyps, margin, {"points": points, "zero_loss_tol": tol_phi},
-                  f"in S_1: Φ = {points[0]['loss']:.1e} with ‖∇_U Φ‖ = {points[0]['grad_U_norm']:.1e}; "
+                  f"in S_1: Φ = {points[0]['loss']:.1e} with ‖∇_U Φ‖ = {points[0]['grad_U_norm']:.1e} (which "
+                  f"certifies Φ ≤ {points[0]['loss_certified_by_gradient']:.1e}); "
                   f"3 points with Φ > 0 have ‖∇_U Φ‖ ≥ {min(p.get('lower_bound', np.inf) for p in points):.2e} > 0")
 
 
@@ -389,9 +390,8 @@ def _narrow_check(ctx: Context) -> Result:
             ctx.progress(f"narrow: {mode} start {i + 1}/{n}")
             res = critical.find_critical_point(arch, _params(arch, ctx, f"narrow/{mode}/{i}"), ds.X, Y,
                                                mode=mode, k=k, max_iter=60)
-            theta_norm = float(np.linalg.norm(np.asarray(D.flatten(res.params)[0])))
             row = {"mode": mode, "converged": res.converged, "kind": res.kind, "loss": res.loss,
-                   "grad_norm": res.grad_norm, "iterations": res.iterations, "parameter_norm": theta_norm,
+                   "grad_norm": res.grad_norm, "iterations": res.iterations, "parameter_norm": res.parameter_norm,
                    "inertia": None if res.inertia is None else res.inertia.to_dict(), "message": res.message}
             runs.append(row)
             if res.converged and res.loss > tol_phi and res.inertia is not None and res.inertia.conclusive \
