@@ -41,7 +41,7 @@ import theory_lab  # noqa: F401  (float64 on)
 from theory_lab import critical, data, loss_surface, model
 from theory_lab import derivatives as D
 from theory_lab.arch import Architecture, Conv, Dense, Output
-from theory_lab.expressivity import sample_params
+from theory_lab.sampling import sample_params
 
 GTOL = 1e-10
 ARCH = Architecture((8, 8, 1), (Conv(8, (3, 3)), Dense(32), Output(10)))
@@ -224,7 +224,8 @@ def section(results, load, argv) -> str:
                      f"{o['iterations']} | {o['grad_norm']:.1e} | {o['loss']:.1e} | {o['in_S_k']} | "
                      f"{b['best_grad_norm']:.1e} | {b['best_at_seconds']:.1f} s | {reached} | {ratio} |")
     lines += ["", "Baseline traces (seconds, L-BFGS iterations, ‖∇Φ‖): " + "; ".join(
-        f"N = {N}: Adam ended at ‖∇Φ‖ {r['baseline']['adam_grad_norm']:.1e} after {r['baseline']['adam_seconds']:.1f} s, "
+        f"N = {N}: Adam ended at ‖∇Φ‖ {r['baseline']['adam_grad_norm']:.1e} after "
+        f"{r['baseline']['adam_seconds']:.1f} s, "
         f"then {r['baseline']['trace']}" for N, r in results["part1"].items()), ""]
     t45 = results["theorem_4_5"]
     lines += ["**Theorem 4.5 at scale** (wide network 8x8x1 → conv 3x3 ×1 (n_1 = 36) → dense 24 → linear 10, "
@@ -243,7 +244,8 @@ def section(results, load, argv) -> str:
               "samples); the finder lands on both kinds.", ""]
     n = results["narrow"]
     lines += ["**Narrow network** (conv 3x3 stride 3 ×1, n_1 = 4 < N = 40, one-hot targets): "
-              f"minimum mode {n['minimum']['counts']}, critical points (kind, Φ, ‖θ‖) {n['minimum']['critical_losses']}; "
+              f"minimum mode {n['minimum']['counts']}, critical points (kind, Φ, ‖θ‖) "
+              f"{n['minimum']['critical_losses']}; "
               f"any-index mode {n['any']['counts']}, critical points {n['any']['critical_losses']}. "
               "'not converged' runs are descents whose weights grow without bound (sigmoid units saturating "
               "towards a step): the infimum is at infinity, no critical point is claimed. Most 'degenerate' points "

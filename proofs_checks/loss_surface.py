@@ -24,9 +24,9 @@ from theory_lab import critical, loss_surface, model
 from theory_lab import data as _data
 from theory_lab import derivatives as D
 from theory_lab.arch import Architecture, Conv, Dense, Output
-from theory_lab.expressivity import sample_params
 from theory_lab.checking import Check, Context, Hypothesis, Result, Verdict, decide
 from theory_lab.linalg import rank_report
+from theory_lab.sampling import sample_params
 
 __all__ = ["CHECKS", "ZERO_LOSS_RTOL"]
 
@@ -109,7 +109,8 @@ def _lemma_4_3(ctx: Context) -> Result:
     tight = [r["lower/grad"] for r in rows], [r["grad/upper"] for r in rows]
     return Result(decide(hyps, ok, margin > 1 + 1e-9), hyps, margin, {"points": rows},
                   f"{len(rows)} random points: lower ≤ ‖∇_U Φ‖ ≤ upper; lower/‖∇‖ in "
-                  f"[{min(tight[0]):.1e}, {max(tight[0]):.1e}], ‖∇‖/upper in [{min(tight[1]):.1e}, {max(tight[1]):.1e}]")
+                  f"[{min(tight[0]):.1e}, {max(tight[0]):.1e}], ‖∇‖/upper in "
+                  f"[{min(tight[1]):.1e}, {max(tight[1]):.1e}]")
 
 
 def _widening_point(ctx: Context):
@@ -424,7 +425,8 @@ CHECKS = [
     Check("class-targets-outside-S_k", "Theorem 4.5", "pyramidal net with n_{L-1} < N: zero-loss points of class "
           "targets lie outside S_k", _class_targets_outside, kind="probe"),
     Check("lemma-4.2", "Lemma 4.2", "how often random parameters fall outside S_k", _lemma_4_2, kind="probe"),
-    Check("bad-critical-point-outside-S_k", "Outside S_k", "converse: U_{k+1} = 0, U_L = 0, b_L = ȳ is a strict saddle with Φ > 0",
+    Check("bad-critical-point-outside-S_k", "Outside S_k",
+          "converse: U_{k+1} = 0, U_L = 0, b_L = ȳ is a strict saddle with Φ > 0",
           _bad_critical_point, kind="converse"),
     Check("narrow-critical-points", "Theorem 4.5", "converse: a narrow net has critical points with Φ > 0",
           _narrow_check, kind="converse"),

@@ -9,7 +9,7 @@ from theory_lab import derivatives as D
 from theory_lab import loss_surface as LS
 from theory_lab import data
 from theory_lab.arch import Architecture, Conv, Dense, Output
-from theory_lab.expressivity import sample_params
+from theory_lab.sampling import sample_params
 
 WIDE = Architecture((6, 6, 1), (Conv(2, (3, 3)), Dense(8), Output(2)))  # n_1 = 32 >= N = 12
 

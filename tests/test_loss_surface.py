@@ -11,7 +11,7 @@ from theory_lab import loss_surface as LS
 from theory_lab import model
 from theory_lab import strategies as tls
 from theory_lab.arch import Architecture, Conv, Dense, MaxPool, Output
-from theory_lab.expressivity import sample_params
+from theory_lab.sampling import sample_params
 
 RTOL = 1e-12
 

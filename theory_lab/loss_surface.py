@@ -61,7 +61,8 @@ def check_targets(arch: Architecture, X, Y, name: str = "Y"):
     model.check_inputs(arch, X)
     dtype = np.dtype(getattr(Y, "dtype", np.float64))
     if dtype != np.float64:
-        raise TypeError(f"`{name}` has dtype {dtype}; theory-lab computes in float64. Pass {name}.astype(numpy.float64).")
+        raise TypeError(f"`{name}` has dtype {dtype}; theory-lab computes in float64. "
+                        f"Pass {name}.astype(numpy.float64).")
     shape = tuple(np.shape(Y))
     N, m = np.shape(X)[0], arch.widths[-1]
     if shape != (N, m):
@@ -187,7 +188,8 @@ def _check_tail(arch: Architecture, k: int):
     pools = [i.k for i in arch.info[k:] if i.kind == "maxpool"]
     if pools:
         raise ValueError(f"`k`={k}: layers {pools} after k are max-pooling; the recursion of THEORY.md §3 needs "
-                         "conv or dense layers from k+1 to L (Assumption 4.1). Choose a k after the last pooling layer.")
+                         "conv or dense layers from k+1 to L (Assumption 4.1). "
+                         "Choose a k after the last pooling layer.")
 
 
 @functools.partial(jax.jit, static_argnums=(0, 4))
@@ -390,8 +392,8 @@ def bad_critical_point(arch: Architecture, params, Y, k: int) -> dict:
     """
     _check_tail(arch, k)
     if k + 1 >= arch.L:
-        raise ValueError(f"`k`={k}: the bad critical point needs a hidden layer between k and L (k + 1 < L = {arch.L}); "
-                         f"choose k <= {arch.L - 2}.")
+        raise ValueError(f"`k`={k}: the bad critical point needs a hidden layer between k and L "
+                         f"(k + 1 < L = {arch.L}); choose k <= {arch.L - 2}.")
     Y = jnp.asarray(Y)
     if Y.ndim != 2 or Y.shape[1] != arch.widths[-1]:
         raise ValueError(f"`Y` has shape {Y.shape}; expected (N, {arch.widths[-1]}).")
