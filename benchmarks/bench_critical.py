@@ -219,7 +219,7 @@ def section(results, load, argv) -> str:
         o, b = r["ours"], r["baseline"]
         reached = f"{b['reached_seconds']:.1f} s" if b["reached_seconds"] else f"no (budget {b['seconds']:.0f} s)"
         ratio = (f"{b['reached_seconds'] / o['seconds']:.2f}" if b["reached_seconds"] else
-                 f"baseline never reached 1e-10")
+                 "baseline never reached 1e-10")
         lines.append(f"| {N} | {o['seconds']:.1f} s{'' if o['converged'] else ' (NOT converged)'} | "
                      f"{o['iterations']} | {o['grad_norm']:.1e} | {o['loss']:.1e} | {o['in_S_k']} | "
                      f"{b['best_grad_norm']:.1e} | {b['best_at_seconds']:.1f} s | {reached} | {ratio} |")

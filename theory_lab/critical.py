@@ -55,7 +55,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from theory_lab import derivatives as D
-from theory_lab import loss_surface, model
+from theory_lab import loss_surface
 from theory_lab.arch import Architecture
 
 __all__ = ["Inertia", "Search", "find_critical_point", "hessian_inertia", "default_k", "MODES"]
@@ -70,16 +70,8 @@ def _residual(obj, theta, X, Y):
 
 
 def _sample_jacobian(obj, theta, X):
-    """Output Jacobian ``J (N·m, P)``, row order of :func:`theory_lab.derivatives.residuals`.
-
-    Row block ``i`` depends on sample ``i`` only, so it is taken one sample at a time
-    (``m`` reverse passes through one sample each, vmapped over samples) instead of
-    ``N·m`` reverse passes through the whole batch: ``N`` times less work than
-    :func:`theory_lab.derivatives.jacobian`, which the tests hold it equal to.
-    """
-    def one(x):
-        return jax.jacrev(lambda t: model.apply(obj.arch, obj.layout.unravel(t), x[None])[0])(theta)
-    return jax.vmap(one)(X).reshape(-1, theta.shape[0])
+    """Output Jacobian ``J (N·m, P)`` inside the jitted iteration (see :func:`D.sample_jacobian`)."""
+    return D.sample_jacobian(obj, theta, X)
 
 
 def _phi(obj, theta, X, Y):
