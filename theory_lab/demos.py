@@ -1,0 +1,266 @@
+"""Teaching demos: the numbers behind ``theory-lab demo NAME``, as pure functions.
+
+**The rank jump at** ``n_1 = N`` (:func:`rank_jump`). A one-conv-layer sigmoid CNN
+(``8x8x1 → Conv 3x3 VALID, T filters → Output 10``, so ``n_1 = 36·T``) on ``N`` digits.
+For each width and a few seeded parameter draws it records :func:`~theory_lab.linalg.rank_report`
+of ``F_1 (N, n_1)``. Three data series:
+
+* ``noisy``: digits plus ``1e-6`` Gaussian noise; Assumption 3.1 holds, so Theorem 3.5 and
+  ``rank F_1 ≤ min(n_1, N)`` predict ``rank F_1 = min(n_1, N)``: linear growth, then the
+  jump to full row rank exactly when ``n_1 ≥ N``.
+* ``raw``: the digits as shipped. They violate Assumption 3.1 (blank patches repeat
+  across samples), yet no two of scikit-learn's 1,797 digits are equal, and the rank
+  still reaches ``N``: 3.1 is sufficient, not necessary.
+* ``duplicates``: the raw digits with the last ``D`` samples replaced by copies of the
+  first ``D``. Equal samples give equal rows of ``F_1``, so the rank saturates at the
+  number of distinct samples ``N − D`` however wide the layer.
+
+Example:
+    >>> from theory_lab.demos import rank_jump
+    >>> r = rank_jump(20, filters=(1,), draws=1, seed=0, duplicates=2)
+    >>> [(p.series, p.n1, p.rank) for p in r.points]
+    [('noisy', 36, 20), ('raw', 36, 20), ('duplicates', 36, 18)]
+    >>> r.agrees
+    True
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["DEMOS", "RankPoint", "RankJump", "default_filters", "duplicate_digits", "rank_jump",
+           "rank_jump_figure", "PATCHES"]
+
+DEMOS = ("rank-jump",)
+PATCHES = 36  # 3x3 VALID on 8x8: 6x6 patch positions, so n_1 = 36·T
+_TOTAL_DIGITS = 1797
+NOISE = 1e-6
+
+
+def _positive_int(value, name: str, fix: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"`{name}`={value!r} must be a positive integer; {fix}.")
+    return int(value)
+
+
+def default_filters(N: int, *, max_ratio: float = 2.0, count: int = 12) -> tuple[int, ...]:
+    """Filter counts ``T`` with ``n_1 = 36·T`` from ``36`` to about ``max_ratio·N``, crossing ``N``.
+
+    At most ``count`` values, spread evenly; the last ``T`` below ``N/36`` and the first
+    at or above it are always included, so the sweep shows both sides of the jump.
+
+    >>> default_filters(200)
+    (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
+    >>> default_filters(60)
+    (1, 2, 3, 4)
+    """
+    N = _positive_int(N, "N", "give the number of samples, e.g. 200")
+    top = max(2, math.ceil(max_ratio * N / PATCHES))
+    Ts = set(np.unique(np.round(np.linspace(1, top, min(count, top))).astype(int)).tolist())
+    at = math.ceil(N / PATCHES)  # first T with n_1 >= N
+    Ts |= {t for t in (at - 1, at) if t >= 1}
+    return tuple(sorted(Ts))
+
+
+def duplicate_digits(X: np.ndarray, duplicates: int) -> np.ndarray:
+    """``X (N, ...)`` with its last ``duplicates`` samples replaced by copies of its first ones.
+
+    >>> duplicate_digits(np.arange(5.0)[:, None], 2)[:, 0].tolist()
+    [0.0, 1.0, 2.0, 0.0, 1.0]
+    """
+    N = X.shape[0]
+    if isinstance(duplicates, bool) or not isinstance(duplicates, (int, np.integer)) \
+            or not 0 <= duplicates <= N // 2:
+        raise ValueError(f"`duplicates`={duplicates!r} must be an integer in [0, N/2] = [0, {N // 2}] "
+                         f"for N={N}; use 0 to leave the duplicates series out.")
+    out = np.array(X, dtype=np.float64, copy=True)
+    if duplicates:
+        out[N - duplicates:] = X[:duplicates]
+    return out
+
+
+@dataclass(frozen=True)
+class RankPoint:
+    """One rank decision: ``series``, ``T`` filters, ``n1 = 36·T``, ``draw``, and the report's numbers."""
+
+    series: str
+    T: int
+    n1: int
+    draw: int
+    rank: int
+    expected: int
+    sigma_max: float
+    sigma_min: float
+    ratio: float
+    tol: float
+    margin: float
+    conclusive: bool
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["margin"] = "inf" if d["margin"] == float("inf") else d["margin"]
+        return d
+
+
+@dataclass(frozen=True)
+class RankJump:
+    """All numbers of the rank-jump demo.
+
+    Attributes:
+        N: number of samples.
+        filters: the swept ``T`` values.
+        draws, seed, duplicates: the settings.
+        assumption_3_1: ``{series: bool}``, Assumption 3.1 tested on each series' data.
+        distinct: ``{series: number of distinct samples}``.
+        points: every :class:`RankPoint`, in order series, ``T``, draw.
+    """
+
+    N: int
+    filters: tuple[int, ...]
+    draws: int
+    seed: int
+    duplicates: int
+    assumption_3_1: dict
+    distinct: dict
+    points: tuple[RankPoint, ...]
+
+    @property
+    def series(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(p.series for p in self.points))
+
+    def select(self, series: str) -> list[RankPoint]:
+        return [p for p in self.points if p.series == series]
+
+    @property
+    def agrees(self) -> bool:
+        """Every rank equals its prediction ``min(n_1, distinct samples)`` and every decision is conclusive."""
+        return all(p.rank == p.expected and p.conclusive for p in self.points)
+
+    def to_dict(self) -> dict:
+        return {"demo": "rank-jump", "N": self.N, "filters": list(self.filters),
+                "n1": [PATCHES * t for t in self.filters], "draws": self.draws, "seed": self.seed,
+                "duplicates": self.duplicates, "noise": NOISE,
+                "architecture": "8x8x1 -> Conv(T, 3x3, VALID, sigmoid, bias per neuron) -> Output(10)",
+                "prediction": "rank F_1 = min(n_1, number of distinct samples)",
+                "assumption_3_1": self.assumption_3_1, "distinct_samples": self.distinct,
+                "agrees": self.agrees, "points": [p.to_dict() for p in self.points]}
+
+
+def _series_data(N: int, seed: int, duplicates: int) -> dict:
+    from theory_lab import data
+
+    raw = data.digits(N).X
+    out = {"noisy": data.digits(N, noise=NOISE, seed=seed).X, "raw": raw}
+    if duplicates:
+        out["duplicates"] = duplicate_digits(raw, duplicates)
+    return out
+
+
+def rank_jump(N: int = 200, *, filters=None, draws: int = 3, seed: int = 0, duplicates: int | None = None,
+              band: float | None = None) -> RankJump:
+    """Rank of ``F_1`` against the width ``n_1 = 36·T`` for noisy, raw and duplicated digits.
+
+    Args:
+        N: number of digits, in ``[1, 1797]``.
+        filters: the ``T`` values (default :func:`default_filters` ``(N)``).
+        draws: seeded parameter draws per width (weights LeCun normal, biases normal, std 0.1).
+        seed: seeds the noise and every draw (draw ``j`` at width ``T`` uses
+            ``fold_in(fold_in(key(seed), T), j)``; the same parameters serve every series).
+        duplicates: ``D`` for the duplicates series (default ``N // 10``; ``0`` leaves it out).
+        band: conclusiveness band for :func:`~theory_lab.linalg.rank_report` (its default if None).
+
+    Returns:
+        :class:`RankJump`; the prediction for each point is ``min(n_1, distinct samples)``.
+    """
+    import jax
+
+    from theory_lab import data, model
+    from theory_lab.arch import Architecture, Conv, Output
+    from theory_lab.linalg import DEFAULT_BAND, rank_report
+    from theory_lab.sampling import sample_params
+
+    N = _positive_int(N, "N", "give the number of digits, e.g. 200")
+    if N > _TOTAL_DIGITS:
+        raise ValueError(f"`N`={N} exceeds the {_TOTAL_DIGITS} bundled digits; choose N <= {_TOTAL_DIGITS}.")
+    draws = _positive_int(draws, "draws", "use at least 1 parameter draw per width")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"`seed`={seed!r} must be a non-negative integer.")
+    filters = default_filters(N) if filters is None else tuple(
+        _positive_int(t, "filters", "every T must be a positive number of filters") for t in filters)
+    if not filters:
+        raise ValueError("`filters` is empty; give at least one filter count T, or None for the default sweep.")
+    duplicates = N // 10 if duplicates is None else duplicates
+    band = DEFAULT_BAND if band is None else band
+    Xs = _series_data(N, seed, duplicates)
+    probe = Architecture((8, 8, 1), (Conv(1, (3, 3)), Output(10)))
+    a31 = {name: data.check_distinct_patches(probe, X).holds for name, X in Xs.items()}
+    distinct = {name: int(np.unique(X.reshape(N, -1), axis=0).shape[0]) for name, X in Xs.items()}
+    Xd = {name: jax.device_put(X) for name, X in Xs.items()}
+    root = jax.random.key(seed)
+    points = []
+    for T in filters:
+        arch = Architecture((8, 8, 1), (Conv(T, (3, 3), activation="sigmoid"), Output(10)))
+        n1 = arch.widths[1]
+        params = [sample_params(arch, jax.random.fold_in(jax.random.fold_in(root, T), j)) for j in range(draws)]
+        for name, X in Xd.items():
+            for j, p in enumerate(params):
+                r = rank_report(np.asarray(model.features(arch, p, X)[1]), band=band, name="F_1")
+                points.append(RankPoint(name, T, n1, j, r.rank, min(n1, distinct[name]), r.sigma_max, r.sigma_min,
+                                        r.ratio, r.tol, r.margin, r.conclusive))
+    points.sort(key=lambda p: (list(Xs).index(p.series), p.T, p.draw))
+    return RankJump(N, filters, draws, seed, duplicates, a31, distinct, tuple(points))
+
+
+_COLORS = {"noisy": "tab:blue", "raw": "tab:orange", "duplicates": "tab:red"}
+_MARKERS = {"noisy": "o", "raw": "s", "duplicates": "^"}
+_FLOOR = 1e-20  # a σ_min/σ_max of exactly 0 cannot sit on a log axis
+
+
+def rank_jump_figure(result: RankJump) -> bytes:
+    """PNG bytes: rank ``F_1`` vs ``n_1`` (left) and ``σ_min/σ_max`` vs ``n_1`` with the tolerance (right)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    N = result.N
+    n1 = np.array([PATCHES * t for t in result.filters])
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    left, right = fig.subplots(1, 2)
+    grid = np.linspace(0, n1.max(), 200)
+    left.plot(grid, np.minimum(grid, N), "k--", lw=1, label="min(n₁, N)")
+    if "duplicates" in result.series:
+        left.axhline(result.distinct["duplicates"], color=_COLORS["duplicates"], ls=":", lw=1,
+                     label=f"distinct samples = {result.distinct['duplicates']}")
+    for ax in (left, right):
+        ax.axvline(N, color="gray", lw=1)
+        ax.set_xlabel("width n₁ = 36·T")
+    left.text(N, 0.02, " n₁ = N", color="gray", transform=left.get_xaxis_transform())
+    offsets = dict(zip(result.series, np.linspace(-0.012, 0.012, len(result.series)) * n1.max()))
+    for name in result.series:
+        pts = result.select(name)
+        a31 = "3.1 holds" if result.assumption_3_1[name] else "3.1 violated"
+        label = f"{name} ({a31})"
+        x = np.array([p.n1 for p in pts]) + offsets[name]
+        left.scatter(x, [p.rank for p in pts], s=18, marker=_MARKERS[name], color=_COLORS[name], label=label,
+                     zorder=3)
+        right.scatter(x, [max(p.ratio, _FLOOR) for p in pts], s=18, marker=_MARKERS[name], color=_COLORS[name],
+                      label=label, zorder=3)
+    tol = {}
+    for p in result.points:  # the relative tolerance tol/σ_max = max(N, n_1)·eps is the same for every series
+        tol.setdefault(p.n1, p.tol / p.sigma_max if p.sigma_max > 0 else np.nan)
+    xs = sorted(tol)
+    right.plot(xs, [tol[x] for x in xs], "k:", lw=1.2, label="tolerance / σ_max")
+    right.set_yscale("log")
+    left.set_ylabel("rank F₁")
+    right.set_ylabel("σ_min / σ_max of F₁")
+    left.set_title(f"Rank of F₁ on {N} digits ({result.draws} draws per width)")
+    right.set_title("Smallest singular value, relative")
+    left.legend(fontsize=8, loc="lower right")
+    right.legend(fontsize=8, loc="lower left")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    return buf.getvalue()
