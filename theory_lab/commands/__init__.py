@@ -9,7 +9,7 @@ import importlib
 
 __all__ = ["register_all", "MODULES"]
 
-MODULES = ("widths", "spectrum")
+MODULES = ("widths", "spectrum", "demo")
 
 
 def register_all(app) -> None:
