@@ -32,8 +32,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DEMOS", "RankPoint", "RankJump", "default_filters", "duplicate_digits", "rank_jump",
-           "rank_jump_figure", "PATCHES"]
+__all__ = [
+    "DEMOS",
+    "PATCHES",
+    "RankJump",
+    "RankPoint",
+    "default_filters",
+    "duplicate_digits",
+    "rank_jump",
+    "rank_jump_figure",
+]
 
 DEMOS = ("rank-jump",)
 PATCHES = 36  # 3x3 VALID on 8x8: 6x6 patch positions, so n_1 = 36·T

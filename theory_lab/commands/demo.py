@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-__all__ = ["register", "demo"]
+__all__ = ["demo", "register"]
 
 
 def _rank_range(points) -> str:

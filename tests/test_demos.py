@@ -1,0 +1,143 @@
+"""The rank-jump demo: its numbers obey rank F_1 = min(n_1, distinct samples), and its command."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from theory_lab.cli import app
+from theory_lab.commands.demo import demo
+from theory_lab.demos import PATCHES, default_filters, duplicate_digits, rank_jump, rank_jump_figure
+
+N = 60  # filters 1..4: n_1 = 36, 72, 108, 144 crosses N between T = 1 and T = 2
+
+
+@pytest.fixture(scope="module")
+def result():
+    return rank_jump(N, draws=2, seed=0)
+
+
+def test_default_filters_cross_N():
+    for n in (20, 60, 200, 216, 500):
+        Ts = default_filters(n)
+        n1 = [PATCHES * t for t in Ts]
+        assert any(w < n for w in n1) or n <= PATCHES
+        assert any(w >= n for w in n1)
+        assert max(n1) >= 2 * n - PATCHES  # reaches about 2N
+    assert 6 in default_filters(216)  # n_1 = N exactly is on the sweep
+
+
+def test_noisy_rank_is_min_n1_N_conclusively(result):
+    noisy = result.select("noisy")
+    assert result.assumption_3_1["noisy"] is True
+    assert {p.T for p in noisy} == set(default_filters(N)) and len(noisy) == 2 * len(default_filters(N))
+    for p in noisy:
+        assert p.rank == min(p.n1, N), p
+        assert p.conclusive and p.margin >= 10, p
+        assert p.sigma_min > p.tol  # every singular value counted sits above the tolerance
+
+
+def test_duplicated_digits_saturate_below_N(result):
+    """Converse: with D repeated samples (3.1 violated) no width gives rank N; it stops at N - D."""
+    D = N // 10
+    dup = result.select("duplicates")
+    assert result.assumption_3_1["duplicates"] is False and result.distinct["duplicates"] == N - D
+    widest = [p for p in dup if p.T == max(result.filters)]
+    assert all(p.n1 >= N for p in widest)
+    for p in dup:
+        assert p.rank == min(p.n1, N - D) and p.conclusive, p
+    for p in widest:
+        assert p.rank == N - D < N
+        assert p.ratio < p.tol / p.sigma_max  # the lost directions sit below the tolerance
+
+
+def test_raw_digits_violate_3_1_but_stay_distinct(result):
+    """Raw digits break 3.1 through repeated blank patches, yet their samples are distinct: rank N."""
+    assert result.assumption_3_1["raw"] is False and result.distinct["raw"] == N
+    assert all(p.rank == min(p.n1, N) for p in result.select("raw"))
+    assert result.agrees
+
+
+def test_same_parameters_across_series_and_seeds(result):
+    again = rank_jump(N, filters=(1,), draws=2, seed=0, duplicates=0)
+    first = [p for p in result.points if p.T == 1 and p.series == "noisy"]
+    assert [p.sigma_max for p in again.select("noisy")] == [p.sigma_max for p in first]
+    assert again.series == ("noisy", "raw")
+    other = rank_jump(N, filters=(1,), draws=1, seed=1, duplicates=0)
+    assert other.select("noisy")[0].sigma_max != first[0].sigma_max
+
+
+def test_duplicate_digits():
+    X = np.arange(12.0).reshape(6, 2)
+    Y = duplicate_digits(X, 3)
+    np.testing.assert_array_equal(Y[3:], X[:3])
+    np.testing.assert_array_equal(Y[:3], X[:3])
+    with pytest.raises(ValueError, match=r"`duplicates`=4 must be an integer in \[0, N/2\]"):
+        duplicate_digits(X, 4)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"N": 0}, r"`N`=0 must be a positive integer"),
+    ({"N": 5000}, r"`N`=5000 exceeds the 1797 bundled digits"),
+    ({"N": 10, "draws": 0}, r"`draws`=0 must be a positive integer"),
+    ({"N": 10, "seed": -1}, r"`seed`=-1 must be a non-negative integer"),
+    ({"N": 10, "filters": (0,)}, r"`filters`=0 must be a positive integer"),
+    ({"N": 10, "filters": ()}, r"`filters` is empty"),
+])
+def test_bad_arguments(kwargs, match):
+    n = kwargs.pop("N")
+    with pytest.raises(ValueError, match=match):
+        rank_jump(n, **kwargs)
+
+
+def test_figure_is_png(result):
+    png = rank_jump_figure(result)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_cli_writes_png_and_json(tmp_path):
+    out = tmp_path / "demo"
+    res = CliRunner().invoke(app, ["demo", "rank-jump", "--n", str(N), "--draws", "1", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "rank noisy" in res.output and "conclusively" in res.output
+    assert (out / "rank-jump.png").read_bytes()[:4] == b"\x89PNG"
+    payload = json.loads((out / "rank-jump.json").read_text())
+    assert payload["N"] == N and payload["agrees"] is True and payload["n1"] == [36, 72, 108, 144]
+    assert {p["series"] for p in payload["points"]} == {"noisy", "raw", "duplicates"}
+    assert not list(out.glob(".*.tmp"))  # atomic writes left no temporary file
+
+
+@pytest.mark.parametrize("args, match", [
+    (["demo", "nope"], r"unknown demo 'nope'; valid names: rank-jump"),
+    (["demo", "rank-jump", "--n", "0"], r"--n=0 must be a number of digits"),
+    (["demo", "rank-jump", "--n", "-3"], r"--n=-3 must be a number of digits"),
+    (["demo", "rank-jump", "--draws", "0"], r"--draws=0 must be at least 1"),
+    (["demo", "rank-jump", "--n", "20", "--duplicates", "11"], r"--duplicates=11 must be in \[0, N/2\]"),
+])
+def test_cli_bad_arguments(args, match, tmp_path):
+    res = CliRunner().invoke(app, args + ["--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    text = " ".join(res.output.replace("│", " ").split())
+    assert re.search(match, text), res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_refuses_a_file_as_out(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    res = CliRunner().invoke(app, ["demo", "rank-jump", "--n", "10", "--out", str(f)])
+    text = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and "is a file; give a folder" in text, res.output
+
+
+@pytest.mark.parametrize("name, n, draws, match", [
+    ("nope", 10, 1, r"unknown demo 'nope'; valid names: rank-jump"),
+    ("rank-jump", 0, 1, r"--n=0 must be a number of digits in \[1, 1797\]"),
+    ("rank-jump", 10, -1, r"--draws=-1 must be at least 1"),
+])
+def test_demo_command_raises_bad_parameter(name, n, draws, match, tmp_path):
+    with pytest.raises(typer.BadParameter, match=match):
+        demo(name, n=n, draws=draws, seed=0, duplicates=None, out=tmp_path / "o")
