@@ -38,3 +38,28 @@ def test_full_weight_matrix_matches_model(arch, key):
 def test_feature_rank_rejects_output_layer():
     with pytest.raises(ValueError, match=r"`k`=6 is not a hidden layer"):
         feature_rank(MIXED, sample_params(MIXED, 0), np.zeros((2, 6, 6, 2)), 6)
+
+
+def _one_saturated_unit(activation: str, rng):
+    """A dense net with n_1 = N = 6 whose unit 0 has pre-activations in [-9.5, -8.5] on every sample."""
+    arch = Architecture((3,), (Dense(6, activation=activation), Output(1)))
+    X = rng.uniform(-1, 1, (6, 3))
+    W = rng.standard_normal((3, 6))
+    b = rng.standard_normal(6)
+    W[:, 0] = 0.1 * np.array([1.0, 1.0, 1.0]) / 3
+    b[0] = -9.0
+    params = {"layer_1": {"W": W, "b": b}, "layer_2": {"W": np.zeros((6, 1)), "b": np.zeros(1)}}
+    return arch, params, X
+
+
+def test_saturated_analytic_unit_makes_the_deficiency_inconclusive(rng):
+    arch, params, X = _one_saturated_unit("gelu", rng)  # gelu(-9) ~ 1e-18: constant to rounding
+    r = feature_rank(arch, params, X, 1)
+    assert r.rank == 5 and r.margin >= r.band          # float64 sees rank 5, far below tolerance ...
+    assert not r.conclusive and "saturate" in r.unresolved and "[0]" in r.unresolved  # ... but cannot decide
+
+
+def test_dead_relu_unit_is_a_conclusive_deficiency(rng):
+    arch, params, X = _one_saturated_unit("relu", rng)  # relu is exactly 0 there, in exact arithmetic too
+    r = feature_rank(arch, params, X, 1)
+    assert r.rank < 6 and r.conclusive and r.unresolved == ""

@@ -22,11 +22,13 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import jax
 import numpy as np
 
+from theory_lab import activations as _act
 from theory_lab import model as _model
 from theory_lab.arch import Architecture, Output
 from theory_lab.linalg import DEFAULT_BAND, RankReport, rank_report
@@ -56,7 +58,37 @@ def feature_rank(arch: Architecture, params, X, k: int, *, band: float = DEFAULT
         5
     """
     k = _check_k(arch, k, need_weights=False)
-    return rank_report(features_upto(arch, params, X, k), band=band, name=f"F_{k}")
+    fw = _forward_upto(arch, params, X, k)
+    F = np.asarray(fw.F[k])
+    report = rank_report(F, band=band, name=f"F_{k}")
+    if report.rank < min(F.shape) and fw.G[k] is not None:
+        why = _saturation(arch, k, F, np.asarray(fw.G[k]), report)
+        if why:
+            report = dataclasses.replace(report, unresolved=why)
+    return report
+
+
+def _saturation(arch: Architecture, k: int, F, G, report: RankReport) -> str:
+    """Why a rank deficiency of ``F_k`` may be below float64 resolution ("" if it is not).
+
+    A unit whose pre-activation clearly varies over the samples while its output is constant
+    to within the rank tolerance has saturated (e.g. GELU at −8 is ~1e-15): for a σ that is
+    constant on no interval (analytic, or strictly increasing) its exact outputs still differ,
+    so float64 cannot tell whether those columns lift the rank. If such units are at least as
+    many as the missing rank, the deficiency is not evidence against ``rank F_k = N``.
+    """
+    act = _act.get(arch.layer(k).activation) if arch.layer(k).activation else None
+    if act is None or not (act.analytic or act.strictly_increasing):
+        return ""  # e.g. ReLU: a dead unit is constant in exact arithmetic too
+    spread_F = np.linalg.norm(F - F.mean(axis=0), axis=0)
+    spread_G = G.max(axis=0) - G.min(axis=0)
+    saturated = np.nonzero((spread_F <= report.tol) & (spread_G > 1e-8 * (1.0 + np.abs(G).max(axis=0))))[0]
+    missing = min(F.shape) - report.rank
+    if saturated.size < missing:
+        return ""
+    return (f"{saturated.size} unit(s) of layer {k} ({act.name}) saturate: their pre-activations vary over the "
+            f"samples but their outputs are constant to within the tolerance {report.tol:.1e} (units "
+            f"{saturated[:8].tolist()}); the missing rank {missing} is below float64 resolution")
 
 
 @functools.lru_cache(maxsize=512)

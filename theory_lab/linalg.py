@@ -40,6 +40,9 @@ class RankReport:
         rank: number of singular values above ``tol``.
         margin: ``min(σ_r / tol, tol / σ_{r+1})``; ``inf`` when no singular value is near.
         band: a decision is conclusive when ``margin >= band``.
+        unresolved: non-empty when the caller knows the decision sits below what float64 can
+            resolve (e.g. a saturated unit, see :func:`theory_lab.feature_maps.feature_rank`);
+            the report is then not conclusive whatever its margin.
     """
 
     shape: tuple[int, int]
@@ -48,6 +51,7 @@ class RankReport:
     rank: int
     margin: float
     band: float
+    unresolved: str = ""
 
     @property
     def full_rank(self) -> bool:
@@ -76,7 +80,8 @@ class RankReport:
 
     @property
     def conclusive(self) -> bool:
-        return self.margin >= self.band
+        """Margin at least ``band`` and no known float64 resolution limit (see ``unresolved``)."""
+        return self.margin >= self.band and not self.unresolved
 
     def to_dict(self, max_values: int = 8) -> dict:
         s = self.singular_values
@@ -85,6 +90,7 @@ class RankReport:
             "full_column_rank": self.full_column_rank, "sigma_max": self.sigma_max,
             "sigma_min": self.sigma_min, "ratio": self.ratio, "tol": self.tol,
             "margin": self.margin, "band": self.band, "conclusive": self.conclusive,
+            "unresolved": self.unresolved,
             "smallest_singular_values": s[-max_values:][::-1].tolist(),
         }
 
