@@ -14,16 +14,10 @@ from proofs_checks import hypotheses as hyp
 from proofs_checks.instances import default_instances, digits_instance
 from theory_lab import model
 from theory_lab.checking import Check, Context, Hypothesis, Result, Verdict, decide
+from theory_lab.feature_maps import feature_rank
 from theory_lab.linalg import rank_report
 
-__all__ = ["CHECKS", "feature_rank"]
-
-
-def feature_rank(inst, params, k: int | None = None):
-    """Rank report of ``F_k`` for an instance (``k`` defaults to its wide layer)."""
-    k = inst.k if k is None else k
-    F = model.features(inst.arch, params, inst.data.X)[k]
-    return rank_report(np.asarray(F), name=f"F_{k}")
+__all__ = ["CHECKS"]
 
 
 def _lemma_2_5(ctx: Context) -> Result:
@@ -75,7 +69,7 @@ def _theorem_3_5(ctx: Context) -> Result:
         hs, _ = hyp.theorem_3_5(inst.arch, inst.data.X, inst.k)
         hyps += [Hypothesis(f"{inst.name}: {h.name}", h.met, h.detail) for h in hs]
         params = model.init(inst.arch, ctx.key(f"theorem-3.5/{inst.name}"))
-        r = feature_rank(inst, params)
+        r = feature_rank(inst.arch, params, inst.data.X, inst.k)  # saturation-aware rank evidence
         evidence[inst.name] = r.to_dict()
         ok &= r.rank == inst.N
         conclusive &= r.conclusive
