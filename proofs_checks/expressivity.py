@@ -35,7 +35,7 @@ from theory_lab import data as _data
 from theory_lab import exact_fit, feature_maps, linalg, model, rank_probes, sampling, witness
 from theory_lab import tolerances as tols
 from theory_lab.arch import Architecture, Conv, Dense, MaxPool, Output
-from theory_lab.checking import Check, Context, Evidence, Hypothesis, Result, Verdict, conclude
+from theory_lab.checking import Check, Context, Evidence, Hypothesis, Result, Verdict, applicable, conclude
 
 __all__ = ["CHECKS"]
 
@@ -116,6 +116,8 @@ def _theorem_3_4(ctx: Context) -> Result:
         ctx.progress(f"theorem-3.4: {name}")
         hs, _ = hyp.theorem_3_4(arch, X, k)
         hyps += _prefixed(name, hs)
+        if not applicable(hs):  # the construction needs distinct samples and a wide layer
+            continue
         baseline = rank_probes.rank_frequency(arch, X, k, draws=5, key=ctx.key(f"theorem-3.4/random/{name}"))
         w = witness.construct_full_rank(arch, X, k, key=ctx.key(f"theorem-3.4/search/{name}"))
         _observe_witness(ev, name, arch, w.params, X, k)
@@ -131,11 +133,13 @@ def _theorem_3_4_converse(ctx: Context) -> Result:
     hs, _ = hyp.theorem_3_4(arch, ds.X, k)
     broken = [hyp.activations_3_2(arch, k)]
     kept = [h for h in hs if h.name != broken[0].name]
+    ev, claim = Evidence(), "the proof's construction gives rank F_k = N (Theorem 3.4)"
+    if not applicable(kept):  # the construction needs distinct samples and a wide layer
+        return conclude(claim, kept, ev, broken=broken)
     w = witness.construct_full_rank(arch, ds.X, k, key=ctx.key("theorem-3.4-converse"), attempts=2)
-    ev = Evidence()
     ev.rank(f"F_{k} at the construction's parameters", feature_maps.feature_rank(arch, w.params, ds.X, k), ds.N)
     ev.facts.update({"d_plus_1": arch.d + 1, "attempts": w.attempts, "witness": w.to_dict()})
-    return conclude("the proof's construction gives rank F_k = N (Theorem 3.4)", kept, ev, broken=broken)
+    return conclude(claim, kept, ev, broken=broken)
 
 
 # --------------------------------------------------------------------------- Theorem 3.5
@@ -209,9 +213,11 @@ def _corollary_3_6(ctx: Context) -> Result:
     k = arch.L - 1
     hs, _ = hyp.theorem_3_4(arch, ds.X, k)
     hyps = hs + [hyp.scalar_output(arch)]
+    ev, claim = Evidence(), "every target fitted exactly through the wide last hidden layer"
+    if not applicable(hyps):
+        return conclude(claim, hyps, ev)
     w = witness.construct_full_rank(arch, ds.X, k, key=ctx.key("corollary-3.6"))
     F = feature_maps.features_upto(arch, w.params, ds.X, k)
-    ev = Evidence()
     ev.rank(f"F_{k} (Theorem 3.4's construction)", linalg.rank_report(F, name=f"F_{k}"), ds.N)
     ev.facts["fits"] = _observe_fits(ev, arch, w.params, F, ds.X, _targets(ctx, ds))
     # the paper's count: T_1 l_0 filter weights, n_1 = N biases, N output weights (b_L = 0 is not used)
@@ -223,7 +229,7 @@ def _corollary_3_6(ctx: Context) -> Result:
     ev.facts["parameter_counts"] = {**counts, "this_network": arch.num_params, "n_1": arch.widths[1]}
     ev.facts["method"] = ("λ from QR of F_{L-1}ᵀ and one triangular solve (no Gram inverse); "
                           "F_{L-1} from Theorem 3.4's construction (ReLU); residual of the network's own output")
-    return conclude("every target fitted exactly through the wide last hidden layer", hyps, ev)
+    return conclude(claim, hyps, ev)
 
 
 def _corollary_3_6_narrow(ctx: Context) -> Result:
@@ -233,12 +239,13 @@ def _corollary_3_6_narrow(ctx: Context) -> Result:
     hs, _ = hyp.theorem_3_4(arch, ds.X, k)
     broken = [hyp.wide_layer(arch, k, ds.N)]
     kept = [h for h in hs if h.name != broken[0].name] + [hyp.scalar_output(arch)]
+    ev, claim = Evidence(), "every target fitted exactly through the last hidden layer (Corollary 3.6)"
+    if not applicable(kept, broken):
+        return conclude(claim, kept, ev, broken=broken)
     params = sampling.sample_params(arch, ctx.key("corollary-3.6-narrow"))
     F = feature_maps.features_upto(arch, params, ds.X, k)
-    ev = Evidence()
     ev.facts["fits"] = _observe_fits(ev, arch, params, F, ds.X, _targets(ctx, ds))
-    return conclude("every target fitted exactly through the last hidden layer (Corollary 3.6)", kept, ev,
-                    broken=broken)
+    return conclude(claim, kept, ev, broken=broken)
 
 
 # --------------------------------------------------------------------------- probes

@@ -25,11 +25,11 @@ import numpy as np
 from proofs_checks import hypotheses as hyp
 from proofs_checks.instances import default_instances, digits_instance
 from theory_lab import activations, feature_maps, linalg, sampling
+from theory_lab import data as _data
 from theory_lab import testing as probes
 from theory_lab import tolerances as tols
 from theory_lab.arch import Architecture, Conv, Output
-from theory_lab.checking import Check, Context, Evidence, Hypothesis, Result, conclude
-from theory_lab.data import check_distinct_patches
+from theory_lab.checking import Check, Context, Evidence, Hypothesis, Result, applicable, conclude
 
 __all__ = ["CHECKS", "THEORY_3_2", "REGISTRY_PROBED"]
 
@@ -71,7 +71,7 @@ def _lemma_2_5_converse(ctx: Context) -> Result:
 # --------------------------------------------------------------------------- Assumption 3.1
 
 def _observe_3_1(ev: Evidence, name: str, arch: Architecture, X) -> dict:
-    report = check_distinct_patches(arch, X)
+    report = _data.check_distinct_patches(arch, X)
     ev.exact(f"{name}: patch values shared between samples", report.shared_patch_values, 0)
     scale = float(np.max(np.abs(X))) if np.size(X) else 0.0
     if report.shared_patch_values == 0:
@@ -96,7 +96,7 @@ def _assumption_3_1_raw(ctx: Context) -> Result:
             Hypothesis("the same images, perturbed by at most 1e-5 of their scale", Xr.shape == Xn.shape
                        and change <= 1e-5, f"max |X_noisy − X_raw| / max |X_raw| = {change:.2e}")]
     ev = Evidence()
-    rep_raw = check_distinct_patches(raw.arch, Xr)
+    rep_raw = _data.check_distinct_patches(raw.arch, Xr)
     ev.exact("raw digits: patch values shared between samples", rep_raw.shared_patch_values, 0, ">")
     ev.facts["raw"] = rep_raw.to_dict()
     ev.facts["noise_1e-6"] = _observe_3_1(ev, "digits + 1e-6 noise", noisy.arch, Xn)
@@ -112,10 +112,13 @@ def _assumption_3_1_converse(ctx: Context) -> Result:
     broken = [hyp.assumption_3_1(inst.arch, X)[0]]
     kept = [h for h in hs if h.name != broken[0].name]
     ev = Evidence()
+    claim = f"rank F_{k} = N at random parameters (Theorem 3.5)"
+    if not applicable(kept, broken):
+        return conclude(claim, kept, ev, broken=broken)
     for draw in range(2):
         params = sampling.sample_params(inst.arch, ctx.key(f"assumption-3.1-converse/{draw}"))
         ev.rank(f"F_{k} (draw {draw})", feature_maps.feature_rank(inst.arch, params, X, k), inst.N)
-    return conclude(f"rank F_{k} = N at random parameters (Theorem 3.5)", kept, ev, broken=broken)
+    return conclude(claim, kept, ev, broken=broken)
 
 
 # --------------------------------------------------------------------------- Assumption 3.2 (registry)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from theory_lab import activations as _act
+from theory_lab import data as _data
 from theory_lab.arch import Architecture
 from theory_lab.checking import Hypothesis
-from theory_lab.data import check_distinct_patches
 
 __all__ = ["assumption_3_1", "assumption_2_4", "wide_layer", "narrow_layer", "layers_conv_or_fc", "activations_3_2",
            "activations_analytic", "activation_3_2", "per_neuron_bias", "scalar_output", "finite_float64",
@@ -20,7 +20,7 @@ __all__ = ["assumption_3_1", "assumption_2_4", "wide_layer", "narrow_layer", "la
 
 
 def assumption_3_1(arch: Architecture, X) -> tuple[Hypothesis, dict]:
-    report = check_distinct_patches(arch, X)
+    report = _data.check_distinct_patches(arch, X)
     return Hypothesis("Assumption 3.1 (patches of different samples differ)", report.holds, str(report)), \
         report.to_dict()
 

@@ -144,6 +144,10 @@ def test_theorem_rule():
     assert theorem_verdict([met], vague) is Verdict.FAILS
     with pytest.raises(ValueError, match="Evidence is empty"):
         theorem_verdict([met], Evidence())
+    # a check may stop before observing when a hypothesis is unmet
+    assert theorem_verdict([unmet], Evidence()) is Verdict.NOT_APPLICABLE
+    assert checking.applicable([met]) and not checking.applicable([unmet])
+    assert not checking.applicable([met], broken=[met]) and checking.applicable([met], broken=[unmet])
 
 
 def test_converse_rule():

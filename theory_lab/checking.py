@@ -40,8 +40,8 @@ from typing import Any, Callable
 import numpy as np
 
 __all__ = ["Verdict", "Hypothesis", "Result", "Check", "Context", "Record", "Observation", "Evidence",
-           "theorem_verdict", "converse_verdict", "conclude", "decide", "register", "discover", "run_check",
-           "ENTRY_POINT_GROUP"]
+           "theorem_verdict", "converse_verdict", "conclude", "applicable", "decide", "register", "discover",
+           "run_check", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "theory_lab.checks"
 
@@ -337,14 +337,16 @@ class Evidence:
 def theorem_verdict(hypotheses, evidence: Evidence) -> Verdict:
     """The rule for a theorem's check (THEORY.md §5).
 
-    A hypothesis unmet on the instance: *not applicable*. Else any conclusive violation:
-    *fails* (a counterexample or a bug, never hidden by other inconclusive observations).
-    Else any observation inside its band: *inconclusive*. Else *holds*.
+    A hypothesis unmet on the instance: *not applicable* (the conclusion need not have been
+    observed: a check may stop before work that its hypotheses make meaningless). Else any
+    conclusive violation: *fails* (a counterexample or a bug, never hidden by other
+    inconclusive observations). Else any observation inside its band: *inconclusive*.
+    Else *holds*.
     """
-    if not evidence.observations:
-        raise ValueError("a check must observe its conclusion at least once; the Evidence is empty.")
     if not all(h.met for h in hypotheses):
         return Verdict.NOT_APPLICABLE
+    if not evidence.observations:
+        raise ValueError("a check must observe its conclusion at least once; the Evidence is empty.")
     if evidence.violations:
         return Verdict.FAILS
     if evidence.unresolved:
@@ -362,12 +364,12 @@ def converse_verdict(kept, broken, evidence: Evidence) -> Verdict:
     (the converse is shown). Every observation conclusively satisfying it: *fails*.
     Otherwise *inconclusive*.
     """
-    if not evidence.observations:
-        raise ValueError("a converse must observe the conclusion at least once; the Evidence is empty.")
     if not broken:
         raise ValueError("a converse must break at least one hypothesis; `broken` is empty.")
     if not all(h.met for h in kept) or any(h.met for h in broken):
         return Verdict.NOT_APPLICABLE
+    if not evidence.observations:
+        raise ValueError("a converse must observe the conclusion at least once; the Evidence is empty.")
     if evidence.violations:
         return Verdict.HOLDS
     if evidence.unresolved:
@@ -427,6 +429,15 @@ def conclude(claim: str, hypotheses, evidence: Evidence, *, broken=None) -> Resu
         text = f"{verdict.value}: {prefix} — {part}"
     margin = evidence.margin if broken is None else evidence.violation_margin
     return Result(verdict, shown, margin, evidence.to_dict(), text)
+
+
+def applicable(hypotheses, broken=()) -> bool:
+    """Whether the rule can get past *not applicable*: every hypothesis met, every broken one unmet.
+
+    A check calls it before work that unmet hypotheses make meaningless (or impossible:
+    Theorem 3.4's construction needs distinct samples) and then :func:`conclude` s at once.
+    """
+    return all(h.met for h in hypotheses) and not any(h.met for h in broken)
 
 
 @dataclass(frozen=True)
