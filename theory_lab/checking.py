@@ -105,6 +105,8 @@ class Result:
             (``> 1`` clears it; ``None`` where no single number decides).
         evidence: the numbers behind the verdict (JSON-serialisable after conversion).
         summary: one sentence for the report.
+        broken: names of the hypotheses a converse breaks on purpose (listed in
+            ``hypotheses`` too); empty for a theorem's check.
     """
 
     verdict: Verdict
@@ -112,15 +114,20 @@ class Result:
     margin: float | None = None
     evidence: dict = field(default_factory=dict)
     summary: str = ""
+    broken: tuple = ()
 
     @property
     def hypotheses_met(self) -> bool:
-        return all(h.met for h in self.hypotheses)
+        """Every hypothesis as the rule needs it: met, except a converse's broken ones, which must be unmet."""
+        return all(h.met != (h.name in self.broken) for h in self.hypotheses)
 
     def to_dict(self) -> dict:
-        return _jsonable({"verdict": self.verdict.value, "hypotheses": [h.to_dict() for h in self.hypotheses],
-                          "hypotheses_met": self.hypotheses_met, "margin": self.margin,
-                          "evidence": self.evidence, "summary": self.summary})
+        out = {"verdict": self.verdict.value, "hypotheses": [h.to_dict() for h in self.hypotheses],
+               "hypotheses_met": self.hypotheses_met, "margin": self.margin,
+               "evidence": self.evidence, "summary": self.summary}
+        if self.broken:
+            out["broken"] = list(self.broken)
+        return _jsonable(out)
 
 
 def decide(hypotheses, conclusion: bool, conclusive: bool) -> Verdict:
@@ -428,7 +435,8 @@ def conclude(claim: str, hypotheses, evidence: Evidence, *, broken=None) -> Resu
             part = f"observed {len(evidence.observations)}×, closest: {worst.detail or worst.name}"
         text = f"{verdict.value}: {prefix} — {part}"
     margin = evidence.margin if broken is None else evidence.violation_margin
-    return Result(verdict, shown, margin, evidence.to_dict(), text)
+    names = tuple(h.name for h in broken) if broken is not None else ()
+    return Result(verdict, shown, margin, evidence.to_dict(), text, names)
 
 
 def applicable(hypotheses, broken=()) -> bool:
