@@ -160,10 +160,10 @@ def test_converse_rule():
     assert converse_verdict([kept], [not_broken], shown) is Verdict.NOT_APPLICABLE
     r = conclude("rank F_1 = N", [kept], shown, broken=[broken])
     assert r.verdict is Verdict.HOLDS and r.summary.startswith("holds: converse of rank F_1 = N")
-    assert r.hypotheses_met and r.broken == ("n_1 ≥ N",) and r.to_dict()["broken"] == ["n_1 ≥ N"]
+    assert r.set_up and not r.hypotheses_met and r.broken == ("n_1 ≥ N",) and r.to_dict()["broken"] == ["n_1 ≥ N"]
     r = conclude("rank F_1 = N", [kept], unshown, broken=[not_broken])
     assert r.verdict is Verdict.NOT_APPLICABLE and "holds on the instance" in r.summary
-    assert not r.hypotheses_met  # the hypothesis to break is met: the converse is not set up
+    assert not r.set_up  # the hypothesis to break is met: the converse is not set up
 
 
 def test_summary_follows_the_verdict():

@@ -180,7 +180,7 @@ PLANTED = {
 @pytest.mark.parametrize("check_id", sorted(PLANTED))
 def test_a_planted_bug_makes_the_check_fail(check_id, monkeypatch, fresh_zoo):
     before = _run(check_id)  # the same check without the bug
-    assert before.verdict is Verdict.HOLDS and before.hypotheses_met
+    assert before.verdict is Verdict.HOLDS and before.set_up
     PLANTED[check_id](monkeypatch)
     result = _run(check_id)
     assert result.verdict is Verdict.FAILS, result.summary
@@ -264,7 +264,7 @@ def test_unmet_hypotheses_give_not_applicable(check_id, monkeypatch):
     result = _run(check_id)
     assert result.verdict is Verdict.NOT_APPLICABLE, result.summary
     assert result.summary.startswith("not applicable: ")
-    assert not result.hypotheses_met  # a kept hypothesis unmet, or the one a converse breaks met
+    assert not result.set_up  # a kept hypothesis unmet, or the one a converse breaks met
 
 
 # ----------------------------------------------------------------------------- probes

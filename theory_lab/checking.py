@@ -118,12 +118,18 @@ class Result:
 
     @property
     def hypotheses_met(self) -> bool:
-        """Every hypothesis as the rule needs it: met, except a converse's broken ones, which must be unmet."""
+        """Every listed hypothesis met (a converse lists the ones it breaks, so this is False for it)."""
+        return all(h.met for h in self.hypotheses)
+
+    @property
+    def set_up(self) -> bool:
+        """The instance is as the rule needs it: every hypothesis met, except a converse's broken
+        ones, which are unmet (a verdict other than *not applicable* needs this)."""
         return all(h.met != (h.name in self.broken) for h in self.hypotheses)
 
     def to_dict(self) -> dict:
         out = {"verdict": self.verdict.value, "hypotheses": [h.to_dict() for h in self.hypotheses],
-               "hypotheses_met": self.hypotheses_met, "margin": self.margin,
+               "hypotheses_met": self.hypotheses_met, "set_up": self.set_up, "margin": self.margin,
                "evidence": self.evidence, "summary": self.summary}
         if self.broken:
             out["broken"] = list(self.broken)
