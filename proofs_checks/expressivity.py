@@ -212,14 +212,15 @@ def _corollary_3_6(ctx: Context) -> Result:
     arch = Architecture((8, 8, 1), (Conv(counts["T_1"], (3, 3), activation="relu"), Output(1)))
     k = arch.L - 1
     hs, _ = hyp.theorem_3_4(arch, ds.X, k)
-    hyps = hs + [hyp.scalar_output(arch)]
+    targets = _targets(ctx, ds)
+    hyps = hs + [hyp.scalar_output(arch)] + [hyp.finite_float64(y, f"{name} targets") for name, y in targets.items()]
     ev, claim = Evidence(), "every target fitted exactly through the wide last hidden layer"
     if not applicable(hyps):
         return conclude(claim, hyps, ev)
     w = witness.construct_full_rank(arch, ds.X, k, key=ctx.key("corollary-3.6"))
     F = feature_maps.features_upto(arch, w.params, ds.X, k)
     ev.rank(f"F_{k} (Theorem 3.4's construction)", linalg.rank_report(F, name=f"F_{k}"), ds.N)
-    ev.facts["fits"] = _observe_fits(ev, arch, w.params, F, ds.X, _targets(ctx, ds))
+    ev.facts["fits"] = _observe_fits(ev, arch, w.params, F, ds.X, targets)
     # the paper's count: T_1 l_0 filter weights, n_1 = N biases, N output weights (b_L = 0 is not used)
     used = arch.num_params - arch.widths[-1]
     ev.exact("parameters of the fitting CNN (output bias unused)", used, counts["cnn"],
@@ -238,13 +239,15 @@ def _corollary_3_6_narrow(ctx: Context) -> Result:
     k = arch.L - 1
     hs, _ = hyp.theorem_3_4(arch, ds.X, k)
     broken = [hyp.wide_layer(arch, k, ds.N)]
-    kept = [h for h in hs if h.name != broken[0].name] + [hyp.scalar_output(arch)]
+    targets = _targets(ctx, ds)
+    kept = [h for h in hs if h.name != broken[0].name] + [hyp.scalar_output(arch)] + [
+        hyp.finite_float64(y, f"{name} targets") for name, y in targets.items()]
     ev, claim = Evidence(), "every target fitted exactly through the last hidden layer (Corollary 3.6)"
     if not applicable(kept, broken):
         return conclude(claim, kept, ev, broken=broken)
     params = sampling.sample_params(arch, ctx.key("corollary-3.6-narrow"))
     F = feature_maps.features_upto(arch, params, ds.X, k)
-    ev.facts["fits"] = _observe_fits(ev, arch, params, F, ds.X, _targets(ctx, ds))
+    ev.facts["fits"] = _observe_fits(ev, arch, params, F, ds.X, targets)
     return conclude(claim, kept, ev, broken=broken)
 
 
