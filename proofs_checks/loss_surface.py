@@ -38,6 +38,7 @@ __all__ = ["CHECKS", "STARTS"]
 STARTS = 6  # random starts per class encoding for Theorem 4.5 (descent)
 ANY_STARTS = 4  # any-index starts per tiny network
 SEARCH_STARTS, SEARCH_STEPS = 3, 200  # direct search for small ∇_{U_{k+1}} Φ
+NARROW_STARTS = (("minimum", 12), ("any", 2))  # (mode, starts) on the narrow network
 
 
 def _rel(a, b) -> float:
@@ -48,17 +49,24 @@ def _rel(a, b) -> float:
 # ----------------------------------------------------------------------------- backprop
 
 def _backprop(ctx: Context) -> Result:
+    """``Δ_l``'s recursion (``theory_lab.loss_surface.backprop``) against autodiff (``derivatives.gradient``).
+
+    Layers ``k+1 … L`` of both networks are fully connected, where ``∇_{U_l} Φ = ∇_{W_l} Φ``.
+    """
     ds = S.digits(ctx, S.N_WIDE)
     ev, hyps = Evidence(), []
     for name, arch in (("pyramidal", S.pyramidal()), ("wide-last", S.wide_last())):
-        hyps.append(S.h41(arch, 1, S.N_WIDE, f"{name}: "))
+        hyps += [S.h41(arch, 1, S.N_WIDE, f"{name}: "),
+                 Hypothesis(f"{name}: layers 2..L fully connected", all(arch.layer(l).kind in ("dense", "output")
+                                                                         for l in range(2, arch.L + 1)))]
         params = S.params(arch, ctx, f"backprop/{name}")
         Y = ctx.rng(f"backprop/{name}/Y").standard_normal(ds.Y.shape)
         bp = loss_surface.backprop(arch, params, ds.X, Y, 1)
-        auto = jax.grad(lambda p: loss_surface.loss(arch, p, ds.X, Y))(params)
+        obj = D.objective(arch)
+        auto = obj.layout.unravel(D.gradient(obj, obj.layout.ravel(params), ds.X, Y))
         for l in range(2, arch.L + 1):
-            gU = loss_surface.grad_full_matrix(arch, params, ds.X, Y, l)
-            ev.at_most(f"{name}: ∇_U_{l} recursion vs autodiff", _rel(bp.grad_U[l], gU), T.IDENTITY)
+            ev.at_most(f"{name}: ∇_U_{l} recursion vs autodiff", _rel(bp.grad_U[l], auto[f"layer_{l}"]["W"]),
+                       T.IDENTITY)
             ev.at_most(f"{name}: ∇_b_{l} recursion vs autodiff", _rel(bp.grad_b[l], auto[f"layer_{l}"]["b"]),
                        T.IDENTITY)
     return conclude("Δ_l recursion = autodiff (relative difference)", hyps, ev)
@@ -69,16 +77,18 @@ def _backprop(ctx: Context) -> Result:
 def _lemma_4_2(ctx: Context) -> Result:
     cases = [("pyramidal", S.pyramidal(), 1), ("wide-last", S.wide_last(), 2)]
     X = S.digits(ctx, S.N_WIDE).X
+    law = {"law": "lecun_normal", "bias_law": "normal", "bias_scale": 0.1}
     ev, hyps = Evidence(), [S.h31(cases[0][1], X)]
     for name, arch, k in cases:
         hyps += [S.h41(arch, k, S.N_WIDE, f"{name}: "), hyp.activations_analytic(arch, k).prefixed(name)]
         for i in range(6):
-            m = loss_surface.membership(arch, S.params(arch, ctx, f"lemma-4.2/{name}/{i}"), X, k)
+            m = loss_surface.membership(arch, S.params(arch, ctx, f"lemma-4.2/{name}/{i}", **law), X, k)
             ev.rank(f"{name} draw {i}: F_{k}", m.F_k, S.N_WIDE)
             for l, r in m.U.items():
                 ev.rank(f"{name} draw {i}: U_{l}", r, min(r.shape))
-    hyps.append(Hypothesis("parameter law has a density (LeCun-normal weights, normal biases)", True,
-                           "theory_lab.sampling.sample_params defaults"))
+    # every weight law of theory_lab.model.LAWS has a density; biases need a non-degenerate law
+    dense = law["law"] in model.LAWS and law["bias_law"] in ("normal", "uniform") and law["bias_scale"] > 0
+    hyps.append(Hypothesis("parameter law has a density", dense, f"theory_lab.sampling.sample_params({law})"))
     return conclude("random parameters lie in S_k", hyps, ev)
 
 
@@ -361,7 +371,7 @@ def _narrow_check(ctx: Context) -> Result:
                          f"widths {arch.widths}, N = {S.N_NARROW}")]
     ev, runs = Evidence(), []
     zero = T.zero_loss_tol(Y)
-    for mode, n in (("minimum", 12), ("any", 2)):
+    for mode, n in NARROW_STARTS:
         for i in range(n):
             ctx.progress(f"narrow: {mode} start {i + 1}/{n}")
             res = critical.find_critical_point(arch, S.params(arch, ctx, f"narrow/{mode}/{i}"), ds.X, Y,

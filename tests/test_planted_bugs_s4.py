@@ -21,6 +21,14 @@ from theory_lab import spectrum
 from theory_lab.checking import Context, Verdict, run_check
 
 
+@pytest.fixture(autouse=True)
+def _small_workloads(monkeypatch):
+    """Fewer random starts: each planted bug shows on the first ones (keeps the file fast)."""
+    monkeypatch.setattr(LSC, "STARTS", 1)
+    monkeypatch.setattr(LSC, "SEARCH_STARTS", 1)
+    monkeypatch.setattr(LSC, "NARROW_STARTS", (("any", 1),))
+
+
 def _s4_checks():
     eps = [ep for ep in metadata.entry_points(group="theory_lab.checks") if ep.name in ("s4-curvature",
                                                                                       "s4-loss-surface")]
@@ -236,3 +244,25 @@ def test_constant_targets_make_the_bad_critical_point_not_applicable(monkeypatch
     real = C.bad_critical_point
     monkeypatch.setattr(C, "bad_critical_point", lambda ctx, constant_targets=False: real(ctx, constant_targets=True))
     assert C._bad_critical(Context(seed=0)).verdict == Verdict.NOT_APPLICABLE
+
+
+def test_an_upper_bound_violated_71_times_fails(monkeypatch):
+    """Lemma 4.3's upper bound computed 71× too small: a conclusive violation, never inconclusive."""
+    real = LS.gradient_bounds
+
+    def small_upper(arch, params, X, Y, k, **kw):
+        b = real(arch, params, X, Y, k, **kw)
+        return LS.GradientBounds(b.k, b.grad_norm, b.residual_norm, b.lower, b.upper / 71, b.lower_naive, b.tol,
+                                 b.factors)
+    monkeypatch.setattr(LS, "gradient_bounds", small_upper)
+    result = LSC._lemma_4_3(Context(seed=0))
+    assert result.hypotheses_met and result.verdict == Verdict.FAILS, result.summary
+
+
+@pytest.mark.parametrize("fn", [LSC._lemma_4_3_widening, LSC._theorem_4_4_widening])
+def test_a_converse_with_a_kept_hypothesis_unmet_is_not_applicable(fn, monkeypatch):
+    """tanh in the widening network breaks Assumption 3.2, which the converses keep: not applicable."""
+    monkeypatch.setattr(S, "widening", lambda: S.Architecture((6,), (S.Dense(12, activation="tanh"), S.Dense(3),
+                                                                      S.Output(6))))
+    result = fn(Context(seed=0))
+    assert result.verdict == Verdict.NOT_APPLICABLE, result.summary
