@@ -109,3 +109,60 @@ def test_context_cache_builds_once():
     build = lambda: calls.append(1) or len(calls)  # noqa: E731
     assert ctx.cached("k", build) == 1 and ctx.cached("k", build) == 1 and calls == [1]
     assert ctx.cached("other", build) == 2
+
+
+# ----------------------------------------------------------------------------- the verdict vocabulary
+
+from theory_lab.checking import Evidence, conclude, converse_verdict, theorem_verdict  # noqa: E402
+from theory_lab.tolerances import Tolerance  # noqa: E402
+
+TOL = Tolerance(1e-10, 10.0, "test", "rounding")
+
+
+def test_band_is_symmetric_around_the_tolerance_not_the_conclusion():
+    ev = Evidence()
+    inside_ok, inside_bad = ev.at_most("a", 0.5e-10, TOL), ev.at_most("b", 2e-10, TOL)
+    far_ok, far_bad = ev.at_most("c", 1e-12, TOL), ev.at_most("d", 1e-8, TOL)
+    assert (inside_ok.holds, inside_ok.conclusive) == (True, False)
+    assert (inside_bad.holds, inside_bad.conclusive) == (False, False)
+    assert (far_ok.holds, far_ok.conclusive) == (True, True)
+    assert (far_bad.holds, far_bad.conclusive) == (False, True)
+    assert ev.at_most("nan", float("nan"), TOL).conclusive and not ev.observations[-1].holds
+
+
+def test_theorem_rule():
+    met, unmet = Hypothesis("h", True), Hypothesis("h", False)
+    ok, bad, vague = Evidence(), Evidence(), Evidence()
+    ok.at_least("gap", 1.0, TOL)
+    bad.at_least("gap", 1.0, TOL), bad.at_least("gap2", 1e-13, TOL)
+    vague.at_least("gap", 2e-10, TOL)
+    assert theorem_verdict([met], ok) is Verdict.HOLDS
+    assert theorem_verdict([met], bad) is Verdict.FAILS
+    assert theorem_verdict([met], vague) is Verdict.INCONCLUSIVE
+    assert theorem_verdict([unmet], bad) is Verdict.NOT_APPLICABLE  # unmet hypotheses never fail
+    vague.at_least("gap3", 1e-13, TOL)  # a conclusive violation is not hidden by an inconclusive one
+    assert theorem_verdict([met], vague) is Verdict.FAILS
+    with pytest.raises(ValueError, match="Evidence is empty"):
+        theorem_verdict([met], Evidence())
+
+
+def test_converse_rule():
+    kept, broken, not_broken = Hypothesis("k", True), Hypothesis("n_1 ≥ N", False), Hypothesis("n_1 ≥ N", True)
+    shown, unshown = Evidence(), Evidence()
+    shown.at_least("σ_min", 1e-14, TOL)  # conclusion (σ_min > tol) violated
+    unshown.at_least("σ_min", 1.0, TOL)
+    assert converse_verdict([kept], [broken], shown) is Verdict.HOLDS
+    assert converse_verdict([kept], [broken], unshown) is Verdict.FAILS
+    assert converse_verdict([kept], [not_broken], shown) is Verdict.NOT_APPLICABLE
+    r = conclude("rank F_1 = N", [kept], shown, broken=[broken])
+    assert r.verdict is Verdict.HOLDS and r.summary.startswith("holds: converse of rank F_1 = N")
+    r = conclude("rank F_1 = N", [kept], unshown, broken=[not_broken])
+    assert r.verdict is Verdict.NOT_APPLICABLE and "holds on the instance" in r.summary
+
+
+def test_summary_follows_the_verdict():
+    ev = Evidence()
+    ev.at_most("‖r‖", 5.0, TOL)
+    r = conclude("exact fit", [Hypothesis("n ≥ N", True)], ev)
+    assert r.verdict is Verdict.FAILS and "violated" in r.summary and r.margin < 1
+    assert r.to_dict()["evidence"]["observations"][0]["holds"] is False

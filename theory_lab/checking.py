@@ -31,8 +31,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Verdict", "Hypothesis", "Result", "Check", "Context", "Record", "decide", "register",
-           "discover", "run_check", "ENTRY_POINT_GROUP"]
+__all__ = ["Verdict", "Hypothesis", "Result", "Check", "Context", "Record", "Observation", "Evidence",
+           "theorem_verdict", "converse_verdict", "conclude", "decide", "register", "discover", "run_check",
+           "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "theory_lab.checks"
 
@@ -121,6 +122,203 @@ def decide(hypotheses, conclusion: bool, conclusive: bool) -> Verdict:
     if not conclusive:
         return Verdict.INCONCLUSIVE
     return Verdict.HOLDS if conclusion else Verdict.FAILS
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One observed instance of a conclusion, decided against a tolerance band.
+
+    ``holds`` says whether the conclusion is observed; ``conclusive`` whether the
+    deciding number sits outside the band around its tolerance (so rounding or solver
+    error cannot flip ``holds``). ``margin`` is the factor by which the number clears
+    the threshold on the side it is on (``> 1`` when it holds, ``< 1`` when violated).
+    Conclusiveness never looks at ``holds``: it depends only on the distance to the
+    threshold.
+    """
+
+    name: str
+    holds: bool
+    conclusive: bool
+    margin: float
+    detail: str = ""
+    value: float | None = None
+    threshold: float | None = None
+    tolerance: str = ""
+
+    def to_dict(self) -> dict:
+        return _jsonable({"name": self.name, "holds": bool(self.holds), "conclusive": bool(self.conclusive),
+                          "margin": self.margin, "value": self.value, "threshold": self.threshold,
+                          "tolerance": self.tolerance, "detail": self.detail})
+
+
+class Evidence:
+    """Accumulates :class:`Observation` s and folds their margins and conclusiveness.
+
+    Example:
+        >>> from theory_lab.tolerances import Tolerance
+        >>> ev = Evidence()
+        >>> tol = Tolerance(1e-10, 10.0, "residual", "rounding")
+        >>> ev.at_most("residual", 1e-14, tol).holds, ev.at_least("gap", 5e-10, tol).conclusive
+        (True, False)
+        >>> ev.holds, ev.conclusive, ev.margin
+        (True, False, 5.0)
+    """
+
+    def __init__(self):
+        self.observations: list[Observation] = []
+        self.facts: dict = {}
+
+    def add(self, obs: Observation) -> Observation:
+        self.observations.append(obs)
+        return obs
+
+    def observe(self, name: str, holds: bool, *, margin: float, conclusive: bool, detail: str = "",
+                **extra) -> Observation:
+        """An observation decided elsewhere (a :class:`~theory_lab.linalg.RankReport`, an inertia)."""
+        return self.add(Observation(name, bool(holds), bool(conclusive), float(margin), detail, **extra))
+
+    def _compare(self, name, value, tol, at_most: bool, detail: str) -> Observation:
+        value = float(value)
+        if not math.isfinite(value):
+            return self.add(Observation(name, False, True, 0.0, detail or f"{name} is {value}", value,
+                                        tol.value, tol.name))
+        t = tol.value
+        if at_most:
+            margin = t / value if value > 0 else math.inf
+            holds = value <= t
+        else:
+            margin = value / t if t > 0 else math.inf
+            holds = value >= t
+        ratio = margin if holds else 1.0 / margin if margin > 0 else math.inf
+        conclusive = ratio >= tol.band
+        sign = "≤" if at_most else "≥"
+        text = detail or f"{name} = {value:.3e} {sign if holds else ('>' if at_most else '<')} {t:.3e} ({tol.name})"
+        return self.add(Observation(name, holds, conclusive, margin, text, value, t, tol.name))
+
+    def at_most(self, name: str, value: float, tol, detail: str = "") -> Observation:
+        """Observe ``value ≤ tol.value`` (NaN/Inf: a conclusive violation)."""
+        return self._compare(name, value, tol, True, detail)
+
+    def at_least(self, name: str, value: float, tol, detail: str = "") -> Observation:
+        """Observe ``value ≥ tol.value`` (NaN/Inf: a conclusive violation)."""
+        return self._compare(name, value, tol, False, detail)
+
+    def rank(self, name: str, report, expected: int) -> Observation:
+        """Observe ``rank == expected`` from a :class:`~theory_lab.linalg.RankReport` (its band decides)."""
+        return self.observe(name, report.rank == expected, margin=report.margin, conclusive=report.conclusive,
+                            detail=f"{name}: {report} (expected rank {expected})")
+
+    @property
+    def holds(self) -> bool:
+        return all(o.holds for o in self.observations)
+
+    @property
+    def conclusive(self) -> bool:
+        return all(o.conclusive for o in self.observations)
+
+    @property
+    def violations(self) -> list[Observation]:
+        """Conclusive observations where the conclusion does not hold."""
+        return [o for o in self.observations if o.conclusive and not o.holds]
+
+    @property
+    def unresolved(self) -> list[Observation]:
+        return [o for o in self.observations if not o.conclusive]
+
+    @property
+    def margin(self) -> float | None:
+        """The smallest margin (the observation closest to flipping), ``None`` when empty."""
+        return min((o.margin for o in self.observations), default=None)
+
+    def to_dict(self) -> dict:
+        return {"observations": [o.to_dict() for o in self.observations], **_jsonable(self.facts)}
+
+
+def theorem_verdict(hypotheses, evidence: Evidence) -> Verdict:
+    """The rule for a theorem's check (THEORY.md §5).
+
+    A hypothesis unmet on the instance: *not applicable*. Else any conclusive violation:
+    *fails* (a counterexample or a bug, never hidden by other inconclusive observations).
+    Else any observation inside its band: *inconclusive*. Else *holds*.
+    """
+    if not evidence.observations:
+        raise ValueError("a check must observe its conclusion at least once; the Evidence is empty.")
+    if not all(h.met for h in hypotheses):
+        return Verdict.NOT_APPLICABLE
+    if evidence.violations:
+        return Verdict.FAILS
+    if evidence.unresolved:
+        return Verdict.INCONCLUSIVE
+    return Verdict.HOLDS
+
+
+def converse_verdict(kept, broken, evidence: Evidence) -> Verdict:
+    """The rule for a converse: break a hypothesis, show the conclusion can then fail.
+
+    ``kept``: hypotheses the instance must still meet; ``broken``: the hypotheses the
+    converse breaks, each computed on the instance (``met`` must be False). ``evidence``
+    observes the theorem's *conclusion*. If a kept hypothesis is unmet or a broken one
+    is in fact met: *not applicable*. A conclusive violation of the conclusion: *holds*
+    (the converse is shown). Every observation conclusively satisfying it: *fails*.
+    Otherwise *inconclusive*.
+    """
+    if not evidence.observations:
+        raise ValueError("a converse must observe the conclusion at least once; the Evidence is empty.")
+    if not broken:
+        raise ValueError("a converse must break at least one hypothesis; `broken` is empty.")
+    if not all(h.met for h in kept) or any(h.met for h in broken):
+        return Verdict.NOT_APPLICABLE
+    if evidence.violations:
+        return Verdict.HOLDS
+    if evidence.unresolved:
+        return Verdict.INCONCLUSIVE
+    return Verdict.FAILS
+
+
+def conclude(claim: str, hypotheses, evidence: Evidence, *, broken=None) -> Result:
+    """A :class:`Result` with its verdict and summary generated from the evidence.
+
+    ``claim`` states the conclusion (``"rank F_1 = N"``). With ``broken`` (a list of
+    :class:`Hypothesis`) the converse rule applies: ``hypotheses`` are the kept ones and
+    the result lists kept and broken hypotheses together.
+
+    Example:
+        >>> from theory_lab.tolerances import Tolerance
+        >>> ev = Evidence(); _ = ev.at_most("‖r‖", 3.0, Tolerance(1e-8, 10.0, "fit", "rounding"))
+        >>> r = conclude("exact fit", [Hypothesis("n_1 ≥ N", True)], ev)
+        >>> r.verdict.value, r.summary
+        ('fails', 'fails: exact fit — violated: ‖r‖ = 3.000e+00 > 1.000e-08 (fit)')
+    """
+    hypotheses = list(hypotheses)
+    if broken is None:
+        verdict, shown = theorem_verdict(hypotheses, evidence), hypotheses
+    else:
+        broken = list(broken)
+        verdict, shown = converse_verdict(hypotheses, broken, evidence), hypotheses + broken
+    if verdict is Verdict.NOT_APPLICABLE:
+        if broken is not None and any(h.met for h in broken):
+            why = "; ".join(f"{h.name} is met ({h.detail})" if h.detail else f"{h.name} is met"
+                            for h in broken if h.met)
+            text = f"not applicable: the hypothesis to break holds on the instance: {why}"
+        else:
+            why = "; ".join(f"{h.name}" + (f" ({h.detail})" if h.detail else "") for h in hypotheses if not h.met)
+            text = f"not applicable: unmet hypothesis: {why}"
+    else:
+        if evidence.violations:
+            worst = min(evidence.violations, key=lambda o: o.margin)
+            part = f"violated: {worst.detail or worst.name}"
+            if len(evidence.violations) > 1:
+                part += f" (and {len(evidence.violations) - 1} more)"
+        elif evidence.unresolved:
+            worst = min(evidence.unresolved, key=lambda o: abs(math.log(o.margin)) if o.margin > 0 else 0.0)
+            part = f"inside the tolerance band: {worst.detail or worst.name}"
+        else:
+            worst = min(evidence.observations, key=lambda o: o.margin)
+            part = f"observed {len(evidence.observations)}×, closest: {worst.detail or worst.name}"
+        prefix = f"converse of {claim}" if broken is not None else claim
+        text = f"{verdict.value}: {prefix} — {part}"
+    margin = evidence.margin
+    return Result(verdict, shown, margin, evidence.to_dict(), text)
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ import numpy as np
 from theory_lab import derivatives as D
 from theory_lab import loss_surface
 from theory_lab.arch import Architecture
+from theory_lab.linalg import Inertia, inertia_report
 
 __all__ = ["Inertia", "Search", "find_critical_point", "hessian_inertia", "default_k", "MODES"]
 
@@ -200,61 +201,11 @@ def _newton_iteration(obj, mode, theta, lam, X, Y):
 
 # ----------------------------------------------------------------------------- results
 
-@dataclass(frozen=True)
-class Inertia:
-    """Signs of the Hessian's eigenvalues at a point, with the tolerance and its margin.
-
-    An eigenvalue counts as zero when ``|λ| ≤ tol`` (default ``tol = rtol · max|λ|``).
-    ``kind`` is ``"minimum"`` (all positive), ``"saddle"`` (some negative, some
-    positive), ``"maximum"`` (all negative) or ``"degenerate"`` (none negative, some
-    zero: second order cannot decide). ``margin`` is how far the eigenvalues next to
-    ``±tol`` sit from it, as a factor; below ``band`` the classification is inconclusive.
-    """
-
-    positive: int
-    negative: int
-    zero: int
-    tol: float
-    min_eigenvalue: float
-    max_eigenvalue: float
-    margin: float
-    band: float = 10.0
-    smallest: tuple = ()
-
-    @property
-    def kind(self) -> str:
-        if self.negative and self.positive:
-            return "saddle"
-        if self.negative and not self.zero:
-            return "maximum"
-        if self.zero or self.negative:
-            return "degenerate"
-        return "minimum"
-
-    @property
-    def conclusive(self) -> bool:
-        return self.margin >= self.band
-
-    def to_dict(self) -> dict:
-        return {"kind": self.kind, "positive": self.positive, "negative": self.negative, "zero": self.zero,
-                "tol": self.tol, "min_eigenvalue": self.min_eigenvalue, "max_eigenvalue": self.max_eigenvalue,
-                "margin": self.margin, "conclusive": self.conclusive, "smallest_abs": list(self.smallest)}
-
-
 def inertia_of(eigenvalues, *, tol: float | None = None, rtol: float = 1e-9, band: float = 10.0) -> Inertia:
-    """:class:`Inertia` from a symmetric matrix's eigenvalues (float64)."""
-    w = np.sort(np.asarray(eigenvalues, dtype=np.float64))
-    scale = float(np.max(np.abs(w))) if w.size else 0.0
-    tol = rtol * scale if tol is None else float(tol)
-    a = np.abs(w)
-    nz, z = a[a > tol], a[a <= tol]
-    if tol > 0:
-        margin = min(float(nz.min()) / tol if nz.size else math.inf, tol / float(z.max()) if z.size and z.max() > 0
-                     else math.inf)
-    else:
-        margin = math.inf
-    return Inertia(int(np.sum(w > tol)), int(np.sum(w < -tol)), int(z.size), float(tol), float(w[0]), float(w[-1]),
-                   float(margin), band, tuple(np.sort(a)[:6].tolist()))
+    """:class:`~theory_lab.linalg.Inertia` of the Hessian at a solver's point: the rank rule with
+    ``tol = rtol · max|λ|`` (default 1e-9: the point carries the solver's forward error)."""
+    w = np.asarray(eigenvalues, dtype=np.float64)
+    return inertia_report(w, tol=tol, band=band) if tol is not None else inertia_report(w, rtol=rtol, band=band)
 
 
 def hessian_inertia(arch: Architecture, params, X, Y, *, rtol: float = 1e-9, band: float = 10.0) -> Inertia:

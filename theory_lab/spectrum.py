@@ -50,6 +50,8 @@ import jax.numpy as jnp
 import numpy as np
 from matfree import decomp, stochtrace
 
+from theory_lab.linalg import Inertia, inertia_report
+
 __all__ = ["Eigenpairs", "Density", "TraceEstimate", "Inertia", "dense_matvec", "materialize", "lanczos",
            "slq_density", "hutchinson", "hutch_plus_plus", "xtrace", "trace_exact", "trace_estimates",
            "inertia", "wasserstein1", "exact_density"]
@@ -481,43 +483,8 @@ def trace_estimates(matvec, dim: int, key, *params, num_matvecs: int = 48) -> di
 # ----------------------------------------------------------------------------- inertia
 
 
-@dataclass(frozen=True)
-class Inertia:
-    """Counts of eigenvalues ``< −tol``, in ``[−tol, tol]`` and ``> tol``.
-
-    ``method`` is ``"exact"`` (dense ``eigvalsh``; ``stderr`` zero, ``margin`` the distance
-    of the nearest eigenvalue to ``±tol`` as a factor, as in ``linalg.rank_report``) or
-    ``"slq"``: ``dim ×`` the quadrature's mass, with standard errors over probes and
-    ``bounds`` — for ``negative``, ``zero`` and ``positive`` a ``(low, high)`` count from the
-    Chebyshev–Markov–Stieltjes inequalities (:meth:`Density.cdf`). Gauss nodes do not sit
-    on an interior eigenvalue until it converges, so a cluster at zero shows up in the
-    width of those bounds rather than in the point estimate.
-    """
-
-    negative: float
-    zero: float
-    positive: float
-    tol: float
-    method: str
-    stderr: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    margin: float | None = None
-    bounds: tuple | None = None
-    eigenvalues: np.ndarray | None = field(default=None, repr=False)
-
-    def to_dict(self) -> dict:
-        return {"negative": self.negative, "zero": self.zero, "positive": self.positive, "tol": self.tol,
-                "method": self.method, "stderr": list(self.stderr), "margin": self.margin,
-                "bounds": None if self.bounds is None else [list(b) for b in self.bounds]}
-
-
 def _exact_inertia(lam: np.ndarray, tol: float) -> Inertia:
-    neg, pos = int(np.sum(lam < -tol)), int(np.sum(lam > tol))
-    a = np.abs(lam)
-    above = a[a > tol]
-    below = a[a <= tol]
-    up = float(above.min() / tol) if above.size and tol > 0 else math.inf
-    down = float(tol / below.max()) if below.size and below.max() > 0 else math.inf
-    return Inertia(neg, lam.size - neg - pos, pos, float(tol), "exact", margin=min(up, down), eigenvalues=lam)
+    return inertia_report(lam, tol=tol)
 
 
 def inertia(matvec, dim: int, *params, key=None, tol: float | None = None, rtol: float | None = None,
@@ -558,5 +525,6 @@ def inertia(matvec, dim: int, *params, key=None, tol: float | None = None, rtol:
     _, le_lo, le_hi = density.cdf(np.nextafter(tol, np.inf))  # fraction <= tol
     bounds = ((dim * n_lo, dim * n_hi), (dim * max(le_lo - n_hi, 0.0), dim * min(le_hi - n_lo, 1.0)),
               (dim * (1.0 - le_hi), dim * (1.0 - le_lo)))
-    return Inertia(dim * neg, dim * zero, dim * pos, float(tol), "slq", (dim * se_n, dim * se_z, dim * se_p),
-                   bounds=bounds)
+    return Inertia(dim * neg, dim * zero, dim * pos, float(tol), math.nan, method="slq",
+                   min_eigenvalue=float(density.lambda_min), max_eigenvalue=float(density.lambda_max),
+                   stderr=(dim * se_n, dim * se_z, dim * se_p), bounds=bounds)
