@@ -28,17 +28,13 @@ function and :class:`HessianMatvec` call that one routine (:func:`_operator`).
 (``X=batching.batches(X, Y, size)``, ``Y`` omitted): sums over samples are then
 accumulated batch by batch (``lax.scan``), the last batch padded and masked.
 
-Public API (``obj`` an Objective; every function is jitted with ``obj`` static and
-``θ``, the data and ``v`` as arguments, never closed over):
-
-* :func:`objective`, :func:`from_model` — the Objective (re-exported); :func:`flatten`, :func:`layout`
-* :func:`loss`, :func:`outputs`, :func:`residuals`, :func:`gradient`, :func:`value_and_gradient`
-* :func:`jacobian`, :func:`sample_jacobian` — ``J (Nm, P)``
-* :func:`hvp`, :func:`linearize_hvp`, :func:`hessian` — ``∇²Φ v``, reusable ``v -> ∇²Φ v``, dense
-* :func:`gauss_newton_vp`, :func:`gauss_newton` — ``c JᵀΛJ v``, dense
-* :func:`residual_vp`, :func:`residual_hessian` — ``(∇²Φ − c JᵀΛJ) v``, dense
-* :class:`HessianMatvec` — a hashable ``(v, θ, X, Y) -> Av`` for :mod:`theory_lab.spectrum`
-* :func:`batch_size` — products run at once: 1 on CPU, memory-bound elsewhere
+Public API (``obj`` an Objective, static under ``jax.jit``; ``θ``, data and ``v`` are arguments,
+never closed over): :func:`loss`, :func:`outputs`, :func:`residuals`, :func:`gradient`,
+:func:`value_and_gradient`, :func:`jacobian` / :func:`sample_jacobian` (``J (Nm, P)``), :func:`hvp`,
+:func:`linearize_hvp`, :func:`hessian`, :func:`gauss_newton_vp`, :func:`gauss_newton`,
+:func:`residual_vp`, :func:`residual_hessian`, :class:`HessianMatvec` (a hashable ``(v, θ, X, Y) -> Av``
+for :mod:`theory_lab.spectrum`), :func:`batch_size`; re-exported: :func:`objective`, :func:`from_model`,
+:func:`flatten`, :func:`layout`.
 
 Every derivative also takes ``block=``: a layer index ``k`` (chain networks) or the
 path of a parameter subtree (``"Conv_0"``; any pytree); θ's other entries are held
@@ -103,27 +99,6 @@ def _data(obj: Objective, X, Y) -> Batches:
     return batching.as_batches(X, Y)
 
 
-def _theta(obj: Objective, theta):
-    theta = jnp.asarray(theta)
-    require_float64(theta, "theta")
-    if tuple(theta.shape) != (obj.P,):
-        raise ValueError(f"`theta` has shape {tuple(theta.shape)}; expected ({obj.P},) for this model. "
-                         "Use derivatives.flatten(params)[0] (or the θ of from_model).")
-    return theta
-
-
-def _vector(obj: Objective, v, block):
-    if v is None:
-        raise ValueError("`v` is missing; pass the vector (P,) or vectors (B, P) to multiply.")
-    v = jnp.asarray(v)
-    size = obj.block_size(block)
-    require_float64(v, "v")
-    if v.ndim not in (1, 2) or v.shape[-1] != size:
-        where = f"block {block!r}'s P_k = {size}" if block is not None else f"P = {size}"
-        raise ValueError(f"`v` has shape {tuple(v.shape)}; expected ({size},) or (B, {size}) for {where}.")
-    return v
-
-
 def _default_targets(obj: Objective, X):
     """Targets for the Gauss–Newton term, which does not depend on them for the built-in losses."""
     if obj.loss.fn is not None:
@@ -135,18 +110,6 @@ def _default_targets(obj: Objective, X):
     if obj.loss.name == "softmax-cross-entropy":
         return jnp.zeros((N,), jnp.int32)
     return jnp.zeros((N, check_data(obj, jnp.asarray(X))[1]), jnp.float64)
-
-
-def _restrict(obj: Objective, fn, theta, block):
-    """``fn`` of θ → the same function of θ_k with the other entries of θ held at their values."""
-    if block is None:
-        return fn, theta
-    sl = obj.layout.block(block)
-
-    def restricted(theta_k):
-        return fn(theta.at[sl].set(theta_k))
-
-    return restricted, theta[sl]
 
 
 def _apply(A, v):
@@ -183,11 +146,11 @@ def _summed(obj, kind, theta, data: Batches, block, transform):
 
     def total(t):
         def one(X, Y, weight):
-            fn, _ = _restrict(obj, _batch_scalar(obj, kind, theta, X, Y, c * weight), theta, block)
+            fn, _ = obj.restrict(_batch_scalar(obj, kind, theta, X, Y, c * weight), theta, block)
             return transform(fn)(t)
         return batching.sum_over(one, data)
 
-    return total, _restrict(obj, lambda t: t, theta, block)[1]
+    return total, obj.restrict(lambda t: t, theta, block)[1]
 
 
 def _operator(obj, kind, theta, data, block, linearize: bool) -> Callable:
@@ -203,7 +166,7 @@ def _operator(obj, kind, theta, data, block, linearize: bool) -> Callable:
 
 @functools.partial(jax.jit, static_argnums=(0, 3))
 def _value_and_grad_jit(obj, theta, data, block):
-    return _summed(obj, "hessian", theta, data, block, jax.value_and_grad)[0](_restrict(obj, lambda t: t, theta,
+    return _summed(obj, "hessian", theta, data, block, jax.value_and_grad)[0](obj.restrict(lambda t: t, theta,
                                                                                        block)[1])
 
 
@@ -215,7 +178,7 @@ def _loss_jit(obj, theta, data):
 
 def loss(obj: Objective, theta, X, Y=None) -> jax.Array:
     """``Φ(θ) = c Σ_i ℓ(f(x_i), y_i)`` (scalar). ``X (N, …)``, ``Y`` targets; or ``X`` a Batches."""
-    theta = _theta(obj, theta)
+    theta = obj.check_theta(theta)
     return _loss_jit(obj, theta, _data(obj, X, Y))
 
 
@@ -226,7 +189,7 @@ def _outputs_jit(obj, theta, data):
 
 def outputs(obj: Objective, theta, X) -> jax.Array:
     """``F_L (N, m)`` at θ (``X`` an array or a Batches)."""
-    theta = _theta(obj, theta)
+    theta = obj.check_theta(theta)
     if isinstance(X, Batches):
         check_data(obj, X.X[0])
         return _outputs_jit(obj, theta, X)
@@ -242,7 +205,7 @@ def residuals(obj: Objective, theta, X, Y) -> jax.Array:
 
 def value_and_gradient(obj: Objective, theta, X, Y=None, *, block=None):
     """``(Φ, ∇Φ)``; ``∇Φ`` is ``(P,)`` (or ``(P_k,)`` with ``block``)."""
-    theta = _theta(obj, theta)
+    theta = obj.check_theta(theta)
     data = _data(obj, X, Y)
     obj.block_size(block)
     return _value_and_grad_jit(obj, theta, data, block)
@@ -301,7 +264,7 @@ def sample_jacobian(obj: Objective, theta, X, block=None) -> jax.Array:
     vmapped over samples, replace ``N·m`` reverse passes through the whole batch.
     """
     def one(x):
-        fn, x0 = _restrict(obj, lambda t: obj.outputs(t, x[None]).reshape(-1), theta, block)
+        fn, x0 = obj.restrict(lambda t: obj.outputs(t, x[None]).reshape(-1), theta, block)
         return jax.jacrev(fn)(x0)
 
     J = jax.vmap(one)(X)
@@ -312,7 +275,7 @@ def sample_jacobian(obj: Objective, theta, X, block=None) -> jax.Array:
 def _jacobian_jit(obj, theta, data, mode, batch, block):
     if mode == "forward":
         X = data.X[0]
-        fn, x0 = _restrict(obj, lambda t: obj.outputs(t, X).reshape(-1), theta, block)
+        fn, x0 = obj.restrict(lambda t: obj.outputs(t, X).reshape(-1), theta, block)
         _, f_jvp = jax.linearize(fn, x0)
         return _map_basis(f_jvp, x0.shape[0], batch).T
     J = batching.map_over(lambda X: sample_jacobian(obj, theta, X, block).reshape(X.shape[0], -1,
@@ -329,7 +292,7 @@ def jacobian(obj: Objective, theta, X, *, mode: str = "auto", memory: int = DEFA
     forward mode runs ``batch`` products at once (default :func:`batch_size` under
     ``memory`` bytes). For a Batches, reverse mode batch by batch.
     """
-    theta = _theta(obj, theta)
+    theta = obj.check_theta(theta)
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"`mode`={mode!r} is unknown; expected 'auto', 'forward' or 'reverse'.")
     if isinstance(X, Batches):
@@ -356,9 +319,9 @@ def _product_jit(obj, kind, theta, data, v, block):
 
 
 def _product(obj, kind, theta, X, Y, v, block):
-    theta = _theta(obj, theta)
+    theta = obj.check_theta(theta)
     data = _data(obj, X, Y)
-    return _product_jit(obj, kind, theta, data, _vector(obj, v, block), block)
+    return _product_jit(obj, kind, theta, data, obj.check_vector(v, block), block)
 
 
 def hvp(obj: Objective, theta, X, Y=None, v=None, *, block=None) -> jax.Array:
@@ -403,7 +366,7 @@ def linearize_hvp(obj: Objective, theta, X, Y=None, *, block=None) -> Callable[[
     tangent sweep (compiled once per model and shape). It stores every batch's
     linearisation, so its memory grows with ``N``; :func:`hvp` keeps one batch's.
     """
-    theta = _theta(obj, theta)
+    theta = obj.check_theta(theta)
     data = _data(obj, X, Y)
     obj.block_size(block)
     return functools.partial(_apply_linear, _linearize_jit(obj, theta, data, block))
@@ -419,7 +382,7 @@ def _dense_jit(obj, kind, theta, data, batch, block):
 
 
 def _dense(obj, kind, theta, X, Y, memory, batch, block):
-    theta = _theta(obj, theta)
+    theta = obj.check_theta(theta)
     data = _data(obj, X, Y)
     obj.block_size(block)
     return _dense_jit(obj, kind, theta, data, _batch(obj, data.N, memory, batch), block)

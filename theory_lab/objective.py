@@ -9,6 +9,7 @@ Build it from
 * a :class:`~theory_lab.arch.Architecture` (theory-lab's chain CNNs, the paper's setting);
 * a Flax ``linen`` module and its ``variables``: ``variables["params"]`` are trained;
   every other collection (``batch_stats``, …) is **held fixed** at the given values
+  (float32 leaves, Flax's default for batch statistics, are cast to float64 exactly)
   (the Hessian is that of the network in inference mode; pass ``train=False``-style
   keywords through ``apply_kwargs``);
 * a Flax ``nnx`` module: its ``nnx.Param`` variables are trained, all other state
@@ -198,6 +199,34 @@ class Objective:
         """``f(X; θ) (N, m)`` (traceable)."""
         return self.network(self.layout.unravel(theta), X)
 
+    def restrict(self, fn: Callable, theta, block):
+        """``(fn restricted to the block, θ_k)``: ``t_k -> fn(θ with its block set to t_k)`` (identity if None)."""
+        if block is None:
+            return fn, theta
+        sl = self.layout.block(block)
+        return (lambda theta_k: fn(theta.at[sl].set(theta_k))), theta[sl]
+
+    def check_theta(self, theta) -> jax.Array:
+        """θ as a float64 ``(P,)`` array, or a clear error."""
+        theta = jnp.asarray(theta)
+        require_float64(theta, "theta")
+        if tuple(theta.shape) != (self.P,):
+            raise ValueError(f"`theta` has shape {tuple(theta.shape)}; expected ({self.P},) for this model. "
+                             "Use derivatives.flatten(params)[0] (or the θ of from_model).")
+        return theta
+
+    def check_vector(self, v, block) -> jax.Array:
+        """``v`` as float64 ``(P_k,)`` or ``(B, P_k)`` for the block, or a clear error."""
+        if v is None:
+            raise ValueError("`v` is missing; pass the vector (P,) or vectors (B, P) to multiply.")
+        v = jnp.asarray(v)
+        size = self.block_size(block)
+        require_float64(v, "v")
+        if v.ndim not in (1, 2) or v.shape[-1] != size:
+            where = f"block {block!r}'s P_k = {size}" if block is not None else f"P = {size}"
+            raise ValueError(f"`v` has shape {tuple(v.shape)}; expected ({size},) or (B, {size}) for {where}.")
+        return v
+
     def block_size(self, block) -> int:
         """``P`` (``block=None``) or the size ``P_k`` of a block."""
         if block is None:
@@ -238,13 +267,14 @@ def from_model(network, params=None, *, loss="squared", reduction: str = "sum",
         from flax import nnx
 
         graphdef, trained, rest = nnx.split(network, nnx.Param, ...)
+        rest = _float64(rest)
         lay = tree_layout(trained)
         return Objective(NnxNetwork(graphdef, rest), lay, reduction, lossfn), lay.ravel(trained)
     if _is_linen(network):
         if not isinstance(params, dict) or "params" not in params:
             raise ValueError(f"`params` for a linen module must be its variables {{'params': …, …}}, got "
                              f"{type(params).__name__}{'' if not isinstance(params, dict) else sorted(params)}.")
-        fixed = {name: value for name, value in params.items() if name != "params"}
+        fixed = _float64({name: value for name, value in params.items() if name != "params"})
         lay = tree_layout(params["params"])
         net = LinenNetwork(network, fixed, tuple(sorted((apply_kwargs or {}).items())))
         return Objective(net, lay, reduction, lossfn), lay.ravel(params["params"])
@@ -265,6 +295,14 @@ def objective(network, params=None, *, loss="squared", reduction: str = "sum",
     if network is None or isinstance(network, (str, int, float)):
         raise TypeError(f"`arch` must be a theory_lab.arch.Architecture (or a model), got {type(network).__name__}.")
     return from_model(network, params, loss=loss, reduction=reduction, apply_kwargs=apply_kwargs)[0]
+
+
+def _float64(state):
+    """Fixed state with float32 leaves (Flax keeps batch statistics in float32) cast to float64, exactly."""
+    def cast(a):
+        dtype = getattr(a, "dtype", None)
+        return jnp.asarray(a, jnp.float64) if dtype is not None and jnp.dtype(dtype) == jnp.float32 else a
+    return jax.tree_util.tree_map(cast, state)
 
 
 def _is_nnx(network) -> bool:
