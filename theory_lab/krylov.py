@@ -30,8 +30,9 @@ After ``dim`` steps the basis is complete and the process stops.
 **Drivers.** Each step is one product plus ``O(B · dim)`` of reorthogonalisation (``B``
 the allocated rows). Inside a jitted loop (``lax.fori_loop``) XLA's CPU backend ran a
 linearised Hessian-vector product 5–6× slower than the same product dispatched on its
-own (measured on the digits CNN, see ``benchmarks/RESULTS.md``), so on CPU
-(``driver="python"``) each step is its own jitted call driven from Python; elsewhere
+own (and ~4x slower inside a ``lax.cond``; measured on the digits CNN, see
+``benchmarks/RESULTS.md``), so on CPU (``driver="python"``) each step is two jitted calls
+driven from Python — the product alone, then the orthogonalisation; elsewhere
 (``driver="loop"``) a block of steps runs in one jitted loop. :data:`DRIVERS` holds the
 choice per backend.
 
@@ -151,39 +152,45 @@ def _cgs2(Q, w):
     return w1 - Q.T @ h2, h + h2, w1
 
 
-def _step(apply, key, restart, st):
+def _update(key, restart, st, Aq):
+    """Orthogonalise ``Aq = A q_j`` against ``Q``, record ``α_j, β_j`` and the next vector (or a breakdown)."""
     Q, alpha, beta, j, scale, done, count, nbreak = st
+    B, dim = Q.shape
+    w, h, w1 = _cgs2(Q, Aq)
+    b = jnp.linalg.norm(w)
+    s = jnp.maximum(scale, jnp.linalg.norm(Aq))
+    full = j + 1 >= dim
+    broke = (b <= BREAKDOWN_RTOL * s) | (b < 0.5 * jnp.linalg.norm(w1)) | full
 
-    def go(st):
-        B, dim = Q.shape
-        Aq = apply(Q[j])
-        w, h, w1 = _cgs2(Q, Aq)
-        b = jnp.linalg.norm(w)
-        s = jnp.maximum(scale, jnp.linalg.norm(Aq))
-        full = j + 1 >= dim
-        broke = (b <= BREAKDOWN_RTOL * s) | (b < 0.5 * jnp.linalg.norm(w1)) | full
+    def fresh(_):
+        r = jax.random.normal(jax.random.fold_in(key, j), (dim,), jnp.float64)
+        r = _cgs2(Q, r)[0]
+        r = _cgs2(Q, r)[0]
+        return r / jnp.linalg.norm(r)
 
-        def fresh(_):
-            r = jax.random.normal(jax.random.fold_in(key, j), (dim,), jnp.float64)
-            r = _cgs2(Q, r)[0]
-            r = _cgs2(Q, r)[0]
-            return r / jnp.linalg.norm(r)
+    def follow(_):
+        return jnp.where(broke, 0.0, w / jnp.where(broke, 1.0, b))
 
-        def follow(_):
-            return jnp.where(broke, 0.0, w / jnp.where(broke, 1.0, b))
-
-        nxt = jax.lax.cond(broke & restart & ~full, fresh, follow, None)
-        Q2 = Q.at[jnp.minimum(j + 1, B - 1)].set(jnp.where(j + 1 < B, nxt, Q[B - 1]))
-        stop = full | (broke & (not restart))
-        return (Q2, alpha.at[j].set(h[j]), beta.at[j].set(jnp.where(broke, 0.0, b)), j + 1, s, stop,
-                count + 1, nbreak + broke.astype(nbreak.dtype))
-
-    return jax.lax.cond(done, lambda st: st, go, st)
+    nxt = jax.lax.cond(broke & restart & ~full, fresh, follow, None)
+    Q2 = Q.at[jnp.minimum(j + 1, B - 1)].set(jnp.where(j + 1 < B, nxt, Q[B - 1]))
+    stop = full | (broke & (not restart))
+    return (Q2, alpha.at[j].set(h[j]), beta.at[j].set(jnp.where(broke, 0.0, b)), j + 1, s, stop,
+            count + 1, nbreak + broke.astype(nbreak.dtype))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1), donate_argnums=(5,))
-def _one_step(matvec, restart, linear, params, key, st):
-    return _step(_operator(matvec, linear, params), key, restart, st)
+def _step(apply, key, restart, st):
+    return jax.lax.cond(st[5], lambda st: st, lambda st: _update(key, restart, st, apply(st[0][st[3]])), st)
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _product(matvec, linear, params, Q, j):
+    # no control flow around the product: inside a cond or loop XLA's CPU backend ran it ~4x slower
+    return _operator(matvec, linear, params)(Q[j])
+
+
+@functools.partial(jax.jit, static_argnums=(0,), donate_argnums=(2,))
+def _update_jit(restart, key, st, Aq):
+    return _update(key, restart, st, Aq)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1), donate_argnums=(5,))
@@ -247,10 +254,11 @@ def extend(K: Krylov, depth: int) -> Krylov:
     if K.driver == "loop":
         st = _loop_steps(K.matvec, K.restart, K.linear, K.params, K.key, st, jnp.int32(n))
     else:
-        for i in range(n):
-            st = _one_step(K.matvec, K.restart, K.linear, K.params, K.key, st)
-            if not K.restart and i % 8 == 7 and bool(st[5]):
-                break  # quadrature: the probe's measure is exact, the remaining steps would be no-ops
+        for _ in range(n):
+            Aq = _product(K.matvec, K.linear, K.params, st[0], st[3])
+            st = _update_jit(K.restart, K.key, st, Aq)
+            if bool(st[5]):
+                break  # basis complete, or (quadrature) the probe's measure is exact
     return replace(K, state=st)
 
 

@@ -75,6 +75,14 @@ def _bind(matvec, params) -> Callable:
     return lambda v: matvec(v, *params)
 
 
+@functools.lru_cache(maxsize=64)
+def _output_shape(matvec, dim, tree, specs):
+    # tracing a Hessian's preparation costs ~0.3 s: once per operator and parameter shapes
+    v = jax.ShapeDtypeStruct((dim,), jnp.float64)
+    params = jax.tree_util.tree_unflatten(tree, [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in specs])
+    return jax.eval_shape(lambda u, *p: _bind(matvec, p)(u), v, *params)
+
+
 def _check_operator(matvec, dim, params, name="matvec"):
     if not callable(matvec):
         raise TypeError(f"`{name}` must be a callable matvec(v, *params) -> A v, got {type(matvec).__name__}.")
@@ -85,8 +93,8 @@ def _check_operator(matvec, dim, params, name="matvec"):
                         "or a frozen dataclass such as derivatives.HessianMatvec, and pass arrays as params.") from None
     if not isinstance(dim, (int, np.integer)) or dim < 1:
         raise ValueError(f"`dim`={dim!r} must be a positive integer (the operator's size).")
-    v = jax.ShapeDtypeStruct((int(dim),), jnp.float64)
-    out = jax.eval_shape(lambda u, *p: _bind(matvec, p)(u), v, *params)
+    leaves, tree = jax.tree_util.tree_flatten(params)
+    out = _output_shape(matvec, int(dim), tree, tuple((np.shape(x), jnp.result_type(x)) for x in leaves))
     if out.shape != (dim,) or out.dtype != jnp.float64:
         raise ValueError(f"`{name}` maps a float64 ({dim},) vector to {out.dtype}{tuple(out.shape)}; expected "
                          f"float64 ({dim},). Check `dim` and `params`.")
