@@ -21,7 +21,7 @@ from rich.table import Table
 from threadpoolctl import threadpool_limits
 
 from theory_lab import checking
-from theory_lab.report import VERDICT_STYLE, format_margin, report_markdown, results_json, write_atomic
+from theory_lab.report import VERDICT_STYLE, format_margin, report_html, report_markdown, results_json, write_atomic
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Executable checks of Nguyen & Hein's theorems on deep CNNs.")
@@ -102,6 +102,7 @@ def verify(
     console.print(table)
     write_atomic(out / "results.json", results_json(records, seed))
     write_atomic(out / "report.md", report_markdown(records, seed))
+    write_atomic(out / "report.html", report_html(records, seed))
     bad = [r for r in records if r.result.verdict in (checking.Verdict.FAILS, checking.Verdict.ERROR)]
     if strict:
         bad += [r for r in records if r.check.kind != "probe" and r.result.verdict in (
