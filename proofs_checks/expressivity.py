@@ -339,7 +339,8 @@ def _probe_raw_digits(ctx: Context, draws: int = 15) -> Result:
         ds = _digits(ctx, PROBE_N, noise)
         reports[f"noise={noise:g}"] = hyp.assumption_3_1(_conv_net(3, "sigmoid"), ds.X)[1]
         for act in ("sigmoid", "relu"):
-            r = rank_probes.rank_frequency(_conv_net(3, act), ds.X, 1, draws=draws, key=ctx.key(f"probe-raw/{act}/{noise}"))
+            r = rank_probes.rank_frequency(_conv_net(3, act), ds.X, 1, draws=draws,
+                                           key=ctx.key(f"probe-raw/{act}/{noise}"))
             r.setting["noise"] = noise
             rows.append(r)
     hyps = _prefixed("sigmoid, raw digits", hyp.theorem_3_5(_conv_net(3, "sigmoid"), _digits(ctx, PROBE_N, 0.0).X,
