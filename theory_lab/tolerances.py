@@ -26,6 +26,19 @@ Rules (documented per source of error):
   compared with 1 at band ``1 + BOUND_RTOL`` (1e-9).
 * **Eigenvalue signs** (:func:`eigen_tol`): an eigenvalue of a dense symmetric float64
   matrix is exact to ``n · eps · ‖A‖₂``; band 10 (shared with the rank rule).
+* **Exact-fit residual** (:func:`fit_residual_tol`): ``‖Fλ − y‖`` of a backward-stable
+  solve (Householder QR of ``Fᵀ`` and a triangular solve, Corollary 3.6), evaluated again
+  in float64 through the network, is of order ``γ · (‖F‖_F ‖λ‖ + ‖y‖)`` with
+  ``γ = max(N, n) · eps``, the scale of the SVD rank rule (QR's worst-case constant
+  ``N·n`` is pessimistic by orders of magnitude); band 10. On the default instances the
+  residuals sit 10³–10⁴ below it, while ``λ`` off by a relative 1e-6 lands 10²–10³ above.
+* **Distinct float64 vectors** (:func:`distinct_tol`): two length-``l`` float64 vectors
+  with entries of size ``≤ scale`` that differ by less than ``sqrt(l) · eps · scale``
+  could have been made equal (or unequal) by one rounding of their inputs; band 10.
+  Assumption 3.1 is about exact equality of patches; this band says when a distance
+  between patches of different samples is too small for float64 to tell.
+* **Exact quantities** (widths, counts, parameter numbers) have no tolerance:
+  :meth:`theory_lab.checking.Evidence.exact` compares integers, always conclusively.
 
 Example:
     >>> from theory_lab import tolerances as T
@@ -44,7 +57,7 @@ import numpy as np
 
 __all__ = ["Tolerance", "EPS", "SVD_BAND", "FORWARD_RTOL", "ZERO_LOSS_RTOL", "GTOL_RTOL", "IDENTITY_RTOL",
            "BOUND_RTOL", "BOUND", "IDENTITY", "svd_rank_tol", "solver_rank_tol", "zero_loss_tol", "critical_tol",
-           "eigen_tol", "identity_tol"]
+           "eigen_tol", "identity_tol", "fit_residual_tol", "distinct_tol"]
 
 EPS = float(np.finfo(np.float64).eps)
 SVD_BAND = 10.0
@@ -122,3 +135,27 @@ def identity_tol(scale: float = 1.0) -> Tolerance:
 
 
 IDENTITY = identity_tol(1.0)
+
+
+def fit_residual_tol(shape, F_norm: float, lam_norm: float, y_norm: float = 0.0) -> Tolerance:
+    """``γ (‖F‖_F ‖λ‖ + ‖y‖)``, ``γ = max(N, n)·eps``: the rounding left by a backward-stable solve (band 10).
+
+    Args:
+        shape: ``(N, n)`` of ``F``.
+        F_norm: ``‖F‖_F``; lam_norm: ``‖λ‖_F``; y_norm: ``‖y‖_F``.
+
+    Example:
+        >>> t = fit_residual_tol((200, 216), 10.0, 3.0)
+        >>> f"{t.value:.2e}", t.band
+        ('1.44e-12', 10.0)
+    """
+    N, n = (int(v) for v in shape)
+    gamma = max(N, n) * EPS
+    return Tolerance(gamma * (float(F_norm) * float(lam_norm) + float(y_norm)), SVD_BAND, "exact-fit residual",
+                     "backward error of a QR solve and the product's rounding, at max(N, n)·eps")
+
+
+def distinct_tol(scale: float, length: int) -> Tolerance:
+    """``sqrt(length) · eps · scale``: the distance below which float64 rounding could merge two vectors (band 10)."""
+    return Tolerance(float(np.sqrt(int(length))) * EPS * float(scale), SVD_BAND, "distinct float64 vectors",
+                     "one rounding of entries of size ≤ scale")

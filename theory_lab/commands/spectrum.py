@@ -170,13 +170,12 @@ def spectrum(
     top, bottom, inert = rep["top"], rep["bottom"], rep["inertia"]
     console.print(title)
     console.print(f"top-{len(top['values'])}: " + ", ".join(f"{v:.6g}" for v in top["values"])
-                  + f"  (converged {sum(top['converged'])}/{len(top['converged'])}, {top['num_matvecs']} steps)")
+                  + f"  (converged {sum(top['converged'])}/{len(top['converged'])}, {top['num_matvecs']} products)")
     console.print(f"bottom-{len(bottom['values'])}: " + ", ".join(f"{v:.6g}" for v in bottom["values"])
                   + f"  (converged {sum(bottom['converged'])}/{len(bottom['converged'])})")
     for name, t in rep["trace"].items():
         console.print(f"trace ({name}): {t['estimate']:.6g} ± {t['stderr']:.2g}")
-    console.print(f"inertia ({inert['method']}, tol {inert['tol']:.2g}): {inert['negative']:.6g} negative, "
-                  f"{inert['zero']:.6g} zero, {inert['positive']:.6g} positive")
+    console.print(f"inertia ({inert['method']}): {inert['summary']}")
     console.print(f"outliers: {', '.join(f'{v:.6g}' for v in rep['outliers']) or 'none'}; wrote {out}/spectrum.json "
                   f"and {out}/spectrum.png")
 
