@@ -148,6 +148,7 @@ def evidence_figure(record, *, max_reports: int = 8) -> bytes | None:
     import io
 
     import matplotlib
+    import matplotlib.ticker
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -164,6 +165,7 @@ def evidence_figure(record, *, max_reports: int = 8) -> bytes | None:
             ax.semilogy(x, np.maximum(s, 1e-300), "o-", color=color, ms=4, lw=1,
                         label=f"{path}: rank {r['rank']} of {min(r['shape']) if 'shape' in r else '?'}")
             ax.axhline(float(r["tol"]) / float(r["sigma_max"]), color=color, ls=":", lw=1.2)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_xlabel("i-th smallest singular value (1 = σ_min)")
         ax.set_ylabel("σ_i / σ_max")
         ax.set_title(f"{record.check.id}: rank evidence (dotted: tolerance / σ_max)")

@@ -283,7 +283,7 @@ def _figure(result: RankJump):
     right.set_yscale("log")
     left.set_ylabel("rank F₁")
     right.set_ylabel("σ_min / σ_max of F₁")
-    left.set_title(f"Rank of F₁ on {N} digits ({result.draws} draws per width)")
+    left.set_title(f"Rank of F₁ on {N} digits ({result.draws} draw{'s' if result.draws != 1 else ''} per width)")
     right.set_title("Smallest singular value, relative")
     left.legend(loc="lower right")
     right.legend(loc="lower left")
