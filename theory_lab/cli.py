@@ -1,7 +1,9 @@
 """The ``theory-lab`` command line.
 
 ``theory-lab verify`` runs every registered check on the embedded default and
-exits non-zero only if a check fails (or crashes). Other commands live in
+exits non-zero only if a check fails (or crashes); with ``--strict`` (CI) also if a
+check or converse says *not applicable* or *inconclusive*, which on the built-in
+default instances means a bug. Other commands live in
 :mod:`theory_lab.commands` and are attached here.
 """
 
@@ -62,6 +64,8 @@ def verify(
                                               help="Run only checks whose id matches (glob, repeatable)."),
     kind: Optional[list[str]] = typer.Option(None, "--kind", help="Only this kind: check, converse or probe."),
     list_only: bool = typer.Option(False, "--list", help="List the registered checks and exit."),
+    strict: bool = typer.Option(False, "--strict", help="Also exit 1 when a check or converse (not a probe) says "
+                                "'not applicable' or 'inconclusive': on the built-in instances that is a bug."),
 ):
     """Run every registered check on the embedded default and write a report."""
     console = _console()
@@ -100,9 +104,14 @@ def verify(
     write_atomic(out / "report.md", report_markdown(records, seed))
     write_atomic(out / "report.html", report_html(records, seed))
     bad = [r for r in records if r.result.verdict in (checking.Verdict.FAILS, checking.Verdict.ERROR)]
+    if strict:
+        bad += [r for r in records if r.check.kind != "probe" and r.result.verdict in (
+            checking.Verdict.NOT_APPLICABLE, checking.Verdict.INCONCLUSIVE)]
     console.print(f"{len(records)} checks in {time.perf_counter() - start:.1f} s; report in {out}/")
     for r in bad:
-        console.print(f"[bold red]{r.result.verdict.value}[/]: {r.check.id}: {r.result.summary}")
+        strict_note = " (--strict)" if r.result.verdict in (checking.Verdict.NOT_APPLICABLE,
+                                                            checking.Verdict.INCONCLUSIVE) else ""
+        console.print(f"[bold red]{r.result.verdict.value}[/]{strict_note}: {r.check.id}: {r.result.summary}")
     if bad:
         raise typer.Exit(1)
 
