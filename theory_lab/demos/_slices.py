@@ -259,7 +259,7 @@ def _figure(result: Slices):
             ax.plot(s.t, s.values - p.loss, color=_COLORS[s.direction], lw=2, label="Φ(θ + t v) − Φ(θ)")
             ax.plot(s.t, 0.5 * s.curvature * s.t ** 2, "k--", lw=1.2, label=f"½ t² vᵀ∇²Φv  (vᵀ∇²Φv = {s.curvature:.3g})")
             ax.axhline(0, color="0.6", lw=0.8)
-            ax.set_title(f"{s.direction} {'eigenvector' if s.direction != 'random' else 'direction'}")
+            ax.set_title(f"{s.direction} {'eigenvector' if s.direction != 'random' else 'direction'}", pad=12)
             ax.set_xlabel("step t along the unit direction v")
             ax.legend(loc="best", fontsize=9)
         row[0].set_ylabel(f"{p.point.upper()}, Φ(θ) = {p.loss:.2g}\nΦ(θ + t v) − Φ(θ)")
