@@ -171,13 +171,16 @@ def _theorem_3_5(ctx: Context, draws: int = 3) -> Result:
         ctx.progress(f"theorem-3.5: {name}")
         hs, _ = hyp.theorem_3_5(arch, X, k)
         hyps += _prefixed(name, hs)
+        drawn = []
         for law, bias_law, scale, bias_scale in LAWS_3_5:
             rng = ctx.rng(f"theorem-3.5/{name}/{law}/{bias_law}")
             for i in range(draws):
                 params = sampling.sample_params(arch, rng, law=law, bias_law=bias_law, scale=scale,
                                                 bias_scale=bias_scale)
+                drawn.append(params)
                 ev.rank(f"{name}: F_{k}, {law} weights, {bias_law} biases (scale {bias_scale:g}), draw {i}",
                         feature_maps.feature_rank(arch, params, X, k), np.shape(X)[0])
+        hyps.append(hyp.float64_draws(drawn, f"{name}: the {len(drawn)} draws"))
     ev.facts["sampler"] = "theory_lab.sampling.sample_params (the laws of model.init)"
     return conclude("rank F_k = N at draws from absolutely continuous laws", hyps, ev)
 

@@ -166,8 +166,8 @@ def _theorem_3_5_default(ctx: Context) -> Result:
     ev, hyps = Evidence(), []
     for inst in default_instances(ctx):
         hs, _ = hyp.theorem_3_5(inst.arch, inst.data.X, inst.k)
-        hyps += [h.prefixed(inst.name) for h in hs]
         params = sampling.sample_params(inst.arch, ctx.key(f"theorem-3.5/{inst.name}"))
+        hyps += [h.prefixed(inst.name) for h in hs + [hyp.float64_draws([params])]]
         ev.rank(f"{inst.name}: F_{inst.k}", feature_maps.feature_rank(inst.arch, params, inst.data.X, inst.k),
                 inst.N)
     return conclude("rank F_k = N at random parameters", hyps, ev)

@@ -16,14 +16,15 @@ import dataclasses
 import importlib
 from importlib import metadata
 
+import jax
 import numpy as np
 import pytest
 
 import proofs_checks.expressivity as pe
 import proofs_checks.foundations as pf
 from proofs_checks import instances
-from theory_lab import activations, arch as arch_mod, data, exact_fit, feature_maps, linalg, model, rank_probes, witness
-from theory_lab import tolerances
+from theory_lab import activations, arch as arch_mod, data, exact_fit, feature_maps, linalg, model, rank_probes
+from theory_lab import sampling, tolerances, witness
 from theory_lab.arch import Architecture, Conv, Output
 from theory_lab.checking import ENTRY_POINT_GROUP, Context, Verdict
 from theory_lab.zoo import graph
@@ -317,6 +318,17 @@ def test_unmet_hypotheses_give_not_applicable(check_id, monkeypatch):
     assert result.verdict is Verdict.NOT_APPLICABLE, result.summary
     assert result.summary.startswith("not applicable: ")
     assert not result.set_up  # a kept hypothesis unmet, or the one a converse breaks met
+
+
+@pytest.mark.parametrize("check_id", ["theorem-3.5-default", "theorem-3.5"])
+def test_draws_rounded_through_float32_are_not_from_a_density(check_id, monkeypatch):
+    """``sample_params`` rounding its draws through float32 (a discrete law): Theorem 3.5 does not apply."""
+    real = sampling.sample_params
+    monkeypatch.setattr(sampling, "sample_params", lambda *a, **kw: jax.tree_util.tree_map(
+        lambda w: jax.numpy.asarray(np.asarray(w, np.float32).astype(np.float64)), real(*a, **kw)))
+    result = _run(check_id)
+    assert result.verdict is Verdict.NOT_APPLICABLE, result.summary
+    assert "float32 grid" in result.summary
 
 
 # ----------------------------------------------------------------------------- probes
