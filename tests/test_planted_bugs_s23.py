@@ -331,6 +331,14 @@ def test_draws_rounded_through_float32_are_not_from_a_density(check_id, monkeypa
     assert "float32 grid" in result.summary
 
 
+def test_wide_layers_off_by_one_is_seen(monkeypatch):
+    """``Architecture.wide_layers`` asking ``n_k > N``: the instances with ``n_k = N`` lose their wide layer."""
+    monkeypatch.setattr(Architecture, "wide_layers", lambda self, N: tuple(
+        k for k in range(1, self.L) if self.widths[k] > N))
+    result = _run("theorem-3.4")
+    assert result.verdict is Verdict.NOT_APPLICABLE and "n_" in result.summary, result.summary
+
+
 # ----------------------------------------------------------------------------- probes
 
 def _hyp(result, text):
