@@ -104,7 +104,8 @@ def _layer_definition(ctx: Context) -> Result:
                 U = np.asarray(U)
                 ok = U.shape == (arch.widths[k - 1], arch.widths[k])
                 ev.exact(f"{name}: U_{k} ({twin}) has shape (n_{k - 1}, n_{k})", int(ok), 1,
-                         detail=f"{name}: U_{k} ({twin}) shape {U.shape}, widths {arch.widths[k - 1]}, {arch.widths[k]}")
+                         detail=f"{name}: U_{k} ({twin}) shape {U.shape}, "
+                                f"(n_{k - 1}, n_{k}) = {(arch.widths[k - 1], arch.widths[k])}")
                 if ok:
                     ev.at_most(f"{name}: G_{k} vs F_{k - 1} U_{k} + 1 b_{k}ᵀ ({twin}.full_weight_matrix)",
                                _rel(F_prev @ U + b, G), tols.IDENTITY)
