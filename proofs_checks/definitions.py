@@ -12,7 +12,9 @@
   rank ``r`` beyond the band; a singular value 30× the SVD tolerance counts, beyond the
   band; ``rank_report``'s default threshold is :func:`theory_lab.tolerances.svd_rank_tol`
   (one home); an exact fit's ``Φ`` (rounding only) is zero beyond the band, and ``Φ`` of
-  a fit left at a relative residual 3e-9 (30× the modelled 1e-10) is not.
+  a fit left at a relative residual 3e-9 (30× the modelled 1e-10) is not; likewise the
+  critical-point tolerance: ``‖Fᵀr‖`` at the exact fit is critical, at a residual ``3e-9 ‖Y‖``
+  along ``F``'s top singular direction it is not.
 * ``assumption-3.1-predicate``: the Assumption 3.1 predicate
   (:func:`theory_lab.data.check_distinct_patches`) finds one shared patch planted at every
   patch position of the default data (the same position and another one), so a predicate
@@ -150,8 +152,17 @@ def _tolerance_rules(ctx: Context) -> Result:
     off *= 3e-9 * np.linalg.norm(Y) / np.linalg.norm(off)
     phi_off = 0.5 * float(np.sum(((F @ fit.lam - Y) + off) ** 2))
     ev.at_least("Φ of a fit left at relative residual 3e-9 (not zero loss)", phi_off, zero)
+    # critical: for Φ(λ) = ½‖Fλ − Y‖² (J = F), ∇Φ = Fᵀr. At the exact fit r is rounding: critical;
+    # r = 3e-9 ‖Y‖ along F's top left singular vector gives ‖∇Φ‖ = 30× the modelled error: not critical
+    Uf, sf, _ = np.linalg.svd(F, full_matrices=False)
+    crit = tols.critical_tol(float(sf[0]), Y)
+    ev.at_most("‖Fᵀ r‖ at the exact fit (rounding only)", float(np.linalg.norm(F.T @ (F @ fit.lam - Y))), crit)
+    r_off = np.outer(Uf[:, 0], np.ones(Y.shape[1]))
+    r_off *= 3e-9 * max(float(np.linalg.norm(Y)), 1.0) / np.linalg.norm(r_off)
+    ev.at_least("‖Fᵀ r‖ at a residual 3e-9 ‖Y‖ along F's top direction (not critical)",
+                float(np.linalg.norm(F.T @ r_off)), crit)
     ev.facts.update(rank_tol=rep.tol, svd_rank_tol=svd_tol.to_dict(), zero_loss_tol=zero.to_dict(),
-                    exact_fit_phi=phi, perturbed_phi=phi_off)
+                    exact_fit_phi=phi, perturbed_phi=phi_off, critical_tol=crit.to_dict())
     hyps = [Hypothesis("float64 arithmetic", A.dtype == np.float64 and F.dtype == np.float64, str(A.dtype))]
     return conclude("tolerances sit between the rounding they model and the errors they must resolve", hyps, ev)
 

@@ -246,6 +246,10 @@ def test_more_planted_bugs():
         _bias_vector_dropped(mp)
         result = _run("layer-definition")
         assert result.verdict is Verdict.FAILS and " + 1 b_" in result.summary
+    with pytest.MonkeyPatch.context() as mp:  # the critical-point tolerance 1e3x too large
+        mp.setattr(tolerances, "GTOL_RTOL", 1e-7)
+        result = _run("tolerance-rules")
+        assert result.verdict is Verdict.FAILS and "not critical" in result.summary
     with pytest.MonkeyPatch.context() as mp:  # rank_report's default tolerance 100x too large: not a clean pass
         _rank_tol_100_times_too_large(mp)
         result = _run("tolerance-rules")

@@ -82,6 +82,10 @@ BUGS = [
         (_p("theory_lab/derivatives.py", 'return _operator(obj, "hessian", theta, data, block, linearize=True)',
             'return _operator(obj, "gauss_newton", theta, data, block, linearize=True)'),),
         HESSIAN),
+    Bug("linearize-hvp-gn-product", "linearize_hvp returns the Gauss–Newton product (residual term dropped, no crash)",
+        (_p("theory_lab/derivatives.py", "return functools.partial(_apply_linear, _linearize_jit(obj, theta, data, block))",
+            "return lambda v: gauss_newton_vp(obj, theta, X, v, Y=Y, block=block)"),),
+        HESSIAN),
     Bug("lanczos-no-reorth", "Lanczos with the three-term recurrence only (no reorthogonalisation)",
         (_p("theory_lab/krylov.py", "    w, h, w1 = _cgs2(Q, Aq)\n",
             "    near = (jnp.arange(B) >= j - 1) & (jnp.arange(B) <= j)\n"
