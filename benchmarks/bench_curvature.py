@@ -42,7 +42,7 @@ from theory_lab import data  # noqa: E402
 from theory_lab import derivatives as D  # noqa: E402
 from theory_lab import model  # noqa: E402
 from theory_lab import spectrum as S  # noqa: E402
-from theory_lab.commands.spectrum import preset  # noqa: E402
+from theory_lab.presets import architecture as preset  # noqa: E402
 
 N = 512
 RTOL = 1e-10

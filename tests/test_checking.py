@@ -1,6 +1,5 @@
-"""Verdicts, the decide() rule, the registry and the runner."""
+"""Verdicts, the verdict vocabulary (Evidence, theorem and converse rules, conclude), the registry and the runner."""
 
-import itertools
 import json
 
 import jax
@@ -8,7 +7,7 @@ import numpy as np
 import pytest
 
 from theory_lab import checking
-from theory_lab.checking import Check, Context, Hypothesis, Result, Verdict, decide, discover, register, run_check
+from theory_lab.checking import Check, Context, Hypothesis, Result, Verdict, discover, register, run_check
 
 
 @pytest.fixture
@@ -16,24 +15,6 @@ def local_registry(monkeypatch):
     """A fresh in-process registry, so registered test checks never leak into other tests."""
     monkeypatch.setattr(checking, "_LOCAL", [])
     return checking._LOCAL
-
-
-@pytest.mark.parametrize("met, conclusion, conclusive", list(itertools.product([True, False], repeat=3)))
-def test_decide_truth_table(met, conclusion, conclusive):
-    hyps = [Hypothesis("a", True), Hypothesis("b", met)]
-    verdict = decide(hyps, conclusion, conclusive)
-    if not met:
-        expected = Verdict.NOT_APPLICABLE
-    elif not conclusive:
-        expected = Verdict.INCONCLUSIVE  # never "holds", whatever the observation
-    else:
-        expected = Verdict.HOLDS if conclusion else Verdict.FAILS
-    assert verdict is expected
-
-
-def test_decide_without_hypotheses():
-    assert decide([], True, True) is Verdict.HOLDS
-    assert decide([], True, False) is Verdict.INCONCLUSIVE
 
 
 def test_discover_finds_the_entry_point_checks(local_registry):
@@ -144,6 +125,10 @@ def test_theorem_rule():
     assert theorem_verdict([met], vague) is Verdict.FAILS
     with pytest.raises(ValueError, match="Evidence is empty"):
         theorem_verdict([met], Evidence())
+    # a check may stop before observing when a hypothesis is unmet
+    assert theorem_verdict([unmet], Evidence()) is Verdict.NOT_APPLICABLE
+    assert checking.applicable([met]) and not checking.applicable([unmet])
+    assert not checking.applicable([met], broken=[met]) and checking.applicable([met], broken=[unmet])
 
 
 def test_converse_rule():
@@ -156,8 +141,10 @@ def test_converse_rule():
     assert converse_verdict([kept], [not_broken], shown) is Verdict.NOT_APPLICABLE
     r = conclude("rank F_1 = N", [kept], shown, broken=[broken])
     assert r.verdict is Verdict.HOLDS and r.summary.startswith("holds: converse of rank F_1 = N")
+    assert r.set_up and not r.hypotheses_met and r.broken == ("n_1 ≥ N",) and r.to_dict()["broken"] == ["n_1 ≥ N"]
     r = conclude("rank F_1 = N", [kept], unshown, broken=[not_broken])
     assert r.verdict is Verdict.NOT_APPLICABLE and "holds on the instance" in r.summary
+    assert not r.set_up  # the hypothesis to break is met: the converse is not set up
 
 
 def test_summary_follows_the_verdict():

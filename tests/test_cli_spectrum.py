@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from theory_lab import data
 from theory_lab import derivatives as D
 from theory_lab.cli import app
-from theory_lab.commands.spectrum import bulk_interval, preset
+from theory_lab.presets import architecture as preset
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "200"}
@@ -70,9 +70,3 @@ def test_spectrum_bad_input_is_a_clear_error(args, message, tmp_path):
     result = runner.invoke(app, ["spectrum", *args, "--out", str(tmp_path)], env=WIDE)
     assert result.exit_code == 2
     assert message in result.output
-
-
-def test_bulk_interval_stops_at_gaps():
-    grid = np.linspace(0, 10, 11)
-    dens = np.array([0, 1, 5, 9, 4, 0, 0, 0, 3, 0, 0], dtype=float)
-    assert bulk_interval(grid, dens, level=0.1) == (1.0, 4.0)

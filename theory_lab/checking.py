@@ -40,8 +40,8 @@ from typing import Any, Callable
 import numpy as np
 
 __all__ = ["Verdict", "Hypothesis", "Result", "Check", "Context", "Record", "Observation", "Evidence",
-           "theorem_verdict", "converse_verdict", "conclude", "decide", "register", "discover", "run_check",
-           "ENTRY_POINT_GROUP"]
+           "theorem_verdict", "converse_verdict", "conclude", "applicable", "register", "discover",
+           "run_check", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "theory_lab.checks"
 
@@ -105,6 +105,8 @@ class Result:
             (``> 1`` clears it; ``None`` where no single number decides).
         evidence: the numbers behind the verdict (JSON-serialisable after conversion).
         summary: one sentence for the report.
+        broken: names of the hypotheses a converse breaks on purpose (listed in
+            ``hypotheses`` too); empty for a theorem's check.
     """
 
     verdict: Verdict
@@ -112,30 +114,26 @@ class Result:
     margin: float | None = None
     evidence: dict = field(default_factory=dict)
     summary: str = ""
+    broken: tuple = ()
 
     @property
     def hypotheses_met(self) -> bool:
+        """Every listed hypothesis met (a converse lists the ones it breaks, so this is False for it)."""
         return all(h.met for h in self.hypotheses)
 
+    @property
+    def set_up(self) -> bool:
+        """The instance is as the rule needs it: every hypothesis met, except a converse's broken
+        ones, which are unmet (a verdict other than *not applicable* needs this)."""
+        return all(h.met != (h.name in self.broken) for h in self.hypotheses)
+
     def to_dict(self) -> dict:
-        return _jsonable({"verdict": self.verdict.value, "hypotheses": [h.to_dict() for h in self.hypotheses],
-                          "hypotheses_met": self.hypotheses_met, "margin": self.margin,
-                          "evidence": self.evidence, "summary": self.summary})
-
-
-def decide(hypotheses, conclusion: bool, conclusive: bool) -> Verdict:
-    """Deprecated: the first verdict rule; use :class:`Evidence` with :func:`conclude`.
-
-    Hypotheses unmet: not applicable. Otherwise an inconclusive margin gives
-    *inconclusive* (never *holds*); a conclusive observation gives holds or fails.
-    It takes ``conclusive`` from the caller, which is how checks came to define it from
-    the conclusion itself; kept only until the last check has moved to :func:`conclude`.
-    """
-    if not all(h.met for h in hypotheses):
-        return Verdict.NOT_APPLICABLE
-    if not conclusive:
-        return Verdict.INCONCLUSIVE
-    return Verdict.HOLDS if conclusion else Verdict.FAILS
+        out = {"verdict": self.verdict.value, "hypotheses": [h.to_dict() for h in self.hypotheses],
+               "hypotheses_met": self.hypotheses_met, "set_up": self.set_up, "margin": self.margin,
+               "evidence": self.evidence, "summary": self.summary}
+        if self.broken:
+            out["broken"] = list(self.broken)
+        return _jsonable(out)
 
 
 @dataclass(frozen=True)
@@ -337,14 +335,16 @@ class Evidence:
 def theorem_verdict(hypotheses, evidence: Evidence) -> Verdict:
     """The rule for a theorem's check (THEORY.md §5).
 
-    A hypothesis unmet on the instance: *not applicable*. Else any conclusive violation:
-    *fails* (a counterexample or a bug, never hidden by other inconclusive observations).
-    Else any observation inside its band: *inconclusive*. Else *holds*.
+    A hypothesis unmet on the instance: *not applicable* (the conclusion need not have been
+    observed: a check may stop before work that its hypotheses make meaningless). Else any
+    conclusive violation: *fails* (a counterexample or a bug, never hidden by other
+    inconclusive observations). Else any observation inside its band: *inconclusive*.
+    Else *holds*.
     """
-    if not evidence.observations:
-        raise ValueError("a check must observe its conclusion at least once; the Evidence is empty.")
     if not all(h.met for h in hypotheses):
         return Verdict.NOT_APPLICABLE
+    if not evidence.observations:
+        raise ValueError("a check must observe its conclusion at least once; the Evidence is empty.")
     if evidence.violations:
         return Verdict.FAILS
     if evidence.unresolved:
@@ -362,12 +362,12 @@ def converse_verdict(kept, broken, evidence: Evidence) -> Verdict:
     (the converse is shown). Every observation conclusively satisfying it: *fails*.
     Otherwise *inconclusive*.
     """
-    if not evidence.observations:
-        raise ValueError("a converse must observe the conclusion at least once; the Evidence is empty.")
     if not broken:
         raise ValueError("a converse must break at least one hypothesis; `broken` is empty.")
     if not all(h.met for h in kept) or any(h.met for h in broken):
         return Verdict.NOT_APPLICABLE
+    if not evidence.observations:
+        raise ValueError("a converse must observe the conclusion at least once; the Evidence is empty.")
     if evidence.violations:
         return Verdict.HOLDS
     if evidence.unresolved:
@@ -426,7 +426,17 @@ def conclude(claim: str, hypotheses, evidence: Evidence, *, broken=None) -> Resu
             part = f"observed {len(evidence.observations)}×, closest: {worst.detail or worst.name}"
         text = f"{verdict.value}: {prefix} — {part}"
     margin = evidence.margin if broken is None else evidence.violation_margin
-    return Result(verdict, shown, margin, evidence.to_dict(), text)
+    names = tuple(h.name for h in broken) if broken is not None else ()
+    return Result(verdict, shown, margin, evidence.to_dict(), text, names)
+
+
+def applicable(hypotheses, broken=()) -> bool:
+    """Whether the rule can get past *not applicable*: every hypothesis met, every broken one unmet.
+
+    A check calls it before work that unmet hypotheses make meaningless (or impossible:
+    Theorem 3.4's construction needs distinct samples) and then :func:`conclude` s at once.
+    """
+    return all(h.met for h in hypotheses) and not any(h.met for h in broken)
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,8 @@ import numpy as np
 from theory_lab import derivatives as D
 from theory_lab import loss_surface
 from theory_lab.arch import Architecture
-from theory_lab.linalg import Inertia, inertia_report
+from theory_lab.curvature_report import hessian_inertia
+from theory_lab.linalg import Inertia
 
 __all__ = ["Inertia", "Search", "find_critical_point", "hessian_inertia", "default_k", "MODES"]
 
@@ -201,21 +202,6 @@ def _newton_iteration(obj, mode, theta, lam, X, Y):
 
 # ----------------------------------------------------------------------------- results
 
-def inertia_of(eigenvalues, *, tol: float | None = None, rtol: float = 1e-9, band: float = 10.0) -> Inertia:
-    """:class:`~theory_lab.linalg.Inertia` of the Hessian at a solver's point: the rank rule with
-    ``tol = rtol · max|λ|`` (default 1e-9: the point carries the solver's forward error)."""
-    w = np.asarray(eigenvalues, dtype=np.float64)
-    return inertia_report(w, tol=tol, band=band) if tol is not None else inertia_report(w, rtol=rtol, band=band)
-
-
-def hessian_inertia(arch: Architecture, params, X, Y, *, rtol: float = 1e-9, band: float = 10.0) -> Inertia:
-    """Inertia of the dense Hessian ``∇²Φ (P, P)`` at ``params`` (for small ``P``)."""
-    loss_surface.check_targets(arch, X, Y)
-    obj = D.objective(arch)
-    H = D.hessian(obj, obj.layout.ravel(params), X, Y)
-    return inertia_of(np.linalg.eigvalsh(np.asarray(0.5 * (H + H.T))), rtol=rtol, band=band)
-
-
 @dataclass
 class Search:
     """A critical-point search: where it ended and what that point is.
@@ -293,32 +279,10 @@ def _adam(obj, steps, theta, X, Y, lr):
     return jax.lax.fori_loop(0, steps, body, (theta, opt.init(theta)))[0]
 
 
-class _Progress:
-    def __init__(self, enabled: bool, total: int, mode: str):
-        self.bar = None
-        if enabled:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task(f"critical point ({mode})", total=total)
-
-    def update(self, info):
-        if self.bar is not None:
-            self.bar.update(self.task, completed=info["iteration"],
-                            description=f"{info['method']} it {info['iteration']}: Φ {info['loss']:.3e}, "
-                                        f"‖∇Φ‖ {info['grad_norm']:.3e}")
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.stop()
-
-
 def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimum", gtol: float = 1e-10,
                         max_iter: int = 200, max_seconds: float | None = None, warm_start: int = 0,
                         warm_lr: float = 1e-2, k: int | None = None, classify: bool | None = None,
-                        dense_limit: int = 3000, callback: Callable[[dict], None] | None = None,
-                        progress: bool = False) -> Search:
+                        dense_limit: int = 3000, callback: Callable[[dict], None] | None = None) -> Search:
     """Search for a critical point of ``Φ`` from ``params``.
 
     Args:
@@ -334,8 +298,8 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
             (default: when ``P ≤ dense_limit``).
         dense_limit: largest ``P`` for which dense Hessians are formed.
         callback: called after every iteration with ``{"iteration", "method", "loss",
-            "grad_norm", "lambda", "trials", "seconds"}``.
-        progress: show a rich progress bar (for command-line use).
+            "grad_norm", "lambda", "trials", "seconds"}`` (and ``max_iter``): the hook for
+            progress display, which is the caller's (the CLI's) business.
 
     Returns:
         :class:`Search`.
@@ -369,52 +333,47 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
     methods.append(method)
     lam = jnp.zeros((), jnp.float64)
     history, ratios, converged, message = [], [], False, ""
-    bar = _Progress(progress, max_iter, mode)
     prev_value = None
     it = 0
-    try:
-        for it in range(1, max_iter + 1):
-            if method == "gauss-newton":
-                out = _lm_iteration(obj, Nm <= P, theta, lam, X, Y)
-            else:
-                out = _newton_iteration(obj, "minimum" if method == "newton" else "any",
-                                        theta, lam, X, Y)
-            value, gnorm = float(out["value"]), float(out["grad_norm"])
-            info = {"iteration": it, "method": method, "loss": value, "grad_norm": gnorm,
-                    "lambda": float(out["lam"]), "trials": int(out["trials"]),
-                    "seconds": time.perf_counter() - start}
-            history.append(info)
-            bar.update(info)
-            if callback is not None:
-                callback(info)
-            if not math.isfinite(gnorm):
-                message = f"gradient became non-finite at iteration {it}"
-                break
-            if gnorm <= gtol:
-                converged, message = True, f"‖∇Φ‖ = {gnorm:.3e} ≤ gtol = {gtol:g} after {it - 1} steps"
-                break
-            if max_seconds is not None and info["seconds"] > max_seconds:
-                message = f"time limit {max_seconds:g} s reached with ‖∇Φ‖ = {gnorm:.3e} > gtol = {gtol:g}"
-                break
-            if not bool(out["accepted"]):
-                message = (f"{method} stalled at iteration {it}: no step in {_MAX_TRIALS} damping trials "
-                           f"reduces the merit (‖∇Φ‖ = {gnorm:.3e}, λ = {float(out['lam']):.3e})")
-                break
-            theta, lam = out["theta"], out["lam"]
-            if prev_value is not None and prev_value > 0:
-                ratios.append(value / prev_value)
-            prev_value = value
-            # Gauss–Newton is linear when the residual does not vanish: the loss then settles
-            # (less than 5% gain per step) while the gradient is still large. Newton is
-            # quadratic there, and affordable when the dense Hessian is.
-            if method == "gauss-newton" and P <= dense_limit and len(ratios) >= _SETTLE and \
-                    min(ratios[-_SETTLE:]) > 0.95:
-                method, lam, ratios = "newton", jnp.zeros((), jnp.float64), []
-                methods.append(method)
+    for it in range(1, max_iter + 1):
+        if method == "gauss-newton":
+            out = _lm_iteration(obj, Nm <= P, theta, lam, X, Y)
         else:
-            message = f"{max_iter} iterations without reaching gtol = {gtol:g} (‖∇Φ‖ = {history[-1]['grad_norm']:.3e})"
-    finally:
-        bar.close()
+            out = _newton_iteration(obj, "minimum" if method == "newton" else "any",
+                                    theta, lam, X, Y)
+        value, gnorm = float(out["value"]), float(out["grad_norm"])
+        info = {"iteration": it, "max_iter": max_iter, "method": method, "loss": value, "grad_norm": gnorm,
+                "lambda": float(out["lam"]), "trials": int(out["trials"]),
+                "seconds": time.perf_counter() - start}
+        history.append(info)
+        if callback is not None:
+            callback(info)
+        if not math.isfinite(gnorm):
+            message = f"gradient became non-finite at iteration {it}"
+            break
+        if gnorm <= gtol:
+            converged, message = True, f"‖∇Φ‖ = {gnorm:.3e} ≤ gtol = {gtol:g} after {it - 1} steps"
+            break
+        if max_seconds is not None and info["seconds"] > max_seconds:
+            message = f"time limit {max_seconds:g} s reached with ‖∇Φ‖ = {gnorm:.3e} > gtol = {gtol:g}"
+            break
+        if not bool(out["accepted"]):
+            message = (f"{method} stalled at iteration {it}: no step in {_MAX_TRIALS} damping trials "
+                       f"reduces the merit (‖∇Φ‖ = {gnorm:.3e}, λ = {float(out['lam']):.3e})")
+            break
+        theta, lam = out["theta"], out["lam"]
+        if prev_value is not None and prev_value > 0:
+            ratios.append(value / prev_value)
+        prev_value = value
+        # Gauss–Newton is linear when the residual does not vanish: the loss then settles
+        # (less than 5% gain per step) while the gradient is still large. Newton is
+        # quadratic there, and affordable when the dense Hessian is.
+        if method == "gauss-newton" and P <= dense_limit and len(ratios) >= _SETTLE and \
+                min(ratios[-_SETTLE:]) > 0.95:
+            method, lam, ratios = "newton", jnp.zeros((), jnp.float64), []
+            methods.append(method)
+    else:
+        message = f"{max_iter} iterations without reaching gtol = {gtol:g} (‖∇Φ‖ = {history[-1]['grad_norm']:.3e})"
     value, grad = D.value_and_gradient(obj, theta, X, Y)
     value, gnorm = float(value), float(jnp.linalg.norm(grad))
     converged = converged and gnorm <= gtol

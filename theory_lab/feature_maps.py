@@ -71,24 +71,55 @@ def feature_rank(arch: Architecture, params, X, k: int, *, band: float = DEFAULT
 def _saturation(arch: Architecture, k: int, F, G, report: RankReport) -> str:
     """Why a rank deficiency of ``F_k`` may be below float64 resolution ("" if it is not).
 
-    A unit whose pre-activation clearly varies over the samples while its output is constant
-    to within the rank tolerance has saturated (e.g. GELU at −8 is ~1e-15): for a σ that is
-    constant on no interval (analytic, or strictly increasing) its exact outputs still differ,
-    so float64 cannot tell whether those columns lift the rank. If such units are at least as
-    many as the missing rank, the deficiency is not evidence against ``rank F_k = N``.
+    A unit is *unresolved* when its pre-activation clearly varies over the samples while
+    float64 cannot see ``σ`` bend on them: its outputs are constant to within the rank
+    tolerance (saturated: GELU at −11 is ~1e-27) or, for an analytic ``σ`` that is not affine,
+    an affine function of the pre-activation to within it (GELU(x) = x in float64 for
+    x > ~8.3). Their exact outputs still differ from those values (a σ constant on no interval
+    — analytic or strictly increasing — and an analytic non-affine σ affine on no interval), so
+    their columns are known only up to rounding. They can lift the rank to at most
+    ``rank(F_k without them) + #unresolved``, and never above the number of distinct rows of
+    ``G_k`` (equal pre-activations give equal features in exact arithmetic too). If that
+    reaches ``min(N, n_k)`` the deficiency is not evidence against full rank. A dead ReLU unit is
+    constant in exact arithmetic and never counts.
     """
     act = _act.get(arch.layer(k).activation) if arch.layer(k).activation else None
     if act is None or not (act.analytic or act.strictly_increasing):
         return ""  # e.g. ReLU: a dead unit is constant in exact arithmetic too
-    spread_F = np.linalg.norm(F - F.mean(axis=0), axis=0)
-    spread_G = G.max(axis=0) - G.min(axis=0)
-    saturated = np.nonzero((spread_F <= report.tol) & (spread_G > 1e-8 * (1.0 + np.abs(G).max(axis=0))))[0]
-    missing = min(F.shape) - report.rank
-    if saturated.size < missing:
+    Gc, Fc = G - G.mean(axis=0), F - F.mean(axis=0)
+    varies = (G.max(axis=0) - G.min(axis=0)) > 1e-8 * (1.0 + np.abs(G).max(axis=0))
+    constant = varies & (np.linalg.norm(Fc, axis=0) <= report.tol)
+    affine = np.zeros_like(constant)
+    if act.analytic and not _affine_everywhere(act.name):
+        slope = (Gc * Fc).sum(axis=0) / np.where(varies, (Gc * Gc).sum(axis=0), 1.0)
+        affine = varies & ~constant & (np.linalg.norm(Fc - slope * Gc, axis=0) <= report.tol)
+    unresolved = constant | affine
+    target = min(F.shape)
+    if not unresolved.any() or report.rank >= target:
         return ""
-    return (f"{saturated.size} unit(s) of layer {k} ({act.name}) saturate: their pre-activations vary over the "
-            f"samples but their outputs are constant to within the tolerance {report.tol:.1e} (units "
-            f"{saturated[:8].tolist()}); the missing rank {missing} is below float64 resolution")
+    rest = rank_report(F[:, ~unresolved], tol=report.tol, name=f"F_{k}").rank if (~unresolved).any() else 0
+    reach = min(rest + int(unresolved.sum()), len(np.unique(G, axis=0)))
+    if reach < target:
+        return ""
+    kinds = []
+    for name, mask in (("saturate (outputs constant to within the tolerance)", constant),
+                       ("are affine to rounding (outputs an affine function of the pre-activation to within "
+                        "the tolerance)", affine)):
+        if mask.any():
+            kinds.append(f"{int(mask.sum())} unit(s) {name}: units {np.nonzero(mask)[0][:8].tolist()}")
+    return (f"layer {k} ({act.name}), tolerance {report.tol:.1e}: " + "; ".join(kinds) + ". Their pre-activations "
+            f"vary over the samples, so their exact outputs are not what float64 shows; with the other units "
+            f"(rank {rest}) they can reach rank {reach} >= {target}, so the missing rank "
+            f"{target - report.rank} is below float64 resolution")
+
+
+@functools.lru_cache(maxsize=64)
+def _affine_everywhere(name: str) -> bool:
+    """True when σ is affine (the identity): an analytic σ affine on an interval is affine everywhere."""
+    t = np.linspace(-3.0, 3.0, 7)
+    y = np.asarray(_act.get(name)(t), dtype=np.float64)
+    fit = np.polyval(np.polyfit(t, y, 1), t)
+    return bool(np.abs(y - fit).max() <= 1e-12 * (1.0 + np.abs(y).max()))
 
 
 @functools.lru_cache(maxsize=512)

@@ -222,8 +222,19 @@ class Inertia:
             return "degenerate"
         return "minimum"
 
+    def summary(self) -> str:
+        """One line: exact counts, or each estimate ± its standard error with its bounds."""
+        names = ("negative", "zero", "positive")
+        if self.method == "exact":
+            counts = ", ".join(f"{int(getattr(self, n))} {n}" for n in names)
+            return f"{counts} (tol {self.tol:.2g}, margin {self.margin:.3g})"
+        parts = [f"{n} ≈ {getattr(self, n):.1f} ± {se:.1f} (bounds {lo:.1f}…{hi:.1f})"
+                 for n, se, (lo, hi) in zip(names, self.stderr, self.bounds or ((math.nan,) * 2,) * 3)]
+        return "; ".join(parts) + (f" (SLQ estimate of {round(self.negative + self.zero + self.positive)} "
+                                   f"eigenvalues, tol {self.tol:.2g})")
+
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "negative": self.negative, "zero": self.zero, "positive": self.positive,
+        return {"summary": self.summary(), "kind": self.kind, "negative": self.negative, "zero": self.zero, "positive": self.positive,
                 "tol": self.tol, "margin": self.margin, "band": self.band, "conclusive": self.conclusive,
                 "method": self.method, "min_eigenvalue": self.min_eigenvalue,
                 "max_eigenvalue": self.max_eigenvalue, "smallest_abs": list(self.smallest_abs),

@@ -8,9 +8,10 @@ jitted routines here and ``params`` are their arguments. If the operator has a
 jit, before any product (the Hessian linearises its gradient there).
 
 * :func:`lanczos` — top-``k`` / bottom-``k`` eigenpairs by Lanczos with full
-  reorthogonalisation (``matfree.decomp.tridiag_sym``), each with its residual
-  ``‖Av − λv‖`` and a ``converged`` flag; the Krylov depth doubles until the
-  requested pairs converge or ``max_matvecs`` is reached.
+  reorthogonalisation (:mod:`theory_lab.krylov`), each with its residual
+  ``‖Av − λv‖`` and a ``converged`` flag; the Krylov basis is extended (never
+  restarted) until the requested pairs converge or ``max_matvecs`` is reached, and
+  survives the Krylov space running out (an operator of low rank).
 * :func:`slq_density` — stochastic Lanczos quadrature over several probes: nodes,
   weights, a Gaussian-smoothed density, the extreme Ritz values (:class:`Density`).
 * :func:`hutchinson`, :func:`hutch_plus_plus`, :func:`xtrace` — trace estimates with
@@ -23,8 +24,10 @@ jit, before any product (the Hessian linearises its gradient there).
 Every random probe comes from the explicit ``key`` argument.
 
 A caveat of all single-vector Krylov methods: a repeated eigenvalue is found once
-(the Krylov space sees one direction of its eigenspace), so multiplicities — a null
-space, say — are counted by :func:`inertia`, not by :func:`lanczos`.
+per Krylov space (which sees one direction of its eigenspace). :func:`lanczos` finds
+further copies only when the space runs out and it continues from a fresh vector
+(an operator of low rank, see :mod:`theory_lab.krylov`); in general multiplicities —
+a null space, say — are counted by :func:`inertia`, not by :func:`lanczos`.
 
 Example:
     >>> import jax, numpy as np
@@ -48,7 +51,10 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-from matfree import decomp, stochtrace
+import scipy.linalg
+from matfree import stochtrace
+
+from theory_lab import krylov
 
 from theory_lab.linalg import Inertia, inertia_report
 
@@ -71,6 +77,14 @@ def _bind(matvec, params) -> Callable:
     return lambda v: matvec(v, *params)
 
 
+@functools.lru_cache(maxsize=64)
+def _output_shape(matvec, dim, tree, specs):
+    # tracing a Hessian's preparation costs ~0.3 s: once per operator and parameter shapes
+    v = jax.ShapeDtypeStruct((dim,), jnp.float64)
+    params = jax.tree_util.tree_unflatten(tree, [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in specs])
+    return jax.eval_shape(lambda u, *p: _bind(matvec, p)(u), v, *params)
+
+
 def _check_operator(matvec, dim, params, name="matvec"):
     if not callable(matvec):
         raise TypeError(f"`{name}` must be a callable matvec(v, *params) -> A v, got {type(matvec).__name__}.")
@@ -81,8 +95,8 @@ def _check_operator(matvec, dim, params, name="matvec"):
                         "or a frozen dataclass such as derivatives.HessianMatvec, and pass arrays as params.") from None
     if not isinstance(dim, (int, np.integer)) or dim < 1:
         raise ValueError(f"`dim`={dim!r} must be a positive integer (the operator's size).")
-    v = jax.ShapeDtypeStruct((int(dim),), jnp.float64)
-    out = jax.eval_shape(lambda u, *p: _bind(matvec, p)(u), v, *params)
+    leaves, tree = jax.tree_util.tree_flatten(params)
+    out = _output_shape(matvec, int(dim), tree, tuple((np.shape(x), jnp.result_type(x)) for x in leaves))
     if out.shape != (dim,) or out.dtype != jnp.float64:
         raise ValueError(f"`{name}` maps a float64 ({dim},) vector to {out.dtype}{tuple(out.shape)}; expected "
                          f"float64 ({dim},). Check `dim` and `params`.")
@@ -108,14 +122,20 @@ def _materialize(matvec, dim, batch, params):
 
 
 def materialize(matvec, dim: int, *params, batch: int | None = None) -> jax.Array:
-    """The dense symmetric matrix ``(dim, dim)`` of an operator, ``batch`` products at a time.
+    """The dense symmetric matrix ``(dim, dim)`` of an operator, ``(A + Aᵀ)/2``, from ``dim`` products.
 
-    Default: 1 on CPU (batched products are slower there, see
-    :func:`theory_lab.derivatives.batch_size`), 64 elsewhere.
+    ``batch=None`` picks per backend: on CPU one product per jitted call driven from
+    Python (:func:`theory_lab.krylov.dense`; inside ``lax.map`` each product ran ~4x
+    slower, vmapped batches slower still), elsewhere ``lax.map`` with 64 products at a
+    time. An explicit ``batch`` always uses ``lax.map`` with that batch.
     """
     _check_operator(matvec, dim, params)
     if batch is None:
-        batch = 1 if jax.default_backend() == "cpu" else 64
+        if krylov.driver_for() == "python":
+            return krylov.dense(matvec, int(dim), params)
+        batch = 64
+    if not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise ValueError(f"`batch`={batch!r} must be a positive integer (products at once), or None for auto.")
     return _materialize(matvec, int(dim), int(batch), params)
 
 
@@ -129,13 +149,17 @@ class Eigenpairs:
     Attributes:
         values: eigenvalue estimates ``(k,)`` (descending for ``"top"``, ascending for ``"bottom"``).
         vectors: unit Ritz vectors ``(k, dim)``.
-        residuals: ``‖A v − λ v‖`` for each pair, computed with fresh products ``(k,)``.
+        residuals: ``‖A v − λ v‖`` for each pair, computed with one fresh product per pair ``(k,)``.
         converged: ``residuals ≤ tol`` ``(k,)``. A converged pair has an eigenvalue of
             ``A`` within its residual (Weyl), so ``|λ − λ_true| ≤ tol``.
         tol: ``rtol · norm``.
         norm: the largest ``|Ritz value|``, a lower bound on ``‖A‖₂``.
-        num_matvecs: Krylov depth of the final run (plus ``k`` products for the residuals).
+        num_matvecs: operator applications of the whole run: Krylov steps plus the residual
+            products (for ``which="both"`` the same shared total on both ends).
         which: ``"top"`` or ``"bottom"``.
+        depth: Krylov depth of the final basis.
+        breakdowns: times the Krylov space ran out (see :mod:`theory_lab.krylov`); after each
+            the basis continued from a random vector orthogonal to it.
     """
 
     values: np.ndarray
@@ -146,51 +170,79 @@ class Eigenpairs:
     norm: float
     num_matvecs: int
     which: str
+    depth: int = 0
+    breakdowns: int = 0
 
     def to_dict(self) -> dict:
         return {"which": self.which, "values": self.values.tolist(), "residuals": self.residuals.tolist(),
                 "converged": self.converged.tolist(), "tol": self.tol, "norm": self.norm,
-                "num_matvecs": self.num_matvecs}
+                "num_matvecs": self.num_matvecs, "depth": self.depth, "breakdowns": self.breakdowns}
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
-def _lanczos_run(matvec, dim, num_matvecs, k, key, params):
-    apply = _bind(matvec, params)
-    v0 = jax.random.normal(key, (dim,), jnp.float64)
-    Q, T, r, _ = decomp.tridiag_sym(num_matvecs, reortho="full", custom_vjp=False)(apply, v0)
-    theta, S = jnp.linalg.eigh(T)
-    beta = jnp.linalg.norm(r)
-    estimates = beta * jnp.abs(S[-1, :])
-    idx = jnp.concatenate([jnp.arange(num_matvecs - 1, num_matvecs - 1 - k, -1), jnp.arange(k)])
-    vecs = S[:, idx].T @ Q
-    vecs = vecs / jnp.linalg.norm(vecs, axis=1, keepdims=True)
-    lam = theta[idx]
-    Av = jax.vmap(apply)(vecs)
-    res = jnp.linalg.norm(Av - lam[:, None] * vecs, axis=1)
-    return theta, estimates, lam, vecs, res
+GROWTH = 0.05  # the basis is extended by 5 % between convergence checks
+
+
+def _ends(m: int, k: int, which: str) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (into ascending Ritz values) of the top and bottom pairs; disjoint for ``"both"``."""
+    kt = min(k, m) if which in ("top", "both") else 0
+    kb = min(k, m - kt) if which in ("bottom", "both") else 0
+    return np.arange(m - 1, m - 1 - kt, -1), np.arange(kb)
+
+
+def _blocks_settled(K, k: int, which: str, tol: float) -> bool:
+    """After a breakdown: has the latest restart block run out without improving the wanted ends?
+
+    Once the Krylov space has run out, ``span Q`` is invariant and the remaining spectrum
+    (further copies of repeated eigenvalues, more of a null space) lives in its complement.
+    A restart block that itself runs out has seen every eigenvalue of the complement its
+    start vector touches (all, with probability 1); if none of them beats the ``k``-th value
+    of the earlier blocks (ties within ``tol`` allowed), the ends are complete.
+    """
+    alpha, beta, b_last = K.tridiagonal()
+    cuts = np.flatnonzero(beta == 0.0)
+    if b_last != 0.0 or cuts.size == 0:
+        return False
+    s = int(cuts[-1]) + 1
+    prev = scipy.linalg.eigvalsh_tridiagonal(alpha[:s], beta[:s - 1]) if s > 1 else alpha[:1]
+    new = scipy.linalg.eigvalsh_tridiagonal(alpha[s:], beta[s:]) if alpha.size - s > 1 else alpha[s:]
+    if prev.size < k:
+        return False
+    ok = True
+    if which in ("top", "both"):
+        ok &= bool(new.max() <= np.sort(prev)[-k] + tol)
+    if which in ("bottom", "both"):
+        ok &= bool(new.min() >= np.sort(prev)[k - 1] - tol)
+    return ok
 
 
 def lanczos(matvec, dim: int, key, *params, k: int = 5, which: str = "top", num_matvecs: int | None = None,
-            max_matvecs: int | None = None, rtol: float = 1e-10):
+            max_matvecs: int | None = None, rtol: float = 1e-10, driver: str | None = None):
     """Top-``k`` and/or bottom-``k`` eigenpairs of a symmetric operator by Lanczos.
 
-    Lanczos with full reorthogonalisation (``matfree.decomp.tridiag_sym``) from the
-    start vector ``normal(key, (dim,))``. Without ``num_matvecs`` the Krylov depth starts
-    at ``min(dim, max(4k, 32))`` and doubles until every requested pair's Lanczos
-    residual estimate ``β |s_K|`` is below ``tol = rtol · max|θ|`` or ``max_matvecs``
-    (default ``dim``) is reached. The reported residuals are then recomputed with
-    fresh products.
+    Lanczos with full reorthogonalisation (:mod:`theory_lab.krylov`) from the start vector
+    ``normal(key, (dim,))``. Without ``num_matvecs`` the Krylov basis is *extended*, never
+    restarted: after each extension by 5 % the free residual estimates ``|β_m s_m|`` of the
+    requested pairs (last components of the eigenvectors of ``T``) are compared with
+    ``tol = rtol · max|θ|``; once all are below it, each requested pair gets one fresh
+    product to confirm its residual ``‖Av − θv‖`` (if one fails, the basis is extended
+    further). So the run costs at most ≈ 1.05 × the smallest converging depth, plus ``k``
+    products per end asked for. When the Krylov space runs out (an operator of low rank)
+    the basis continues from a random vector orthogonal to it, which also finds
+    multiplicities: the run then ends only once a restart block has run out without
+    adding a value to the requested ends. After ``dim`` steps every Ritz value is exact.
 
     Args:
         matvec: hashable ``matvec(v, *params) -> A v`` (see the module docstring).
         dim: size of ``A``.
-        key: ``jax.random`` key for the start vector.
+        key: ``jax.random`` key for the start vector (and the restart vectors).
         *params: arrays passed to ``matvec`` (e.g. ``θ, X, Y``).
         k: pairs per end.
-        which: ``"top"`` (largest), ``"bottom"`` (smallest, i.e. most negative) or ``"both"``.
-        num_matvecs: fixed Krylov depth (no doubling).
-        max_matvecs: cap on the depth when doubling.
+        which: ``"top"`` (largest), ``"bottom"`` (smallest, i.e. most negative) or ``"both"``
+            (disjoint ends: when ``2k > dim`` the bottom end has the ``dim − k`` remaining pairs).
+        num_matvecs: fixed Krylov depth (no convergence checks).
+        max_matvecs: cap on the depth when extending (default ``dim``).
         rtol: convergence tolerance relative to ``max|θ|``.
+        driver: ``"python"`` or ``"loop"`` (default per backend, :func:`theory_lab.krylov.driver_for`).
 
     Returns:
         :class:`Eigenpairs`, or ``(top, bottom)`` for ``which="both"``.
@@ -200,32 +252,53 @@ def lanczos(matvec, dim: int, key, *params, k: int = 5, which: str = "top", num_
         raise ValueError(f"`which`={which!r} is unknown; expected 'top', 'bottom' or 'both'.")
     _check_operator(matvec, dim, params)
     dim = int(dim)
-    if not isinstance(k, (int, np.integer)) or not 1 <= k <= dim:
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= dim:
         raise ValueError(f"`k`={k!r} must be an integer in [1, dim={dim}].")
     if not rtol > 0:
         raise ValueError(f"`rtol`={rtol!r} must be positive, e.g. 1e-10.")
+    k = int(k)
+    need = min(2 * k, dim) if which == "both" else k
     cap = dim if max_matvecs is None else int(max_matvecs)
     if num_matvecs is not None:
         if not k <= num_matvecs <= dim:
             raise ValueError(f"`num_matvecs`={num_matvecs} must lie in [k={k}, dim={dim}].")
-        depth, cap = int(num_matvecs), int(num_matvecs)
+        target = cap = int(num_matvecs)
     else:
         if not k <= cap <= dim:
             raise ValueError(f"`max_matvecs`={max_matvecs} must lie in [k={k}, dim={dim}].")
-        depth = min(cap, max(4 * k, 32))
+        target = min(cap, need)
+    K = krylov.start(matvec, dim, key, params, capacity=max(target, 2 * need) + 1, driver=driver)
+    confirmations = 0
     while True:
-        theta, est, lam, vecs, res = (np.asarray(a) for a in _lanczos_run(matvec, dim, depth, int(k), key, params))
+        K = krylov.extend(K, target)
+        theta, S, est = krylov.ritz(K)
         if not np.all(np.isfinite(theta)):
-            raise FloatingPointError(f"Lanczos produced non-finite Ritz values at depth {depth}; the operator "
-                                     "returned NaN/Inf or the Krylov space broke down exactly. Check the inputs.")
-        norm = float(np.max(np.abs(theta)))
+            raise FloatingPointError(f"Lanczos produced non-finite Ritz values at depth {K.depth}; the operator "
+                                     "returned NaN/Inf. Check the inputs.")
+        m = theta.size
+        top_i, bot_i = _ends(m, k, which)
+        sel = np.r_[top_i, bot_i].astype(int)
+        norm = float(max(abs(theta[0]), abs(theta[-1])))
         tol = rtol * norm
-        want = np.r_[est[-k:], est[:k]] if which == "both" else (est[-k:] if which == "top" else est[:k])
-        if np.all(want <= tol) or depth >= cap:
-            break
-        depth = min(2 * depth, cap)
-    top = Eigenpairs(lam[:k], vecs[:k], res[:k], res[:k] <= tol, tol, norm, depth, "top")
-    bottom = Eigenpairs(lam[k:], vecs[k:], res[k:], res[k:] <= tol, tol, norm, depth, "bottom")
+        last = K.depth >= cap or K.done
+        ready = m >= min(need, cap) and np.all(est[sel] <= tol)
+        if ready and K.breakdowns:  # multiplicities: wait until a restart block adds nothing to the ends
+            ready = _blocks_settled(K, k, which, tol)
+        if last or ready:
+            vecs = krylov.ritz_vectors(K, S[:, sel])
+            res = np.linalg.norm(np.asarray(krylov.apply_many(K, vecs)) - theta[sel][:, None] * np.asarray(vecs),
+                                 axis=1)
+            confirmations += sel.size
+            if last or np.all(res <= tol):
+                break
+        target = min(cap, max(K.depth + 1, math.ceil(K.depth * (1 + GROWTH))))
+    vecs, lam, total = np.asarray(vecs), theta[sel], K.num_matvecs + confirmations
+    nt = top_i.size
+
+    def pairs(sl, name):
+        return Eigenpairs(lam[sl], vecs[sl], res[sl], res[sl] <= tol, tol, norm, total, name, K.depth, K.breakdowns)
+
+    top, bottom = pairs(slice(0, nt), "top"), pairs(slice(nt, None), "bottom")
     return {"top": top, "bottom": bottom, "both": (top, bottom)}[which]
 
 
@@ -245,6 +318,8 @@ class Density:
         density: Gaussian-smoothed density on ``grid`` (integrates to ≈ 1).
         sigma: kernel width.
         lambda_min, lambda_max: the extreme Ritz values over all probes.
+        depths: Lanczos steps taken per probe ``(num_probes,)``; a probe with fewer than
+            ``K`` steps broke down, its quadrature is exact (padding nodes have weight 0).
     """
 
     nodes: np.ndarray
@@ -255,6 +330,7 @@ class Density:
     sigma: float
     lambda_min: float
     lambda_max: float
+    depths: np.ndarray | None = None
 
     @property
     def num_probes(self) -> int:
@@ -262,7 +338,15 @@ class Density:
 
     @property
     def num_matvecs(self) -> int:
-        return int(self.nodes.size)
+        """Operator applications: the Lanczos steps of every probe."""
+        return int(self.nodes.size if self.depths is None else np.sum(self.depths))
+
+    @property
+    def exact(self) -> np.ndarray:
+        """Per probe: did its Krylov space run out (so its quadrature is its spectral measure)? ``(num_probes,)``"""
+        if self.depths is None:
+            return np.zeros(self.num_probes, bool)
+        return np.asarray(self.depths) < self.nodes.shape[1]
 
     def mass(self, lo: float = -np.inf, hi: float = np.inf, *, closed: bool = True) -> tuple[float, float]:
         """Estimated fraction of eigenvalues in ``[lo, hi]`` and its standard error over probes."""
@@ -277,8 +361,10 @@ class Density:
         The estimate is the quadrature's mass below ``x``; the bounds are the
         Chebyshev–Markov–Stieltjes inequalities of Gauss quadrature, which hold for each
         probe's spectral measure: with nodes ``x_1 < … < x_K`` and ``x_j < x ≤ x_{j+1}``,
-        ``Σ_{i<j} w_i ≤ F_v(x−0) ≤ Σ_{i≤j+1} w_i``. (The probes' average estimates ``F``
-        itself only up to the sampling error, see :meth:`mass`.)
+        ``Σ_{i<j} w_i ≤ F_v(x−0) ≤ Σ_{i≤j+1} w_i``. A probe whose Krylov space ran out
+        (:attr:`exact`) has ``F_v`` itself, so its bounds are its estimate, unless a node lies
+        within ``1e-10 · max|node|`` of ``x`` (rounding could put it on either side). (The
+        probes' average estimates ``F`` itself only up to the sampling error, see :meth:`mass`.)
         """
         order = np.argsort(self.nodes, axis=1)
         x_sorted = np.take_along_axis(self.nodes, order, axis=1)
@@ -290,6 +376,9 @@ class Density:
         est = c[rows, j]
         lo = c[rows, np.maximum(j - 1, 0)]
         hi = c[rows, np.minimum(j + 1, K)]
+        scale = np.max(np.abs(self.nodes), axis=1)
+        sure = self.exact & (np.min(np.abs(self.nodes - x), axis=1) > 1e-10 * scale)
+        lo, hi = np.where(sure, est, lo), np.where(sure, est, hi)
         return float(est.mean()), float(lo.mean()), float(min(hi.mean(), 1.0))
 
     def quantile(self, q: float) -> float:
@@ -302,23 +391,39 @@ class Density:
 
     def to_dict(self) -> dict:
         return {"dim": self.dim, "num_probes": self.num_probes, "num_matvecs_per_probe": int(self.nodes.shape[1]),
+                "num_matvecs": self.num_matvecs,
+                "depths": None if self.depths is None else np.asarray(self.depths).tolist(),
                 "lambda_min": self.lambda_min, "lambda_max": self.lambda_max, "sigma": self.sigma,
                 "nodes": self.nodes.tolist(), "weights": self.weights.tolist(),
                 "grid": self.grid.tolist(), "density": self.density.tolist()}
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
-def _slq_run(matvec, dim, num_probes, num_matvecs, key, params):
-    apply = _bind(matvec, params)
+def _probe_quadrature(K, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss quadrature ``(nodes, weights)`` of one probe, padded to ``steps`` points.
+
+    After a breakdown (depth ``m < steps``) the ``m`` nodes are eigenvalues and the
+    quadrature is the probe's spectral measure itself; the padding repeats the largest
+    node with weight 0, so every node lies in the spectrum's range.
+    """
+    theta, S, _ = krylov.ritz(K)
+    w = S[0, :] ** 2
+    pad = steps - theta.size
+    return np.r_[theta, np.full(pad, theta[-1])], np.r_[w, np.zeros(pad)]
+
+
+def _slq_run(matvec, dim, num_probes, num_matvecs, key, params, driver):
     probes = jax.random.rademacher(key, (num_probes, dim), jnp.float64)
-    tridiag = decomp.tridiag_sym(num_matvecs, reortho="full", custom_vjp=False)
-
-    def one(v):
-        _, T, _, _ = tridiag(apply, v)
-        theta, S = jnp.linalg.eigh(T)
-        return theta, S[0, :] ** 2
-
-    return jax.vmap(one)(probes)
+    linear = krylov.prepare(matvec, dim, params)
+    nodes, weights, depths = [], [], []
+    for p in range(num_probes):
+        K = krylov.start(matvec, dim, jax.random.fold_in(key, p), params, probes[p], restart=False,
+                         capacity=num_matvecs + 1, driver=driver, linear=linear)
+        K = krylov.extend(K, num_matvecs)
+        x, w = _probe_quadrature(K, num_matvecs)
+        nodes.append(x)
+        weights.append(w)
+        depths.append(K.depth)
+    return np.stack(nodes), np.stack(weights), np.array(depths)
 
 
 def _smooth(nodes, weights, grid, sigma):
@@ -328,14 +433,16 @@ def _smooth(nodes, weights, grid, sigma):
 
 
 def slq_density(matvec, dim: int, key, *params, num_probes: int = 8, num_matvecs: int = 64,
-                sigma: float | None = None, grid_size: int = 512) -> Density:
+                sigma: float | None = None, grid_size: int = 512, driver: str | None = None) -> Density:
     """Spectral density by stochastic Lanczos quadrature.
 
     For each of ``num_probes`` Rademacher probes (from ``key``), ``num_matvecs`` Lanczos
     steps with full reorthogonalisation give a ``K``-point Gauss quadrature of the
     probe's spectral measure: nodes = eigenvalues of the tridiagonal ``T``, weights =
-    squared first components of its eigenvectors. Probes run batched (one vmapped
-    product per step).
+    squared first components of its eigenvectors. When a probe's Krylov space runs out
+    (breakdown, see :mod:`theory_lab.krylov`) its Lanczos stops there: its nodes are then
+    eigenvalues and its quadrature is exact (``Density.depths`` records the steps taken).
+    Every node lies in ``[λ_min(A), λ_max(A)]`` (to rounding).
 
     Args:
         sigma: width of the Gaussian smoothing; default ``(λ_max − λ_min) / 200``.
@@ -348,7 +455,7 @@ def slq_density(matvec, dim: int, key, *params, num_probes: int = 8, num_matvecs
         raise ValueError(f"`num_probes`={num_probes!r} must be a positive integer.")
     if not isinstance(num_matvecs, (int, np.integer)) or not 1 <= num_matvecs <= dim:
         raise ValueError(f"`num_matvecs`={num_matvecs!r} must be an integer in [1, dim={dim}].")
-    nodes, weights = (np.asarray(a) for a in _slq_run(matvec, dim, int(num_probes), int(num_matvecs), key, params))
+    nodes, weights, depths = _slq_run(matvec, dim, int(num_probes), int(num_matvecs), key, params, driver)
     if not (np.all(np.isfinite(nodes)) and np.all(np.isfinite(weights))):
         raise FloatingPointError("SLQ produced non-finite nodes; the operator returned NaN/Inf or broke down.")
     lo, hi = float(nodes.min()), float(nodes.max())
@@ -357,7 +464,7 @@ def slq_density(matvec, dim: int, key, *params, num_probes: int = 8, num_matvecs
     if not sigma > 0:
         raise ValueError(f"`sigma`={sigma!r} must be positive.")
     grid = np.linspace(lo - 3 * sigma, hi + 3 * sigma, int(grid_size))
-    return Density(nodes, weights, dim, grid, _smooth(nodes, weights, grid, sigma), float(sigma), lo, hi)
+    return Density(nodes, weights, dim, grid, _smooth(nodes, weights, grid, sigma), float(sigma), lo, hi, depths)
 
 
 def exact_density(eigenvalues, *, sigma: float, grid) -> np.ndarray:
@@ -517,14 +624,13 @@ def inertia(matvec, dim: int, *params, key=None, tol: float | None = None, rtol:
     norm = max(abs(density.lambda_min), abs(density.lambda_max))
     if tol is None:
         tol = norm * (rtol if rtol is not None else 1e-8)
-    neg, se_n = density.mass(-np.inf, -tol, closed=False)
-    pos, se_p = density.mass(tol, np.inf, closed=False)
-    zero = 1.0 - neg - pos
-    se_z = density.mass(-tol, tol)[1]
+    # each count from its own mass (sums of non-negative weights): never negative, unlike 1 − neg − pos
+    (neg, se_n), (zero, se_z), (pos, se_p) = (density.mass(-np.inf, -tol, closed=False), density.mass(-tol, tol),
+                                              density.mass(tol, np.inf, closed=False))
     _, n_lo, n_hi = density.cdf(-tol)  # fraction < −tol
     _, le_lo, le_hi = density.cdf(np.nextafter(tol, np.inf))  # fraction <= tol
     bounds = ((dim * n_lo, dim * n_hi), (dim * max(le_lo - n_hi, 0.0), dim * min(le_hi - n_lo, 1.0)),
-              (dim * (1.0 - le_hi), dim * (1.0 - le_lo)))
+              (dim * max(1.0 - le_hi, 0.0), dim * (1.0 - le_lo)))
     return Inertia(dim * neg, dim * zero, dim * pos, float(tol), math.nan, method="slq",
                    min_eigenvalue=float(density.lambda_min), max_eigenvalue=float(density.lambda_max),
                    stderr=(dim * se_n, dim * se_z, dim * se_p), bounds=bounds)

@@ -21,58 +21,25 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import typer
 
-__all__ = ["register", "PRESETS", "preset", "load_point", "spectrum_report", "bulk_interval", "BULK_LEVEL"]
+from theory_lab.presets import ARCHITECTURES, architecture
 
-BULK_LEVEL = 1e-4
+__all__ = ["register", "PRESETS", "preset", "load_point"]
 
-
-def bulk_interval(grid, density, level: float = BULK_LEVEL) -> tuple[float, float]:
-    """The interval around the density's highest peak where ``density ≥ level · peak``."""
-    grid, density = np.asarray(grid), np.asarray(density)
-    i = int(np.argmax(density))
-    above = density >= level * density[i]
-    lo, hi = i, i
-    while lo > 0 and above[lo - 1]:
-        lo -= 1
-    while hi < len(grid) - 1 and above[hi + 1]:
-        hi += 1
-    return float(grid[lo]), float(grid[hi])
-
-
-def _presets():
-    from theory_lab.arch import Architecture, Conv, Dense, MaxPool, Output
-
-    return {
-        # the benchmark network: P = 5,130
-        "digits-cnn": Architecture((8, 8, 1), (Conv(16, (3, 3), bias="filter"), MaxPool((2, 2)), Dense(32),
-                                               Output(10))),
-        # a quick one: P = 362
-        "digits-small": Architecture((8, 8, 1), (Conv(2, (3, 3), bias="filter"), Dense(4), Output(10))),
-        # the verify instance's network (per-neuron conv bias, wide at layer 1): P = 10,154
-        "digits-wide": Architecture((8, 8, 1), (Conv(8, (3, 3)), Dense(32), Output(10))),
-        # MNIST-1D: P = 9,914
-        "mnist1d-cnn": Architecture((40, 1), (Conv(8, (5,), bias="filter"), Dense(32), Output(10))),
-    }
-
-
-PRESETS = ("digits-cnn", "digits-small", "digits-wide", "mnist1d-cnn")
-DATASETS = ("digits", "mnist1d", "gaussian")
-OPERATORS = {"hessian": "hessian", "gauss-newton": "gauss_newton", "residual": "residual"}
+PRESETS = ARCHITECTURES
 
 
 def preset(name: str):
-    """The :class:`~theory_lab.arch.Architecture` of a named preset."""
-    table = _presets()
-    if name not in table:
-        raise ValueError(f"`--arch`={name!r} is not a preset; choose one of {', '.join(PRESETS)}.")
-    return table[name]
+    """The :class:`~theory_lab.arch.Architecture` of a named preset (:func:`theory_lab.presets.architecture`)."""
+    return architecture(name)
+
+
+DATASETS = ("digits", "mnist1d", "gaussian")
 
 
 def _dataset(name: str, n: int, arch, seed: int):
@@ -117,6 +84,8 @@ def load_point(path: Path, arch) -> np.ndarray:
 def _density_figure(rep: dict, title: str) -> bytes:
     import matplotlib
 
+    from theory_lab.curvature_report import BULK_LEVEL
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -139,51 +108,6 @@ def _density_figure(rep: dict, title: str) -> bytes:
     fig.savefig(buf, format="png")
     plt.close(fig)
     return buf.getvalue()
-
-
-def spectrum_report(arch, theta, X, Y, *, seed: int = 0, operator: str = "hessian", reduction: str = "sum",
-                    block: int | None = None, k: int = 5, probes: int = 8, steps: int = 64,
-                    trace_matvecs: int = 48, exact_max: int = 2000, progress=None) -> dict:
-    """All numbers of the command as a JSON-ready dict (``progress(stage)`` is called before each stage)."""
-    import jax
-
-    from theory_lab import derivatives as D
-    from theory_lab import spectrum as S
-
-    step = progress or (lambda stage: None)
-    obj = D.objective(arch, reduction=reduction)
-    op = D.HessianMatvec(obj, OPERATORS[operator], block)
-    dim = op.dim()
-    keys = jax.random.split(jax.random.key(seed), 4)
-    args = (theta, X, Y)
-    timings = {}
-
-    def timed(name, fn):
-        step(name)
-        t0 = time.perf_counter()
-        out = fn()
-        timings[name] = round(time.perf_counter() - t0, 3)
-        return out
-
-    loss, grad = timed("loss and gradient", lambda: D.value_and_gradient(obj, *args))
-    k = min(k, dim)
-    top, bottom = timed("Lanczos eigenpairs", lambda: S.lanczos(op, dim, keys[0], *args, k=k, which="both"))
-    steps = min(steps, dim)
-    dens = timed("SLQ density", lambda: S.slq_density(op, dim, keys[1], *args, num_probes=probes,
-                                                      num_matvecs=steps))
-    traces = timed("trace estimates", lambda: S.trace_estimates(op, dim, keys[2], *args,
-                                                                num_matvecs=min(trace_matvecs, dim)))
-    inert = timed("inertia", lambda: S.inertia(op, dim, *args, exact_max=exact_max, density=None
-                                               if dim <= exact_max else dens))
-    bulk = list(bulk_interval(dens.grid, dens.density))
-    outliers = [float(v) for pairs in (top, bottom) for v, ok in zip(pairs.values, pairs.converged)
-                if ok and not bulk[0] <= v <= bulk[1]]
-    return {"architecture": arch.describe(), "P": obj.P, "dim": dim, "operator": operator, "block": block,
-            "reduction": reduction, "N": int(X.shape[0]), "m": int(Y.shape[1]), "seed": seed,
-            "loss": float(loss), "gradient_norm": float(np.linalg.norm(np.asarray(grad))),
-            "top": top.to_dict(), "bottom": bottom.to_dict(), "density": dens.to_dict(),
-            "trace": {name: t.to_dict() for name, t in traces.items()}, "inertia": inert.to_dict(),
-            "bulk": bulk, "outliers": sorted(outliers), "seconds": timings}
 
 
 def spectrum(
@@ -209,6 +133,7 @@ def spectrum(
 
     from theory_lab import derivatives as D
     from theory_lab import model
+    from theory_lab.curvature_report import OPERATORS, spectrum_report
     from theory_lab.report import environment, write_atomic
 
     console = Console()
@@ -226,23 +151,17 @@ def spectrum(
     except ValueError as err:
         console.print(f"[bold red]error:[/] {err}")
         raise typer.Exit(2) from None
-    stages = ("loss and gradient", "Lanczos eigenpairs", "SLQ density", "trace estimates", "inertia")
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=console,
+                  TextColumn("{task.completed}/{task.total} products"), TimeElapsedColumn(), console=console,
                   transient=True) as bar:
-        task = bar.add_task("spectrum", total=len(stages))
-        seen = []
+        task = bar.add_task("spectrum", total=None)
 
-        def progress(stage):
-            if seen:
-                bar.advance(task)
-            seen.append(stage)
-            bar.update(task, description=stage)
+        def progress(stage, done, planned):
+            bar.update(task, description=stage, completed=done, total=planned)
 
         rep = spectrum_report(network, theta, ds.X, ds.Y, seed=seed, operator=operator, reduction=reduction,
                               block=block, k=k, probes=probes, steps=steps, trace_matvecs=trace_matvecs,
                               exact_max=exact_max, progress=progress)
-        bar.advance(task)
     rep.update({"arch": arch, "data": data_name, "params": params, "environment": environment()})
     title = (f"{arch} on {data_name} (N = {rep['N']}), {operator}{'' if block is None else f' block {block}'}, "
              f"P = {rep['P']}, Φ = {rep['loss']:.4g}")
@@ -251,13 +170,12 @@ def spectrum(
     top, bottom, inert = rep["top"], rep["bottom"], rep["inertia"]
     console.print(title)
     console.print(f"top-{len(top['values'])}: " + ", ".join(f"{v:.6g}" for v in top["values"])
-                  + f"  (converged {sum(top['converged'])}/{len(top['converged'])}, {top['num_matvecs']} steps)")
+                  + f"  (converged {sum(top['converged'])}/{len(top['converged'])}, {top['num_matvecs']} products)")
     console.print(f"bottom-{len(bottom['values'])}: " + ", ".join(f"{v:.6g}" for v in bottom["values"])
                   + f"  (converged {sum(bottom['converged'])}/{len(bottom['converged'])})")
     for name, t in rep["trace"].items():
         console.print(f"trace ({name}): {t['estimate']:.6g} ± {t['stderr']:.2g}")
-    console.print(f"inertia ({inert['method']}, tol {inert['tol']:.2g}): {inert['negative']:.6g} negative, "
-                  f"{inert['zero']:.6g} zero, {inert['positive']:.6g} positive")
+    console.print(f"inertia ({inert['method']}): {inert['summary']}")
     console.print(f"outliers: {', '.join(f'{v:.6g}' for v in rep['outliers']) or 'none'}; wrote {out}/spectrum.json "
                   f"and {out}/spectrum.png")
 
