@@ -457,9 +457,18 @@ class HessianMatvec:
         return self.obj.block_size(self.block)
 
     def prepare(self, theta, X, Y=None) -> Callable:
-        """``v -> A v`` with the work at θ done once (call inside jit)."""
+        """``v -> A v`` with the work at θ done once (call inside jit).
+
+        With several batches the product is recomputed batch by batch instead (memory of one
+        batch), returned as a ``jax.tree_util.Partial`` so that callers keep it as it is.
+        """
         data = batching.as_batches(X, Y)
-        return _operator(self.obj, self.kind, theta, data, self.block, linearize=data.num_batches == 1)
+        if data.num_batches > 1:
+            return jax.tree_util.Partial(self._direct, theta, data)
+        return _operator(self.obj, self.kind, theta, data, self.block, linearize=True)
+
+    def _direct(self, theta, data, v):
+        return self(v, theta, data)
 
     def __call__(self, v, theta, X, Y=None):
         return _apply(_operator(self.obj, self.kind, theta, batching.as_batches(X, Y), self.block, False), v)
