@@ -308,7 +308,7 @@ def run(args) -> dict:
         r["trace_exact"] = S.trace_exact(op, P, theta, data)
 
     # reference: Lanczos at twice our depth from another start vector
-    depth = min(P, 2 * int(top.num_matvecs))
+    depth = min(P, 2 * int(top.depth or top.num_matvecs))
     ref = S.lanczos(op, P, jax.random.key(7), theta, data, k=5, which="top", num_matvecs=depth)
     r.update(ref_top5=ref.values.tolist(), ref_residuals=ref.residuals.tolist(), ref_depth=depth)
     r["top5_rel_err"] = float(np.max(np.abs(top.values - ref.values) / np.abs(ref.values)))
