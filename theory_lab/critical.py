@@ -60,7 +60,7 @@ from theory_lab.arch import Architecture
 from theory_lab.curvature_report import hessian_inertia
 from theory_lab.linalg import Inertia
 
-__all__ = ["Inertia", "Search", "find_critical_point", "hessian_inertia", "default_k", "MODES"]
+__all__ = ["Search", "find_critical_point", "default_k", "MODES"]
 
 MODES = ("minimum", "any")
 

@@ -115,10 +115,17 @@ def spectrum(
     data_name: str = typer.Option("digits", "--data", "-d", help=f"Data set: {', '.join(DATASETS)}."),
     n: int = typer.Option(256, "--n", "-n", help="Number of training samples N."),
     params: str = typer.Option("random", "--params", "-p", help="'random' (from --seed) or a saved point .npz."),
+    model_spec: Optional[str] = typer.Option(
+        None, "--model", "-M", help="Your own model instead of --arch/--data/--params: a factory PKG.MODULE:FACTORY "
+        "or path/file.py:FACTORY returning (model, params, data), or a preset: digits-resnet, digits-resnet-bn."),
+    loss: Optional[str] = typer.Option(None, "--loss", help="squared or softmax-cross-entropy (default: squared for "
+                                       "--arch; for --model cross-entropy with integer labels, else squared)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Samples per batch (default: all in one)."),
     seed: int = typer.Option(0, help="Seed for parameters, data noise and every probe."),
     operator: str = typer.Option("hessian", help="hessian, gauss-newton or residual (H − JᵀJ)."),
     reduction: str = typer.Option("sum", help="Loss reduction: sum (the paper's Φ) or mean (divided by N)."),
-    block: Optional[int] = typer.Option(None, help="Restrict to layer k's parameters (a diagonal block)."),
+    block: Optional[str] = typer.Option(None, help="Restrict to a diagonal block: layer k (--arch) or a parameter "
+                                        "subtree's path such as Dense_0 (--model)."),
     k: int = typer.Option(5, "--k", "-k", help="Eigenpairs at each end."),
     probes: int = typer.Option(8, help="SLQ probes."),
     steps: int = typer.Option(64, help="Lanczos steps per SLQ probe."),
@@ -127,30 +134,87 @@ def spectrum(
     out: Path = typer.Option(Path("theory-lab-spectrum"), "--out", "-o", help="Folder for spectrum.json/.png."),
 ):
     """Eigenpairs, spectral density, trace and inertia of the Hessian at a point; JSON and a figure."""
-    import jax
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from theory_lab import derivatives as D
-    from theory_lab import model
-    from theory_lab.curvature_report import OPERATORS, spectrum_report
-    from theory_lab.report import environment, write_atomic
+    from theory_lab.curvature_report import OPERATORS
+    from theory_lab.objective import LOSSES
 
     console = Console()
+    if operator not in OPERATORS:
+        raise typer.BadParameter(f"`--operator`={operator!r} is unknown; choose one of {', '.join(OPERATORS)}.",
+                                 param_hint="--operator")
+    if loss is not None and loss not in LOSSES:
+        raise typer.BadParameter(f"`--loss`={loss!r} is unknown; choose one of {', '.join(LOSSES)}.",
+                                 param_hint="--loss")
+    if batch_size is not None and batch_size < 1:
+        raise typer.BadParameter(f"`--batch-size`={batch_size} must be a positive number of samples per batch.",
+                                 param_hint="--batch-size")
+    if model_spec is not None:
+        obj, theta, data, block, labels = _model_point(model_spec, loss, reduction, batch_size, block)
+    else:
+        obj, theta, data, block, labels = _arch_point(arch, data_name, n, params, seed, loss, reduction, batch_size,
+                                                      block)
+    rep = _run(console, obj, theta, data, seed=seed, operator=operator, block=block, k=k, probes=probes, steps=steps,
+               trace_matvecs=trace_matvecs, exact_max=exact_max)
+    _write(console, rep, labels, operator, block, out)
+
+
+def _model_point(spec, loss, reduction, batch_size, block):
+    from theory_lab import factories
+
+    try:
+        obj, theta, data = factories.load(spec, loss=loss, reduction=reduction, batch_size=batch_size)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--model") from None
+    try:
+        obj.block_size(block)
+    except ValueError as err:
+        raise typer.BadParameter(str(err).replace("`block`", "`--block`"), param_hint="--block") from None
+    return obj, theta, data, block, {"model": spec, "data": "from the factory", "params": "from the factory"}
+
+
+def _arch_point(arch, data_name, n, params, seed, loss, reduction, batch_size, block):
+    import jax
+
+    from theory_lab import batching, model
+    from theory_lab import derivatives as D
+
     try:
         network = preset(arch)
-        if operator not in OPERATORS:
-            raise ValueError(f"`--operator`={operator!r} is unknown; choose one of {', '.join(OPERATORS)}.")
-        if n < 1:
-            raise ValueError(f"`--n`={n} must be a positive number of samples.")
-        if block is not None:
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--arch") from None
+    if n < 1:
+        raise typer.BadParameter(f"`--n`={n} must be a positive number of samples.", param_hint="--n")
+    if block is not None:
+        try:
+            block = int(block)
+        except ValueError:
+            raise typer.BadParameter(f"`--block`={block!r} is not a layer index; with --arch give a layer k "
+                                     "(subtree paths are for --model).", param_hint="--block") from None
+        try:
             D.layout(network).block(block)
+        except ValueError as err:
+            raise typer.BadParameter(str(err).replace("`block`", "`--block`"), param_hint="--block") from None
+    try:
         ds = _dataset(data_name, n, network, seed)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--data") from None
+    try:
         theta = (np.asarray(D.flatten(model.init(network, jax.random.key(seed)))[0]) if params == "random"
                  else load_point(Path(params), network))
     except ValueError as err:
-        console.print(f"[bold red]error:[/] {err}")
-        raise typer.Exit(2) from None
+        raise typer.BadParameter(str(err), param_hint="--params") from None
+    obj = D.objective(network, loss=loss or "squared", reduction=reduction)
+    data = batching.batches(ds.X, ds.Y, batch_size or ds.N)
+    return obj, theta, data, block, {"arch": arch, "data": data_name, "params": params}
+
+
+def _run(console, obj, theta, data, **kwargs) -> dict:
+    """The library report, with a progress bar of operator products done / planned."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from theory_lab.curvature_report import spectrum_report
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total} products"), TimeElapsedColumn(), console=console,
                   transient=True) as bar:
@@ -159,22 +223,28 @@ def spectrum(
         def progress(stage, done, planned):
             bar.update(task, description=stage, completed=done, total=planned)
 
-        rep = spectrum_report(network, theta, ds.X, ds.Y, seed=seed, operator=operator, reduction=reduction,
-                              block=block, k=k, probes=probes, steps=steps, trace_matvecs=trace_matvecs,
-                              exact_max=exact_max, progress=progress)
-    rep.update({"arch": arch, "data": data_name, "params": params, "environment": environment()})
-    title = (f"{arch} on {data_name} (N = {rep['N']}), {operator}{'' if block is None else f' block {block}'}, "
+        return spectrum_report(obj, theta, data, progress=progress, **kwargs)
+
+
+def _write(console, rep, labels, operator, block, out):
+    from theory_lab.report import environment, write_atomic
+
+    rep.update(labels)
+    rep["environment"] = environment()
+    name = labels.get("model") or f"{labels['arch']} on {labels['data']}"
+    title = (f"{name} (N = {rep['N']}), {operator}{'' if block is None else f' block {block}'}, "
              f"P = {rep['P']}, Φ = {rep['loss']:.4g}")
-    write_atomic(out / "spectrum.json", json.dumps(rep, indent=2, ensure_ascii=False))
-    write_atomic(out / "spectrum.png", _density_figure(rep, title))
+    text, figure = json.dumps(rep, indent=2, ensure_ascii=False), _density_figure(rep, title)
+    write_atomic(out / "spectrum.json", text)  # both built first: a failure leaves the previous pair whole
+    write_atomic(out / "spectrum.png", figure)
     top, bottom, inert = rep["top"], rep["bottom"], rep["inertia"]
     console.print(title)
     console.print(f"top-{len(top['values'])}: " + ", ".join(f"{v:.6g}" for v in top["values"])
                   + f"  (converged {sum(top['converged'])}/{len(top['converged'])}, {top['num_matvecs']} products)")
     console.print(f"bottom-{len(bottom['values'])}: " + ", ".join(f"{v:.6g}" for v in bottom["values"])
                   + f"  (converged {sum(bottom['converged'])}/{len(bottom['converged'])})")
-    for name, t in rep["trace"].items():
-        console.print(f"trace ({name}): {t['estimate']:.6g} ± {t['stderr']:.2g}")
+    for trace_name, t in rep["trace"].items():
+        console.print(f"trace ({trace_name}): {t['estimate']:.6g} ± {t['stderr']:.2g}")
     console.print(f"inertia ({inert['method']}): {inert['summary']}")
     console.print(f"outliers: {', '.join(f'{v:.6g}' for v in rep['outliers']) or 'none'}; wrote {out}/spectrum.json "
                   f"and {out}/spectrum.png")
