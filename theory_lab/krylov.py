@@ -61,7 +61,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-__all__ = ["Krylov", "prepare", "start", "extend", "ritz", "ritz_vectors", "apply_many", "dense", "BREAKDOWN_RTOL", "DRIVERS",
+__all__ = ["Krylov", "prepare", "start", "extend", "ritz", "ritz_vectors", "apply_many", "products", "dense", "BREAKDOWN_RTOL", "DRIVERS",
            "driver_for"]
 
 BREAKDOWN_RTOL = 1e-12
@@ -302,22 +302,36 @@ def _unit_product(matvec, dim, linear, params, i):
     return _operator(matvec, linear, params)(jax.nn.one_hot(i, dim, dtype=jnp.float64))
 
 
-@jax.jit
-def _symmetric(cols):
-    A = jnp.stack(cols)
-    return 0.5 * (A + A.T)
-
-
 def dense(matvec, dim: int, params: tuple, *, linear=_UNSET) -> jax.Array:
     """``(A + Aᵀ)/2`` from the ``dim`` products ``A e_i``, each its own jitted call (the CPU path).
 
     On XLA's CPU backend a product inside ``lax.map`` (a loop) ran ~4x slower than
-    dispatched alone, and a vmapped batch of products slower still per product.
+    dispatched alone, and a vmapped batch of products slower still per product. Columns
+    are copied to the host as they come (the next product is already dispatched).
     """
+    dim = int(dim)
+    if linear is _UNSET:
+        linear = _prepare(matvec, dim, tuple(params))
+    out = np.empty((dim, dim))
+    pending = None
+    for i in range(dim + 1):
+        nxt = _unit_product(matvec, dim, linear, tuple(params), jnp.int32(i)) if i < dim else None
+        if pending is not None:
+            out[i - 1] = np.asarray(pending)
+        pending = nxt
+    out += out.T
+    out *= 0.5
+    return jnp.asarray(out)
+
+
+def products(matvec, dim: int, params: tuple, V, *, linear=_UNSET, driver: str | None = None) -> jax.Array:
+    """``A v`` for each row of ``V (n, dim)``, prepared once: one jitted product per row on CPU
+    (``driver="python"``), one vmapped batch elsewhere."""
     if linear is _UNSET:
         linear = _prepare(matvec, int(dim), tuple(params))
-    cols = [_unit_product(matvec, int(dim), linear, tuple(params), jnp.int32(i)) for i in range(int(dim))]
-    return _symmetric(cols)
+    if (driver_for() if driver is None else driver) == "python":
+        return jnp.stack([_apply_one(matvec, linear, tuple(params), v) for v in V])
+    return _apply_batch(matvec, linear, tuple(params), V)
 
 
 def apply_many(K: Krylov, V) -> jax.Array:

@@ -507,12 +507,10 @@ def _check_budget(num_matvecs, dim, minimum, name):
         raise ValueError(f"`num_matvecs`={num_matvecs!r} must be an integer >= {minimum} for {name}.")
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2))
 def _hutchinson_run(matvec, dim, num, key, params):
-    apply = _bind(matvec, params)
     V = jax.random.rademacher(key, (num, dim), jnp.float64)
-    q = jnp.sum(V * jax.vmap(apply)(V), axis=1)
-    return jnp.mean(q), jnp.std(q, ddof=1) / jnp.sqrt(num)
+    q = np.sum(np.asarray(V) * np.asarray(krylov.products(matvec, dim, params, V)), axis=1)
+    return np.mean(q), np.std(q, ddof=1) / math.sqrt(num)
 
 
 def hutchinson(matvec, dim: int, key, *params, num_matvecs: int = 32) -> TraceEstimate:
@@ -524,17 +522,17 @@ def hutchinson(matvec, dim: int, key, *params, num_matvecs: int = 32) -> TraceEs
     return TraceEstimate("hutchinson", float(est), float(se), int(num_matvecs))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
 def _hutchpp_run(matvec, dim, s, g, key, params):
-    apply = _bind(matvec, params)
+    # products through krylov.products: prepared once, one jitted product per vector on CPU
     ks, kg = jax.random.split(key)
     S = jax.random.rademacher(ks, (s, dim), jnp.float64)
-    G = jax.random.rademacher(kg, (g, dim), jnp.float64)
-    Q, _ = jnp.linalg.qr(jax.vmap(apply)(S).T)  # (dim, s)
-    low = jnp.sum(Q * jax.vmap(apply, in_axes=1, out_axes=1)(Q))
+    G = np.asarray(jax.random.rademacher(kg, (g, dim), jnp.float64))
+    linear = krylov.prepare(matvec, dim, params)
+    Q, _ = np.linalg.qr(np.asarray(krylov.products(matvec, dim, params, S, linear=linear)).T)  # (dim, s)
+    low = np.sum(Q.T * np.asarray(krylov.products(matvec, dim, params, jnp.asarray(Q.T), linear=linear)))
     Gp = G - (G @ Q) @ Q.T
-    q = jnp.sum(Gp * jax.vmap(apply)(Gp), axis=1)
-    return low + jnp.mean(q), jnp.std(q, ddof=1) / jnp.sqrt(g)
+    q = np.sum(Gp * np.asarray(krylov.products(matvec, dim, params, jnp.asarray(Gp), linear=linear)), axis=1)
+    return low + np.mean(q), np.std(q, ddof=1) / math.sqrt(g)
 
 
 def hutch_plus_plus(matvec, dim: int, key, *params, num_matvecs: int = 48) -> TraceEstimate:
