@@ -27,8 +27,17 @@ class Net(torch.nn.Module):
         return self.out(torch.sigmoid(self.fc(h)))
 
 
-def criterion(out, target):
-    return 0.5 * ((out - target) ** 2).sum()
+class HalfSumOfSquares(torch.nn.MSELoss):
+    """Φ = ½ Σ (out − target)²; an ``MSELoss(reduction="sum")`` so curvlinops can read its reduction."""
+
+    def __init__(self):
+        super().__init__(reduction="sum")
+
+    def forward(self, out, target):
+        return 0.5 * super().forward(out, target)
+
+
+criterion = HalfSumOfSquares()
 
 
 def setup(path: str) -> dict:
