@@ -219,7 +219,7 @@ def section(r: dict, versions: str) -> str:
         t = p["top5"]
         s = t["summary"]
         lines += [f"**Point `{name}`** — Φ = {pt['loss']:.6g}, ‖∇Φ‖ = {pt['gradient_norm']:.3g} ({pt['how']}); "
-                  f"reference top-5 = " + ", ".join(f"{x:.6g}" for x in p["reference"]["top5"])
+                  f"reference top-5 = " + ", ".join(f"{x:.10g}" for x in p["reference"]["top5"])
                   + f", λ_min = {p['reference']['min']:.4g}. Load during the rounds "
                   f"{min(min(v) for v in t['load'].values()):.1f}–{max(max(v) for v in t['load'].values()):.1f}.", "",
                   "| top-5 eigenvalues | products | max rel. error | min (s) | median (s) | CPU share | "
