@@ -3,8 +3,8 @@
 ``report.html`` (:func:`report_html`) is one self-contained page: inline CSS, figures as
 base64 data URIs, no external file, script or font, so it opens offline. It has the table with
 verdict colours, one folded ``<details>`` section per check (hypotheses, evidence, traceback)
-that opens on click, and, for checks whose evidence carries rank reports, a figure of the
-smallest singular values against the rank tolerance (:func:`evidence_figure`).
+that opens on click, and the figures of its evidence (:func:`theory_lab.evidence_figures.evidence_figures`:
+every observation's margin against its band, rank reports' singular values against their tolerance).
 
 Example:
     >>> import json, tempfile, pathlib
@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 __all__ = ["write_atomic", "format_margin", "environment", "results_json", "report_markdown", "report_html",
-           "rank_evidence", "evidence_figure", "VERDICT_STYLE", "VERDICT_COLOR"]
+           "VERDICT_STYLE", "VERDICT_COLOR"]
 
 VERDICT_STYLE = {"holds": "green", "fails": "bold red", "not applicable": "yellow", "inconclusive": "magenta",
                  "measured": "cyan", "error": "bold red"}
@@ -105,74 +105,6 @@ def report_markdown(records, seed: int) -> str:
 
 # ----------------------------------------------------------------------------- report.html
 
-_RANK_KEYS = {"smallest_singular_values", "tol", "sigma_max", "rank"}
-
-
-def rank_evidence(evidence, path: str = "") -> list[tuple[str, dict]]:
-    """Every rank report (a dict with ``smallest_singular_values``, ``tol``, ``sigma_max``, ``rank``) in
-    a check's JSON evidence, with its path, in document order.
-
-    >>> rank_evidence({"a": {"rank": 2, "tol": 1e-12, "sigma_max": 3.0, "smallest_singular_values": [1.0]},
-    ...                "b": [1, 2]})[0][0]
-    'a'
-    """
-    found = []
-    if isinstance(evidence, dict):
-        if _RANK_KEYS <= set(evidence):
-            return [(path or "evidence", evidence)]
-        for key, value in evidence.items():
-            found += rank_evidence(value, f"{path}/{key}" if path else str(key))
-    elif isinstance(evidence, list):
-        for i, value in enumerate(evidence):
-            label = value.get("instance") if isinstance(value, dict) else None
-            found += rank_evidence(value, f"{path}[{label if label else i}]")
-    return found
-
-
-def evidence_figure(record, *, max_reports: int = 8) -> bytes | None:
-    """PNG of the rank evidence of a check (``None`` if its evidence has no rank report).
-
-    For each report (at most ``max_reports``): its smallest singular values over ``σ_max``
-    (markers, log scale) and its tolerance ``tol / σ_max`` (dotted line, same colour); the
-    rank decision is the count of values above the line, the margin their distance to it.
-    """
-    merged: dict = {}  # the same matrix reported under several names is drawn once
-    for path, r in rank_evidence(record.result.to_dict()["evidence"]):
-        if isinstance(r["sigma_max"], (int, float)) and r["sigma_max"] > 0 and r["smallest_singular_values"]:
-            key = (tuple(r["smallest_singular_values"]), r["tol"])
-            merged.setdefault(key, ([], r))[0].append(path)
-    usable = [(" = ".join(paths[:2]) + (" = …" if len(paths) > 2 else ""), r) for paths, r in merged.values()]
-    usable = usable[:max_reports]
-    if not usable:
-        return None
-    import io
-
-    import matplotlib
-    import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    with matplotlib.rc_context({"font.size": 11}):
-        fig = Figure(figsize=(7.5, 3.6), layout="constrained")
-        FigureCanvasAgg(fig)
-        ax = fig.subplots()
-        colors = matplotlib.colormaps["tab10"].colors
-        for i, (path, r) in enumerate(usable):
-            s = np.asarray(r["smallest_singular_values"], dtype=float) / float(r["sigma_max"])
-            color = colors[i % len(colors)]
-            x = np.arange(1, s.size + 1)
-            ax.semilogy(x, np.maximum(s, 1e-300), "o-", color=color, ms=4, lw=1,
-                        label=f"{path}: rank {r['rank']} of {min(r['shape']) if 'shape' in r else '?'}")
-            ax.axhline(float(r["tol"]) / float(r["sigma_max"]), color=color, ls=":", lw=1.2)
-        ax.set_xlabel("i-th smallest singular value (1 = σ_min)")
-        ax.set_ylabel("σ_i / σ_max")
-        ax.set_title(f"{record.check.id}: rank evidence (dotted: tolerance / σ_max)")
-        ax.legend(fontsize=8, loc="best")
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100)
-    return buf.getvalue()
-
-
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1200px;color:#222;
 padding:0 1em}
@@ -184,7 +116,7 @@ details{border:1px solid #ccc;border-radius:6px;margin:.6em 0;padding:.3em .8em}
 details[open]{background:#fafafa} summary{cursor:pointer;font-weight:600}
 .badge{display:inline-block;padding:0 .5em;border-radius:4px;font-weight:600}
 pre{background:#f4f4f4;padding:.6em;overflow-x:auto;max-height:32em;font-size:.85em}
-ul.hyp{list-style:none;padding-left:.5em} .met{color:#1a7f1a} .unmet{color:#b00020}
+ul.hyp{list-style:none;padding-left:.5em} .met{color:#1a7f1a} .unmet{color:#b00020} .broken{color:#a05a00}
 img{max-width:100%;height:auto;border:1px solid #ddd}
 """
 
@@ -200,6 +132,13 @@ def _e(text) -> str:
     return html.escape(str(text), quote=True)
 
 
+def _met(result) -> str:
+    """The table's "hypotheses met" cell: a converse that breaks its hypotheses as planned says so."""
+    if result.hypotheses_met:
+        return "yes"
+    return "broken on purpose" if result.broken and result.set_up else "no"
+
+
 def _anchor(check_id: str) -> str:
     return "check-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in check_id)
 
@@ -210,7 +149,8 @@ def report_html(records, seed: int, figures: dict | None = None) -> str:
     Args:
         records: :class:`theory_lab.checking.Record` s, in table order.
         seed: the run's seed.
-        figures: ``{check id: PNG bytes}``; default :func:`evidence_figure` of each record.
+        figures: ``{check id: [PNG bytes, …]}``; default
+            :func:`theory_lab.evidence_figures.evidence_figures` of each record.
 
     Example:
         >>> from theory_lab.checking import Check, Context, Hypothesis, Result, Verdict, run_check
@@ -222,7 +162,9 @@ def report_html(records, seed: int, figures: dict | None = None) -> str:
     """
     env = environment()
     if figures is None:
-        figures = {r.check.id: png for r in records if (png := evidence_figure(r)) is not None}
+        from theory_lab.evidence_figures import evidence_figures
+
+        figures = {r.check.id: evidence_figures(r) for r in records}
     counts = {}
     for r in records:
         counts[r.result.verdict.value] = counts.get(r.result.verdict.value, 0) + 1
@@ -242,7 +184,7 @@ def report_html(records, seed: int, figures: dict | None = None) -> str:
         v = r.result.verdict.value
         out.append(f'<tr class="check" data-verdict="{_e(v)}"><td><a href="#{_anchor(r.check.id)}">'
                    f"{_e(r.check.id)}</a></td><td>{_e(r.check.item)}</td><td>{_e(r.check.kind)}</td>"
-                   f"<td>{'yes' if r.result.hypotheses_met else 'no'}</td>"
+                   f"<td>{_met(r.result)}</td>"
                    f'<td class="verdict" style="background:{VERDICT_COLOR.get(v, "#fff")}">{_e(v)}</td>'
                    f'<td class="num">{_e(format_margin(r.result.margin))}</td><td class="num">{r.seconds:.2f}</td></tr>')
     out.append("</tbody></table><h2>Checks</h2>")
@@ -256,13 +198,18 @@ def report_html(records, seed: int, figures: dict | None = None) -> str:
         if r.result.hypotheses:
             out.append('<ul class="hyp">')
             for h in r.result.hypotheses:
-                mark, cls = ("✓", "met") if h.met else ("✗", "unmet")
-                out.append(f'<li class="{cls}">{mark} {_e(h.name)}' + (f" — {_e(h.detail)}" if h.detail else "")
-                           + "</li>")
+                if h.name in r.result.broken:
+                    mark, cls, note = ("⊘", "broken", " (broken on purpose: a converse)") if not h.met else \
+                        ("✓", "unmet", " (meant to be broken, but met: the instance is not set up)")
+                else:
+                    mark, cls, note = ("✓", "met", "") if h.met else ("✗", "unmet", "")
+                out.append(f'<li class="{cls}">{mark} {_e(h.name)}{note}' +
+                           (f" — {_e(h.detail)}" if h.detail else "") + "</li>")
             out.append("</ul>")
-        if r.check.id in figures:
-            data = base64.b64encode(figures[r.check.id]).decode("ascii")
-            out.append(f'<p><img alt="figure of {_e(r.check.id)}" src="data:image/png;base64,{data}"></p>')
+        pngs = figures.get(r.check.id) or []
+        for i, png in enumerate([pngs] if isinstance(pngs, bytes) else pngs, 1):
+            data = base64.b64encode(png).decode("ascii")
+            out.append(f'<p><img alt="figure {i} of {_e(r.check.id)}" src="data:image/png;base64,{data}"></p>')
         out.append(f"<p>margin {_e(format_margin(r.result.margin))} · {r.seconds:.2f} s</p>")
         out.append(f"<pre class=\"json\">{_e(json.dumps(d['evidence'], indent=2, ensure_ascii=False))}</pre>")
         if r.error:

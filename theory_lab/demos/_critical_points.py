@@ -43,11 +43,15 @@ NETWORKS = ("wide", "narrow")
 _TOTAL_DIGITS = 1797
 
 
-def wide_and_narrow(N: int, activation: str = "sigmoid") -> dict:
-    """``{"wide": arch with n_1 = 36⌈N/36⌉ ≥ N, "narrow": arch with n_1 = 4}``, both ending in ``Output(10)``."""
+def wide_and_narrow(N: int, activation: str = "sigmoid", filters: int | None = None) -> dict:
+    """``{"wide": arch with n_1 = 36·T, "narrow": arch with n_1 = 4}``, both ending in ``Output(10)``.
+
+    ``T = filters``, default ``⌈N/36⌉`` (the smallest with ``n_1 ≥ N``).
+    """
     from theory_lab.arch import Architecture, Conv, Output
 
-    return {"wide": Architecture((8, 8, 1), (Conv(math.ceil(N / 36), (3, 3), activation=activation), Output(10))),
+    T = math.ceil(N / 36) if filters is None else positive_int(filters, "filters", "e.g. 2")
+    return {"wide": Architecture((8, 8, 1), (Conv(T, (3, 3), activation=activation), Output(10))),
             "narrow": Architecture((8, 8, 1), (Conv(1, (3, 3), stride=3, activation=activation), Output(10)))}
 
 
@@ -118,7 +122,7 @@ class CriticalPoints:
 
 
 def critical_points(N: int = 40, *, starts: int = 10, saddle_starts: int = 3, seed: int = 0,
-                    activation: str = "sigmoid", max_iter: int = 200,
+                    activation: str = "sigmoid", filters: int | None = None, max_iter: int = 200,
                     progress: Progress | None = None) -> CriticalPoints:
     """Critical points of the wide and the narrow net (:func:`wide_and_narrow`) from random starts.
 
@@ -130,6 +134,8 @@ def critical_points(N: int = 40, *, starts: int = 10, saddle_starts: int = 3, se
         seed: seeds the noise and the starts (run ``i`` of mode ``m`` on network ``n`` from
             ``[seed, n, m, i]``, LeCun-normal weights, N(0, 0.1²) biases).
         activation: every hidden activation (default sigmoid).
+        filters: ``T`` of the wide net (default ``⌈N/36⌉``; below ``N/36`` it is not wide, and the
+            figure and explanation say so).
         max_iter: iteration cap per run.
         progress: ``progress(done, total, message)`` after each run.
     """
@@ -147,7 +153,7 @@ def critical_points(N: int = 40, *, starts: int = 10, saddle_starts: int = 3, se
     activation = activation_name(activation)
     ds = data.digits(N, noise=NOISE, seed=seed)
     scale = 0.5 * float(np.sum(ds.Y ** 2))
-    archs = wide_and_narrow(N, activation)
+    archs = wide_and_narrow(N, activation, filters)
     plan = [(n, m, i) for n in NETWORKS for m, count in (("minimum", starts), ("any", saddle_starts))
             for i in range(count)]
     points = []

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory_lab.demos.common import Progress, new_figure, positive_int, seed_int, slide_style, tick
+from theory_lab.demos.common import Progress, activation_name, new_figure, positive_int, seed_int, slide_style, tick
 
 __all__ = [
     "ITEM",
@@ -117,7 +117,7 @@ class RankJump:
     Attributes:
         N: number of samples.
         filters: the swept ``T`` values.
-        draws, seed, duplicates: the settings.
+        draws, seed, duplicates, activation: the settings.
         assumption_3_1: ``{series: bool}``, Assumption 3.1 tested on each series' data.
         distinct: ``{series: number of distinct samples}``.
         points: every :class:`RankPoint`, in order series, ``T``, draw.
@@ -128,6 +128,7 @@ class RankJump:
     draws: int
     seed: int
     duplicates: int
+    activation: str
     assumption_3_1: dict
     distinct: dict
     points: tuple[RankPoint, ...]
@@ -148,7 +149,8 @@ class RankJump:
         return {"demo": "rank-jump", "N": self.N, "filters": list(self.filters),
                 "n1": [PATCHES * t for t in self.filters], "draws": self.draws, "seed": self.seed,
                 "duplicates": self.duplicates, "noise": NOISE,
-                "architecture": "8x8x1 -> Conv(T, 3x3, VALID, sigmoid, bias per neuron) -> Output(10)",
+                "activation": self.activation,
+                "architecture": f"8x8x1 -> Conv(T, 3x3, VALID, {self.activation}, bias per neuron) -> Output(10)",
                 "prediction": "rank F_1 = min(n_1, number of distinct samples)",
                 "assumption_3_1": self.assumption_3_1, "distinct_samples": self.distinct,
                 "agrees": self.agrees, "points": [p.to_dict() for p in self.points]}
@@ -165,7 +167,7 @@ def _series_data(N: int, seed: int, duplicates: int) -> dict:
 
 
 def rank_jump(N: int = 200, *, filters=None, draws: int = 3, seed: int = 0, duplicates: int | None = None,
-              band: float | None = None, progress: Progress | None = None) -> RankJump:
+              band: float | None = None, activation: str = "sigmoid", progress: Progress | None = None) -> RankJump:
     """Rank of ``F_1`` against the width ``n_1 = 36·T`` for noisy, raw and duplicated digits.
 
     Args:
@@ -176,6 +178,8 @@ def rank_jump(N: int = 200, *, filters=None, draws: int = 3, seed: int = 0, dupl
             ``fold_in(fold_in(key(seed), T), j)``; the same parameters serve every series).
         duplicates: ``D`` for the duplicates series (default ``N // 10``; ``0`` leaves it out).
         band: conclusiveness band for :func:`~theory_lab.linalg.rank_report` (its default if None).
+        activation: ``σ_1`` (default sigmoid: analytic, so Theorem 3.5 applies; ReLU is covered by
+            Theorem 3.4's existence only).
         progress: ``progress(done, total, message)`` after each width.
 
     Returns:
@@ -193,6 +197,7 @@ def rank_jump(N: int = 200, *, filters=None, draws: int = 3, seed: int = 0, dupl
         raise ValueError(f"`N`={N} exceeds the {_TOTAL_DIGITS} bundled digits; choose N <= {_TOTAL_DIGITS}.")
     draws = positive_int(draws, "draws", "use at least 1 parameter draw per width")
     seed = seed_int(seed)
+    activation = activation_name(activation)
     filters = default_filters(N) if filters is None else tuple(
         positive_int(t, "filters", "every T must be a positive number of filters") for t in filters)
     if not filters:
@@ -207,7 +212,7 @@ def rank_jump(N: int = 200, *, filters=None, draws: int = 3, seed: int = 0, dupl
     root = jax.random.key(seed)
     points = []
     for done, T in enumerate(filters, 1):
-        arch = Architecture((8, 8, 1), (Conv(T, (3, 3), activation="sigmoid"), Output(10)))
+        arch = Architecture((8, 8, 1), (Conv(T, (3, 3), activation=activation), Output(10)))
         n1 = arch.widths[1]
         params = [sample_params(arch, jax.random.fold_in(jax.random.fold_in(root, T), j)) for j in range(draws)]
         for name, X in Xd.items():
@@ -217,7 +222,7 @@ def rank_jump(N: int = 200, *, filters=None, draws: int = 3, seed: int = 0, dupl
                                         r.ratio, r.tol, r.margin, r.conclusive))
         tick(progress, done, len(filters), f"rank-jump: n_1 = {n1}")
     points.sort(key=lambda p: (list(Xs).index(p.series), p.T, p.draw))
-    return RankJump(N, filters, draws, seed, duplicates, a31, distinct, tuple(points))
+    return RankJump(N, filters, draws, seed, duplicates, activation, a31, distinct, tuple(points))
 
 
 _COLORS = {"noisy": "tab:blue", "raw": "tab:orange", "duplicates": "tab:red"}
@@ -234,7 +239,7 @@ def rank_jump_explanation(result: RankJump) -> str:
            if "duplicates" in result.series else "")
     verdict = "Every rank equals min(n_1, distinct samples), conclusively." if result.agrees else \
         "Some rank differs from min(n_1, distinct samples) or is inconclusive: see the JSON."
-    return (f"{ITEM}: random weights of an analytic (sigmoid) conv layer give rank F_1 = min(n_1, N), so the "
+    return (f"{ITEM}: random weights of an analytic conv layer (here σ = {result.activation}) give rank F_1 = min(n_1, N), so the "
             f"features of the N samples become linearly independent exactly when n_1 ≥ N. Here rank F_1 = N "
             f"{where}.{dup} {verdict}")
 
@@ -278,7 +283,7 @@ def _figure(result: RankJump):
     right.set_yscale("log")
     left.set_ylabel("rank F₁")
     right.set_ylabel("σ_min / σ_max of F₁")
-    left.set_title(f"Rank of F₁ on {N} digits ({result.draws} draws per width)")
+    left.set_title(f"Rank of F₁ on {N} digits ({result.draws} draw{'s' if result.draws != 1 else ''} per width)")
     right.set_title("Smallest singular value, relative")
     left.legend(loc="lower right")
     right.legend(loc="lower left")

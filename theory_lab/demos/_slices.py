@@ -154,8 +154,9 @@ def _narrow_minimum(N: int, seed: int, activation: str, starts: int):
                        "(‖∇Φ‖ ≤ 1e-10, all Hessian eigenvalues conclusively > 0); raise `starts` or change `seed`.")
 
 
-def slices(N: int = 20, *, narrow_N: int = 40, seed: int = 0, activation: str = "sigmoid", radius: float = 1.0,
-           grid: int = 41, grid2d: int = 31, starts: int = 12, progress: Progress | None = None) -> Slices:
+def slices(N: int = 20, *, narrow_N: int = 40, seed: int = 0, activation: str = "sigmoid", width: int | None = None,
+           radius: float = 1.0, grid: int = 41, grid2d: int = 31, starts: int = 12,
+           progress: Progress | None = None) -> Slices:
     """1-D and 2-D loss slices around the three points (see the module docstring).
 
     Args:
@@ -164,6 +165,7 @@ def slices(N: int = 20, *, narrow_N: int = 40, seed: int = 0, activation: str = 
             critical points are degenerate, units saturating at ``‖θ‖ → ∞``, rather than strict minima).
         seed: seeds the data noise, the points, the Lanczos starts and the random direction.
         activation: every hidden activation.
+        width: ``n_2`` of the wide net's dense layer (default ``N + 4``).
         radius: half-width of the slices in parameter space (directions have unit norm).
         grid: points per 1-D slice (odd, so ``t = 0`` is on it); grid2d: points per side of the 2-D square.
         starts: random starts tried for the narrow net's strict local minimum.
@@ -185,7 +187,7 @@ def slices(N: int = 20, *, narrow_N: int = 40, seed: int = 0, activation: str = 
     if not (isinstance(radius, (int, float)) and np.isfinite(radius) and radius > 0):
         raise ValueError(f"`radius`={radius!r} must be a positive finite number, e.g. 1.0.")
     total = 2 + len(POINTS)
-    lm = landmarks(N, seed=seed, activation=activation)
+    lm = landmarks(N, seed=seed, activation=activation, width=width)
     tick(progress, 1, total, "slices: wide net's zero-loss minimum found")
     narrow_N = positive_int(narrow_N, "narrow_N", "e.g. 40")
     narrow_arch, nds, nres = _narrow_minimum(narrow_N, seed, activation, starts)
@@ -257,7 +259,7 @@ def _figure(result: Slices):
             ax.plot(s.t, s.values - p.loss, color=_COLORS[s.direction], lw=2, label="Φ(θ + t v) − Φ(θ)")
             ax.plot(s.t, 0.5 * s.curvature * s.t ** 2, "k--", lw=1.2, label=f"½ t² vᵀ∇²Φv  (vᵀ∇²Φv = {s.curvature:.3g})")
             ax.axhline(0, color="0.6", lw=0.8)
-            ax.set_title(f"{s.direction} {'eigenvector' if s.direction != 'random' else 'direction'}")
+            ax.set_title(f"{s.direction} {'eigenvector' if s.direction != 'random' else 'direction'}", pad=12)
             ax.set_xlabel("step t along the unit direction v")
             ax.legend(loc="best", fontsize=9)
         row[0].set_ylabel(f"{p.point.upper()}, Φ(θ) = {p.loss:.2g}\nΦ(θ + t v) − Φ(θ)")

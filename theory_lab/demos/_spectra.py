@@ -45,12 +45,13 @@ POINTS = ("minimum", "bad")
 _TOTAL_DIGITS = 1797
 
 
-def wide_architecture(N: int, activation: str = "sigmoid"):
-    """``8x8x1 → Conv(⌈N/36⌉, 3x3) → Dense(N + 4) → Output(10)``: ``n_1 ≥ N`` and ``n_2 ≥ N``."""
+def wide_architecture(N: int, activation: str = "sigmoid", width: int | None = None):
+    """``8x8x1 → Conv(⌈N/36⌉, 3x3) → Dense(n_2) → Output(10)``: ``n_1 ≥ N``; ``n_2 = width``, default ``N + 4``."""
     from theory_lab.arch import Architecture, Conv, Dense, Output
 
+    n2 = N + 4 if width is None else positive_int(width, "width", "e.g. 24")
     return Architecture((8, 8, 1), (Conv(-(-N // 36), (3, 3), activation=activation),
-                                    Dense(N + 4, activation=activation), Output(10)))
+                                    Dense(n2, activation=activation), Output(10)))
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,8 @@ class Landmarks:
         return int(self.X.shape[0])
 
 
-def landmarks(N: int = 20, *, seed: int = 0, activation: str = "sigmoid", max_iter: int = 200) -> Landmarks:
+def landmarks(N: int = 20, *, seed: int = 0, activation: str = "sigmoid", width: int | None = None,
+              max_iter: int = 200) -> Landmarks:
     """The two points of :func:`spectra` (see the module docstring); ``search`` is the finder's report."""
     from theory_lab import critical, data, loss_surface
     from theory_lab.sampling import sample_params
@@ -79,7 +81,7 @@ def landmarks(N: int = 20, *, seed: int = 0, activation: str = "sigmoid", max_it
     seed = seed_int(seed)
     activation = activation_name(activation)
     ds = data.digits(N, noise=NOISE, seed=seed)
-    arch = wide_architecture(N, activation)
+    arch = wide_architecture(N, activation, width)
     res = critical.find_critical_point(arch, sample_params(arch, np.random.default_rng([seed, 0])), ds.X, ds.Y,
                                        k=1, classify=False, max_iter=max_iter)
     bad = loss_surface.bad_critical_point(arch, sample_params(arch, np.random.default_rng([seed, 1])), ds.Y, 1)
@@ -157,14 +159,16 @@ class Spectra:
                 "agrees": self.agrees, "points": [s.to_dict() for s in self.spectra]}
 
 
-def spectra(N: int = 20, *, seed: int = 0, activation: str = "sigmoid", num_probes: int = 8, num_matvecs: int = 80,
-            k: int = 5, exact_max: int = 2000, progress: Progress | None = None) -> Spectra:
+def spectra(N: int = 20, *, seed: int = 0, activation: str = "sigmoid", width: int | None = None,
+            num_probes: int = 8, num_matvecs: int = 80, k: int = 5, exact_max: int = 2000,
+            progress: Progress | None = None) -> Spectra:
     """Hessian spectra at the zero-loss minimum and the bad critical point of :func:`landmarks`.
 
     Args:
         N: number of digits (``P`` grows like ``N²``; the default 20 gives ``P = 1183``).
         seed: seeds the noise, both points' parameters and every probe.
         activation: every hidden activation.
+        width: ``n_2`` of the dense layer (default ``N + 4``).
         num_probes, num_matvecs: SLQ's probes and Lanczos steps per probe (capped at ``P``).
         k: Lanczos eigenpairs at each end.
         exact_max: all eigenvalues (dense) when ``P ≤ exact_max``; else SLQ estimates only.
@@ -179,7 +183,7 @@ def spectra(N: int = 20, *, seed: int = 0, activation: str = "sigmoid", num_prob
     num_matvecs = positive_int(num_matvecs, "num_matvecs", "e.g. 80")
     k = positive_int(k, "k", "e.g. 5")
     total = 1 + 3 * len(POINTS)
-    lm = landmarks(N, seed=seed, activation=activation)
+    lm = landmarks(N, seed=seed, activation=activation, width=width)
     tick(progress, 1, total, "spectra: zero-loss minimum found")
     obj = D.objective(lm.arch)
     A = D.HessianMatvec(obj)

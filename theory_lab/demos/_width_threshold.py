@@ -203,7 +203,7 @@ def _figure(result: WidthThreshold):
         ax.set_xlabel(f"width ratio n₁ / N   (n₁ = 36·T, N = {N})")
     left.set_ylabel("final training loss Φ / (½‖Y‖²)")
     right.set_ylabel("training error (%)")
-    right.set_ylim(bottom=-2)
+    right.set_ylim(-2, max(5.0, 108 * max(p.error for p in result.points)))
     left.set_title(f"Exact fit of the output layer (Cor. 3.6), σ = {result.activation}")
     right.set_title("Training error (argmax of F_L vs label)")
     left.legend(loc="center left")
