@@ -63,13 +63,13 @@ def test_spectrum_writes_json_and_png_from_a_saved_point(saved_run):
     (["--arch", "digits-small", "--data", "mnist1d", "--n", "8"], "has inputs of shape (40, 1)"),
     (["--arch", "digits-small", "--data", "imagenet"], "`--data`='imagenet' is unknown"),
     (["--arch", "digits-small", "--params", "missing.npz"], "neither 'random' nor an existing .npz"),
-    (["--arch", "digits-small", "--operator", "fisher"], "`--operator`='fisher' is unknown"),
-    (["--arch", "digits-small", "--block", "7"], "`block`=7 is not a layer with parameters"),
+    (["--arch", "digits-small", "--operator", "fisher"], "Invalid value for --operator: 'fisher' is not one of"),
+    (["--arch", "digits-small", "--block", "7"], "Invalid value for --block: `--block`=7 is not a layer with"),
 ])
 def test_spectrum_bad_input_is_a_clear_error(args, message, tmp_path):
     result = runner.invoke(app, ["spectrum", *args, "--out", str(tmp_path)], env=WIDE)
     assert result.exit_code == 2
-    assert message in result.output
+    assert message in " ".join(result.output.replace("│", " ").split())
 
 
 def test_bulk_interval_stops_at_gaps():
