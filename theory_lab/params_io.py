@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["LoadedParams", "load_theta", "HOW_TO_SAVE"]
+__all__ = ["LoadedParams", "load_theta", "check_finite", "HOW_TO_SAVE"]
 
 HOW_TO_SAVE = ("make one with numpy.savez(path, theta=theta) (theta: the flat float64 vector of "
                "theory_lab.derivatives.flatten) or numpy.savez(path, **{'layer_1/W': W1, 'layer_1/b': b1, …})")
@@ -62,7 +62,9 @@ def _as_float64(a: np.ndarray, key: str, name: str, notes: list) -> np.ndarray:
     return a.astype(np.float64)
 
 
-def _check_finite(theta: np.ndarray, layout, name: str) -> None:
+def check_finite(theta, layout, name: str = "params") -> None:
+    """Refuse NaN/Inf in ``theta (P,)``, naming the first one by flat index and by leaf and index."""
+    theta = np.asarray(theta)
     bad = np.flatnonzero(~np.isfinite(theta))
     if not bad.size:
         return
@@ -136,5 +138,5 @@ def load_theta(path, layout, *, name: str = "params") -> LoadedParams:
             parts.append(a.ravel())
         theta = np.concatenate(parts) if parts else np.zeros(0)
         used = tuple(expected)
-    _check_finite(theta, layout, name)
+    check_finite(theta, layout, name)
     return LoadedParams(theta, used, tuple(notes))
