@@ -8,6 +8,8 @@
 * ``theorem-3.5`` — several absolutely continuous laws (LeCun normal, uniform, Gaussian,
   Glorot; Gaussian and uniform biases) on two analytic networks: ``rank F_k = N`` at every
   draw; a draw inside the SVD band makes it inconclusive, a conclusive deficiency fails.
+  ``theorem-3.5-converse``: ReLU (3.2 met, analyticity broken) on a wide layer loses rank
+  at random parameters from a density (Gaussian biases of mean −0.5).
 * ``corollary-3.6`` — targets fitted exactly by the network whose output layer is
   ``λ = F_{L−1}ᵀ(F_{L−1}F_{L−1}ᵀ)^{−1} y`` (:func:`theory_lab.exact_fit.exact_fit`), the
   residual of the network's own output judged against the rounding of a backward-stable
@@ -180,6 +182,24 @@ def _theorem_3_5(ctx: Context, draws: int = 3) -> Result:
     return conclude("rank F_k = N at draws from absolutely continuous laws", hyps, ev)
 
 
+def _theorem_3_5_converse(ctx: Context, draws: int = 3) -> Result:
+    ds = _digits(ctx, 200)
+    arch = Architecture((8, 8, 1), (Conv(6, (3, 3), activation="relu"), Output(10)))  # n_1 = 216 ≥ N
+    k = 1
+    hs, _ = hyp.theorem_3_5(arch, ds.X, k)
+    broken = [hyp.activations_analytic(arch, k)]
+    kept = [h for h in hs if h.name != broken[0].name]
+    ev, claim = Evidence(), "rank F_k = N at draws from an absolutely continuous law (Theorem 3.5)"
+    if not applicable(kept):
+        return conclude(claim, kept, ev, broken=broken)
+    rng = ctx.rng("theorem-3.5-converse")
+    for i in range(draws):  # Gaussian biases of mean −0.5: a density, under which ReLU units die
+        params = sampling.sample_params(arch, rng, bias_mean=-0.5)
+        ev.rank(f"F_{k}, lecun_normal weights, normal(−0.5, 0.1) biases, draw {i}",
+                feature_maps.feature_rank(arch, params, ds.X, k), ds.N)
+    return conclude(claim, kept, ev, broken=broken)
+
+
 # --------------------------------------------------------------------------- Corollary 3.6
 
 def _targets(ctx: Context, ds) -> dict:
@@ -212,14 +232,15 @@ def _corollary_3_6(ctx: Context) -> Result:
     arch = Architecture((8, 8, 1), (Conv(counts["T_1"], (3, 3), activation="relu"), Output(1)))
     k = arch.L - 1
     hs, _ = hyp.theorem_3_4(arch, ds.X, k)
-    hyps = hs + [hyp.scalar_output(arch)]
+    targets = _targets(ctx, ds)
+    hyps = hs + [hyp.scalar_output(arch)] + [hyp.finite_float64(y, f"{name} targets") for name, y in targets.items()]
     ev, claim = Evidence(), "every target fitted exactly through the wide last hidden layer"
     if not applicable(hyps):
         return conclude(claim, hyps, ev)
     w = witness.construct_full_rank(arch, ds.X, k, key=ctx.key("corollary-3.6"))
     F = feature_maps.features_upto(arch, w.params, ds.X, k)
     ev.rank(f"F_{k} (Theorem 3.4's construction)", linalg.rank_report(F, name=f"F_{k}"), ds.N)
-    ev.facts["fits"] = _observe_fits(ev, arch, w.params, F, ds.X, _targets(ctx, ds))
+    ev.facts["fits"] = _observe_fits(ev, arch, w.params, F, ds.X, targets)
     # the paper's count: T_1 l_0 filter weights, n_1 = N biases, N output weights (b_L = 0 is not used)
     used = arch.num_params - arch.widths[-1]
     ev.exact("parameters of the fitting CNN (output bias unused)", used, counts["cnn"],
@@ -238,13 +259,15 @@ def _corollary_3_6_narrow(ctx: Context) -> Result:
     k = arch.L - 1
     hs, _ = hyp.theorem_3_4(arch, ds.X, k)
     broken = [hyp.wide_layer(arch, k, ds.N)]
-    kept = [h for h in hs if h.name != broken[0].name] + [hyp.scalar_output(arch)]
+    targets = _targets(ctx, ds)
+    kept = [h for h in hs if h.name != broken[0].name] + [hyp.scalar_output(arch)] + [
+        hyp.finite_float64(y, f"{name} targets") for name, y in targets.items()]
     ev, claim = Evidence(), "every target fitted exactly through the last hidden layer (Corollary 3.6)"
     if not applicable(kept, broken):
         return conclude(claim, kept, ev, broken=broken)
     params = sampling.sample_params(arch, ctx.key("corollary-3.6-narrow"))
     F = feature_maps.features_upto(arch, params, ds.X, k)
-    ev.facts["fits"] = _observe_fits(ev, arch, params, F, ds.X, _targets(ctx, ds))
+    ev.facts["fits"] = _observe_fits(ev, arch, params, F, ds.X, targets)
     return conclude(claim, kept, ev, broken=broken)
 
 
@@ -316,7 +339,8 @@ def _probe_raw_digits(ctx: Context, draws: int = 15) -> Result:
         ds = _digits(ctx, PROBE_N, noise)
         reports[f"noise={noise:g}"] = hyp.assumption_3_1(_conv_net(3, "sigmoid"), ds.X)[1]
         for act in ("sigmoid", "relu"):
-            r = rank_probes.rank_frequency(_conv_net(3, act), ds.X, 1, draws=draws, key=ctx.key(f"probe-raw/{act}/{noise}"))
+            r = rank_probes.rank_frequency(_conv_net(3, act), ds.X, 1, draws=draws,
+                                           key=ctx.key(f"probe-raw/{act}/{noise}"))
             r.setting["noise"] = noise
             rows.append(r)
     hyps = _prefixed("sigmoid, raw digits", hyp.theorem_3_5(_conv_net(3, "sigmoid"), _digits(ctx, PROBE_N, 0.0).X,
@@ -345,6 +369,8 @@ CHECKS = [
           _one_blas_thread(_theorem_3_4_converse), kind="converse"),
     Check("theorem-3.5", "Theorem 3.5", "rank F_k = N for draws from several absolutely continuous laws",
           _one_blas_thread(_theorem_3_5)),
+    Check("theorem-3.5-converse", "Theorem 3.5", "converse: ReLU (not analytic) loses rank F_k = N at random "
+          "parameters from a density", _one_blas_thread(_theorem_3_5_converse), kind="converse"),
     Check("corollary-3.6", "Corollary 3.6", "arbitrary targets fitted exactly through the wide last hidden layer",
           _one_blas_thread(_corollary_3_6)),
     Check("corollary-3.6-narrow", "Corollary 3.6", "converse: a narrow last hidden layer cannot fit random targets",

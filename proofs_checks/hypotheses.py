@@ -26,9 +26,9 @@ def assumption_3_1(arch: Architecture, X) -> tuple[Hypothesis, dict]:
 
 
 def assumption_2_4(arch: Architecture, upto: int) -> Hypothesis:
-    flags = [f for i in arch.info[:upto] for f in i.flags]
+    report = arch.assumption_2_4(upto)  # the library's predicate, shared with theory_lab.strategies
     return Hypothesis(f"Assumption 2.4 (layers 1..{upto}: patches cover their input and are distinct)",
-                      not flags, "; ".join(flags) or "all patches cover and are distinct")
+                      report.holds, "; ".join(report.reasons) or "all patches cover and are distinct")
 
 
 def wide_layer(arch: Architecture, k: int, N: int) -> Hypothesis:

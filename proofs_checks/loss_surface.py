@@ -27,7 +27,7 @@ import numpy as np
 from proofs_checks import hypotheses as hyp
 from proofs_checks import s4_instances as S
 from theory_lab import activations as _act
-from theory_lab import critical, loss_surface, model
+from theory_lab import critical, gradient_probes, loss_surface, model
 from theory_lab import derivatives as D
 from theory_lab import tolerances as T
 from theory_lab.checking import Check, Context, Evidence, Hypothesis, Result, conclude
@@ -129,9 +129,9 @@ def _lemma_4_3(ctx: Context) -> Result:
             ev.at_most(f"{label}: upper vs its factors recomputed", _rel(b.upper, hi), T.IDENTITY)
             rows.append({"point": label, **{key: b.to_dict()[key] for key in ("grad_norm", "lower", "upper",
                                                                               "lower_tightness", "upper_tightness")}})
-        if k + 2 == arch.L:  # each bound attained with equality (loss_surface.attaining_point)
+        if k + 2 == arch.L:  # each bound attained with equality (gradient_probes.attaining_point)
             for bound in ("upper", "lower"):
-                p, Y = loss_surface.attaining_point(arch, S.params(arch, ctx, f"lemma-4.3/attain/{name}"), ds.X, k,
+                p, Y = gradient_probes.attaining_point(arch, S.params(arch, ctx, f"lemma-4.3/attain/{name}"), ds.X, k,
                                                     bound=bound)
                 b = loss_surface.gradient_bounds(arch, p, ds.X, Y, k)
                 value = getattr(b, bound)
@@ -232,7 +232,7 @@ def _theorem_4_4(ctx: Context) -> Result:
     rows.append(_reverse(ev, "bad critical point", arch, bad, ds.X, Y, k, False))
     for i in range(SEARCH_STARTS):
         ctx.progress(f"theorem-4.4: search {i + 1}/{SEARCH_STARTS}")
-        s = loss_surface.small_gradient_search(arch, S.params(arch, ctx, f"theorem-4.4/search/{i}"), ds.X, Y, k,
+        s = gradient_probes.small_gradient_search(arch, S.params(arch, ctx, f"theorem-4.4/search/{i}"), ds.X, Y, k,
                                                steps=SEARCH_STEPS)
         row = _reverse(ev, f"search {i}", arch, s.params, ds.X, Y, k, True)
         rows.append({**row, "search": s.to_dict()})
@@ -268,6 +268,13 @@ def _search_all(ctx, ev, label, arch, X, Y, k, mode, starts, counts, rows, max_i
         counts[row["status"]] = counts.get(row["status"], 0) + 1
 
 
+def _with_counts(result: Result, counts: dict) -> Result:
+    """Append how every start ended (none dropped) to the generated summary."""
+    result.summary += f"; {sum(counts.values())} starts: " + ", ".join(f"{n} {status}" for status, n in
+                                                                      sorted(counts.items()))
+    return result
+
+
 def _theorem_4_5(ctx: Context) -> Result:
     ds = S.digits(ctx, S.N_WIDE)
     arch, tiny = S.wide_last(), S.tiny_conv()
@@ -283,7 +290,7 @@ def _theorem_4_5(ctx: Context) -> Result:
         _search_all(ctx, ev, f"theorem-4.5/{enc}", arch, ds.X, ds.Y @ Z, 2, "minimum", STARTS, counts, rows, 300)
     _search_all(ctx, ev, "theorem-4.5/tiny", tiny, Xt, Yt, 1, "any", ANY_STARTS, counts, rows)
     ev.facts.update(counts=counts, runs=rows)
-    return conclude("every critical point found in S_k has Φ = 0", hyps, ev)
+    return _with_counts(conclude("every critical point found in S_k has Φ = 0", hyps, ev), counts)
 
 
 def _corollary_4_6(ctx: Context) -> Result:
@@ -298,7 +305,7 @@ def _corollary_4_6(ctx: Context) -> Result:
     _search_all(ctx, ev, "corollary-4.6", arch, X, Y, 2, "minimum", ANY_STARTS, counts, rows)
     _search_all(ctx, ev, "corollary-4.6", arch, X, Y, 2, "any", ANY_STARTS, counts, rows)
     ev.facts.update(counts=counts, runs=rows)
-    return conclude("every critical point found in S_k has Φ = 0 (fully connected)", hyps, ev)
+    return _with_counts(conclude("every critical point found in S_k has Φ = 0 (fully connected)", hyps, ev), counts)
 
 
 def _class_targets_outside(ctx: Context) -> Result:

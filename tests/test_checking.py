@@ -1,6 +1,5 @@
-"""Verdicts, the decide() rule, the registry and the runner."""
+"""Verdicts, the verdict vocabulary (Evidence, theorem and converse rules, conclude), the registry and the runner."""
 
-import itertools
 import json
 
 import jax
@@ -8,7 +7,7 @@ import numpy as np
 import pytest
 
 from theory_lab import checking
-from theory_lab.checking import Check, Context, Hypothesis, Result, Verdict, decide, discover, register, run_check
+from theory_lab.checking import Check, Context, Hypothesis, Result, Verdict, discover, register, run_check
 
 
 @pytest.fixture
@@ -16,24 +15,6 @@ def local_registry(monkeypatch):
     """A fresh in-process registry, so registered test checks never leak into other tests."""
     monkeypatch.setattr(checking, "_LOCAL", [])
     return checking._LOCAL
-
-
-@pytest.mark.parametrize("met, conclusion, conclusive", list(itertools.product([True, False], repeat=3)))
-def test_decide_truth_table(met, conclusion, conclusive):
-    hyps = [Hypothesis("a", True), Hypothesis("b", met)]
-    verdict = decide(hyps, conclusion, conclusive)
-    if not met:
-        expected = Verdict.NOT_APPLICABLE
-    elif not conclusive:
-        expected = Verdict.INCONCLUSIVE  # never "holds", whatever the observation
-    else:
-        expected = Verdict.HOLDS if conclusion else Verdict.FAILS
-    assert verdict is expected
-
-
-def test_decide_without_hypotheses():
-    assert decide([], True, True) is Verdict.HOLDS
-    assert decide([], True, False) is Verdict.INCONCLUSIVE
 
 
 def test_discover_finds_the_entry_point_checks(local_registry):

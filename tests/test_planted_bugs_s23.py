@@ -170,6 +170,7 @@ PLANTED = {
     "theorem-3.4": _construction_kills_layer_k,
     "theorem-3.4-converse": _always_full_rank,
     "theorem-3.5": _drop_a_rank,
+    "theorem-3.5-converse": _always_full_rank,
     "corollary-3.6": _perturbed_lambda,
     "corollary-3.6-narrow": _zero_targets,
     "table-1": _n1_counts_one_node,
@@ -248,6 +249,7 @@ UNMET = {
     "theorem-3.4": lambda mp: mp.setattr(pe, "_theorem_3_4_cases", _tiny_cases("tanh")),
     "theorem-3.4-converse": lambda mp: _declare(mp, "identity", assumption_3_2=True, clause="b"),
     "theorem-3.5": lambda mp: mp.setattr(pe, "_theorem_3_5_cases", _tiny_cases("relu")),  # not analytic
+    "theorem-3.5-converse": lambda mp: _declare(mp, "relu", analytic=True),  # the broken hypothesis is met
     "corollary-3.6": _duplicated_sample,
     "corollary-3.6-narrow": _narrow_layer_made_wide,
 }

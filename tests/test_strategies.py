@@ -23,9 +23,10 @@ def _weight_kinds(net):
 def test_networks_are_valid_and_wide(net):
     arch = net.arch
     Architecture(arch.input_shape, arch.layers)  # re-validates
-    assert 1 <= net.k <= 3 and net.N in tls.SAMPLE_SIZES
+    assert 3 <= net.k <= 3 and net.N in tls.SAMPLE_SIZES  # pooling=True: a pool strictly between 1 and k
     assert arch.widths[net.k] >= 1.5 * net.N
     assert arch.layer(net.k).kind in ("conv", "dense") and arch.layer(1).kind != "maxpool"
+    assert "maxpool" in _weight_kinds(net)  # every draw, not most
     assert arch.input_shape in sum(tls.INPUT_SHAPES.values(), ())
     assert not arch.flags  # Assumption 2.4: conv patches cover their input and are distinct
     assert all(i.activation in tls.ANALYTIC_3_2 for i in arch.info[:-1] if i.activation)
@@ -46,11 +47,11 @@ def test_networks_without_pooling_have_no_pool_before_k(net):
     assert "maxpool" not in _weight_kinds(net)
 
 
-def test_networks_cover_every_kind_and_pooling():
+def test_networks_cover_every_kind():
     seen = collections.Counter()
 
     @settings(max_examples=150)
-    @given(net=tls.networks(pooling=True, max_depth=3))
+    @given(net=tls.networks(max_depth=3))
     def collect(net):
         kinds = _weight_kinds(net)
         dims = len(net.arch.input_shape)
@@ -62,9 +63,60 @@ def test_networks_cover_every_kind_and_pooling():
         seen["SAME"] += any(getattr(i.spec, "padding", "") == "SAME" for i in net.arch.info)
 
     collect()
-    for key in ("dense-input", "1-D", "2-D", "pool", "k=1", "k=2", "k=3", "wide conv", "wide dense",
+    for key in ("dense-input", "1-D", "2-D", "k=1", "k=2", "k=3", "wide conv", "wide dense",
                 "conv stride 2", "SAME"):
         assert seen[key] > 0, (key, seen)
+    assert seen["pool"] == 0
+    assert seen["wide conv"] >= seen["wide dense"]  # conv-wide layers at least as often as dense ones
+
+
+def test_pooling_true_needs_room_for_a_pool():
+    with pytest.raises(ValueError, match=r"`pooling`=True .* needs a conv kind and `max_depth` >= 3"):
+        tls.networks(pooling=True, kinds=("dense",))
+    with pytest.raises(ValueError, match=r"max_depth=2"):
+        tls.networks(pooling=True, max_depth=2)
+
+
+ISSUE_9_3 = Architecture((6, 6, 1), (Conv(1, (1, 2), stride=(1, 2)), Conv(1, (1, 2)),
+                                     Conv(2, (1, 3), padding="SAME"), Output(1)))
+
+
+def test_issue_9_3_architecture_violates_assumption_2_4_and_the_checks_agree():
+    from proofs_checks import hypotheses as hyp
+
+    report = ISSUE_9_3.assumption_2_4()
+    assert not report.holds and "layer 3: two patches read the same neurons" in report.reasons[0]
+    assert ISSUE_9_3.assumption_2_4(2).holds
+    assert hyp.assumption_2_4(ISSUE_9_3, 3).met is False and hyp.assumption_2_4(ISSUE_9_3, 2).met
+
+
+@settings(max_examples=60)
+@given(net=tls.networks(kinds=("conv2d",), input_shapes={"conv2d": ((6, 2, 1), (6, 6, 1))}, max_depth=3))
+def test_networks_never_draw_a_layer_violating_assumption_2_4(net):
+    """Issue 9.3: a SAME kernel wider than its input repeats a patch; the strategy must not draw it."""
+    assert net.arch.assumption_2_4().holds, net.arch.assumption_2_4().reasons
+
+
+@settings(max_examples=40)
+@given(net=tls.networks())
+def test_networks_are_resolvable_and_n_k_spans_one_to_four_n(net):
+    assert tls.resolvable(net)
+    assert net.N <= net.n_k <= 8 * net.N
+
+
+def test_digit_crops_are_image_like_and_meet_assumption_3_1():
+    arch = Architecture((6, 6, 1), (Conv(2, (2, 2)), Output(1)))
+    X = tls.digit_crops(arch.input_shape, 24, np.random.default_rng(0))
+    assert X.shape == (24, 6, 6, 1) and X.dtype == np.float64
+    assert np.mean(np.abs(X) < 1e-4) > 0.2  # blank regions, up to the 1e-6 noise
+    assert np.std(X[np.abs(X) < 1e-4]) < 1e-5
+    d = np.linalg.norm(X.reshape(24, 1, -1) - X.reshape(1, 24, -1), axis=-1) + np.eye(24)
+    assert d.min() >= 0.1
+    assert check_distinct_patches(arch, X).holds
+    X0 = tls.digit_crops(arch.input_shape, 24, np.random.default_rng(0))
+    np.testing.assert_array_equal(X, X0)  # seeded
+    for shape in ((12, 1), (9, 2), (5,), (16, 16, 1)):
+        assert tls.digit_crops(shape, 5, np.random.default_rng(1)).shape == (5, *shape)
 
 
 @settings(max_examples=8)
@@ -78,6 +130,8 @@ def test_networks_evaluate_with_the_predicted_shapes(net):
 @settings(max_examples=40)
 @given(data=st.data(), net=tls.networks(n_samples=12))
 def test_datasets_satisfy_assumption_3_1(data, net):
+    X = data.draw(tls.datasets(net.arch, net.N, laws=("digits",)))
+    assert check_distinct_patches(net.arch, X).holds
     X = data.draw(tls.datasets(net.arch, net.N))
     assert X.shape == (net.N,) + net.arch.input_shape and X.dtype == np.float64
     assert check_distinct_patches(net.arch, X).holds

@@ -511,6 +511,23 @@ class Architecture:
             raise ValueError(f"`k`={k!r} is not a layer of this network; expected an integer in [{lo}, {self.L}].")
         return int(k)
 
+    def assumption_2_4(self, upto: int | None = None) -> AssumptionReport:
+        """Assumption 2.4 for layers ``1 … upto`` (default all): every conv layer's patches cover its input
+        and no two are the same set of neurons, so some ``W_k`` gives ``U_k`` full rank.
+
+        Example:
+            >>> Architecture((6, 2, 1), (Conv(2, (1, 3), padding="SAME"), Output(1))).assumption_2_4().holds
+            False
+        """
+        upto = self.L if upto is None else self._k(upto)
+        parts, reasons = [], []
+        for info in self.info[:upto]:
+            if info.has_weights and info.kind not in ("dense", "output"):
+                ok = info.covers_input and info.distinct_patches
+                parts.append((f"layer {info.k}: patches cover and are distinct", ok))
+                reasons.extend(info.flags)
+        return AssumptionReport("Assumption 2.4", not reasons, tuple(parts), tuple(reasons))
+
     def wide_layers(self, N: int) -> tuple[int, ...]:
         """Hidden layers ``k`` (``1 ≤ k ≤ L−1``) with ``n_k ≥ N``."""
         return tuple(k for k in range(1, self.L) if self.widths[k] >= N)

@@ -40,7 +40,7 @@ from typing import Any, Callable
 import numpy as np
 
 __all__ = ["Verdict", "Hypothesis", "Result", "Check", "Context", "Record", "Observation", "Evidence",
-           "theorem_verdict", "converse_verdict", "conclude", "applicable", "decide", "register", "discover",
+           "theorem_verdict", "converse_verdict", "conclude", "applicable", "register", "discover",
            "run_check", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "theory_lab.checks"
@@ -134,21 +134,6 @@ class Result:
         if self.broken:
             out["broken"] = list(self.broken)
         return _jsonable(out)
-
-
-def decide(hypotheses, conclusion: bool, conclusive: bool) -> Verdict:
-    """Deprecated: the first verdict rule; use :class:`Evidence` with :func:`conclude`.
-
-    Hypotheses unmet: not applicable. Otherwise an inconclusive margin gives
-    *inconclusive* (never *holds*); a conclusive observation gives holds or fails.
-    It takes ``conclusive`` from the caller, which is how checks came to define it from
-    the conclusion itself; kept only until the last check has moved to :func:`conclude`.
-    """
-    if not all(h.met for h in hypotheses):
-        return Verdict.NOT_APPLICABLE
-    if not conclusive:
-        return Verdict.INCONCLUSIVE
-    return Verdict.HOLDS if conclusion else Verdict.FAILS
 
 
 @dataclass(frozen=True)

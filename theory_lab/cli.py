@@ -34,8 +34,18 @@ def _console() -> Console:
 
 
 @app.callback()
-def _root():
+def _root(compile_cache: Optional[str] = typer.Option(
+        None, "--compile-cache", metavar="PATH|off",
+        help="Folder for JAX's compiled programs, reused by the next run (or 'off'). Default: "
+             "$THEORY_LAB_COMPILE_CACHE, else ~/.cache/theory-lab/jax.")):
     """Executable checks of Nguyen & Hein's theorems on deep CNNs."""
+    from theory_lab import compile_cache as cache
+
+    try:
+        cache.enable(compile_cache)
+    except ValueError as err:
+        source = "" if compile_cache is not None else f" (from ${cache.ENV} or the default)"
+        raise typer.BadParameter(f"{err}{source}", param_hint="--compile-cache") from None
 
 
 def _select(checks, patterns: list[str] | None, kinds: list[str] | None):

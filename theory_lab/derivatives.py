@@ -11,18 +11,14 @@ outputs (row-major: entry ``i·m + j`` is sample ``i``, output ``j``), ``J = ∂
 * ``∇Φ = c Jᵀ ∇_f ℓ`` (``= c Jᵀ r`` for the squared loss, ``r = f − vec Y``),
 * ``∇²Φ = c JᵀΛJ + c Σ_a (∂ℓ/∂f_a) ∇²f_a`` (generalised Gauss–Newton + residual term).
 
-**One rule for every operator.** Each of the three symmetric operators is the
-Hessian at θ of a scalar ``S`` (written once, :func:`_batch_scalar`):
-
-* ``"hessian"``: ``S = Φ``;
-* ``"gauss_newton"``: ``S = Φ`` of the network *linearised* at θ,
-  ``f(θ) + J(t − θ)`` (so ``∇²S = c JᵀΛJ`` exactly);
-* ``"residual"``: ``S = c ḡᵀ f(t)`` with ``ḡ = ∇_f ℓ`` frozen at θ (``∇²S = c Σ_a ḡ_a ∇²f_a``).
-
-Its product with ``v`` is the derivative of ``∇S`` along ``v``: forward-over-reverse
-(``jax.jvp`` of the gradient; memory of one product) or linearised once
-(``jax.linearize``; then each product is only the tangent sweep). Every public
-function and :class:`HessianMatvec` call that one routine (:func:`_operator`).
+**Each operator written once.** ``"hessian"`` and ``"residual"`` are the Hessian at θ of
+a scalar ``S`` (:func:`_batch_scalar`): ``S = Φ``, and ``S = c ḡᵀ f(t)`` with
+``ḡ = ∇_f ℓ`` frozen at θ (``∇²S = c Σ_a ḡ_a ∇²f_a``). Their product with ``v`` is the
+derivative of ``∇S`` along ``v``: forward-over-reverse (``jax.jvp`` of the gradient;
+memory of one product) or linearised once (``jax.linearize``; each product is then
+only the tangent sweep). ``"gauss_newton"`` is ``Jᵀ(Λ(J v))`` from the network's
+linearisation and its transpose (:func:`_gauss_newton_batch`). Every public function
+and :class:`HessianMatvec` go through one routine, :func:`_operator`.
 
 **Data** are ``(X, Y)`` arrays (one batch) or a :class:`~theory_lab.batching.Batches`
 (``X=batching.batches(X, Y, size)``, ``Y`` omitted): sums over samples are then
@@ -132,11 +128,6 @@ def _batch_scalar(obj: Objective, kind: str, theta, X, Y, w) -> Callable:
     if kind == "residual":
         gbar = jax.lax.stop_gradient(jax.grad(weighted)(f(theta)))
         return lambda t: jnp.sum(gbar * f(t))
-    if kind == "gauss_newton":
-        def linearised(t):
-            f0, Jd = jax.jvp(f, (theta,), (t - theta,))
-            return weighted(jax.lax.stop_gradient(f0) + Jd)
-        return linearised
     raise ValueError(f"`kind`={kind!r} is unknown; expected one of {KINDS}.")
 
 
@@ -153,8 +144,23 @@ def _summed(obj, kind, theta, data: Batches, block, transform):
     return total, obj.restrict(lambda t: t, theta, block)[1]
 
 
+def _gauss_newton_batch(obj, theta, X, Y, w, block) -> Callable:
+    """``u -> J_bᵀ Λ_b J_b u`` on one batch (``w`` weights with ``c``): the network linearised at θ once."""
+    fn, x0 = obj.restrict(lambda t: obj.outputs(t, X), theta, block)
+    f0, f_jvp = jax.linearize(fn, x0)
+    f_vjp = jax.linear_transpose(f_jvp, x0)
+    lam = jax.linearize(jax.grad(lambda F: jnp.sum(w * obj.loss(F, Y))), f0)[1]
+    return lambda u: f_vjp(lam(f_jvp(u)))[0]
+
+
 def _operator(obj, kind, theta, data, block, linearize: bool) -> Callable:
-    """``v -> A v`` for ``kind`` at θ: the derivative of the gradient map (linearised once, or jvp per call)."""
+    """``v -> A v`` for ``kind`` at θ: the work at θ done once (``linearize``) or per call."""
+    if kind == "gauss_newton":
+        c = obj.scale(data.N)
+        if linearize and data.num_batches == 1:
+            return _gauss_newton_batch(obj, theta, data.X[0], data.Y[0], c * data.weight[0], block)
+        return lambda u: batching.sum_over(lambda X, Y, w: _gauss_newton_batch(obj, theta, X, Y, c * w, block)(u),
+                                           data)
     grad_map, x0 = _summed(obj, kind, theta, data, block, jax.grad)
     if linearize:
         return jax.linearize(grad_map, x0)[1]
@@ -385,6 +391,10 @@ def _dense(obj, kind, theta, X, Y, memory, batch, block):
     theta = obj.check_theta(theta)
     data = _data(obj, X, Y)
     obj.block_size(block)
+    if batch is None and jax.default_backend() == "cpu":  # lax.map ran each product ~4x slower on CPU (issue 10)
+        from theory_lab import spectrum
+
+        return spectrum.materialize(HessianMatvec(obj, kind, block), obj.block_size(block), theta, data)
     return _dense_jit(obj, kind, theta, data, _batch(obj, data.N, memory, batch), block)
 
 

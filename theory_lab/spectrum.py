@@ -122,14 +122,20 @@ def _materialize(matvec, dim, batch, params):
 
 
 def materialize(matvec, dim: int, *params, batch: int | None = None) -> jax.Array:
-    """The dense symmetric matrix ``(dim, dim)`` of an operator, ``batch`` products at a time.
+    """The dense symmetric matrix ``(dim, dim)`` of an operator, ``(A + Aᵀ)/2``, from ``dim`` products.
 
-    Default: 1 on CPU (batched products are slower there, see
-    :func:`theory_lab.derivatives.batch_size`), 64 elsewhere.
+    ``batch=None`` picks per backend: on CPU one product per jitted call driven from
+    Python (:func:`theory_lab.krylov.dense`; inside ``lax.map`` each product ran ~4x
+    slower, vmapped batches slower still), elsewhere ``lax.map`` with 64 products at a
+    time. An explicit ``batch`` always uses ``lax.map`` with that batch.
     """
     _check_operator(matvec, dim, params)
     if batch is None:
-        batch = 1 if jax.default_backend() == "cpu" else 64
+        if krylov.driver_for() == "python":
+            return krylov.dense(matvec, int(dim), params)
+        batch = 64
+    if not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise ValueError(f"`batch`={batch!r} must be a positive integer (products at once), or None for auto.")
     return _materialize(matvec, int(dim), int(batch), params)
 
 

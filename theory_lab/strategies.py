@@ -44,6 +44,7 @@ A run of the strategies alone (no JAX work), as doctest:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -57,22 +58,26 @@ except ImportError as err:  # pragma: no cover
 from theory_lab import activations as _act
 from theory_lab import model as _model
 from theory_lab.arch import Architecture, Conv, Dense, MaxPool, Output
+from theory_lab.data import check_distinct_patches
 from theory_lab.expressivity import BIAS_LAWS, sample_params
 
 __all__ = ["Network", "networks", "datasets", "parameters", "setups", "patchwork_split",
-           "INPUT_SHAPES", "SAMPLE_SIZES", "ANALYTIC_3_2", "VIOLATIONS"]
+           "digit_crops", "resolvable", "INPUT_SHAPES", "SAMPLE_SIZES", "WIDTH_STEPS", "DATA_LAWS", "DIGIT_NOISE", "ANALYTIC_3_2", "VIOLATIONS"]
 
 INPUT_SHAPES = {"conv1d": ((12, 1), (9, 2)), "conv2d": ((6, 6, 1), (5, 5, 2)), "dense": ((5,), (8,))}
 """Input shapes (without the sample axis) each kind of network is drawn on."""
 
-SAMPLE_SIZES = (16, 24)
-"""Default menu of sample counts ``N``."""
+SAMPLE_SIZES = (16, 16, 24, 24, 48, 96, 256)
+"""Default menu of sample counts ``N`` (repeats weight the small, cheap ones)."""
 
 ANALYTIC_3_2 = ("sigmoid", "softplus", "gelu", "silu")
 """Real analytic activations that satisfy Assumption 3.2 (Theorem 3.5's hypotheses)."""
 
 VIOLATIONS = ("duplicate_sample", "shared_patch", "patchwork")
 """Ways :func:`datasets` breaks Assumption 3.1."""
+
+DATA_LAWS = ("normal", "uniform", "digits")
+"""Laws of :func:`datasets`: Gaussian, uniform on ``[-1, 1]``, image-like digit crops."""
 
 
 @dataclass(frozen=True)
@@ -129,10 +134,13 @@ def _conv(draw, shape, activations, biases, filters=None):
     T = filters if filters is not None else draw(st.integers(1, 3))
     spec = Conv(T, tuple(kernel), stride, padding, tuple(dilation), activation=draw(st.sampled_from(activations)),
                 bias=draw(st.sampled_from(biases)))
-    info = Architecture(shape, (spec, Output(1))).info[0]
-    if not (info.covers_input and info.distinct_patches):  # keep Assumption 2.4: contiguous windows cover
-        spec = Conv(T, spec.kernel, 1, padding, 1, spec.activation, spec.bias)
-    return spec
+    # keep Assumption 2.4 (the predicate the checks use): contiguous windows first, then 1x1 windows,
+    # which always cover their input and are distinct
+    for fallback in (spec, Conv(T, spec.kernel, 1, padding, 1, spec.activation, spec.bias),
+                     Conv(T, (1,) * len(spatial), 1, "VALID", 1, spec.activation, spec.bias)):
+        if Architecture(shape, (fallback, Output(1))).assumption_2_4().holds:
+            return fallback
+    raise AssertionError(f"no conv layer meeting Assumption 2.4 on {shape}")  # pragma: no cover
 
 
 def _conv_positions(spec: Conv, shape) -> int:
@@ -149,8 +157,8 @@ def networks(*, n_samples=SAMPLE_SIZES, kinds=("conv1d", "conv2d", "dense"), max
         kinds: ``"conv1d"``, ``"conv2d"`` and/or ``"dense"`` (a stack of fully connected layers).
         max_depth: the largest position ``k`` of the wide layer.
         activations: menu of activation names, drawn per layer.
-        pooling: allow max-pooling layers strictly between layers 1 and ``k``
-            (Theorem 3.4's setting; Theorem 3.5 excludes them).
+        pooling: draw at least one max-pooling layer strictly between layers 1 and ``k``, so
+            ``k ≥ 3`` and only conv kinds (Theorem 3.4's setting; Theorem 3.5 excludes them).
         min_ratio: ``c`` in ``n_k ≥ c·N`` (ignored when ``narrow``).
         narrow: draw ``n_k < N`` instead (for the converse of the width condition).
         biases: menu of conv bias modes for conv layers (``"neuron"``, ``"filter"``, ``"none"``).
@@ -160,9 +168,10 @@ def networks(*, n_samples=SAMPLE_SIZES, kinds=("conv1d", "conv2d", "dense"), max
         outputs: width ``m`` of the output layer.
 
     Returns:
-        a :class:`Network`; ``arch`` is always valid, layer ``k`` is conv or dense, layers
-        ``1 … k`` contain no pooling unless ``pooling``, layer 1 is never pooling, and every
-        conv layer's patches cover its input and are distinct (Assumption 2.4).
+        a :class:`Network`; ``arch`` is always valid, layer ``k`` is conv or dense (conv three
+        times in four where the shape allows), layers ``1 … k`` contain pooling exactly when
+        ``pooling``, layer 1 is never pooling, and every conv layer meets Assumption 2.4
+        (:meth:`~theory_lab.arch.Architecture.assumption_2_4`, the predicate the checks use).
     """
     Ns = tuple(int(n) for n in _menu(n_samples, "n_samples"))
     if any(n < 2 for n in Ns):
@@ -192,7 +201,43 @@ def networks(*, n_samples=SAMPLE_SIZES, kinds=("conv1d", "conv2d", "dense"), max
         if not shapes[kind]:
             raise ValueError(f"`input_shapes`={input_shapes} has no shape usable for kind {kind!r} "
                              "(conv1d needs (length, channels), conv2d (height, width, channels)).")
-    return _networks(Ns, kinds, shapes, max_depth, acts, pooling, float(min_ratio), narrow, biases, after, outputs)
+    if pooling:
+        kinds = tuple(kind for kind in kinds if kind != "dense")
+        if not kinds or max_depth < 3:
+            raise ValueError(f"`pooling`=True draws a max-pooling layer strictly between layers 1 and k, so it needs "
+                             f"a conv kind and `max_depth` >= 3; got kinds={kinds or ('dense',)}, "
+                             f"max_depth={max_depth}.")
+    # the same predicate the checks use (Architecture.assumption_2_4); met by construction, kept as a guard
+    return _networks(Ns, kinds, shapes, max_depth, acts, pooling, float(min_ratio), narrow, biases, after,
+                     outputs).filter(lambda net: net.arch.assumption_2_4().holds and resolvable(net))
+
+
+def resolvable(net: Network, degree: int = 3) -> bool:
+    """Whether float64 can be expected to resolve ``rank F_k = N`` on generic data (a sampling rule, not a theorem).
+
+    The units of layer ``k`` are analytic functions of their patch of layer ``k − 1``, which
+    itself carries at most ``e`` = min(input dimension, widths of layers ``1 … k−1``) directions.
+    Their Taylor terms of degree ``> degree`` are so small that, over many samples, the
+    singular values of ``F_k`` past about ``P · C(min(l, e) + degree, degree)`` fall below
+    float64 resolution even where the exact rank is ``N`` (e.g. 96 samples through a 1×1
+    single-channel conv). Draws beyond that capacity would test float64, not the theorem, so
+    :func:`networks` keeps only draws with capacity ``≥ 2N``, a factor 2 of slack measured
+    to keep inconclusive rank decisions under 1 % (``tools/strategy_distribution.py --ranks``).
+
+    Example:
+        >>> from theory_lab.arch import Architecture, Dense, Output
+        >>> thin = Architecture((8,), (Dense(4), Dense(300), Output(1)))  # 4 directions, C(7, 3) = 35
+        >>> resolvable(Network(thin, 2, 16)), resolvable(Network(thin, 2, 256))
+        (True, False)
+    """
+    info = net.arch.layer(net.k)
+    e = min(net.arch.widths[:net.k])
+    return info.P * math.comb(min(info.l, e) + degree, degree) >= 2 * net.N
+
+
+WIDTH_STEPS = (0.0, 0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0)
+"""Extra ``n_k / N`` drawn above ``min_ratio``: 0 is the edge ``n_k = ⌈c·N⌉`` (exactly ``N`` for a dense
+layer at ``c = 1``); with ``c = 1`` the drawn ``n_k / N`` runs from 1 to about 4."""
 
 
 @st.composite
@@ -200,29 +245,39 @@ def _networks(draw, Ns, kinds, shapes, max_depth, acts, pooling, min_ratio, narr
     N = int(draw(st.sampled_from(Ns)))
     kind = draw(st.sampled_from(kinds))
     input_shape = tuple(draw(st.sampled_from(shapes[kind])))
-    k = draw(st.integers(1, max_depth))
+    k = draw(st.integers(3 if pooling else 1, max_depth))
+    pool_at = draw(st.integers(2, k - 1)) if pooling else None  # pooling=True: at least one, by construction
     layers: list = []
     shape = input_shape
     for pos in range(1, k):
         spatial = len(shape) >= 2 and kind != "dense"
-        options = (["conv", "conv", "dense"] + (["pool"] if pooling and pos > 1 else [])) if spatial else ["dense"]
-        choice = draw(st.sampled_from(options))
+        if not spatial:
+            choice = "dense"
+        elif pos == pool_at:
+            choice = "pool"
+        else:
+            extra = ["dense"] if not pooling else (["pool"] if pos > 1 else [])  # pooling: keep the shape spatial
+            options = ["conv"] * 5 + extra
+            choice = draw(st.sampled_from(options))
         if choice == "conv":
             spec = draw(_conv(shape, acts, biases))
         elif choice == "pool":
             window = tuple(2 if n >= 2 else 1 for n in shape[:-1])
             spec = MaxPool(window, tuple(draw(st.sampled_from((1, 2))) for _ in window))
         else:
-            spec = Dense(draw(st.integers(4, 12)), activation=draw(st.sampled_from(acts)))
+            spec = Dense(draw(st.integers(4, max(12, N // 4))), activation=draw(st.sampled_from(acts)))
         layers.append(spec)
         shape = _shape_of(input_shape, layers)
-    # the layer under test
+    # the layer under test: conv whenever the shape allows it
     if narrow:
         target = draw(st.integers(max(1, N // 4), N - 1))
     else:
-        target = int(math.ceil(min_ratio * N)) + draw(st.integers(0, max(1, N // 4)))
+        step = draw(st.sampled_from(WIDTH_STEPS))
+        target = int(math.ceil(min_ratio * N)) + int(math.ceil(step * N))
+        if step:
+            target += draw(st.integers(0, max(1, N // 8)))
     wide = None
-    if len(shape) >= 2 and kind != "dense" and draw(st.sampled_from((True, True, False))):
+    if len(shape) >= 2 and kind != "dense":
         probe = draw(_conv(shape, acts, biases, filters=1))
         P = _conv_positions(probe, shape)
         T = (target // P) if narrow else -(-target // P)
@@ -236,8 +291,7 @@ def _networks(draw, Ns, kinds, shapes, max_depth, acts, pooling, min_ratio, narr
         width = draw(st.integers(max(outputs, 2), max(outputs, min(width, 8))))
         layers.append(Dense(width, activation=draw(st.sampled_from(acts))))
     layers.append(Output(outputs))
-    arch = Architecture(input_shape, tuple(layers))
-    return Network(arch, k, N)
+    return Network(Architecture(input_shape, tuple(layers)), k, N)
 
 
 def patchwork_split(arch: Architecture) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -299,7 +353,7 @@ def _violate(X, arch: Architecture, how: str, rng: np.random.Generator):
 
 
 def datasets(arch: Architecture, n_samples: int, *, assumption_3_1: bool = True,
-             violations=VIOLATIONS, laws=("normal", "uniform")) -> st.SearchStrategy:
+             violations=VIOLATIONS, laws=DATA_LAWS) -> st.SearchStrategy:
     """Draw float64 inputs ``(n_samples, *arch.input_shape)``.
 
     Args:
@@ -312,7 +366,11 @@ def datasets(arch: Architecture, n_samples: int, *, assumption_3_1: bool = True,
             on input blocks ``S, M, S'`` from :func:`patchwork_split`, so
             ``F_1`` has ``rank < N`` at every parameter). Where a violation cannot be built
             (fully connected layer 1, ``N < 4``), a duplicated sample is used instead.
-        laws: entry laws to draw from: ``"normal"`` or ``"uniform"`` (on ``[-1, 1]``).
+        laws: entry laws to draw from: ``"normal"``, ``"uniform"`` (on ``[-1, 1]``) or ``"digits"``
+            (image-like: :func:`digit_crops`, blank regions plus 1e-6 noise).
+
+    With ``assumption_3_1`` the draw is kept only if Assumption 3.1 holds on it
+    (:func:`theory_lab.data.check_distinct_patches`, the predicate the checks use).
     """
     if not isinstance(arch, Architecture):
         raise TypeError(f"`arch` has type {type(arch).__name__}; pass a theory_lab.arch.Architecture "
@@ -323,9 +381,10 @@ def datasets(arch: Architecture, n_samples: int, *, assumption_3_1: bool = True,
     if any(v not in VIOLATIONS for v in violations):
         raise ValueError(f"`violations`={violations}: each must be one of {VIOLATIONS}.")
     laws = _menu(laws, "laws")
-    if any(law not in ("normal", "uniform") for law in laws):
-        raise ValueError(f"`laws`={laws}: each must be 'normal' or 'uniform'.")
-    return _datasets(arch, int(n_samples), bool(assumption_3_1), violations, laws)
+    if any(law not in DATA_LAWS for law in laws):
+        raise ValueError(f"`laws`={laws}: each must be one of {DATA_LAWS}.")
+    drawn = _datasets(arch, int(n_samples), bool(assumption_3_1), violations, laws)
+    return drawn.filter(lambda X: check_distinct_patches(arch, X).holds) if assumption_3_1 else drawn
 
 
 @st.composite
@@ -334,10 +393,70 @@ def _datasets(draw, arch, n_samples, assumption_3_1, violations, laws):
     law = draw(st.sampled_from(laws))
     rng = np.random.default_rng(seed)
     shape = (n_samples,) + arch.input_shape
-    X = rng.standard_normal(shape) if law == "normal" else rng.uniform(-1.0, 1.0, shape)
+    if law == "digits":
+        X = digit_crops(arch.input_shape, n_samples, rng)
+    else:
+        X = rng.standard_normal(shape) if law == "normal" else rng.uniform(-1.0, 1.0, shape)
     if not assumption_3_1:
         X, _ = _violate(X, arch, draw(st.sampled_from(violations)), rng)
     return X
+
+
+DIGIT_NOISE = 1e-6
+"""Standard deviation of the noise on :func:`digit_crops` (it restores Assumption 3.1 on blank patches)."""
+
+
+@functools.lru_cache(maxsize=1)
+def _digit_images() -> np.ndarray:
+    from theory_lab.data import digits
+
+    return digits().X[..., 0]  # (1797, 8, 8) in [0, 1], bundled with scikit-learn
+
+
+def digit_crops(input_shape, n_samples: int, rng, *, separation: float = 0.1) -> np.ndarray:
+    """Image-like inputs ``(n_samples, *input_shape)``: crops of scikit-learn's digits, blank regions kept.
+
+    Each sample is a different digit; each channel a crop at its own offset (2-D shapes: a
+    ``h × w`` window; 1-D and flat shapes: consecutive pixels of the row-major image), plus
+    :data:`DIGIT_NOISE` Gaussian noise, so blank patches repeat across samples up to that
+    noise. A crop closer than ``separation`` (Euclidean, pixels in ``[0, 1]``) to an earlier
+    sample, or to blank, is redrawn, so whole samples stay apart.
+
+    Example:
+        >>> X = digit_crops((6, 6, 1), 16, np.random.default_rng(0))
+        >>> X.shape, bool(np.all((X > -1e-4) & (X < 1 + 1e-4)))
+        ((16, 6, 6, 1), True)
+    """
+    images = _digit_images()
+    spatial, C = (tuple(input_shape[:-1]), input_shape[-1]) if len(input_shape) >= 2 else ((), 1)
+    if len(spatial) == 2:
+        f = max(1, -(-max(spatial) // 8))
+        images = np.kron(images, np.ones((f, f))) if f > 1 else images
+    flat = images.reshape(images.shape[0], -1)
+    span = int(np.prod(input_shape)) if not spatial else (spatial[0] if len(spatial) == 1 else 0)
+    if span > flat.shape[1]:
+        flat = np.tile(flat, (1, -(-span // flat.shape[1])))
+    order = rng.permutation(images.shape[0])
+    out, used = [], 0
+    for _ in range(n_samples):
+        for _attempt in range(64):
+            img = order[used % order.size]
+            used += 1
+            if len(spatial) == 2:
+                h, w = spatial
+                chans = []
+                for _c in range(C):
+                    r, q = rng.integers(0, images.shape[1] - h + 1), rng.integers(0, images.shape[2] - w + 1)
+                    chans.append(images[img, r:r + h, q:q + w])
+                x = np.stack(chans, axis=-1)
+            else:
+                cols = [flat[img, o:o + span] for o in rng.integers(0, flat.shape[1] - span + 1, C)]
+                x = np.stack(cols, axis=-1).reshape(input_shape)
+            if np.linalg.norm(x) >= separation and all(np.linalg.norm(x - y) >= separation for y in out):
+                break
+        out.append(x)
+    X = np.asarray(out, dtype=np.float64)
+    return X + DIGIT_NOISE * rng.standard_normal(X.shape)
 
 
 def parameters(arch: Architecture, *, laws=("lecun_normal", "uniform", "normal"),
@@ -371,21 +490,23 @@ def _parameters(draw, arch, laws, bias_laws, scales, means):
 
 
 def setups(*, assumption_3_1: bool = True, violations=VIOLATIONS, laws=("lecun_normal", "uniform", "normal"),
-           bias_laws=("normal", "uniform"), bias_mean=0.0, **network_kwargs) -> st.SearchStrategy:
+           bias_laws=("normal", "uniform"), bias_mean=0.0, data_laws=DATA_LAWS, **network_kwargs) -> st.SearchStrategy:
     """Draw ``(network, X, params)`` together; other keyword arguments go to :func:`networks`.
 
-    ``X`` comes from :func:`datasets` (``assumption_3_1``, ``violations``) and ``params`` from
-    :func:`parameters` (``laws``, ``bias_laws``, ``bias_mean``).
+    ``X`` comes from :func:`datasets` (``assumption_3_1``, ``violations``, ``data_laws``) and
+    ``params`` from :func:`parameters` (``laws``, ``bias_laws``, ``bias_mean``). Every draw meets
+    the hypotheses it promises, tested with the checks' own predicates: Assumption 2.4 on every
+    conv layer, Assumption 3.1 on ``X`` when ``assumption_3_1``, ``n_k ≥ c·N`` (or ``< N`` when narrow).
     """
     nets = networks(**network_kwargs)
     probe = Architecture((4, 1), (Conv(1, (2,)), Output(1)))  # validate the other arguments now
-    datasets(probe, 2, assumption_3_1=assumption_3_1, violations=violations)
+    datasets(probe, 2, assumption_3_1=assumption_3_1, violations=violations, laws=data_laws)
     parameters(probe, laws=laws, bias_laws=bias_laws, bias_mean=bias_mean)
 
     @st.composite
     def _setups(draw):
         net = draw(nets)
-        X = draw(datasets(net.arch, net.N, assumption_3_1=assumption_3_1, violations=violations))
+        X = draw(datasets(net.arch, net.N, assumption_3_1=assumption_3_1, violations=violations, laws=data_laws))
         params = draw(parameters(net.arch, laws=laws, bias_laws=bias_laws, bias_mean=bias_mean))
         return net, X, params
 
