@@ -14,7 +14,8 @@
   (one home); an exact fit's ``Φ`` (rounding only) is zero beyond the band, and ``Φ`` of
   a fit left at a relative residual 3e-9 (30× the modelled 1e-10) is not; likewise the
   critical-point tolerance: ``‖Fᵀr‖`` at the exact fit is critical, at a residual ``3e-9 ‖Y‖``
-  along ``F``'s top singular direction it is not.
+  along ``F``'s top singular direction it is not; an eigenvalue 30× the eigenvalue-sign
+  tolerance counts as positive beyond the band.
 * ``assumption-3.1-predicate``: the Assumption 3.1 predicate
   (:func:`theory_lab.data.check_distinct_patches`) finds one shared patch planted at every
   patch position of the default data (the same position and another one), so a predicate
@@ -161,6 +162,17 @@ def _tolerance_rules(ctx: Context) -> Result:
     r_off *= 3e-9 * max(float(np.linalg.norm(Y)), 1.0) / np.linalg.norm(r_off)
     ev.at_least("‖Fᵀ r‖ at a residual 3e-9 ‖Y‖ along F's top direction (not critical)",
                 float(np.linalg.norm(F.T @ r_off)), crit)
+    # eigenvalue signs: a symmetric matrix with 60 unit eigenvalues, one 30x the eigensolver tolerance, 39 zeros
+    n_eig = 100
+    lam = np.concatenate([np.ones(60), [30.0 * n_eig * np.finfo(np.float64).eps], np.zeros(n_eig - 61)])
+    Qe = probes.matrix_with_singular_values(np.ones(n_eig), (n_eig, n_eig), rng)
+    eig = np.linalg.eigvalsh((Qe * lam) @ Qe.T)
+    etol = tols.eigen_tol(n_eig, float(np.max(np.abs(eig))))
+    inertia = linalg.inertia_report(eig, tol=etol.value, band=etol.band)
+    ok = (inertia.negative, inertia.zero, inertia.positive) == (0, n_eig - 61, 61)
+    ev.observe("inertia (0, 39, 61) with λ_61 = 30× the eigenvalue tolerance", ok,
+               margin=inertia.margin if ok else 1 / max(inertia.margin, 1.0), conclusive=inertia.conclusive,
+               detail=f"{inertia} (expected (−0, 0:39, +61))")
     ev.facts.update(rank_tol=rep.tol, svd_rank_tol=svd_tol.to_dict(), zero_loss_tol=zero.to_dict(),
                     exact_fit_phi=phi, perturbed_phi=phi_off, critical_tol=crit.to_dict())
     hyps = [Hypothesis("float64 arithmetic", A.dtype == np.float64 and F.dtype == np.float64, str(A.dtype))]

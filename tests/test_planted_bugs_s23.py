@@ -250,6 +250,11 @@ def test_more_planted_bugs():
         mp.setattr(tolerances, "GTOL_RTOL", 1e-7)
         result = _run("tolerance-rules")
         assert result.verdict is Verdict.FAILS and "not critical" in result.summary
+    with pytest.MonkeyPatch.context() as mp:  # the eigenvalue-sign tolerance 1e6x too large
+        real = tolerances.eigen_tol
+        mp.setattr(tolerances, "eigen_tol", lambda n, norm: real(n, 1e6 * norm))
+        result = _run("tolerance-rules")
+        assert result.verdict is Verdict.FAILS and "inertia" in result.summary
     with pytest.MonkeyPatch.context() as mp:  # rank_report's default tolerance 100x too large: not a clean pass
         _rank_tol_100_times_too_large(mp)
         result = _run("tolerance-rules")
