@@ -82,8 +82,10 @@ BUGS = [
         (_p("theory_lab/derivatives.py", 'return _operator(obj, "hessian", theta, data, block, linearize=True)',
             'return _operator(obj, "gauss_newton", theta, data, block, linearize=True)'),),
         HESSIAN),
-    Bug("linearize-hvp-gn-product", "linearize_hvp returns the Gauss–Newton product (residual term dropped, no crash)",
-        (_p("theory_lab/derivatives.py", "return functools.partial(_apply_linear, _linearize_jit(obj, theta, data, block))",
+    Bug("linearize-hvp-gn-product",
+        "linearize_hvp returns the Gauss–Newton product (residual term dropped, no crash)",
+        (_p("theory_lab/derivatives.py",
+            "return functools.partial(_apply_linear, _linearize_jit(obj, theta, data, block))",
             "return lambda v: gauss_newton_vp(obj, theta, X, v, Y=Y, block=block)"),),
         HESSIAN),
     Bug("lanczos-no-reorth", "Lanczos with the three-term recurrence only (no reorthogonalisation)",
@@ -141,7 +143,8 @@ BUGS = [
         ("lemma-4.3*", "theorem-4.4*")),
     Bug("exact-fit-FtF", "exact fit λ from the wrong Gram matrix: pinv(FᵀF) Fᵀy",
         (_p("theory_lab/exact_fit.py",
-            'Q, R = _sla.qr(F.T, mode="economic")\n        lam = Q @ _sla.solve_triangular(R, y, trans="T", lower=False)',
+            'Q, R = _sla.qr(F.T, mode="economic")\n'
+            '        lam = Q @ _sla.solve_triangular(R, y, trans="T", lower=False)',
             'lam = np.linalg.pinv(F.T @ F) @ (F.T @ y)'),),
         ("corollary-3.6*",)),
     Bug("bad-critical-b0", "bad critical point with b_L = 0 instead of the target mean",
@@ -173,7 +176,8 @@ BUGS = [
         ("lemma-4.*", "theorem-4.4*", "class-targets-outside-S_k", "bad-critical-point", "backprop-recursion")),
     Bug("critical-early-1e3", "find_critical_point stops at 1e3·gtol",
         (_p("theory_lab/critical.py", "        if gnorm <= gtol:\n", "        if gnorm <= 1e3 * gtol:\n"),
-         _p("theory_lab/critical.py", "converged = converged and gnorm <= gtol", "converged = converged and gnorm <= 1e3 * gtol")),
+         _p("theory_lab/critical.py", "converged = converged and gnorm <= gtol",
+            "converged = converged and gnorm <= 1e3 * gtol")),
         ("theorem-4.4", "theorem-4.5", "class-targets-outside-S_k", "critical-full-row-rank*")),
     Bug("sampling-float32", "sample_params returns float32 arrays",
         (_p("theory_lab/sampling.py", "return jax.device_put(np.asarray(a, dtype=np.float64))",
@@ -254,14 +258,16 @@ def run_bug(bug: Bug, seed: int, baseline: dict, restrict: bool, timeout: float)
     caught_by = sorted(cid for cid, (_, v) in changed.items() if v not in ("holds", "measured"))
     ran = sorted(verdicts) if (restrict and bug.checks) else "all"
     return {"id": bug.id, "what": bug.what, "seed": seed, "rc": rc, "caught": rc not in (0, None),
-            "caught_by": caught_by, "changed": changed, "ran": ran, "verdicts": verdicts, "seconds": round(time.time() - start, 1),
+            "caught_by": caught_by, "changed": changed, "ran": ran, "verdicts": verdicts,
+            "seconds": round(time.time() - start, 1),
             "tail": tail[-800:]}
 
 
 #: checks added by the planted-bug red team, and verdicts that come from hypotheses it strengthened:
 #: what main's verify saw before is the rest (the table's last column)
 NEW_CHECKS = {"layer-definition", "tolerance-rules", "assumption-3.1-predicate", "bad-critical-point-construction"}
-STRENGTHENED = {"wide-layers-strict": {"theorem-3.4"}, "sampling-float32-rounded": {"theorem-3.5", "theorem-3.5-default"}}
+STRENGTHENED = {"wide-layers-strict": {"theorem-3.4"},
+                "sampling-float32-rounded": {"theorem-3.5", "theorem-3.5-default"}}
 
 
 def table(rows: list[dict]) -> str:
