@@ -16,8 +16,9 @@
   loss written here (independent of :mod:`theory_lab.derivatives`), at a point with ``Φ > 0``
   where the residual term separates ``∇²Φ`` from ``JᵀJ``.
 
-Inertia comes from :func:`theory_lab.linalg.inertia_report` at the eigensolver tolerance
-:func:`theory_lab.tolerances.eigen_tol`.
+Dense Hessians, Jacobians and gradients at a point come from
+:func:`theory_lab.curvature_report.hessian_report`; inertia from
+:func:`theory_lab.linalg.inertia_report` at the eigensolver tolerance :func:`theory_lab.tolerances.eigen_tol`.
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ from theory_lab import derivatives as D
 from theory_lab import tolerances as T
 from theory_lab.arch import Architecture, Dense, Output
 from theory_lab.checking import Check, Context, Evidence, Hypothesis, Result, conclude
+from theory_lab.curvature_report import hessian_report
 from theory_lab.linalg import inertia_report, rank_report
 from theory_lab.sampling import sample_params
 
-__all__ = ["CHECKS", "zero_loss_point", "bad_critical_point", "hessian_report", "reference_hessian", "hvp_arch"]
+__all__ = ["CHECKS", "zero_loss_point", "bad_critical_point", "reference_hessian", "hvp_arch"]
 
 
 def zero_loss_point(ctx: Context):
@@ -64,19 +66,6 @@ def bad_critical_point(ctx: Context, *, constant_targets: bool = False):
         p = loss_surface.bad_critical_point(arch, S.params(arch, ctx, "curvature/bad-critical"), Y, k)
         return arch, ds.X, Y, p, k
     return ctx.cached(("curvature/bad-critical-point", constant_targets), build)
-
-
-def hessian_report(arch, params, X, Y) -> dict:
-    """Dense ``H``, ``J``, ``JᵀJ``, eigenvalues, gradient and residuals at ``params`` (sum reduction)."""
-    obj = D.objective(arch)
-    theta = obj.layout.ravel(params)
-    X, Y = np.asarray(X), np.asarray(Y)
-    H = np.asarray(D.hessian(obj, theta, X, Y))
-    J = np.asarray(D.jacobian(obj, theta, X))
-    g = np.asarray(D.gradient(obj, theta, X, Y))
-    r = np.asarray(D.residuals(obj, theta, X, Y))
-    return {"obj": obj, "theta": theta, "H": H, "J": J, "GN": J.T @ J, "eig": np.linalg.eigvalsh(H),
-            "grad": g, "r": r, "loss": 0.5 * float(r @ r), "P": obj.P, "Nm": r.size}
 
 
 def _norm2(A) -> float:

@@ -22,7 +22,7 @@ import numpy as np
 from proofs_checks import hypotheses as hyp
 from theory_lab import data as _data
 from theory_lab import derivatives as D
-from theory_lab import loss_surface
+from theory_lab import loss_surface, presets
 from theory_lab import tolerances as T
 from theory_lab.arch import Architecture, Conv, Dense, Output
 from theory_lab.checking import Context, Evidence, Hypothesis
@@ -79,12 +79,13 @@ def widening() -> Architecture:
 
 
 def small_arch() -> Architecture:
-    """Conv 3x3 (1 filter, tied bias) → dense 12 → linear 10 (``P = 584``, ``N = 12``).
+    """The curvature checks' network, :func:`theory_lab.presets.curvature_small` (``P = 584``, ``N = 12``).
 
-    Wide at ``k = 1`` (``n_1 = 36 ≥ N``) for the bad critical point, and at the last hidden
-    layer (``n_2 = 12 = N``) for Corollary 3.6's exact fit.
+    Conv 3x3 (1 filter, tied bias) → dense 12 → linear 10: wide at ``k = 1`` (``n_1 = 36 ≥ N``)
+    for the bad critical point, and at the last hidden layer (``n_2 = 12 = N``) for
+    Corollary 3.6's exact fit.
     """
-    return Architecture((8, 8, 1), (Conv(1, (3, 3), bias="filter"), Dense(N_SMALL), Output(10)))
+    return presets.curvature_small(N_SMALL)
 
 
 def params(arch: Architecture, ctx: Context, name: str, **law) -> dict:
