@@ -149,6 +149,8 @@ def test_materialize_and_exact_trace(inst):
     A = np.asarray(S.materialize(op, P, inst["theta"], inst["X"], inst["Y"], batch=50))
     np.testing.assert_allclose(A, H, atol=1e-12 * inst["norm"])
     assert S.trace_exact(S.dense_matvec, P, H) == pytest.approx(np.trace(H), rel=1e-13)
+    inside = jax.jit(lambda M: S.materialize(S.dense_matvec, 6, M))(H[:6, :6])  # traced: the lax.map path
+    np.testing.assert_allclose(np.asarray(inside), 0.5 * (H[:6, :6] + H[:6, :6].T), rtol=1e-15)
 
 
 def test_errors_name_the_argument():
