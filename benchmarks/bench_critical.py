@@ -38,13 +38,13 @@ import numpy as np
 import optax
 
 import theory_lab  # noqa: F401  (float64 on)
-from theory_lab import critical, data, loss_surface, model
+from theory_lab import critical, data, loss_surface, model, presets
 from theory_lab import derivatives as D
 from theory_lab.arch import Architecture, Conv, Dense, Output
 from theory_lab.sampling import sample_params
 
 GTOL = 1e-10
-ARCH = Architecture((8, 8, 1), (Conv(8, (3, 3)), Dense(32), Output(10)))
+ARCH = presets.verify_digits()
 
 
 def log(message: str):

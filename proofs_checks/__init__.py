@@ -5,6 +5,6 @@ registered through the ``theory_lab.checks`` entry-point group. The check
 vocabulary (verdicts, hypotheses, results) is re-exported here.
 """
 
-from theory_lab.checking import Check, Context, Hypothesis, Result, Verdict, decide
+from theory_lab.checking import Check, Context, Evidence, Hypothesis, Result, Verdict, applicable, conclude
 
-__all__ = ["Check", "Context", "Hypothesis", "Result", "Verdict", "decide"]
+__all__ = ["Check", "Context", "Evidence", "Hypothesis", "Result", "Verdict", "applicable", "conclude"]

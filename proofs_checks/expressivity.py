@@ -1,16 +1,25 @@
 """Checks and probes of §3 (expressivity): Theorems 3.4 and 3.5, Corollary 3.6, and beyond.
 
 * ``theorem-3.4`` — ReLU networks (one with max-pooling between layers 1 and ``k``) where
-  random parameters lose rank: the proof's construction gives ``rank F_k = N`` with every
-  ``U_l`` of full rank. ``theorem-3.4-converse``: identity activation (3.2 broken) caps the
-  rank at ``d + 1 < N`` whatever the parameters.
+  random parameters lose rank: the proof's construction (:mod:`theory_lab.witness`) gives
+  parameters at which ``rank F_k = N`` and every ``U_l`` has full rank, recomputed here
+  from those parameters. ``theorem-3.4-converse``: the same construction with the identity
+  activation (Assumption 3.2 broken, read from the registry) cannot reach ``rank F_k = N``.
 * ``theorem-3.5`` — several absolutely continuous laws (LeCun normal, uniform, Gaussian,
   Glorot; Gaussian and uniform biases) on two analytic networks: ``rank F_k = N`` at every
-  draw, smallest margin reported; a draw inside the tolerance band makes it inconclusive.
-* ``corollary-3.6`` — arbitrary targets fitted exactly through the wide last hidden layer,
-  with parameter counts; ``corollary-3.6-narrow`` shows a narrow layer cannot.
+  draw; a draw inside the SVD band makes it inconclusive, a conclusive deficiency fails.
+  ``theorem-3.5-converse``: ReLU (3.2 met, analyticity broken) on a wide layer loses rank
+  at random parameters from a density (Gaussian biases of mean −0.5).
+* ``corollary-3.6`` — targets fitted exactly by the network whose output layer is
+  ``λ = F_{L−1}ᵀ(F_{L−1}F_{L−1}ᵀ)^{−1} y`` (:func:`theory_lab.exact_fit.exact_fit`), the
+  residual of the network's own output judged against the rounding of a backward-stable
+  solve; the fitting CNN's parameter count against ``2N + T_1 l_0``.
+  ``corollary-3.6-narrow``: the same pipeline with ``n_{L−1} < N`` (width broken) leaves a
+  residual far above that tolerance.
+* :mod:`proofs_checks.widths`: Table 1 and Figure 1.
 * Probes (measured frequencies with 95 % Wilson intervals, never pass/fail): ReLU and
-  leaky ReLU against bias and width, tanh, tied bias, raw digits, max-pooling.
+  leaky ReLU against bias and width, tanh, tied bias, raw digits, max-pooling; their
+  hypotheses (Theorem 3.5's, computed on each probed network) show which one is broken.
 
 Everything runs on small instances (N ≤ 216) so the section stays within its time budget.
 """
@@ -22,12 +31,13 @@ import functools
 import numpy as np
 
 from proofs_checks import hypotheses as hyp
+from proofs_checks import widths
 from proofs_checks.instances import N_DEFAULT, digits_instance, mnist1d_instance
 from theory_lab import data as _data
-from theory_lab import expressivity as ex
-from theory_lab import model
+from theory_lab import exact_fit, feature_maps, linalg, model, rank_probes, sampling, witness
+from theory_lab import tolerances as tols
 from theory_lab.arch import Architecture, Conv, Dense, MaxPool, Output
-from theory_lab.checking import Check, Context, Hypothesis, Result, Verdict, decide
+from theory_lab.checking import Check, Context, Evidence, Hypothesis, Result, Verdict, applicable, conclude
 
 __all__ = ["CHECKS"]
 
@@ -45,7 +55,7 @@ def _mnist1d(ctx: Context):
 
 
 def _prefixed(name: str, hyps) -> list[Hypothesis]:
-    return [Hypothesis(f"{name}: {h.name}", h.met, h.detail) for h in hyps]
+    return [h.prefixed(name) for h in hyps]
 
 
 def _param_summary(params, upto: int) -> dict:
@@ -93,41 +103,45 @@ def _theorem_3_4_cases(ctx: Context):
     ]
 
 
+def _observe_witness(ev: Evidence, name: str, arch: Architecture, params, X, k: int) -> None:
+    """Theorem 3.4's conclusion at ``params``, recomputed from them (not read from the search)."""
+    ev.rank(f"{name}: F_{k}", feature_maps.feature_rank(arch, params, X, k), np.shape(X)[0])
+    for l in range(1, k + 1):
+        if arch.layer(l).has_weights:
+            U = feature_maps.full_weight_matrix(arch, params, l)
+            ev.rank(f"{name}: U_{l}", linalg.rank_report(U, name=f"U_{l}"), min(U.shape))
+
+
 def _theorem_3_4(ctx: Context) -> Result:
-    hyps, evidence, margins = [], {}, []
-    conclusion, conclusive = True, True
+    hyps, ev = [], Evidence()
     for name, arch, X, k in _theorem_3_4_cases(ctx):
         ctx.progress(f"theorem-3.4: {name}")
         hs, _ = hyp.theorem_3_4(arch, X, k)
         hyps += _prefixed(name, hs)
-        baseline = ex.rank_frequency(arch, X, k, draws=5, key=ctx.key(f"theorem-3.4/random/{name}"))
-        w = ex.construct_full_rank(arch, X, k, key=ctx.key(f"theorem-3.4/search/{name}"))
-        N = X.shape[0]
-        conclusion &= w.report.rank == N and all(r.full_rank for r in w.U_reports.values())
-        conclusive &= w.report.conclusive and all(r.conclusive for r in w.U_reports.values())
-        margins += [w.report.margin] + [r.margin for r in w.U_reports.values()]
-        evidence[name] = {"witness": w.to_dict(), "parameters": _param_summary(w.params, k),
+        if not applicable(hs):  # the construction needs distinct samples and a wide layer
+            continue
+        baseline = rank_probes.rank_frequency(arch, X, k, draws=5, key=ctx.key(f"theorem-3.4/random/{name}"))
+        w = witness.construct_full_rank(arch, X, k, key=ctx.key(f"theorem-3.4/search/{name}"))
+        _observe_witness(ev, name, arch, w.params, X, k)
+        ev.facts[name] = {"witness": w.to_dict(), "parameters": _param_summary(w.params, k),
                           "random_parameters": baseline.to_dict()}
-    margin = min(margins)
-    fails = {n: f"{e['random_parameters']['deficient']}/{e['random_parameters']['draws']}"
-             for n, e in evidence.items()}
-    return Result(decide(hyps, conclusion, conclusive), hyps, margin, evidence,
-                  f"constructed parameters give rank F_k = N and full-rank U_l on {len(evidence)} ReLU networks "
-                  f"(random parameters rank-deficient in {fails}); smallest margin {margin:.3g}")
+    return conclude("the proof's construction gives rank F_k = N with every U_l of full rank", hyps, ev)
 
 
 def _theorem_3_4_converse(ctx: Context) -> Result:
     ds = _digits(ctx, 200)
     arch = Architecture((8, 8, 1), (Conv(6, (3, 3), activation="identity"), Output(1)))
-    N, d = ds.N, arch.d
-    w = ex.construct_full_rank(arch, ds.X, 1, key=ctx.key("theorem-3.4-converse"), attempts=2)
-    r = w.report
-    hyps = [Hypothesis("σ = identity (Assumption 3.2 deliberately broken)", True, "unbounded to the left"),
-            hyp.wide_layer(arch, 1, N), Hypothesis("N > d + 1", N > d + 1, f"N = {N}, d + 1 = {d + 1}")]
-    shown = r.rank <= d + 1 < N
-    verdict = decide(hyps, shown, r.conclusive)
-    return Result(verdict, hyps, r.margin, {"F_1": r.to_dict(), "d_plus_1": d + 1, "attempts": w.attempts},
-                  f"identity activation: the construction reaches rank {r.rank} <= d + 1 = {d + 1} < N = {N}")
+    k = 1
+    hs, _ = hyp.theorem_3_4(arch, ds.X, k)
+    broken = [hyp.activations_3_2(arch, k)]
+    kept = [h for h in hs if h.name != broken[0].name]
+    ev, claim = Evidence(), "the proof's construction gives rank F_k = N (Theorem 3.4)"
+    if not applicable(kept):  # the construction needs distinct samples and a wide layer
+        return conclude(claim, kept, ev, broken=broken)
+    w = witness.construct_full_rank(arch, ds.X, k, key=ctx.key("theorem-3.4-converse"), attempts=2)
+    ev.rank(f"F_{k} at the construction's parameters", feature_maps.feature_rank(arch, w.params, ds.X, k), ds.N)
+    ev.facts.update({"d_plus_1": arch.d + 1, "attempts": w.attempts, "witness": w.to_dict()})
+    return conclude(claim, kept, ev, broken=broken)
 
 
 # --------------------------------------------------------------------------- Theorem 3.5
@@ -152,31 +166,38 @@ def _theorem_3_5_cases(ctx: Context):
 
 
 def _theorem_3_5(ctx: Context, draws: int = 3) -> Result:
-    hyps, evidence, margins = [], {}, []
-    conclusion, conclusive = True, True
+    hyps, ev = [], Evidence()
     for name, arch, X, k in _theorem_3_5_cases(ctx):
         ctx.progress(f"theorem-3.5: {name}")
         hs, _ = hyp.theorem_3_5(arch, X, k)
         hyps += _prefixed(name, hs)
-        rows = []
         for law, bias_law, scale, bias_scale in LAWS_3_5:
             rng = ctx.rng(f"theorem-3.5/{name}/{law}/{bias_law}")
             for i in range(draws):
-                params = ex.sample_params(arch, rng, law=law, bias_law=bias_law, scale=scale, bias_scale=bias_scale)
-                r = ex.feature_rank(arch, params, X, k)
-                conclusion &= r.rank == X.shape[0]
-                conclusive &= r.conclusive
-                margins.append(r.margin)
-                rows.append({"law": law, "bias_law": bias_law, "bias_scale": bias_scale, "draw": i, "rank": r.rank,
-                             "sigma_min": r.sigma_min, "tol": r.tol, "margin": r.margin,
-                             "conclusive": r.conclusive})
-        evidence[name] = {"N": X.shape[0], "k": k, "n_k": arch.widths[k], "draws": rows}
-    margin = min(margins)
-    n = sum(len(e["draws"]) for e in evidence.values())
-    return Result(decide(hyps, conclusion, conclusive), hyps, margin,
-                  {**evidence, "sampler": "theory_lab.expressivity.sample_params (the laws of model.init)"},
-                  f"rank F_k = N at all {n} draws from {len(LAWS_3_5)} laws on {len(evidence)} analytic networks; "
-                  f"smallest margin {margin:.3g}")
+                params = sampling.sample_params(arch, rng, law=law, bias_law=bias_law, scale=scale,
+                                                bias_scale=bias_scale)
+                ev.rank(f"{name}: F_{k}, {law} weights, {bias_law} biases (scale {bias_scale:g}), draw {i}",
+                        feature_maps.feature_rank(arch, params, X, k), np.shape(X)[0])
+    ev.facts["sampler"] = "theory_lab.sampling.sample_params (the laws of model.init)"
+    return conclude("rank F_k = N at draws from absolutely continuous laws", hyps, ev)
+
+
+def _theorem_3_5_converse(ctx: Context, draws: int = 3) -> Result:
+    ds = _digits(ctx, 200)
+    arch = Architecture((8, 8, 1), (Conv(6, (3, 3), activation="relu"), Output(10)))  # n_1 = 216 ≥ N
+    k = 1
+    hs, _ = hyp.theorem_3_5(arch, ds.X, k)
+    broken = [hyp.activations_analytic(arch, k)]
+    kept = [h for h in hs if h.name != broken[0].name]
+    ev, claim = Evidence(), "rank F_k = N at draws from an absolutely continuous law (Theorem 3.5)"
+    if not applicable(kept):
+        return conclude(claim, kept, ev, broken=broken)
+    rng = ctx.rng("theorem-3.5-converse")
+    for i in range(draws):  # Gaussian biases of mean −0.5: a density, under which ReLU units die
+        params = sampling.sample_params(arch, rng, bias_mean=-0.5)
+        ev.rank(f"F_{k}, lecun_normal weights, normal(−0.5, 0.1) biases, draw {i}",
+                feature_maps.feature_rank(arch, params, ds.X, k), ds.N)
+    return conclude(claim, kept, ev, broken=broken)
 
 
 # --------------------------------------------------------------------------- Corollary 3.6
@@ -187,47 +208,67 @@ def _targets(ctx: Context, ds) -> dict:
             "digit labels": ds.labels.astype(np.float64)}
 
 
-def _corollary_3_6(ctx: Context, tol: float = 1e-8) -> Result:
-    ds = _digits(ctx, 200)
-    N = ds.N
-    counts = ex.parameter_counts(Architecture((8, 8, 1), (Conv(1, (3, 3)), Output(1))), N)
+def _observe_fits(ev: Evidence, arch: Architecture, params, F: np.ndarray, X, targets: dict) -> dict:
+    """Fit each target with Corollary 3.6's λ and judge the network's own output against the solve's rounding."""
+    fits = {}
+    for name, y in targets.items():
+        fit = exact_fit.exact_fit(F, y)
+        out = np.asarray(model.apply(arch, exact_fit.with_output_layer(arch, params, fit.lam), X))[:, 0]
+        res = float(np.linalg.norm(out - y))
+        tol = tols.fit_residual_tol(F.shape, np.linalg.norm(F), np.linalg.norm(fit.lam), np.linalg.norm(y))
+        ev.at_most(f"‖f(X) − y‖ ({name} targets)", res, tol)
+        fits[name] = {**fit.to_dict(), "network_residual": res, "tolerance": tol.to_dict()}
+    return fits
+
+
+def _corollary_3_6_data(ctx: Context):
+    ds = _digits(ctx, 216)
+    counts = exact_fit.parameter_counts(Architecture((8, 8, 1), (Conv(1, (3, 3)), Output(1))), ds.N)
+    return ds, counts
+
+
+def _corollary_3_6(ctx: Context) -> Result:
+    ds, counts = _corollary_3_6_data(ctx)
     arch = Architecture((8, 8, 1), (Conv(counts["T_1"], (3, 3), activation="relu"), Output(1)))
     k = arch.L - 1
     hs, _ = hyp.theorem_3_4(arch, ds.X, k)
-    hyps = hs + [Hypothesis("scalar output, k = L - 1", arch.widths[-1] == 1, f"L = {arch.L}, m = {arch.widths[-1]}")]
-    w = ex.construct_full_rank(arch, ds.X, k, key=ctx.key("corollary-3.6"))
-    fits, worst = {}, 0.0
-    for name, y in _targets(ctx, ds).items():
-        fit = ex.exact_fit(w.features, y)
-        out = np.asarray(model.apply(arch, ex.with_output_layer(arch, w.params, fit.lam), ds.X))[:, 0]
-        net_res = float(np.linalg.norm(out - y) / np.linalg.norm(y))
-        worst = max(worst, fit.relative_residual, net_res)
-        fits[name] = {**fit.to_dict(), "network_relative_residual": net_res}
-    conclusion = worst <= tol
-    margin = tol / worst if worst > 0 else float("inf")
-    counts_instance = {**counts, "this_network": arch.num_params, "n_1": arch.widths[1]}
-    evidence = {"fits": fits, "tolerance": tol, "F_{L-1}": w.report.to_dict(), "parameter_counts": counts_instance,
-                "method": "λ from QR of F_{L-1}ᵀ and one triangular solve (no Gram inverse); "
-                          "F_{L-1} from Theorem 3.4's construction (ReLU)"}
-    return Result(decide(hyps, conclusion, w.report.conclusive and margin >= 1.0), hyps, margin, evidence,
-                  f"{len(fits)} target vectors fitted exactly (worst relative residual {worst:.2e} <= {tol:g}); "
-                  f"parameters: CNN 2N + T_1 l_0 = {counts['cnn']} vs FC (d+2)N = {counts['fully_connected']}")
+    targets = _targets(ctx, ds)
+    hyps = hs + [hyp.scalar_output(arch)] + [hyp.finite_float64(y, f"{name} targets") for name, y in targets.items()]
+    ev, claim = Evidence(), "every target fitted exactly through the wide last hidden layer"
+    if not applicable(hyps):
+        return conclude(claim, hyps, ev)
+    w = witness.construct_full_rank(arch, ds.X, k, key=ctx.key("corollary-3.6"))
+    F = feature_maps.features_upto(arch, w.params, ds.X, k)
+    ev.rank(f"F_{k} (Theorem 3.4's construction)", linalg.rank_report(F, name=f"F_{k}"), ds.N)
+    ev.facts["fits"] = _observe_fits(ev, arch, w.params, F, ds.X, targets)
+    # the paper's count: T_1 l_0 filter weights, n_1 = N biases, N output weights (b_L = 0 is not used)
+    used = arch.num_params - arch.widths[-1]
+    ev.exact("parameters of the fitting CNN (output bias unused)", used, counts["cnn"],
+             detail=f"the fitting CNN uses {used} parameters; 2N + T_1 l_0 = {counts['cnn']}")
+    ev.exact("2N + T_1 l_0 < (d + 2) N", counts["cnn"], counts["fully_connected"], "<",
+             detail=f"CNN 2N + T_1 l_0 = {counts['cnn']} vs FC (d + 2) N = {counts['fully_connected']}")
+    ev.facts["parameter_counts"] = {**counts, "this_network": arch.num_params, "n_1": arch.widths[1]}
+    ev.facts["method"] = ("λ from QR of F_{L-1}ᵀ and one triangular solve (no Gram inverse); "
+                          "F_{L-1} from Theorem 3.4's construction (ReLU); residual of the network's own output")
+    return conclude(claim, hyps, ev)
 
 
-def _corollary_3_6_narrow(ctx: Context, tol: float = 1e-8) -> Result:
-    ds = _digits(ctx, 200)
-    arch = Architecture((8, 8, 1), (Conv(4, (3, 3)), Output(1)))
-    params = ex.sample_params(arch, ctx.key("corollary-3.6-narrow"))
-    F = ex.features_upto(arch, params, ds.X, 1)
-    fits = {name: ex.exact_fit(F, y) for name, y in _targets(ctx, ds).items()}
-    best = min(f.relative_residual for f in fits.values())
-    hyps = [Hypothesis("n_{L-1} < N (width hypothesis deliberately broken)", True,
-                       f"n_1 = {arch.widths[1]}, N = {ds.N}")]
-    shown = best > tol
-    return Result(Verdict.HOLDS if shown else Verdict.FAILS, hyps, best / tol,
-                  {"tolerance": tol, **{name: f.to_dict() for name, f in fits.items()}},
-                  f"narrow last hidden layer: the best least-squares fit leaves relative residual {best:.3f} "
-                  f"(an exact fit means <= {tol:g})")
+def _corollary_3_6_narrow(ctx: Context) -> Result:
+    ds, counts = _corollary_3_6_data(ctx)
+    arch = Architecture((8, 8, 1), (Conv(counts["T_1"] - 2, (3, 3), activation="relu"), Output(1)))
+    k = arch.L - 1
+    hs, _ = hyp.theorem_3_4(arch, ds.X, k)
+    broken = [hyp.wide_layer(arch, k, ds.N)]
+    targets = _targets(ctx, ds)
+    kept = [h for h in hs if h.name != broken[0].name] + [hyp.scalar_output(arch)] + [
+        hyp.finite_float64(y, f"{name} targets") for name, y in targets.items()]
+    ev, claim = Evidence(), "every target fitted exactly through the last hidden layer (Corollary 3.6)"
+    if not applicable(kept, broken):
+        return conclude(claim, kept, ev, broken=broken)
+    params = sampling.sample_params(arch, ctx.key("corollary-3.6-narrow"))
+    F = feature_maps.features_upto(arch, params, ds.X, k)
+    ev.facts["fits"] = _observe_fits(ev, arch, params, F, ds.X, targets)
+    return conclude(claim, kept, ev, broken=broken)
 
 
 # --------------------------------------------------------------------------- probes
@@ -236,7 +277,7 @@ def _probe_result(rows: list, hyps: list, summary: str, extra: dict | None = Non
     return Result(Verdict.MEASURED, hyps, None, {"rows": [r.to_dict() for r in rows], **(extra or {})}, summary)
 
 
-def _fmt(r: ex.FrequencyReport) -> str:
+def _fmt(r: rank_probes.FrequencyReport) -> str:
     lo, hi = r.ci
     return f"{r.deficient}/{r.draws} [{lo:.2f}, {hi:.2f}]"
 
@@ -253,10 +294,10 @@ def _probe_relu(ctx: Context, draws: int = 15) -> Result:
             arch = _conv_net(filters, act)
             for mean in (0.0, -0.5, -1.0):
                 ctx.progress(f"probe-relu: {act} T={filters} bias {mean}")
-                rows.append(ex.rank_frequency(arch, ds.X, 1, draws=draws, bias_mean=mean,
+                rows.append(rank_probes.rank_frequency(arch, ds.X, 1, draws=draws, bias_mean=mean,
                                               key=ctx.key(f"probe-relu/{act}/{filters}/{mean}")))
-    hyps = [Hypothesis("σ analytic (outside Theorem 3.5)", False, "relu, leaky relu are not analytic"),
-            Hypothesis("Assumption 3.1 on the data", hyp.assumption_3_1(_conv_net(3, "relu"), ds.X)[0].met)]
+    hyps = [h for act in ("relu", "leaky_relu(0.1)")
+            for h in _prefixed(act, hyp.theorem_3_5(_conv_net(3, act), ds.X, 1)[0])]
     text = "; ".join(f"{r.setting['activation']} n/N={r.setting['n_k_over_N']:.2f} b̄={r.setting['bias_mean']:g}: "
                      f"{_fmt(r)}" for r in rows)
     causes = {"dead units": sum(r.with_dead for r in rows),
@@ -273,9 +314,8 @@ def _probe_relu(ctx: Context, draws: int = 15) -> Result:
 def _probe_tanh(ctx: Context, draws: int = 20) -> Result:
     ds = _digits(ctx, PROBE_N)
     arch = _conv_net(3, "tanh")
-    r = ex.rank_frequency(arch, ds.X, 1, draws=draws, key=ctx.key("probe-tanh"))
-    hyps = [Hypothesis("σ satisfies Assumption 3.2", False, "tanh: limits -1 and 1"),
-            Hypothesis("σ analytic", True, "tanh")]
+    r = rank_probes.rank_frequency(arch, ds.X, 1, draws=draws, key=ctx.key("probe-tanh"))
+    hyps = hyp.theorem_3_5(arch, ds.X, 1)[0]
     return _probe_result([r], hyps, f"tanh, n_1/N = {r.setting['n_k_over_N']:.2f}: rank F_1 < N in {_fmt(r)}")
 
 
@@ -285,10 +325,10 @@ def _probe_tied_bias(ctx: Context, draws: int = 15) -> Result:
     for act in ("sigmoid", "relu"):
         for bias in ("neuron", "filter"):
             ctx.progress(f"probe-tied-bias: {act} {bias}")
-            rows.append(ex.rank_frequency(_conv_net(3, act, bias), ds.X, 1, draws=draws,
+            rows.append(rank_probes.rank_frequency(_conv_net(3, act, bias), ds.X, 1, draws=draws,
                                           key=ctx.key(f"probe-tied/{act}/{bias}")))
-    hyps = [Hypothesis("per-neuron bias (the paper's b_k ∈ R^n_k)", False,
-                       "tied biases are a measure-zero subset: Theorem 3.5 does not transfer")]
+    # tied biases are a measure-zero subset of the paper's parameters: Theorem 3.5 does not transfer
+    hyps = _prefixed("sigmoid, tied bias", hyp.theorem_3_5(_conv_net(3, "sigmoid", "filter"), ds.X, 1)[0])
     text = "; ".join(f"{r.setting['activation']} {r.setting['bias']}: {_fmt(r)}" for r in rows)
     return _probe_result(rows, hyps, f"rank F_1 < N, per-neuron vs tied bias: {text}")
 
@@ -299,23 +339,25 @@ def _probe_raw_digits(ctx: Context, draws: int = 15) -> Result:
         ds = _digits(ctx, PROBE_N, noise)
         reports[f"noise={noise:g}"] = hyp.assumption_3_1(_conv_net(3, "sigmoid"), ds.X)[1]
         for act in ("sigmoid", "relu"):
-            r = ex.rank_frequency(_conv_net(3, act), ds.X, 1, draws=draws, key=ctx.key(f"probe-raw/{act}/{noise}"))
+            r = rank_probes.rank_frequency(_conv_net(3, act), ds.X, 1, draws=draws,
+                                           key=ctx.key(f"probe-raw/{act}/{noise}"))
             r.setting["noise"] = noise
             rows.append(r)
-    hyps = [Hypothesis("Assumption 3.1 on raw digits", reports["noise=0"]["holds"],
-                       f"{reports['noise=0']['shared_patch_values']} patch values shared between samples")]
+    hyps = _prefixed("sigmoid, raw digits", hyp.theorem_3_5(_conv_net(3, "sigmoid"), _digits(ctx, PROBE_N, 0.0).X,
+                                                            1)[0])
     text = "; ".join(f"{r.setting['activation']} noise {r.setting['noise']:g}: {_fmt(r)}" for r in rows)
     return _probe_result(rows, hyps, f"rank F_1 < N, raw digits vs 1e-6 noise: {text}", {"assumption_3_1": reports})
 
 
 def _probe_maxpool(ctx: Context, draws: int = 15) -> Result:
     ds = _digits(ctx, PROBE_N)
-    rows = []
+    rows, hyps = [], []
     for act in ("sigmoid", "relu"):
         arch = Architecture((8, 8, 1), (Conv(4, (3, 3), activation=act), MaxPool((2, 2), 1),
                                         Conv(7, (2, 2), activation=act), Output(1)))
-        rows.append(ex.rank_frequency(arch, ds.X, 3, draws=draws, key=ctx.key(f"probe-maxpool/{act}")))
-    hyps = [Hypothesis("no max-pooling in layers 1..k (Theorem 3.5)", False, "max-pooling at layer 2; allowed by 3.4")]
+        rows.append(rank_probes.rank_frequency(arch, ds.X, 3, draws=draws, key=ctx.key(f"probe-maxpool/{act}")))
+        if act == "sigmoid":  # Theorem 3.5's hypotheses; 3.4 allows the pooling layer
+            hyps = _prefixed("sigmoid", hyp.theorem_3_5(arch, ds.X, 3)[0])
     text = "; ".join(f"{r.setting['activation']} n_3/N={r.setting['n_k_over_N']:.2f}: {_fmt(r)}" for r in rows)
     return _probe_result(rows, hyps, f"rank F_3 < N with max-pooling before the wide layer: {text}")
 
@@ -327,10 +369,13 @@ CHECKS = [
           _one_blas_thread(_theorem_3_4_converse), kind="converse"),
     Check("theorem-3.5", "Theorem 3.5", "rank F_k = N for draws from several absolutely continuous laws",
           _one_blas_thread(_theorem_3_5)),
+    Check("theorem-3.5-converse", "Theorem 3.5", "converse: ReLU (not analytic) loses rank F_k = N at random "
+          "parameters from a density", _one_blas_thread(_theorem_3_5_converse), kind="converse"),
     Check("corollary-3.6", "Corollary 3.6", "arbitrary targets fitted exactly through the wide last hidden layer",
           _one_blas_thread(_corollary_3_6)),
     Check("corollary-3.6-narrow", "Corollary 3.6", "converse: a narrow last hidden layer cannot fit random targets",
           _one_blas_thread(_corollary_3_6_narrow), kind="converse"),
+    *widths.CHECKS,
     Check("probe-relu", "Theorem 3.5 (open for ReLU)", "how often ReLU / leaky ReLU lose rank, by bias and width",
           _one_blas_thread(_probe_relu), kind="probe"),
     Check("probe-tanh", "Assumption 3.2", "tanh (analytic, outside 3.2): frequency of rank F_k < N",

@@ -7,17 +7,20 @@ the instance met it.
 
 from __future__ import annotations
 
+import numpy as np
+
 from theory_lab import activations as _act
+from theory_lab import data as _data
 from theory_lab.arch import Architecture
 from theory_lab.checking import Hypothesis
-from theory_lab.data import check_distinct_patches
 
-__all__ = ["assumption_3_1", "assumption_2_4", "wide_layer", "layers_conv_or_fc", "activations_3_2",
-           "activations_analytic", "theorem_3_5", "theorem_3_4"]
+__all__ = ["assumption_3_1", "assumption_2_4", "wide_layer", "narrow_layer", "layers_conv_or_fc", "activations_3_2",
+           "activations_analytic", "activation_3_2", "per_neuron_bias", "scalar_output", "finite_float64",
+           "theorem_3_5", "theorem_3_4"]
 
 
 def assumption_3_1(arch: Architecture, X) -> tuple[Hypothesis, dict]:
-    report = check_distinct_patches(arch, X)
+    report = _data.check_distinct_patches(arch, X)
     return Hypothesis("Assumption 3.1 (patches of different samples differ)", report.holds, str(report)), \
         report.to_dict()
 
@@ -30,6 +33,31 @@ def assumption_2_4(arch: Architecture, upto: int) -> Hypothesis:
 
 def wide_layer(arch: Architecture, k: int, N: int) -> Hypothesis:
     return Hypothesis(f"n_{k} >= N", arch.widths[k] >= N, f"n_{k} = {arch.widths[k]}, N = {N}")
+
+
+def narrow_layer(arch: Architecture, k: int, N: int) -> Hypothesis:
+    return Hypothesis(f"n_{k} < N", arch.widths[k] < N, f"n_{k} = {arch.widths[k]}, N = {N}")
+
+
+def scalar_output(arch: Architecture) -> Hypothesis:
+    m = arch.widths[-1]
+    return Hypothesis("scalar output (m = 1)", m == 1, f"m = n_L = {m}")
+
+
+def finite_float64(X, name: str = "X") -> Hypothesis:
+    """The data are float64 and finite (what every rank decision here assumes)."""
+    X = np.asarray(X)
+    bad = int(np.size(X) - np.isfinite(X).sum()) if np.issubdtype(X.dtype, np.number) else np.size(X)
+    return Hypothesis(f"{name} is float64 and finite", X.dtype == np.float64 and bad == 0,
+                      f"dtype {X.dtype}, shape {X.shape}, {bad} non-finite entries")
+
+
+def per_neuron_bias(arch: Architecture, k: int) -> Hypothesis:
+    """The paper's bias ``b_l ∈ R^{n_l}`` in every conv layer ``l ≤ k`` (tied biases are measure zero)."""
+    tied = [f"layer {i.k}: bias={getattr(i.spec, 'bias', 'neuron')}" for i in arch.info[:k]
+            if i.kind in ("conv", "patch") and getattr(i.spec, "bias", "neuron") != "neuron"]
+    return Hypothesis(f"layers 1..{k}: one bias per neuron (b_l ∈ R^n_l)", not tied,
+                      "; ".join(tied) or "per-neuron biases")
 
 
 def layers_conv_or_fc(arch: Architecture, k: int, allow_pool_between: bool) -> Hypothesis:
@@ -61,15 +89,23 @@ def activations_analytic(arch: Architecture, k: int) -> Hypothesis:
                       "not analytic: " + ", ".join(bad) if bad else "all analytic")
 
 
+def activation_3_2(name: str) -> Hypothesis:
+    """Assumption 3.2 for one activation, as the registry declares it."""
+    a = _act.get(name)
+    return Hypothesis(f"{a.name} satisfies Assumption 3.2", a.assumption_3_2,
+                      f"registry: clause {a.clause}" if a.assumption_3_2 else f"registry: {a.note or 'not covered'}")
+
+
 def theorem_3_5(arch: Architecture, X, k: int) -> tuple[list[Hypothesis], dict]:
     """Hypotheses of Theorem 3.5 for layer ``k`` on data ``X``."""
     h31, report = assumption_3_1(arch, X)
-    return [h31, layers_conv_or_fc(arch, k, False), wide_layer(arch, k, X.shape[0]),
-            activations_3_2(arch, k), activations_analytic(arch, k), assumption_2_4(arch, k)], report
+    return [finite_float64(X), h31, layers_conv_or_fc(arch, k, False), wide_layer(arch, k, X.shape[0]),
+            activations_3_2(arch, k), activations_analytic(arch, k), per_neuron_bias(arch, k),
+            assumption_2_4(arch, k)], report
 
 
 def theorem_3_4(arch: Architecture, X, k: int) -> tuple[list[Hypothesis], dict]:
     """Hypotheses of Theorem 3.4 for layer ``k`` on data ``X`` (ReLU allowed, pooling between)."""
     h31, report = assumption_3_1(arch, X)
-    return [h31, layers_conv_or_fc(arch, k, True), wide_layer(arch, k, X.shape[0]),
-            activations_3_2(arch, k), assumption_2_4(arch, k)], report
+    return [finite_float64(X), h31, layers_conv_or_fc(arch, k, True), wide_layer(arch, k, X.shape[0]),
+            activations_3_2(arch, k), per_neuron_bias(arch, k), assumption_2_4(arch, k)], report

@@ -1,7 +1,9 @@
 """The embedded default instances ``theory-lab verify`` runs on (nothing downloaded).
 
 Small sigmoid CNNs that are wide at layer 1 (``n_1 ≥ N``) on scikit-learn's digits
-with 1e-6 noise (Assumption 3.1 restored) and on locally generated MNIST-1D.
+with 1e-6 noise (Assumption 3.1 restored) and on locally generated MNIST-1D. The
+layer ``k`` a theorem looks at is computed from the widths (the first hidden layer
+with ``n_k ≥ N``), never typed in; the hypotheses of each check are then tested on it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from theory_lab import data as _data
 from theory_lab.arch import Architecture, Conv, Dense, Output
 from theory_lab.checking import Context
 
-__all__ = ["Instance", "digits_instance", "mnist1d_instance", "default_instances"]
+__all__ = ["Instance", "digits_instance", "mnist1d_instance", "default_instances", "wide_layer_of", "N_DEFAULT"]
 
 N_DEFAULT = 200
 
@@ -31,6 +33,13 @@ class Instance:
         return self.data.N
 
 
+def wide_layer_of(arch: Architecture, N: int) -> int:
+    """The first hidden layer with ``n_k ≥ N``; the last hidden layer when none is wide (the checks'
+    width hypothesis then fails on it, and they say *not applicable*)."""
+    wide = arch.wide_layers(N)
+    return wide[0] if wide else arch.L - 1
+
+
 def digits_instance(ctx: Context, n: int = N_DEFAULT, *, noise: float = 1e-6, filters: int = 8,
                     activation: str = "sigmoid", bias: str = "neuron") -> Instance:
     """Digits CNN: 8x8x1 → conv 3x3 (``filters``) → dense 32 → linear 10; ``n_1 = 36·filters``."""
@@ -38,7 +47,7 @@ def digits_instance(ctx: Context, n: int = N_DEFAULT, *, noise: float = 1e-6, fi
         ds = _data.digits(n, noise=noise, seed=ctx.seed)
         arch = Architecture((8, 8, 1), (Conv(filters, (3, 3), activation=activation, bias=bias),
                                         Dense(32, activation=activation), Output(10)))
-        return Instance(f"digits-{n}{'-raw' if noise == 0 else ''}", arch, ds, 1)
+        return Instance(f"digits-{n}{'-raw' if noise == 0 else ''}", arch, ds, wide_layer_of(arch, ds.N))
     return ctx.cached(("digits", n, noise, filters, activation, bias), build)
 
 
@@ -48,7 +57,7 @@ def mnist1d_instance(ctx: Context, n: int = N_DEFAULT, *, filters: int = 8, acti
         ds = _data.mnist1d(n, seed=42)
         arch = Architecture((40, 1), (Conv(filters, (5,), activation=activation), Dense(32, activation=activation),
                                       Output(10)))
-        return Instance(f"mnist1d-{n}", arch, ds, 1)
+        return Instance(f"mnist1d-{n}", arch, ds, wide_layer_of(arch, ds.N))
     return ctx.cached(("mnist1d", n, filters, activation), build)
 
 

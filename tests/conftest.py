@@ -8,6 +8,7 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small SVDs on a busy 2-core machine
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ["THEORY_LAB_COMPILE_CACHE"] = "off"  # tests never write into the user's compile cache
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402

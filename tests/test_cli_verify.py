@@ -33,14 +33,22 @@ def test_verify_assumption_3_1_writes_both_files(tmp_path):
     main = by_id["assumption-3.1"]
     assert main["verdict"] == "holds" and main["kind"] == "check" and main["hypotheses_met"] is True
     assert all(set(h) == {"name", "met", "detail"} and h["met"] is True for h in main["hypotheses"])
-    # the numbers behind the verdict: per instance, whether 3.1 holds and the smallest patch distance
-    for evidence in main["evidence"].values():
-        assert evidence["holds"] is True and evidence["min_distance"] > 0
-        assert evidence["shared_patch_values"] == 0
+    # the numbers behind the verdict: per instance, the patch report and the observations decided from it
+    ev = main["evidence"]
+    for name in ("digits-200", "mnist1d-200"):
+        assert ev[name]["holds"] is True and ev[name]["min_distance"] > 0 and ev[name]["shared_patch_values"] == 0
+    distances = [o for o in ev["observations"] if "smallest distance" in o["name"]]
+    assert len(distances) == 2 and all(o["conclusive"] and o["tolerance"] == "distinct float64 vectors"
+                                       for o in distances)
+    assert main["summary"].startswith("holds: Assumption 3.1 on the default data")
     raw = by_id["assumption-3.1-raw"]
-    assert raw["verdict"] == "holds" and raw["kind"] == "converse"
+    assert raw["verdict"] == "holds" and raw["kind"] == "check"
     assert raw["evidence"]["raw"]["holds"] is False and raw["evidence"]["raw"]["shared_patch_values"] > 0
     assert raw["evidence"]["noise_1e-6"]["holds"] is True
+    converse = by_id["assumption-3.1-converse"]
+    assert converse["verdict"] == "holds" and converse["kind"] == "converse"
+    broken = [h for h in converse["hypotheses"] if h["name"].startswith("Assumption 3.1")]
+    assert len(broken) == 1 and broken[0]["met"] is False  # computed on the data with a duplicated sample
 
 
 def _register(local_registry, check_id, verdict, raise_error=False):
@@ -86,7 +94,8 @@ def test_list_shows_registered_checks(tmp_path):
         assert check_id in result.output
     assert not (tmp_path / "results.json").exists()  # listing runs nothing
     result = runner.invoke(app, ["verify", "--list", "--kind", "converse"])
-    assert result.exit_code == 0 and "assumption-3.1-raw" in result.output and "lemma-2.5" not in result.output
+    assert result.exit_code == 0 and "assumption-3.1-converse" in result.output
+    assert "lemma-2.5-converse" in result.output and "lemma-2.5 " not in result.output
 
 
 def test_unknown_check_pattern_is_a_clear_error(tmp_path):
@@ -118,3 +127,19 @@ def test_output_path_that_is_a_file_is_refused_before_running(tmp_path, local_re
 def test_select_by_item_name(tmp_path):
     result = runner.invoke(app, ["verify", "--list", "--check", "Assumption 3.1"])
     assert result.exit_code == 0 and "assumption-3.1-raw" in result.output and "lemma-2.5" not in result.output
+
+
+@pytest.mark.parametrize("verdict", [Verdict.NOT_APPLICABLE, Verdict.INCONCLUSIVE])
+def test_strict_turns_not_applicable_and_inconclusive_into_exit_1(tmp_path, local_registry, verdict):
+    _register(local_registry, "test-soft", verdict)
+    result = runner.invoke(app, ["verify", "--strict", "--check", "test-soft", "-o", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert f"{verdict.value} (--strict): test-soft: deliberately {verdict.value}" in result.output
+
+
+def test_strict_leaves_probes_and_holds_alone(tmp_path, local_registry):
+    _register(local_registry, "test-holds", Verdict.HOLDS)
+    local_registry.append(Check("test-probe", "Test item", "a probe", kind="probe",
+                                run=lambda ctx: Result(Verdict.MEASURED, [Hypothesis("h", False)], None, {}, "m")))
+    result = runner.invoke(app, ["verify", "--strict", "--check", "test-*", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output

@@ -1,4 +1,4 @@
-"""The rank-jump demo: its numbers obey rank F_1 = min(n_1, distinct samples), and its command."""
+"""The rank-jump demo: its numbers obey rank F_1 = min(n_1, distinct samples); the `demo` command for every demo."""
 
 import json
 import re
@@ -10,7 +10,9 @@ from typer.testing import CliRunner
 
 from theory_lab.cli import app
 from theory_lab.commands.demo import demo
-from theory_lab.demos import PATCHES, default_filters, duplicate_digits, rank_jump, rank_jump_figure
+from theory_lab import demos
+from theory_lab.demos import (PATCHES, default_filters, duplicate_digits, rank_jump, rank_jump_explanation,
+                              rank_jump_figure, render)
 
 N = 60  # filters 1..4: n_1 = 36, 72, 108, 144 crosses N between T = 1 and T = 2
 
@@ -93,29 +95,60 @@ def test_bad_arguments(kwargs, match):
         rank_jump(n, **kwargs)
 
 
-def test_figure_is_png(result):
-    png = rank_jump_figure(result)
+def test_figure_png_svg_and_explanation(result):
+    fig = rank_jump_figure(result)
+    axes = fig.get_axes()
+    assert [ax.get_xlabel() for ax in axes] == ["width n₁ = 36·T"] * 2
+    assert axes[0].get_ylabel() == "rank F₁" and axes[0].get_legend() is not None
+    assert any(line.get_xdata()[0] == N for line in axes[0].get_lines())  # the n_1 = N line
+    png = render(fig, "png")
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    svg = render(rank_jump_figure(result), "svg")
+    assert svg[:5] == b"<?xml" and svg == render(rank_jump_figure(result), "svg")  # no date: same numbers, same file
+    text = rank_jump_explanation(result)
+    assert "Theorem 3.5" in text and f"from n_1 = 72 on (N = {N})" in text and "conclusively" in text
+    with pytest.raises(ValueError, match=r"`fmt`='pdf' is unknown"):
+        render(fig, "pdf")
 
 
-def test_cli_writes_png_and_json(tmp_path):
+def test_package_keeps_the_old_names():
+    assert demos.rank_jump is rank_jump and demos.DEMOS == ("rank-jump", "width-threshold", "critical-points",
+                                                              "spectra", "slices")
+
+
+def test_progress_is_called_per_width():
+    calls = []
+    rank_jump(N, filters=(1, 2), draws=1, duplicates=0, progress=lambda *a: calls.append(a))
+    assert calls == [(1, 2, "rank-jump: n_1 = 36"), (2, 2, "rank-jump: n_1 = 72")]
+
+
+def test_cli_writes_png_svg_and_json(tmp_path):
     out = tmp_path / "demo"
     res = CliRunner().invoke(app, ["demo", "rank-jump", "--n", str(N), "--draws", "1", "--out", str(out)])
     assert res.exit_code == 0, res.output
-    assert "rank noisy" in res.output and "conclusively" in res.output
+    assert "rank noisy" in res.output and "conclusively" in res.output and "agree with the prediction" in res.output
     assert (out / "rank-jump.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "rank-jump.svg").read_bytes()[:5] == b"<?xml"
     payload = json.loads((out / "rank-jump.json").read_text())
     assert payload["N"] == N and payload["agrees"] is True and payload["n1"] == [36, 72, 108, 144]
+    assert payload["explanation"].startswith("Theorem 3.5") and payload["seconds"] > 0
     assert {p["series"] for p in payload["points"]} == {"noisy", "raw", "duplicates"}
     assert not list(out.glob(".*.tmp"))  # atomic writes left no temporary file
 
 
 @pytest.mark.parametrize("args, match", [
-    (["demo", "nope"], r"unknown demo 'nope'; valid names: rank-jump"),
-    (["demo", "rank-jump", "--n", "0"], r"--n=0 must be a number of digits"),
+    (["demo", "nope"], r"unknown demo 'nope'; valid names: rank-jump, width-threshold, critical-points, spectra, "
+                       r"slices"),
+    (["demo", "rank-jump", "--n", "0"], r"--n=0 must be a number of digits in \[1, 1797\] for rank-jump"),
     (["demo", "rank-jump", "--n", "-3"], r"--n=-3 must be a number of digits"),
+    (["demo", "spectra", "--n", "500"], r"--n=500 must be a number of samples in \[1, 100\] for spectra, e.g. --n 20"),
     (["demo", "rank-jump", "--draws", "0"], r"--draws=0 must be at least 1"),
+    (["demo", "spectra", "--draws", "2"], r"--draws applies to rank-jump and width-threshold, not spectra"),
+    (["demo", "critical-points", "--starts", "0"], r"--starts=0 must be at least 1"),
+    (["demo", "width-threshold", "--starts", "3"], r"--starts applies to critical-points and slices"),
+    (["demo", "slices", "--seed", "-1"], r"--seed=-1 must be a non-negative integer"),
     (["demo", "rank-jump", "--n", "20", "--duplicates", "11"], r"--duplicates=11 must be in \[0, N/2\]"),
+    (["demo", "slices", "--duplicates", "1"], r"applies to rank-jump only"),
 ])
 def test_cli_bad_arguments(args, match, tmp_path):
     res = CliRunner().invoke(app, args + ["--out", str(tmp_path / "o")])
@@ -140,4 +173,18 @@ def test_cli_refuses_a_file_as_out(tmp_path):
 ])
 def test_demo_command_raises_bad_parameter(name, n, draws, match, tmp_path):
     with pytest.raises(typer.BadParameter, match=match):
-        demo(name, n=n, draws=draws, seed=0, duplicates=None, out=tmp_path / "o")
+        demo(name, n=n, draws=draws, starts=None, seed=0, duplicates=None, out=tmp_path / "o")
+
+
+@pytest.mark.parametrize("name, args, key", [
+    ("width-threshold", ["--n", "40", "--draws", "1"], "threshold_ok"),
+    ("spectra", ["--n", "10"], "agrees"),
+])
+def test_cli_other_demos_write_their_files(name, args, key, tmp_path):
+    out = tmp_path / "o"
+    res = CliRunner().invoke(app, ["demo", name, *args, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    payload = json.loads((out / f"{name}.json").read_text())
+    assert payload["demo"] == name and payload[key] is True and payload["item"] in payload["explanation"]
+    assert (out / f"{name}.png").read_bytes()[:4] == b"\x89PNG" and (out / f"{name}.svg").stat().st_size > 10_000
+    assert "agree with the prediction" in res.output

@@ -22,9 +22,9 @@ def inst():
     X = rng.standard_normal((N, 6, 6, 1))
     Y = rng.standard_normal((N, 2))
     theta, unravel = D.flatten(params)
-    loss = lambda t: D._loss(obj, t, jnp.asarray(X), jnp.asarray(Y))  # noqa: E731
+    loss = lambda t: 0.5 * jnp.sum((obj.outputs(t, jnp.asarray(X)) - Y) ** 2)  # noqa: E731
     H_ref = np.asarray(jax.hessian(loss)(theta))
-    J_ref = np.asarray(jax.jacrev(lambda t: D._outputs(obj, t, jnp.asarray(X)).reshape(-1))(theta))
+    J_ref = np.asarray(jax.jacrev(lambda t: obj.outputs(t, jnp.asarray(X)).reshape(-1))(theta))
     return dict(params=params, X=X, Y=Y, theta=theta, unravel=unravel, obj=obj, H=H_ref, J=J_ref, rng=rng)
 
 

@@ -57,8 +57,10 @@ def test_theorem_3_5_check_is_inconclusive_inside_the_band(monkeypatch):
     import proofs_checks.expressivity as pe
     from theory_lab.checking import Context, Verdict
 
-    real = ex.feature_rank
-    monkeypatch.setattr(pe.ex, "feature_rank", lambda *a, **kw: real(*a, band=1e30))
+    real = feature_maps.feature_rank
+    monkeypatch.setattr(pe.feature_maps, "feature_rank", lambda *a, **kw: real(*a, band=1e30))
     result = pe._theorem_3_5(Context(seed=0), draws=1)
     assert result.verdict == Verdict.INCONCLUSIVE
-    assert all(not row["conclusive"] for row in result.evidence["digits-200 sigmoid"]["draws"])
+    draws = [o for o in result.evidence["observations"] if o["name"].startswith("digits-200 sigmoid")]
+    assert draws and all(not o["conclusive"] and o["holds"] for o in draws)
+    assert result.summary.startswith("inconclusive: rank F_k = N") and "inside the tolerance band" in result.summary

@@ -144,3 +144,18 @@ def test_report_serialises():
     assert set(d) >= {"shape", "rank", "sigma_max", "sigma_min", "ratio", "tol", "margin", "band", "conclusive"}
     json.dumps(d)
     assert str(r).startswith("rank 3 of 4x4 (σ_max 3.000e+00")
+
+
+def test_inertia_report_uses_the_rank_margin_rule():
+    from theory_lab.linalg import inertia_report
+
+    r = inertia_report(np.array([-1.0, 1e-18, 2.0]))
+    assert (r.negative, r.zero, r.positive, r.kind, r.conclusive) == (1, 1, 1, "saddle", True)
+    tol = r.tol
+    close = inertia_report(np.array([-1.0, 3 * tol, 2.0]), tol=tol)  # 3x the tolerance: inside the band
+    assert close.positive == 2 and not close.conclusive and close.margin == pytest.approx(3.0)
+    assert inertia_report(np.array([1.0, 2.0])).kind == "minimum"
+    with pytest.raises(TypeError, match="float64"):
+        inertia_report(np.array([1.0, 2.0], dtype=np.float32))
+    with pytest.raises(ValueError, match="band"):
+        inertia_report(np.array([1.0]), band=-1)

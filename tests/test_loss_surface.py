@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, note, settings
 
 from theory_lab import derivatives as D
+from theory_lab import gradient_probes as GP
 from theory_lab import loss_surface as LS
 from theory_lab import model
 from theory_lab import strategies as tls
@@ -95,7 +96,9 @@ def test_lemma_4_3_bounds_hold_under_assumption_4_1(setup):
     note(f"tightness: lower/‖∇‖ = {b.lower_tightness:.3e}, ‖∇‖/upper = {b.upper_tightness:.3e}")
     assert b.lower_holds and b.upper_holds, b.to_dict()
     assert b.lower == b.lower_naive  # under the pyramidal condition both readings agree
-    assert 0 < b.lower <= b.grad_norm * (1 + 1e-12) and b.grad_norm <= b.upper * (1 + 1e-12)
+    assert 0 <= b.lower <= b.grad_norm * (1 + 1e-12) and b.grad_norm <= b.upper * (1 + 1e-12)
+    # the lower bound is positive unless some σ'(G_l) underflows to 0 in float64 (a saturated unit)
+    assert (b.lower > 0) == all(r["dsigma_min"] > 0 for r in b.factors["layers"]), b.factors
 
 
 def test_lemma_4_3_bound_factors_are_the_paper_s(rng):
@@ -191,3 +194,54 @@ def test_backprop_recursion_through_conv_layers(arch, rng):
     bp = LS.backprop(arch, params, X, Y, 1)
     for l in (2, 3):
         assert _rel(bp.grad_U[l], LS.grad_full_matrix(arch, params, X, Y, l)) <= RTOL
+
+
+@pytest.mark.parametrize("bound", ["upper", "lower"])
+def test_attaining_point_attains_each_bound_exactly(bound, rng):
+    """Each of Lemma 4.3's bounds holds with equality at the constructed point (so a wrong factor shows)."""
+    arch = Architecture((4,), (Dense(10), Dense(5), Output(3)))
+    X = rng.standard_normal((8, 4))
+    p, Y = GP.attaining_point(arch, sample_params(arch, rng), X, 1, bound=bound, level=0.3, scale=2.0)
+    b = LS.gradient_bounds(arch, p, X, Y, 1)
+    assert b.residual_norm == pytest.approx(2.0, rel=1e-12)
+    assert b.grad_norm == pytest.approx(getattr(b, bound), rel=1e-12)
+    assert getattr(b, bound) > 1e-8  # attained and non-trivial
+    # the other bound is strict there: the construction singles out one
+    other = b.lower if bound == "upper" else b.upper
+    assert abs(other - b.grad_norm) > 1e-3 * b.grad_norm
+
+
+def test_attaining_point_refuses_deeper_tails(rng):
+    arch = Architecture((4,), (Dense(10), Dense(5), Dense(4), Output(3)))
+    with pytest.raises(ValueError, match="exactly one fully connected hidden layer after k"):
+        GP.attaining_point(arch, sample_params(arch, rng), rng.standard_normal((8, 4)), 1)
+    with pytest.raises(ValueError, match="`bound`='middle' is unknown"):
+        GP.attaining_point(arch, sample_params(arch, rng), rng.standard_normal((8, 4)), 2, bound="middle")
+
+
+def test_small_gradient_search_lowers_the_ratio_but_not_below_lemma_4_3(rng):
+    arch = Architecture((4,), (Dense(10), Dense(5), Output(3)))
+    X, Y = rng.standard_normal((8, 4)), rng.standard_normal((8, 3))
+    s = GP.small_gradient_search(arch, sample_params(arch, rng), X, Y, 1, steps=50)
+    assert s.ratio < s.ratio_start and len(s.history) == 10
+    b = LS.gradient_bounds(arch, s.params, X, Y, 1)
+    assert s.ratio == pytest.approx(b.grad_norm / b.residual_norm, rel=1e-10)
+    assert b.lower <= b.grad_norm * (1 + 1e-12)
+    with pytest.raises(ValueError, match="`steps`=0 must be a positive integer"):
+        GP.small_gradient_search(arch, s.params, X, Y, 1, steps=0)
+
+
+def test_membership_at_the_solver_tolerance(rng):
+    """A singular value at 1e-10 of σ_1 is rank under SVD rounding, not at the solver's forward error."""
+    arch = Architecture((4,), (Dense(12), Dense(5), Output(3)))
+    params = sample_params(arch, rng)
+    X = rng.standard_normal((10, 4))
+    F = np.asarray(model.features(arch, params, X)[1])
+    u, s, vt = np.linalg.svd(F, full_matrices=False)
+    s[-1] = 1e-10 * s[0]
+    F_low = (u * s) @ vt
+    assert LS.membership(arch, params, X, 1, F_k=F_low).member
+    solver = LS.membership(arch, params, X, 1, F_k=F_low, forward_rtol=1e-8)
+    assert not solver.member and solver.conclusive
+    with pytest.raises(ValueError, match="`forward_rtol`=2 must lie in"):
+        LS.membership(arch, params, X, 1, forward_rtol=2)

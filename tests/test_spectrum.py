@@ -9,9 +9,12 @@ import math
 import jax
 import numpy as np
 import pytest
+import scipy.linalg
 
 from theory_lab import data
 from theory_lab import derivatives as D
+from theory_lab import krylov
+from theory_lab import model
 from theory_lab import spectrum as S
 from theory_lab.arch import Architecture, Conv, Dense, Output
 
@@ -174,3 +177,140 @@ class _Unhashable:
 
     def __call__(self, v, A):
         return A @ v
+
+
+# ----------------------------------------------------------------------------- breakdown, extension, counts
+
+
+def _low_rank(dim=60, seed=11):
+    """A PSD operator of rank 6 with a repeated eigenvalue: spectrum {5, 5, 3, 2, 1, 0.5, 0 × (dim − 6)}."""
+    rng = np.random.default_rng(seed)
+    lam = np.r_[5.0, 5.0, 3.0, 2.0, 1.0, 0.5, np.zeros(dim - 6)]
+    Q, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+    return (Q * lam) @ Q.T, np.sort(lam)
+
+
+class _Counter:
+    n = 0
+
+    @classmethod
+    def tick(cls, v):
+        cls.n += 1 if v.ndim == 1 else v.shape[0]  # under vmap the callback sees the whole batch
+
+
+def counting_matvec(v, A):
+    """``A @ v`` that counts its executions (a host callback runs for every product actually made)."""
+    jax.debug.callback(_Counter.tick, v)
+    return A @ v
+
+
+def test_lanczos_survives_the_krylov_space_running_out():
+    A, lam = _low_rank()
+    norm = lam[-1]
+    for driver in ("python", "loop"):
+        top = S.lanczos(S.dense_matvec, 60, jax.random.key(0), A, k=9, driver=driver)  # k > rank = 6
+        np.testing.assert_allclose(top.values, lam[::-1][:9], atol=1e-12 * norm)  # 5, 5 (twice), …, 0, 0, 0
+        assert top.converged.all() and top.breakdowns >= 1
+        bottom = S.lanczos(S.dense_matvec, 60, jax.random.key(1), A, k=4, which="bottom", driver=driver)
+        np.testing.assert_allclose(bottom.values, 0.0, atol=1e-12 * norm)
+        assert bottom.converged.all()
+    full = S.lanczos(S.dense_matvec, 60, jax.random.key(2), A, k=60)  # k = dim: every eigenvalue, exactly
+    np.testing.assert_allclose(full.values, lam[::-1], atol=1e-12 * norm)
+    assert full.converged.all()
+    V = full.vectors
+    np.testing.assert_allclose(V @ V.T, np.eye(60), atol=1e-10)  # orthogonality kept through 54 breakdowns
+    with pytest.raises(ValueError, match=r"`k`=61 must be an integer in \[1, dim=60\]"):
+        S.lanczos(S.dense_matvec, 60, jax.random.key(0), A, k=61)
+    top, bottom = S.lanczos(S.dense_matvec, 60, jax.random.key(3), A, k=40, which="both")  # 2k > dim
+    assert top.values.size == 40 and bottom.values.size == 20  # disjoint ends: no pair listed twice
+    np.testing.assert_allclose(np.sort(np.r_[top.values, bottom.values]), lam, atol=1e-12 * norm)
+
+
+def test_slq_density_stays_in_the_spectrum_when_the_krylov_space_runs_out():
+    A, lam = _low_rank()
+    dens = S.slq_density(S.dense_matvec, 60, jax.random.key(4), A, num_probes=6, num_matvecs=40)
+    assert np.all(dens.depths <= 7) and dens.exact.all()  # 5 distinct nonzero eigenvalues and 0, then breakdown
+    assert dens.num_matvecs == int(dens.depths.sum())
+    assert -1e-12 * lam[-1] <= dens.lambda_min and dens.lambda_max <= lam[-1] * (1 + 1e-12)
+    np.testing.assert_allclose(dens.weights.sum(axis=1), 1.0, rtol=1e-12)
+    distinct = np.unique(lam)
+    live = dens.weights > 0
+    assert np.all(np.min(np.abs(dens.nodes[live][:, None] - distinct[None, :]), axis=1) <= 1e-12 * lam[-1])
+    inert = S.inertia(S.dense_matvec, 60, A, density=dens)
+    assert inert.negative == 0.0 and min(inert.zero, inert.positive) >= 0.0
+    assert inert.bounds[0] == (0.0, 0.0)  # no node below −tol on any (exact) probe
+    assert inert.zero + inert.positive == pytest.approx(60)
+    for count, se, true in zip((inert.zero, inert.positive), inert.stderr[1:], (54, 6)):
+        assert abs(count - true) <= 5 * se + 1e-9  # Rademacher probes: the weights are random, the nodes exact
+    assert "±" in inert.summary() and "bounds" in inert.summary()
+    loop = S.slq_density(S.dense_matvec, 60, jax.random.key(4), A, num_probes=6, num_matvecs=40, driver="loop")
+    np.testing.assert_array_equal(loop.depths, dens.depths)  # the jitted-loop driver (accelerators) agrees
+    np.testing.assert_allclose(loop.nodes, dens.nodes, atol=1e-12 * lam[-1])
+    np.testing.assert_allclose(loop.weights, dens.weights, atol=1e-12)
+
+
+def test_gauss_newton_of_two_samples_has_no_spurious_spectrum():
+    """Issue 9.1: GN at N = 2 has rank ≤ 20 ≪ P = 362; density, ends and inertia stay in [0, λ_max]."""
+    ds = data.digits(2, noise=1e-6, seed=0)
+    obj = D.objective(ARCH)
+    theta = np.asarray(D.flatten(model.init(ARCH, jax.random.key(0)))[0])
+    args = (theta, ds.X, ds.Y)
+    G = np.asarray(D.gauss_newton(obj, theta, ds.X))
+    lam = np.linalg.eigvalsh(G)
+    op = D.HessianMatvec(obj, "gauss_newton")
+    top, bottom = S.lanczos(op, obj.P, jax.random.key(0), *args, k=5, which="both")
+    np.testing.assert_allclose(top.values, lam[::-1][:5], atol=1e-10 * lam[-1])
+    np.testing.assert_allclose(bottom.values, 0.0, atol=1e-10 * lam[-1])
+    dens = S.slq_density(op, obj.P, jax.random.key(1), *args, num_probes=4, num_matvecs=64)
+    assert dens.exact.all()
+    assert -1e-10 * lam[-1] <= dens.lambda_min and dens.lambda_max <= lam[-1] * (1 + 1e-10)
+    inert = S.inertia(op, obj.P, *args, density=dens)
+    assert inert.negative == 0.0 and inert.bounds[0] == (0.0, 0.0)
+
+
+def test_extending_the_basis_matches_a_fresh_run_and_counts_every_product():
+    rng = np.random.default_rng(5)
+    lam = np.concatenate([[10.0, 9.0, 8.5, 8.0, 7.9], rng.uniform(-1.0, 1.0, 195)])
+    Q, _ = np.linalg.qr(rng.standard_normal((200, 200)))
+    A = (Q * lam) @ Q.T
+    norm = 10.0
+    for driver in ("python", "loop"):
+        _Counter.n = 0
+        ext = S.lanczos(counting_matvec, 200, jax.random.key(7), A, k=5, driver=driver)
+        jax.effects_barrier()  # host callbacks run asynchronously
+        assert ext.num_matvecs == _Counter.n == ext.depth + 5  # Krylov steps plus one residual product per pair
+        assert ext.converged.all()
+        fresh = S.lanczos(S.dense_matvec, 200, jax.random.key(7), A, k=5, num_matvecs=ext.depth, driver=driver)
+        np.testing.assert_allclose(ext.values, fresh.values, rtol=0, atol=1e-12 * norm)
+        np.testing.assert_allclose(np.abs(np.sum(ext.vectors * fresh.vectors, axis=1)), 1.0, atol=1e-12)
+        np.testing.assert_allclose(ext.values, np.sort(lam)[::-1][:5], atol=ext.tol)
+        # the smallest depth at which the free estimates say converged, from one long basis
+        K = krylov.extend(krylov.start(S.dense_matvec, 200, jax.random.key(7), (A,), driver=driver), 120)
+        alpha, beta, _ = K.tridiagonal()
+        first = None
+        for m in range(5, 120):
+            theta, vec = scipy.linalg.eigh_tridiagonal(alpha[:m], beta[:m - 1])
+            est = np.abs(beta[m - 1] * vec[-1, -5:])
+            if np.all(est <= 1e-10 * np.abs(theta).max()):
+                first = m
+                break
+        assert first is not None and first <= ext.depth <= 1.1 * first
+        assert ext.num_matvecs <= 1.1 * first + 5
+    _Counter.n = 0
+    top, bottom = S.lanczos(counting_matvec, 200, jax.random.key(7), A, k=3, which="both")
+    jax.effects_barrier()
+    assert top.num_matvecs == bottom.num_matvecs == _Counter.n == top.depth + 6
+
+
+def test_inertia_counts_are_never_negative_and_printed_with_their_error(inst):
+    H, P = inst["H"], inst["P"]
+    est = S.inertia(S.dense_matvec, P, H, key=jax.random.key(6), exact_max=10, num_probes=8, num_matvecs=60)
+    assert min(est.negative, est.zero, est.positive) >= 0.0
+    for count, (lo, hi) in zip((est.negative, est.zero, est.positive), est.bounds):
+        assert 0.0 <= lo <= count <= hi <= P
+    line = est.summary()
+    assert line.count("±") == 3 and line.count("bounds") == 3
+    ex = S.inertia(S.dense_matvec, P, H)
+    assert ex.summary().startswith(f"{ex.negative} negative, {ex.zero} zero, {ex.positive} positive")
+    assert "±" not in ex.summary()
+    assert ex.to_dict()["summary"] == ex.summary()

@@ -1,7 +1,9 @@
 """The ``theory-lab`` command line.
 
 ``theory-lab verify`` runs every registered check on the embedded default and
-exits non-zero only if a check fails (or crashes). Other commands live in
+exits non-zero only if a check fails (or crashes); with ``--strict`` (CI) also if a
+check or converse says *not applicable* or *inconclusive*, which on the built-in
+default instances means a bug. Other commands live in
 :mod:`theory_lab.commands` and are attached here.
 """
 
@@ -22,7 +24,7 @@ from rich.table import Table
 from threadpoolctl import threadpool_limits
 
 from theory_lab import checking
-from theory_lab.report import VERDICT_STYLE, format_margin, report_markdown, results_json, write_atomic
+from theory_lab.report import VERDICT_STYLE, format_margin, report_html, report_markdown, results_json, write_atomic
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Executable checks of Nguyen & Hein's theorems on deep CNNs.")
@@ -35,8 +37,18 @@ def _console() -> Console:
 
 
 @app.callback()
-def _root():
+def _root(compile_cache: Optional[str] = typer.Option(
+        None, "--compile-cache", metavar="PATH|off",
+        help="Folder for JAX's compiled programs, reused by the next run (or 'off'). Default: "
+             "$THEORY_LAB_COMPILE_CACHE, else ~/.cache/theory-lab/jax.")):
     """Executable checks of Nguyen & Hein's theorems on deep CNNs."""
+    from theory_lab import compile_cache as cache
+
+    try:
+        cache.enable(compile_cache)
+    except ValueError as err:
+        source = "" if compile_cache is not None else f" (from ${cache.ENV} or the default)"
+        raise typer.BadParameter(f"{err}{source}", param_hint="--compile-cache") from None
 
 
 def _select(checks, patterns: list[str] | None, kinds: list[str] | None):
@@ -65,6 +77,8 @@ def verify(
                                               help="Run only checks whose id matches (glob, repeatable)."),
     kind: Optional[list[str]] = typer.Option(None, "--kind", help="Only this kind: check, converse or probe."),
     list_only: bool = typer.Option(False, "--list", help="List the registered checks and exit."),
+    strict: bool = typer.Option(False, "--strict", help="Also exit 1 when a check or converse (not a probe) says "
+                                "'not applicable' or 'inconclusive': on the built-in instances that is a bug."),
 ):
     """Run every registered check on the embedded default and write a report."""
     from theory_lab.commands import options
@@ -103,13 +117,19 @@ def verify(
         table.add_row(r.check.id, r.check.item, "yes" if r.result.hypotheses_met else "no",
                       f"[{VERDICT_STYLE[v]}]{v}[/]", format_margin(r.result.margin), f"{r.seconds:.2f}")
     console.print(table)
-    texts = {"results.json": results_json(records, seed), "report.md": report_markdown(records, seed)}
-    for name, text in texts.items():  # both built first: a failure leaves the previous report whole
+    texts = {"results.json": results_json(records, seed), "report.md": report_markdown(records, seed),
+             "report.html": report_html(records, seed)}
+    for name, text in texts.items():  # all built first: a failure leaves the previous report whole
         write_atomic(out / name, text)
     bad = [r for r in records if r.result.verdict in (checking.Verdict.FAILS, checking.Verdict.ERROR)]
+    if strict:
+        bad += [r for r in records if r.check.kind != "probe" and r.result.verdict in (
+            checking.Verdict.NOT_APPLICABLE, checking.Verdict.INCONCLUSIVE)]
     console.print(f"{len(records)} checks in {time.perf_counter() - start:.1f} s; report in {out}/")
     for r in bad:
-        console.print(f"[bold red]{r.result.verdict.value}[/]: {r.check.id}: {r.result.summary}")
+        strict_note = " (--strict)" if r.result.verdict in (checking.Verdict.NOT_APPLICABLE,
+                                                            checking.Verdict.INCONCLUSIVE) else ""
+        console.print(f"[bold red]{r.result.verdict.value}[/]{strict_note}: {r.check.id}: {r.result.summary}")
     if bad:
         raise typer.Exit(1)
 

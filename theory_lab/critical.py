@@ -57,9 +57,11 @@ import numpy as np
 from theory_lab import derivatives as D
 from theory_lab import loss_surface
 from theory_lab.arch import Architecture
+from theory_lab.curvature_report import hessian_inertia
+from theory_lab.linalg import Inertia
 from theory_lab.params_io import check_finite
 
-__all__ = ["Inertia", "Search", "find_critical_point", "hessian_inertia", "default_k", "MODES"]
+__all__ = ["Search", "find_critical_point", "default_k", "MODES"]
 
 MODES = ("minimum", "any")
 
@@ -201,71 +203,6 @@ def _newton_iteration(obj, mode, theta, lam, X, Y):
 
 # ----------------------------------------------------------------------------- results
 
-@dataclass(frozen=True)
-class Inertia:
-    """Signs of the Hessian's eigenvalues at a point, with the tolerance and its margin.
-
-    An eigenvalue counts as zero when ``|λ| ≤ tol`` (default ``tol = rtol · max|λ|``).
-    ``kind`` is ``"minimum"`` (all positive), ``"saddle"`` (some negative, some
-    positive), ``"maximum"`` (all negative) or ``"degenerate"`` (none negative, some
-    zero: second order cannot decide). ``margin`` is how far the eigenvalues next to
-    ``±tol`` sit from it, as a factor; below ``band`` the classification is inconclusive.
-    """
-
-    positive: int
-    negative: int
-    zero: int
-    tol: float
-    min_eigenvalue: float
-    max_eigenvalue: float
-    margin: float
-    band: float = 10.0
-    smallest: tuple = ()
-
-    @property
-    def kind(self) -> str:
-        if self.negative and self.positive:
-            return "saddle"
-        if self.negative and not self.zero:
-            return "maximum"
-        if self.zero or self.negative:
-            return "degenerate"
-        return "minimum"
-
-    @property
-    def conclusive(self) -> bool:
-        return self.margin >= self.band
-
-    def to_dict(self) -> dict:
-        return {"kind": self.kind, "positive": self.positive, "negative": self.negative, "zero": self.zero,
-                "tol": self.tol, "min_eigenvalue": self.min_eigenvalue, "max_eigenvalue": self.max_eigenvalue,
-                "margin": self.margin, "conclusive": self.conclusive, "smallest_abs": list(self.smallest)}
-
-
-def inertia_of(eigenvalues, *, tol: float | None = None, rtol: float = 1e-9, band: float = 10.0) -> Inertia:
-    """:class:`Inertia` from a symmetric matrix's eigenvalues (float64)."""
-    w = np.sort(np.asarray(eigenvalues, dtype=np.float64))
-    scale = float(np.max(np.abs(w))) if w.size else 0.0
-    tol = rtol * scale if tol is None else float(tol)
-    a = np.abs(w)
-    nz, z = a[a > tol], a[a <= tol]
-    if tol > 0:
-        margin = min(float(nz.min()) / tol if nz.size else math.inf, tol / float(z.max()) if z.size and z.max() > 0
-                     else math.inf)
-    else:
-        margin = math.inf
-    return Inertia(int(np.sum(w > tol)), int(np.sum(w < -tol)), int(z.size), float(tol), float(w[0]), float(w[-1]),
-                   float(margin), band, tuple(np.sort(a)[:6].tolist()))
-
-
-def hessian_inertia(arch: Architecture, params, X, Y, *, rtol: float = 1e-9, band: float = 10.0) -> Inertia:
-    """Inertia of the dense Hessian ``∇²Φ (P, P)`` at ``params`` (for small ``P``)."""
-    loss_surface.check_targets(arch, X, Y)
-    obj = D.objective(arch)
-    H = D.hessian(obj, obj.layout.ravel(params), X, Y)
-    return inertia_of(np.linalg.eigvalsh(np.asarray(0.5 * (H + H.T))), rtol=rtol, band=band)
-
-
 @dataclass
 class Search:
     """A critical-point search: where it ended and what that point is.
@@ -343,32 +280,10 @@ def _adam(obj, steps, theta, X, Y, lr):
     return jax.lax.fori_loop(0, steps, body, (theta, opt.init(theta)))[0]
 
 
-class _Progress:
-    def __init__(self, enabled: bool, total: int, mode: str):
-        self.bar = None
-        if enabled:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task(f"critical point ({mode})", total=total)
-
-    def update(self, info):
-        if self.bar is not None:
-            self.bar.update(self.task, completed=info["iteration"],
-                            description=f"{info['method']} it {info['iteration']}: Φ {info['loss']:.3e}, "
-                                        f"‖∇Φ‖ {info['grad_norm']:.3e}")
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.stop()
-
-
 def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimum", gtol: float = 1e-10,
                         max_iter: int = 200, max_seconds: float | None = None, warm_start: int = 0,
                         warm_lr: float = 1e-2, k: int | None = None, classify: bool | None = None,
-                        dense_limit: int = 3000, callback: Callable[[dict], None] | None = None,
-                        progress: bool = False) -> Search:
+                        dense_limit: int = 3000, callback: Callable[[dict], None] | None = None) -> Search:
     """Search for a critical point of ``Φ`` from ``params``.
 
     Args:
@@ -384,8 +299,8 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
             (default: when ``P ≤ dense_limit``).
         dense_limit: largest ``P`` for which dense Hessians are formed.
         callback: called after every iteration with ``{"iteration", "method", "loss",
-            "grad_norm", "lambda", "trials", "seconds"}``.
-        progress: show a rich progress bar (for command-line use).
+            "grad_norm", "lambda", "trials", "seconds"}`` (and ``max_iter``): the hook for
+            progress display, which is the caller's (the CLI's) business.
 
     Returns:
         :class:`Search`.
@@ -423,52 +338,47 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
     methods.append(method)
     lam = jnp.zeros((), jnp.float64)
     history, ratios, converged, message = [], [], False, ""
-    bar = _Progress(progress, max_iter, mode)
     prev_value = None
     it = 0
-    try:
-        for it in range(1, max_iter + 1):
-            if method == "gauss-newton":
-                out = _lm_iteration(obj, Nm <= P, theta, lam, X, Y)
-            else:
-                out = _newton_iteration(obj, "minimum" if method == "newton" else "any",
-                                        theta, lam, X, Y)
-            value, gnorm = float(out["value"]), float(out["grad_norm"])
-            info = {"iteration": it, "method": method, "loss": value, "grad_norm": gnorm,
-                    "lambda": float(out["lam"]), "trials": int(out["trials"]),
-                    "seconds": time.perf_counter() - start}
-            history.append(info)
-            bar.update(info)
-            if callback is not None:
-                callback(info)
-            if not math.isfinite(gnorm):
-                message = f"gradient became non-finite at iteration {it}"
-                break
-            if gnorm <= gtol:
-                converged, message = True, f"‖∇Φ‖ = {gnorm:.3e} ≤ gtol = {gtol:g} after {it - 1} steps"
-                break
-            if max_seconds is not None and info["seconds"] > max_seconds:
-                message = f"time limit {max_seconds:g} s reached with ‖∇Φ‖ = {gnorm:.3e} > gtol = {gtol:g}"
-                break
-            if not bool(out["accepted"]):
-                message = (f"{method} stalled at iteration {it}: no step in {_MAX_TRIALS} damping trials "
-                           f"reduces the merit (‖∇Φ‖ = {gnorm:.3e}, λ = {float(out['lam']):.3e})")
-                break
-            theta, lam = out["theta"], out["lam"]
-            if prev_value is not None and prev_value > 0:
-                ratios.append(value / prev_value)
-            prev_value = value
-            # Gauss–Newton is linear when the residual does not vanish: the loss then settles
-            # (less than 5% gain per step) while the gradient is still large. Newton is
-            # quadratic there, and affordable when the dense Hessian is.
-            if method == "gauss-newton" and P <= dense_limit and len(ratios) >= _SETTLE and \
-                    min(ratios[-_SETTLE:]) > 0.95:
-                method, lam, ratios = "newton", jnp.zeros((), jnp.float64), []
-                methods.append(method)
+    for it in range(1, max_iter + 1):
+        if method == "gauss-newton":
+            out = _lm_iteration(obj, Nm <= P, theta, lam, X, Y)
         else:
-            message = None  # issue 9.10: composed below with the gradient at the final point, not the last-but-one
-    finally:
-        bar.close()
+            out = _newton_iteration(obj, "minimum" if method == "newton" else "any",
+                                    theta, lam, X, Y)
+        value, gnorm = float(out["value"]), float(out["grad_norm"])
+        info = {"iteration": it, "max_iter": max_iter, "method": method, "loss": value, "grad_norm": gnorm,
+                "lambda": float(out["lam"]), "trials": int(out["trials"]),
+                "seconds": time.perf_counter() - start}
+        history.append(info)
+        if callback is not None:
+            callback(info)
+        if not math.isfinite(gnorm):
+            message = f"gradient became non-finite at iteration {it}"
+            break
+        if gnorm <= gtol:
+            converged, message = True, f"‖∇Φ‖ = {gnorm:.3e} ≤ gtol = {gtol:g} after {it - 1} steps"
+            break
+        if max_seconds is not None and info["seconds"] > max_seconds:
+            message = f"time limit {max_seconds:g} s reached with ‖∇Φ‖ = {gnorm:.3e} > gtol = {gtol:g}"
+            break
+        if not bool(out["accepted"]):
+            message = (f"{method} stalled at iteration {it}: no step in {_MAX_TRIALS} damping trials "
+                       f"reduces the merit (‖∇Φ‖ = {gnorm:.3e}, λ = {float(out['lam']):.3e})")
+            break
+        theta, lam = out["theta"], out["lam"]
+        if prev_value is not None and prev_value > 0:
+            ratios.append(value / prev_value)
+        prev_value = value
+        # Gauss–Newton is linear when the residual does not vanish: the loss then settles
+        # (less than 5% gain per step) while the gradient is still large. Newton is
+        # quadratic there, and affordable when the dense Hessian is.
+        if method == "gauss-newton" and P <= dense_limit and len(ratios) >= _SETTLE and \
+                min(ratios[-_SETTLE:]) > 0.95:
+            method, lam, ratios = "newton", jnp.zeros((), jnp.float64), []
+            methods.append(method)
+    else:
+        message = None  # issue 9.10: composed below with the gradient at the final point, not the last-but-one
     value, grad = D.value_and_gradient(obj, theta, X, Y)
     value, gnorm = float(value), float(jnp.linalg.norm(grad))
     if message is None:

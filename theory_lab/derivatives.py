@@ -1,43 +1,36 @@
-"""Derivatives of the loss Φ on a flat float64 parameter vector θ ∈ R^P.
+"""Derivatives of an objective ``Φ(θ) = c Σ_i ℓ(f(x_i; θ), y_i)`` on a flat float64 θ ∈ R^P.
 
-The paper's loss (THEORY.md §1, eq. 7) is ``Φ(θ) = ½ ‖F_L(θ) − Y‖_F²``
-(``reduction="sum"``, the default). ``reduction="mean"`` divides by the number of
-samples ``N`` (``Φ = ½ Σ_i ‖f(x_i) − y_i‖² / N``); it is never chosen silently.
-Write ``c`` for that scale (1 or 1/N), ``r = vec(F_L − Y) ∈ R^{Nm}`` for the
-residuals (row-major: entry ``i·m + j`` is sample ``i``, output ``j``) and
-``J = ∂r/∂θ ∈ R^{Nm×P}`` for the output Jacobian. Then
+The objective (:class:`~theory_lab.objective.Objective`) is any network with a per-sample
+loss; for theory-lab's chain CNNs with the squared loss it is the paper's
+``Φ(θ) = ½ ‖F_L(θ) − Y‖_F²`` (THEORY.md §1, eq. 7; ``reduction="sum"``, the default;
+``"mean"`` divides by ``N``). Write ``c`` for that scale, ``f = vec F ∈ R^{Nm}`` for the
+outputs (row-major: entry ``i·m + j`` is sample ``i``, output ``j``), ``J = ∂f/∂θ``
+``(Nm, P)`` and ``Λ = ∇²_f Σ_i ℓ_i`` (block diagonal: ``I`` for the squared loss,
+``diag p_i − p_i p_iᵀ`` for softmax cross-entropy). Then
 
-* ``∇Φ = c Jᵀ r``,
-* ``∇²Φ = c JᵀJ + c Σ_a r_a ∇²r_a`` (Gauss–Newton term + residual term),
+* ``∇Φ = c Jᵀ ∇_f ℓ`` (``= c Jᵀ r`` for the squared loss, ``r = f − vec Y``),
+* ``∇²Φ = c JᵀΛJ + c Σ_a (∂ℓ/∂f_a) ∇²f_a`` (generalised Gauss–Newton + residual term).
 
-so at a zero-loss point ``∇²Φ = c JᵀJ``.
+**Each operator written once.** ``"hessian"`` and ``"residual"`` are the Hessian at θ of
+a scalar ``S`` (:func:`_batch_scalar`): ``S = Φ``, and ``S = c ḡᵀ f(t)`` with
+``ḡ = ∇_f ℓ`` frozen at θ (``∇²S = c Σ_a ḡ_a ∇²f_a``). Their product with ``v`` is the
+derivative of ``∇S`` along ``v``: forward-over-reverse (``jax.jvp`` of the gradient;
+memory of one product) or linearised once (``jax.linearize``; each product is then
+only the tangent sweep). ``"gauss_newton"`` is ``Jᵀ(Λ(J v))`` from the network's
+linearisation and its transpose (:func:`_gauss_newton_batch`). Every public function
+and :class:`HessianMatvec` go through one routine, :func:`_operator`.
 
-Public API (``obj`` is an :class:`Objective`; every function is jitted with
-``obj`` static and ``θ, X, Y, v`` as arguments, never closed over):
+**Data** are ``(X, Y)`` arrays (one batch) or a :class:`~theory_lab.batching.Batches`
+(``X=batching.batches(X, Y, size)``, ``Y`` omitted): sums over samples are then
+accumulated batch by batch (``lax.scan``), the last batch padded and masked.
 
-* :func:`flatten` ``(params)`` — ``(θ, unravel)``, θ float64 ``(P,)``
-* :func:`layout` ``(arch)`` — :class:`Layout`: where each leaf/layer sits in θ
-* :func:`objective` ``(arch, …)`` — :class:`Objective` (arch, layout, reduction)
-* :func:`loss` — ``Φ`` (scalar)
-* :func:`outputs`, :func:`residuals` — ``F_L (N, m)``, ``r (Nm,)``
-* :func:`gradient`, :func:`value_and_gradient` — ``∇Φ (P,)``
-* :func:`jacobian` — ``J (Nm, P)``; forward mode when ``P ≤ Nm``
-* :func:`hvp` — ``∇²Φ v`` by forward-over-reverse; ``v`` ``(P,)`` or ``(B, P)``
-* :func:`linearize_hvp` — the linearised HVP at θ, reusable: ``lin(v) = ∇²Φ v``
-* :func:`hessian` — dense ``∇²Φ (P, P)`` from stacked HVPs (``batch`` at a time)
-* :func:`gauss_newton_vp`, :func:`gauss_newton` — ``c JᵀJ v`` (matrix-free), ``c JᵀJ`` (dense)
-* :func:`residual_vp`, :func:`residual_hessian` — ``(∇²Φ − c JᵀJ) v``, dense residual term
-* :class:`HessianMatvec` — a hashable ``(v, θ, X, Y) -> Av`` for :mod:`theory_lab.spectrum`
-* :func:`batch_size` — products per batch: 1 on CPU, memory-bound elsewhere
+Every function is jitted with the Objective static and ``θ``, the data and ``v`` as
+arguments (never closed over); :func:`batch_size` (products run at once) is re-exported
+from :mod:`theory_lab.batching`.
 
-Every derivative (gradient, Jacobian, HVPs, dense matrices, :class:`HessianMatvec`)
-also takes ``block=k`` (a layer index with weights): then ``θ``'s other entries are
-held fixed and everything is restricted to layer ``k``'s parameters
-``θ_k = θ[layout.block(k)]``: ``v`` and the results have ``P_k`` entries (``J_k`` is
-``(Nm, P_k)``, ``H_kk`` is ``(P_k, P_k)``).
-
-Flat order: layers by ``k`` ascending, within a layer ``W`` (row-major
-``(l_{k-1}, T_k)``) then ``b``; so each layer is one contiguous block.
+Every derivative also takes ``block=``: a layer index ``k`` (chain networks) or the
+path of a parameter subtree (``"Conv_0"``; any pytree); θ's other entries are held
+fixed and ``v`` and the results have the block's ``P_k`` entries.
 
 Example:
     >>> import jax, numpy as np
@@ -57,306 +50,174 @@ Example:
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from theory_lab import model
-from theory_lab.arch import Architecture
+from theory_lab import batching
+from theory_lab.batching import DEFAULT_MEMORY, Batches, batch_size, map_basis
+from theory_lab.layout import Leaf, Layout, flatten, layout, require_float64
+from theory_lab.objective import Objective, check_data, from_model, objective
 
-__all__ = ["Leaf", "Layout", "Objective", "HessianMatvec", "layout", "flatten", "objective", "loss", "outputs",
-           "residuals", "gradient", "value_and_gradient", "jacobian", "hvp", "linearize_hvp", "hessian",
-           "gauss_newton_vp", "gauss_newton", "residual_vp", "residual_hessian", "batch_size",
-           "DEFAULT_MEMORY"]
+__all__ = ["Leaf", "Layout", "Objective", "HessianMatvec", "Batches", "layout", "flatten", "objective",
+           "from_model", "loss", "outputs", "residuals", "gradient", "value_and_gradient", "jacobian",
+           "sample_jacobian", "hvp", "linearize_hvp", "hessian", "gauss_newton_vp", "gauss_newton", "residual_vp",
+           "residual_hessian", "batch_size", "KINDS", "DEFAULT_MEMORY"]
 
-DEFAULT_MEMORY = 1 << 29  # bytes for batched products (512 MiB)
-REDUCTIONS = ("sum", "mean")
-
-
-# ----------------------------------------------------------------------------- layout
+KINDS = ("hessian", "gauss_newton", "residual")
 
 
-class Leaf(NamedTuple):
-    """One parameter array: layer ``k``, name ``"W"``/``"b"``, shape, offset in θ."""
-
-    k: int
-    name: str
-    shape: tuple[int, ...]
-    start: int
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
-
-    @property
-    def stop(self) -> int:
-        return self.start + self.size
+# ----------------------------------------------------------------------------- arguments
 
 
-@dataclass(frozen=True)
-class Layout:
-    """Where every parameter array sits in the flat vector θ (hashable, so jit-static).
-
-    Attributes:
-        leaves: the :class:`Leaf` entries in flat order.
-    """
-
-    leaves: tuple[Leaf, ...]
-
-    @property
-    def P(self) -> int:
-        """Number of parameters."""
-        return self.leaves[-1].stop if self.leaves else 0
-
-    @property
-    def layers(self) -> tuple[int, ...]:
-        """Layer indices ``k`` that have parameters, ascending."""
-        return tuple(sorted({leaf.k for leaf in self.leaves}))
-
-    def block(self, k: int) -> slice:
-        """The slice of θ holding layer ``k``'s parameters (``W_k`` then ``b_k``)."""
-        mine = [leaf for leaf in self.leaves if leaf.k == k]
-        if not mine:
-            raise ValueError(f"`block`={k!r} is not a layer with parameters; expected one of {self.layers}.")
-        return slice(mine[0].start, mine[-1].stop)
-
-    def blocks(self) -> tuple[tuple[int, slice], ...]:
-        """``((k, slice), …)`` for every layer with parameters."""
-        return tuple((k, self.block(k)) for k in self.layers)
-
-    def unravel(self, theta) -> dict:
-        """θ ``(P,)`` → ``{"layer_k": {"W": …, "b": …}}`` (works on tracers)."""
-        out: dict = {}
-        for leaf in self.leaves:
-            out.setdefault(f"layer_{leaf.k}", {})[leaf.name] = theta[leaf.start:leaf.stop].reshape(leaf.shape)
-        return out
-
-    def ravel(self, params) -> jax.Array:
-        """``params`` → θ ``(P,)`` float64, checking every shape against the layout."""
-        parts = []
-        for leaf in self.leaves:
-            try:
-                a = params[f"layer_{leaf.k}"][leaf.name]
-            except (KeyError, TypeError):
-                raise ValueError(f"`params` has no entry layer_{leaf.k}/{leaf.name}; expected the pytree of "
-                                 "model.init for this architecture.") from None
-            if tuple(a.shape) != leaf.shape:
-                raise ValueError(f"`params` layer_{leaf.k}/{leaf.name} has shape {tuple(a.shape)}; expected "
-                                 f"{leaf.shape}. Were the parameters made for another architecture?")
-            parts.append(jnp.ravel(a))
-        theta = jnp.concatenate(parts) if parts else jnp.zeros(0)
-        _check_dtype(theta, "params")
-        return theta
-
-
-def _check_dtype(a, name: str):
-    if jnp.dtype(a.dtype) != jnp.float64:
-        raise TypeError(f"`{name}` has dtype {a.dtype}; derivatives are computed in float64. "
-                        f"Cast it with {name}.astype(numpy.float64) (and enable jax_enable_x64).")
-
-
-def layout(arch: Architecture) -> Layout:
-    """The flat layout of ``model.init(arch, key)``'s parameters (no arrays are built)."""
-    leaves, start = [], 0
-    for info in arch.info:
-        if not info.has_weights:
-            continue
-        shapes = [("W", (info.l, info.T))]
-        bias = getattr(info.spec, "bias", "neuron")
-        if info.kind in ("conv", "patch") and bias == "filter":
-            shapes.append(("b", (info.T,)))
-        elif bias != "none":
-            shapes.append(("b", (info.n,)))
-        for name, shape in shapes:
-            leaves.append(Leaf(info.k, name, shape, start))
-            start += int(np.prod(shape))
-    return Layout(tuple(leaves))
-
-
-_LAYER = re.compile(r"^layer_(\d+)$")
-
-
-def flatten(params) -> tuple[jax.Array, Callable[[jax.Array], dict]]:
-    """Flatten a parameter pytree into θ ``(P,)`` float64 and return the inverse map.
-
-    Args:
-        params: ``{"layer_k": {"W": ..., "b": ...}}`` as made by :func:`theory_lab.model.init`.
-
-    Returns:
-        ``(theta, unravel)`` with ``unravel(theta) == params`` (exactly, as arrays).
-    """
-    if not isinstance(params, dict) or not params:
-        raise ValueError(f"`params` must be a non-empty dict {{'layer_k': {{'W', 'b'}}}}, got {type(params).__name__}.")
-    leaves, start = [], 0
-    for name in sorted(params, key=lambda s: int(_LAYER.match(s).group(1)) if _LAYER.match(s) else -1):
-        m = _LAYER.match(name)
-        if m is None:
-            raise ValueError(f"`params` key {name!r} is not of the form 'layer_k'; pass model.init's pytree.")
-        for leaf_name in sorted(params[name]):
-            shape = tuple(int(s) for s in np.shape(params[name][leaf_name]))
-            leaves.append(Leaf(int(m.group(1)), leaf_name, shape, start))
-            start += int(np.prod(shape))
-    lay = Layout(tuple(leaves))
-    return lay.ravel(params), lay.unravel
-
-
-# ----------------------------------------------------------------------------- objective
-
-
-@dataclass(frozen=True)
-class Objective:
-    """The loss Φ of a network: architecture, flat layout and reduction (hashable, jit-static).
-
-    Build it with :func:`objective`. ``scale(N)`` is ``c`` (1 for ``"sum"``, ``1/N`` for ``"mean"``).
-    """
-
-    arch: Architecture
-    layout: Layout
-    reduction: str = "sum"
-
-    @property
-    def P(self) -> int:
-        return self.layout.P
-
-    def scale(self, N: int) -> float:
-        return 1.0 if self.reduction == "sum" else 1.0 / N
-
-
-def objective(arch: Architecture, *, reduction: str = "sum") -> Objective:
-    """The loss ``Φ = ½‖F_L − Y‖²`` (``"sum"``) or its per-sample mean (``"mean"``) for ``arch``."""
-    if not isinstance(arch, Architecture):
-        raise TypeError(f"`arch` must be a theory_lab.arch.Architecture, got {type(arch).__name__}.")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"`reduction`={reduction!r} is unknown; expected 'sum' (the paper's Φ = ½‖F_L − Y‖²) "
-                         "or 'mean' (divided by N).")
-    return Objective(arch, layout(arch), reduction)
-
-
-def _check(obj: Objective, theta, X=None, Y=None, v=None, block=None):
-    """Validate arguments outside jit (shapes and dtypes only, so tracers pass)."""
+def _data(obj: Objective, X, Y) -> Batches:
+    """Validate the data outside jit (shapes and dtypes; tracers pass) and return it as Batches."""
     if not isinstance(obj, Objective):
         raise TypeError(f"`obj` must be an Objective (derivatives.objective(arch)), got {type(obj).__name__}.")
-    _check_dtype(theta, "theta")
-    if tuple(theta.shape) != (obj.P,):
-        raise ValueError(f"`theta` has shape {tuple(theta.shape)}; expected ({obj.P},) for this architecture. "
-                         "Use derivatives.flatten(params)[0].")
-    if X is not None:
-        model.check_inputs(obj.arch, X)
-    if Y is not None:
-        _check_dtype(Y, "Y")
-        m = obj.arch.widths[-1]
-        if tuple(Y.shape) != (X.shape[0], m):
-            raise ValueError(f"`Y` has shape {tuple(Y.shape)}; expected (N, m) = ({X.shape[0]}, {m}).")
-    size = obj.P
-    if block is not None:
-        size = obj.layout.block(block).stop - obj.layout.block(block).start
-    if v is not None:
-        _check_dtype(v, "v")
-        if v.ndim not in (1, 2) or v.shape[-1] != size:
-            where = f"layer {block}'s P_k = {size}" if block is not None else f"P = {size}"
-            raise ValueError(f"`v` has shape {tuple(v.shape)}; expected ({size},) or (B, {size}) for {where}.")
+    if isinstance(X, Batches):
+        if Y is not None:
+            raise ValueError("`Y` must be None when `X` is a Batches (it holds the targets).")
+        check_data(obj, X.X[0], X.Y[0])
+        return X
+    X = jnp.asarray(X)
+    if Y is None:
+        raise ValueError("`Y` is missing; pass targets, or the data as X=batching.batches(X, Y, batch_size).")
+    Y = jnp.asarray(Y)
+    check_data(obj, X, Y)
+    return batching.as_batches(X, Y)
 
 
-def _asarray(*arrays):
-    return tuple(None if a is None else jnp.asarray(a) for a in arrays)
+def _default_targets(obj: Objective, X):
+    """Targets for the Gauss–Newton term, which does not depend on them for the built-in losses."""
+    if obj.loss.fn is not None:
+        raise ValueError("`Y` is needed: the Gauss–Newton term of a custom loss may depend on the targets; "
+                         "pass Y=… (or the data as a Batches).")
+    if isinstance(X, Batches):
+        return None
+    N = int(np.shape(X)[0])
+    if obj.loss.name == "softmax-cross-entropy":
+        return jnp.zeros((N,), jnp.int32)
+    return jnp.zeros((N, check_data(obj, jnp.asarray(X))[1]), jnp.float64)
 
 
-def _restrict(obj: Objective, fn, theta, block):
-    """``fn`` of θ → the same function of θ_k with the other entries of θ held at their values."""
-    if block is None:
-        return fn, theta
-    sl = obj.layout.block(block)
-
-    def restricted(theta_k):
-        return fn(theta.at[sl].set(theta_k))
-
-    return restricted, theta[sl]
+def _apply(A, v):
+    return jax.vmap(A)(v) if v.ndim == 2 else A(v)
 
 
-def _outputs(obj: Objective, theta, X):
-    params = obj.layout.unravel(theta)
-    return model.CNN(obj.arch).apply({"params": params}, X).F[-1]
+# ----------------------------------------------------------------------------- the one rule
 
 
-def _loss(obj, theta, X, Y):
-    R = _outputs(obj, theta, X) - Y
-    return 0.5 * obj.scale(X.shape[0]) * jnp.sum(R * R)
+def _batch_scalar(obj: Objective, kind: str, theta, X, Y, w) -> Callable:
+    """``S_b(t)`` on one batch (``w`` per-sample weights, ``c`` included): Hessian at θ = operator ``kind``."""
+    def f(t):
+        return obj.outputs(t, X)
+
+    def weighted(F):
+        return jnp.sum(w * obj.loss(F, Y))
+
+    if kind == "hessian":
+        return lambda t: weighted(f(t))
+    if kind == "residual":
+        gbar = jax.lax.stop_gradient(jax.grad(weighted)(f(theta)))
+        return lambda t: jnp.sum(gbar * f(t))
+    raise ValueError(f"`kind`={kind!r} is unknown; expected one of {KINDS}.")
 
 
-def _grad_fn(obj, X, Y, theta, block):
-    fn, x0 = _restrict(obj, lambda t: _loss(obj, t, X, Y), theta, block)
-    return jax.grad(fn), x0
+def _summed(obj, kind, theta, data: Batches, block, transform):
+    """``(t_k -> Σ_b transform(S_b restricted to the block)(t_k), x0)``, e.g. the gradient map."""
+    c = obj.scale(data.N)
+
+    def total(t):
+        def one(X, Y, weight):
+            fn, _ = obj.restrict(_batch_scalar(obj, kind, theta, X, Y, c * weight), theta, block)
+            return transform(fn)(t)
+        return batching.sum_over(one, data)
+
+    return total, obj.restrict(lambda t: t, theta, block)[1]
+
+
+def _gauss_newton_batch(obj, theta, X, Y, w, block) -> Callable:
+    """``u -> J_bᵀ Λ_b J_b u`` on one batch (``w`` weights with ``c``): the network linearised at θ once."""
+    fn, x0 = obj.restrict(lambda t: obj.outputs(t, X), theta, block)
+    f0, f_jvp = jax.linearize(fn, x0)
+    f_vjp = jax.linear_transpose(f_jvp, x0)
+    lam = jax.linearize(jax.grad(lambda F: jnp.sum(w * obj.loss(F, Y))), f0)[1]
+    return lambda u: f_vjp(lam(f_jvp(u)))[0]
+
+
+def _operator(obj, kind, theta, data, block, linearize: bool) -> Callable:
+    """``v -> A v`` for ``kind`` at θ: the work at θ done once (``linearize``) or per call."""
+    if kind == "gauss_newton":
+        c = obj.scale(data.N)
+        if linearize and data.num_batches == 1:
+            return _gauss_newton_batch(obj, theta, data.X[0], data.Y[0], c * data.weight[0], block)
+        return lambda u: batching.sum_over(lambda X, Y, w: _gauss_newton_batch(obj, theta, X, Y, c * w, block)(u),
+                                           data)
+    grad_map, x0 = _summed(obj, kind, theta, data, block, jax.grad)
+    if linearize:
+        return jax.linearize(grad_map, x0)[1]
+    return lambda u: jax.jvp(grad_map, (x0,), (u,))[1]
+
+
+# ----------------------------------------------------------------------------- loss and gradient
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _value_and_grad_jit(obj, theta, data, block):
+    return _summed(obj, "hessian", theta, data, block, jax.value_and_grad)[0](obj.restrict(lambda t: t, theta,
+                                                                                       block)[1])
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _loss_jit(obj, theta, X, Y):
-    return _loss(obj, theta, X, Y)
+def _loss_jit(obj, theta, data):
+    c = obj.scale(data.N)
+    return batching.sum_over(lambda X, Y, w: _batch_scalar(obj, "hessian", theta, X, Y, c * w)(theta), data)
 
 
-def loss(obj: Objective, theta, X, Y) -> jax.Array:
-    """``Φ(θ) = ½ c ‖F_L − Y‖²`` (scalar). ``X (N, *input_shape)``, ``Y (N, m)``."""
-    theta, X, Y = _asarray(theta, X, Y)
-    _check(obj, theta, X, Y)
-    return _loss_jit(obj, theta, X, Y)
+def loss(obj: Objective, theta, X, Y=None) -> jax.Array:
+    """``Φ(θ) = c Σ_i ℓ(f(x_i), y_i)`` (scalar). ``X (N, …)``, ``Y`` targets; or ``X`` a Batches."""
+    theta = obj.check_theta(theta)
+    return _loss_jit(obj, theta, _data(obj, X, Y))
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _outputs_jit(obj, theta, X):
-    return _outputs(obj, theta, X)
+def _outputs_jit(obj, theta, data):
+    return batching.map_over(lambda X: obj.outputs(theta, X), data)
 
 
 def outputs(obj: Objective, theta, X) -> jax.Array:
-    """``F_L (N, m)`` at θ."""
-    theta, X = _asarray(theta, X)
-    _check(obj, theta, X)
-    return _outputs_jit(obj, theta, X)
+    """``F_L (N, m)`` at θ (``X`` an array or a Batches)."""
+    theta = obj.check_theta(theta)
+    if isinstance(X, Batches):
+        check_data(obj, X.X[0])
+        return _outputs_jit(obj, theta, X)
+    X = jnp.asarray(X)
+    check_data(obj, X)
+    return _outputs_jit(obj, theta, batching.as_batches(X, jnp.zeros((X.shape[0],))))
 
 
 def residuals(obj: Objective, theta, X, Y) -> jax.Array:
-    """``r = vec(F_L − Y) (Nm,)``, row-major (entry ``i·m + j``)."""
+    """``r = vec(F_L − Y) (Nm,)``, row-major (entry ``i·m + j``); the squared loss's residuals."""
     return (outputs(obj, theta, X) - jnp.asarray(Y)).reshape(-1)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 4))
-def _value_and_grad_jit(obj, theta, X, Y, block):
-    fn, x0 = _restrict(obj, lambda t: _loss(obj, t, X, Y), theta, block)
-    return jax.value_and_grad(fn)(x0)
+def value_and_gradient(obj: Objective, theta, X, Y=None, *, block=None):
+    """``(Φ, ∇Φ)``; ``∇Φ`` is ``(P,)`` (or ``(P_k,)`` with ``block``)."""
+    theta = obj.check_theta(theta)
+    data = _data(obj, X, Y)
+    obj.block_size(block)
+    return _value_and_grad_jit(obj, theta, data, block)
 
 
-def value_and_gradient(obj: Objective, theta, X, Y, *, block: int | None = None):
-    """``(Φ, ∇Φ)``; ``∇Φ`` is ``(P,)`` (or ``(P_k,)`` with ``block=k``)."""
-    theta, X, Y = _asarray(theta, X, Y)
-    _check(obj, theta, X, Y, block=block)
-    return _value_and_grad_jit(obj, theta, X, Y, block)
-
-
-def gradient(obj: Objective, theta, X, Y, *, block: int | None = None) -> jax.Array:
-    """``∇Φ = c Jᵀ r`` of shape ``(P,)`` (or ``(P_k,)`` with ``block=k``)."""
+def gradient(obj: Objective, theta, X, Y=None, *, block=None) -> jax.Array:
+    """``∇Φ = c Jᵀ ∇_f ℓ`` of shape ``(P,)`` (or ``(P_k,)`` with ``block``)."""
     return value_and_gradient(obj, theta, X, Y, block=block)[1]
 
 
-# ----------------------------------------------------------------------------- batching
-
-
-def batch_size(obj: Objective, N: int, memory: int = DEFAULT_MEMORY, *, factor: int = 6,
-               backend: str | None = None) -> int:
-    """How many products (HVP / JVP / VJP) to run at once (vmapped) when stacking many.
-
-    On CPU the answer is 1: XLA's CPU kernels run a vmapped batch of products slower
-    per product than one at a time (measured 1.6× slower on the digits CNN, the batch
-    no longer fits in cache). Elsewhere it is as many as fit in ``memory`` bytes: one
-    product keeps about ``factor`` float64 copies of every layer's features ``(N, n_k)``
-    plus a few ``(P,)`` vectors; the answer is at least 1.
-    """
-    backend = jax.default_backend() if backend is None else backend
-    if backend == "cpu":
-        return 1
-    per = 8 * (factor * N * sum(obj.arch.widths) + 4 * obj.P)
-    return int(max(1, memory // max(per, 1)))
+# ----------------------------------------------------------------------------- products at once
 
 
 def _batch(obj, N, memory, batch):
@@ -367,192 +228,148 @@ def _batch(obj, N, memory, batch):
     return int(batch)
 
 
-def _map_basis(fn, size: int, batch: int, dtype=jnp.float64):
-    """Stack ``fn(e_i)`` for ``i < size`` (standard basis), ``batch`` at a time, without forming I."""
-    def column(i):
-        return fn(jax.nn.one_hot(i, size, dtype=dtype))
-    return jax.lax.map(column, jnp.arange(size), batch_size=min(batch, size))
-
-
 # ----------------------------------------------------------------------------- Jacobian
 
 
-@functools.partial(jax.jit, static_argnums=(0, 3, 4, 5))
-def _jacobian_jit(obj, theta, X, mode, batch, block):
-    fn, x0 = _restrict(obj, lambda t: _outputs(obj, t, X).reshape(-1), theta, block)
-    if mode == "forward":
-        _, f_jvp = jax.linearize(fn, x0)
-        return _map_basis(f_jvp, x0.shape[0], batch).T
-    return sample_jacobian(obj, theta, X, block)
-
-
-def sample_jacobian(obj: Objective, theta, X, block: int | None = None) -> jax.Array:
+def sample_jacobian(obj: Objective, theta, X, block=None) -> jax.Array:
     """Reverse-mode ``J (Nm, P)`` one sample at a time; traceable (usable inside ``jit``).
 
-    Row block ``i`` depends on sample ``i`` only (no layer mixes samples), so ``m``
-    reverse passes through one sample each, vmapped over samples, replace ``N·m``
-    reverse passes through the whole batch: ``N`` times less work.
+    Row block ``i`` depends on sample ``i`` only (no layer mixes samples; batch norm in
+    inference mode does not either), so ``m`` reverse passes through one sample each,
+    vmapped over samples, replace ``N·m`` reverse passes through the whole batch.
     """
     def one(x):
-        fn, x0 = _restrict(obj, lambda t: _outputs(obj, t, x[None]).reshape(-1), theta, block)
+        fn, x0 = obj.restrict(lambda t: obj.outputs(t, x[None]).reshape(-1), theta, block)
         return jax.jacrev(fn)(x0)
 
     J = jax.vmap(one)(X)
     return J.reshape(-1, J.shape[-1])
 
 
+@functools.partial(jax.jit, static_argnums=(0, 3, 4, 5))
+def _jacobian_jit(obj, theta, data, mode, batch, block):
+    if mode == "forward":
+        X = data.X[0]
+        fn, x0 = obj.restrict(lambda t: obj.outputs(t, X).reshape(-1), theta, block)
+        _, f_jvp = jax.linearize(fn, x0)
+        return map_basis(f_jvp, x0.shape[0], batch).T
+    J = batching.map_over(lambda X: sample_jacobian(obj, theta, X, block).reshape(X.shape[0], -1,
+                                                                                  obj.block_size(block)), data)
+    return J.reshape(-1, J.shape[-1])
+
+
 def jacobian(obj: Objective, theta, X, *, mode: str = "auto", memory: int = DEFAULT_MEMORY,
-             batch: int | None = None, block: int | None = None) -> jax.Array:
-    """Output Jacobian ``J = ∂ vec(F_L) / ∂θ`` of shape ``(Nm, P)`` (``(Nm, P_k)`` with ``block=k``).
+             batch: int | None = None, block=None) -> jax.Array:
+    """Output Jacobian ``J = ∂ vec(F_L) / ∂θ`` of shape ``(Nm, P)`` (``(Nm, P_k)`` with ``block``).
 
     ``mode="auto"`` uses forward mode (one JVP per column) when ``P ≤ Nm`` and reverse
     mode otherwise (``m`` VJPs per sample, vmapped over samples: :func:`sample_jacobian`);
     forward mode runs ``batch`` products at once (default :func:`batch_size` under
-    ``memory`` bytes).
+    ``memory`` bytes). For a Batches, reverse mode batch by batch.
     """
-    theta, X = _asarray(theta, X)
-    _check(obj, theta, X, block=block)
+    theta = obj.check_theta(theta)
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"`mode`={mode!r} is unknown; expected 'auto', 'forward' or 'reverse'.")
-    P = obj.P if block is None else obj.layout.block(block).stop - obj.layout.block(block).start
-    Nm = X.shape[0] * obj.arch.widths[-1]
+    if isinstance(X, Batches):
+        N, m = check_data(obj, X.X[0])
+        data, N = X, X.N
+        if mode == "forward" and X.num_batches > 1:
+            raise ValueError("`mode`='forward' needs the data in one batch; use mode='reverse' for a Batches.")
+    else:
+        X = jnp.asarray(X)
+        N, m = check_data(obj, X)
+        data = batching.as_batches(X, jnp.zeros((N,)))
+    P = obj.block_size(block)
     if mode == "auto":
-        mode = "forward" if P <= Nm else "reverse"
-    return _jacobian_jit(obj, theta, X, mode, _batch(obj, X.shape[0], memory, batch), block)
+        mode = "forward" if P <= N * m and data.num_batches == 1 else "reverse"
+    return _jacobian_jit(obj, theta, data, mode, _batch(obj, N, memory, batch), block)
 
 
 # ----------------------------------------------------------------------------- Hessian products
 
 
-def _hvp_core(obj, theta, X, Y, v, block):
-    g, x0 = _grad_fn(obj, X, Y, theta, block)
-    one = lambda u: jax.jvp(g, (x0,), (u,))[1]  # noqa: E731  forward-over-reverse
-    return jax.vmap(one)(v) if v.ndim == 2 else one(v)
+@functools.partial(jax.jit, static_argnums=(0, 1, 5))
+def _product_jit(obj, kind, theta, data, v, block):
+    return _apply(_operator(obj, kind, theta, data, block, linearize=False), v)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 5))
-def _hvp_jit(obj, theta, X, Y, v, block):
-    return _hvp_core(obj, theta, X, Y, v, block)
+def _product(obj, kind, theta, X, Y, v, block):
+    theta = obj.check_theta(theta)
+    data = _data(obj, X, Y)
+    return _product_jit(obj, kind, theta, data, obj.check_vector(v, block), block)
 
 
-def hvp(obj: Objective, theta, X, Y, v, *, block: int | None = None) -> jax.Array:
+def hvp(obj: Objective, theta, X, Y=None, v=None, *, block=None) -> jax.Array:
     """Hessian-vector product ``∇²Φ v`` by forward-over-reverse (one JVP of the gradient).
 
-    ``v`` is ``(P,)`` or a batch ``(B, P)`` (then ``(B, P)`` out). With ``block=k``:
-    ``H_kk v_k`` with ``v_k`` of length ``P_k``.
+    ``v`` is ``(P,)`` or a batch ``(B, P)`` (then ``(B, P)`` out). With ``block``:
+    ``H_kk v_k`` with ``v_k`` of length ``P_k``. With a Batches: ``hvp(obj, θ, data, v=v)``.
     """
-    theta, X, Y, v = _asarray(theta, X, Y, v)
-    _check(obj, theta, X, Y, v, block)
-    return _hvp_jit(obj, theta, X, Y, v, block)
+    return _product(obj, "hessian", theta, X, Y, v, block)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 4))
-def _linearize_jit(obj, theta, X, Y, block):
-    g, x0 = _grad_fn(obj, X, Y, theta, block)
-    return jax.linearize(g, x0)[1]
+def gauss_newton_vp(obj: Objective, theta, X, v, *, Y=None, block=None) -> jax.Array:
+    """Generalised Gauss–Newton product ``c JᵀΛJ v`` without forming ``J``; ``v`` ``(P,)`` or ``(B, P)``.
+
+    ``Λ`` does not depend on the targets for the built-in losses, so ``Y`` is optional
+    there (needed for a custom loss).
+    """
+    if Y is None:
+        Y = _default_targets(obj, X)
+    return _product(obj, "gauss_newton", theta, X, Y, v, block)
+
+
+def residual_vp(obj: Objective, theta, X, Y=None, v=None, *, block=None) -> jax.Array:
+    """Residual term ``(∇²Φ − c JᵀΛJ) v = c Σ_a (∂ℓ/∂f_a) ∇²f_a v``, computed directly (no cancellation)."""
+    return _product(obj, "residual", theta, X, Y, v, block)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _linearize_jit(obj, theta, data, block):
+    return _operator(obj, "hessian", theta, data, block, linearize=True)
 
 
 @jax.jit
 def _apply_linear(lin, v):
-    return jax.vmap(lin)(v) if v.ndim == 2 else lin(v)
+    return _apply(lin, v)
 
 
-def linearize_hvp(obj: Objective, theta, X, Y, *, block: int | None = None) -> Callable[[jax.Array], jax.Array]:
+def linearize_hvp(obj: Objective, theta, X, Y=None, *, block=None) -> Callable[[jax.Array], jax.Array]:
     """Linearise the gradient at θ once; return ``v -> ∇²Φ v`` (``v`` ``(P,)`` or ``(B, P)``).
 
-    The forward and backward passes at θ run once; each product then costs only
-    the tangent sweep (compiled once per architecture and shape). Inside your own
-    ``jax.jit``, the same is ``jax.linearize(jax.grad(...), θ)``; see
-    :meth:`HessianMatvec.prepare`.
+    The forward and backward passes at θ run once; each product then costs only the
+    tangent sweep (compiled once per model and shape). It stores every batch's
+    linearisation, so its memory grows with ``N``; :func:`hvp` keeps one batch's.
     """
-    theta, X, Y = _asarray(theta, X, Y)
-    _check(obj, theta, X, Y, block=block)
-    lin = _linearize_jit(obj, theta, X, Y, block)
-    return functools.partial(_apply_linear, lin)
-
-
-def _gn_core(obj, theta, X, v, block):
-    fn, x0 = _restrict(obj, lambda t: _outputs(obj, t, X).reshape(-1), theta, block)
-    _, f_jvp = jax.linearize(fn, x0)
-    f_vjp = jax.linear_transpose(f_jvp, x0)
-    c = obj.scale(X.shape[0])
-    one = lambda u: c * f_vjp(f_jvp(u))[0]  # noqa: E731
-    return jax.vmap(one)(v) if v.ndim == 2 else one(v)
-
-
-@functools.partial(jax.jit, static_argnums=(0, 4))
-def _gn_jit(obj, theta, X, v, block):
-    return _gn_core(obj, theta, X, v, block)
-
-
-def gauss_newton_vp(obj: Objective, theta, X, v, *, block: int | None = None) -> jax.Array:
-    """Gauss–Newton product ``c Jᵀ(J v)`` without forming ``J``; ``v`` ``(P,)`` or ``(B, P)``."""
-    theta, X, v = _asarray(theta, X, v)
-    _check(obj, theta, X, v=v, block=block)
-    return _gn_jit(obj, theta, X, v, block)
-
-
-def _residual_core(obj, theta, X, Y, v, block):
-    # ∇²_θ (c r̄ᵀ f(θ)) with r̄ = r(θ) frozen: exactly c Σ_a r_a ∇²f_a, zero when r = 0.
-    rbar = jax.lax.stop_gradient(_outputs(obj, theta, X) - Y)
-    c = obj.scale(X.shape[0])
-    fn, x0 = _restrict(obj, lambda t: c * jnp.sum(rbar * _outputs(obj, t, X)), theta, block)
-    g = jax.grad(fn)
-    one = lambda u: jax.jvp(g, (x0,), (u,))[1]  # noqa: E731
-    return jax.vmap(one)(v) if v.ndim == 2 else one(v)
-
-
-@functools.partial(jax.jit, static_argnums=(0, 5))
-def _residual_jit(obj, theta, X, Y, v, block):
-    return _residual_core(obj, theta, X, Y, v, block)
-
-
-def residual_vp(obj: Objective, theta, X, Y, v, *, block: int | None = None) -> jax.Array:
-    """Residual term ``(∇²Φ − c JᵀJ) v = c Σ_a r_a ∇²r_a v``, computed directly (no cancellation)."""
-    theta, X, Y, v = _asarray(theta, X, Y, v)
-    _check(obj, theta, X, Y, v, block)
-    return _residual_jit(obj, theta, X, Y, v, block)
+    theta = obj.check_theta(theta)
+    data = _data(obj, X, Y)
+    obj.block_size(block)
+    return functools.partial(_apply_linear, _linearize_jit(obj, theta, data, block))
 
 
 # ----------------------------------------------------------------------------- dense matrices
 
-_KINDS = ("hessian", "gauss_newton", "residual")
 
-
-def _prepared(obj, kind, theta, X, Y, block):
-    """``v -> A v`` for one of the three operators, with the work at θ done once (inside jit)."""
-    if kind == "hessian":
-        g, x0 = _grad_fn(obj, X, Y, theta, block)
-        return jax.linearize(g, x0)[1]
-    if kind == "gauss_newton":
-        fn, x0 = _restrict(obj, lambda t: _outputs(obj, t, X).reshape(-1), theta, block)
-        _, f_jvp = jax.linearize(fn, x0)
-        f_vjp = jax.linear_transpose(f_jvp, x0)
-        c = obj.scale(X.shape[0])
-        return lambda u: c * f_vjp(f_jvp(u))[0]
-    rbar = jax.lax.stop_gradient(_outputs(obj, theta, X) - Y)
-    c = obj.scale(X.shape[0])
-    fn, x0 = _restrict(obj, lambda t: c * jnp.sum(rbar * _outputs(obj, t, X)), theta, block)
-    return jax.linearize(jax.grad(fn), x0)[1]
-
-
-@functools.partial(jax.jit, static_argnums=(0, 1, 5, 6))
-def _dense_jit(obj, kind, theta, X, Y, batch, block):
-    apply = _prepared(obj, kind, theta, X, Y, block)
-    size = theta.shape[0] if block is None else obj.layout.block(block).stop - obj.layout.block(block).start
-    A = _map_basis(apply, size, batch)
+@functools.partial(jax.jit, static_argnums=(0, 1, 4, 5))
+def _dense_jit(obj, kind, theta, data, batch, block):
+    A = map_basis(_operator(obj, kind, theta, data, block, linearize=True), obj.block_size(block), batch)
     return 0.5 * (A + A.T)
 
 
 def _dense(obj, kind, theta, X, Y, memory, batch, block):
-    theta, X, Y = _asarray(theta, X, Y)
-    _check(obj, theta, X, Y, block=block)
-    return _dense_jit(obj, kind, theta, X, Y, _batch(obj, X.shape[0], memory, batch), block)
+    theta = obj.check_theta(theta)
+    data = _data(obj, X, Y)
+    obj.block_size(block)
+    if batch is None and jax.default_backend() == "cpu":  # lax.map ran each product ~4x slower on CPU (issue 10)
+        from theory_lab import spectrum
+
+        return spectrum.materialize(HessianMatvec(obj, kind, block), obj.block_size(block), theta, data)
+    return _dense_jit(obj, kind, theta, data, _batch(obj, data.N, memory, batch), block)
 
 
-def hessian(obj: Objective, theta, X, Y, *, memory: int = DEFAULT_MEMORY, batch: int | None = None,
-            block: int | None = None) -> jax.Array:
-    """Dense Hessian ``∇²Φ (P, P)`` (``H_kk`` with ``block=k``) from batched HVPs.
+def hessian(obj: Objective, theta, X, Y=None, *, memory: int = DEFAULT_MEMORY, batch: int | None = None,
+            block=None) -> jax.Array:
+    """Dense Hessian ``∇²Φ (P, P)`` (``H_kk`` with ``block``) from batched HVPs.
 
     The gradient is linearised once; columns ``H e_i`` are computed ``batch`` at a time
     (default :func:`batch_size`: 1 on CPU, as many as fit in ``memory`` bytes elsewhere).
@@ -561,17 +378,17 @@ def hessian(obj: Objective, theta, X, Y, *, memory: int = DEFAULT_MEMORY, batch:
     return _dense(obj, "hessian", theta, X, Y, memory, batch, block)
 
 
-def gauss_newton(obj: Objective, theta, X, *, memory: int = DEFAULT_MEMORY, batch: int | None = None,
-                 block: int | None = None) -> jax.Array:
-    """Dense Gauss–Newton matrix ``c JᵀJ (P, P)`` (``c J_kᵀJ_k`` with ``block=k``)."""
-    X = jnp.asarray(X)
-    Y = jnp.zeros((X.shape[0], obj.arch.widths[-1]))
+def gauss_newton(obj: Objective, theta, X, *, Y=None, memory: int = DEFAULT_MEMORY, batch: int | None = None,
+                 block=None) -> jax.Array:
+    """Dense generalised Gauss–Newton matrix ``c JᵀΛJ (P, P)`` (``c J_kᵀΛJ_k`` with ``block``)."""
+    if Y is None:
+        Y = _default_targets(obj, X)
     return _dense(obj, "gauss_newton", theta, X, Y, memory, batch, block)
 
 
-def residual_hessian(obj: Objective, theta, X, Y, *, memory: int = DEFAULT_MEMORY, batch: int | None = None,
-                     block: int | None = None) -> jax.Array:
-    """Dense residual term ``∇²Φ − c JᵀJ = c Σ_a r_a ∇²r_a (P, P)``."""
+def residual_hessian(obj: Objective, theta, X, Y=None, *, memory: int = DEFAULT_MEMORY, batch: int | None = None,
+                     block=None) -> jax.Array:
+    """Dense residual term ``∇²Φ − c JᵀΛJ = c Σ_a (∂ℓ/∂f_a) ∇²f_a (P, P)``."""
     return _dense(obj, "residual", theta, X, Y, memory, batch, block)
 
 
@@ -582,11 +399,12 @@ def residual_hessian(obj: Objective, theta, X, Y, *, memory: int = DEFAULT_MEMOR
 class HessianMatvec:
     """A hashable symmetric operator ``(v, θ, X, Y) -> A v`` for :mod:`theory_lab.spectrum`.
 
-    ``kind`` is ``"hessian"`` (``∇²Φ``), ``"gauss_newton"`` (``c JᵀJ``) or ``"residual"``
-    (their difference); ``block=k`` restricts to layer ``k`` (then ``θ`` is still the
-    full vector and ``v`` has ``P_k`` entries). Because it is hashable, jitted spectral
-    routines take it as a static argument and ``(θ, X, Y)`` as arguments.
-    :meth:`prepare` does the work at θ once (linearisation) and returns ``v -> A v``.
+    ``kind`` is ``"hessian"`` (``∇²Φ``), ``"gauss_newton"`` (``c JᵀΛJ``) or ``"residual"``
+    (their difference); ``block`` restricts to a block (then ``θ`` is still the full
+    vector and ``v`` has ``P_k`` entries). ``X`` may be a Batches (``Y`` then omitted).
+    Because it is hashable, jitted spectral routines take it as a static argument and
+    ``(θ, X, Y)`` as arguments. :meth:`prepare` does the work at θ once (linearisation;
+    with several batches it keeps one batch's memory and recomputes instead).
 
     Example:
         >>> import jax, numpy as np
@@ -600,28 +418,30 @@ class HessianMatvec:
 
     obj: Objective
     kind: str = "hessian"
-    block: int | None = None
+    block: object = None
 
     def __post_init__(self):
-        if self.kind not in _KINDS:
-            raise ValueError(f"`kind`={self.kind!r} is unknown; expected one of {_KINDS}.")
-        if self.block is not None:
-            self.obj.layout.block(self.block)
+        if self.kind not in KINDS:
+            raise ValueError(f"`kind`={self.kind!r} is unknown; expected one of {KINDS}.")
+        self.obj.block_size(self.block)
 
     def dim(self) -> int:
         """Size of the operator: ``P`` or ``P_k``."""
-        if self.block is None:
-            return self.obj.P
-        sl = self.obj.layout.block(self.block)
-        return sl.stop - sl.start
+        return self.obj.block_size(self.block)
 
-    def prepare(self, theta, X, Y) -> Callable:
-        """``v -> A v`` with the forward/backward pass at θ done once (call inside jit)."""
-        return _prepared(self.obj, self.kind, theta, X, Y, self.block)
+    def prepare(self, theta, X, Y=None) -> Callable:
+        """``v -> A v`` with the work at θ done once (call inside jit).
 
-    def __call__(self, v, theta, X, Y):
-        if self.kind == "hessian":
-            return _hvp_core(self.obj, theta, X, Y, v, self.block)
-        if self.kind == "gauss_newton":
-            return _gn_core(self.obj, theta, X, v, self.block)
-        return _residual_core(self.obj, theta, X, Y, v, self.block)
+        With several batches the product is recomputed batch by batch instead (memory of one
+        batch), returned as a ``jax.tree_util.Partial`` so that callers keep it as it is.
+        """
+        data = batching.as_batches(X, Y)
+        if data.num_batches > 1:
+            return jax.tree_util.Partial(self._direct, theta, data)
+        return _operator(self.obj, self.kind, theta, data, self.block, linearize=True)
+
+    def _direct(self, theta, data, v):
+        return self(v, theta, data)
+
+    def __call__(self, v, theta, X, Y=None):
+        return _apply(_operator(self.obj, self.kind, theta, batching.as_batches(X, Y), self.block, False), v)

@@ -20,11 +20,12 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["RankReport", "rank_report", "singular_values", "DEFAULT_BAND"]
+__all__ = ["RankReport", "rank_report", "singular_values", "Inertia", "inertia_report", "DEFAULT_BAND"]
 
 DEFAULT_BAND = 10.0
 
@@ -160,3 +161,131 @@ def rank_report(A, *, tol: float | None = None, rtol: float | None = None,
     above = s[rank - 1] / tol if rank > 0 and tol > 0 else np.inf
     below = tol / s[rank] if rank < s.size and s[rank] > 0 else np.inf
     return RankReport((rows, cols), s, float(tol), rank, float(min(above, below)), band)
+
+
+def _band_margin(magnitudes: np.ndarray, tol: float) -> float:
+    """``min(smallest value above tol / tol, tol / largest value at or below tol)`` (the rank rule)."""
+    above, below = magnitudes[magnitudes > tol], magnitudes[magnitudes <= tol]
+    up = float(above.min() / tol) if above.size and tol > 0 else math.inf
+    down = float(tol / below.max()) if below.size and below.max() > 0 else math.inf
+    return min(up, down)
+
+
+@dataclass(frozen=True)
+class Inertia:
+    """Counts of eigenvalues ``< −tol``, in ``[−tol, tol]`` and ``> tol``, with the evidence.
+
+    The one inertia type of the library. ``method="exact"``: counts from all eigenvalues
+    of a dense symmetric matrix; ``margin`` is the rank rule applied to ``|λ|``
+    (:func:`rank_report`): how far the eigenvalues next to ``±tol`` sit from it, as a
+    factor, and the decision is conclusive when ``margin ≥ band``. ``method="slq"``:
+    ``dim ×`` a quadrature's mass (float counts) with standard errors ``stderr`` and
+    Chebyshev–Markov–Stieltjes ``bounds`` (``(low, high)`` per count); it is conclusive
+    only when those bounds pin each count to one integer.
+
+    Attributes:
+        negative, zero, positive: the counts.
+        tol: the threshold for "zero".
+        margin, band: the margin rule (see above).
+        method: ``"exact"`` or ``"slq"``.
+        min_eigenvalue, max_eigenvalue: the extreme eigenvalues (Ritz values for SLQ).
+        smallest_abs: the six smallest ``|λ|`` (exact only).
+    """
+
+    negative: float
+    zero: float
+    positive: float
+    tol: float
+    margin: float = math.inf
+    band: float = DEFAULT_BAND
+    method: str = "exact"
+    min_eigenvalue: float = math.nan
+    max_eigenvalue: float = math.nan
+    smallest_abs: tuple = ()
+    stderr: tuple = (0.0, 0.0, 0.0)
+    bounds: tuple | None = None
+    eigenvalues: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def conclusive(self) -> bool:
+        if self.method == "exact":
+            return self.margin >= self.band
+        if self.bounds is None:
+            return False
+        return all(math.ceil(lo - 1e-9) == math.floor(hi + 1e-9) for lo, hi in self.bounds)
+
+    @property
+    def kind(self) -> str:
+        """``"minimum"`` (all positive), ``"saddle"`` (negative and positive), ``"maximum"``
+        (all negative) or ``"degenerate"`` (no negative, some zero: second order cannot decide)."""
+        if self.negative > 0 and self.positive > 0:
+            return "saddle"
+        if self.negative > 0 and not self.zero:
+            return "maximum"
+        if self.zero or self.negative:
+            return "degenerate"
+        return "minimum"
+
+    def summary(self) -> str:
+        """One line: exact counts, or each estimate ± its standard error with its bounds."""
+        names = ("negative", "zero", "positive")
+        if self.method == "exact":
+            counts = ", ".join(f"{int(getattr(self, n))} {n}" for n in names)
+            return f"{counts} (tol {self.tol:.2g}, margin {self.margin:.3g})"
+        parts = [f"{n} ≈ {getattr(self, n):.1f} ± {se:.1f} (bounds {lo:.1f}…{hi:.1f})"
+                 for n, se, (lo, hi) in zip(names, self.stderr, self.bounds or ((math.nan,) * 2,) * 3)]
+        return "; ".join(parts) + (f" (SLQ estimate of {round(self.negative + self.zero + self.positive)} "
+                                   f"eigenvalues, tol {self.tol:.2g})")
+
+    def to_dict(self) -> dict:
+        return {"summary": self.summary(), "kind": self.kind, "negative": self.negative, "zero": self.zero, "positive": self.positive,
+                "tol": self.tol, "margin": self.margin, "band": self.band, "conclusive": self.conclusive,
+                "method": self.method, "min_eigenvalue": self.min_eigenvalue,
+                "max_eigenvalue": self.max_eigenvalue, "smallest_abs": list(self.smallest_abs),
+                "stderr": list(self.stderr), "bounds": None if self.bounds is None else [list(b) for b in self.bounds]}
+
+    def __str__(self) -> str:
+        return (f"inertia (−{self.negative:g}, 0:{self.zero:g}, +{self.positive:g}) at tol {self.tol:.2e}, "
+                f"margin {self.margin:.3g} ({self.kind})")
+
+
+def inertia_report(eigenvalues, *, tol: float | None = None, rtol: float | None = None,
+                   band: float = DEFAULT_BAND, name: str = "eigenvalues") -> Inertia:
+    """:class:`Inertia` from all eigenvalues of a symmetric float64 matrix.
+
+    Args:
+        eigenvalues: ``(n,)`` float64.
+        tol: absolute threshold; default ``n · eps · max|λ|`` (eigensolver rounding).
+        rtol: relative threshold (``tol = rtol · max|λ|``), e.g. at a solver's output point
+            whose forward error exceeds rounding; exclusive with ``tol``.
+        band: conclusive when the margin is at least ``band``.
+
+    Example:
+        >>> import numpy as np
+        >>> r = inertia_report(np.array([-2.0, 1e-17, 3.0]))
+        >>> (r.negative, r.zero, r.positive), r.kind, r.conclusive
+        ((1, 1, 1), 'saddle', True)
+    """
+    if tol is not None and rtol is not None:
+        raise ValueError("give `tol` or `rtol`, not both.")
+    for arg, value in (("tol", tol), ("rtol", rtol)):
+        if value is not None and not (value >= 0 and np.isfinite(value)):
+            raise ValueError(f"`{arg}`={value!r} must be a finite non-negative threshold; omit it for the "
+                             "default n · eps · max|λ|.")
+    if not (np.isfinite(band) and band >= 1):
+        raise ValueError(f"`band`={band!r} must be a finite factor >= 1 (default {DEFAULT_BAND}).")
+    w = np.asarray(eigenvalues)
+    if w.dtype != np.float64:
+        raise TypeError(f"`{name}` has dtype {w.dtype}; inertia needs float64 eigenvalues.")
+    if w.ndim != 1 or not np.all(np.isfinite(w)):
+        raise ValueError(f"`{name}` must be a finite 1-D array, got shape {w.shape} with "
+                         f"{int((~np.isfinite(w)).sum())} non-finite entries.")
+    w = np.sort(w)
+    scale = float(np.max(np.abs(w))) if w.size else 0.0
+    if tol is None:
+        tol = scale * (rtol if rtol is not None else w.size * np.finfo(np.float64).eps)
+    a = np.abs(w)
+    neg, pos = int(np.sum(w < -tol)), int(np.sum(w > tol))
+    return Inertia(neg, w.size - neg - pos, pos, float(tol), _band_margin(a, tol), float(band), "exact",
+                   float(w[0]) if w.size else math.nan, float(w[-1]) if w.size else math.nan,
+                   tuple(np.sort(a)[:6].tolist()), eigenvalues=w)

@@ -15,6 +15,9 @@
   point with ``Φ > 0`` *inside* ``S_k`` when the output layer widens (``n_{L-1} < m``),
   the converse of the pyramidal condition.
 
+Points built to probe Lemma 4.3 and Theorem 4.4 (a bound attained with equality, a search
+for small ``‖∇_{U_{k+1}} Φ‖``) live in :mod:`theory_lab.gradient_probes`.
+
 Lemma 4.3's ``σ_min`` is read as the operator lower bound ``inf_{‖x‖=1} ‖A x‖`` of the
 map the proof uses (``x ↦ F_kᵀ x`` on ``R^N``, ``z ↦ U_{l+1} z`` on ``R^{n_{l+1}}``). Under the
 pyramidal condition it is the smallest singular value; when a layer widens after ``k``
@@ -45,6 +48,7 @@ import numpy as np
 
 from theory_lab import activations as _act
 from theory_lab import model
+from theory_lab import tolerances as _tol
 from theory_lab.arch import Architecture
 from theory_lab.linalg import RankReport, rank_report
 
@@ -363,24 +367,40 @@ def _full_matrices(arch, params, layers):
     return {l: model.full_weight_matrix(arch, params, l) for l in layers}
 
 
-def membership(arch: Architecture, params, X, k: int, *, F_k=None) -> Membership:
+def membership(arch: Architecture, params, X, k: int, *, F_k=None, forward_rtol: float | None = None) -> Membership:
     """``S_k`` membership with the rank report of ``F_k`` and of each ``U_l``, ``l ∈ [k+2, L]``.
 
-    ``F_k``'s rank uses the default relative tolerance ``σ_1 · max(N, n_k) · eps``; each
-    ``U_l``'s uses ``max(n_{l-1}, n_l) · eps · max(σ_1(U_l), max|θ|)``, so that a matrix
-    whose entries are rounding errors next to the other parameters counts as zero.
+    For exactly drawn parameters (``forward_rtol=None``), ``F_k``'s rank uses SVD rounding,
+    ``σ_1 · max(N, n_k) · eps`` (:func:`theory_lab.tolerances.svd_rank_tol`), and each
+    ``U_l``'s ``max(n_{l-1}, n_l) · eps · max(σ_1(U_l), max|θ|)``, so that a matrix whose
+    entries are rounding errors next to the other parameters counts as zero. For the
+    output of an iterative solver pass ``forward_rtol`` (e.g.
+    :data:`theory_lab.tolerances.FORWARD_RTOL`): every rank is then decided at
+    ``forward_rtol · σ_1`` (:func:`theory_lab.tolerances.solver_rank_tol`; for ``U_l``,
+    ``forward_rtol · max(σ_1(U_l), max|θ|)``), the forward error such a point carries.
     """
     model.check_inputs(arch, X)
     _check_tail(arch, k)
-    Fk = model.features(arch, params, X)[k] if F_k is None else F_k
+    if forward_rtol is not None and not (0 < forward_rtol < 1):
+        raise ValueError(f"`forward_rtol`={forward_rtol!r} must lie in (0, 1), e.g. tolerances.FORWARD_RTOL = 1e-8.")
+    Fk = np.asarray(model.features(arch, params, X)[k] if F_k is None else F_k)
     mats = {l: np.asarray(U) for l, U in _full_matrices(arch, params, tuple(range(k + 2, arch.L + 1))).items()}
     # a weight matrix at rounding level next to the network's other parameters is numerically
     # zero, although a purely relative tolerance would call it full rank
     scale = max(float(np.max(np.abs(np.asarray(a)))) for a in jax.tree_util.tree_leaves(params))
     eps = np.finfo(np.float64).eps
-    U = {l: rank_report(A, tol=max(A.shape) * eps * max(float(np.linalg.norm(A, 2)), scale), name=f"U_{l}")
-         for l, A in mats.items()}
-    return Membership(int(k), int(np.shape(X)[0]), rank_report(np.asarray(Fk), name=f"F_{k}"), U)
+
+    def u_tol(A):
+        ref = max(float(np.linalg.norm(A, 2)), scale)
+        return ref * (max(A.shape) * eps if forward_rtol is None else forward_rtol)
+
+    U = {l: rank_report(A, tol=u_tol(A), name=f"U_{l}") for l, A in mats.items()}
+    if forward_rtol is None:
+        F_rep = rank_report(Fk, name=f"F_{k}")
+    else:
+        s1 = float(np.linalg.norm(Fk, 2)) if Fk.size else 0.0
+        F_rep = rank_report(Fk, tol=_tol.solver_rank_tol(s1, forward_rtol).value, name=f"F_{k}")
+    return Membership(int(k), int(np.shape(X)[0]), F_rep, U)
 
 
 def bad_critical_point(arch: Architecture, params, Y, k: int) -> dict:
@@ -436,3 +456,4 @@ def widening_critical_targets(arch: Architecture, params, X, *, scale: float = 1
     R = A @ B
     R *= scale / np.linalg.norm(R)
     return FL - R
+

@@ -1,19 +1,30 @@
 """`theory-lab demo NAME`: teaching demos that reproduce a result as a figure and a short report.
 
-``rank-jump``: rank of ``F_1`` against the width ``n_1 = 36·T`` of a one-conv-layer sigmoid
-CNN on ``--n`` digits (:func:`theory_lab.demos.rank_jump`); writes ``rank-jump.png`` and
-``rank-jump.json`` into ``--out``, atomically, and prints a summary table.
+Demos (library functions in :mod:`theory_lab.demos`; each writes ``NAME.png``, ``NAME.svg`` and
+``NAME.json`` into ``--out``, atomically, prints a summary table and an explanation that cites
+the THEORY item, and shows a progress bar while it works):
+
+* ``rank-jump`` — rank ``F_1`` vs ``n_1 = 36·T`` on ``--n`` digits (Theorem 3.5);
+* ``width-threshold`` — exact fits of true and random labels vs ``n_1/N`` (Corollary 3.6);
+* ``critical-points`` — critical points of a wide and a narrow net from random starts (Theorem 4.5);
+* ``spectra`` — the Hessian spectrum at a zero-loss minimum vs the bad critical point;
+* ``slices`` — loss slices around those points and a narrow net's local minimum.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-__all__ = ["demo", "register"]
+__all__ = ["demo", "register", "DEFAULT_N", "MAX_N"]
+
+#: ``--n`` when not given, and its largest allowed value (P grows like N² for spectra and slices).
+DEFAULT_N = {"rank-jump": 200, "width-threshold": 360, "critical-points": 40, "spectra": 20, "slices": 20}
+MAX_N = {"rank-jump": 1797, "width-threshold": 1797, "critical-points": 200, "spectra": 100, "slices": 100}
 
 
 def _rank_range(points) -> str:
@@ -21,7 +32,7 @@ def _rank_range(points) -> str:
     return str(ranks[0]) if len(ranks) == 1 else f"{ranks[0]}–{ranks[-1]}"
 
 
-def _table(result):
+def _rank_jump_table(result):
     from rich.table import Table
 
     from theory_lab.report import format_margin
@@ -48,58 +59,172 @@ def _table(result):
     return table
 
 
-def _rank_jump(n: int, draws: int, seed: int, duplicates: int | None, out: Path, console) -> None:
-    from theory_lab.demos import rank_jump, rank_jump_figure
-    from theory_lab.report import environment, write_atomic
+def _width_threshold_table(result):
+    from rich.table import Table
 
-    result = rank_jump(n, draws=draws, seed=seed, duplicates=duplicates)
-    console.print(_table(result))
-    for name in result.series:
-        state = "holds" if result.assumption_3_1[name] else "violated"
-        console.print(f"{name}: Assumption 3.1 {state}; {result.distinct[name]} distinct samples", highlight=False)
-    payload = dict(result.to_dict(), environment=environment())
-    write_atomic(out / "rank-jump.json", json.dumps(payload, indent=2, ensure_ascii=False))
-    write_atomic(out / "rank-jump.png", rank_jump_figure(result))
-    verdict = "[green]every rank equals min(n_1, distinct samples), conclusively[/]" if result.agrees \
-        else "[bold red]some rank differs from min(n_1, distinct samples) or is inconclusive; see the JSON[/]"
-    console.print(verdict)
-    console.print(f"wrote {out / 'rank-jump.png'} and {out / 'rank-jump.json'}", highlight=False)
+    table = Table(title=f"Width threshold: exact fit of the output layer on {result.N} digits "
+                        f"({result.draws} draws per width, seed {result.seed})",
+                  caption="Φ/(½‖Y‖²) and error: the worst over draws; zero loss: Φ ≤ 1e-16·½‖Y‖²")
+    for col in ("n_1", "n_1/N", "rank F_1", "Φ rel. true", "error true", "Φ rel. random", "error random"):
+        table.add_column(col, justify="right")
+    for T in result.filters:
+        at = [p for p in result.points if p.T == T]
+        cells = []
+        for name in ("true", "random"):
+            pts = [p for p in at if p.labels == name]
+            rel = max(p.relative_loss for p in pts)
+            style = "green" if all(p.zero_loss for p in pts) else "red"
+            cells += [f"[{style}]{rel:.1e}[/]", f"{100 * max(p.error for p in pts):.1f}%"]
+        table.add_row(str(at[0].n1), f"{at[0].n1 / result.N:.2f}", _rank_range(at), *cells)
+    return table
 
 
-def demo(
-    name: str = typer.Argument(..., metavar="NAME", help="Which demo: rank-jump."),
-    n: int = typer.Option(200, "--n", help="Number of digits N (1 to 1797)."),
-    draws: int = typer.Option(3, "--draws", help="Seeded parameter draws per width."),
-    seed: int = typer.Option(0, "--seed", help="Seeds the noise and every draw."),
-    duplicates: Optional[int] = typer.Option(None, "--duplicates",
-                                   help="Copies of early digits in the duplicates series (default N // 10; 0 omits it)."),
-    out: Path = typer.Option(Path("theory-lab-demo"), "--out", "-o", help="Folder for the figure and the JSON."),
-):
-    """Teaching demos: reproduce a result of the paper as a figure and a short report."""
-    from rich.console import Console
-    from threadpoolctl import threadpool_limits
+def _critical_points_table(result):
+    from rich.table import Table
 
+    table = Table(title=f"Critical points from random starts on {result.N} digits (seed {result.seed})",
+                  caption="Φ range over converged points of each kind; S_1 membership by rank evidence")
+    for col in ("network", "n_1", "mode", "kind", "in S_1", "count", "Φ min", "Φ max", "negative eigenvalues"):
+        table.add_column(col, justify="left" if col in ("network", "mode", "kind") else "right")
+    groups = {}
+    for p in result.points:
+        groups.setdefault((p.network, p.mode, p.kind, p.in_S_k if p.converged else None), []).append(p)
+    for (net, mode, kind, inside), pts in groups.items():
+        conv = [p for p in pts if p.converged]
+        neg = sorted({p.negative for p in conv if p.negative is not None})
+        table.add_row(net, str(result.widths[net][1]), mode, kind, "–" if inside is None else ("yes" if inside else "no"),
+                      str(len(pts)), f"{min(p.loss for p in pts):.2e}" if conv else "–",
+                      f"{max(p.loss for p in pts):.2e}" if conv else "–", ", ".join(map(str, neg)) or "–")
+    return table
+
+
+def _spectra_table(result):
+    from rich.table import Table
+
+    table = Table(title=f"Hessian spectra of a wide CNN (P = {result.P}, Nm = {result.Nm}, seed {result.seed})",
+                  caption=f"zero: |λ| ≤ tol; at Φ = 0 at least P − Nm = {result.P - result.Nm} zeros")
+    for col in ("point", "Φ", "negative", "zero", "positive", "tol", "λ_min", "λ_max", "method"):
+        table.add_column(col, justify="left" if col in ("point", "method") else "right")
+    for s in result.spectra:
+        low = s.bottom[0] if s.eigenvalues is None else float(s.eigenvalues[0])
+        table.add_row(s.point, f"{s.loss:.2e}", f"{s.negative:.0f}", f"{s.zero:.0f}", f"{s.positive:.0f}",
+                      f"{s.tol:.1e}", f"{low:.3g}", f"{s.top[0]:.3g}", s.method)
+    return table
+
+
+def _slices_table(result):
+    from rich.table import Table
+
+    table = Table(title=f"Loss slices of radius {result.radius:g} (seed {result.seed})",
+                  caption="curvature vᵀ∇²Φv along each unit direction; 'rises' means no grid value below Φ(θ) − tol")
+    for col in ("point", "Φ(θ)", "top", "bottom", "random", "rises along every slice"):
+        table.add_column(col, justify="left" if col == "point" else "right")
+    for p in result.points:
+        table.add_row(p.point, f"{p.loss:.3g}", *(f"{s.curvature:.3g}" for s in p.slices),
+                      "[green]yes[/]" if p.rises_everywhere else "no")
+    return table
+
+
+def _run(name: str, n: int, seed: int, draws: int | None, starts: int | None, duplicates: int | None, progress):
+    from theory_lab import demos
+
+    if name == "rank-jump":
+        result = demos.rank_jump(n, draws=3 if draws is None else draws, seed=seed, duplicates=duplicates,
+                                 progress=progress)
+        return result, _rank_jump_table(result), demos.rank_jump_figure, demos.rank_jump_explanation, result.agrees
+    if name == "width-threshold":
+        result = demos.width_threshold(n, draws=3 if draws is None else draws, seed=seed, progress=progress)
+        return (result, _width_threshold_table(result), demos.width_threshold_figure,
+                demos.width_threshold_explanation, result.threshold_ok)
+    if name == "critical-points":
+        result = demos.critical_points(n, starts=10 if starts is None else starts, seed=seed, progress=progress)
+        ok = result.wide_in_S_k_zero and bool(result.narrow_bad_minima)
+        return (result, _critical_points_table(result), demos.critical_points_figure,
+                demos.critical_points_explanation, ok)
+    if name == "spectra":
+        result = demos.spectra(n, seed=seed, progress=progress)
+        return result, _spectra_table(result), demos.spectra_figure, demos.spectra_explanation, result.agrees
+    result = demos.slices(n, seed=seed, starts=12 if starts is None else starts, progress=progress)
+    return result, _slices_table(result), demos.slices_figure, demos.slices_explanation, result.agrees
+
+
+def _validate(name, n, draws, starts, seed, duplicates, out):
     from theory_lab.demos import DEMOS
 
     if name not in DEMOS:
         raise typer.BadParameter(f"unknown demo {name!r}; valid names: {', '.join(DEMOS)}.", param_hint="NAME")
-    if n <= 0 or n > 1797:
-        raise typer.BadParameter(f"--n={n} must be a number of digits in [1, 1797], e.g. --n 200.",
-                                 param_hint="--n")
-    if draws <= 0:
+    if n is not None and not 1 <= n <= MAX_N[name]:
+        unit = "a number of digits" if MAX_N[name] == 1797 else "a number of samples"
+        raise typer.BadParameter(f"--n={n} must be {unit} in [1, {MAX_N[name]}] for {name}, e.g. --n "
+                                 f"{DEFAULT_N[name]}.", param_hint="--n")
+    if draws is not None and draws <= 0:
         raise typer.BadParameter(f"--draws={draws} must be at least 1, e.g. --draws 3.", param_hint="--draws")
+    if draws is not None and name not in ("rank-jump", "width-threshold"):
+        raise typer.BadParameter(f"--draws applies to rank-jump and width-threshold, not {name}; drop it.",
+                                 param_hint="--draws")
+    if starts is not None and starts <= 0:
+        raise typer.BadParameter(f"--starts={starts} must be at least 1, e.g. --starts 10.", param_hint="--starts")
+    if starts is not None and name not in ("critical-points", "slices"):
+        raise typer.BadParameter(f"--starts applies to critical-points and slices, not {name}; drop it.",
+                                 param_hint="--starts")
     if seed < 0:
         raise typer.BadParameter(f"--seed={seed} must be a non-negative integer.", param_hint="--seed")
-    if duplicates is not None and not 0 <= duplicates <= n // 2:
-        raise typer.BadParameter(f"--duplicates={duplicates} must be in [0, N/2] = [0, {n // 2}]; 0 omits "
-                                 "the duplicates series.", param_hint="--duplicates")
+    N = DEFAULT_N[name] if n is None else n
+    if duplicates is not None and (name != "rank-jump" or not 0 <= duplicates <= N // 2):
+        raise typer.BadParameter(f"--duplicates={duplicates} must be in [0, N/2] = [0, {N // 2}] and applies to "
+                                 "rank-jump only; 0 omits the duplicates series.", param_hint="--duplicates")
     if out.exists() and not out.is_dir():
         raise typer.BadParameter(f"{out} is a file; give a folder for the figure and the JSON.", param_hint="--out")
+    return N
+
+
+def demo(
+    name: str = typer.Argument(..., metavar="NAME",
+                               help="Which demo: rank-jump, width-threshold, critical-points, spectra, slices."),
+    n: Optional[int] = typer.Option(None, "--n", help="Number of digits N (default: the demo's; see DEFAULT_N)."),
+    draws: Optional[int] = typer.Option(None, "--draws", help="Seeded draws per width (rank-jump, width-threshold)."),
+    starts: Optional[int] = typer.Option(None, "--starts",
+                                         help="Random starts per network (critical-points, slices)."),
+    seed: int = typer.Option(0, "--seed", help="Seeds every random draw; the same seed gives the same numbers."),
+    duplicates: Optional[int] = typer.Option(None, "--duplicates",
+                                   help="rank-jump: copies of early digits in the duplicates series (default N // 10; "
+                                        "0 omits it)."),
+    out: Path = typer.Option(Path("theory-lab-demo"), "--out", "-o", help="Folder for the figures and the JSON."),
+):
+    """Teaching demos: reproduce a result of the paper as a figure and a short report."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from threadpoolctl import threadpool_limits
+
+    from theory_lab.demos import render
+    from theory_lab.report import environment, write_atomic
+
+    N = _validate(name, n, draws, starts, seed, duplicates, out)
     console = Console()
     console = console if console.is_terminal else Console(width=max(console.width, 140))
-    # many small SVDs: BLAS threads only contend on a shared machine
-    with threadpool_limits(limits=1, user_api="blas"):
-        _rank_jump(n, draws, seed, duplicates, out, console)
+    start = time.perf_counter()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(f"{name}: starting", total=None)
+
+        def progress(done: int, total: int, message: str) -> None:
+            bar.update(task, completed=done, total=total, description=message)
+
+        # many small SVDs and eigendecompositions: BLAS threads only contend on a shared machine
+        with threadpool_limits(limits=1, user_api="blas"):
+            result, table, figure, explanation, ok = _run(name, N, seed, draws, starts, duplicates, progress)
+    seconds = time.perf_counter() - start
+    console.print(table)
+    text = explanation(result)
+    console.print(text, highlight=False)
+    payload = dict(result.to_dict(), explanation=text, seconds=round(seconds, 2), environment=environment())
+    fig = figure(result)
+    write_atomic(out / f"{name}.json", json.dumps(payload, indent=2, ensure_ascii=False))
+    write_atomic(out / f"{name}.png", render(fig, "png"))
+    write_atomic(out / f"{name}.svg", render(fig, "svg"))
+    console.print("[green]the numbers agree with the prediction[/]" if ok else
+                  "[bold red]the numbers do NOT agree with the prediction; see the JSON[/]")
+    console.print(f"wrote {out / name}.png, .svg and .json in {seconds:.1f} s", highlight=False)
 
 
 def register(app) -> None:

@@ -21,58 +21,25 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import typer
 
-__all__ = ["register", "PRESETS", "preset", "load_point", "spectrum_report", "bulk_interval", "BULK_LEVEL"]
+from theory_lab.presets import ARCHITECTURES, architecture
 
-BULK_LEVEL = 1e-4
+__all__ = ["register", "PRESETS", "preset", "load_point"]
 
-
-def bulk_interval(grid, density, level: float = BULK_LEVEL) -> tuple[float, float]:
-    """The interval around the density's highest peak where ``density ≥ level · peak``."""
-    grid, density = np.asarray(grid), np.asarray(density)
-    i = int(np.argmax(density))
-    above = density >= level * density[i]
-    lo, hi = i, i
-    while lo > 0 and above[lo - 1]:
-        lo -= 1
-    while hi < len(grid) - 1 and above[hi + 1]:
-        hi += 1
-    return float(grid[lo]), float(grid[hi])
-
-
-def _presets():
-    from theory_lab.arch import Architecture, Conv, Dense, MaxPool, Output
-
-    return {
-        # the benchmark network: P = 5,130
-        "digits-cnn": Architecture((8, 8, 1), (Conv(16, (3, 3), bias="filter"), MaxPool((2, 2)), Dense(32),
-                                               Output(10))),
-        # a quick one: P = 362
-        "digits-small": Architecture((8, 8, 1), (Conv(2, (3, 3), bias="filter"), Dense(4), Output(10))),
-        # the verify instance's network (per-neuron conv bias, wide at layer 1): P = 10,154
-        "digits-wide": Architecture((8, 8, 1), (Conv(8, (3, 3)), Dense(32), Output(10))),
-        # MNIST-1D: P = 9,914
-        "mnist1d-cnn": Architecture((40, 1), (Conv(8, (5,), bias="filter"), Dense(32), Output(10))),
-    }
-
-
-PRESETS = ("digits-cnn", "digits-small", "digits-wide", "mnist1d-cnn")
-DATASETS = ("digits", "mnist1d", "gaussian")
-OPERATORS = {"hessian": "hessian", "gauss-newton": "gauss_newton", "residual": "residual"}
+PRESETS = ARCHITECTURES
 
 
 def preset(name: str):
-    """The :class:`~theory_lab.arch.Architecture` of a named preset."""
-    table = _presets()
-    if name not in table:
-        raise ValueError(f"`--arch`={name!r} is not a preset; choose one of {', '.join(PRESETS)}.")
-    return table[name]
+    """The :class:`~theory_lab.arch.Architecture` of a named preset (:func:`theory_lab.presets.architecture`)."""
+    return architecture(name)
+
+
+DATASETS = ("digits", "mnist1d", "gaussian")
 
 
 DEFAULT_NOISE = {"digits": 1e-6, "mnist1d": 0.0, "gaussian": 0.0}
@@ -119,6 +86,8 @@ def load_point(path: Path, arch, notes: list | None = None) -> np.ndarray:
 def _density_figure(rep: dict, title: str) -> bytes:
     import matplotlib
 
+    from theory_lab.curvature_report import BULK_LEVEL
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -143,51 +112,6 @@ def _density_figure(rep: dict, title: str) -> bytes:
     return buf.getvalue()
 
 
-def spectrum_report(arch, theta, X, Y, *, seed: int = 0, operator: str = "hessian", reduction: str = "sum",
-                    block: int | None = None, k: int = 5, probes: int = 8, steps: int = 64,
-                    trace_matvecs: int = 48, exact_max: int = 2000, progress=None) -> dict:
-    """All numbers of the command as a JSON-ready dict (``progress(stage)`` is called before each stage)."""
-    import jax
-
-    from theory_lab import derivatives as D
-    from theory_lab import spectrum as S
-
-    step = progress or (lambda stage: None)
-    obj = D.objective(arch, reduction=reduction)
-    op = D.HessianMatvec(obj, OPERATORS[operator], block)
-    dim = op.dim()
-    keys = jax.random.split(jax.random.key(seed), 4)
-    args = (theta, X, Y)
-    timings = {}
-
-    def timed(name, fn):
-        step(name)
-        t0 = time.perf_counter()
-        out = fn()
-        timings[name] = round(time.perf_counter() - t0, 3)
-        return out
-
-    loss, grad = timed("loss and gradient", lambda: D.value_and_gradient(obj, *args))
-    k = min(k, dim)
-    top, bottom = timed("Lanczos eigenpairs", lambda: S.lanczos(op, dim, keys[0], *args, k=k, which="both"))
-    steps = min(steps, dim)
-    dens = timed("SLQ density", lambda: S.slq_density(op, dim, keys[1], *args, num_probes=probes,
-                                                      num_matvecs=steps))
-    traces = timed("trace estimates", lambda: S.trace_estimates(op, dim, keys[2], *args,
-                                                                num_matvecs=min(trace_matvecs, dim)))
-    inert = timed("inertia", lambda: S.inertia(op, dim, *args, exact_max=exact_max, density=None
-                                               if dim <= exact_max else dens))
-    bulk = list(bulk_interval(dens.grid, dens.density))
-    outliers = [float(v) for pairs in (top, bottom) for v, ok in zip(pairs.values, pairs.converged)
-                if ok and not bulk[0] <= v <= bulk[1]]
-    return {"architecture": arch.describe(), "P": obj.P, "dim": dim, "operator": operator, "block": block,
-            "reduction": reduction, "N": int(X.shape[0]), "m": int(Y.shape[1]), "seed": seed,
-            "loss": float(loss), "gradient_norm": float(np.linalg.norm(np.asarray(grad))),
-            "top": top.to_dict(), "bottom": bottom.to_dict(), "density": dens.to_dict(),
-            "trace": {name: t.to_dict() for name, t in traces.items()}, "inertia": inert.to_dict(),
-            "bulk": bulk, "outliers": sorted(outliers), "seconds": timings}
-
-
 def spectrum(
     arch: str = typer.Option("digits-small", "--arch", "-a", help=f"Architecture preset: {', '.join(PRESETS)}."),
     data_name: str = typer.Option("digits", "--data", "-d", help=f"Data set: {', '.join(DATASETS)}."),
@@ -196,10 +120,17 @@ def spectrum(
                                           "(default 1e-6 on digits, 0 on mnist1d; 0: the raw data, which "
                                           "violate Assumption 3.1)."),
     params: str = typer.Option("random", "--params", "-p", help="'random' (from --seed) or a saved point .npz."),
+    model_spec: Optional[str] = typer.Option(
+        None, "--model", "-M", help="Your own model instead of --arch/--data/--params: a factory PKG.MODULE:FACTORY "
+        "or path/file.py:FACTORY returning (model, params, data), or a preset: digits-resnet, digits-resnet-bn."),
+    loss: Optional[str] = typer.Option(None, "--loss", help="squared or softmax-cross-entropy (default: squared for "
+                                       "--arch; for --model cross-entropy with integer labels, else squared)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Samples per batch (default: all in one)."),
     seed: int = typer.Option(0, help="Seed for parameters, data noise and every probe."),
     operator: str = typer.Option("hessian", help="hessian, gauss-newton or residual (H − JᵀJ)."),
     reduction: str = typer.Option("sum", help="Loss reduction: sum (the paper's Φ) or mean (divided by N)."),
-    block: Optional[int] = typer.Option(None, help="Restrict to layer k's parameters (a diagonal block)."),
+    block: Optional[str] = typer.Option(None, help="Restrict to a diagonal block: layer k (--arch) or a parameter "
+                                        "subtree's path such as Dense_0 (--model)."),
     k: int = typer.Option(5, "--k", "-k", help="Eigenpairs at each end."),
     probes: int = typer.Option(8, help="SLQ probes."),
     steps: int = typer.Option(64, help="Lanczos steps per SLQ probe."),
@@ -208,15 +139,11 @@ def spectrum(
     out: Path = typer.Option(Path("theory-lab-spectrum"), "--out", "-o", help="Folder for spectrum.json/.png."),
 ):
     """Eigenpairs, spectral density, trace and inertia of the Hessian at a point; JSON and a figure."""
-    import jax
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from theory_lab import derivatives as D
-    from theory_lab import model
-    from theory_lab.report import environment, write_atomic
-
+    from theory_lab.curvature_report import OPERATORS
     from theory_lab.commands import options
+    from theory_lab.objective import LOSSES, REDUCTIONS
 
     console = Console()
     # every option, before any computation and before anything is written
@@ -228,16 +155,59 @@ def spectrum(
             raise typer.BadParameter("--data gaussian takes no noise; drop --noise or use --data digits/mnist1d.",
                                      param_hint="--noise")
     options.choice(operator, tuple(OPERATORS), "--operator")
-    options.choice(reduction, ("sum", "mean"), "--reduction")
+    options.choice(reduction, REDUCTIONS, "--reduction")
     for value, name in ((k, "--k"), (probes, "--probes"), (steps, "--steps"), (trace_matvecs, "--trace-matvecs")):
         options.at_least(value, 1, name)
     options.at_least(exact_max, 0, "--exact-max")
     out = options.out_dir(out)
+    if loss is not None and loss not in LOSSES:
+        raise typer.BadParameter(f"`--loss`={loss!r} is unknown; choose one of {', '.join(LOSSES)}.",
+                                 param_hint="--loss")
+    if batch_size is not None and batch_size < 1:
+        raise typer.BadParameter(f"`--batch-size`={batch_size} must be a positive number of samples per batch.",
+                                 param_hint="--batch-size")
+    if model_spec is not None:
+        obj, theta, data, block, labels = _model_point(model_spec, loss, reduction, batch_size, block)
+    else:
+        obj, theta, data, block, labels = _arch_point(arch, data_name, n, params, seed, loss, reduction, batch_size,
+                                                      block, noise, console)
+    rep = _run(console, obj, theta, data, seed=seed, operator=operator, block=block, k=k, probes=probes, steps=steps,
+               trace_matvecs=trace_matvecs, exact_max=exact_max)
+    _write(console, rep, labels, operator, block, out)
+
+
+def _model_point(spec, loss, reduction, batch_size, block):
+    from theory_lab import factories
+
+    try:
+        obj, theta, data = factories.load(spec, loss=loss, reduction=reduction, batch_size=batch_size)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--model") from None
+    try:
+        obj.block_size(block)
+    except ValueError as err:
+        raise typer.BadParameter(str(err).replace("`block`", "`--block`"), param_hint="--block") from None
+    return obj, theta, data, block, {"model": spec, "data": "from the factory", "params": "from the factory"}
+
+
+def _arch_point(arch, data_name, n, params, seed, loss, reduction, batch_size, block, noise=None, console=None):
+    import jax
+
+    from theory_lab import batching, model
+    from theory_lab import derivatives as D
+
     try:
         network = preset(arch)
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--arch") from None
+    if n < 1:
+        raise typer.BadParameter(f"`--n`={n} must be a positive number of samples.", param_hint="--n")
     if block is not None:
+        try:
+            block = int(block)
+        except ValueError:
+            raise typer.BadParameter(f"`--block`={block!r} is not a layer index; with --arch give a layer k "
+                                     "(subtree paths are for --model).", param_hint="--block") from None
         try:
             D.layout(network).block(block)
         except ValueError as err:
@@ -253,29 +223,39 @@ def spectrum(
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--params") from None
     for note in notes:
-        console.print(f"[yellow]note:[/] --params: {note}")
-    stages = ("loss and gradient", "Lanczos eigenpairs", "SLQ density", "trace estimates", "inertia")
+        if console is not None:
+            console.print(f"[yellow]note:[/] --params: {note}")
+    obj = D.objective(network, loss=loss or "squared", reduction=reduction)
+    data = batching.batches(ds.X, ds.Y, batch_size or ds.N)
+    dataset = {"name": data_name, "N": ds.N, "noise": ds.meta.get("noise", 0.0), "seed": ds.meta.get("seed", seed)}
+    return obj, theta, data, block, {"arch": arch, "data": data_name, "params": params, "dataset": dataset,
+                                     "params_notes": notes}
+
+
+def _run(console, obj, theta, data, **kwargs) -> dict:
+    """The library report, with a progress bar of operator products done / planned."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from theory_lab.curvature_report import spectrum_report
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=console,
+                  TextColumn("{task.completed}/{task.total} products"), TimeElapsedColumn(), console=console,
                   transient=True) as bar:
-        task = bar.add_task("spectrum", total=len(stages))
-        seen = []
+        task = bar.add_task("spectrum", total=None)
 
-        def progress(stage):
-            if seen:
-                bar.advance(task)
-            seen.append(stage)
-            bar.update(task, description=stage)
+        def progress(stage, done, planned):
+            bar.update(task, description=stage, completed=done, total=planned)
 
-        rep = spectrum_report(network, theta, ds.X, ds.Y, seed=seed, operator=operator, reduction=reduction,
-                              block=block, k=k, probes=probes, steps=steps, trace_matvecs=trace_matvecs,
-                              exact_max=exact_max, progress=progress)
-        bar.advance(task)
-    rep.update({"arch": arch, "data": data_name, "params": params, "environment": environment(),
-                "dataset": {"name": data_name, "N": ds.N, "noise": ds.meta.get("noise", 0.0),
-                            "seed": ds.meta.get("seed", seed)},
-                "params_notes": notes})
-    title = (f"{arch} on {data_name} (N = {rep['N']}), {operator}{'' if block is None else f' block {block}'}, "
+        return spectrum_report(obj, theta, data, progress=progress, **kwargs)
+
+
+def _write(console, rep, labels, operator, block, out):
+    from theory_lab.report import environment, write_atomic
+
+    rep.update(labels)
+    rep["environment"] = environment()
+    name = labels.get("model") or f"{labels['arch']} on {labels['data']}"
+    title = (f"{name} (N = {rep['N']}), {operator}{'' if block is None else f' block {block}'}, "
              f"P = {rep['P']}, Φ = {rep['loss']:.4g}")
     text, figure = json.dumps(rep, indent=2, ensure_ascii=False), _density_figure(rep, title)
     write_atomic(out / "spectrum.json", text)  # both built first: a failure leaves the previous pair whole
@@ -283,13 +263,12 @@ def spectrum(
     top, bottom, inert = rep["top"], rep["bottom"], rep["inertia"]
     console.print(title)
     console.print(f"top-{len(top['values'])}: " + ", ".join(f"{v:.6g}" for v in top["values"])
-                  + f"  (converged {sum(top['converged'])}/{len(top['converged'])}, {top['num_matvecs']} steps)")
+                  + f"  (converged {sum(top['converged'])}/{len(top['converged'])}, {top['num_matvecs']} products)")
     console.print(f"bottom-{len(bottom['values'])}: " + ", ".join(f"{v:.6g}" for v in bottom["values"])
                   + f"  (converged {sum(bottom['converged'])}/{len(bottom['converged'])})")
-    for name, t in rep["trace"].items():
-        console.print(f"trace ({name}): {t['estimate']:.6g} ± {t['stderr']:.2g}")
-    console.print(f"inertia ({inert['method']}, tol {inert['tol']:.2g}): {inert['negative']:.6g} negative, "
-                  f"{inert['zero']:.6g} zero, {inert['positive']:.6g} positive")
+    for trace_name, t in rep["trace"].items():
+        console.print(f"trace ({trace_name}): {t['estimate']:.6g} ± {t['stderr']:.2g}")
+    console.print(f"inertia ({inert['method']}): {inert['summary']}")
     console.print(f"outliers: {', '.join(f'{v:.6g}' for v in rep['outliers']) or 'none'}; wrote {out}/spectrum.json "
                   f"and {out}/spectrum.png")
 

@@ -1,6 +1,6 @@
-"""Teaching demos: the numbers behind ``theory-lab demo NAME``, as pure functions.
+"""The rank jump at ``n_1 = N`` (:func:`rank_jump`; Theorem 3.5 and ``rank F_k ≤ min(N, n_k)``).
 
-**The rank jump at** ``n_1 = N`` (:func:`rank_jump`). A one-conv-layer sigmoid CNN
+ A one-conv-layer sigmoid CNN
 (``8x8x1 → Conv 3x3 VALID, T filters → Output 10``, so ``n_1 = 36·T``) on ``N`` digits.
 For each width and a few seeded parameter draws it records :func:`~theory_lab.linalg.rank_report`
 of ``F_1 (N, n_1)``. Three data series:
@@ -26,33 +26,29 @@ Example:
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from theory_lab.demos.common import Progress, activation_name, new_figure, positive_int, seed_int, slide_style, tick
+
 __all__ = [
-    "DEMOS",
+    "ITEM",
     "PATCHES",
     "RankJump",
     "RankPoint",
     "default_filters",
     "duplicate_digits",
     "rank_jump",
+    "rank_jump_explanation",
     "rank_jump_figure",
 ]
 
-DEMOS = ("rank-jump",)
+ITEM = "Theorem 3.5 and rank F_k ≤ min(N, n_k) (THEORY.md §3)"
 PATCHES = 36  # 3x3 VALID on 8x8: 6x6 patch positions, so n_1 = 36·T
 _TOTAL_DIGITS = 1797
 NOISE = 1e-6
-
-
-def _positive_int(value, name: str, fix: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"`{name}`={value!r} must be a positive integer; {fix}.")
-    return int(value)
 
 
 def default_filters(N: int, *, max_ratio: float = 2.0, count: int = 12) -> tuple[int, ...]:
@@ -66,7 +62,7 @@ def default_filters(N: int, *, max_ratio: float = 2.0, count: int = 12) -> tuple
     >>> default_filters(60)
     (1, 2, 3, 4)
     """
-    N = _positive_int(N, "N", "give the number of samples, e.g. 200")
+    N = positive_int(N, "N", "give the number of samples, e.g. 200")
     top = max(2, math.ceil(max_ratio * N / PATCHES))
     Ts = set(np.unique(np.round(np.linspace(1, top, min(count, top))).astype(int)).tolist())
     at = math.ceil(N / PATCHES)  # first T with n_1 >= N
@@ -121,7 +117,7 @@ class RankJump:
     Attributes:
         N: number of samples.
         filters: the swept ``T`` values.
-        draws, seed, duplicates: the settings.
+        draws, seed, duplicates, activation: the settings.
         assumption_3_1: ``{series: bool}``, Assumption 3.1 tested on each series' data.
         distinct: ``{series: number of distinct samples}``.
         points: every :class:`RankPoint`, in order series, ``T``, draw.
@@ -132,6 +128,7 @@ class RankJump:
     draws: int
     seed: int
     duplicates: int
+    activation: str
     assumption_3_1: dict
     distinct: dict
     points: tuple[RankPoint, ...]
@@ -152,7 +149,8 @@ class RankJump:
         return {"demo": "rank-jump", "N": self.N, "filters": list(self.filters),
                 "n1": [PATCHES * t for t in self.filters], "draws": self.draws, "seed": self.seed,
                 "duplicates": self.duplicates, "noise": NOISE,
-                "architecture": "8x8x1 -> Conv(T, 3x3, VALID, sigmoid, bias per neuron) -> Output(10)",
+                "activation": self.activation,
+                "architecture": f"8x8x1 -> Conv(T, 3x3, VALID, {self.activation}, bias per neuron) -> Output(10)",
                 "prediction": "rank F_1 = min(n_1, number of distinct samples)",
                 "assumption_3_1": self.assumption_3_1, "distinct_samples": self.distinct,
                 "agrees": self.agrees, "points": [p.to_dict() for p in self.points]}
@@ -169,7 +167,7 @@ def _series_data(N: int, seed: int, duplicates: int) -> dict:
 
 
 def rank_jump(N: int = 200, *, filters=None, draws: int = 3, seed: int = 0, duplicates: int | None = None,
-              band: float | None = None) -> RankJump:
+              band: float | None = None, activation: str = "sigmoid", progress: Progress | None = None) -> RankJump:
     """Rank of ``F_1`` against the width ``n_1 = 36·T`` for noisy, raw and duplicated digits.
 
     Args:
@@ -180,6 +178,9 @@ def rank_jump(N: int = 200, *, filters=None, draws: int = 3, seed: int = 0, dupl
             ``fold_in(fold_in(key(seed), T), j)``; the same parameters serve every series).
         duplicates: ``D`` for the duplicates series (default ``N // 10``; ``0`` leaves it out).
         band: conclusiveness band for :func:`~theory_lab.linalg.rank_report` (its default if None).
+        activation: ``σ_1`` (default sigmoid: analytic, so Theorem 3.5 applies; ReLU is covered by
+            Theorem 3.4's existence only).
+        progress: ``progress(done, total, message)`` after each width.
 
     Returns:
         :class:`RankJump`; the prediction for each point is ``min(n_1, distinct samples)``.
@@ -191,14 +192,14 @@ def rank_jump(N: int = 200, *, filters=None, draws: int = 3, seed: int = 0, dupl
     from theory_lab.linalg import DEFAULT_BAND, rank_report
     from theory_lab.sampling import sample_params
 
-    N = _positive_int(N, "N", "give the number of digits, e.g. 200")
+    N = positive_int(N, "N", "give the number of digits, e.g. 200")
     if N > _TOTAL_DIGITS:
         raise ValueError(f"`N`={N} exceeds the {_TOTAL_DIGITS} bundled digits; choose N <= {_TOTAL_DIGITS}.")
-    draws = _positive_int(draws, "draws", "use at least 1 parameter draw per width")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"`seed`={seed!r} must be a non-negative integer.")
+    draws = positive_int(draws, "draws", "use at least 1 parameter draw per width")
+    seed = seed_int(seed)
+    activation = activation_name(activation)
     filters = default_filters(N) if filters is None else tuple(
-        _positive_int(t, "filters", "every T must be a positive number of filters") for t in filters)
+        positive_int(t, "filters", "every T must be a positive number of filters") for t in filters)
     if not filters:
         raise ValueError("`filters` is empty; give at least one filter count T, or None for the default sweep.")
     duplicates = N // 10 if duplicates is None else duplicates
@@ -210,8 +211,8 @@ def rank_jump(N: int = 200, *, filters=None, draws: int = 3, seed: int = 0, dupl
     Xd = {name: jax.device_put(X) for name, X in Xs.items()}
     root = jax.random.key(seed)
     points = []
-    for T in filters:
-        arch = Architecture((8, 8, 1), (Conv(T, (3, 3), activation="sigmoid"), Output(10)))
+    for done, T in enumerate(filters, 1):
+        arch = Architecture((8, 8, 1), (Conv(T, (3, 3), activation=activation), Output(10)))
         n1 = arch.widths[1]
         params = [sample_params(arch, jax.random.fold_in(jax.random.fold_in(root, T), j)) for j in range(draws)]
         for name, X in Xd.items():
@@ -219,8 +220,9 @@ def rank_jump(N: int = 200, *, filters=None, draws: int = 3, seed: int = 0, dupl
                 r = rank_report(np.asarray(model.features(arch, p, X)[1]), band=band, name="F_1")
                 points.append(RankPoint(name, T, n1, j, r.rank, min(n1, distinct[name]), r.sigma_max, r.sigma_min,
                                         r.ratio, r.tol, r.margin, r.conclusive))
+        tick(progress, done, len(filters), f"rank-jump: n_1 = {n1}")
     points.sort(key=lambda p: (list(Xs).index(p.series), p.T, p.draw))
-    return RankJump(N, filters, draws, seed, duplicates, a31, distinct, tuple(points))
+    return RankJump(N, filters, draws, seed, duplicates, activation, a31, distinct, tuple(points))
 
 
 _COLORS = {"noisy": "tab:blue", "raw": "tab:orange", "duplicates": "tab:red"}
@@ -228,15 +230,30 @@ _MARKERS = {"noisy": "o", "raw": "s", "duplicates": "^"}
 _FLOOR = 1e-20  # a σ_min/σ_max of exactly 0 cannot sit on a log axis
 
 
-def rank_jump_figure(result: RankJump) -> bytes:
-    """PNG bytes: rank ``F_1`` vs ``n_1`` (left) and ``σ_min/σ_max`` vs ``n_1`` with the tolerance (right)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+def rank_jump_explanation(result: RankJump) -> str:
+    """A few sentences for the lecturer, generated from the numbers, citing the THEORY item."""
+    jump = [p.n1 for p in result.select("noisy") if p.rank == result.N]
+    where = f"from n_1 = {min(jump)} on (N = {result.N})" if jump else "at no width of the sweep"
+    dup = (f" With {result.duplicates} repeated digits the rank stops at {result.distinct['duplicates']} distinct "
+           "samples however wide the layer: Assumption 3.1 is violated in the way that matters."
+           if "duplicates" in result.series else "")
+    verdict = "Every rank equals min(n_1, distinct samples), conclusively." if result.agrees else \
+        "Some rank differs from min(n_1, distinct samples) or is inconclusive: see the JSON."
+    return (f"{ITEM}: random weights of an analytic conv layer (here σ = {result.activation}) give rank F_1 = min(n_1, N), so the "
+            f"features of the N samples become linearly independent exactly when n_1 ≥ N. Here rank F_1 = N "
+            f"{where}.{dup} {verdict}")
 
+
+def rank_jump_figure(result: RankJump):
+    """Figure: rank ``F_1`` vs ``n_1`` (left) and ``σ_min/σ_max`` vs ``n_1`` with the tolerance (right)."""
+    with slide_style():
+        return _figure(result)
+
+
+def _figure(result: RankJump):
     N = result.N
     n1 = np.array([PATCHES * t for t in result.filters])
-    fig = Figure(figsize=(11, 4.2), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure((12, 4.8))
     left, right = fig.subplots(1, 2)
     grid = np.linspace(0, n1.max(), 200)
     left.plot(grid, np.minimum(grid, N), "k--", lw=1, label="min(n₁, N)")
@@ -246,7 +263,8 @@ def rank_jump_figure(result: RankJump) -> bytes:
     for ax in (left, right):
         ax.axvline(N, color="gray", lw=1)
         ax.set_xlabel("width n₁ = 36·T")
-    left.text(N, 0.02, " n₁ = N", color="gray", transform=left.get_xaxis_transform())
+    left.text(N, 0.5, " n₁ = N", color="gray", transform=left.get_xaxis_transform())
+    right.text(N, 0.5, " n₁ = N", color="gray", transform=right.get_xaxis_transform())
     offsets = dict(zip(result.series, np.linspace(-0.012, 0.012, len(result.series)) * n1.max()))
     for name in result.series:
         pts = result.select(name)
@@ -265,10 +283,8 @@ def rank_jump_figure(result: RankJump) -> bytes:
     right.set_yscale("log")
     left.set_ylabel("rank F₁")
     right.set_ylabel("σ_min / σ_max of F₁")
-    left.set_title(f"Rank of F₁ on {N} digits ({result.draws} draws per width)")
+    left.set_title(f"Rank of F₁ on {N} digits ({result.draws} draw{'s' if result.draws != 1 else ''} per width)")
     right.set_title("Smallest singular value, relative")
-    left.legend(fontsize=8, loc="lower right")
-    right.legend(fontsize=8, loc="lower left")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    return buf.getvalue()
+    left.legend(loc="lower right")
+    right.legend(loc="lower left")
+    return fig

@@ -1,0 +1,54 @@
+"""The rank jump at n_1 = N (Theorem 3.5): a marimo notebook.
+
+Open it with ``marimo edit notebooks/rank_jump.py``; run it headless with
+``python notebooks/rank_jump.py -- --N 40``; export a static page with
+``marimo export html notebooks/rank_jump.py -o rank_jump.html``.
+"""
+
+import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App(width="medium")
+
+
+@app.cell
+def _():
+    import io
+
+    import marimo as mo
+
+    from theory_lab import activations, demos
+    return activations, demos, io, mo
+
+
+@app.cell
+def _(activations, mo):
+    args = mo.cli_args()
+    N = mo.ui.slider(20, 600, step=10, value=int(args.get("N", 200)), label="N (digits)", show_value=True)
+    width = mo.ui.slider(0.5, 3.0, step=0.25, value=float(args.get("width", 2.0)),
+                         label="widest layer: n₁ / N up to", show_value=True)
+    activation = mo.ui.dropdown(activations.names(), value=args.get("activation", "sigmoid"), label="σ₁")
+    seed = mo.ui.number(0, 10_000, value=int(args.get("seed", 0)), label="seed")
+    draws = mo.ui.slider(1, 5, value=int(args.get("draws", 2)), label="draws per width", show_value=True)
+    mo.vstack([mo.md("# The rank jump: rank F₁ = min(n₁, N) (Theorem 3.5)"),
+               mo.hstack([N, width, activation]), mo.hstack([seed, draws])])
+    return N, activation, draws, seed, width
+
+
+@app.cell
+def _(N, activation, demos, draws, seed, width):
+    result = demos.rank_jump(N.value, filters=demos.default_filters(N.value, max_ratio=width.value),
+                             draws=draws.value, seed=int(seed.value), activation=activation.value)
+    return (result,)
+
+
+@app.cell
+def _(demos, io, mo, result):
+    figure = demos.rank_jump_figure(result)
+    mo.vstack([mo.image(io.BytesIO(demos.render(figure)), alt="rank of F1 vs n1"),
+               mo.md(demos.rank_jump_explanation(result))])
+    return
+
+
+if __name__ == "__main__":
+    app.run()

@@ -1,0 +1,70 @@
+"""critical-points demo: wide critical points in S_1 are global minima; the narrow net has minima with Φ > 0."""
+
+import pytest
+
+from theory_lab.demos import critical_points, critical_points_explanation, critical_points_figure, render
+
+N = 40
+
+
+@pytest.fixture(scope="module")
+def result():
+    return critical_points(N, starts=10, saddle_starts=1, seed=0)
+
+
+def test_wide_critical_points_in_S_k_have_zero_loss(result):
+    wide = result.select("wide")
+    inside = [p for p in wide if p.in_S_k]
+    assert len(inside) >= 5  # descent from random starts lands in S_1
+    for p in inside:
+        assert p.converged and p.grad_norm <= 1e-10
+        assert p.loss < 1e-20, p  # Theorem 4.5
+        assert p.negative == 0, p
+    assert result.wide_in_S_k_zero
+
+
+def test_wide_points_with_positive_loss_lie_outside_S_k(result):
+    """Theorem 4.5 is silent outside S_k: the any-index search finds saddles there, never inside."""
+    for p in result.select("wide"):
+        if p.loss > 1e-20:
+            assert not p.in_S_k, p
+
+
+def test_narrow_net_has_a_local_minimum_above_zero(result):
+    bad = result.narrow_bad_minima
+    assert bad, [p.to_dict() for p in result.select("narrow")]
+    for p in bad:
+        assert p.loss > 1.0 and p.negative == 0 and p.zero == 0 and p.conclusive
+        assert p.grad_norm <= 1e-10
+    saddles = [p for p in result.select("narrow") if p.kind == "saddle"]
+    assert all(p.negative > 0 for p in saddles)
+
+
+def test_unconverged_runs_are_not_critical_points(result):
+    for p in result.points:
+        if not p.converged:
+            assert p.kind == "not converged" and p.negative is None
+
+
+def test_figure_and_explanation(result):
+    fig = critical_points_figure(result)
+    axes = fig.get_axes()
+    assert len(axes) == 2 and all(ax.get_yscale() == "log" for ax in axes)
+    assert all("negative Hessian eigenvalues" in ax.get_xlabel() for ax in axes)
+    labels = [t.get_text() for t in axes[0].get_legend().get_texts()]
+    assert any(label.startswith("global minimum Φ = 0, in S₁") for label in labels)
+    assert "≥ N = 40" in axes[0].get_title() and "< N = 40" in axes[1].get_title()
+    assert render(fig)[:4] == b"\x89PNG"
+    text = critical_points_explanation(result)
+    assert text.startswith("Theorem 4.5") and "strict local minima with Φ > 0: " in text
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"starts": 0}, r"`starts`=0 must be a positive integer"),
+    ({"saddle_starts": -1}, r"`saddle_starts`=-1 must be a non-negative integer"),
+    ({"seed": -2}, r"`seed`=-2 must be a non-negative integer"),
+    ({"max_iter": 0}, r"`max_iter`=0 must be a positive integer"),
+])
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        critical_points(10, **kwargs)

@@ -1,0 +1,208 @@
+"""The Hessian at a point: one report for the command, the checks, the finder and the benchmarks.
+
+* :func:`spectrum_report` — matrix-free, for any :class:`~theory_lab.objective.Objective`
+  (or an :class:`~theory_lab.arch.Architecture`) and data in one batch or in
+  :class:`~theory_lab.batching.Batches`: loss and gradient, top-``k`` / bottom-``k``
+  Lanczos eigenpairs with residuals, the SLQ density, trace estimates (Hutchinson,
+  Hutch++, XTrace), the inertia (exact for ``dim ≤ exact_max``, else estimated), the
+  *bulk* and the *outliers*. Progress goes to a callback ``progress(stage, done, planned)``
+  (products done / planned); drawing it is the caller's business (the CLI draws a bar).
+* :func:`hessian_report` — dense, for small ``P``: ``H``, ``J``, the Gauss–Newton term,
+  eigenvalues, gradient, residuals and the inertia.
+* :func:`hessian_inertia` — the :class:`~theory_lab.linalg.Inertia` of the dense Hessian
+  (the one inertia type and margin rule, :func:`theory_lab.linalg.inertia_report`).
+
+Outliers are converged Lanczos eigenvalues outside the bulk: the interval around the
+smoothed density's highest peak on which the density stays above ``BULK_LEVEL`` (1e-4)
+times that peak (:func:`bulk_interval`).
+
+Example:
+    >>> import numpy as np
+    >>> from theory_lab import curvature_report as C
+    >>> from theory_lab.arch import Architecture, Dense, Output
+    >>> arch = Architecture((3,), (Dense(4), Output(2)))
+    >>> theta = np.random.default_rng(0).standard_normal(arch.num_params)
+    >>> X, Y = np.random.default_rng(1).standard_normal((6, 3)), np.zeros((6, 2))
+    >>> rep = C.spectrum_report(arch, theta, X, Y, k=2, probes=2, steps=8, trace_matvecs=12)
+    >>> rep["P"], len(rep["top"]["values"]), rep["inertia"]["method"]
+    (26, 2, 'exact')
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable
+
+import jax
+import numpy as np
+
+from theory_lab import batching
+from theory_lab import derivatives as D
+from theory_lab import spectrum as S
+from theory_lab.arch import Architecture
+from theory_lab.linalg import Inertia, inertia_report
+from theory_lab.objective import Objective
+
+__all__ = ["BULK_LEVEL", "OPERATORS", "STAGES", "bulk_interval", "planned_products", "spectrum_report",
+           "hessian_report", "hessian_inertia"]
+
+BULK_LEVEL = 1e-4
+OPERATORS = {"hessian": "hessian", "gauss-newton": "gauss_newton", "residual": "residual"}
+STAGES = ("loss and gradient", "Lanczos eigenpairs", "SLQ density", "trace estimates", "inertia")
+
+
+def bulk_interval(grid, density, level: float = BULK_LEVEL) -> tuple[float, float]:
+    """The interval around the density's highest peak where ``density ≥ level · peak``."""
+    grid, density = np.asarray(grid), np.asarray(density)
+    i = int(np.argmax(density))
+    above = density >= level * density[i]
+    lo, hi = i, i
+    while lo > 0 and above[lo - 1]:
+        lo -= 1
+    while hi < len(grid) - 1 and above[hi + 1]:
+        hi += 1
+    return float(grid[lo]), float(grid[hi])
+
+
+def planned_products(dim: int, *, k: int = 5, probes: int = 8, steps: int = 64, trace_matvecs: int = 48,
+                     exact_max: int = 2000, max_matvecs: int | None = None) -> dict:
+    """Operator products each stage of :func:`spectrum_report` plans (Lanczos: its cap; a gradient counts 1)."""
+    cap = dim if max_matvecs is None else min(int(max_matvecs), dim)
+    return {"loss and gradient": 1, "Lanczos eigenpairs": cap + 2 * min(k, dim),
+            "SLQ density": probes * min(steps, dim), "trace estimates": 3 * min(trace_matvecs, dim),
+            "inertia": dim if dim <= exact_max else 0}
+
+
+def _objective(network, reduction: str) -> Objective:
+    if isinstance(network, Objective):
+        return network
+    if isinstance(network, Architecture):
+        return D.objective(network, reduction=reduction)
+    raise TypeError(f"`network` must be an Architecture or a derivatives Objective, got {type(network).__name__}.")
+
+
+def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str = "hessian", reduction: str = "sum",
+                    block=None, k: int = 5, probes: int = 8, steps: int = 64, trace_matvecs: int = 48,
+                    exact_max: int = 2000, max_matvecs: int | None = None,
+                    progress: Callable[[str, int, int], None] | None = None) -> dict:
+    """All numbers of the Hessian (or Gauss–Newton, or residual term) spectrum at θ, as a JSON-ready dict.
+
+    Args:
+        network: an :class:`~theory_lab.arch.Architecture` (``reduction`` applies) or an Objective.
+        theta: the point ``(P,)`` float64.
+        X, Y: the data (``X`` may be a :class:`~theory_lab.batching.Batches`, then no ``Y``).
+        operator: ``"hessian"``, ``"gauss-newton"`` or ``"residual"``.
+        block: restrict to a block (layer index, or a parameter subtree's path).
+        k, probes, steps, trace_matvecs, exact_max, max_matvecs: the probes' budgets
+            (``max_matvecs`` caps Lanczos' depth; default ``dim``).
+        progress: called as ``progress(stage, products_done, products_planned)`` before each
+            stage and once at the end (``stage="done"``).
+
+    Raises:
+        ValueError: for an unknown operator, or when the loss or gradient at θ is not finite.
+    """
+    if operator not in OPERATORS:
+        raise ValueError(f"`operator`={operator!r} is unknown; choose one of {', '.join(OPERATORS)}.")
+    obj = _objective(network, reduction)
+    op = D.HessianMatvec(obj, OPERATORS[operator], block)
+    dim = op.dim()
+    data = X if isinstance(X, batching.Batches) else batching.as_batches(np.asarray(X), np.asarray(Y))
+    args = (np.asarray(theta), data)
+    keys = jax.random.split(jax.random.key(seed), 4)
+    k, steps, budget = min(k, dim), min(steps, dim), min(trace_matvecs, dim)
+    plan = planned_products(dim, k=k, probes=probes, steps=steps, trace_matvecs=budget, exact_max=exact_max,
+                            max_matvecs=max_matvecs)
+    report = progress or (lambda stage, done, planned: None)
+    timings, done = {}, 0
+
+    def timed(name, fn, used):
+        nonlocal done
+        report(name, done, done + sum(plan[s] for s in STAGES[STAGES.index(name):]))
+        t0 = time.perf_counter()
+        out = fn()
+        timings[name] = round(time.perf_counter() - t0, 3)
+        plan[name] = used(out)
+        done += plan[name]
+        return out
+
+    loss, grad = timed("loss and gradient", lambda: D.value_and_gradient(obj, *args), lambda out: 1)
+    gnorm = float(np.linalg.norm(np.asarray(grad)))
+    if not (math.isfinite(float(loss)) and math.isfinite(gnorm)):
+        raise ValueError(f"the loss at θ is {float(loss)} and ‖∇Φ‖ = {gnorm}: the network's outputs are not finite "
+                         "there. Check the inputs and parameters for NaN/Inf or overflow (smaller weights).")
+    top, bottom = timed("Lanczos eigenpairs", lambda: S.lanczos(op, dim, keys[0], *args, k=k, which="both",
+                                                                max_matvecs=max_matvecs),
+                        lambda out: out[0].num_matvecs)  # Krylov steps and residual products
+    dens = timed("SLQ density", lambda: S.slq_density(op, dim, keys[1], *args, num_probes=probes, num_matvecs=steps),
+                 lambda out: probes * steps)
+    traces = timed("trace estimates", lambda: S.trace_estimates(op, dim, keys[2], *args, num_matvecs=budget),
+                   lambda out: 3 * budget)
+    inert = timed("inertia", lambda: S.inertia(op, dim, *args, exact_max=exact_max,
+                                               density=None if dim <= exact_max else dens),
+                  lambda out: dim if dim <= exact_max else 0)
+    report("done", done, done)
+    bulk = list(bulk_interval(dens.grid, dens.density))
+    outliers = [float(v) for pairs in (top, bottom) for v, ok in zip(pairs.values, pairs.converged)
+                if ok and not bulk[0] <= v <= bulk[1]]
+    N, m = data.N, int(jax.eval_shape(obj.outputs, args[0], data.X[0]).shape[1])
+    return {"model": _describe(obj), "architecture": None if obj.arch is None else obj.arch.describe(), "P": obj.P, "dim": dim, "operator": operator, "block": block,
+            "reduction": obj.reduction, "loss_function": obj.loss.name, "N": N, "m": m,
+            "batch_size": data.batch_size, "num_batches": data.num_batches, "seed": seed,
+            "loss": float(loss), "gradient_norm": gnorm, "top": top.to_dict(), "bottom": bottom.to_dict(),
+            "density": dens.to_dict(), "trace": {name: t.to_dict() for name, t in traces.items()},
+            "inertia": inert.to_dict(), "bulk": bulk, "outliers": sorted(outliers), "seconds": timings,
+            "products": {"planned": planned_products(dim, k=k, probes=probes, steps=steps, trace_matvecs=budget,
+                                                     exact_max=exact_max, max_matvecs=max_matvecs),
+                         "done": plan, "total": done}}
+
+
+def _describe(obj: Objective) -> str:
+    if obj.arch is not None:
+        return obj.arch.describe()
+    blocks = ", ".join(f"{name} ({sl.stop - sl.start})" for name, sl in obj.layout.blocks())
+    return f"{type(obj.network).__name__}: {blocks}"
+
+
+def hessian_report(network, params, X, Y) -> dict:
+    """Dense ``H``, ``J``, Gauss–Newton term, eigenvalues, gradient and residuals at a point (small ``P``).
+
+    Args:
+        network: an Architecture (then ``params`` is the ``model.init`` pytree; squared loss,
+            sum reduction) or an Objective (then ``params`` is θ).
+        X, Y: one batch of data.
+
+    Returns:
+        ``{"obj", "theta", "H" (P, P), "J" (Nm, P), "GN" (P, P), "eig" (P,) ascending,
+        "grad" (P,), "r" (Nm,) (outputs − Y; squared loss), "loss", "P", "Nm", "inertia"}``;
+        ``GN = JᵀJ`` for the squared loss with sum reduction, else ``c JᵀΛJ``.
+    """
+    if isinstance(network, Objective):
+        obj, theta = network, network.check_theta(params)
+    else:
+        obj = _objective(network, "sum")
+        theta, _ = D.flatten(params)
+    X, Y = np.asarray(X), np.asarray(Y)
+    H = np.asarray(D.hessian(obj, theta, X, Y))
+    J = np.asarray(D.jacobian(obj, theta, X))
+    g = np.asarray(D.gradient(obj, theta, X, Y))
+    squared = obj.loss.name == "squared" and obj.loss.fn is None
+    r = np.asarray(D.residuals(obj, theta, X, Y)) if squared else np.full(J.shape[0], np.nan)
+    GN = J.T @ J if squared and obj.reduction == "sum" else np.asarray(D.gauss_newton(obj, theta, X, Y=Y))
+    eig = np.linalg.eigvalsh(H)
+    return {"obj": obj, "theta": theta, "H": H, "J": J, "GN": GN, "eig": eig, "grad": g, "r": r,
+            "loss": float(D.loss(obj, theta, X, Y)), "P": obj.P, "Nm": J.shape[0], "inertia": inertia_report(eig)}
+
+
+def hessian_inertia(arch: Architecture, params, X, Y, *, rtol: float = 1e-9, band: float = 10.0) -> Inertia:
+    """Inertia of the dense Hessian ``∇²Φ (P, P)`` at ``params`` (small ``P``), at a solver's point.
+
+    ``tol = rtol · max|λ|`` (default 1e-9: a point found by a solver carries its forward
+    error, well above eigensolver rounding); the margin rule is :func:`theory_lab.linalg.inertia_report`'s.
+    """
+    from theory_lab import loss_surface
+
+    loss_surface.check_targets(arch, X, Y)
+    obj = D.objective(arch)
+    H = np.asarray(D.hessian(obj, obj.layout.ravel(params), X, Y))
+    return inertia_report(np.linalg.eigvalsh(0.5 * (H + H.T)), rtol=rtol, band=band)

@@ -1,0 +1,104 @@
+"""What every teaching demo shares: argument checks, the progress callback and figure output.
+
+A demo is a pure function ``demo(..., seed=…, progress=None) -> Result`` plus
+``demo_figure(result) -> matplotlib.figure.Figure``. ``progress``, if given, is called as
+``progress(done, total, message)`` after each unit of work; only the command layer draws a
+bar. :func:`render` turns a figure into PNG or SVG bytes (SVG without a date, so the same
+numbers give the same file).
+
+Example:
+    >>> from theory_lab.demos.common import new_figure, render
+    >>> fig = new_figure((3, 2))
+    >>> ax = fig.subplots()
+    >>> _ = ax.plot([0, 1], [0, 1])
+    >>> render(fig, "png")[:4], render(fig, "svg")[:5]
+    (b'\\x89PNG', b'<?xml')
+"""
+
+from __future__ import annotations
+
+import io
+from contextlib import contextmanager
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["Progress", "FORMATS", "ZERO_LOSS_RTOL", "LOG_FLOOR", "positive_int", "seed_int", "activation_name",
+           "tick", "new_figure", "slide_style", "render"]
+
+#: ``progress(done, total, message)``.
+Progress = Callable[[int, int, str], None]
+FORMATS = ("png", "svg")
+#: ``Φ`` counts as zero when ``Φ ≤ ZERO_LOSS_RTOL · ½‖Y‖²``, i.e. ``‖F_L − Y‖ ≤ 1e-8 ‖Y‖``.
+ZERO_LOSS_RTOL = 1e-16
+#: Values of exactly 0 are drawn at this floor on log axes (and said so in the legend).
+LOG_FLOOR = 1e-32
+
+
+def positive_int(value, name: str, fix: str) -> int:
+    """``value`` as an ``int`` if it is a positive integer, else a ``ValueError`` naming ``name``.
+
+    >>> positive_int(3, "N", "e.g. 40")
+    3
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"`{name}`={value!r} must be a positive integer; {fix}.")
+    return int(value)
+
+
+def seed_int(seed) -> int:
+    """A non-negative integer seed, else a ``ValueError``."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"`seed`={seed!r} must be a non-negative integer.")
+    return int(seed)
+
+
+def activation_name(activation: str) -> str:
+    """``activation`` if the activation registry knows it, else a ``ValueError`` listing the known names."""
+    from theory_lab import activations
+
+    try:
+        activations.get(activation)
+    except (KeyError, ValueError):
+        raise ValueError(f"`activation`={activation!r} is unknown; choose one of "
+                         f"{', '.join(activations.names())}.") from None
+    return activation
+
+
+def tick(progress: Progress | None, done: int, total: int, message: str) -> None:
+    """Call ``progress`` if there is one."""
+    if progress is not None:
+        progress(int(done), int(total), message)
+
+
+@contextmanager
+def slide_style():
+    """Font sizes readable on a projected slide (artists take them when they are created)."""
+    import matplotlib
+
+    with matplotlib.rc_context({"font.size": 12, "axes.titlesize": 13, "axes.labelsize": 13,
+                                "legend.fontsize": 10.5, "xtick.labelsize": 11, "ytick.labelsize": 11,
+                                "svg.hashsalt": "theory-lab"}):
+        yield
+
+
+def new_figure(figsize) -> "matplotlib.figure.Figure":  # noqa: F821
+    """A figure with its own Agg canvas (no pyplot, no global state), constrained layout."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def render(fig, fmt: str = "png", *, dpi: int = 110) -> bytes:
+    """The figure as ``"png"`` or ``"svg"`` bytes."""
+    if fmt not in FORMATS:
+        raise ValueError(f"`fmt`={fmt!r} is unknown; choose one of {FORMATS}.")
+    import matplotlib
+
+    buf = io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": "theory-lab"}):
+        fig.savefig(buf, format=fmt, dpi=dpi, metadata={"Date": None} if fmt == "svg" else None)
+    return buf.getvalue()

@@ -1,0 +1,383 @@
+"""The Lanczos process behind :mod:`theory_lab.spectrum`: extendable, breakdown-aware, counted.
+
+A :class:`Krylov` basis ``Q = [q_0 … q_m]`` of a symmetric operator is built one
+product at a time with full reorthogonalisation (classical Gram–Schmidt, twice), and
+can be *extended*: :func:`extend` continues the recurrence from where it stopped, so
+no product is ever thrown away. After ``m`` steps
+
+    A Q_m = Q_m T_m + β_m q_m e_mᵀ  (to rounding),
+
+with ``T_m`` tridiagonal (``alpha`` on the diagonal, ``beta`` off it).
+
+**Breakdown.** When the Krylov space runs out — an invariant subspace, e.g. an
+operator of rank ``r`` after ``r + 1`` steps — the new residual is rounding noise.
+Normalising it (as plain Lanczos does) fills ``T`` with meaningless entries whose Ritz
+values can lie far outside the spectrum. A step *breaks down* when
+
+* ``β ≤ BREAKDOWN_RTOL · s``, ``s`` the largest ``‖A q_i‖`` so far (a lower bound on
+  ``‖A‖₂``), or
+* the second Gram–Schmidt pass removed more than half of what the first left (the
+  "twice is enough" test of Kahan and Parlett: the residual was numerically inside
+  ``span Q``, orthogonality would be lost).
+
+On breakdown ``β`` is recorded as exactly 0 — ``T`` becomes block diagonal and the
+Ritz values found so far are eigenvalues — and the process either stops (``restart=False``,
+used by quadrature: the probe's spectral measure is then known exactly) or *deflates*:
+it continues from a random vector orthogonal to ``Q`` (drawn from ``fold_in(key, j)``),
+which finds further eigenvalues and the multiplicities a single Krylov space cannot see.
+After ``dim`` steps the basis is complete and the process stops.
+
+**Drivers.** Each step is one product plus ``O(B · dim)`` of reorthogonalisation (``B``
+the allocated rows). Inside a jitted loop (``lax.fori_loop``) XLA's CPU backend ran a
+linearised Hessian-vector product 5–6× slower than the same product dispatched on its
+own (and ~4x slower inside a ``lax.cond``; measured on the digits CNN, see
+``benchmarks/RESULTS.md``), so on CPU (``driver="python"``) each step is two jitted calls
+driven from Python — the product alone, then the orthogonalisation; elsewhere
+(``driver="loop"``) a block of steps runs in one jitted loop. :data:`DRIVERS` holds the
+choice per backend.
+
+Example:
+    >>> import jax, numpy as np
+    >>> from theory_lab import krylov
+    >>> from theory_lab.spectrum import dense_matvec
+    >>> A = np.diag([3.0, 3.0, 1.0, 0.0, 0.0])          # rank 3, eigenvalue 3 twice
+    >>> K = krylov.start(dense_matvec, 5, jax.random.key(0), (A,))
+    >>> K = krylov.extend(K, 5)
+    >>> K.depth, K.num_matvecs, K.breakdowns             # the space ran out twice
+    (5, 5, 2)
+    >>> np.round(np.sort(krylov.ritz(K)[0]), 12).tolist()
+    [0.0, 0.0, 1.0, 3.0, 3.0]
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.linalg
+
+__all__ = ["bind", "check_operator", "check_key", "Krylov", "prepare", "start", "extend", "ritz", "ritz_vectors", "apply_many", "products", "dense", "BREAKDOWN_RTOL", "DRIVERS",
+           "driver_for"]
+
+BREAKDOWN_RTOL = 1e-12
+DRIVERS = {"cpu": "python"}  # backend -> driver; any other backend: "loop"
+_DEFAULT_DRIVER = "loop"
+
+
+def driver_for(backend: str | None = None) -> str:
+    """The step driver used on ``backend`` (default: JAX's default backend)."""
+    return DRIVERS.get(jax.default_backend() if backend is None else backend, _DEFAULT_DRIVER)
+
+
+def bind(matvec, params) -> Callable:
+    """``v -> A v``: ``matvec.prepare(*params)`` when the operator has it, else ``matvec(v, *params)`` (traceable)."""
+    prepare = getattr(matvec, "prepare", None)
+    if prepare is not None:
+        return prepare(*params)
+    return lambda v: matvec(v, *params)
+
+
+@functools.lru_cache(maxsize=64)
+def _output_shape(matvec, dim, tree, specs):
+    # tracing a Hessian's preparation costs ~0.3 s: once per operator and parameter shapes
+    v = jax.ShapeDtypeStruct((dim,), jnp.float64)
+    params = jax.tree_util.tree_unflatten(tree, [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in specs])
+    return jax.eval_shape(lambda u, *p: bind(matvec, p)(u), v, *params)
+
+
+def check_operator(matvec, dim, params, name="matvec"):
+    """Refuse a matvec that is not callable, not hashable, or does not map float64 ``(dim,)`` to ``(dim,)``."""
+    if not callable(matvec):
+        raise TypeError(f"`{name}` must be a callable matvec(v, *params) -> A v, got {type(matvec).__name__}.")
+    try:
+        hash(matvec)
+    except TypeError:
+        raise TypeError(f"`{name}` must be hashable (it is a static argument of jit); use a module-level function "
+                        "or a frozen dataclass such as derivatives.HessianMatvec, and pass arrays as params.") from None
+    if not isinstance(dim, (int, np.integer)) or dim < 1:
+        raise ValueError(f"`dim`={dim!r} must be a positive integer (the operator's size).")
+    leaves, tree = jax.tree_util.tree_flatten(params)
+    out = _output_shape(matvec, int(dim), tree, tuple((np.shape(x), jnp.result_type(x)) for x in leaves))
+    if out.shape != (dim,) or out.dtype != jnp.float64:
+        raise ValueError(f"`{name}` maps a float64 ({dim},) vector to {out.dtype}{tuple(out.shape)}; expected "
+                         f"float64 ({dim},). Check `dim` and `params`.")
+
+
+def check_key(key, name="key"):
+    """The key itself, or a TypeError naming the argument: every random probe comes from an explicit key."""
+    if not isinstance(key, jax.Array) or not (jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or key.shape == (2,)):
+        raise TypeError(f"`{name}` must be a jax.random key (jax.random.key(seed)), got {type(key).__name__}; "
+                        "every random probe comes from an explicit key.")
+    return key
+
+
+@dataclass(frozen=True)
+class Krylov:
+    """A Lanczos basis and its tridiagonal, with the bookkeeping to extend it.
+
+    Attributes:
+        matvec, params: the operator ``matvec(v, *params)``.
+        linear: the operator prepared at ``params`` (a pytree ``v -> A v``), or ``None``.
+        key: key for the restart vectors.
+        state: device arrays ``(Q (B, dim), alpha (B,), beta (B,), j, scale, done, count, breakdowns)``.
+        restart: deflate on breakdown (``True``) or stop (``False``).
+        driver: ``"python"`` or ``"loop"``.
+    """
+
+    matvec: Any
+    params: tuple
+    linear: Any
+    key: Any
+    state: tuple
+    restart: bool
+    driver: str
+
+    @property
+    def dim(self) -> int:
+        return int(self.state[0].shape[1])
+
+    @property
+    def capacity(self) -> int:
+        return int(self.state[0].shape[0])
+
+    @property
+    def depth(self) -> int:
+        """Steps taken (rows of ``T``)."""
+        return int(self.state[3])
+
+    @property
+    def done(self) -> bool:
+        """No further step possible: basis complete, or a breakdown without restart."""
+        return bool(self.state[5])
+
+    @property
+    def num_matvecs(self) -> int:
+        """Operator applications made so far (one per step)."""
+        return int(self.state[6])
+
+    @property
+    def breakdowns(self) -> int:
+        return int(self.state[7])
+
+    def tridiagonal(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """``(alpha (m,), beta (m−1,), β_m)`` of ``T_m``; ``β_m`` couples ``q_m`` (0 after a breakdown)."""
+        m = self.depth
+        alpha, beta = np.asarray(self.state[1][:m]), np.asarray(self.state[2][:m])
+        return alpha, beta[:-1] if m else beta, float(beta[m - 1]) if m else 0.0
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _prepare(matvec, dim, params):
+    prepare = getattr(matvec, "prepare", None)
+    if prepare is None:
+        return None  # products bind ``params`` at each step: nothing to precompute
+    f = prepare(*params)
+    if isinstance(f, jax.tree_util.Partial):
+        return f
+    # make the prepared operator a pytree that can leave this jit: its linearisation is itself
+    return jax.linearize(f, jnp.zeros((dim,), jnp.float64))[1]
+
+
+def _operator(matvec, linear, params):
+    return linear if linear is not None else (lambda v: matvec(v, *params))
+
+
+def _cgs2(Q, w):
+    h = Q @ w
+    w1 = w - Q.T @ h
+    h2 = Q @ w1
+    return w1 - Q.T @ h2, h + h2, w1
+
+
+def _update(key, restart, st, Aq):
+    """Orthogonalise ``Aq = A q_j`` against ``Q``, record ``α_j, β_j`` and the next vector (or a breakdown)."""
+    Q, alpha, beta, j, scale, done, count, nbreak = st
+    B, dim = Q.shape
+    w, h, w1 = _cgs2(Q, Aq)
+    b = jnp.linalg.norm(w)
+    s = jnp.maximum(scale, jnp.linalg.norm(Aq))
+    full = j + 1 >= dim
+    broke = (b <= BREAKDOWN_RTOL * s) | (b < 0.5 * jnp.linalg.norm(w1)) | full
+
+    def fresh(_):
+        r = jax.random.normal(jax.random.fold_in(key, j), (dim,), jnp.float64)
+        r = _cgs2(Q, r)[0]
+        r = _cgs2(Q, r)[0]
+        return r / jnp.linalg.norm(r)
+
+    def follow(_):
+        return jnp.where(broke, 0.0, w / jnp.where(broke, 1.0, b))
+
+    nxt = jax.lax.cond(broke & restart & ~full, fresh, follow, None)
+    Q2 = Q.at[jnp.minimum(j + 1, B - 1)].set(jnp.where(j + 1 < B, nxt, Q[B - 1]))
+    stop = full | (broke & (not restart))
+    return (Q2, alpha.at[j].set(h[j]), beta.at[j].set(jnp.where(broke, 0.0, b)), j + 1, s, stop,
+            count + 1, nbreak + broke.astype(nbreak.dtype))
+
+
+def _step(apply, key, restart, st):
+    return jax.lax.cond(st[5], lambda st: st, lambda st: _update(key, restart, st, apply(st[0][st[3]])), st)
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _product(matvec, linear, params, Q, j):
+    # no control flow around the product: inside a cond or loop XLA's CPU backend ran it ~4x slower
+    return _operator(matvec, linear, params)(Q[j])
+
+
+@functools.partial(jax.jit, static_argnums=(0,), donate_argnums=(2,))
+def _update_jit(restart, key, st, Aq):
+    return _update(key, restart, st, Aq)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1), donate_argnums=(5,))
+def _loop_steps(matvec, restart, linear, params, key, st, n):
+    apply = _operator(matvec, linear, params)
+    return jax.lax.fori_loop(0, n, lambda i, s: _step(apply, key, restart, s), st)
+
+
+def _capacity(rows: int, dim: int) -> int:
+    return min(dim + 1, max(32, 1 << math.ceil(math.log2(max(rows, 1)))))
+
+
+def prepare(matvec, dim: int, params: tuple):
+    """The operator prepared at ``params`` once (``matvec.prepare``, as a pytree), or ``None``; pass it to
+    :func:`start` as ``linear`` to share the preparation between several bases."""
+    return _prepare(matvec, int(dim), tuple(params))
+
+
+_UNSET = object()
+
+
+def start(matvec, dim: int, key, params: tuple, v0=None, *, restart: bool = True, capacity: int = 32,
+          driver: str | None = None, linear=_UNSET) -> Krylov:
+    """An empty Krylov basis from ``v0`` (default ``normal(key, (dim,))``), ready to :func:`extend`.
+
+    The operator is prepared here once (``matvec.prepare``, unless ``linear`` from :func:`prepare`
+    is given); no product is made yet. ``capacity`` rows are allocated (grown by doubling).
+    :func:`extend` consumes the basis it extends (its buffers are reused).
+    """
+    driver = driver_for() if driver is None else driver
+    if driver not in ("python", "loop"):
+        raise ValueError(f"`driver`={driver!r} is unknown; expected 'python' or 'loop'.")
+    k0, k1 = jax.random.split(key)
+    v0 = jax.random.normal(k0, (dim,), jnp.float64) if v0 is None else jnp.asarray(v0, jnp.float64)
+    B = _capacity(capacity, dim)
+    Q = jnp.zeros((B, dim), jnp.float64).at[0].set(v0 / jnp.linalg.norm(v0))
+    state = (Q, jnp.zeros((B,), jnp.float64), jnp.zeros((B,), jnp.float64), jnp.int32(0), jnp.float64(0.0), jnp.bool_(False), jnp.int32(0), jnp.int32(0))
+    if linear is _UNSET:
+        linear = _prepare(matvec, int(dim), tuple(params))
+    return Krylov(matvec, tuple(params), linear, k1, state, bool(restart), driver)
+
+
+def _grow(K: Krylov, rows: int) -> Krylov:
+    B = _capacity(rows, K.dim)
+    if B <= K.capacity:
+        return K
+    Q, alpha, beta, *rest = K.state
+    pad = B - K.capacity
+    state = (jnp.pad(Q, ((0, pad), (0, 0))), jnp.pad(alpha, (0, pad)), jnp.pad(beta, (0, pad)), *rest)
+    return replace(K, state=state)
+
+
+def extend(K: Krylov, depth: int) -> Krylov:
+    """Continue the recurrence until ``depth`` steps (or until :attr:`Krylov.done`); keeps every row."""
+    depth = min(int(depth), K.dim)
+    if depth <= K.depth or K.done:
+        return K
+    K = _grow(K, depth + 1)
+    st = K.state
+    n = depth - K.depth
+    if K.driver == "loop":
+        st = _loop_steps(K.matvec, K.restart, K.linear, K.params, K.key, st, jnp.int32(n))
+    else:
+        for _ in range(n):
+            Aq = _product(K.matvec, K.linear, K.params, st[0], st[3])
+            st = _update_jit(K.restart, K.key, st, Aq)
+            if bool(st[5]):
+                break  # basis complete, or (quadrature) the probe's measure is exact
+    return replace(K, state=st)
+
+
+def ritz(K: Krylov) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ritz values ``θ (m,)`` ascending, eigenvectors ``S (m, m)`` of ``T_m``, and the free residual
+    estimates ``|β_m S[m−1, i]| (m,)`` (exact residuals of the Ritz pairs to rounding)."""
+    alpha, beta, b_last = K.tridiagonal()
+    if alpha.size == 1:
+        return alpha.copy(), np.ones((1, 1)), np.array([abs(b_last)])
+    theta, S = scipy.linalg.eigh_tridiagonal(alpha, beta, lapack_driver="stemr")
+    return theta, S, np.abs(b_last * S[-1, :])
+
+
+@jax.jit
+def _combine(Q, S):
+    V = S.T @ Q[: S.shape[0]]
+    return V / jnp.linalg.norm(V, axis=1, keepdims=True)
+
+
+def ritz_vectors(K: Krylov, S_cols: np.ndarray) -> jax.Array:
+    """Unit Ritz vectors ``(k, dim)`` for the columns ``S_cols (m, k)`` of :func:`ritz`'s ``S``."""
+    S_cols = np.asarray(S_cols, np.float64)
+    m = S_cols.shape[0]
+    Spad = np.zeros((K.capacity, S_cols.shape[1]))
+    Spad[:m] = S_cols
+    return _combine(K.state[0], jnp.asarray(Spad))
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _apply_one(matvec, linear, params, v):
+    return _operator(matvec, linear, params)(v)
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _apply_batch(matvec, linear, params, V):
+    return jax.vmap(_operator(matvec, linear, params))(V)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _unit_product(matvec, dim, linear, params, i):
+    return _operator(matvec, linear, params)(jax.nn.one_hot(i, dim, dtype=jnp.float64))
+
+
+def dense(matvec, dim: int, params: tuple, *, linear=_UNSET) -> jax.Array:
+    """``(A + Aᵀ)/2`` from the ``dim`` products ``A e_i``, each its own jitted call (the CPU path).
+
+    On XLA's CPU backend a product inside ``lax.map`` (a loop) ran ~4x slower than
+    dispatched alone, and a vmapped batch of products slower still per product. Columns
+    are copied to the host as they come (the next product is already dispatched).
+    """
+    dim = int(dim)
+    if linear is _UNSET:
+        linear = _prepare(matvec, dim, tuple(params))
+    out = np.empty((dim, dim))
+    pending = None
+    for i in range(dim + 1):
+        nxt = _unit_product(matvec, dim, linear, tuple(params), jnp.int32(i)) if i < dim else None
+        if pending is not None:
+            out[i - 1] = np.asarray(pending)
+        pending = nxt
+    out += out.T
+    out *= 0.5
+    return jnp.asarray(out)
+
+
+def products(matvec, dim: int, params: tuple, V, *, linear=_UNSET, driver: str | None = None) -> jax.Array:
+    """``A v`` for each row of ``V (n, dim)``, prepared once: one jitted product per row on CPU
+    (``driver="python"``), one vmapped batch elsewhere."""
+    if linear is _UNSET:
+        linear = _prepare(matvec, int(dim), tuple(params))
+    if (driver_for() if driver is None else driver) == "python":
+        return jnp.stack([_apply_one(matvec, linear, tuple(params), v) for v in V])
+    return _apply_batch(matvec, linear, tuple(params), V)
+
+
+def apply_many(K: Krylov, V) -> jax.Array:
+    """``A v`` for each row of ``V (k, dim)``: one product each (one at a time on CPU, batched elsewhere)."""
+    if K.driver == "python":
+        return jnp.stack([_apply_one(K.matvec, K.linear, K.params, v) for v in V])
+    return _apply_batch(K.matvec, K.linear, K.params, V)

@@ -1,0 +1,161 @@
+"""Named tolerances: one home for every threshold a verdict is decided against.
+
+Each tolerance says what error it models, so that a check's *inconclusive* comes from
+a band around a number's real uncertainty (THEORY.md §5), never from its conclusion.
+A :class:`Tolerance` is a threshold plus a multiplicative ``band``: an observed value
+within a factor ``band`` of the threshold (on either side) cannot be told apart from
+it and is *inconclusive*.
+
+Rules (documented per source of error):
+
+* **SVD rounding** (:func:`svd_rank_tol`): a matrix stored in float64 has singular
+  values perturbed by about ``σ_1 · max(m, n) · eps``; band :data:`SVD_BAND` = 10.
+* **Solver forward error** (:func:`solver_rank_tol`): a matrix built from an iterative
+  solver's output (parameters where ``‖∇Φ‖ ≤ gtol``) carries the solver's forward error
+  into every entry; its rank is decided at ``σ_1 · FORWARD_RTOL`` (1e-8), band 10.
+* **Zero loss** (:func:`zero_loss_tol`): ``Φ`` counts as zero when
+  ``Φ ≤ ZERO_LOSS_RTOL · ½‖Y‖²`` (1e-20: squared residuals at ~1e-10 of the targets),
+  band 100 (a factor 10 on the residual norm).
+* **Critical point** (:func:`critical_tol`): ``‖∇Φ‖ ≤ GTOL_RTOL · scale`` where
+  ``scale = ‖J‖₂ · ‖Y‖`` bounds ``‖Jᵀ r‖`` (1e-10 relative), band 10.
+* **Floating-point identities** (:data:`IDENTITY_RTOL`): two float64 computations of
+  the same quantity (autodiff vs a recursion, HVP vs a dense Hessian column) agree to
+  a few hundred eps relative; threshold 1e-10, band 100.
+* **Bound slack** (:data:`BOUND_RTOL`): an inequality ``a ≤ b`` between float64
+  products of norms holds up to relative rounding ~1e-12; the ratio ``a / b`` is
+  compared with 1 at band ``1 + BOUND_RTOL`` (1e-9).
+* **Eigenvalue signs** (:func:`eigen_tol`): an eigenvalue of a dense symmetric float64
+  matrix is exact to ``n · eps · ‖A‖₂``; band 10 (shared with the rank rule).
+* **Exact-fit residual** (:func:`fit_residual_tol`): ``‖Fλ − y‖`` of a backward-stable
+  solve (Householder QR of ``Fᵀ`` and a triangular solve, Corollary 3.6), evaluated again
+  in float64 through the network, is of order ``γ · (‖F‖_F ‖λ‖ + ‖y‖)`` with
+  ``γ = max(N, n) · eps``, the scale of the SVD rank rule (QR's worst-case constant
+  ``N·n`` is pessimistic by orders of magnitude); band 10. On the default instances the
+  residuals sit 10³–10⁴ below it, while ``λ`` off by a relative 1e-6 lands 10²–10³ above.
+* **Distinct float64 vectors** (:func:`distinct_tol`): two length-``l`` float64 vectors
+  with entries of size ``≤ scale`` that differ by less than ``sqrt(l) · eps · scale``
+  could have been made equal (or unequal) by one rounding of their inputs; band 10.
+  Assumption 3.1 is about exact equality of patches; this band says when a distance
+  between patches of different samples is too small for float64 to tell.
+* **Exact quantities** (widths, counts, parameter numbers) have no tolerance:
+  :meth:`theory_lab.checking.Evidence.exact` compares integers, always conclusively.
+
+Example:
+    >>> from theory_lab import tolerances as T
+    >>> t = T.zero_loss_tol([[1.0, 0.0], [0.0, 1.0]])
+    >>> float(f"{t.value:.3g}"), t.band
+    (1e-20, 100.0)
+    >>> T.BOUND.value, T.BOUND.band > 1
+    (1.0, True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Tolerance", "EPS", "SVD_BAND", "FORWARD_RTOL", "ZERO_LOSS_RTOL", "GTOL_RTOL", "IDENTITY_RTOL",
+           "BOUND_RTOL", "BOUND", "IDENTITY", "svd_rank_tol", "solver_rank_tol", "zero_loss_tol", "critical_tol",
+           "eigen_tol", "identity_tol", "fit_residual_tol", "distinct_tol"]
+
+EPS = float(np.finfo(np.float64).eps)
+SVD_BAND = 10.0
+FORWARD_RTOL = 1e-8
+ZERO_LOSS_RTOL = 1e-20
+GTOL_RTOL = 1e-10
+IDENTITY_RTOL = 1e-10
+BOUND_RTOL = 1e-9
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """A threshold, the band of values that cannot be told apart from it, and why.
+
+    Attributes:
+        value: the threshold (in the units of the compared quantity).
+        band: factor ``≥ 1``; a value in ``[value / band, value · band]`` is inconclusive.
+        name: short name shown in evidence (``"zero loss"``).
+        models: the error source it models (``"SVD rounding"``, ``"solver forward error"``).
+    """
+
+    value: float
+    band: float
+    name: str
+    models: str
+
+    def __post_init__(self):
+        if not (np.isfinite(self.value) and self.value >= 0):
+            raise ValueError(f"Tolerance {self.name!r}: value={self.value!r} must be finite and non-negative.")
+        if not (np.isfinite(self.band) and self.band >= 1):
+            raise ValueError(f"Tolerance {self.name!r}: band={self.band!r} must be a finite factor >= 1.")
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "value": self.value, "band": self.band, "models": self.models}
+
+
+BOUND = Tolerance(1.0, 1.0 + BOUND_RTOL, "bound ratio", "relative rounding of products of float64 norms")
+
+
+def _norm(A) -> float:
+    A = np.asarray(A, dtype=np.float64)
+    return float(np.linalg.norm(A))
+
+
+def svd_rank_tol(shape, sigma_max: float) -> Tolerance:
+    """``σ_1 · max(m, n) · eps`` for a matrix of ``shape`` stored in float64 (band 10)."""
+    return Tolerance(float(sigma_max) * max(shape) * EPS, SVD_BAND, "SVD rank", "SVD rounding")
+
+
+def solver_rank_tol(sigma_max: float, forward_rtol: float = FORWARD_RTOL) -> Tolerance:
+    """``σ_1 · forward_rtol`` for a matrix built from an iterative solver's output (band 10)."""
+    return Tolerance(float(sigma_max) * forward_rtol, SVD_BAND, "solver rank", "solver forward error")
+
+
+def zero_loss_tol(Y) -> Tolerance:
+    """``Φ`` is zero when ``Φ ≤ ZERO_LOSS_RTOL · ½‖Y‖_F²`` (band 100 on Φ, i.e. 10 on ‖r‖)."""
+    return Tolerance(ZERO_LOSS_RTOL * 0.5 * _norm(Y) ** 2, 100.0, "zero loss",
+                     "residuals at 1e-10 of the targets (solver and rounding)")
+
+
+def critical_tol(jacobian_norm: float, Y) -> Tolerance:
+    """``‖∇Φ‖`` is zero when ``≤ GTOL_RTOL · ‖J‖₂ · ‖Y‖`` (``‖Jᵀr‖ ≤ ‖J‖‖r‖``; band 10)."""
+    return Tolerance(GTOL_RTOL * float(jacobian_norm) * max(_norm(Y), 1.0), SVD_BAND, "critical point",
+                     "gradient rounding and solver stopping rule, relative to ‖J‖‖Y‖")
+
+
+def eigen_tol(n: int, norm: float) -> Tolerance:
+    """An eigenvalue of a dense symmetric ``n × n`` float64 matrix is zero within ``n · eps · ‖A‖₂``."""
+    return Tolerance(int(n) * EPS * float(norm), SVD_BAND, "eigenvalue sign", "symmetric eigensolver rounding")
+
+
+def identity_tol(scale: float = 1.0) -> Tolerance:
+    """Two float64 routes to the same quantity agree to ``IDENTITY_RTOL · scale`` (band 100)."""
+    return Tolerance(IDENTITY_RTOL * float(scale), 100.0, "float64 identity", "rounding of two computation routes")
+
+
+IDENTITY = identity_tol(1.0)
+
+
+def fit_residual_tol(shape, F_norm: float, lam_norm: float, y_norm: float = 0.0) -> Tolerance:
+    """``γ (‖F‖_F ‖λ‖ + ‖y‖)``, ``γ = max(N, n)·eps``: the rounding left by a backward-stable solve (band 10).
+
+    Args:
+        shape: ``(N, n)`` of ``F``.
+        F_norm: ``‖F‖_F``; lam_norm: ``‖λ‖_F``; y_norm: ``‖y‖_F``.
+
+    Example:
+        >>> t = fit_residual_tol((200, 216), 10.0, 3.0)
+        >>> f"{t.value:.2e}", t.band
+        ('1.44e-12', 10.0)
+    """
+    N, n = (int(v) for v in shape)
+    gamma = max(N, n) * EPS
+    return Tolerance(gamma * (float(F_norm) * float(lam_norm) + float(y_norm)), SVD_BAND, "exact-fit residual",
+                     "backward error of a QR solve and the product's rounding, at max(N, n)·eps")
+
+
+def distinct_tol(scale: float, length: int) -> Tolerance:
+    """``sqrt(length) · eps · scale``: the distance below which float64 rounding could merge two vectors (band 10)."""
+    return Tolerance(float(np.sqrt(int(length))) * EPS * float(scale), SVD_BAND, "distinct float64 vectors",
+                     "one rounding of entries of size ≤ scale")
