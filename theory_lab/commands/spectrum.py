@@ -142,8 +142,9 @@ def spectrum(
     from rich.console import Console
 
     from theory_lab.curvature_report import OPERATORS
+    from theory_lab.objective import LOSSES
+
     from theory_lab.commands import options
-    from theory_lab.objective import LOSSES, REDUCTIONS
 
     console = Console()
     # every option, before any computation and before anything is written
@@ -155,22 +156,20 @@ def spectrum(
             raise typer.BadParameter("--data gaussian takes no noise; drop --noise or use --data digits/mnist1d.",
                                      param_hint="--noise")
     options.choice(operator, tuple(OPERATORS), "--operator")
-    options.choice(reduction, REDUCTIONS, "--reduction")
+    options.choice(reduction, ("sum", "mean"), "--reduction")
+    if loss is not None:
+        options.choice(loss, tuple(LOSSES), "--loss")
+    if batch_size is not None:
+        options.at_least(batch_size, 1, "--batch-size", "samples per batch")
     for value, name in ((k, "--k"), (probes, "--probes"), (steps, "--steps"), (trace_matvecs, "--trace-matvecs")):
         options.at_least(value, 1, name)
     options.at_least(exact_max, 0, "--exact-max")
     out = options.out_dir(out)
-    if loss is not None and loss not in LOSSES:
-        raise typer.BadParameter(f"`--loss`={loss!r} is unknown; choose one of {', '.join(LOSSES)}.",
-                                 param_hint="--loss")
-    if batch_size is not None and batch_size < 1:
-        raise typer.BadParameter(f"`--batch-size`={batch_size} must be a positive number of samples per batch.",
-                                 param_hint="--batch-size")
     if model_spec is not None:
         obj, theta, data, block, labels = _model_point(model_spec, loss, reduction, batch_size, block)
     else:
-        obj, theta, data, block, labels = _arch_point(arch, data_name, n, params, seed, loss, reduction, batch_size,
-                                                      block, noise, console)
+        obj, theta, data, block, labels = _arch_point(console, arch, data_name, n, noise, params, seed, loss,
+                                                      reduction, batch_size, block)
     rep = _run(console, obj, theta, data, seed=seed, operator=operator, block=block, k=k, probes=probes, steps=steps,
                trace_matvecs=trace_matvecs, exact_max=exact_max)
     _write(console, rep, labels, operator, block, out)
@@ -190,7 +189,7 @@ def _model_point(spec, loss, reduction, batch_size, block):
     return obj, theta, data, block, {"model": spec, "data": "from the factory", "params": "from the factory"}
 
 
-def _arch_point(arch, data_name, n, params, seed, loss, reduction, batch_size, block, noise=None, console=None):
+def _arch_point(console, arch, data_name, n, noise, params, seed, loss, reduction, batch_size, block):
     import jax
 
     from theory_lab import batching, model
@@ -200,8 +199,6 @@ def _arch_point(arch, data_name, n, params, seed, loss, reduction, batch_size, b
         network = preset(arch)
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--arch") from None
-    if n < 1:
-        raise typer.BadParameter(f"`--n`={n} must be a positive number of samples.", param_hint="--n")
     if block is not None:
         try:
             block = int(block)
@@ -223,13 +220,12 @@ def _arch_point(arch, data_name, n, params, seed, loss, reduction, batch_size, b
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--params") from None
     for note in notes:
-        if console is not None:
-            console.print(f"[yellow]note:[/] --params: {note}")
+        console.print(f"[yellow]note:[/] --params: {note}")
     obj = D.objective(network, loss=loss or "squared", reduction=reduction)
     data = batching.batches(ds.X, ds.Y, batch_size or ds.N)
-    dataset = {"name": data_name, "N": ds.N, "noise": ds.meta.get("noise", 0.0), "seed": ds.meta.get("seed", seed)}
-    return obj, theta, data, block, {"arch": arch, "data": data_name, "params": params, "dataset": dataset,
-                                     "params_notes": notes}
+    return obj, theta, data, block, {
+        "arch": arch, "data": data_name, "params": params, "params_notes": notes,
+        "dataset": {"name": data_name, "N": ds.N, "noise": ds.meta.get("noise", 0.0), "seed": ds.meta.get("seed", seed)}}
 
 
 def _run(console, obj, theta, data, **kwargs) -> dict:
