@@ -215,14 +215,15 @@ def networks(*, n_samples=SAMPLE_SIZES, kinds=("conv1d", "conv2d", "dense"), max
 def resolvable(net: Network, degree: int = 3) -> bool:
     """Whether float64 can be expected to resolve ``rank F_k = N`` on generic data (a sampling rule, not a theorem).
 
-    The units of layer ``k`` are analytic functions of their patch of layer ``k − 1``, which
-    itself carries at most ``e`` = min(input dimension, widths of layers ``1 … k−1``) directions.
-    Their Taylor terms of degree ``> degree`` are so small that, over many samples, the
-    singular values of ``F_k`` past about ``P · C(min(l, e) + degree, degree)`` fall below
-    float64 resolution even where the exact rank is ``N`` (e.g. 96 samples through a 1×1
-    single-channel conv). Draws beyond that capacity would test float64, not the theorem, so
-    :func:`networks` keeps only draws with capacity ``≥ 2N``, a factor 2 of slack measured
-    to keep inconclusive rank decisions under 1 % (``tools/strategy_distribution.py --ranks``).
+    A unit of layer ``k`` is an analytic function of its patch of layer ``k − 1``, and that patch
+    carries at most ``e_p`` directions: its length ``l``, the number of input entries it
+    depends on (its receptive field: after 1×1 convs, one pixel however many channels), and
+    the narrowest layer before ``k``. Taylor terms of degree ``> degree`` are so small that,
+    over many samples, the singular values of ``F_k`` past about ``Σ_p C(e_p + degree, degree)``
+    fall below float64 resolution even where the exact rank is ``N`` (e.g. 96 samples through
+    1×1 convs). Such draws would test float64, not the theorem, so :func:`networks` keeps only
+    draws with that capacity ``≥ 2N`` (a factor 2 of slack, measured to keep inconclusive rank
+    decisions under 1 %: ``tools/strategy_distribution.py --ranks``).
 
     Example:
         >>> from theory_lab.arch import Architecture, Dense, Output
@@ -230,9 +231,19 @@ def resolvable(net: Network, degree: int = 3) -> bool:
         >>> resolvable(Network(thin, 2, 16)), resolvable(Network(thin, 2, 256))
         (True, False)
     """
-    info = net.arch.layer(net.k)
-    e = min(net.arch.widths[:net.k])
-    return info.P * math.comb(min(info.l, e) + degree, degree) >= 2 * net.N
+    arch, k = net.arch, net.k
+    field = np.eye(arch.d, dtype=bool)  # field[j, i]: neuron j of the current layer depends on input i
+    for info in arch.info[:k]:
+        idx = info.patches  # (P, l) into the previous layer; -1 is padding
+        per_patch = np.zeros((idx.shape[0], arch.d), dtype=bool)
+        for col in idx.T:
+            per_patch |= np.where((col >= 0)[:, None], field[np.maximum(col, 0)], False)
+        if info.k == k:
+            break
+        field = per_patch if info.kind == "maxpool" else np.repeat(per_patch, info.T, axis=0)
+    e = min(arch.widths[:k])
+    dims = np.minimum(np.minimum(per_patch.sum(axis=1), idx.shape[1]), e)
+    return sum(math.comb(int(m) + degree, degree) for m in dims) >= 2 * net.N
 
 
 WIDTH_STEPS = (0.0, 0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0)
