@@ -63,17 +63,17 @@ def test_spectrum_writes_json_and_png_from_a_saved_point(saved_run):
     (["--arch", "digits-small", "--data", "mnist1d", "--n", "8"], "has inputs of shape (40, 1)"),
     (["--arch", "digits-small", "--data", "imagenet"], "`--data`='imagenet' is unknown"),
     (["--arch", "digits-small", "--params", "missing.npz"], "neither 'random' nor an existing .npz"),
-    (["--arch", "digits-small", "--operator", "fisher"], "`--operator`='fisher' is unknown"),
-    (["--arch", "digits-small", "--block", "7"], "`--block`=7 is not a layer with parameters"),
+    (["--arch", "digits-small", "--operator", "fisher"], "Invalid value for --operator: 'fisher' is not one of"),
+    (["--arch", "digits-small", "--block", "7"], "Invalid value for --block: `--block`=7 is not a layer with"),
     (["--arch", "digits-small", "--block", "conv"], "`--block`='conv' is not a layer index"),
-    (["--arch", "digits-small", "--loss", "hinge"], "`--loss`='hinge' is unknown"),
-    (["--arch", "digits-small", "--batch-size", "0"], "`--batch-size`=0 must be a positive"),
+    (["--arch", "digits-small", "--loss", "hinge"], "Invalid value for --loss: 'hinge' is not one of"),
+    (["--arch", "digits-small", "--batch-size", "0"], "Invalid value for --batch-size: 0 is too small"),
     (["--model", "nowhere.py:factory"], "Invalid value for --model"),
 ])
 def test_spectrum_bad_input_is_a_clear_error(args, message, tmp_path):
     result = runner.invoke(app, ["spectrum", *args, "--out", str(tmp_path)], env=WIDE)
     assert result.exit_code == 2
-    assert message in result.output
+    assert message in " ".join(result.output.replace("│", " ").split())
 
 
 FACTORY = """

@@ -360,7 +360,9 @@ def _dense(obj, kind, theta, X, Y, memory, batch, block):
     theta = obj.check_theta(theta)
     data = _data(obj, X, Y)
     obj.block_size(block)
-    if batch is None and jax.default_backend() == "cpu":  # lax.map ran each product ~4x slower on CPU (issue 10)
+    traced = any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves((theta, data)))
+    # lax.map ran each product ~4x slower on CPU (issue 10); under a jit (the finder's Newton step) it must stay
+    if batch is None and jax.default_backend() == "cpu" and not traced:
         from theory_lab import spectrum
 
         return spectrum.materialize(HessianMatvec(obj, kind, block), obj.block_size(block), theta, data)

@@ -93,7 +93,8 @@ def materialize(matvec, dim: int, *params, batch: int | None = None) -> jax.Arra
     """
     krylov.check_operator(matvec, dim, params)
     if batch is None:
-        if krylov.driver_for() == "python":
+        traced = any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(params))
+        if krylov.driver_for() == "python" and not traced:
             return krylov.dense(matvec, int(dim), params)
         batch = 64
     if not isinstance(batch, (int, np.integer)) or batch < 1:
