@@ -6,7 +6,8 @@ running statistics) on scikit-learn's digits, softmax cross-entropy with mean re
 (PyHessian's ``nn.CrossEntropyLoss()``). The twins are checked first: outputs, loss,
 gradient and one Hessian-vector product agree to rounding.
 
-Measured, ours and theirs interleaved in one run (``--repeat`` rounds; best of each):
+Measured, ours and theirs interleaved in one process (``--repeat`` rounds; best of each;
+not yet :mod:`protocol`'s separate warm workers, whose machine record it uses):
 
 1. one HVP over N samples: one batch vs batches of ``--batch`` (time, and the compiled
    program's temporary memory from XLA's ``memory_analysis``);
@@ -29,7 +30,6 @@ import argparse
 import datetime as _dt
 import importlib
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -41,6 +41,8 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
+
+import protocol  # noqa: E402  (benchmarks/protocol.py: machine and load for the record)
 
 from theory_lab import batching, presets  # noqa: E402
 from theory_lab import derivatives as D  # noqa: E402
@@ -379,9 +381,10 @@ def section(r: dict) -> str:
         return section_hvp(r)
     has = "pyhessian_top5_s" in r
     d = jax.devices()[0]
+    m = protocol.machine()
     lines = ["## Any-model curvature (issue 11): `benchmarks/bench_resnet.py`", "",
-             f"{_dt.date.today().isoformat()} · {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
-             f"visible · JAX {jax.__version__} on {d.platform}"
+             f"{m['date']} · {m['cpu']}, {m['cores']} cores visible, load average "
+             f"{', '.join(f'{x:.1f}' for x in m['load_average'])} · JAX {jax.__version__} on {d.platform}"
              + (f" · torch {r['torch_version']} (CPU) · pyhessian 0.1" if has else " · baselines skipped"), "",
              f"ResNet-style network (`theory_lab.resnet.ResNet`, widths {r['widths']}, batch norm "
              f"{'in inference mode' if r['batch_norm'] else 'off'}), P = {r['P']:,}, N = {r['n']} digits, softmax "
