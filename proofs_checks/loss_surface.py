@@ -30,7 +30,7 @@ from theory_lab import activations as _act
 from theory_lab import critical, gradient_probes, loss_surface, model
 from theory_lab import derivatives as D
 from theory_lab import tolerances as T
-from theory_lab.checking import Check, Context, Evidence, Hypothesis, Result, conclude
+from theory_lab.checking import Check, Context, Evidence, Hypothesis, Result, applicable, conclude
 from theory_lab.linalg import rank_report
 
 __all__ = ["CHECKS", "STARTS"]
@@ -213,10 +213,13 @@ def _reverse(ev: Evidence, label: str, arch, params, X, Y, k: int, solver: bool)
 
 
 def _theorem_4_4(ctx: Context) -> Result:
-    arch, ds, Y, res = _zero_loss_point(ctx)
-    k = 1
+    arch, ds, k = S.wide_last(), S.digits(ctx, S.N_WIDE), 1
     hyps = [S.h31(arch, ds.X), S.h41(arch, k, S.N_WIDE)]
     ev, rows = Evidence(), []
+    claim = "on S_k, Φ = 0 ⇔ ∇_{U_{k+1}} Φ = 0"
+    if not applicable(hyps):  # no search on an instance the theorem does not cover
+        return conclude(claim, hyps, ev)
+    arch, ds, Y, res = _zero_loss_point(ctx)
     # (⇒) at a zero-loss point ∇_U Φ vanishes; Lemma 4.3 turns the small gradient back into Φ ≤ ½(‖∇_U‖/c)²
     b = loss_surface.gradient_bounds(arch, res.params, ds.X, Y, k)
     m = loss_surface.membership(arch, res.params, ds.X, k, forward_rtol=T.FORWARD_RTOL)
@@ -243,7 +246,7 @@ def _theorem_4_4(ctx: Context) -> Result:
         row = _reverse(ev, f"search {i}", arch, s.params, ds.X, Y, k, True)
         rows.append({**row, "search": s.to_dict()})
     ev.facts["points"] = rows
-    return conclude("on S_k, Φ = 0 ⇔ ∇_{U_{k+1}} Φ = 0", hyps, ev)
+    return conclude(claim, hyps, ev)
 
 
 def _theorem_4_4_widening(ctx: Context) -> Result:
@@ -292,8 +295,10 @@ def _theorem_4_5(ctx: Context) -> Result:
                  Hypothesis(f"{name}: layer k+1 = {k + 1} fully connected", a.layer(k + 1).kind in ("dense", "output"),
                             a.layer(k + 1).kind)]
     ev, counts, rows = Evidence(), {}, {}
+    hyps += [S.class_targets(ds.Y @ Z, Z, f"Y·Z ({enc})") for enc, Z in S.encodings(ctx).items()]
+    if not applicable(hyps):
+        return conclude("every critical point found in S_k has Φ = 0", hyps, ev)
     for enc, Z in S.encodings(ctx).items():
-        hyps.append(S.class_targets(ds.Y @ Z, Z, f"Y·Z ({enc})"))
         _search_all(ctx, ev, f"theorem-4.5/{enc}", arch, ds.X, ds.Y @ Z, 2, "minimum", STARTS, counts, rows, 300)
     _search_all(ctx, ev, "theorem-4.5/tiny", tiny, Xt, Yt, 1, "any", ANY_STARTS, counts, rows)
     ev.facts.update(counts=counts, runs=rows)
@@ -309,6 +314,8 @@ def _corollary_4_6(ctx: Context) -> Result:
             Hypothesis("distinct samples", gap > 0, f"smallest distance between samples {gap:.3g}"),
             S.h41(arch, 2, S.N_TINY), S.class_targets(Y)]
     ev, counts, rows = Evidence(), {}, {}
+    if not applicable(hyps):
+        return conclude("every critical point found in S_k has Φ = 0 (fully connected)", hyps, ev)
     _search_all(ctx, ev, "corollary-4.6", arch, X, Y, 2, "minimum", ANY_STARTS, counts, rows)
     _search_all(ctx, ev, "corollary-4.6", arch, X, Y, 2, "any", ANY_STARTS, counts, rows)
     ev.facts.update(counts=counts, runs=rows)
@@ -331,9 +338,12 @@ def _class_targets_outside(ctx: Context) -> Result:
                        f"n_{arch.L - 1} = {n}, N = {S.N_WIDE}")]
     ev, rows = Evidence(), []
     counts = {"runs": 0, "zero_loss": 0, "inside_S_k": 0, "outside_S_k": 0, "A_rank_deficient": 0}
+    claim = "each zero-loss point lies outside S_1 or has [F_{L-1}, 1] rank deficient"
+    hyps += [S.class_targets(ds.Y @ Z, Z, f"Y·Z ({enc})") for enc, Z in S.encodings(ctx).items()]
+    if not applicable(hyps):
+        return conclude(claim, hyps, ev)
     for enc, Z in S.encodings(ctx).items():
         Y = ds.Y @ Z
-        hyps.append(S.class_targets(Y, Z, f"Y·Z ({enc})"))
         v = np.linalg.solve(Z, np.ones(10))
         for i in range(2):
             ctx.progress(f"class targets: {enc} start {i + 1}/2")
@@ -371,7 +381,7 @@ def _class_targets_outside(ctx: Context) -> Result:
     ev.facts.update(counts=counts, runs=rows,
                     premise="Y Z⁻¹1 = 1 and n_{L-1} + 1 ≤ N: a zero-loss point has U_L Z⁻¹1 = 0 (outside S_k) "
                             "unless [F_{L-1}, 1] is rank deficient")
-    result = conclude("each zero-loss point lies outside S_1 or has [F_{L-1}, 1] rank deficient", hyps, ev)
+    result = conclude(claim, hyps, ev)
     result.summary += (f"; {counts['zero_loss']}/{counts['runs']} at zero loss: {counts['outside_S_k']} outside S_1, "
                        f"{counts['inside_S_k']} inside ([F_{{L-1}}, 1] rank deficient at {counts['A_rank_deficient']})")
     return result
@@ -385,6 +395,9 @@ def _narrow_check(ctx: Context) -> Result:
                          f"widths {arch.widths}, N = {S.N_NARROW}")]
     ev, runs = Evidence(), []
     zero = T.zero_loss_tol(Y)
+    claim = "every critical point is a global minimum with Φ = 0"
+    if not applicable(kept, broken):
+        return conclude(claim, kept, ev, broken=broken)
     for mode, n in NARROW_STARTS:
         for i in range(n):
             ctx.progress(f"narrow: {mode} start {i + 1}/{n}")
@@ -400,7 +413,7 @@ def _narrow_check(ctx: Context) -> Result:
     if not ev.observations:
         ev.observe("critical points found", False, margin=1.0, conclusive=False, detail="no start converged")
     ev.facts.update(runs=runs, not_converged=sum(not r["critical"] for r in runs))
-    return conclude("every critical point is a global minimum with Φ = 0", kept, ev, broken=broken)
+    return conclude(claim, kept, ev, broken=broken)
 
 
 CHECKS = [

@@ -243,7 +243,7 @@ def test_unmet_hypotheses_give_not_applicable_never_fails(monkeypatch):
                                                                              S.Output(10))))
     monkeypatch.setattr(S, "wide_last", lambda: S.Architecture((8, 8, 1), (S.Conv(1, (3, 3)), S.Dense(8),
                                                                              S.Output(10))))
-    for fn in (LSC._lemma_4_2, LSC._theorem_4_4):
+    for fn in (LSC._lemma_4_2, LSC._theorem_4_4, LSC._theorem_4_5, LSC._class_targets_outside):
         assert fn(Context(seed=0)).verdict == Verdict.NOT_APPLICABLE
     _wrong_lower_factor(monkeypatch)
     assert LSC._lemma_4_3(Context(seed=0)).verdict == Verdict.NOT_APPLICABLE
