@@ -88,8 +88,37 @@ def architectures_per_minute(examples: int) -> dict:
             "architectures_per_minute": 60 * len(seen) / elapsed}
 
 
+def rank_case_protocol(name: str, arch: Architecture, X, rounds: int = 5) -> dict:
+    """The same comparison with ``benchmarks/protocol.py``: each side in its own warm worker, rotating rounds."""
+    import json
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import protocol
+
+    F = np.asarray(ex.features_upto(arch, ex.sample_params(arch, 0), X, 1))
+    side = Path(__file__).resolve().parent / "side_rank.py"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "F.npz"
+        np.savez(path, F=F)
+        with protocol.Worker("rank_report", side) as a, protocol.Worker("matrix_rank", side) as b:
+            a.call("setup", str(path))
+            b.call("setup", str(path))
+            res = protocol.interleave({"rank_report": (a, "rank_report", ()), "matrix_rank": (b, "matrix_rank", ())},
+                                      rounds=rounds, reference="matrix_rank", log=print)
+    ranks = {lab: reply["value"]["rank"] for row in res["rounds"] for lab, reply in row}
+    out = {"case": name, "shape": list(F.shape), "ranks": ranks, "summary": res["summary"],
+           "cpu_share": res["cpu_share"], "load": res["load"], "machine": protocol.machine()}
+    print(json.dumps(out, indent=1))
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--protocol", action="store_true",
+                        help="the digits case only, with benchmarks/protocol.py (warm workers, rotating rounds)")
     parser.add_argument("--quick", action="store_true", help="digits only, fewer repeats (a smoke run)")
     parser.add_argument("--examples", type=int, default=300, help="hypothesis examples for the throughput part")
     args = parser.parse_args()
@@ -102,6 +131,10 @@ def main():
           f"cpus {os.cpu_count()}  OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}  "
           f"load {os.getloadavg()[0]:.1f}")
     digits = _data.digits(noise=1e-6, seed=0)
+    if args.protocol:
+        rank_case_protocol("digits N=1797, n_1=3600", Architecture((8, 8, 1), (Conv(100, (3, 3)), Output(10))),
+                           digits.X)
+        return
     cases = [("digits N=1797, n_1=3600", Architecture((8, 8, 1), (Conv(100, (3, 3)), Output(10))), digits.X,
               2 if args.quick else 3)]
     if not args.quick:

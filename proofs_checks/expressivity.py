@@ -32,7 +32,7 @@ import numpy as np
 
 from proofs_checks import hypotheses as hyp
 from proofs_checks import widths
-from proofs_checks.instances import N_DEFAULT, digits_instance, mnist1d_instance
+from proofs_checks.instances import N_DEFAULT, digits_instance, mnist1d_instance, wide_layer_of
 from theory_lab import data as _data
 from theory_lab import exact_fit, feature_maps, linalg, model, rank_probes, sampling, witness
 from theory_lab import tolerances as tols
@@ -93,14 +93,16 @@ def _one_blas_thread(run):
 # --------------------------------------------------------------------------- Theorem 3.4
 
 def _theorem_3_4_cases(ctx: Context):
+    """Both networks have ``n_k = N`` exactly at their wide layer ``k``, computed from the widths."""
     X = _digits(ctx, 216).X
-    return [
+    nets = [
         ("digits-216 relu, n_1 = N", Architecture((8, 8, 1), (Conv(6, (3, 3), activation="relu"),
-                                                               Dense(32, activation="relu"), Output(10))), X, 1),
+                                                               Dense(32, activation="relu"), Output(10)))),
         ("digits-216 relu conv-pool-conv, n_3 = N", Architecture((8, 8, 1), (
             Conv(4, (3, 3), activation="relu"), MaxPool((2, 2)),
-            Conv(24, (2, 2), padding="SAME", activation="relu"), Output(10))), X, 3),
+            Conv(24, (2, 2), padding="SAME", activation="relu"), Output(10)))),
     ]
+    return [(name, arch, X, wide_layer_of(arch, X.shape[0])) for name, arch in nets]
 
 
 def _observe_witness(ev: Evidence, name: str, arch: Architecture, params, X, k: int) -> None:
@@ -171,13 +173,16 @@ def _theorem_3_5(ctx: Context, draws: int = 3) -> Result:
         ctx.progress(f"theorem-3.5: {name}")
         hs, _ = hyp.theorem_3_5(arch, X, k)
         hyps += _prefixed(name, hs)
+        drawn = []
         for law, bias_law, scale, bias_scale in LAWS_3_5:
             rng = ctx.rng(f"theorem-3.5/{name}/{law}/{bias_law}")
             for i in range(draws):
                 params = sampling.sample_params(arch, rng, law=law, bias_law=bias_law, scale=scale,
                                                 bias_scale=bias_scale)
+                drawn.append(params)
                 ev.rank(f"{name}: F_{k}, {law} weights, {bias_law} biases (scale {bias_scale:g}), draw {i}",
                         feature_maps.feature_rank(arch, params, X, k), np.shape(X)[0])
+        hyps.append(hyp.float64_draws(drawn, f"{name}: the {len(drawn)} draws"))
     ev.facts["sampler"] = "theory_lab.sampling.sample_params (the laws of model.init)"
     return conclude("rank F_k = N at draws from absolutely continuous laws", hyps, ev)
 
@@ -230,7 +235,7 @@ def _corollary_3_6_data(ctx: Context):
 def _corollary_3_6(ctx: Context) -> Result:
     ds, counts = _corollary_3_6_data(ctx)
     arch = Architecture((8, 8, 1), (Conv(counts["T_1"], (3, 3), activation="relu"), Output(1)))
-    k = arch.L - 1
+    k = wide_layer_of(arch, ds.N)  # the last hidden layer, n_1 = N exactly
     hs, _ = hyp.theorem_3_4(arch, ds.X, k)
     targets = _targets(ctx, ds)
     hyps = hs + [hyp.scalar_output(arch)] + [hyp.finite_float64(y, f"{name} targets") for name, y in targets.items()]

@@ -10,6 +10,8 @@
 * ``activation-registry``: every declared activation property against numerical probes,
   and the registry against THEORY.md's classification (Assumption 3.2, Lemma 3.3).
 * ``theorem-3.5-default``: ``rank F_k = N`` at random parameters on the default instances.
+* :mod:`proofs_checks.definitions`: the layer definitions and the tolerance rules every
+  check stands on, and the Assumption 3.1 predicate against planted shared patches.
 * ``width-necessity``: a layer narrower than ``N`` has ``rank F_k = n_k < N`` at random
   parameters (Theorem 3.5 applied to ``n_k``-sample subsets): width is the only limit.
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from proofs_checks import definitions
 from proofs_checks import hypotheses as hyp
 from proofs_checks.instances import default_instances, digits_instance
 from theory_lab import activations, feature_maps, linalg, sampling
@@ -163,8 +166,8 @@ def _theorem_3_5_default(ctx: Context) -> Result:
     ev, hyps = Evidence(), []
     for inst in default_instances(ctx):
         hs, _ = hyp.theorem_3_5(inst.arch, inst.data.X, inst.k)
-        hyps += [h.prefixed(inst.name) for h in hs]
         params = sampling.sample_params(inst.arch, ctx.key(f"theorem-3.5/{inst.name}"))
+        hyps += [h.prefixed(inst.name) for h in hs + [hyp.float64_draws([params])]]
         ev.rank(f"{inst.name}: F_{inst.k}", feature_maps.feature_rank(inst.arch, params, inst.data.X, inst.k),
                 inst.N)
     return conclude("rank F_k = N at random parameters", hyps, ev)
@@ -205,4 +208,5 @@ CHECKS = [
           _theorem_3_5_default),
     Check("width-necessity", "Width necessity", "a layer narrower than N has rank F_k = n_k < N",
           _width_necessity),
+    *definitions.CHECKS,
 ]

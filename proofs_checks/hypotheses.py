@@ -16,7 +16,7 @@ from theory_lab.checking import Hypothesis
 
 __all__ = ["assumption_3_1", "assumption_2_4", "wide_layer", "narrow_layer", "layers_conv_or_fc", "activations_3_2",
            "activations_analytic", "activation_3_2", "per_neuron_bias", "scalar_output", "finite_float64",
-           "theorem_3_5", "theorem_3_4"]
+           "theorem_3_5", "theorem_3_4", "float64_draws"]
 
 
 def assumption_3_1(arch: Architecture, X) -> tuple[Hypothesis, dict]:
@@ -50,6 +50,20 @@ def finite_float64(X, name: str = "X") -> Hypothesis:
     bad = int(np.size(X) - np.isfinite(X).sum()) if np.issubdtype(X.dtype, np.number) else np.size(X)
     return Hypothesis(f"{name} is float64 and finite", X.dtype == np.float64 and bad == 0,
                       f"dtype {X.dtype}, shape {X.shape}, {bad} non-finite entries")
+
+
+def float64_draws(params_list, name: str = "parameters") -> Hypothesis:
+    """Random parameters are float64 draws of a law with a density: every array float64 and not all of
+    its entries on the float32 grid (a draw rounded through float32 comes from a discrete law)."""
+    import jax
+
+    leaves = [np.asarray(a) for p in params_list for a in jax.tree_util.tree_leaves(p)]
+    dtypes = sorted({str(a.dtype) for a in leaves})
+    on_grid = sum(1 for a in leaves if a.dtype == np.float64 and a.size
+                  and np.array_equal(a.astype(np.float32).astype(np.float64), a))
+    return Hypothesis(f"{name} drawn in float64 from a density (not on the float32 grid)",
+                      dtypes == ["float64"] and on_grid == 0,
+                      f"dtypes {dtypes}; {on_grid} of {len(leaves)} arrays exactly float32-representable")
 
 
 def per_neuron_bias(arch: Architecture, k: int) -> Hypothesis:

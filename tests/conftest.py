@@ -24,6 +24,8 @@ _COMMON = dict(deadline=None, print_blob=True, suppress_health_check=[HealthChec
                                                                      HealthCheck.data_too_large])
 settings.register_profile("ci", derandomize=True, database=None, **_COMMON)
 settings.register_profile("dev", **_COMMON)
+# CI's second step: random draws from an explicit --hypothesis-seed, nothing kept between runs
+settings.register_profile("explore", database=None, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 SEED = int(os.environ.get("THEORY_LAB_TEST_SEED", "0"))

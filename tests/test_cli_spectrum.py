@@ -63,10 +63,47 @@ def test_spectrum_writes_json_and_png_from_a_saved_point(saved_run):
     (["--arch", "digits-small", "--data", "mnist1d", "--n", "8"], "has inputs of shape (40, 1)"),
     (["--arch", "digits-small", "--data", "imagenet"], "`--data`='imagenet' is unknown"),
     (["--arch", "digits-small", "--params", "missing.npz"], "neither 'random' nor an existing .npz"),
-    (["--arch", "digits-small", "--operator", "fisher"], "`--operator`='fisher' is unknown"),
-    (["--arch", "digits-small", "--block", "7"], "`block`=7 is not a layer with parameters"),
+    (["--arch", "digits-small", "--operator", "fisher"], "Invalid value for --operator: 'fisher' is not one of"),
+    (["--arch", "digits-small", "--block", "7"], "Invalid value for --block: `--block`=7 is not a layer with"),
+    (["--arch", "digits-small", "--block", "conv"], "`--block`='conv' is not a layer index"),
+    (["--arch", "digits-small", "--loss", "hinge"], "Invalid value for --loss: 'hinge' is not one of"),
+    (["--arch", "digits-small", "--batch-size", "0"], "Invalid value for --batch-size: 0 is too small"),
+    (["--model", "nowhere.py:factory"], "Invalid value for --model"),
 ])
 def test_spectrum_bad_input_is_a_clear_error(args, message, tmp_path):
     result = runner.invoke(app, ["spectrum", *args, "--out", str(tmp_path)], env=WIDE)
     assert result.exit_code == 2
-    assert message in result.output
+    assert message in " ".join(result.output.replace("│", " ").split())
+
+
+FACTORY = """
+import numpy as np
+import jax.numpy as jnp
+
+def apply(p, X):
+    return jnp.tanh(X @ p["w"]) @ p["v"]
+
+def factory(dtype=np.float64):
+    rng = np.random.default_rng(0)
+    params = {"w": rng.standard_normal((3, 4)).astype(dtype), "v": rng.standard_normal((4, 3)).astype(dtype)}
+    X = rng.standard_normal((12, 3))
+    return apply, params, (X, rng.integers(0, 3, 12))
+
+def float32():
+    return factory(np.float32)
+"""
+
+
+def test_model_factory_path_writes_json_and_png_in_batches(tmp_path):
+    (tmp_path / "tiny.py").write_text(FACTORY)
+    args = ["spectrum", "--model", f"{tmp_path / 'tiny.py'}:factory", "--batch-size", "5", "--k", "2", "--probes",
+            "2", "--steps", "8", "--trace-matvecs", "12", "--block", "v", "--out", str(tmp_path / "out")]
+    result = runner.invoke(app, args, env=WIDE)
+    assert result.exit_code == 0, result.output
+    rep = json.loads((tmp_path / "out" / "spectrum.json").read_text())
+    assert (tmp_path / "out" / "spectrum.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert rep["P"] == 24 and rep["dim"] == 12 and rep["N"] == 12 and rep["num_batches"] == 3
+    assert rep["loss_function"] == "softmax-cross-entropy" and rep["products"]["total"] > 0
+    bad = runner.invoke(app, ["spectrum", "--model", f"{tmp_path / 'tiny.py'}:float32", "--out", str(tmp_path)],
+                        env=WIDE)
+    assert bad.exit_code == 2 and "Invalid value for --model" in bad.output and "float32" in bad.output

@@ -72,6 +72,24 @@ def test_a_failing_check_gives_exit_code_1(tmp_path, local_registry):
     assert "**fails.** deliberately fails" in (tmp_path / "report.md").read_text()
 
 
+def test_a_converse_breaking_its_hypothesis_is_set_up_and_the_report_says_its_verdict_once(tmp_path,
+                                                                                           local_registry):
+    def run(ctx):
+        ev = checking.Evidence()
+        ev.exact("rank F_1", 150, 200)  # the conclusion fails, as the converse means to show
+        return checking.conclude("rank F_1 = N", [Hypothesis("n_1 >= N", True)], ev,
+                                 broken=[Hypothesis("Assumption 3.1", False, "a duplicated sample")])
+    local_registry.append(Check("test-converse", "Test item", "a converse", run, kind="converse"))
+    result = runner.invoke(app, ["verify", "--check", "test-converse", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "test-converse" in line)
+    assert "│ yes " in row and "│ no " not in row, row  # broken on purpose: set up as the rule needs
+    assert "set up" in result.output and "hypotheses met" not in result.output
+    report = (tmp_path / "report.md").read_text()
+    assert "**holds.** converse of rank F_1 = N — violated" in report
+    assert "**holds.** holds" not in report and "holds: converse" not in report
+
+
 def test_crashing_check_gives_exit_code_1_with_traceback(tmp_path, local_registry):
     _register(local_registry, "test-crashes", None, raise_error=True)
     result = runner.invoke(app, ["verify", "--check", "test-crashes", "-o", str(tmp_path)])

@@ -78,3 +78,15 @@ def test_presets_are_one_home_for_named_networks():
         presets.architecture("vgg")
     with pytest.raises(ValueError, match="`--model`='vgg' is not a preset model"):
         presets.model("vgg")
+
+
+def test_resnet_preset_is_float64_with_fixed_batch_statistics():
+    from theory_lab import resnet
+
+    net, variables, (X, labels) = presets.digits_resnet_bn(16, widths=(2, 4))
+    obj, theta = O.from_model(net, variables, loss="softmax-cross-entropy")
+    assert obj.P == resnet.num_params(variables["params"]) and theta.dtype == np.float64
+    assert X.shape == (16, 8, 8, 1) and labels.dtype.kind == "i"
+    stats = variables["batch_stats"]["ResidualBlock_0"]["BatchNorm_0"]
+    assert stats["mean"].dtype == np.float64 and np.abs(np.asarray(stats["mean"])).max() > 0  # from the data
+    assert np.isfinite(float(D.loss(obj, theta, X, labels)))

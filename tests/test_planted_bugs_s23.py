@@ -16,13 +16,15 @@ import dataclasses
 import importlib
 from importlib import metadata
 
+import jax
 import numpy as np
 import pytest
 
 import proofs_checks.expressivity as pe
 import proofs_checks.foundations as pf
 from proofs_checks import instances
-from theory_lab import activations, arch as arch_mod, data, exact_fit, feature_maps, linalg, rank_probes, witness
+from theory_lab import activations, arch as arch_mod, data, exact_fit, feature_maps, linalg, model, rank_probes
+from theory_lab import sampling, tolerances, witness
 from theory_lab.arch import Architecture, Conv, Output
 from theory_lab.checking import ENTRY_POINT_GROUP, Context, Verdict
 from theory_lab.zoo import graph
@@ -95,6 +97,40 @@ def _dense_full_weight_matrix(monkeypatch):
     monkeypatch.setattr(feature_maps, "full_weight_matrix",
                         lambda arch, params, k: np.random.default_rng(k).standard_normal(
                             np.shape(real(arch, params, k))))
+
+
+def _filter_major_full_weight_matrix(monkeypatch):
+    """``feature_maps.full_weight_matrix`` orders U_k's columns t·P + p instead of h = p·T + t."""
+    real = feature_maps.full_weight_matrix
+
+    def filter_major(arch, params, k):
+        U = real(arch, params, k)
+        info = arch.layer(k)
+        if info.kind not in ("conv", "patch"):
+            return U
+        return U.reshape(U.shape[0], info.P, info.T).transpose(0, 2, 1).reshape(U.shape)
+    monkeypatch.setattr(feature_maps, "full_weight_matrix", filter_major)
+
+
+def _bias_vector_dropped(monkeypatch):
+    """``model.bias_vector`` returns zeros (the bias left out of ``G_k = F_{k-1} U_k + 1 b_kᵀ``)."""
+    real = model.bias_vector
+    monkeypatch.setattr(model, "bias_vector", lambda arch, params, k: 0.0 * real(arch, params, k))
+
+
+def _zero_loss_tol_1e6_too_large(monkeypatch):
+    monkeypatch.setattr(tolerances, "ZERO_LOSS_RTOL", 1e-14)
+
+
+def _rank_tol_100_times_too_large(monkeypatch):
+    real = linalg.rank_report
+
+    def loose(A, *, tol=None, rtol=None, **kw):
+        if tol is None and rtol is None:
+            s = np.linalg.svd(np.asarray(A), compute_uv=False)
+            tol = 100 * s[0] * max(np.shape(A)) * np.finfo(np.float64).eps
+        return real(A, tol=tol, rtol=rtol, **kw)
+    monkeypatch.setattr(linalg, "rank_report", loose)
 
 
 def _digits_without_noise(monkeypatch):
@@ -175,6 +211,9 @@ PLANTED = {
     "corollary-3.6-narrow": _zero_targets,
     "table-1": _n1_counts_one_node,
     "figure-1": _figure1_with_90_filters,
+    "layer-definition": _filter_major_full_weight_matrix,
+    "tolerance-rules": _zero_loss_tol_1e6_too_large,
+    "assumption-3.1-predicate": _patch_check_says_distinct,
 }
 
 
@@ -203,6 +242,14 @@ def test_more_planted_bugs():
     with pytest.MonkeyPatch.context() as mp:  # relu declared analytic contradicts the probe and THEORY.md
         _declare(mp, "relu", analytic=True)
         assert _run("activation-registry").verdict is Verdict.FAILS
+    with pytest.MonkeyPatch.context() as mp:  # the bias left out of F_{k-1} U_k + 1 b_kᵀ
+        _bias_vector_dropped(mp)
+        result = _run("layer-definition")
+        assert result.verdict is Verdict.FAILS and " + 1 b_" in result.summary
+    with pytest.MonkeyPatch.context() as mp:  # rank_report's default tolerance 100x too large: not a clean pass
+        _rank_tol_100_times_too_large(mp)
+        result = _run("tolerance-rules")
+        assert result.verdict is Verdict.FAILS and "one home" in result.summary
 
 
 # ----------------------------------------------------------------------------- unmet hypotheses
@@ -252,11 +299,15 @@ UNMET = {
     "theorem-3.5-converse": lambda mp: _declare(mp, "relu", analytic=True),  # the broken hypothesis is met
     "corollary-3.6": _duplicated_sample,
     "corollary-3.6-narrow": _narrow_layer_made_wide,
+    "assumption-3.1-predicate": _digits_without_noise,  # raw digits share patches before any planting
+    "layer-definition": lambda mp: mp.setattr(pf.definitions, "_layer_cases", lambda ctx: [
+        ("nan input", pf.definitions.odd_conv_arch(), np.full((4, 7, 6, 2), np.nan))]),
 }
 #: Checks without a hypothesis to break: they check the data, the registry or published widths themselves.
 NO_HYPOTHESES = {"assumption-3.1": "checks the data's own Assumption 3.1 (its only hypothesis, finite float64 "
                                    "data, is a precondition of the patch comparison)",
                  "activation-registry": "checks the registry itself", "table-1": "published widths",
+                 "tolerance-rules": "checks the tolerance rules on matrices it builds (float64 by construction)",
                  "figure-1": "published widths"}
 
 
@@ -267,6 +318,25 @@ def test_unmet_hypotheses_give_not_applicable(check_id, monkeypatch):
     assert result.verdict is Verdict.NOT_APPLICABLE, result.summary
     assert result.summary.startswith("not applicable: ")
     assert not result.set_up  # a kept hypothesis unmet, or the one a converse breaks met
+
+
+@pytest.mark.parametrize("check_id", ["theorem-3.5-default", "theorem-3.5"])
+def test_draws_rounded_through_float32_are_not_from_a_density(check_id, monkeypatch):
+    """``sample_params`` rounding its draws through float32 (a discrete law): Theorem 3.5 does not apply."""
+    real = sampling.sample_params
+    monkeypatch.setattr(sampling, "sample_params", lambda *a, **kw: jax.tree_util.tree_map(
+        lambda w: jax.numpy.asarray(np.asarray(w, np.float32).astype(np.float64)), real(*a, **kw)))
+    result = _run(check_id)
+    assert result.verdict is Verdict.NOT_APPLICABLE, result.summary
+    assert "float32 grid" in result.summary
+
+
+def test_wide_layers_off_by_one_is_seen(monkeypatch):
+    """``Architecture.wide_layers`` asking ``n_k > N``: the instances with ``n_k = N`` lose their wide layer."""
+    monkeypatch.setattr(Architecture, "wide_layers", lambda self, N: tuple(
+        k for k in range(1, self.L) if self.widths[k] > N))
+    result = _run("theorem-3.4")
+    assert result.verdict is Verdict.NOT_APPLICABLE and "n_" in result.summary, result.summary
 
 
 # ----------------------------------------------------------------------------- probes

@@ -76,7 +76,7 @@ def test_everything_is_escaped_and_inline(page):
 
 def test_figures_of_checks_with_observations_and_rank_evidence(page):
     images = re.findall(r'<img alt="figure (\d) of ([^"]+)" src="data:image/png;base64,([^"]+)">', page)
-    assert [(i, name) for i, name, _ in images] == [("1", "html-holds"), ("2", "html-holds")]  # margins, ranks
+    assert [(i, name) for i, name, _ in images] == [("1", "html-holds")]  # the observations' margins
     assert all(base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n" for _, _, data in images)
 
 
@@ -86,6 +86,10 @@ def test_evidence_readers():
     assert [o["name"] for o in evidence_figures.observations({"x": {"observations": OBS}})] == \
         ["rank F_1 == 3", "exact count", "near the band"]
     assert evidence_figures.evidence_figures(_records()[1]) == []  # neither kind of evidence
+    only_rank = run_check(Check("r", "Lemma 0", "t", lambda ctx: Result(Verdict.HOLDS, [], 2.0, {"F": RANK})),
+                          Context(0))
+    pngs = evidence_figures.evidence_figures(only_rank)  # no observations: the rank report is drawn
+    assert len(pngs) == 1 and pngs[0][:4] == b"\x89PNG"
     assert evidence_figures.band_of("forward error, band 1e2") == 100.0
 
 

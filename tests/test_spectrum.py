@@ -243,6 +243,10 @@ def test_slq_density_stays_in_the_spectrum_when_the_krylov_space_runs_out():
     for count, se, true in zip((inert.zero, inert.positive), inert.stderr[1:], (54, 6)):
         assert abs(count - true) <= 5 * se + 1e-9  # Rademacher probes: the weights are random, the nodes exact
     assert "±" in inert.summary() and "bounds" in inert.summary()
+    loop = S.slq_density(S.dense_matvec, 60, jax.random.key(4), A, num_probes=6, num_matvecs=40, driver="loop")
+    np.testing.assert_array_equal(loop.depths, dens.depths)  # the jitted-loop driver (accelerators) agrees
+    np.testing.assert_allclose(loop.nodes, dens.nodes, atol=1e-12 * lam[-1])
+    np.testing.assert_allclose(loop.weights, dens.weights, atol=1e-12)
 
 
 def test_gauss_newton_of_two_samples_has_no_spurious_spectrum():

@@ -46,10 +46,18 @@ __all__ = [
 Padding = Union[str, tuple]
 
 
+def _integer(value, name: str, layer: str) -> int:
+    """An int (numpy ints too); refuses bools and floats, which ``int()`` would silently truncate."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{layer}: `{name}`={value!r} must be an integer (got {type(value).__name__}); "
+                         f"e.g. {name}=2.")
+    return int(value)
+
+
 def _tuple(value, name: str, layer: str, dims: int | None = None) -> tuple[int, ...]:
-    if isinstance(value, (int, np.integer)):
-        value = (int(value),) * (dims or 1)
-    value = tuple(int(v) for v in value)
+    if isinstance(value, (int, np.integer, bool, float)):
+        value = (_integer(value, name, layer),) * (dims or 1)
+    value = tuple(_integer(v, name, layer) for v in value)
     if any(v <= 0 for v in value):
         raise ValueError(
             f"{layer}: `{name}` must be positive, got {value}. "
@@ -106,7 +114,7 @@ class Conv:
         _set(self, "dilation", _tuple(self.dilation, "dilation", "Conv", len(kernel)))
         _same_length(self.stride, "stride", "Conv", "kernel", len(kernel))
         _same_length(self.dilation, "dilation", "Conv", "kernel", len(kernel))
-        if int(self.filters) <= 0:
+        if _integer(self.filters, "filters", "Conv") <= 0:
             raise ValueError(f"Conv: `filters` must be positive, got {self.filters}. Use filters >= 1.")
         _set(self, "filters", int(self.filters))
         if isinstance(self.padding, str):
@@ -217,7 +225,7 @@ class Dense:
     activation: str = "sigmoid"
 
     def __post_init__(self):
-        if int(self.width) <= 0:
+        if _integer(self.width, "width", "Dense") <= 0:
             raise ValueError(f"Dense: `width` must be positive, got {self.width}. Use width >= 1.")
         _set(self, "width", int(self.width))
         _check_activation(self, "Dense")
@@ -230,7 +238,7 @@ class Output:
     width: int
 
     def __post_init__(self):
-        if int(self.width) <= 0:
+        if _integer(self.width, "width", "Output") <= 0:
             raise ValueError(f"Output: `width` must be positive, got {self.width}. Use width >= 1.")
         _set(self, "width", int(self.width))
 

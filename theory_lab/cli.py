@@ -10,6 +10,9 @@ default instances means a bug. Other commands live in
 from __future__ import annotations
 
 import fnmatch
+import os
+import signal
+import sys
 import time
 from pathlib import Path
 from typing import Optional
@@ -78,9 +81,13 @@ def verify(
                                 "'not applicable' or 'inconclusive': on the built-in instances that is a bug."),
 ):
     """Run every registered check on the embedded default and write a report."""
+    from theory_lab.commands import options
+
     console = _console()
+    seed = options.seed(seed)  # before any check runs and before anything is written
     if out.exists() and not out.is_dir():  # refuse before the checks run, not after
         raise typer.BadParameter(f"{out} is a file; give a folder for report.md and results.json", param_hint="--out")
+    out = options.out_dir(out)
     checks = _select(checking.discover(), check, kind)
     if list_only:
         table = Table("id", "item", "kind", "title")
@@ -102,17 +109,19 @@ def verify(
                 records.append(checking.run_check(c, ctx))
                 progress.advance(task)
     table = Table(title=f"theory-lab verify (seed {seed})")
-    for col in ("check", "item", "hypotheses met", "verdict", "margin", "time (s)"):
+    # "set up": every hypothesis met, except those a converse breaks on purpose, which are unmet
+    for col in ("check", "item", "set up", "verdict", "margin", "time (s)"):
         table.add_column(col, justify="right" if col in ("margin", "time (s)") else "left",
                          no_wrap=col in ("check", "verdict"))
     for r in records:
         v = r.result.verdict.value
-        table.add_row(r.check.id, r.check.item, "yes" if r.result.hypotheses_met else "no",
+        table.add_row(r.check.id, r.check.item, "yes" if r.result.set_up else "no",
                       f"[{VERDICT_STYLE[v]}]{v}[/]", format_margin(r.result.margin), f"{r.seconds:.2f}")
     console.print(table)
-    write_atomic(out / "results.json", results_json(records, seed))
-    write_atomic(out / "report.md", report_markdown(records, seed))
-    write_atomic(out / "report.html", report_html(records, seed))
+    texts = {"results.json": results_json(records, seed), "report.md": report_markdown(records, seed),
+             "report.html": report_html(records, seed)}
+    for name, text in texts.items():  # all built first: a failure leaves the previous report whole
+        write_atomic(out / name, text)
     bad = [r for r in records if r.result.verdict in (checking.Verdict.FAILS, checking.Verdict.ERROR)]
     if strict:
         bad += [r for r in records if r.check.kind != "probe" and r.result.verdict in (
@@ -135,5 +144,34 @@ def _attach_commands():
 _attach_commands()
 
 
+INTERRUPTED = "interrupted; the previous report is unchanged"
+
+
+def _interrupted(signum, frame):  # pragma: no cover - exercised by a subprocess test
+    """Ctrl-C: one line, exit 130, and no interpreter shutdown (XLA's threads crashed it: exit 139)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # a closed pipe must not turn an interrupt into a traceback
+            pass
+    os.write(2, f"\n{INTERRUPTED}\n".encode())
+    os._exit(130)
+
+
 def main():  # pragma: no cover
+    """The ``theory-lab`` entry point: the Typer app, with Ctrl-C handled by :func:`_interrupted`.
+
+    Reports are written whole or not at all (``write_atomic``), so leaving at once keeps the previous one.
+    A Ctrl-C during the imports before this (a second or two) still ends in Python's own traceback; a
+    wrapper that must know when the handler is in place sets ``THEORY_LAB_READY_FILE`` to a path, created then.
+    """
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a background job keeps ignoring Ctrl-C
+        signal.signal(signal.SIGINT, _interrupted)
+    ready = os.environ.get("THEORY_LAB_READY_FILE")
+    if ready:
+        Path(ready).touch()
     app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

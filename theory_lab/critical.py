@@ -59,8 +59,9 @@ from theory_lab import loss_surface
 from theory_lab.arch import Architecture
 from theory_lab.curvature_report import hessian_inertia
 from theory_lab.linalg import Inertia
+from theory_lab.params_io import check_finite
 
-__all__ = ["Inertia", "Search", "find_critical_point", "hessian_inertia", "default_k", "MODES"]
+__all__ = ["Search", "find_critical_point", "default_k", "MODES"]
 
 MODES = ("minimum", "any")
 
@@ -315,6 +316,10 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
         raise ValueError(f"`warm_start`={warm_start!r} must be a non-negative number of Adam steps.")
     obj = D.objective(arch)
     theta = obj.layout.ravel(params)
+    check_finite(theta, obj.layout, "params")  # issue 9.10: NaN/Inf gave "SVD did not converge" later
+    for name, value in (("X", X), ("Y", Y)):
+        if not np.all(np.isfinite(np.asarray(value))):
+            raise ValueError(f"`{name}` contains NaN or Inf; the search needs finite data.")
     P = obj.P
     if mode == "any" and P > dense_limit:
         raise ValueError(f"`mode`='any' forms the dense Hessian, but P = {P} > `dense_limit`={dense_limit}. "
@@ -373,9 +378,11 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
             method, lam, ratios = "newton", jnp.zeros((), jnp.float64), []
             methods.append(method)
     else:
-        message = f"{max_iter} iterations without reaching gtol = {gtol:g} (‖∇Φ‖ = {history[-1]['grad_norm']:.3e})"
+        message = None  # issue 9.10: composed below with the gradient at the final point, not the last-but-one
     value, grad = D.value_and_gradient(obj, theta, X, Y)
     value, gnorm = float(value), float(jnp.linalg.norm(grad))
+    if message is None:
+        message = f"{max_iter} iterations without reaching gtol = {gtol:g} (‖∇Φ‖ = {gnorm:.3e})"
     converged = converged and gnorm <= gtol
     if not converged and not message:
         message = f"‖∇Φ‖ = {gnorm:.3e} > gtol = {gtol:g}"

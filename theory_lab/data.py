@@ -47,7 +47,7 @@ def one_hot(labels, m: int | None = None) -> np.ndarray:
 def _check_n(n, total: int, name: str):
     if n is None:
         return total
-    if not isinstance(n, (int, np.integer)) or not 1 <= n <= total:
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or not 1 <= n <= total:
         raise ValueError(f"`n`={n!r} for {name}: expected an integer in [1, {total}].")
     return int(n)
 

@@ -24,13 +24,9 @@ and :class:`HessianMatvec` go through one routine, :func:`_operator`.
 (``X=batching.batches(X, Y, size)``, ``Y`` omitted): sums over samples are then
 accumulated batch by batch (``lax.scan``), the last batch padded and masked.
 
-Public API (``obj`` an Objective, static under ``jax.jit``; ``θ``, data and ``v`` are arguments,
-never closed over): :func:`loss`, :func:`outputs`, :func:`residuals`, :func:`gradient`,
-:func:`value_and_gradient`, :func:`jacobian` / :func:`sample_jacobian` (``J (Nm, P)``), :func:`hvp`,
-:func:`linearize_hvp`, :func:`hessian`, :func:`gauss_newton_vp`, :func:`gauss_newton`,
-:func:`residual_vp`, :func:`residual_hessian`, :class:`HessianMatvec` (a hashable ``(v, θ, X, Y) -> Av``
-for :mod:`theory_lab.spectrum`), :func:`batch_size`; re-exported: :func:`objective`, :func:`from_model`,
-:func:`flatten`, :func:`layout`.
+Every function is jitted with the Objective static and ``θ``, the data and ``v`` as
+arguments (never closed over); :func:`batch_size` (products run at once) is re-exported
+from :mod:`theory_lab.batching`.
 
 Every derivative also takes ``block=``: a layer index ``k`` (chain networks) or the
 path of a parameter subtree (``"Conv_0"``; any pytree); θ's other entries are held
@@ -62,7 +58,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from theory_lab import batching
-from theory_lab.batching import Batches
+from theory_lab.batching import DEFAULT_MEMORY, Batches, batch_size, map_basis
 from theory_lab.layout import Leaf, Layout, flatten, layout, require_float64
 from theory_lab.objective import Objective, check_data, from_model, objective
 
@@ -71,7 +67,6 @@ __all__ = ["Leaf", "Layout", "Objective", "HessianMatvec", "Batches", "layout", 
            "sample_jacobian", "hvp", "linearize_hvp", "hessian", "gauss_newton_vp", "gauss_newton", "residual_vp",
            "residual_hessian", "batch_size", "KINDS", "DEFAULT_MEMORY"]
 
-DEFAULT_MEMORY = 1 << 29  # bytes for batched products (512 MiB)
 KINDS = ("hessian", "gauss_newton", "residual")
 
 
@@ -225,38 +220,12 @@ def gradient(obj: Objective, theta, X, Y=None, *, block=None) -> jax.Array:
 # ----------------------------------------------------------------------------- products at once
 
 
-def batch_size(obj: Objective, N: int, memory: int = DEFAULT_MEMORY, *, factor: int = 6,
-               backend: str | None = None) -> int:
-    """How many products (HVP / JVP / VJP) to run at once (vmapped) when stacking many.
-
-    On CPU the answer is 1: XLA's CPU kernels run a vmapped batch of products slower
-    per product than one at a time (measured 1.6× slower on the digits CNN, the batch
-    no longer fits in cache). Elsewhere it is as many as fit in ``memory`` bytes: one
-    product keeps about ``factor`` float64 copies of every layer's features ``(N, n_k)``
-    (for a model other than a chain network, 1024 activations per sample are assumed)
-    plus a few ``(P,)`` vectors; the answer is at least 1.
-    """
-    backend = jax.default_backend() if backend is None else backend
-    if backend == "cpu":
-        return 1
-    width = sum(obj.arch.widths) if obj.arch is not None else 1024
-    per = 8 * (factor * N * width + 4 * obj.P)
-    return int(max(1, memory // max(per, 1)))
-
-
 def _batch(obj, N, memory, batch):
     if batch is None:
         return batch_size(obj, N, memory)
     if not isinstance(batch, (int, np.integer)) or batch < 1:
         raise ValueError(f"`batch`={batch!r} must be a positive integer (products run at once), or None for auto.")
     return int(batch)
-
-
-def _map_basis(fn, size: int, batch: int, dtype=jnp.float64):
-    """Stack ``fn(e_i)`` for ``i < size`` (standard basis), ``batch`` at a time, without forming I."""
-    def column(i):
-        return fn(jax.nn.one_hot(i, size, dtype=dtype))
-    return jax.lax.map(column, jnp.arange(size), batch_size=min(batch, size))
 
 
 # ----------------------------------------------------------------------------- Jacobian
@@ -283,7 +252,7 @@ def _jacobian_jit(obj, theta, data, mode, batch, block):
         X = data.X[0]
         fn, x0 = obj.restrict(lambda t: obj.outputs(t, X).reshape(-1), theta, block)
         _, f_jvp = jax.linearize(fn, x0)
-        return _map_basis(f_jvp, x0.shape[0], batch).T
+        return map_basis(f_jvp, x0.shape[0], batch).T
     J = batching.map_over(lambda X: sample_jacobian(obj, theta, X, block).reshape(X.shape[0], -1,
                                                                                   obj.block_size(block)), data)
     return J.reshape(-1, J.shape[-1])
@@ -383,7 +352,7 @@ def linearize_hvp(obj: Objective, theta, X, Y=None, *, block=None) -> Callable[[
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 4, 5))
 def _dense_jit(obj, kind, theta, data, batch, block):
-    A = _map_basis(_operator(obj, kind, theta, data, block, linearize=True), obj.block_size(block), batch)
+    A = map_basis(_operator(obj, kind, theta, data, block, linearize=True), obj.block_size(block), batch)
     return 0.5 * (A + A.T)
 
 
@@ -391,7 +360,9 @@ def _dense(obj, kind, theta, X, Y, memory, batch, block):
     theta = obj.check_theta(theta)
     data = _data(obj, X, Y)
     obj.block_size(block)
-    if batch is None and jax.default_backend() == "cpu":  # lax.map ran each product ~4x slower on CPU (issue 10)
+    traced = any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves((theta, data)))
+    # lax.map ran each product ~4x slower on CPU (issue 10); under a jit (the finder's Newton step) it must stay
+    if batch is None and jax.default_backend() == "cpu" and not traced:
         from theory_lab import spectrum
 
         return spectrum.materialize(HessianMatvec(obj, kind, block), obj.block_size(block), theta, data)
@@ -461,9 +432,18 @@ class HessianMatvec:
         return self.obj.block_size(self.block)
 
     def prepare(self, theta, X, Y=None) -> Callable:
-        """``v -> A v`` with the work at θ done once (call inside jit)."""
+        """``v -> A v`` with the work at θ done once (call inside jit).
+
+        With several batches the product is recomputed batch by batch instead (memory of one
+        batch), returned as a ``jax.tree_util.Partial`` so that callers keep it as it is.
+        """
         data = batching.as_batches(X, Y)
-        return _operator(self.obj, self.kind, theta, data, self.block, linearize=data.num_batches == 1)
+        if data.num_batches > 1:
+            return jax.tree_util.Partial(self._direct, theta, data)
+        return _operator(self.obj, self.kind, theta, data, self.block, linearize=True)
+
+    def _direct(self, theta, data, v):
+        return self(v, theta, data)
 
     def __call__(self, v, theta, X, Y=None):
         return _apply(_operator(self.obj, self.kind, theta, batching.as_batches(X, Y), self.block, False), v)

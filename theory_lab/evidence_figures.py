@@ -85,12 +85,16 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def _figure(height: float):
+def _figure(height: float, legend_rows: int, left: float = 0.1):
+    """A figure with fixed margins (a verify report draws dozens: no layout engine, which costs half
+    the drawing time) and room below the axes for ``legend_rows`` rows of legend."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(8.5, height), layout="constrained")
+    fig = Figure(figsize=(8.5, height))
     FigureCanvasAgg(fig)
+    bottom = (0.75 + 0.22 * legend_rows) / height
+    fig.subplots_adjust(left=left, right=0.97, top=1 - 0.35 / height, bottom=bottom)
     return fig
 
 
@@ -114,7 +118,8 @@ def observation_figure(check_id: str, evidence, *, max_rows: int = 24) -> bytes 
     from matplotlib.patches import Patch
 
     with matplotlib.rc_context({"font.size": 10}):
-        fig = _figure(1.6 + 0.28 * len(shown))
+        labels = [str(o["name"])[:48] + ("…" if len(str(o["name"])) > 48 else "") for o, _ in shown]
+        fig = _figure(1.9 + 0.28 * len(shown), 2, left=min(0.5, 0.03 + 0.0105 * max(map(len, labels))))
         ax = fig.subplots()
         y = np.arange(len(shown))[::-1]
         for yi, (o, m) in zip(y, shown):
@@ -122,7 +127,7 @@ def observation_figure(check_id: str, evidence, *, max_rows: int = 24) -> bytes 
             if 0 < m < math.inf:
                 ax.barh(yi, m, left=lo, color=_COLORS[state], height=0.6)
             else:  # exact facts: no number to draw, a marker at the edge
-                x = hi if m == math.inf else lo
+                x = hi if m == math.inf else lo * 2
                 ax.plot([x], [yi], ">" if m == math.inf else "<", color=_COLORS[state], ms=9)
                 ax.text(x, yi, " ∞ (exact)" if m == math.inf else " 0 (exact)", va="center", fontsize=9)
         ax.set_xscale("log")
@@ -134,12 +139,13 @@ def observation_figure(check_id: str, evidence, *, max_rows: int = 24) -> bytes 
         handles = [Patch(color=c, label=f"conclusion {k}" if k != "inconclusive" else k) for k, c in _COLORS.items()]
         handles.append(Line2D([], [], color="k", lw=1.2, label="threshold (margin 1)"))
         handles += [Line2D([], [], color="k", ls=":", lw=1.2, label=f"band ×{b:g}: conclusive beyond") for b in bands]
-        ax.set_yticks(y, [str(o["name"])[:48] + ("…" if len(str(o["name"])) > 48 else "") for o, _ in shown])
+        ax.set_yticks(y, labels)
+        ax.set_ylim(-0.7, len(shown) - 0.3)
         ax.set_xlabel("margin (log): factor by which the number clears its threshold")
         title = f"{check_id}: {len(obs)} observations" + (f" ({len(shown)} smallest margins shown)"
                                                           if len(shown) < len(obs) else "")
         ax.set_title(title)
-        fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=9)
+        fig.legend(handles=handles, loc="lower center", ncols=3, fontsize=9, frameon=False)
         return _png(fig)
 
 
@@ -161,7 +167,7 @@ def rank_figure(check_id: str, evidence, *, max_reports: int = 8) -> bytes | Non
     import numpy as np
 
     with matplotlib.rc_context({"font.size": 10}):
-        fig = _figure(3.4 + 0.22 * len(usable))
+        fig = _figure(3.6 + 0.22 * len(usable), len(usable), left=0.11)
         ax = fig.subplots()
         colors = matplotlib.colormaps["tab10"].colors
         for i, (path, r) in enumerate(usable):
@@ -176,12 +182,14 @@ def rank_figure(check_id: str, evidence, *, max_reports: int = 8) -> bytes | Non
         ax.set_xlabel("i-th smallest singular value (1 = σ_min)")
         ax.set_ylabel("σ_i / σ_max")
         ax.set_title(f"{check_id}: rank evidence (dotted: tolerance / σ_max)")
-        fig.legend(loc="outside lower center", fontsize=8.5)
+        fig.legend(loc="lower center", fontsize=8.5, frameon=False)
         return _png(fig)
 
 
 def evidence_figures(record) -> list[bytes]:
-    """The figures of a :class:`~theory_lab.checking.Record`'s evidence (possibly none)."""
+    """The figures of a :class:`~theory_lab.checking.Record`'s evidence (possibly none): the
+    observations' margins, else (evidence without observations) its rank reports."""
     evidence = record.result.to_dict()["evidence"]
-    out = [observation_figure(record.check.id, evidence), rank_figure(record.check.id, evidence)]
-    return [png for png in out if png is not None]
+    png = observation_figure(record.check.id, evidence)
+    png = rank_figure(record.check.id, evidence) if png is None else png
+    return [] if png is None else [png]

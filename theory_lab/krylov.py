@@ -54,14 +54,14 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-__all__ = ["Krylov", "prepare", "start", "extend", "ritz", "ritz_vectors", "apply_many", "dense", "BREAKDOWN_RTOL", "DRIVERS",
+__all__ = ["bind", "check_operator", "check_key", "Krylov", "prepare", "start", "extend", "ritz", "ritz_vectors", "apply_many", "products", "dense", "BREAKDOWN_RTOL", "DRIVERS",
            "driver_for"]
 
 BREAKDOWN_RTOL = 1e-12
@@ -72,6 +72,48 @@ _DEFAULT_DRIVER = "loop"
 def driver_for(backend: str | None = None) -> str:
     """The step driver used on ``backend`` (default: JAX's default backend)."""
     return DRIVERS.get(jax.default_backend() if backend is None else backend, _DEFAULT_DRIVER)
+
+
+def bind(matvec, params) -> Callable:
+    """``v -> A v``: ``matvec.prepare(*params)`` when the operator has it, else ``matvec(v, *params)`` (traceable)."""
+    prepare = getattr(matvec, "prepare", None)
+    if prepare is not None:
+        return prepare(*params)
+    return lambda v: matvec(v, *params)
+
+
+@functools.lru_cache(maxsize=64)
+def _output_shape(matvec, dim, tree, specs):
+    # tracing a Hessian's preparation costs ~0.3 s: once per operator and parameter shapes
+    v = jax.ShapeDtypeStruct((dim,), jnp.float64)
+    params = jax.tree_util.tree_unflatten(tree, [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in specs])
+    return jax.eval_shape(lambda u, *p: bind(matvec, p)(u), v, *params)
+
+
+def check_operator(matvec, dim, params, name="matvec"):
+    """Refuse a matvec that is not callable, not hashable, or does not map float64 ``(dim,)`` to ``(dim,)``."""
+    if not callable(matvec):
+        raise TypeError(f"`{name}` must be a callable matvec(v, *params) -> A v, got {type(matvec).__name__}.")
+    try:
+        hash(matvec)
+    except TypeError:
+        raise TypeError(f"`{name}` must be hashable (it is a static argument of jit); use a module-level function "
+                        "or a frozen dataclass such as derivatives.HessianMatvec, and pass arrays as params.") from None
+    if not isinstance(dim, (int, np.integer)) or dim < 1:
+        raise ValueError(f"`dim`={dim!r} must be a positive integer (the operator's size).")
+    leaves, tree = jax.tree_util.tree_flatten(params)
+    out = _output_shape(matvec, int(dim), tree, tuple((np.shape(x), jnp.result_type(x)) for x in leaves))
+    if out.shape != (dim,) or out.dtype != jnp.float64:
+        raise ValueError(f"`{name}` maps a float64 ({dim},) vector to {out.dtype}{tuple(out.shape)}; expected "
+                         f"float64 ({dim},). Check `dim` and `params`.")
+
+
+def check_key(key, name="key"):
+    """The key itself, or a TypeError naming the argument: every random probe comes from an explicit key."""
+    if not isinstance(key, jax.Array) or not (jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or key.shape == (2,)):
+        raise TypeError(f"`{name}` must be a jax.random key (jax.random.key(seed)), got {type(key).__name__}; "
+                        "every random probe comes from an explicit key.")
+    return key
 
 
 @dataclass(frozen=True)
@@ -302,22 +344,36 @@ def _unit_product(matvec, dim, linear, params, i):
     return _operator(matvec, linear, params)(jax.nn.one_hot(i, dim, dtype=jnp.float64))
 
 
-@jax.jit
-def _symmetric(cols):
-    A = jnp.stack(cols)
-    return 0.5 * (A + A.T)
-
-
 def dense(matvec, dim: int, params: tuple, *, linear=_UNSET) -> jax.Array:
     """``(A + Aᵀ)/2`` from the ``dim`` products ``A e_i``, each its own jitted call (the CPU path).
 
     On XLA's CPU backend a product inside ``lax.map`` (a loop) ran ~4x slower than
-    dispatched alone, and a vmapped batch of products slower still per product.
+    dispatched alone, and a vmapped batch of products slower still per product. Columns
+    are copied to the host as they come (the next product is already dispatched).
     """
+    dim = int(dim)
+    if linear is _UNSET:
+        linear = _prepare(matvec, dim, tuple(params))
+    out = np.empty((dim, dim))
+    pending = None
+    for i in range(dim + 1):
+        nxt = _unit_product(matvec, dim, linear, tuple(params), jnp.int32(i)) if i < dim else None
+        if pending is not None:
+            out[i - 1] = np.asarray(pending)
+        pending = nxt
+    out += out.T
+    out *= 0.5
+    return jnp.asarray(out)
+
+
+def products(matvec, dim: int, params: tuple, V, *, linear=_UNSET, driver: str | None = None) -> jax.Array:
+    """``A v`` for each row of ``V (n, dim)``, prepared once: one jitted product per row on CPU
+    (``driver="python"``), one vmapped batch elsewhere."""
     if linear is _UNSET:
         linear = _prepare(matvec, int(dim), tuple(params))
-    cols = [_unit_product(matvec, int(dim), linear, tuple(params), jnp.int32(i)) for i in range(int(dim))]
-    return _symmetric(cols)
+    if (driver_for() if driver is None else driver) == "python":
+        return jnp.stack([_apply_one(matvec, linear, tuple(params), v) for v in V])
+    return _apply_batch(matvec, linear, tuple(params), V)
 
 
 def apply_many(K: Krylov, V) -> jax.Array:

@@ -141,6 +141,10 @@ def rank_report(A, *, tol: float | None = None, rtol: float | None = None,
     """
     if tol is not None and rtol is not None:
         raise ValueError("give `tol` or `rtol`, not both.")
+    if isinstance(band, bool) or not isinstance(band, (int, float, np.integer, np.floating)) or not (
+            1 <= band < np.inf):
+        raise ValueError(f"`band`={band!r} must be a finite factor >= 1 (a margin below it is inconclusive); "
+                         f"the default is {DEFAULT_BAND:g}.")
     for arg, value in (("tol", tol), ("rtol", rtol)):
         if value is not None and not (value >= 0 and np.isfinite(value)):
             raise ValueError(f"`{arg}`={value!r} must be a finite non-negative threshold; omit it for the "

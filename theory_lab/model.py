@@ -234,12 +234,27 @@ def _forward(arch, params, X, path):
     return CNN(arch, path=path).apply({"params": params}, X)
 
 
+def check_params(params, name: str = "params"):
+    """Validate a parameter pytree's dtypes: every leaf float64 (float32 leaves gave a raw lax error)."""
+    try:
+        leaves = jax.tree_util.tree_leaves_with_path(params)
+    except Exception:  # pragma: no cover - not a pytree at all
+        raise TypeError(f"`{name}` is not a parameter pytree; pass model.init(arch, key) or its like.") from None
+    bad = [(jax.tree_util.keystr(p), np.dtype(a.dtype)) for p, a in leaves
+           if hasattr(a, "dtype") and np.dtype(a.dtype) != np.float64]
+    if bad:
+        where = ", ".join(f"{p} ({d})" for p, d in bad[:4])
+        raise TypeError(f"`{name}` has leaves that are not float64: {where}; theory-lab computes in float64. "
+                        f"Cast them: jax.tree_util.tree_map(lambda a: numpy.asarray(a, numpy.float64), {name}).")
+
+
 def forward(arch: Architecture, params, X, *, path: str = "fast") -> Forward:
     """All features and pre-activations (see :class:`Forward`)."""
     _require_x64()
     if path not in ("fast", "patch"):
         raise ValueError(f"`path`={path!r} is unknown; choose 'fast' or 'patch'.")
     check_inputs(arch, X)
+    check_params(params)
     return _forward(arch, params, X if isinstance(X, jax.Array) else jax.device_put(np.asarray(X)), path)
 
 

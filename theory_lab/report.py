@@ -81,6 +81,12 @@ def results_json(records, seed: int) -> str:
                        "checks": [r.to_dict() for r in records]}, indent=2, ensure_ascii=False)
 
 
+def _claim(result) -> str:
+    """The summary without its leading verdict (``conclude`` starts it with ``"holds: "``), shown after it."""
+    lead = f"{result.verdict.value}: "
+    return result.summary[len(lead):] if result.summary.startswith(lead) else result.summary
+
+
 def report_markdown(records, seed: int) -> str:
     env = environment()
     lines = ["# theory-lab verify", "",
@@ -94,7 +100,7 @@ def report_markdown(records, seed: int) -> str:
     lines.append("")
     for r in records:
         lines += [f"## `{r.check.id}` — {r.check.item}: {r.check.title}", "",
-                  f"**{r.result.verdict.value}.** {r.result.summary}", ""]
+                  f"**{r.result.verdict.value}.** {_claim(r.result)}", ""]
         for h in r.result.hypotheses:
             lines.append(f"- [{'x' if h.met else ' '}] {h.name}" + (f" — {h.detail}" if h.detail else ""))
         if r.error:
@@ -194,7 +200,7 @@ def report_html(records, seed: int, figures: dict | None = None) -> str:
         out.append(f'<details id="{_anchor(r.check.id)}" class="evidence"><summary>'
                    f'<span class="badge" style="background:{VERDICT_COLOR.get(v, "#fff")}">{_e(v)}</span> '
                    f"<code>{_e(r.check.id)}</code> — {_e(r.check.item)}: {_e(r.check.title)}</summary>")
-        out.append(f"<p><b>{_e(v)}.</b> {_e(r.result.summary)}</p>")
+        out.append(f"<p><b>{_e(v)}.</b> {_e(_claim(r.result))}</p>")
         if r.result.hypotheses:
             out.append('<ul class="hyp">')
             for h in r.result.hypotheses:

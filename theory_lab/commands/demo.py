@@ -181,7 +181,8 @@ def _validate(name, n, draws, starts, seed, duplicates, out):
 def demo(
     name: str = typer.Argument(..., metavar="NAME",
                                help="Which demo: rank-jump, width-threshold, critical-points, spectra, slices."),
-    n: Optional[int] = typer.Option(None, "--n", help="Number of digits N (default: the demo's; see DEFAULT_N)."),
+    n: Optional[int] = typer.Option(None, "--n", help="Number of digits N (default: rank-jump 200, width-threshold "
+                                                      "360, critical-points 40, spectra 20, slices 20)."),
     draws: Optional[int] = typer.Option(None, "--draws", help="Seeded draws per width (rank-jump, width-threshold)."),
     starts: Optional[int] = typer.Option(None, "--starts",
                                          help="Random starts per network (critical-points, slices)."),

@@ -42,14 +42,20 @@ def preset(name: str):
 DATASETS = ("digits", "mnist1d", "gaussian")
 
 
-def _dataset(name: str, n: int, arch, seed: int):
+DEFAULT_NOISE = {"digits": 1e-6, "mnist1d": 0.0, "gaussian": 0.0}
+"""Default ``--noise`` per data set (1e-6 on digits restores Assumption 3.1 on their blank patches)."""
+
+
+def _dataset(name: str, n: int, arch, seed: int, noise: float | None = None):
     from theory_lab import data
 
     if name not in DATASETS:
         raise ValueError(f"`--data`={name!r} is unknown; choose one of {', '.join(DATASETS)}.")
     if name == "gaussian":
         return data.gaussian(n, arch.input_shape, m=arch.widths[-1], seed=seed)
-    ds = data.digits(n, noise=1e-6, seed=seed) if name == "digits" else data.mnist1d(n, seed=42)
+    noise = DEFAULT_NOISE[name] if noise is None else noise
+    ds = (data.digits(n, noise=noise, seed=seed) if name == "digits"
+          else data.mnist1d(n, noise=noise, seed=42))
     if ds.X.shape[1:] != arch.input_shape:
         raise ValueError(f"`--data`={name!r} has inputs of shape {ds.X.shape[1:]} but the architecture expects "
                          f"{arch.input_shape}; use --data gaussian, or an architecture made for {name}.")
@@ -59,26 +65,22 @@ def _dataset(name: str, n: int, arch, seed: int):
     return ds
 
 
-def load_point(path: Path, arch) -> np.ndarray:
-    """θ from a saved ``.npz`` (``theta``, or ``layer_k/W`` and ``layer_k/b`` arrays), checked against ``arch``."""
-    from theory_lab import derivatives as D
+def load_point(path: Path, arch, notes: list | None = None) -> np.ndarray:
+    """θ from a saved ``.npz`` (``theta``, or ``layer_k/W`` and ``layer_k/b`` arrays), checked against ``arch``.
 
-    lay = D.layout(arch)
+    Validation (keys, shapes, dtypes, NaN/Inf) is :func:`theory_lab.params_io.load_theta`'s; its notes
+    (casts, ignored keys) are appended to ``notes``.
+    """
+    from theory_lab import derivatives as D
+    from theory_lab.params_io import load_theta
+
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"`--params`={str(path)!r} is neither 'random' nor an existing .npz file.")
-    with np.load(path) as z:
-        if "theta" in z.files:
-            theta = np.asarray(z["theta"], dtype=np.float64)
-            if theta.shape != (lay.P,):
-                raise ValueError(f"`--params` {path}: `theta` has shape {theta.shape}; this architecture needs "
-                                 f"({lay.P},).")
-            return theta
-        params: dict = {}
-        for key in z.files:
-            layer, _, leaf = key.partition("/")
-            params.setdefault(layer, {})[leaf] = np.asarray(z[key], dtype=np.float64)
-    return np.asarray(lay.ravel(params))
+    loaded = load_theta(path, D.layout(arch), name="--params")
+    if notes is not None:
+        notes.extend(loaded.notes)
+    return loaded.theta
 
 
 def _density_figure(rep: dict, title: str) -> bytes:
@@ -114,11 +116,21 @@ def spectrum(
     arch: str = typer.Option("digits-small", "--arch", "-a", help=f"Architecture preset: {', '.join(PRESETS)}."),
     data_name: str = typer.Option("digits", "--data", "-d", help=f"Data set: {', '.join(DATASETS)}."),
     n: int = typer.Option(256, "--n", "-n", help="Number of training samples N."),
+    noise: Optional[float] = typer.Option(None, "--noise", help="Std of Gaussian noise on digits/MNIST-1D pixels "
+                                          "(default 1e-6 on digits, 0 on mnist1d; 0: the raw data, which "
+                                          "violate Assumption 3.1)."),
     params: str = typer.Option("random", "--params", "-p", help="'random' (from --seed) or a saved point .npz."),
+    model_spec: Optional[str] = typer.Option(
+        None, "--model", "-M", help="Your own model instead of --arch/--data/--params: a factory PKG.MODULE:FACTORY "
+        "or path/file.py:FACTORY returning (model, params, data), or a preset: digits-resnet, digits-resnet-bn."),
+    loss: Optional[str] = typer.Option(None, "--loss", help="squared or softmax-cross-entropy (default: squared for "
+                                       "--arch; for --model cross-entropy with integer labels, else squared)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Samples per batch (default: all in one)."),
     seed: int = typer.Option(0, help="Seed for parameters, data noise and every probe."),
     operator: str = typer.Option("hessian", help="hessian, gauss-newton or residual (H − JᵀJ)."),
     reduction: str = typer.Option("sum", help="Loss reduction: sum (the paper's Φ) or mean (divided by N)."),
-    block: Optional[int] = typer.Option(None, help="Restrict to layer k's parameters (a diagonal block)."),
+    block: Optional[str] = typer.Option(None, help="Restrict to a diagonal block: layer k (--arch) or a parameter "
+                                        "subtree's path such as Dense_0 (--model)."),
     k: int = typer.Option(5, "--k", "-k", help="Eigenpairs at each end."),
     probes: int = typer.Option(8, help="SLQ probes."),
     steps: int = typer.Option(64, help="Lanczos steps per SLQ probe."),
@@ -127,30 +139,101 @@ def spectrum(
     out: Path = typer.Option(Path("theory-lab-spectrum"), "--out", "-o", help="Folder for spectrum.json/.png."),
 ):
     """Eigenpairs, spectral density, trace and inertia of the Hessian at a point; JSON and a figure."""
-    import jax
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from theory_lab import derivatives as D
-    from theory_lab import model
-    from theory_lab.curvature_report import OPERATORS, spectrum_report
-    from theory_lab.report import environment, write_atomic
+    from theory_lab.curvature_report import OPERATORS
+    from theory_lab.objective import LOSSES
+
+    from theory_lab.commands import options
 
     console = Console()
+    # every option, before any computation and before anything is written
+    seed = options.seed(seed)
+    n = options.at_least(n, 1, "--n", "number of samples N")
+    if noise is not None:
+        noise = options.non_negative(noise, "--noise", "standard deviation of the pixel noise")
+        if data_name == "gaussian" and noise > 0:
+            raise typer.BadParameter("--data gaussian takes no noise; drop --noise or use --data digits/mnist1d.",
+                                     param_hint="--noise")
+    options.choice(operator, tuple(OPERATORS), "--operator")
+    options.choice(reduction, ("sum", "mean"), "--reduction")
+    if loss is not None:
+        options.choice(loss, tuple(LOSSES), "--loss")
+    if batch_size is not None:
+        options.at_least(batch_size, 1, "--batch-size", "samples per batch")
+    for value, name in ((k, "--k"), (probes, "--probes"), (steps, "--steps"), (trace_matvecs, "--trace-matvecs")):
+        options.at_least(value, 1, name)
+    options.at_least(exact_max, 0, "--exact-max")
+    out = options.out_dir(out)
+    if model_spec is not None:
+        obj, theta, data, block, labels = _model_point(model_spec, loss, reduction, batch_size, block)
+    else:
+        obj, theta, data, block, labels = _arch_point(console, arch, data_name, n, noise, params, seed, loss,
+                                                      reduction, batch_size, block)
+    rep = _run(console, obj, theta, data, seed=seed, operator=operator, block=block, k=k, probes=probes, steps=steps,
+               trace_matvecs=trace_matvecs, exact_max=exact_max)
+    _write(console, rep, labels, operator, block, out)
+
+
+def _model_point(spec, loss, reduction, batch_size, block):
+    from theory_lab import factories
+
+    try:
+        obj, theta, data = factories.load(spec, loss=loss, reduction=reduction, batch_size=batch_size)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--model") from None
+    try:
+        obj.block_size(block)
+    except ValueError as err:
+        raise typer.BadParameter(str(err).replace("`block`", "`--block`"), param_hint="--block") from None
+    return obj, theta, data, block, {"model": spec, "data": "from the factory", "params": "from the factory"}
+
+
+def _arch_point(console, arch, data_name, n, noise, params, seed, loss, reduction, batch_size, block):
+    import jax
+
+    from theory_lab import batching, model
+    from theory_lab import derivatives as D
+
     try:
         network = preset(arch)
-        if operator not in OPERATORS:
-            raise ValueError(f"`--operator`={operator!r} is unknown; choose one of {', '.join(OPERATORS)}.")
-        if n < 1:
-            raise ValueError(f"`--n`={n} must be a positive number of samples.")
-        if block is not None:
-            D.layout(network).block(block)
-        ds = _dataset(data_name, n, network, seed)
-        theta = (np.asarray(D.flatten(model.init(network, jax.random.key(seed)))[0]) if params == "random"
-                 else load_point(Path(params), network))
     except ValueError as err:
-        console.print(f"[bold red]error:[/] {err}")
-        raise typer.Exit(2) from None
+        raise typer.BadParameter(str(err), param_hint="--arch") from None
+    if block is not None:
+        try:
+            block = int(block)
+        except ValueError:
+            raise typer.BadParameter(f"`--block`={block!r} is not a layer index; with --arch give a layer k "
+                                     "(subtree paths are for --model).", param_hint="--block") from None
+        try:
+            D.layout(network).block(block)
+        except ValueError as err:
+            raise typer.BadParameter(str(err).replace("`block`", "`--block`"), param_hint="--block") from None
+    try:
+        ds = _dataset(data_name, n, network, seed, noise)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--data") from None
+    notes: list = []
+    try:
+        theta = (np.asarray(D.flatten(model.init(network, jax.random.key(seed)))[0]) if params == "random"
+                 else load_point(Path(params), network, notes))
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--params") from None
+    for note in notes:
+        console.print(f"[yellow]note:[/] --params: {note}")
+    obj = D.objective(network, loss=loss or "squared", reduction=reduction)
+    data = batching.batches(ds.X, ds.Y, batch_size or ds.N)
+    return obj, theta, data, block, {
+        "arch": arch, "data": data_name, "params": params, "params_notes": notes,
+        "dataset": {"name": data_name, "N": ds.N, "noise": ds.meta.get("noise", 0.0), "seed": ds.meta.get("seed", seed)}}
+
+
+def _run(console, obj, theta, data, **kwargs) -> dict:
+    """The library report, with a progress bar of operator products done / planned."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from theory_lab.curvature_report import spectrum_report
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total} products"), TimeElapsedColumn(), console=console,
                   transient=True) as bar:
@@ -159,22 +242,28 @@ def spectrum(
         def progress(stage, done, planned):
             bar.update(task, description=stage, completed=done, total=planned)
 
-        rep = spectrum_report(network, theta, ds.X, ds.Y, seed=seed, operator=operator, reduction=reduction,
-                              block=block, k=k, probes=probes, steps=steps, trace_matvecs=trace_matvecs,
-                              exact_max=exact_max, progress=progress)
-    rep.update({"arch": arch, "data": data_name, "params": params, "environment": environment()})
-    title = (f"{arch} on {data_name} (N = {rep['N']}), {operator}{'' if block is None else f' block {block}'}, "
+        return spectrum_report(obj, theta, data, progress=progress, **kwargs)
+
+
+def _write(console, rep, labels, operator, block, out):
+    from theory_lab.report import environment, write_atomic
+
+    rep.update(labels)
+    rep["environment"] = environment()
+    name = labels.get("model") or f"{labels['arch']} on {labels['data']}"
+    title = (f"{name} (N = {rep['N']}), {operator}{'' if block is None else f' block {block}'}, "
              f"P = {rep['P']}, Φ = {rep['loss']:.4g}")
-    write_atomic(out / "spectrum.json", json.dumps(rep, indent=2, ensure_ascii=False))
-    write_atomic(out / "spectrum.png", _density_figure(rep, title))
+    text, figure = json.dumps(rep, indent=2, ensure_ascii=False), _density_figure(rep, title)
+    write_atomic(out / "spectrum.json", text)  # both built first: a failure leaves the previous pair whole
+    write_atomic(out / "spectrum.png", figure)
     top, bottom, inert = rep["top"], rep["bottom"], rep["inertia"]
     console.print(title)
     console.print(f"top-{len(top['values'])}: " + ", ".join(f"{v:.6g}" for v in top["values"])
                   + f"  (converged {sum(top['converged'])}/{len(top['converged'])}, {top['num_matvecs']} products)")
     console.print(f"bottom-{len(bottom['values'])}: " + ", ".join(f"{v:.6g}" for v in bottom["values"])
                   + f"  (converged {sum(bottom['converged'])}/{len(bottom['converged'])})")
-    for name, t in rep["trace"].items():
-        console.print(f"trace ({name}): {t['estimate']:.6g} ± {t['stderr']:.2g}")
+    for trace_name, t in rep["trace"].items():
+        console.print(f"trace ({trace_name}): {t['estimate']:.6g} ± {t['stderr']:.2g}")
     console.print(f"inertia ({inert['method']}): {inert['summary']}")
     console.print(f"outliers: {', '.join(f'{v:.6g}' for v in rep['outliers']) or 'none'}; wrote {out}/spectrum.json "
                   f"and {out}/spectrum.png")

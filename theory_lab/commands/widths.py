@@ -106,7 +106,11 @@ def widths(
     from theory_lab.zoo import table1
     from theory_lab.zoo.table1 import entry as find_entry
 
+    from theory_lab.commands import options
+
     console = Console()
+    if json_path is not None:
+        json_path = options.out_file(json_path, "--json")  # before anything is printed or written
     net = None
     if network is not None:
         try:

@@ -1,0 +1,180 @@
+"""One benchmark protocol for every comparison in ``benchmarks/``: warm workers, interleaved rounds.
+
+The development machine has 2 cores shared by several people, so a time measured once
+says more about the neighbours than about the code. Every comparison therefore runs as:
+
+1. **Each side in its own warm worker process** (:class:`Worker`): a fresh Python that
+   imports one *side module* and answers calls over a pipe. The side's environment is set
+   before its imports (torch gets ``OMP_WAIT_POLICY=PASSIVE`` so that its OpenMP threads
+   sleep instead of spinning against the other process; both get
+   ``OPENBLAS_NUM_THREADS=1``). A first call per task (compilation, caches) is made and
+   reported separately, never timed with the rounds.
+2. **Rounds** (:func:`interleave`, at least 5): in each round every side is called once,
+   in an order that rotates from round to round, so slow phases of the machine's load hit
+   all sides alike.
+3. **Evidence per call**: wall time, the CPU time the worker actually received
+   (``time.process_time`` of the worker, all its threads) and the 1-minute load average
+   just before the call; per side the min and median; per round the ratio of each side's
+   time to the reference side's; and whatever the task returns (operator applications,
+   eigenvalues), from which the caller computes errors against a dense reference.
+
+Run a side module by hand: ``python benchmarks/protocol.py --serve benchmarks/side_torch.py``
+reads pickled ``(function, args, kwargs)`` on stdin and writes pickled replies on stdout.
+
+Example (two trivial sides in this same file's process-free helper):
+    >>> r = summarize({"a": [1.0, 2.0, 3.0], "b": [2.0, 2.0, 6.0]}, reference="b")
+    >>> r["a"]["median_s"], r["a"]["ratios"], r["a"]["median_ratio"]
+    (2.0, [0.5, 1.0, 0.5], 0.5)
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import pickle
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["Worker", "interleave", "summarize", "machine", "load_average", "BASE_ENV", "TORCH_ENV"]
+
+BASE_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+# torch's intra-op threads: both cores, sleeping (not spinning) while idle
+TORCH_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE",
+             "PYTHONUNBUFFERED": "1"}
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
+
+
+def machine() -> dict:
+    """CPU, cores, OS, Python, the date and the load averages, for the record."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version(), "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="minutes"),
+            "load_average": list(os.getloadavg())}
+
+
+class Worker:
+    """A warm worker process serving one side module (``path`` to a ``.py`` file)."""
+
+    def __init__(self, name: str, path: str | Path, *, env: dict | None = None, python: str | None = None):
+        self.name = name
+        environ = dict(os.environ)
+        environ.update(BASE_ENV if env is None else env)
+        environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
+                                                              environ.get("PYTHONPATH")]))
+        self.proc = subprocess.Popen([python or sys.executable, str(Path(__file__).resolve()), "--serve",
+                                      str(Path(path).resolve())], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     env=environ)
+
+    def call(self, fn: str, *args, **kwargs) -> dict:
+        """Run ``fn(*args, **kwargs)`` in the worker: ``{"value", "wall_s", "cpu_s", "load"}``."""
+        pickle.dump((fn, args, kwargs), self.proc.stdin)
+        self.proc.stdin.flush()
+        try:
+            reply = pickle.load(self.proc.stdout)
+        except EOFError:
+            raise RuntimeError(f"worker {self.name} died during {fn} (exit code {self.proc.wait()})") from None
+        if "error" in reply:
+            raise RuntimeError(f"worker {self.name}: {fn} failed:\n{reply['error']}")
+        return reply
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _serve(path: str):
+    import importlib.util
+    import traceback
+
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # the side's own prints go to stderr; stdout carries the replies
+    sys.stdout = sys.stderr
+    spec = importlib.util.spec_from_file_location("side", path)
+    side = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(side)
+    stdin = sys.stdin.buffer
+    while True:
+        try:
+            fn, args, kwargs = pickle.load(stdin)
+        except EOFError:
+            return
+        load = load_average()
+        try:
+            t0, c0 = time.perf_counter(), time.process_time()
+            value = getattr(side, fn)(*args, **kwargs)
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            reply = {"value": value, "wall_s": wall, "cpu_s": cpu, "load": load}
+        except Exception:  # noqa: BLE001 - reported to the caller with its traceback
+            reply = {"error": traceback.format_exc()}
+        pickle.dump(reply, out)
+        out.flush()
+
+
+def summarize(times: dict[str, list[float]], reference: str) -> dict:
+    """Per side: min, median, and the per-round ratio to ``reference`` with its median."""
+    out = {}
+    for name, ts in times.items():
+        ratios = [t / r for t, r in zip(ts, times[reference])]
+        out[name] = {"times_s": ts, "min_s": min(ts), "median_s": statistics.median(ts), "ratios": ratios,
+                     "median_ratio": statistics.median(ratios), "min_ratio_of_mins": min(ts) / min(times[reference])}
+    return out
+
+
+def interleave(calls: dict[str, tuple], *, rounds: int = 5, reference: str, log=None) -> dict:
+    """Time ``calls = {label: (worker, fn, args)}`` over ``rounds`` rotating rounds (after one warm-up each).
+
+    Returns ``{"first": {label: reply}, "rounds": [[(label, reply), …], …], "summary": summarize(…),
+    "cpu_share": {label: median cpu_s / wall_s}, "load": {label: [load before each call]}}``.
+    """
+    if rounds < 5:
+        raise ValueError(f"`rounds`={rounds} must be at least 5 (the protocol's minimum).")
+    labels = list(calls)
+    first = {}
+    for label in labels:
+        worker, fn, args = calls[label]
+        first[label] = worker.call(fn, *args)
+        if log:
+            log(f"{label}: first call {first[label]['wall_s']:.3f} s")
+    history, times = [], {label: [] for label in labels}
+    cpu, load = {label: [] for label in labels}, {label: [] for label in labels}
+    for r in range(rounds):
+        order = labels[r % len(labels):] + labels[:r % len(labels)]
+        row = []
+        for label in order:
+            worker, fn, args = calls[label]
+            reply = worker.call(fn, *args)
+            row.append((label, reply))
+            times[label].append(reply["wall_s"])
+            cpu[label].append(reply["cpu_s"] / reply["wall_s"])
+            load[label].append(reply["load"])
+        history.append(row)
+        if log:
+            log(f"round {r + 1}: " + ", ".join(f"{label} {reply['wall_s']:.3f} s" for label, reply in row))
+    return {"first": first, "rounds": history, "summary": summarize(times, reference),
+            "cpu_share": {label: statistics.median(v) for label, v in cpu.items()}, "load": load}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
+        _serve(sys.argv[2])
+    else:
+        print(__doc__)

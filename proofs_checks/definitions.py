@@ -1,0 +1,206 @@
+"""Checks of what every other check stands on: the layer definitions and the numerical rules.
+
+* ``layer-definition``: the forward pass against Definitions 2.1/2.2 computed here from
+  the patches, filters and per-neuron biases (``G_k[:, h] = ⟨w^t, f_{k-1}^p⟩ + (b_k)_h``,
+  ``h = (p−1)T_k + t``), against ``F_{k−1} U_k + 1 b_kᵀ`` with both full-weight-matrix
+  twins (:func:`theory_lab.model.full_weight_matrix`, :func:`theory_lab.feature_maps.full_weight_matrix`),
+  ``F_k = σ_k(G_k)``, and the truncated forward every rank check uses
+  (:func:`theory_lab.feature_maps.features_upto`). A wrong patch order, a transposed or
+  flipped filter, or a dropped bias changes no rank, so no rank check can see it; this can.
+* ``tolerance-rules``: the named tolerances sit between the rounding they model and the
+  errors they must resolve (THEORY.md §5): an exactly rank-``r`` float64 product reads as
+  rank ``r`` beyond the band; a singular value 30× the SVD tolerance counts, beyond the
+  band; ``rank_report``'s default threshold is :func:`theory_lab.tolerances.svd_rank_tol`
+  (one home); an exact fit's ``Φ`` (rounding only) is zero beyond the band, and ``Φ`` of
+  a fit left at a relative residual 3e-9 (30× the modelled 1e-10) is not.
+* ``assumption-3.1-predicate``: the Assumption 3.1 predicate
+  (:func:`theory_lab.data.check_distinct_patches`) finds one shared patch planted at every
+  patch position of the default data (the same position and another one), so a predicate
+  that skips a patch cannot certify 3.1.
+
+Every observation is decided against a named tolerance (:mod:`theory_lab.tolerances`) or
+is exact, and the verdict comes from :func:`theory_lab.checking.conclude`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from proofs_checks import hypotheses as hyp
+from proofs_checks.instances import default_instances
+from theory_lab import activations, exact_fit, feature_maps, linalg, model, sampling
+from theory_lab import data as _data
+from theory_lab import testing as probes
+from theory_lab import tolerances as tols
+from theory_lab.arch import Architecture, Conv, Dense, Output
+from theory_lab.checking import Check, Context, Evidence, Hypothesis, Result, conclude
+
+__all__ = ["CHECKS", "definition_preactivation", "odd_conv_arch"]
+
+#: samples of each default instance pushed through the layer definitions (the same shapes as the other checks)
+LAYER_N = 200
+
+
+def _rel(a, b) -> float:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.linalg.norm(a - b) / max(float(np.linalg.norm(b)), np.finfo(float).tiny))
+
+
+def odd_conv_arch() -> Architecture:
+    """A 2-D conv with stride, SAME padding and dilation, then a tied-bias conv, a dense and the output."""
+    return Architecture((7, 6, 2), (Conv(3, (3, 2), stride=(2, 1), padding="SAME", dilation=(1, 2)),
+                                    Conv(2, (2, 2), bias="filter"), Dense(5), Output(3)))
+
+
+def definition_preactivation(arch: Architecture, params, F_prev, k: int) -> np.ndarray:
+    """``G_k (N, n_k)`` by Definition 2.1/2.2 from the patches, filters and biases (numpy, no ``U_k``).
+
+    ``G_k[:, (p−1)T + t] = ⟨w^t, f_{k−1}^p⟩ + (b_k)_{(p−1)T+t}``; a patch index ``−1`` (zero
+    padding) reads 0; a tied bias ``b ∈ R^T`` is the same for every patch.
+    """
+    info = arch.layer(k)
+    p = params[f"layer_{k}"]
+    W = np.asarray(p["W"], dtype=np.float64)
+    F_prev = np.asarray(F_prev, dtype=np.float64)
+    N = F_prev.shape[0]
+    if info.kind in ("dense", "output"):
+        G = F_prev @ W
+    else:
+        padded = np.concatenate([F_prev, np.zeros((N, 1))], axis=1)
+        patches = padded[:, np.where(info.patches < 0, F_prev.shape[1], info.patches)]  # (N, P, l)
+        G = np.einsum("npl,lt->npt", patches, W).reshape(N, info.P * info.T)
+    if "b" in p:
+        b = np.asarray(p["b"], dtype=np.float64)
+        G = G + (np.tile(b, info.P) if b.size != G.shape[1] else b)
+    return G
+
+
+def _layer_cases(ctx: Context):
+    cases = [(inst.name, inst.arch, np.asarray(inst.data.X)[:LAYER_N]) for inst in default_instances(ctx)]
+    arch = odd_conv_arch()
+    cases.append(("strided SAME dilated conv", arch, ctx.rng("layer-definition/X").standard_normal((24, 7, 6, 2))))
+    return cases
+
+
+def _layer_definition(ctx: Context) -> Result:
+    ev, hyps = Evidence(), []
+    for name, arch, X in _layer_cases(ctx):
+        hyps.append(hyp.finite_float64(X, f"{name}: X"))
+        if not hyps[-1].met:  # a forward pass of non-finite data decides nothing
+            continue
+        params = sampling.sample_params(arch, ctx.key(f"layer-definition/{name}"), bias_scale=0.5)
+        fw = model.forward(arch, params, X)
+        for info in arch.info:
+            k = info.k
+            if not info.has_weights:
+                continue
+            G = np.asarray(fw.G[k])
+            ev.at_most(f"{name}: G_{k} vs Definition 2.{1 if info.kind in ('conv', 'patch') else 2}",
+                       _rel(G, definition_preactivation(arch, params, fw.F[k - 1], k)), tols.IDENTITY)
+            F_prev = np.asarray(fw.F[k - 1])
+            b = np.asarray(model.bias_vector(arch, params, k))
+            for twin, U in (("model", model.full_weight_matrix(arch, params, k)),
+                            ("feature_maps", feature_maps.full_weight_matrix(arch, params, k))):
+                U = np.asarray(U)
+                ok = U.shape == (arch.widths[k - 1], arch.widths[k])
+                ev.exact(f"{name}: U_{k} ({twin}) has shape (n_{k - 1}, n_{k})", int(ok), 1,
+                         detail=f"{name}: U_{k} ({twin}) shape {U.shape}, "
+                                f"(n_{k - 1}, n_{k}) = {(arch.widths[k - 1], arch.widths[k])}")
+                if ok:
+                    ev.at_most(f"{name}: G_{k} vs F_{k - 1} U_{k} + 1 b_{k}ᵀ ({twin}.full_weight_matrix)",
+                               _rel(F_prev @ U + b, G), tols.IDENTITY)
+            if info.kind != "output":
+                act = activations.get(info.activation)
+                ev.at_most(f"{name}: F_{k} vs σ_{k}(G_{k})", _rel(fw.F[k], np.asarray(act(G))), tols.IDENTITY)
+                ev.at_most(f"{name}: features_upto F_{k} vs the forward pass",
+                           _rel(feature_maps.features_upto(arch, params, X, k), fw.F[k]), tols.IDENTITY)
+    return conclude("the forward pass, U_k and F_k agree with Definitions 2.1/2.2 (patch order h = (p−1)T + t)",
+                    hyps, ev)
+
+
+# --------------------------------------------------------------------------- tolerance rules
+
+RANK_SHAPE, RANK_R = (200, 216), 150
+
+
+def _tolerance_rules(ctx: Context) -> Result:
+    rng = ctx.rng("tolerance-rules")
+    ev = Evidence()
+    m, n = RANK_SHAPE
+    # an exactly rank-r matrix stored in float64: only rounding above σ_r
+    A = rng.standard_normal((m, RANK_R)) @ rng.standard_normal((RANK_R, n))
+    rep = linalg.rank_report(A, name="B C")
+    ev.rank(f"float64 product B C of rank {RANK_R} (rounding only beyond σ_{RANK_R})", rep, RANK_R)
+    svd_tol = tols.svd_rank_tol(A.shape, rep.sigma_max)
+    ev.at_most("rank_report's default tolerance vs tolerances.svd_rank_tol (one home)", _rel(rep.tol, svd_tol.value),
+               tols.IDENTITY)
+    # a singular value 30x the SVD tolerance is resolved by float64 (its error is ~eps σ_1) and must count
+    unit = max(RANK_SHAPE) * np.finfo(np.float64).eps  # svd_rank_tol / σ_1
+    s = np.concatenate([np.ones(RANK_R - 1), [30.0 * unit]])
+    B = probes.matrix_with_singular_values(s, RANK_SHAPE, rng)
+    ev.rank(f"σ_{RANK_R} = 30 × the SVD tolerance", linalg.rank_report(B, name="U diag(s) Vᵀ"), RANK_R)
+    # zero loss: an exact fit is zero up to rounding; a relative residual 3e-9 is not zero
+    F = rng.standard_normal((40, 60))
+    Y = rng.standard_normal((40, 3))
+    fit = exact_fit.exact_fit(F, Y)
+    zero = tols.zero_loss_tol(Y)
+    phi = 0.5 * float(np.sum((F @ fit.lam - Y) ** 2))
+    ev.at_most("Φ of an exact fit (rounding only)", phi, zero)
+    off = rng.standard_normal(Y.shape)
+    off *= 3e-9 * np.linalg.norm(Y) / np.linalg.norm(off)
+    phi_off = 0.5 * float(np.sum(((F @ fit.lam - Y) + off) ** 2))
+    ev.at_least("Φ of a fit left at relative residual 3e-9 (not zero loss)", phi_off, zero)
+    ev.facts.update(rank_tol=rep.tol, svd_rank_tol=svd_tol.to_dict(), zero_loss_tol=zero.to_dict(),
+                    exact_fit_phi=phi, perturbed_phi=phi_off)
+    hyps = [Hypothesis("float64 arithmetic", A.dtype == np.float64 and F.dtype == np.float64, str(A.dtype))]
+    return conclude("tolerances sit between the rounding they model and the errors they must resolve", hyps, ev)
+
+
+# --------------------------------------------------------------------------- Assumption 3.1 predicate
+
+#: samples of each default instance the predicate is tried on (its logic does not depend on N)
+PREDICATE_N = 40
+
+def _plant(X: np.ndarray, idx: np.ndarray, p: int, q: int) -> np.ndarray:
+    """``X`` with sample 1's patch ``p`` set to sample 0's patch ``q`` (same padding pattern)."""
+    X2 = np.array(X)
+    flat = X2.reshape(X2.shape[0], -1)
+    src, dst = idx[q], idx[p]
+    keep = dst >= 0
+    flat[1, dst[keep]] = flat[0, src[keep]]
+    return X2
+
+
+def _assumption_3_1_predicate(ctx: Context) -> Result:
+    ev, hyps = Evidence(), []
+    for inst in default_instances(ctx):
+        X = np.asarray(inst.data.X)[:PREDICATE_N]
+        base = _data.check_distinct_patches(inst.arch, X)
+        hyps += [hyp.finite_float64(X, f"{inst.name}: X"),
+                 Hypothesis(f"{inst.name}: no patch shared before planting", base.holds, str(base))]
+        idx = inst.arch.layer(1).patches
+        P = idx.shape[0]
+        missed = []
+        for p in range(P):
+            same_pad = [q for q in range(P) if q != p and np.array_equal(idx[q] < 0, idx[p] < 0)]
+            for q in [p] + same_pad[:1]:
+                rep = _data.check_distinct_patches(inst.arch, _plant(X, idx, p, q))
+                if rep.holds or rep.shared_patch_values < 1:
+                    missed.append((p, q))
+        tried = P + sum(1 for p in range(P) if any(q != p and np.array_equal(idx[q] < 0, idx[p] < 0)
+                                                   for q in range(P)))
+        ev.exact(f"{inst.name}: planted shared patches the predicate missed", len(missed), 0,
+                 detail=f"{inst.name}: {len(missed)} of {tried} planted shared patches missed"
+                        + (f" (sample 1 patch p = sample 0 patch q at (p, q) = {missed[:5]})" if missed else ""))
+        ev.facts[inst.name] = {"patches": P, "planted": tried, "missed": missed}
+    return conclude("the Assumption 3.1 predicate finds a shared patch at every patch position", hyps, ev)
+
+
+CHECKS = [
+    Check("layer-definition", "Def. 2.1/2.2", "forward pass, U_k (both twins) and F_k against the layer definitions",
+          _layer_definition),
+    Check("tolerance-rules", "§5 numerics", "rank and zero-loss tolerances between rounding and resolved errors",
+          _tolerance_rules),
+    Check("assumption-3.1-predicate", "Assumption 3.1", "the 3.1 predicate finds a shared patch planted at any "
+          "position", _assumption_3_1_predicate),
+]

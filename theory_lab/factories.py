@@ -1,0 +1,121 @@
+"""Model factories: ``PKG.MODULE:FACTORY`` (or ``path/file.py:FACTORY``, or a preset name) → objective, θ, data.
+
+A factory takes no arguments and returns ``(model, params, data)`` or
+``(model, params, data, loss)``: see :func:`theory_lab.objective.from_model` for ``model``
+and ``params``; ``data`` is ``(X, Y)`` arrays or any iterable of ``(x, y)`` batches; the
+optional ``loss`` is a per-sample callable. :func:`load` checks everything before any
+work and raises ``ValueError`` naming the factory, the value and the fix (the CLI turns
+it into ``Invalid value for --model``).
+
+Example:
+    >>> from theory_lab import factories
+    >>> obj, theta, data = factories.load("examples/own_model.py:factory", batch_size=100)
+    >>> obj.loss.name, data.N, data.num_batches, theta.shape
+    ('softmax-cross-entropy', 256, 3, (9658,))
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from theory_lab import batching, presets
+
+__all__ = ["resolve", "load"]
+
+
+def resolve(spec: str) -> Callable:
+    """The factory named by ``spec``: a preset (:data:`theory_lab.presets.MODELS`), ``pkg.module:name``
+    (importable, the working directory included) or ``path/to/file.py:name``."""
+    if spec in presets.MODELS:
+        return presets.MODELS[spec]
+    module_name, sep, name = str(spec).rpartition(":")
+    if not sep or not module_name or not name:
+        raise ValueError(f"`--model`={spec!r} is neither a preset ({', '.join(presets.MODELS)}) nor of the form "
+                         "PKG.MODULE:FACTORY or path/to/file.py:FACTORY.")
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name)
+            if not path.is_file():
+                raise ValueError(f"`--model`={spec!r}: no file {module_name!r}.")
+            loader = importlib.util.spec_from_file_location(f"theory_lab_factory_{path.stem}", path)
+            module = importlib.util.module_from_spec(loader)
+            loader.loader.exec_module(module)
+        else:
+            cwd = str(Path.cwd())
+            added = cwd not in sys.path
+            if added:
+                sys.path.insert(0, cwd)
+            try:
+                module = importlib.import_module(module_name)
+            finally:
+                if added:
+                    sys.path.remove(cwd)
+    except ImportError as err:
+        raise ValueError(f"`--model`={spec!r}: cannot import {module_name!r} ({err}); check the module path, or "
+                         "give a file as path/to/file.py:FACTORY.") from None
+    factory = getattr(module, name, None)
+    if not callable(factory):
+        raise ValueError(f"`--model`={spec!r}: {module_name!r} has no callable {name!r}.")
+    return factory
+
+
+def _data(spec, data, batch_size):
+    if isinstance(data, batching.Batches):
+        return data
+    if isinstance(data, tuple) and len(data) == 2 and all(hasattr(a, "shape") for a in data):
+        X, Y = np.asarray(data[0]), np.asarray(data[1])
+        if X.ndim < 1 or Y.ndim < 1 or X.shape[0] != Y.shape[0]:
+            raise ValueError(f"`--model`={spec!r} returned X of shape {X.shape} and Y of shape {Y.shape}; expected "
+                             "the same number of samples N along the first axis.")
+        return batching.batches(X, Y, batch_size or X.shape[0])
+    try:
+        return batching.from_iterable(data, batch_size)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"`--model`={spec!r}: its data must be (X, Y) arrays or an iterable of (x, y) batches; "
+                         f"{err}") from None
+
+
+def load(spec: str, *, loss: str | None = None, reduction: str = "sum", batch_size: int | None = None):
+    """``(objective, θ, Batches)`` from a model factory, every argument checked before any work.
+
+    Args:
+        spec: see :func:`resolve`.
+        loss: ``"squared"`` or ``"softmax-cross-entropy"``; default: the factory's own loss
+            callable if it returns one, else cross-entropy for integer targets and squared
+            otherwise.
+        reduction: ``"sum"`` or ``"mean"``.
+        batch_size: samples per batch (default: one batch).
+
+    Raises:
+        ValueError: a bad factory, float32 parameters, mismatched shapes, a loss that is
+            not per-sample, non-finite outputs (each message names ``--model`` and the fix).
+    """
+    from theory_lab import derivatives as D
+    from theory_lab.objective import check_data, from_model
+
+    out = resolve(spec)()
+    if not isinstance(out, tuple) or len(out) not in (3, 4):
+        raise ValueError(f"`--model`={spec!r} returned a {type(out).__name__}; expected a tuple (model, params, "
+                         "data) or (model, params, data, loss).")
+    model, params, data = out[:3]
+    data = _data(spec, data, batch_size)
+    if loss is None:
+        loss = out[3] if len(out) == 4 else ("softmax-cross-entropy" if np.issubdtype(np.dtype(data.Y.dtype), np.integer)
+                                             else "squared")
+    try:
+        obj, theta = from_model(model, params, loss=loss, reduction=reduction)
+        check_data(obj, data.X[0], data.Y[0])
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"`--model`={spec!r}: {err}") from None
+    value = float(D.loss(obj, theta, data))
+    if not math.isfinite(value):
+        raise ValueError(f"`--model`={spec!r}: the loss at the returned parameters is {value}: the network's outputs "
+                         "are not finite. Check the inputs and parameters for NaN/Inf, or scale the weights down.")
+    return obj, theta, data

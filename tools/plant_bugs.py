@@ -1,0 +1,284 @@
+"""Plant realistic bugs in the library one at a time and see whether ``theory-lab verify`` catches them.
+
+Not part of the test suite (it runs ``verify`` once per bug: minutes each). Each bug is a
+source edit (old text -> new text, each found exactly once) applied to a copy of
+``theory_lab/`` and ``proofs_checks/`` in a temporary folder; ``verify --strict`` then runs
+in a subprocess with that copy first on ``PYTHONPATH`` (the installed entry points load
+``proofs_checks.*`` by module name, so they load the planted copy). A source edit reaches
+every ``from x import y`` binding, which a monkeypatch of a module attribute would miss.
+
+A bug counts as *caught* when ``verify --strict`` exits non-zero; the checks that caught it
+are those whose verdict differs from the unplanted run at the same seed (``--baseline``,
+a ``results.json``) and is not *holds* / *measured*.
+
+``--restrict`` runs only the checks listed with each bug (those whose code reaches the
+planted line, found by reading the call sites); the other checks cannot change verdict.
+Without it every registered check runs (the default, as CI does).
+
+Usage::
+
+    python tools/plant_bugs.py --baseline theory-lab-report/results.json --restrict \\
+        --results /tmp/planted.jsonl [--only ID ...] [--seed 0]
+    python tools/plant_bugs.py --table /tmp/planted.jsonl      # the markdown table
+    python tools/plant_bugs.py --dry-run                       # every patch still applies
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("theory_lab", "proofs_checks")
+
+
+@dataclass(frozen=True)
+class Bug:
+    id: str
+    what: str
+    patches: tuple  # ((path, old, new), ...)
+    checks: tuple = field(default=())  # the checks whose code reaches the planted line (for --restrict)
+
+
+def _p(path, old, new):
+    return (path, old, new)
+
+
+# check lists for --restrict. The three critical-point searches (theorem-4.5, corollary-4.6,
+# narrow-critical-points) take ~9 of verify's ~12 minutes; they run only for bugs in what they call.
+HESSIAN = ("hvp-dense", "lanczos-dense", "hessian-*", "critical-full-row-rank*", "bad-critical-*")
+RANKS = ("lemma-2.5*", "assumption-3.1-converse", "theorem-3.5*", "width-necessity", "theorem-3.4*", "corollary-3.6*",
+         "tolerance-rules", "lemma-4.2", "hessian-zero-loss*", "bad-critical-point", "critical-full-row-rank*",
+         "theorem-4.4", "class-targets-outside-S_k")
+FORWARD = ("layer-definition", "lemma-2.5*", "theorem-3.4*", "theorem-3.5*", "width-necessity", "corollary-3.6*",
+           "backprop-recursion", "lemma-4.2", "lemma-4.3", "hvp-dense", "hessian-zero-loss", "bad-critical-point")
+
+
+BUGS = [
+    Bug("tanh-3.2", "registry declares tanh as satisfying Assumption 3.2 (clause a)",
+        (_p("theory_lab/activations.py",
+            'positive_derivative=True, differentiable=True, assumption_3_2=False, clause=None,\n'
+            '        note="limits -1 and 1',
+            'positive_derivative=True, differentiable=True, assumption_3_2=True, clause="a",\n'
+            '        note="limits -1 and 1'),),
+        ("activation-registry", "probe-tanh", "theorem-3.5*")),
+    Bug("relu-analytic", "registry declares ReLU real analytic",
+        (_p("theory_lab/activations.py", '_simple("relu", jax.nn.relu, continuous=True, analytic=False,',
+            '_simple("relu", jax.nn.relu, continuous=True, analytic=True,'),),
+        ("activation-registry", "theorem-3.5*", "theorem-3.4*", "corollary-3.6*", "probe-relu")),
+    Bug("hvp-gauss-newton", "derivatives.hvp returns the Gauss–Newton product",
+        (_p("theory_lab/derivatives.py", 'return _product(obj, "hessian", theta, X, Y, v, block)',
+            'return _product(obj, "gauss_newton", theta, X, Y, v, block)'),),
+        HESSIAN),
+    Bug("linearize-hvp-no-residual", "linearize_hvp drops the residual term (Gauss–Newton only)",
+        (_p("theory_lab/derivatives.py", 'return _operator(obj, "hessian", theta, data, block, linearize=True)',
+            'return _operator(obj, "gauss_newton", theta, data, block, linearize=True)'),),
+        HESSIAN),
+    Bug("lanczos-no-reorth", "Lanczos with the three-term recurrence only (no reorthogonalisation)",
+        (_p("theory_lab/krylov.py", "    w, h, w1 = _cgs2(Q, Aq)\n",
+            "    near = (jnp.arange(B) >= j - 1) & (jnp.arange(B) <= j)\n"
+            "    h = jnp.where(near, Q @ Aq, 0.0)\n"
+            "    w = w1 = Aq - Q.T @ h\n"),),
+        HESSIAN),
+    Bug("lanczos-perturbed-alpha", "Lanczos stores α_j·(1 + 1e-6) in the tridiagonal",
+        (_p("theory_lab/krylov.py", "alpha.at[j].set(h[j])", "alpha.at[j].set(h[j] * (1 + 1e-6))"),),
+        HESSIAN),
+    Bug("rank-tol-100x-large", "rank_report's default tolerance 100x too large",
+        (_p("theory_lab/linalg.py", "tol = smax * (rtol if rtol is not None else max(rows, cols) * np.finfo",
+            "tol = smax * (rtol if rtol is not None else 100 * max(rows, cols) * np.finfo"),),
+        RANKS),
+    Bug("rank-tol-100x-small", "rank_report's default tolerance 100x too small",
+        (_p("theory_lab/linalg.py", "tol = smax * (rtol if rtol is not None else max(rows, cols) * np.finfo",
+            "tol = smax * (rtol if rtol is not None else 0.01 * max(rows, cols) * np.finfo"),),
+        RANKS),
+    Bug("svd-rank-tol-100x-large", "tolerances.svd_rank_tol 100x too large",
+        (_p("theory_lab/tolerances.py", "return Tolerance(float(sigma_max) * max(shape) * EPS, SVD_BAND",
+            "return Tolerance(100 * float(sigma_max) * max(shape) * EPS, SVD_BAND"),),
+        ("tolerance-rules", "class-targets-outside-S_k")),
+    Bug("uk-order-jax", "model.weight_map: U_k columns in filter-major order t·P + p (not h = p·T + t)",
+        (_p("theory_lab/model.py",
+            "cols = np.broadcast_to((np.arange(info.P)[:, None, None] * info.T + np.arange(info.T)), rows.shape)",
+            "cols = np.broadcast_to((np.arange(info.P)[:, None, None] + np.arange(info.T) * info.P), rows.shape)"),),
+        FORWARD),
+    Bug("uk-order-numpy", "feature_maps.full_weight_matrix: U_k columns in filter-major order",
+        (_p("theory_lab/feature_maps.py", "cols = p[:, None] * info.T + np.arange(info.T)[None, :]",
+            "cols = p[:, None] + np.arange(info.T)[None, :] * info.P"),),
+        FORWARD),
+    Bug("uk-kernel-flipped", "feature_maps.full_weight_matrix: each patch's filter reversed (convolution, "
+        "not correlation)",
+        (_p("theory_lab/feature_maps.py", "cols.shape), cols), W[j])", "cols.shape), cols), W[::-1][j])"),),
+        FORWARD),
+    Bug("uk-transposed-jax", "model.weight_map: filters read transposed within a patch (W[::-1])",
+        (_p("theory_lab/model.py", "vals = jnp.where(jnp.asarray(idx >= 0)[:, :, None], W[None, :, :], 0.0)",
+            "vals = jnp.where(jnp.asarray(idx >= 0)[:, :, None], W[None, ::-1, :], 0.0)"),),
+        FORWARD),
+    Bug("features-no-bias", "the layer's per-neuron bias is dropped from the pre-activation",
+        (_p("theory_lab/model.py", "            G = G + b\n        return G", "            G = G\n        return G"),),
+        FORWARD),
+    Bug("backprop-no-dsigma", "backprop recursion Δ_l = Δ_{l+1} U_{l+1}ᵀ (σ' missing)",
+        (_p("theory_lab/loss_surface.py", "delta[l] = (delta[l + 1] @ U[l + 1].T) * dact[l]",
+            "delta[l] = (delta[l + 1] @ U[l + 1].T)"),),
+        ("backprop-recursion", "lemma-4.3*", "theorem-4.4*")),
+    Bug("lemma43-drop-dsigma", "Lemma 4.3 lower bound without the ‖σ'(G_l)‖_min factor",
+        (_p("theory_lab/loss_surface.py", 'lo *= row["sigma_min_U_next"] * row["dsigma_min"]',
+            'lo *= row["sigma_min_U_next"]'),),
+        ("lemma-4.3*", "theorem-4.4*")),
+    Bug("lemma43-swap-F", "Lemma 4.3: σ_min(F_k) and σ_max(F_k) swapped",
+        (_p("theory_lab/loss_surface.py", "lo_naive = float(sF[-1])", "lo_naive = float(sF[0])"),
+         _p("theory_lab/loss_surface.py", "hi = float(sF[0])", "hi = float(sF[-1])")),
+        ("lemma-4.3*", "theorem-4.4*")),
+    Bug("exact-fit-FtF", "exact fit λ from the wrong Gram matrix: pinv(FᵀF) Fᵀy",
+        (_p("theory_lab/exact_fit.py",
+            'Q, R = _sla.qr(F.T, mode="economic")\n        lam = Q @ _sla.solve_triangular(R, y, trans="T", lower=False)',
+            'lam = np.linalg.pinv(F.T @ F) @ (F.T @ y)'),),
+        ("corollary-3.6*",)),
+    Bug("bad-critical-b0", "bad critical point with b_L = 0 instead of the target mean",
+        (_p("theory_lab/loss_surface.py", '"b": jnp.mean(Y, axis=0)}', '"b": jnp.zeros_like(jnp.mean(Y, axis=0))}'),),
+        ("bad-critical-*", "critical-full-row-rank-converse", "theorem-4.4")),
+    Bug("sk-ignores-U", "S_k membership ignores the U_l (l ≥ k+2) condition",
+        (_p("theory_lab/loss_surface.py", "return self.feature_rank_ok and self.weights_ok",
+            "return self.feature_rank_ok"),),
+        ("lemma-4.2", "theorem-4.4*", "class-targets-outside-S_k", "bad-critical-point")),
+    Bug("zero-loss-tol-1e6", "zero-loss tolerance 1e6x too large",
+        (_p("theory_lab/tolerances.py", "ZERO_LOSS_RTOL = 1e-20", "ZERO_LOSS_RTOL = 1e-14"),),
+        ("tolerance-rules", "hessian-zero-loss*", "bad-critical-*", "critical-full-row-rank*", "theorem-4.4*",
+         "class-targets-outside-S_k")),
+    Bug("a31-ignores-last-patch", "Assumption 3.1 predicate ignores the last patch of each sample",
+        (_p("theory_lab/data.py", "idx = arch.layer(1).patches\n", "idx = arch.layer(1).patches[:-1]\n"),),
+        ("assumption-3.1*", "theorem-3.5-default", "theorem-3.4", "lemma-4.2")),
+    Bug("widths-off-by-one", "Architecture.widths reports n_k + 1 for hidden layers",
+        (_p("theory_lab/arch.py", "return (self.d,) + tuple(i.n for i in self.info)",
+            "return (self.d,) + tuple(i.n + (i.k < len(self.info)) for i in self.info)"),),
+        ("lemma-2.5*", "theorem-3.5-default", "width-necessity", "figure-1", "layer-definition", "lemma-4.2",
+         "backprop-recursion")),
+    Bug("wide-layers-strict", "Architecture.wide_layers uses n_k > N (off by one at n_k = N)",
+        (_p("theory_lab/arch.py", "return tuple(k for k in range(1, self.L) if self.widths[k] >= N)",
+            "return tuple(k for k in range(1, self.L) if self.widths[k] > N)"),),
+        ("theorem-3.5-default", "width-necessity", "corollary-3.6*", "theorem-3.4*", "lemma-2.5")),
+    Bug("pyramidal-inverted", "Assumption 4.1's pyramidal part tests w[i] > w[i+1] (inverted)",
+        (_p("theory_lab/arch.py", "drops = [k + 1 + i for i in range(len(w) - 1) if w[i] < w[i + 1]]",
+            "drops = [k + 1 + i for i in range(len(w) - 1) if w[i] > w[i + 1]]"),),
+        ("lemma-4.*", "theorem-4.4*", "class-targets-outside-S_k", "bad-critical-point", "backprop-recursion")),
+    Bug("critical-early-1e3", "find_critical_point stops at 1e3·gtol",
+        (_p("theory_lab/critical.py", "        if gnorm <= gtol:\n", "        if gnorm <= 1e3 * gtol:\n"),
+         _p("theory_lab/critical.py", "converged = converged and gnorm <= gtol", "converged = converged and gnorm <= 1e3 * gtol")),
+        ("theorem-4.4", "theorem-4.5", "class-targets-outside-S_k", "critical-full-row-rank*")),
+    Bug("sampling-float32", "sample_params returns float32 arrays",
+        (_p("theory_lab/sampling.py", "return jax.device_put(np.asarray(a, dtype=np.float64))",
+            "return jax.device_put(np.asarray(a, dtype=np.float32))"),),
+        ("lemma-2.5", "theorem-3.5-default", "theorem-3.5", "width-necessity", "layer-definition", "lemma-4.2",
+         "hvp-dense", "backprop-recursion")),
+    Bug("sampling-float32-rounded", "sample_params rounds draws through float32 (returned as float64)",
+        (_p("theory_lab/sampling.py", "return jax.device_put(np.asarray(a, dtype=np.float64))",
+            "return jax.device_put(np.asarray(a, dtype=np.float32).astype(np.float64))"),),
+        ("lemma-2.5", "theorem-3.5-default", "theorem-3.5", "width-necessity", "layer-definition", "lemma-4.2",
+         "hvp-dense", "backprop-recursion")),
+]
+
+
+def _apply(tree: Path, bug: Bug) -> None:
+    for path, old, new in bug.patches:
+        f = tree / path
+        text = f.read_text()
+        n = text.count(old)
+        if n != 1:
+            raise RuntimeError(f"bug {bug.id}: {path} contains the text to replace {n} times (expected once); "
+                               "the library changed: update the patch.")
+        f.write_text(text.replace(old, new))
+
+
+def _copy(dest: Path) -> None:
+    for pkg in PACKAGES:
+        shutil.copytree(ROOT / pkg, dest / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+
+
+def _verdicts(results_json: Path) -> dict:
+    if not results_json.exists():
+        return {}
+    return {r["id"]: r["verdict"] for r in json.loads(results_json.read_text())["checks"]}
+
+
+def run_bug(bug: Bug, seed: int, baseline: dict, restrict: bool, timeout: float) -> dict:
+    with tempfile.TemporaryDirectory(prefix=f"plant-{bug.id}-") as tmp:
+        tree = Path(tmp)
+        _copy(tree)
+        _apply(tree, bug)
+        out = tree / "report"
+        cmd = [sys.executable, "-c", "from theory_lab.cli import app; app()", "verify", "--strict", "--seed",
+               str(seed), "--out", str(out)]
+        if restrict and bug.checks:
+            for c in bug.checks:
+                cmd += ["--check", c]
+        env = dict(os.environ, PYTHONPATH=str(tree), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        start = time.time()
+        try:
+            proc = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=timeout)
+            rc, tail = proc.returncode, (proc.stdout + proc.stderr)[-3000:]
+        except subprocess.TimeoutExpired:
+            rc, tail = None, "timed out"
+        verdicts = _verdicts(out / "results.json")
+    changed = {cid: [baseline.get(cid), v] for cid, v in verdicts.items() if baseline.get(cid) != v}
+    caught_by = sorted(cid for cid, (_, v) in changed.items() if v not in ("holds", "measured"))
+    ran = sorted(verdicts) if (restrict and bug.checks) else "all"
+    return {"id": bug.id, "what": bug.what, "seed": seed, "rc": rc, "caught": rc not in (0, None),
+            "caught_by": caught_by, "changed": changed, "ran": ran, "verdicts": verdicts, "seconds": round(time.time() - start, 1),
+            "tail": tail[-800:]}
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| bug | what | exit | caught by (verdict now) | checks run |", "|---|---|---|---|---|"]
+    for r in rows:
+        by = ", ".join(f"`{c}` ({r['changed'][c][1]})" for c in r["caught_by"]) or "—"
+        ran = "all" if r["ran"] == "all" else f"{len(r['ran'])} (`--check`)"
+        lines.append(f"| `{r['id']}` | {r['what']} | {r['rc']} | {by} | {ran} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", nargs="*", help="bug ids to plant (default: all)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--baseline", type=Path, help="results.json of the unplanted verify at the same seed")
+    ap.add_argument("--results", type=Path, default=Path("planted-bugs.jsonl"), help="one JSON line per bug (appended)")
+    ap.add_argument("--restrict", action="store_true", help="run only the checks each bug lists (see module doc)")
+    ap.add_argument("--timeout", type=float, default=1800.0)
+    ap.add_argument("--dry-run", action="store_true", help="only check that every patch applies")
+    ap.add_argument("--table", type=Path, help="print the markdown table of a results file and exit")
+    args = ap.parse_args(argv)
+    if args.table:
+        rows = [json.loads(line) for line in args.table.read_text().splitlines() if line.strip()]
+        print(table(rows))
+        return 0
+    by_id = {b.id: b for b in BUGS}
+    bugs = [by_id[i] for i in args.only if i in by_id] if args.only else list(BUGS)  # in the order given
+    unknown = set(args.only or ()) - {b.id for b in BUGS}
+    if unknown:
+        ap.error(f"unknown bug ids {sorted(unknown)}; known: {', '.join(b.id for b in BUGS)}")
+    if args.dry_run:
+        with tempfile.TemporaryDirectory() as tmp:
+            for b in bugs:
+                shutil.rmtree(Path(tmp) / "theory_lab", ignore_errors=True)
+                shutil.rmtree(Path(tmp) / "proofs_checks", ignore_errors=True)
+                _copy(Path(tmp))
+                _apply(Path(tmp), b)
+                print(f"ok {b.id}")
+        return 0
+    baseline = _verdicts(args.baseline) if args.baseline else {}
+    for b in bugs:
+        row = run_bug(b, args.seed, baseline, args.restrict, args.timeout)
+        with args.results.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        print(f"{b.id}: exit {row['rc']}, caught by {row['caught_by'] or '—'} ({row['seconds']} s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
