@@ -46,3 +46,42 @@ def rng(request):
     import zlib
 
     return np.random.default_rng([SEED, zlib.crc32(request.node.nodeid.encode()) & 0x7FFFFFFF])
+
+
+def _import_every_library_module():
+    """Import every module of ``theory_lab`` and ``proofs_checks`` before any test runs.
+
+    Hypothesis mixes the literal constants of every local module in ``sys.modules`` into its
+    draws, so the derandomized draws of a property test depend on which modules happen to be
+    loaded when it runs. With all of them loaded first, they depend on the test alone: not on
+    the order, not on ``-k``, not on how ``pytest-xdist`` shares the files between workers.
+    """
+    import importlib
+    import pkgutil
+
+    import proofs_checks
+
+    for package in (theory_lab, proofs_checks):
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            importlib.import_module(info.name)
+
+
+_import_every_library_module()
+
+
+def _draws_from_hypothesis(item) -> bool:
+    """The item's file imports from hypothesis (as ``.ci/run``'s property step selects them), or it is
+    a docstring example that runs ``@given``."""
+    module = getattr(item, "module", None)
+    if module is not None and any(getattr(value, "__module__", "").startswith("hypothesis")
+                                  for value in vars(module).values()):
+        return True
+    dtest = getattr(item, "dtest", None)  # a docstring example that runs @given
+    return dtest is not None and any("given(" in ex.source for ex in dtest.examples)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Files with property tests first (stable otherwise), so that no lazily imported local module
+    (a notebook, a user's model file written by a test) is loaded before any property test runs."""
+    first = {item.path for item in items if _draws_from_hypothesis(item)}
+    items.sort(key=lambda item: item.path not in first)
