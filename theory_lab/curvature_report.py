@@ -133,7 +133,7 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
                          "there. Check the inputs and parameters for NaN/Inf or overflow (smaller weights).")
     top, bottom = timed("Lanczos eigenpairs", lambda: S.lanczos(op, dim, keys[0], *args, k=k, which="both",
                                                                 max_matvecs=max_matvecs),
-                        lambda out: out[0].num_matvecs)  # Krylov steps and residual products
+                        lambda out: out[0].num_matvecs)  # Krylov steps (the residuals reuse them)
     dens = timed("SLQ density", lambda: S.slq_density(op, dim, keys[1], *args, num_probes=probes, num_matvecs=steps),
                  lambda out: probes * steps)
     traces = timed("trace estimates", lambda: S.trace_estimates(op, dim, keys[2], *args, num_matvecs=budget),

@@ -61,7 +61,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-__all__ = ["bind", "check_operator", "check_key", "Krylov", "prepare", "start", "extend", "ritz", "ritz_vectors", "apply_many", "products", "dense", "BREAKDOWN_RTOL", "DRIVERS",
+__all__ = ["bind", "check_operator", "check_key", "Krylov", "prepare", "start", "extend", "ritz", "ritz_vectors", "ritz_residuals", "apply_many", "products", "dense", "BREAKDOWN_RTOL", "DRIVERS",
            "driver_for"]
 
 BREAKDOWN_RTOL = 1e-12
@@ -124,7 +124,9 @@ class Krylov:
         matvec, params: the operator ``matvec(v, *params)``.
         linear: the operator prepared at ``params`` (a pytree ``v -> A v``), or ``None``.
         key: key for the restart vectors.
-        state: device arrays ``(Q (B, dim), alpha (B,), beta (B,), j, scale, done, count, breakdowns)``.
+        state: device arrays ``(Q (B, dim), alpha (B,), beta (B,), j, scale, done, count, breakdowns, AQ, q)``:
+            ``AQ (B, dim)`` holds the products ``A q_i`` already made (``None`` when not kept) and
+            ``q (dim,)`` is the next vector to multiply.
         restart: deflate on breakdown (``True``) or stop (``False``).
         driver: ``"python"`` or ``"loop"``.
     """
@@ -167,7 +169,8 @@ class Krylov:
     def tridiagonal(self) -> tuple[np.ndarray, np.ndarray, float]:
         """``(alpha (m,), beta (m−1,), β_m)`` of ``T_m``; ``β_m`` couples ``q_m`` (0 after a breakdown)."""
         m = self.depth
-        alpha, beta = np.asarray(self.state[1][:m]), np.asarray(self.state[2][:m])
+        # sliced on the host: a device slice per depth would compile a program per depth
+        alpha, beta = np.asarray(self.state[1])[:m], np.asarray(self.state[2])[:m]
         return alpha, beta[:-1] if m else beta, float(beta[m - 1]) if m else 0.0
 
 
@@ -196,7 +199,7 @@ def _cgs2(Q, w):
 
 def _update(key, restart, st, Aq):
     """Orthogonalise ``Aq = A q_j`` against ``Q``, record ``α_j, β_j`` and the next vector (or a breakdown)."""
-    Q, alpha, beta, j, scale, done, count, nbreak = st
+    Q, alpha, beta, j, scale, done, count, nbreak, AQ, _ = st
     B, dim = Q.shape
     w, h, w1 = _cgs2(Q, Aq)
     b = jnp.linalg.norm(w)
@@ -216,18 +219,13 @@ def _update(key, restart, st, Aq):
     nxt = jax.lax.cond(broke & restart & ~full, fresh, follow, None)
     Q2 = Q.at[jnp.minimum(j + 1, B - 1)].set(jnp.where(j + 1 < B, nxt, Q[B - 1]))
     stop = full | (broke & (not restart))
+    AQ2 = None if AQ is None else AQ.at[j].set(Aq)
     return (Q2, alpha.at[j].set(h[j]), beta.at[j].set(jnp.where(broke, 0.0, b)), j + 1, s, stop,
-            count + 1, nbreak + broke.astype(nbreak.dtype))
+            count + 1, nbreak + broke.astype(nbreak.dtype), AQ2, nxt)
 
 
 def _step(apply, key, restart, st):
-    return jax.lax.cond(st[5], lambda st: st, lambda st: _update(key, restart, st, apply(st[0][st[3]])), st)
-
-
-@functools.partial(jax.jit, static_argnums=(0,))
-def _product(matvec, linear, params, Q, j):
-    # no control flow around the product: inside a cond or loop XLA's CPU backend ran it ~4x slower
-    return _operator(matvec, linear, params)(Q[j])
+    return jax.lax.cond(st[5], lambda st: st, lambda st: _update(key, restart, st, apply(st[9])), st)
 
 
 @functools.partial(jax.jit, static_argnums=(0,), donate_argnums=(2,))
@@ -255,11 +253,13 @@ _UNSET = object()
 
 
 def start(matvec, dim: int, key, params: tuple, v0=None, *, restart: bool = True, capacity: int = 32,
-          driver: str | None = None, linear=_UNSET) -> Krylov:
+          driver: str | None = None, linear=_UNSET, keep_products: bool = False) -> Krylov:
     """An empty Krylov basis from ``v0`` (default ``normal(key, (dim,))``), ready to :func:`extend`.
 
     The operator is prepared here once (``matvec.prepare``, unless ``linear`` from :func:`prepare`
     is given); no product is made yet. ``capacity`` rows are allocated (grown by doubling).
+    With ``keep_products`` every product ``A q_i`` is kept (``B × dim`` more memory), so that
+    :func:`ritz_residuals` can give Ritz pairs' true residuals without further products.
     :func:`extend` consumes the basis it extends (its buffers are reused).
     """
     driver = driver_for() if driver is None else driver
@@ -268,8 +268,11 @@ def start(matvec, dim: int, key, params: tuple, v0=None, *, restart: bool = True
     k0, k1 = jax.random.split(key)
     v0 = jax.random.normal(k0, (dim,), jnp.float64) if v0 is None else jnp.asarray(v0, jnp.float64)
     B = _capacity(capacity, dim)
-    Q = jnp.zeros((B, dim), jnp.float64).at[0].set(v0 / jnp.linalg.norm(v0))
-    state = (Q, jnp.zeros((B,), jnp.float64), jnp.zeros((B,), jnp.float64), jnp.int32(0), jnp.float64(0.0), jnp.bool_(False), jnp.int32(0), jnp.int32(0))
+    q0 = v0 / jnp.linalg.norm(v0)
+    Q = jnp.zeros((B, dim), jnp.float64).at[0].set(q0)
+    AQ = jnp.zeros((B, dim), jnp.float64) if keep_products else None
+    state = (Q, jnp.zeros((B,), jnp.float64), jnp.zeros((B,), jnp.float64), jnp.int32(0), jnp.float64(0.0),
+             jnp.bool_(False), jnp.int32(0), jnp.int32(0), AQ, q0)
     if linear is _UNSET:
         linear = _prepare(matvec, int(dim), tuple(params))
     return Krylov(matvec, tuple(params), linear, k1, state, bool(restart), driver)
@@ -279,9 +282,10 @@ def _grow(K: Krylov, rows: int) -> Krylov:
     B = _capacity(rows, K.dim)
     if B <= K.capacity:
         return K
-    Q, alpha, beta, *rest = K.state
+    Q, alpha, beta, *rest, AQ, q = K.state
     pad = B - K.capacity
-    state = (jnp.pad(Q, ((0, pad), (0, 0))), jnp.pad(alpha, (0, pad)), jnp.pad(beta, (0, pad)), *rest)
+    AQ = None if AQ is None else jnp.pad(AQ, ((0, pad), (0, 0)))
+    state = (jnp.pad(Q, ((0, pad), (0, 0))), jnp.pad(alpha, (0, pad)), jnp.pad(beta, (0, pad)), *rest, AQ, q)
     return replace(K, state=state)
 
 
@@ -297,7 +301,8 @@ def extend(K: Krylov, depth: int) -> Krylov:
         st = _loop_steps(K.matvec, K.restart, K.linear, K.params, K.key, st, jnp.int32(n))
     else:
         for _ in range(n):
-            Aq = _product(K.matvec, K.linear, K.params, st[0], st[3])
+            # the product alone in its own program: inside a cond or loop XLA's CPU backend ran it ~4x slower
+            Aq = _apply_one(K.matvec, K.linear, K.params, st[9])
             st = _update_jit(K.restart, K.key, st, Aq)
             if bool(st[5]):
                 break  # basis complete, or (quadrature) the probe's measure is exact
@@ -327,6 +332,33 @@ def ritz_vectors(K: Krylov, S_cols: np.ndarray) -> jax.Array:
     Spad = np.zeros((K.capacity, S_cols.shape[1]))
     Spad[:m] = S_cols
     return _combine(K.state[0], jnp.asarray(Spad))
+
+
+@jax.jit
+def _combine_products(Q, AQ, S, theta):
+    V, AV = S.T @ Q[: S.shape[0]], S.T @ AQ[: S.shape[0]]
+    n = jnp.linalg.norm(V, axis=1, keepdims=True)
+    V, AV = V / n, AV / n
+    return V, jnp.linalg.norm(AV - theta[:, None] * V, axis=1)
+
+
+def ritz_residuals(K: Krylov, S_cols: np.ndarray, theta: np.ndarray) -> tuple[jax.Array, jax.Array]:
+    """Unit Ritz vectors ``v_i = Q s_i/‖Q s_i‖ (k, dim)`` and their true residuals ``‖A v_i − θ_i v_i‖ (k,)``.
+
+    ``A v_i`` is assembled from the products already made, ``(AQ) s_i/‖Q s_i‖``: the operator
+    is linear, so this is the product ``A v_i`` up to the rounding of one product, whatever
+    the state of ``Q``'s orthogonality (it is not the free estimate ``|β_m s_mi|``, which
+    assumes the three-term relation). Needs a basis started with ``keep_products=True``;
+    costs no operator application.
+    """
+    AQ = K.state[8]
+    if AQ is None:
+        raise ValueError("this Krylov basis keeps no products; start it with keep_products=True to get residuals "
+                         "without new products.")
+    S_cols = np.asarray(S_cols, np.float64)
+    Spad = np.zeros((K.capacity, S_cols.shape[1]))
+    Spad[: S_cols.shape[0]] = S_cols
+    return _combine_products(K.state[0], AQ, jnp.asarray(Spad), jnp.asarray(theta, jnp.float64))
 
 
 @functools.partial(jax.jit, static_argnums=(0,))
