@@ -93,6 +93,27 @@ def test_trace_estimators_are_unbiased(inst):
     assert abs(_z(est + 0.05 * truth, truth)) > Z_3SIGMA
 
 
+def test_xtrace_equals_matfrees_estimator():
+    """The host-driven XTrace is matfree.stochtrace's leave-one-out XTrace (the simple twin), to rounding."""
+    from matfree import stochtrace
+
+    rng = np.random.default_rng(3)
+    Q, _ = np.linalg.qr(rng.standard_normal((60, 60)))
+    A = (Q * np.r_[np.linspace(5.0, 1.0, 8), rng.uniform(-0.1, 0.1, 52)]) @ Q.T
+    sampler = stochtrace.sampler_sphere(np.zeros(60), num=10)
+    twin = stochtrace.estimator_leave_one_out_mean_and_sem(stochtrace.leave_one_out_xtrace(), sampler)
+    for i in range(3):
+        key = jax.random.fold_in(jax.random.key(11), i)
+        ours = S.xtrace(S.dense_matvec, 60, key, A, num_matvecs=20)
+        mean, sem = (float(x) for x in twin(lambda v: A @ v, key))
+        assert ours.num_matvecs == 20
+        np.testing.assert_allclose([ours.estimate, ours.stderr], [mean, sem], rtol=1e-12, atol=1e-12 * np.trace(A))
+    # rank-deficient samples (A of rank 3 < 10 samples): tr(QᵀAQ), exact, as in matfree
+    low = (Q[:, :3] * [3.0, 2.0, 1.0]) @ Q[:, :3].T
+    ours = S.xtrace(S.dense_matvec, 60, jax.random.key(12), low, num_matvecs=20)
+    np.testing.assert_allclose(ours.estimate, 6.0, rtol=1e-12)
+
+
 def test_slq_density_is_close_to_the_exact_spectrum(inst):
     """W1 ≤ π(b−a)/(4K) (Gauss quadrature, Jackson) + 3(b−a)/√(2 n_v (P+2)) (probe sampling)."""
     H, P, lam = inst["H"], inst["P"], inst["lam"]

@@ -197,40 +197,62 @@ def _cgs2(Q, w):
     return w1 - Q.T @ h2, h + h2, w1
 
 
-def _update(key, restart, st, Aq):
-    """Orthogonalise ``Aq = A q_j`` against ``Q``, record ``α_j, β_j`` and the next vector (or a breakdown)."""
+def _fresh(key, j, Q):
+    """A unit vector orthogonal to ``Q``'s rows, from ``normal(fold_in(key, j))``: the restart after step ``j``."""
+    r = jax.random.normal(jax.random.fold_in(key, j), (Q.shape[1],), jnp.float64)
+    r = _cgs2(Q, r)[0]
+    r = _cgs2(Q, r)[0]
+    return r / jnp.linalg.norm(r)
+
+
+def _update(key, restart, st, Aq, *, inline_restart: bool):
+    """Orthogonalise ``Aq = A q_j`` against ``Q``, record ``α_j, β_j`` and the next vector (or a breakdown).
+
+    Returns the new state and whether a restart is due (a breakdown with ``restart`` before the basis
+    is complete). With ``inline_restart`` the restart vector is drawn here (a ``lax.cond``); otherwise
+    the next vector is left 0 and the caller applies :func:`_restart_jit` (the rare case compiles only
+    when it happens, and the step's program stays small).
+    """
     Q, alpha, beta, j, scale, done, count, nbreak, AQ, _ = st
     B, dim = Q.shape
+    restart = jnp.asarray(restart)
     w, h, w1 = _cgs2(Q, Aq)
     b = jnp.linalg.norm(w)
     s = jnp.maximum(scale, jnp.linalg.norm(Aq))
     full = j + 1 >= dim
     broke = (b <= BREAKDOWN_RTOL * s) | (b < 0.5 * jnp.linalg.norm(w1)) | full
-
-    def fresh(_):
-        r = jax.random.normal(jax.random.fold_in(key, j), (dim,), jnp.float64)
-        r = _cgs2(Q, r)[0]
-        r = _cgs2(Q, r)[0]
-        return r / jnp.linalg.norm(r)
+    due = broke & restart & ~full
 
     def follow(_):
         return jnp.where(broke, 0.0, w / jnp.where(broke, 1.0, b))
 
-    nxt = jax.lax.cond(broke & restart & ~full, fresh, follow, None)
+    nxt = jax.lax.cond(due, lambda _: _fresh(key, j, Q), follow, None) if inline_restart else follow(None)
     Q2 = Q.at[jnp.minimum(j + 1, B - 1)].set(jnp.where(j + 1 < B, nxt, Q[B - 1]))
-    stop = full | (broke & (not restart))
+    stop = full | (broke & ~restart)
     AQ2 = None if AQ is None else AQ.at[j].set(Aq)
     return (Q2, alpha.at[j].set(h[j]), beta.at[j].set(jnp.where(broke, 0.0, b)), j + 1, s, stop,
-            count + 1, nbreak + broke.astype(nbreak.dtype), AQ2, nxt)
+            count + 1, nbreak + broke.astype(nbreak.dtype), AQ2, nxt), due
 
 
 def _step(apply, key, restart, st):
-    return jax.lax.cond(st[5], lambda st: st, lambda st: _update(key, restart, st, apply(st[9])), st)
+    return jax.lax.cond(st[5], lambda st: st,
+                        lambda st: _update(key, restart, st, apply(st[9]), inline_restart=True)[0], st)
 
 
-@functools.partial(jax.jit, static_argnums=(0,), donate_argnums=(2,))
-def _update_jit(restart, key, st, Aq):
-    return _update(key, restart, st, Aq)
+@functools.partial(jax.jit, donate_argnums=(2,))
+def _update_jit(key, restart, st, Aq):
+    # ``restart`` is traced: Lanczos and quadrature share one program per capacity
+    return _update(key, restart, st, Aq, inline_restart=False)
+
+
+@functools.partial(jax.jit, donate_argnums=(1,))
+def _restart_jit(key, st):
+    Q, *rest, q = st
+    j = st[3]  # steps taken; the breakdown happened at step j − 1
+    r = _fresh(key, j - 1, Q)
+    B = Q.shape[0]
+    Q = Q.at[jnp.minimum(j, B - 1)].set(jnp.where(j < B, r, Q[B - 1]))
+    return (Q, *rest, r)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1), donate_argnums=(5,))
@@ -240,7 +262,8 @@ def _loop_steps(matvec, restart, linear, params, key, st, n):
 
 
 def _capacity(rows: int, dim: int) -> int:
-    return min(dim + 1, max(32, 1 << math.ceil(math.log2(max(rows, 1)))))
+    # at least 64 rows: each capacity compiles its own step program, and 64 covers most top-k runs
+    return min(dim + 1, max(64, 1 << math.ceil(math.log2(max(rows, 1)))))
 
 
 def prepare(matvec, dim: int, params: tuple):
@@ -252,7 +275,7 @@ def prepare(matvec, dim: int, params: tuple):
 _UNSET = object()
 
 
-def start(matvec, dim: int, key, params: tuple, v0=None, *, restart: bool = True, capacity: int = 32,
+def start(matvec, dim: int, key, params: tuple, v0=None, *, restart: bool = True, capacity: int = 64,
           driver: str | None = None, linear=_UNSET, keep_products: bool = False) -> Krylov:
     """An empty Krylov basis from ``v0`` (default ``normal(key, (dim,))``), ready to :func:`extend`.
 
@@ -300,12 +323,15 @@ def extend(K: Krylov, depth: int) -> Krylov:
     if K.driver == "loop":
         st = _loop_steps(K.matvec, K.restart, K.linear, K.params, K.key, st, jnp.int32(n))
     else:
+        restart = jnp.bool_(K.restart)
         for _ in range(n):
             # the product alone in its own program: inside a cond or loop XLA's CPU backend ran it ~4x slower
             Aq = _apply_one(K.matvec, K.linear, K.params, st[9])
-            st = _update_jit(K.restart, K.key, st, Aq)
+            st, due = _update_jit(K.key, restart, st, Aq)
             if bool(st[5]):
                 break  # basis complete, or (quadrature) the probe's measure is exact
+            if bool(due):
+                st = _restart_jit(K.key, st)
     return replace(K, state=st)
 
 
@@ -404,12 +430,13 @@ def products(matvec, dim: int, params: tuple, V, *, linear=_UNSET, driver: str |
     if linear is _UNSET:
         linear = _prepare(matvec, int(dim), tuple(params))
     if (driver_for() if driver is None else driver) == "python":
-        return jnp.stack([_apply_one(matvec, linear, tuple(params), v) for v in V])
+        # rows taken on the host: iterating a device array compiles an unstack program per shape
+        return jnp.stack([_apply_one(matvec, linear, tuple(params), v) for v in np.asarray(V)])
     return _apply_batch(matvec, linear, tuple(params), V)
 
 
 def apply_many(K: Krylov, V) -> jax.Array:
     """``A v`` for each row of ``V (k, dim)``: one product each (one at a time on CPU, batched elsewhere)."""
     if K.driver == "python":
-        return jnp.stack([_apply_one(K.matvec, K.linear, K.params, v) for v in V])
+        return jnp.stack([_apply_one(K.matvec, K.linear, K.params, v) for v in np.asarray(V)])
     return _apply_batch(K.matvec, K.linear, K.params, V)
