@@ -32,9 +32,16 @@ the allocated rows). Inside a jitted loop (``lax.fori_loop``) XLA's CPU backend 
 linearised Hessian-vector product 5–6× slower than the same product dispatched on its
 own (and ~4x slower inside a ``lax.cond``; measured on the digits CNN, see
 ``benchmarks/RESULTS.md``), so on CPU (``driver="python"``) each step is two jitted calls
-driven from Python — the product alone, then the orthogonalisation; elsewhere
-(``driver="loop"``) a block of steps runs in one jitted loop. :data:`DRIVERS` holds the
-choice per backend.
+driven from Python — the product alone, then the orthogonalisation (a breakdown's restart
+vector is a third program, compiled only when one happens); elsewhere (``driver="loop"``) a
+block of steps runs in one jitted loop. :data:`DRIVERS` holds the choice per backend. Every
+product on CPU (steps, :func:`products`, :func:`apply_many`) goes through one compiled
+program per operator.
+
+**Residuals without products.** With ``keep_products=True`` the basis keeps each ``A q_i``;
+a Ritz pair's true residual is then ``‖(AQ)s − θQs‖/‖Qs‖`` (:func:`ritz_residuals`), exact
+to the rounding of one product because ``A`` is linear, so confirming convergence costs no
+operator application.
 
 Example:
     >>> import jax, numpy as np
