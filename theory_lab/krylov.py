@@ -395,8 +395,14 @@ def ritz_residuals(K: Krylov, S_cols: np.ndarray, theta: np.ndarray) -> tuple[ja
 
 
 @functools.partial(jax.jit, static_argnums=(0,))
-def _apply_one(matvec, linear, params, v):
+def _apply_one_jit(matvec, linear, params, v):
     return _operator(matvec, linear, params)(v)
+
+
+def _apply_one(matvec, linear, params, v):
+    # a prepared operator needs no params: not passing them spares a host-to-device copy per product
+    # when they are numpy arrays (the command line's), and their flattening at every dispatch
+    return _apply_one_jit(matvec, linear, () if linear is not None else params, v)
 
 
 @functools.partial(jax.jit, static_argnums=(0,))
