@@ -4,6 +4,7 @@ Statistical tests use fixed keys; each states its false-alarm rate (the probabil
 over the choice of keys, that a correct estimator fails it).
 """
 
+import logging
 import math
 
 import jax
@@ -326,6 +327,26 @@ def test_extending_the_basis_matches_a_fresh_run_and_counts_every_product():
     top, bottom = S.lanczos(counting_matvec, 200, jax.random.key(7), A, k=3, which="both")
     jax.effects_barrier()
     assert top.num_matvecs == bottom.num_matvecs == _Counter.n == top.depth
+
+
+def test_extending_and_checking_compile_nothing_per_depth(caplog):
+    """Issue 10 (cold runs): after the first steps, deeper bases, their tridiagonals and residuals reuse
+    the programs already compiled (a device slice per depth once compiled a program each)."""
+    rng = np.random.default_rng(8)
+    A = rng.standard_normal((120, 120))
+    A = A + A.T
+    K = krylov.start(S.dense_matvec, 120, jax.random.key(3), (A,), keep_products=True)
+    K = krylov.extend(K, 3)
+    theta, vec, _ = krylov.ritz(K)
+    krylov.ritz_residuals(K, vec[:, -2:], theta[-2:])
+    with jax.log_compiles(True), caplog.at_level(logging.WARNING, logger="jax"):
+        for depth in range(4, 40):
+            K = krylov.extend(K, depth)
+            theta, vec, _ = krylov.ritz(K)
+        krylov.ritz_residuals(K, vec[:, -2:], theta[-2:])
+    assert K.depth == 39 and K.capacity == 64
+    compiled = [r.getMessage() for r in caplog.records if "compil" in r.getMessage().lower()]
+    assert not compiled, compiled
 
 
 def test_inertia_counts_are_never_negative_and_printed_with_their_error(inst):
