@@ -182,3 +182,17 @@ def test_bad_streams_are_clear_errors(inst):
     D.loss(obj, theta, stream)
     with pytest.raises(ValueError, match="yielded N = 6 samples in this pass and N = 7 in an earlier one"):
         D.loss(obj, theta, stream)
+
+
+def test_stream_compiles_one_program_for_every_chunk(inst):
+    obj, theta, X, Y, _, rng = inst
+    v = rng.standard_normal(obj.P)
+    D.hvp(obj, theta, batching.Stream(_pairs(X, Y, 3), batch_size=2), v=v)
+    compiled = D._product_jit._cache_size()
+    # other cuts, other ragged tails (7 = 4 + 3, 7 = 1 + 6): the same chunk shape, nothing recompiled
+    for size in (4, 1):
+        D.hvp(obj, theta, batching.Stream(_pairs(X, Y, size), batch_size=2), v=v)
+    assert D._product_jit._cache_size() == compiled
+    # converse: another chunk size is another program (the count above does see compiles)
+    D.hvp(obj, theta, batching.Stream(_pairs(X, Y, 3), batch_size=3), v=v)
+    assert D._product_jit._cache_size() == compiled + 1
