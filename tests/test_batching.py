@@ -54,6 +54,10 @@ def test_every_product_batched_equals_unbatched(inst):
     _close(D.hessian(obj, theta, data), D.hessian(obj, theta, X, Y))
     _close(D.jacobian(obj, theta, data), D.jacobian(obj, theta, X, mode="reverse"))
     _close(D.outputs(obj, theta, data), D.outputs(obj, theta, X))
+    # on CPU the calls above drive the batches from Python; under a trace they run in lax.scan
+    assert batching.looped(data, theta) == (jax.default_backend() == "cpu")
+    _close(jax.jit(lambda t: D.gradient(obj, t, data))(theta), D.gradient(obj, theta, X, Y))
+    _close(jax.jit(lambda t, u: D.hvp(obj, t, data, v=u))(theta, V[0]), D.hvp(obj, theta, X, Y, V[0]))
     op = D.HessianMatvec(obj, "gauss_newton", block="w2")
     u = jnp.asarray(rng.standard_normal(op.dim()))
     _close(jax.jit(lambda u, t, d: op.prepare(t, d)(u))(u, theta, data), op(u, theta, X, Y))

@@ -44,7 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Batches", "batches", "from_iterable", "Stream", "stream_sum", "as_batches", "sum_over", "map_over", "batch_size", "map_basis",
+__all__ = ["Batches", "batches", "from_iterable", "Stream", "stream_sum", "looped", "as_batches", "sum_over", "map_over", "batch_size", "map_basis",
            "DEFAULT_MEMORY"]
 
 DEFAULT_MEMORY = 1 << 29  # bytes for products run at once (512 MiB)
@@ -73,6 +73,12 @@ class Batches:
     @property
     def batch_size(self) -> int:
         return int(self.X.shape[1])
+
+    def chunks(self) -> Iterator["Batches"]:
+        """The batches one at a time, each a one-batch :class:`Batches` (``N`` = ``batch_size``;
+        the weight masks the padding), for a Python loop over one compiled per-batch program."""
+        for b in range(self.num_batches):
+            yield Batches(self.X[b:b + 1], self.Y[b:b + 1], self.weight[b:b + 1], self.batch_size)
 
 
 jax.tree_util.register_dataclass(Batches, data_fields=["X", "Y", "weight"], meta_fields=["N"])
@@ -292,21 +298,39 @@ def _pad_to(x, y, size: int) -> Batches:
     return Batches(jnp.asarray(x[None]), jnp.asarray(y[None]), jnp.asarray(weight), size)
 
 
-def stream_sum(fn: Callable, stream: Stream):
+def stream_sum(fn: Callable, stream: Stream | Batches):
     """``Σ_b fn(chunk_b)`` over one pass of ``stream`` (a pytree), accumulated in a Python loop.
 
-    ``fn`` takes a one-batch :class:`Batches` (call one jitted program in it) and must
-    weight each sample by the chunk's weight so that padding adds nothing. The sum is
-    forced after each chunk, so at most one chunk's inputs and work are alive at a time.
+    ``stream`` is a :class:`Stream` or a :class:`Batches` (its batches one at a time). ``fn``
+    takes a one-batch :class:`Batches` (call one jitted program in it) and must weight each
+    sample by the chunk's weight so that padding adds nothing. The sum is forced after each
+    chunk, so at most one chunk's inputs and work are alive at a time.
     """
-    if not isinstance(stream, Stream):
-        raise TypeError(f"`stream` must be a batching.Stream, got {type(stream).__name__}.")
+    if not isinstance(stream, (Stream, Batches)):
+        raise TypeError(f"`stream` must be a batching.Stream or Batches, got {type(stream).__name__}.")
     total = None
     for chunk in stream.chunks():
         out = fn(chunk)
         total = out if total is None else jax.tree_util.tree_map(jnp.add, total, out)
-        total = jax.block_until_ready(total)
+        if not any(isinstance(a, jax.core.Tracer) for a in jax.tree_util.tree_leaves(total)):
+            total = jax.block_until_ready(total)
     return total
+
+
+def looped(data, *arrays) -> bool:
+    """Whether sums over ``data`` run as a Python loop of one jitted per-batch program.
+
+    Always for a :class:`Stream`. For a :class:`Batches` of several batches on the CPU
+    backend when nothing is traced (``data`` and ``arrays`` concrete): XLA's CPU backend ran
+    the ResNet preset's per-batch HVP 11–34× slower inside ``lax.scan`` than dispatched on
+    its own (``benchmarks/RESULTS.md``, issue 11), with the same memory as the loop.
+    Elsewhere, and under a trace, :func:`sum_over` (``lax.scan``).
+    """
+    if isinstance(data, Stream):
+        return True
+    if not isinstance(data, Batches) or data.num_batches == 1 or jax.default_backend() != "cpu":
+        return False
+    return not any(isinstance(a, jax.core.Tracer) for a in jax.tree_util.tree_leaves((data, arrays)))
 
 
 # ----------------------------------------------------------------------------- products at once

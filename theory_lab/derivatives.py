@@ -166,7 +166,7 @@ def _loss_jit(obj, theta, data):
 def loss(obj: Objective, theta, X, Y=None) -> jax.Array:
     """``Φ(θ) = c Σ_i ℓ(f(x_i), y_i)`` (scalar). ``X (N, …)``, ``Y`` targets; or ``X`` a Batches or Stream."""
     theta = obj.check_theta(theta)
-    if isinstance(X, Stream):
+    if batching.looped(X, theta):
         return streamed(obj, X, Y, lambda o, d: _loss_jit(o, theta, d))
     return _loss_jit(obj, theta, as_data(obj, X, Y))
 
@@ -202,7 +202,7 @@ def value_and_gradient(obj: Objective, theta, X, Y=None, *, block=None):
     """``(Φ, ∇Φ)``; ``∇Φ`` is ``(P,)`` (or ``(P_k,)`` with ``block``)."""
     theta = obj.check_theta(theta)
     obj.block_size(block)
-    if isinstance(X, Stream):
+    if batching.looped(X, theta):
         return streamed(obj, X, Y, lambda o, d: _value_and_grad_jit(o, theta, d, block))
     return _value_and_grad_jit(obj, theta, as_data(obj, X, Y), block)
 
@@ -291,7 +291,7 @@ def _product_jit(obj, kind, theta, data, v, block):
 def _product(obj, kind, theta, X, Y, v, block):
     theta = obj.check_theta(theta)
     v = obj.check_vector(v, block)
-    if isinstance(X, Stream):
+    if batching.looped(X, theta, v):
         return streamed(obj, X, Y, lambda o, d: _product_jit(o, kind, theta, d, v, block))
     return _product_jit(obj, kind, theta, as_data(obj, X, Y), v, block)
 

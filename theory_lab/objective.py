@@ -375,8 +375,8 @@ def as_data(obj: Objective, X, Y) -> batching.Batches:
     return batching.as_batches(X, Y)
 
 
-def streamed(obj: Objective, stream: batching.Stream, Y, program: Callable):
-    """``c(N) · Σ_chunks program(obj_sum, chunk)`` over one pass of a Stream, in a Python loop.
+def streamed(obj: Objective, stream, Y, program: Callable):
+    """``c(N) · Σ_chunks program(obj_sum, chunk)`` over one pass of a Stream (or a Batches), in a Python loop.
 
     ``program(obj, data)`` is one jitted per-batch computation that is linear in the
     reduction's scale ``c`` (loss, gradient, any product); it runs with ``c = 1`` on each
@@ -384,7 +384,8 @@ def streamed(obj: Objective, stream: batching.Stream, Y, program: Callable):
     scaled by ``c(N)`` once ``N`` is known at the end of the pass.
     """
     if Y is not None:
-        raise ValueError("`Y` must be None when `X` is a Stream (its batches hold the targets).")
+        kind = "Stream" if isinstance(stream, batching.Stream) else "Batches"
+        raise ValueError(f"`Y` must be None when `X` is a {kind} (its batches hold the targets).")
     per = replace(obj, reduction="sum")
     total = batching.stream_sum(lambda chunk: program(per, as_data(per, chunk, None)), stream)
     c = obj.scale(stream.N)
