@@ -193,7 +193,8 @@ def section(r: dict) -> str:
         out += [f"Peak memory ratio batched / one batch: resident {mem[batched]['rss_peak_delta_bytes'] / max(one['rss_peak_delta_bytes'], 1):.2f}, "
                 f"XLA temporaries {mem[batched]['temp_bytes'] / max(one['temp_bytes'], 1):.2f} (target ≤ 0.25); "
                 f"time ratio {h['summary'][batched]['median_ratio']:.2f} (target ≤ 1.3). "
-                "(The stream row's XLA figure is its per-chunk program.)", ""]
+                "(The batched and stream rows' XLA figure is their per-batch program, run once per batch from "
+                "Python.)", ""]
     if "top5" in r:
         t = r["top5"]
         ours, ph = t["values"]["theory-lab"], t["values"]["pyhessian"]

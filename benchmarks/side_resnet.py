@@ -81,11 +81,13 @@ def torch_order(obj, names: list) -> np.ndarray:
 
 
 def hvp(mode: str) -> float:
-    """One HVP over all N samples: ``mode`` "one" (one batch), "batched" (lax.scan) or "stream" (Python loop)."""
+    """One HVP over all N samples: ``mode`` "one" (one batch), "batched" (a Batches: on CPU a Python loop over
+    one jitted per-batch program), "stream" (a Stream, the same loop) or "scan" (the Batches inside one jit:
+    ``lax.scan``)."""
     s = STATE
-    if mode == "stream":
-        return float(jnp.linalg.norm(D.hvp(s["obj"], s["theta"], s["stream"], v=s["v"])))
-    return float(jnp.linalg.norm(s["hvp"](s["v"], s["theta"], s[mode])))
+    if mode in ("batched", "stream"):
+        return float(jnp.linalg.norm(D.hvp(s["obj"], s["theta"], s[mode], v=s["v"])))
+    return float(jnp.linalg.norm(s["hvp"](s["v"], s["theta"], s["batched" if mode == "scan" else mode])))
 
 
 def _rss() -> int:
@@ -112,9 +114,9 @@ def hvp_memory(mode: str) -> dict:
     stop.set()
     t.join()
     out = {"rss_base_bytes": base, "rss_peak_delta_bytes": max(peak[0] - base, 0)}
-    data = s["batched"] if mode == "stream" else s[mode]
-    if mode == "stream":  # the per-chunk program: one batch of batch_size
-        data = batching.as_batches(np.asarray(data.X[0]), np.asarray(data.Y[0]))
+    data = s["batched"] if mode in ("stream", "scan") else s[mode]
+    if mode in ("batched", "stream"):  # the per-batch program: one batch of batch_size
+        data = next(s["batched"].chunks())
     m = s["hvp"].lower(s["v"], s["theta"], data).compile().memory_analysis()
     out.update(temp_bytes=int(m.temp_size_in_bytes), argument_bytes=int(m.argument_size_in_bytes),
                output_bytes=int(m.output_size_in_bytes))
