@@ -4,12 +4,14 @@ Every sum over samples in :mod:`theory_lab.derivatives` (loss, gradient, every
 matrix-vector product) runs over a :class:`Batches`: ``num_batches`` batches of
 ``batch_size`` samples, the last one padded with copies of the last real sample and
 masked out by a zero weight, so one compiled step serves every batch (no recompile
-for a ragged last batch) and no sample is dropped. The batches are visited by
-``lax.scan``, so the network's activations (the memory that grows with the batch)
-are held for one batch at a time; the inputs themselves, ``N × d`` numbers, are held
-whole. Data that do not fit in memory at once come as a :class:`Stream` instead: a
-re-iterable source of ``(x, y)`` batches visited from Python, one batch in memory at a
-time, every batch padded to one shape and masked (one compiled per-batch program).
+for a ragged last batch) and no sample is dropped. The batches are visited one at a
+time — by a Python loop over one jitted per-batch program on CPU outside a trace
+(:func:`looped`), else by ``lax.scan`` — so the network's activations (the memory that
+grows with the batch) are held for one batch at a time; the inputs themselves, ``N × d``
+numbers, are held whole. Data that do not fit in memory at once come as a
+:class:`Stream` instead: a re-iterable source of ``(x, y)`` batches visited from Python,
+one batch in memory at a time, every batch padded to one shape and masked (one compiled
+per-batch program).
 
 * :func:`batches` ``(X, Y, batch_size)`` — from arrays.
 * :func:`from_iterable` ``(pairs, batch_size=None)`` — from any iterable of ``(x, y)``
