@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import protocol  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-TASKS = ("hvp", "top5", "trace", "density", "top5-ours", "top5-pyhessian")
+TASKS = ("hvp", "top5", "trace", "density", "top5-ours", "top5-pyhessian", "hvp-peak")
 
 
 def log(msg: str):
@@ -87,9 +87,9 @@ def run(args) -> dict:
         r.update(P=info["P"], jax=info["jax"], backend=info["backend"], torch=info["torch"]["torch"],
                  torch_threads=info["torch"]["threads"])
         log(f"P = {info['P']:,} (torch {info['torch']['P']:,}), N = {args.n}, batches of {args.batch}")
-        mine = ours.call("twin_probe", info["torch"]["names"])["value"]
-        theirs_ = theirs.call("twin_probe", mine["v"])["value"]
-        r["twins"] = {"outputs": float(np.abs(theirs_["outputs"] - mine["outputs"]).max()
+        mine = ours.call("twin_probe", info["torch"]["names"])["value"] if tasks != ["hvp-peak"] else None
+        theirs_ = theirs.call("twin_probe", mine["v"])["value"] if mine is not None else None
+        r["twins"] = {} if mine is None else {"outputs": float(np.abs(theirs_["outputs"] - mine["outputs"]).max()
                                        / np.abs(mine["outputs"]).max()),
                       "loss": abs(theirs_["loss"] - mine["loss"]) / abs(mine["loss"]),
                       "gradient": _rel(theirs_["gradient"], mine["gradient"]), "hvp": _rel(theirs_["Hv"], mine["Hv"])}
@@ -148,6 +148,14 @@ def run(args) -> dict:
                             "slq_l1": d["slq_l1"], "pyhessian_l1": float(np.sum(np.abs(theirs_d - d["exact"])) * dx),
                             "pyhessian_products": t["products"], "probes": args.probes, "steps": args.steps}
             log(f"density: {r['density']}")
+    if "hvp-peak" in tasks:  # each mode's first HVP in a fresh worker: peak resident memory, compile included
+        r["hvp_peak"] = {}
+        for label, mode in (("one batch", "one"), (f"batches of {args.batch}", "batched"),
+                            (f"stream of {args.batch}", "stream")):
+            with protocol.Worker("theory-lab", HERE / "side_resnet.py") as fresh:
+                fresh.call("setup", args.n, widths, not args.no_bn, args.batch, str(npz) + f".{mode}.npz")
+                r["hvp_peak"][label] = fresh.call("hvp_peak", mode)
+            log(f"hvp peak, {label}: {r['hvp_peak'][label]}")
     r["machine_end"] = protocol.machine()
     return r
 
@@ -179,22 +187,28 @@ def section(r: dict) -> str:
            f"torch {r['torch']} ({r['torch_threads']} threads) · pyhessian 0.1 · batch norm "
            f"{'in inference mode' if r['batch_norm'] else 'off'}", "",
            f"Command: `{r['command']}`", "",
-           "Twins agree (relative): " + ", ".join(f"{k} {v:.1e}" for k, v in r["twins"].items()) + ".", ""]
+           ("Twins agree (relative): " + ", ".join(f"{k} {v:.1e}" for k, v in r["twins"].items()) + "."
+            if r["twins"] else "Twins not compared in this run."), ""]
     if "hvp" in r:
         h = r["hvp"]
         mem = h["memory"]
         one = mem["one batch"]
-        cols = {"resident memory above start (MiB)": {k: f"{v['rss_peak_delta_bytes'] / 2**20:.1f}"
-                                                      for k, v in mem.items()},
-                "XLA temporaries (MiB)": {k: (f"{v['temp_bytes'] / 2**20:.1f}" if "temp_bytes" in v else "–")
+        cols = {"XLA temporaries (MiB)": {k: (f"{v['temp_bytes'] / 2**20:.1f}" if "temp_bytes" in v else "–")
                                           for k, v in mem.items()}}
         out += ["**One HVP over all N samples.**", ""] + _rows(h, "one batch", cols) + [""]
         batched = [k for k in mem if k.startswith("batches")][0]
-        out += [f"Peak memory ratio batched / one batch: resident {mem[batched]['rss_peak_delta_bytes'] / max(one['rss_peak_delta_bytes'], 1):.2f}, "
-                f"XLA temporaries {mem[batched]['temp_bytes'] / max(one['temp_bytes'], 1):.2f} (target ≤ 0.25); "
+        out += [f"Peak memory ratio batched / one batch: XLA temporaries {mem[batched]['temp_bytes'] / max(one['temp_bytes'], 1):.2f} (target ≤ 0.25); "
                 f"time ratio {h['summary'][batched]['median_ratio']:.2f} (target ≤ 1.3). "
                 "(The batched and stream rows' XLA figure is their per-batch program, run once per batch from "
                 "Python.)", ""]
+    if "hvp_peak" in r:
+        pk = r["hvp_peak"]
+        one = pk["one batch"]["value"]["peak_delta_bytes"]
+        out += ["**Peak resident memory of one HVP** (each mode's first call in a fresh worker, compilation "
+                "included; `VmHWM` above the worker's resident memory after set-up):", ""]
+        out += [f"- {label}: {c['value']['peak_delta_bytes'] / 2**20:.0f} MiB ({c['value']['peak_delta_bytes'] / max(one, 1):.2f}× "
+                f"one batch; {c['wall_s']:.1f} s wall, load {c['load']:.1f})" for label, c in pk.items()]
+        out.append("")
     if "top5" in r:
         t = r["top5"]
         ours, ph = t["values"]["theory-lab"], t["values"]["pyhessian"]

@@ -123,6 +123,23 @@ def hvp_memory(mode: str) -> dict:
     return out
 
 
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith(field + ":"))
+
+
+def hvp_peak(mode: str) -> dict:
+    """Peak resident memory of this (fresh) worker during its first HVP of ``mode``, above its resident
+    memory before: compilation and execution both counted (``VmHWM`` reset first through
+    ``/proc/self/clear_refs``). Call in a worker that has run nothing but :func:`setup`."""
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")  # reset the high-water mark to the current resident size
+    base = _status_kib("VmRSS")
+    hvp(mode)
+    return {"peak_delta_bytes": (_status_kib("VmHWM") - base) * 1024, "base_bytes": base * 1024}
+
+
 def top5(data: str = "batched") -> dict:
     s = STATE
     r = S.lanczos(s["op"], s["obj"].P, jax.random.key(2), s["theta"], s[data], k=5, which="top", rtol=RTOL)
