@@ -283,7 +283,7 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--no-bn", action="store_true", help="without batch normalisation")
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--tasks", default=",".join(TASKS))
+    ap.add_argument("--tasks", default="hvp,top5,trace,density", help=f"comma-separated, from {TASKS}")
     ap.add_argument("--trace-matvecs", type=int, default=48)
     ap.add_argument("--exact-trace-max", type=int, default=5000, help="exact trace (P products) up to this P")
     ap.add_argument("--reference-depth", type=int, default=-1, help="-1: twice our depth; 0: none")
