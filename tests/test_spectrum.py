@@ -4,6 +4,7 @@ Statistical tests use fixed keys; each states its false-alarm rate (the probabil
 over the choice of keys, that a correct estimator fails it).
 """
 
+import functools
 import logging
 import math
 
@@ -98,10 +99,14 @@ def test_xtrace_equals_matfrees_estimator():
     """The host-driven XTrace is matfree.stochtrace's leave-one-out XTrace (the simple twin), to rounding."""
     from matfree import stochtrace
 
+    from theory_lab.trace import sphere
+
     rng = np.random.default_rng(3)
     Q, _ = np.linalg.qr(rng.standard_normal((60, 60)))
     A = (Q * np.r_[np.linspace(5.0, 1.0, 8), rng.uniform(-0.1, 0.1, 52)]) @ Q.T
-    sampler = stochtrace.sampler_sphere(np.zeros(60), num=10)
+    # the same sphere samples on both sides: ours are drawn on the host (no compiled draw), from the law of
+    # matfree's sampler_sphere; the test compares the estimators, not the random streams
+    sampler = functools.partial(sphere, num=10, dim=60)
     twin = stochtrace.estimator_leave_one_out_mean_and_sem(stochtrace.leave_one_out_xtrace(), sampler)
     for i in range(3):
         key = jax.random.fold_in(jax.random.key(11), i)
@@ -361,3 +366,26 @@ def test_inertia_counts_are_never_negative_and_printed_with_their_error(inst):
     assert ex.summary().startswith(f"{ex.negative} negative, {ex.zero} zero, {ex.positive} positive")
     assert "±" not in ex.summary()
     assert ex.to_dict()["summary"] == ex.summary()
+
+
+def test_host_drawn_probes_are_seeded_independent_and_of_their_law():
+    """Issue 10 (cold runs): probes drawn on the host from a key are reproducible, differ between split keys,
+    are ±1 (Rademacher) or on the sphere of radius √dim (XTrace), and a non-key is refused."""
+    from theory_lab.trace import sphere
+
+    key = jax.random.key(4)
+    a, b = krylov.split_key(key, 2)
+    again = krylov.split_key(key, 2)
+    data = [np.asarray(jax.random.key_data(k)) for k in (a, b, *again)]
+    assert np.array_equal(data[0], data[2]) and np.array_equal(data[1], data[3])
+    assert not np.array_equal(data[0], data[1])
+    R = krylov.rademacher(a, (3, 400))
+    assert set(np.unique(R)) == {-1.0, 1.0} and np.array_equal(R, krylov.rademacher(a, (3, 400)))
+    assert not np.array_equal(R, krylov.rademacher(b, (3, 400)))
+    assert abs(R.mean()) < 4 / math.sqrt(R.size)  # fair signs (4 standard errors)
+    X = sphere(b, 4, 50)
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), math.sqrt(50), rtol=1e-14)
+    raw = np.asarray(jax.random.key_data(key))  # an old-style uint32 key
+    assert np.array_equal(krylov.rademacher(jax.device_put(raw), (2, 5)), krylov.rademacher(key, (2, 5)))
+    with pytest.raises(TypeError, match="`key` must be a jax.random key"):
+        krylov.key_rng(3)

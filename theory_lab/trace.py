@@ -15,18 +15,16 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
 from theory_lab import krylov
 
-__all__ = ["TraceEstimate", "hutchinson", "hutch_plus_plus", "xtrace", "trace_estimates"]
+__all__ = ["TraceEstimate", "hutchinson", "hutch_plus_plus", "xtrace", "trace_estimates", "sphere"]
 
 
 @dataclass(frozen=True)
@@ -49,8 +47,8 @@ def _check_budget(num_matvecs, dim, minimum, name):
 
 
 def _hutchinson_run(matvec, dim, num, key, params):
-    V = jax.random.rademacher(key, (num, dim), jnp.float64)
-    q = np.sum(np.asarray(V) * np.asarray(krylov.products(matvec, dim, params, V)), axis=1)
+    V = krylov.rademacher(key, (num, dim))  # probes drawn on the host: no compiled draw
+    q = np.sum(V * np.asarray(krylov.products(matvec, dim, params, V)), axis=1)
     return np.mean(q), np.std(q, ddof=1) / math.sqrt(num)
 
 
@@ -65,9 +63,8 @@ def hutchinson(matvec, dim: int, key, *params, num_matvecs: int = 32) -> TraceEs
 
 def _hutchpp_run(matvec, dim, s, g, key, params):
     # products through krylov.products: prepared once, one jitted product per vector on CPU
-    ks, kg = jax.random.split(key)
-    S = jax.random.rademacher(ks, (s, dim), jnp.float64)
-    G = np.asarray(jax.random.rademacher(kg, (g, dim), jnp.float64))
+    SG = krylov.rademacher(key, (s + g, dim))  # sketch and Hutchinson probes, independent rows
+    S, G = SG[:s], SG[s:]
     linear = krylov.prepare(matvec, dim, params)
     Q, _ = np.linalg.qr(np.asarray(krylov.products(matvec, dim, params, S, linear=linear)).T)  # (dim, s)
     low = np.sum(Q.T * np.asarray(krylov.products(matvec, dim, params, jnp.asarray(Q.T), linear=linear)))
@@ -92,11 +89,11 @@ def hutch_plus_plus(matvec, dim: int, key, *params, num_matvecs: int = 48) -> Tr
     return TraceEstimate("hutch++", float(est), float(se), int(2 * s + g))
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2))
-def _sphere(key, num, dim):
-    # matfree.stochtrace.sampler_sphere's draw: normal rows scaled to norm √dim
-    x = jax.random.normal(key, (num, dim), jnp.float64)
-    return x * (math.sqrt(dim) / jnp.linalg.norm(x, axis=1, keepdims=True))
+def sphere(key, num: int, dim: int) -> np.ndarray:
+    """``(num, dim)`` rows uniform on the sphere of radius √dim (matfree's ``sampler_sphere`` law), drawn on the
+    host from :func:`theory_lab.krylov.key_rng` ``(key)``: no compiled draw."""
+    x = krylov.key_rng(key).standard_normal((num, dim))
+    return x * (math.sqrt(dim) / np.linalg.norm(x, axis=1, keepdims=True))
 
 
 def _xtrace_run(matvec, dim, num, key, params):
@@ -104,7 +101,7 @@ def _xtrace_run(matvec, dim, num, key, params):
     (with resphering) computes them, but with the ``2·num`` products made one jitted product at a time
     (:func:`theory_lab.krylov.products`): inside one jitted estimator they ran as a vmapped batch, several
     times slower per product on CPU, and compiled for seconds."""
-    Omega = np.asarray(_sphere(key, num, dim)).T  # (dim, num)
+    Omega = sphere(key, num, dim).T  # (dim, num)
     linear = krylov.prepare(matvec, dim, params)
     if 2 * num >= dim:  # matfree: exact (and cheaper) on the materialised operator
         tr = float(np.trace(np.asarray(krylov.products(matvec, dim, params, np.eye(dim), linear=linear))))
@@ -143,7 +140,7 @@ def xtrace(matvec, dim: int, key, *params, num_matvecs: int = 48) -> TraceEstima
 
 def trace_estimates(matvec, dim: int, key, *params, num_matvecs: int = 48) -> dict:
     """Hutchinson, Hutch++ and XTrace with the same budget and independent keys."""
-    k1, k2, k3 = jax.random.split(krylov.check_key(key), 3)
+    k1, k2, k3 = krylov.split_key(key, 3)
     return {"hutchinson": hutchinson(matvec, dim, k1, *params, num_matvecs=num_matvecs),
             "hutch++": hutch_plus_plus(matvec, dim, k2, *params, num_matvecs=num_matvecs),
             "xtrace": xtrace(matvec, dim, k3, *params, num_matvecs=num_matvecs)}
