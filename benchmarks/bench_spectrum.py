@@ -19,8 +19,8 @@ torch in another with ``OMP_WAIT_POLICY=PASSIVE``):
 
 The reference eigenvalues are ``numpy.linalg.eigvalsh`` of our dense Hessian at each point.
 
-Run (baselines venv, see README): ``python benchmarks/bench_spectrum.py [--rounds 5] [--dense init]
-[--record]``; ``--record`` replaces the curvature section of ``benchmarks/RESULTS.md``.
+Run (baselines venv, see README): ``python benchmarks/bench_spectrum.py [--rounds 5] [--dense init]``;
+it writes ``bench_spectrum.json``, and :func:`section` renders the RESULTS.md section from it.
 """
 
 from __future__ import annotations

@@ -139,13 +139,14 @@ def summarize(times: dict[str, list[float]], reference: str) -> dict:
     return out
 
 
-def interleave(calls: dict[str, tuple], *, rounds: int = 5, reference: str, log=None) -> dict:
+def interleave(calls: dict[str, tuple], *, rounds: int = 5, reference: str, log=None, min_rounds: int = 5) -> dict:
     """Time ``calls = {label: (worker, fn, args)}`` over ``rounds`` rotating rounds (after one warm-up each).
 
-    Returns ``{"first": {label: reply}, "rounds": [[(label, reply), …], …], "summary": summarize(…),
+    ``min_rounds`` lowers the protocol's minimum of 5 only for a run too slow for 5 rounds,
+    which must then say so next to its numbers. Returns ``{"first": {label: reply}, "rounds": [[(label, reply), …], …], "summary": summarize(…),
     "cpu_share": {label: median cpu_s / wall_s}, "load": {label: [load before each call]}}``.
     """
-    if rounds < 5:
+    if rounds < min(5, min_rounds) or rounds < 1:
         raise ValueError(f"`rounds`={rounds} must be at least 5 (the protocol's minimum).")
     labels = list(calls)
     first = {}

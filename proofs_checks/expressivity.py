@@ -34,7 +34,7 @@ from proofs_checks import hypotheses as hyp
 from proofs_checks import widths
 from proofs_checks.instances import N_DEFAULT, digits_instance, mnist1d_instance, wide_layer_of
 from theory_lab import data as _data
-from theory_lab import exact_fit, feature_maps, linalg, model, rank_probes, sampling, witness
+from theory_lab import exact_fit, feature_maps, linalg, model, presets, rank_probes, sampling, witness
 from theory_lab import tolerances as tols
 from theory_lab.arch import Architecture, Conv, Dense, MaxPool, Output
 from theory_lab.checking import Check, Context, Evidence, Hypothesis, Result, Verdict, applicable, conclude
@@ -96,8 +96,7 @@ def _theorem_3_4_cases(ctx: Context):
     """Both networks have ``n_k = N`` exactly at their wide layer ``k``, computed from the widths."""
     X = _digits(ctx, 216).X
     nets = [
-        ("digits-216 relu, n_1 = N", Architecture((8, 8, 1), (Conv(6, (3, 3), activation="relu"),
-                                                               Dense(32, activation="relu"), Output(10)))),
+        ("digits-216 relu, n_1 = N", presets.verify_digits(6, activation="relu")),
         ("digits-216 relu conv-pool-conv, n_3 = N", Architecture((8, 8, 1), (
             Conv(4, (3, 3), activation="relu"), MaxPool((2, 2)),
             Conv(24, (2, 2), padding="SAME", activation="relu"), Output(10)))),
@@ -160,7 +159,7 @@ def _theorem_3_5_cases(ctx: Context):
     digits = _digits(ctx, 200)
     mnist = _mnist1d(ctx)
     return [
-        ("digits-200 sigmoid", Architecture((8, 8, 1), (Conv(8, (3, 3)), Dense(32), Output(10))), digits.X, 1),
+        ("digits-200 sigmoid", presets.verify_digits(), digits.X, 1),
         ("mnist1d-200 softplus, wide at layer 2", Architecture((40, 1), (
             Conv(4, (5,), activation="softplus"), Conv(6, (3,), activation="softplus"),
             Dense(16, activation="softplus"), Output(10))), mnist.X, 2),

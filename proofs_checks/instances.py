@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from theory_lab import data as _data
-from theory_lab.arch import Architecture, Conv, Dense, Output
+from theory_lab import presets
+from theory_lab.arch import Architecture
 from theory_lab.checking import Context
 
 __all__ = ["Instance", "digits_instance", "mnist1d_instance", "default_instances", "wide_layer_of", "N_DEFAULT"]
@@ -45,8 +46,7 @@ def digits_instance(ctx: Context, n: int = N_DEFAULT, *, noise: float = 1e-6, fi
     """Digits CNN: 8x8x1 → conv 3x3 (``filters``) → dense 32 → linear 10; ``n_1 = 36·filters``."""
     def build():
         ds = _data.digits(n, noise=noise, seed=ctx.seed)
-        arch = Architecture((8, 8, 1), (Conv(filters, (3, 3), activation=activation, bias=bias),
-                                        Dense(32, activation=activation), Output(10)))
+        arch = presets.verify_digits(filters, activation=activation, bias=bias)
         return Instance(f"digits-{n}{'-raw' if noise == 0 else ''}", arch, ds, wide_layer_of(arch, ds.N))
     return ctx.cached(("digits", n, noise, filters, activation, bias), build)
 
@@ -55,8 +55,7 @@ def mnist1d_instance(ctx: Context, n: int = N_DEFAULT, *, filters: int = 8, acti
     """MNIST-1D CNN: 40x1 → conv 5 (``filters``) → dense 32 → linear 10; ``n_1 = 36·filters``."""
     def build():
         ds = _data.mnist1d(n, seed=42)
-        arch = Architecture((40, 1), (Conv(filters, (5,), activation=activation), Dense(32, activation=activation),
-                                      Output(10)))
+        arch = presets.verify_mnist1d(filters, activation=activation)
         return Instance(f"mnist1d-{n}", arch, ds, wide_layer_of(arch, ds.N))
     return ctx.cached(("mnist1d", n, filters, activation), build)
 

@@ -156,3 +156,12 @@ def test_check_distinct_patches_errors():
     X[1, 0, 0] = np.nan
     with pytest.raises(ValueError, match=r"`X` contains NaN or Inf \(1 entries\)"):
         data.check_distinct_patches(arch, X)
+
+
+def test_digits_read_without_sklearn_equal_load_digits(all_digits):
+    """The table read from the bundled csv (no scikit-learn import) is load_digits' data and target."""
+    from sklearn.datasets import load_digits
+
+    raw = load_digits()
+    assert np.array_equal(all_digits.X.reshape(1797, 64) * 16.0, raw.data)
+    assert np.array_equal(all_digits.labels, raw.target)

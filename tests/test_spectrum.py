@@ -4,6 +4,8 @@ Statistical tests use fixed keys; each states its false-alarm rate (the probabil
 over the choice of keys, that a correct estimator fails it).
 """
 
+import functools
+import logging
 import math
 
 import jax
@@ -91,6 +93,31 @@ def test_trace_estimators_are_unbiased(inst):
     est = np.array([S.hutch_plus_plus(S.dense_matvec, P, jax.random.fold_in(base, i), H, num_matvecs=24).estimate
                     for i in range(300)])
     assert abs(_z(est + 0.05 * truth, truth)) > Z_3SIGMA
+
+
+def test_xtrace_equals_matfrees_estimator():
+    """The host-driven XTrace is matfree.stochtrace's leave-one-out XTrace (the simple twin), to rounding."""
+    from matfree import stochtrace
+
+    from theory_lab.trace import sphere
+
+    rng = np.random.default_rng(3)
+    Q, _ = np.linalg.qr(rng.standard_normal((60, 60)))
+    A = (Q * np.r_[np.linspace(5.0, 1.0, 8), rng.uniform(-0.1, 0.1, 52)]) @ Q.T
+    # the same sphere samples on both sides: ours are drawn on the host (no compiled draw), from the law of
+    # matfree's sampler_sphere; the test compares the estimators, not the random streams
+    sampler = functools.partial(sphere, num=10, dim=60)
+    twin = stochtrace.estimator_leave_one_out_mean_and_sem(stochtrace.leave_one_out_xtrace(), sampler)
+    for i in range(3):
+        key = jax.random.fold_in(jax.random.key(11), i)
+        ours = S.xtrace(S.dense_matvec, 60, key, A, num_matvecs=20)
+        mean, sem = (float(x) for x in twin(lambda v: A @ v, key))
+        assert ours.num_matvecs == 20
+        np.testing.assert_allclose([ours.estimate, ours.stderr], [mean, sem], rtol=1e-12, atol=1e-12 * np.trace(A))
+    # rank-deficient samples (A of rank 3 < 10 samples): tr(QᵀAQ), exact, as in matfree
+    low = (Q[:, :3] * [3.0, 2.0, 1.0]) @ Q[:, :3].T
+    ours = S.xtrace(S.dense_matvec, 60, jax.random.key(12), low, num_matvecs=20)
+    np.testing.assert_allclose(ours.estimate, 6.0, rtol=1e-12)
 
 
 def test_slq_density_is_close_to_the_exact_spectrum(inst):
@@ -280,8 +307,11 @@ def test_extending_the_basis_matches_a_fresh_run_and_counts_every_product():
         _Counter.n = 0
         ext = S.lanczos(counting_matvec, 200, jax.random.key(7), A, k=5, driver=driver)
         jax.effects_barrier()  # host callbacks run asynchronously
-        assert ext.num_matvecs == _Counter.n == ext.depth + 5  # Krylov steps plus one residual product per pair
+        assert ext.num_matvecs == _Counter.n == ext.depth  # Krylov steps only: residuals from their products
         assert ext.converged.all()
+        # the residuals assembled from the steps' products are the true ones (a fresh product each)
+        true = np.linalg.norm(ext.vectors @ A - ext.values[:, None] * ext.vectors, axis=1)
+        np.testing.assert_allclose(ext.residuals, true, rtol=0, atol=1e-13 * norm)
         fresh = S.lanczos(S.dense_matvec, 200, jax.random.key(7), A, k=5, num_matvecs=ext.depth, driver=driver)
         np.testing.assert_allclose(ext.values, fresh.values, rtol=0, atol=1e-12 * norm)
         np.testing.assert_allclose(np.abs(np.sum(ext.vectors * fresh.vectors, axis=1)), 1.0, atol=1e-12)
@@ -297,11 +327,31 @@ def test_extending_the_basis_matches_a_fresh_run_and_counts_every_product():
                 first = m
                 break
         assert first is not None and first <= ext.depth <= 1.1 * first
-        assert ext.num_matvecs <= 1.1 * first + 5
+        assert ext.num_matvecs <= 1.1 * first
     _Counter.n = 0
     top, bottom = S.lanczos(counting_matvec, 200, jax.random.key(7), A, k=3, which="both")
     jax.effects_barrier()
-    assert top.num_matvecs == bottom.num_matvecs == _Counter.n == top.depth + 6
+    assert top.num_matvecs == bottom.num_matvecs == _Counter.n == top.depth
+
+
+def test_extending_and_checking_compile_nothing_per_depth(caplog):
+    """Issue 10 (cold runs): after the first steps, deeper bases, their tridiagonals and residuals reuse
+    the programs already compiled (a device slice per depth once compiled a program each)."""
+    rng = np.random.default_rng(8)
+    A = rng.standard_normal((120, 120))
+    A = A + A.T
+    K = krylov.start(S.dense_matvec, 120, jax.random.key(3), (A,), keep_products=True)
+    K = krylov.extend(K, 3)
+    theta, vec, _ = krylov.ritz(K)
+    krylov.ritz_residuals(K, vec[:, -2:], theta[-2:])
+    with jax.log_compiles(True), caplog.at_level(logging.WARNING, logger="jax"):
+        for depth in range(4, 40):
+            K = krylov.extend(K, depth)
+            theta, vec, _ = krylov.ritz(K)
+        krylov.ritz_residuals(K, vec[:, -2:], theta[-2:])
+    assert K.depth == 39 and K.capacity == 64
+    compiled = [r.getMessage() for r in caplog.records if "compil" in r.getMessage().lower()]
+    assert not compiled, compiled
 
 
 def test_inertia_counts_are_never_negative_and_printed_with_their_error(inst):
@@ -316,3 +366,26 @@ def test_inertia_counts_are_never_negative_and_printed_with_their_error(inst):
     assert ex.summary().startswith(f"{ex.negative} negative, {ex.zero} zero, {ex.positive} positive")
     assert "±" not in ex.summary()
     assert ex.to_dict()["summary"] == ex.summary()
+
+
+def test_host_drawn_probes_are_seeded_independent_and_of_their_law():
+    """Issue 10 (cold runs): probes drawn on the host from a key are reproducible, differ between split keys,
+    are ±1 (Rademacher) or on the sphere of radius √dim (XTrace), and a non-key is refused."""
+    from theory_lab.trace import sphere
+
+    key = jax.random.key(4)
+    a, b = krylov.split_key(key, 2)
+    again = krylov.split_key(key, 2)
+    data = [np.asarray(jax.random.key_data(k)) for k in (a, b, *again)]
+    assert np.array_equal(data[0], data[2]) and np.array_equal(data[1], data[3])
+    assert not np.array_equal(data[0], data[1])
+    R = krylov.rademacher(a, (3, 400))
+    assert set(np.unique(R)) == {-1.0, 1.0} and np.array_equal(R, krylov.rademacher(a, (3, 400)))
+    assert not np.array_equal(R, krylov.rademacher(b, (3, 400)))
+    assert abs(R.mean()) < 4 / math.sqrt(R.size)  # fair signs (4 standard errors)
+    X = sphere(b, 4, 50)
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), math.sqrt(50), rtol=1e-14)
+    raw = np.asarray(jax.random.key_data(key))  # an old-style uint32 key
+    assert np.array_equal(krylov.rademacher(jax.device_put(raw), (2, 5)), krylov.rademacher(key, (2, 5)))
+    with pytest.raises(TypeError, match="`key` must be a jax.random key"):
+        krylov.key_rng(3)

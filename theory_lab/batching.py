@@ -4,14 +4,21 @@ Every sum over samples in :mod:`theory_lab.derivatives` (loss, gradient, every
 matrix-vector product) runs over a :class:`Batches`: ``num_batches`` batches of
 ``batch_size`` samples, the last one padded with copies of the last real sample and
 masked out by a zero weight, so one compiled step serves every batch (no recompile
-for a ragged last batch) and no sample is dropped. The batches are visited by
-``lax.scan``, so the network's activations (the memory that grows with the batch)
-are held for one batch at a time; only the inputs themselves, ``N × d`` numbers,
-are held whole.
+for a ragged last batch) and no sample is dropped. The batches are visited one at a
+time — by a Python loop over one jitted per-batch program on CPU outside a trace
+(:func:`looped`), else by ``lax.scan`` — so the network's activations (the memory that
+grows with the batch) are held for one batch at a time; the inputs themselves, ``N × d``
+numbers, are held whole. Data that do not fit in memory at once come as a
+:class:`Stream` instead: a re-iterable source of ``(x, y)`` batches visited from Python,
+one batch in memory at a time, every batch padded to one shape and masked (one compiled
+per-batch program).
 
 * :func:`batches` ``(X, Y, batch_size)`` — from arrays.
 * :func:`from_iterable` ``(pairs, batch_size=None)`` — from any iterable of ``(x, y)``
   batches (a generator, a data loader); re-cut into equal batches.
+* :class:`Stream` ``(source, batch_size=None)`` — a re-iterable source (a callable
+  returning a fresh iterator, a list of batches; a generator serves one pass), and
+  :func:`stream_sum` ``(fn, stream)`` — ``Σ_b fn(batch_b)`` by one jitted call per batch.
 * :func:`as_batches` ``(X, Y)`` — a :class:`Batches` passes through; arrays become one
   unpadded batch (the unbatched computation).
 * :func:`sum_over`, :func:`map_over` — ``Σ_b fn(batch_b)`` and the per-sample results
@@ -33,13 +40,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Batches", "batches", "from_iterable", "as_batches", "sum_over", "map_over", "batch_size", "map_basis",
+__all__ = ["Batches", "batches", "from_iterable", "Stream", "stream_sum", "looped", "as_batches", "sum_over", "map_over", "batch_size", "map_basis",
            "DEFAULT_MEMORY"]
 
 DEFAULT_MEMORY = 1 << 29  # bytes for products run at once (512 MiB)
@@ -68,6 +75,12 @@ class Batches:
     @property
     def batch_size(self) -> int:
         return int(self.X.shape[1])
+
+    def chunks(self) -> Iterator["Batches"]:
+        """The batches one at a time, each a one-batch :class:`Batches` (``N`` = ``batch_size``;
+        the weight masks the padding), for a Python loop over one compiled per-batch program."""
+        for b in range(self.num_batches):
+            yield Batches(self.X[b:b + 1], self.Y[b:b + 1], self.weight[b:b + 1], self.batch_size)
 
 
 jax.tree_util.register_dataclass(Batches, data_fields=["X", "Y", "weight"], meta_fields=["N"])
@@ -135,6 +148,10 @@ def from_iterable(pairs: Iterable, batch_size: int | None = None) -> Batches:
 
 def as_batches(X, Y=None) -> Batches:
     """``X`` if it is a :class:`Batches` (then ``Y`` must be None); else ``(X, Y)`` as one batch."""
+    if isinstance(X, Stream):
+        raise TypeError("the data are a batching.Stream, visited from Python one batch at a time; this routine "
+                        "needs them whole (arrays or batching.batches(X, Y, size)). With a Stream use "
+                        "derivatives.loss / gradient / hvp / gauss_newton_vp / residual_vp.")
     if isinstance(X, Batches):
         if Y is not None:
             raise ValueError("`Y` must be None when `X` is a Batches (it holds the targets).")
@@ -171,6 +188,151 @@ def map_over(fn: Callable, data: Batches) -> jax.Array:
         out = jax.lax.map(fn, data.X)
         out = out.reshape((-1,) + out.shape[2:])
     return out[:data.N]
+
+
+# ----------------------------------------------------------------------------- streamed data
+
+
+class Stream:
+    """A data set streamed from a re-iterable source of ``(x, y)`` batches, one batch in memory at a time.
+
+    ``source`` is a callable returning a fresh iterable of ``(x, y)`` pairs (arrays with a
+    leading sample axis), or a re-iterable collection of them (a list of batches). A
+    one-shot iterator (a generator object) is accepted for a single pass and refused on
+    the second, since it cannot replay the data. Each pair is cut into chunks of
+    ``batch_size`` samples (default: the first batch's size) and every chunk is padded to
+    ``batch_size`` with copies of its last sample, weight 0 (see :func:`batches`), so one
+    compiled program serves every chunk: no recompile, no sample dropped. Every pass must
+    yield the same sample shapes and dtypes, and the same number of samples ``N``.
+
+    Attributes:
+        batch_size: samples per chunk (``None`` until the first batch is seen if not given).
+        N: the number of samples of the last complete pass (``None`` before one).
+
+    Example:
+        >>> import numpy as np
+        >>> from theory_lab import batching
+        >>> X, Y = np.arange(10.0).reshape(5, 2), np.ones((5, 1))
+        >>> data = batching.Stream(lambda: ((X[i:i + 2], Y[i:i + 2]) for i in range(0, 5, 2)))
+        >>> [(b.X.shape, b.weight.tolist()) for b in data.chunks()][-1]
+        ((1, 2, 2), [[1.0, 0.0]])
+        >>> float(batching.stream_sum(lambda b: (b.weight[0][:, None] * b.X[0]).sum(), data)), data.N
+        (45.0, 5)
+    """
+
+    def __init__(self, source, batch_size: int | None = None):
+        if isinstance(source, (Batches, Stream, np.ndarray, jax.Array, str, bytes)):
+            raise TypeError(f"`source` is a {type(source).__name__}; expected a callable returning an iterable of "
+                            "(x, y) batches, or a list of (x, y) batches. For arrays use batching.batches(X, Y, "
+                            "batch_size).")
+        if not callable(source) and not isinstance(source, Iterable):
+            raise TypeError(f"`source` is a {type(source).__name__}; expected a callable returning an iterable of "
+                            "(x, y) batches, or a re-iterable collection of (x, y) batches.")
+        self.source = source
+        self.one_shot = not callable(source) and iter(source) is source
+        self.batch_size = None if batch_size is None else _positive(batch_size, "batch_size")
+        self.N: int | None = None
+        self._spec = None
+        self._passes = 0
+
+    def _pairs(self) -> Iterator:
+        if self.one_shot and self._passes:
+            raise ValueError("`source` is a one-shot iterator (e.g. a generator object) and was consumed by an "
+                             "earlier pass; loss, gradient and every product each need a pass over the data. Pass "
+                             "a callable returning a fresh iterator (Stream(lambda: make_batches())) or a list of "
+                             "batches.")
+        self._passes += 1
+        pairs = self.source() if callable(self.source) else self.source
+        try:
+            return iter(pairs)
+        except TypeError:
+            raise TypeError(f"`source` returned a {type(pairs).__name__}; expected an iterable of (x, y) "
+                            "batches.") from None
+
+    def _check(self, i: int, pair) -> tuple[np.ndarray, np.ndarray]:
+        try:
+            x, y = pair
+        except (TypeError, ValueError):
+            raise ValueError(f"`source` item {i} is a {type(pair).__name__}; expected an (x, y) pair of "
+                             "arrays.") from None
+        x, y = np.asarray(x), np.asarray(y)
+        if x.ndim < 1 or y.ndim < 1 or x.shape[0] != y.shape[0] or x.shape[0] == 0:
+            raise ValueError(f"`source` item {i}: x has shape {x.shape} and y has shape {y.shape}; expected the "
+                             "same number (≥ 1) of samples along the first axis.")
+        spec = (x.shape[1:], x.dtype, y.shape[1:], y.dtype)
+        if self._spec is None:
+            self._spec = spec
+        elif spec != self._spec:
+            raise ValueError(f"`source` item {i}: samples of shape {spec[0]} ({spec[1]}) with targets {spec[2]} "
+                             f"({spec[3]}) differ from the earlier batches' {self._spec[0]} ({self._spec[1]}) "
+                             f"with {self._spec[2]} ({self._spec[3]}); every batch must have the same sample "
+                             "shapes and dtypes (one compiled program).")
+        if self.batch_size is None:
+            self.batch_size = int(x.shape[0])
+        return x, y
+
+    def chunks(self) -> Iterator[Batches]:
+        """One pass: a one-batch :class:`Batches` of ``batch_size`` samples per chunk (``N`` = ``batch_size``;
+        the weight masks the padding). Sets :attr:`N` at the end of the pass."""
+        n = 0
+        i = -1
+        for i, pair in enumerate(self._pairs()):
+            x, y = self._check(i, pair)
+            for start in range(0, x.shape[0], self.batch_size):
+                stop = start + self.batch_size
+                n += int(min(self.batch_size, x.shape[0] - start))
+                yield _pad_to(x[start:stop], y[start:stop], self.batch_size)
+        if i < 0:
+            raise ValueError("`source` yielded no batches; pass at least one (x, y) batch.")
+        if self.N is not None and n != self.N:
+            raise ValueError(f"`source` yielded N = {n} samples in this pass and N = {self.N} in an earlier one; "
+                             "every pass must yield the same data.")
+        self.N = n
+
+
+def _pad_to(x, y, size: int) -> Batches:
+    """``x, y`` (at most ``size`` samples) as one batch of ``size``: the last sample repeated, weight 0."""
+    n, pad = x.shape[0], size - x.shape[0]
+    weight = np.zeros((1, size))
+    weight[0, :n] = 1.0
+    if pad:
+        x, y = np.concatenate([x, np.repeat(x[-1:], pad, axis=0)]), np.concatenate([y, np.repeat(y[-1:], pad, axis=0)])
+    return Batches(jnp.asarray(x[None]), jnp.asarray(y[None]), jnp.asarray(weight), size)
+
+
+def stream_sum(fn: Callable, stream: Stream | Batches):
+    """``Σ_b fn(chunk_b)`` over one pass of ``stream`` (a pytree), accumulated in a Python loop.
+
+    ``stream`` is a :class:`Stream` or a :class:`Batches` (its batches one at a time). ``fn``
+    takes a one-batch :class:`Batches` (call one jitted program in it) and must weight each
+    sample by the chunk's weight so that padding adds nothing. The sum is forced after each
+    chunk, so at most one chunk's inputs and work are alive at a time.
+    """
+    if not isinstance(stream, (Stream, Batches)):
+        raise TypeError(f"`stream` must be a batching.Stream or Batches, got {type(stream).__name__}.")
+    total = None
+    for chunk in stream.chunks():
+        out = fn(chunk)
+        total = out if total is None else jax.tree_util.tree_map(jnp.add, total, out)
+        if not any(isinstance(a, jax.core.Tracer) for a in jax.tree_util.tree_leaves(total)):
+            total = jax.block_until_ready(total)
+    return total
+
+
+def looped(data, *arrays) -> bool:
+    """Whether sums over ``data`` run as a Python loop of one jitted per-batch program.
+
+    Always for a :class:`Stream`. For a :class:`Batches` of several batches on the CPU
+    backend when nothing is traced (``data`` and ``arrays`` concrete): XLA's CPU backend ran
+    the ResNet preset's per-batch HVP 11–34× slower inside ``lax.scan`` than dispatched on
+    its own (``benchmarks/RESULTS.md``, issue 11), with the same memory as the loop.
+    Elsewhere, and under a trace, :func:`sum_over` (``lax.scan``).
+    """
+    if isinstance(data, Stream):
+        return True
+    if not isinstance(data, Batches) or data.num_batches == 1 or jax.default_backend() != "cpu":
+        return False
+    return not any(isinstance(a, jax.core.Tracer) for a in jax.tree_util.tree_leaves((data, arrays)))
 
 
 # ----------------------------------------------------------------------------- products at once

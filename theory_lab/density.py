@@ -21,8 +21,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from theory_lab import krylov
@@ -137,11 +135,12 @@ def _probe_quadrature(K, steps: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _slq_run(matvec, dim, num_probes, num_matvecs, key, params, driver):
-    probes = jax.random.rademacher(key, (num_probes, dim), jnp.float64)
+    probes = krylov.rademacher(key, (num_probes, dim))  # on the host: no compiled draw
     linear = krylov.prepare(matvec, dim, params)
     nodes, weights, depths = [], [], []
     for p in range(num_probes):
-        K = krylov.start(matvec, dim, jax.random.fold_in(key, p), params, probes[p], restart=False,
+        # no restart, a given start vector: the key is never drawn from
+        K = krylov.start(matvec, dim, key, params, probes[p], restart=False,
                          capacity=num_matvecs + 1, driver=driver, linear=linear)
         K = krylov.extend(K, num_matvecs)
         x, w = _probe_quadrature(K, num_matvecs)

@@ -22,7 +22,10 @@ and :class:`HessianMatvec` go through one routine, :func:`_operator`.
 
 **Data** are ``(X, Y)`` arrays (one batch) or a :class:`~theory_lab.batching.Batches`
 (``X=batching.batches(X, Y, size)``, ``Y`` omitted): sums over samples are then
-accumulated batch by batch (``lax.scan``), the last batch padded and masked.
+accumulated batch by batch (``lax.scan``), the last batch padded and masked. Data too
+large to hold come as a :class:`~theory_lab.batching.Stream` (``Y`` omitted): loss,
+gradient, outputs and every product then run one jitted per-batch program per chunk,
+summed in Python (:func:`_streamed`; the reduction's ``c`` applied to the total).
 
 Every function is jitted with the Objective static and ``θ``, the data and ``v`` as
 arguments (never closed over); :func:`batch_size` (products run at once) is re-exported
@@ -58,12 +61,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from theory_lab import batching
-from theory_lab.batching import DEFAULT_MEMORY, Batches, batch_size, map_basis
+from theory_lab.batching import DEFAULT_MEMORY, Batches, Stream, batch_size, map_basis
 from theory_lab.layout import Leaf, Layout, flatten, layout, require_float64
-from theory_lab.objective import Objective, check_data, from_model, objective
+from theory_lab.objective import Objective, as_data, check_data, from_model, objective, streamed
 
 __all__ = ["Leaf", "Layout", "Objective", "HessianMatvec", "Batches", "layout", "flatten", "objective",
-           "from_model", "loss", "outputs", "residuals", "gradient", "value_and_gradient", "jacobian",
+           "Stream", "from_model", "loss", "outputs", "residuals", "gradient", "value_and_gradient", "jacobian",
            "sample_jacobian", "hvp", "linearize_hvp", "hessian", "gauss_newton_vp", "gauss_newton", "residual_vp",
            "residual_hessian", "batch_size", "KINDS", "DEFAULT_MEMORY"]
 
@@ -73,29 +76,12 @@ KINDS = ("hessian", "gauss_newton", "residual")
 # ----------------------------------------------------------------------------- arguments
 
 
-def _data(obj: Objective, X, Y) -> Batches:
-    """Validate the data outside jit (shapes and dtypes; tracers pass) and return it as Batches."""
-    if not isinstance(obj, Objective):
-        raise TypeError(f"`obj` must be an Objective (derivatives.objective(arch)), got {type(obj).__name__}.")
-    if isinstance(X, Batches):
-        if Y is not None:
-            raise ValueError("`Y` must be None when `X` is a Batches (it holds the targets).")
-        check_data(obj, X.X[0], X.Y[0])
-        return X
-    X = jnp.asarray(X)
-    if Y is None:
-        raise ValueError("`Y` is missing; pass targets, or the data as X=batching.batches(X, Y, batch_size).")
-    Y = jnp.asarray(Y)
-    check_data(obj, X, Y)
-    return batching.as_batches(X, Y)
-
-
 def _default_targets(obj: Objective, X):
     """Targets for the Gauss–Newton term, which does not depend on them for the built-in losses."""
     if obj.loss.fn is not None:
         raise ValueError("`Y` is needed: the Gauss–Newton term of a custom loss may depend on the targets; "
                          "pass Y=… (or the data as a Batches).")
-    if isinstance(X, Batches):
+    if isinstance(X, (Batches, Stream)):
         return None
     N = int(np.shape(X)[0])
     if obj.loss.name == "softmax-cross-entropy":
@@ -178,9 +164,11 @@ def _loss_jit(obj, theta, data):
 
 
 def loss(obj: Objective, theta, X, Y=None) -> jax.Array:
-    """``Φ(θ) = c Σ_i ℓ(f(x_i), y_i)`` (scalar). ``X (N, …)``, ``Y`` targets; or ``X`` a Batches."""
+    """``Φ(θ) = c Σ_i ℓ(f(x_i), y_i)`` (scalar). ``X (N, …)``, ``Y`` targets; or ``X`` a Batches or Stream."""
     theta = obj.check_theta(theta)
-    return _loss_jit(obj, theta, _data(obj, X, Y))
+    if batching.looped(X, theta):
+        return streamed(obj, X, Y, lambda o, d: _loss_jit(o, theta, d))
+    return _loss_jit(obj, theta, as_data(obj, X, Y))
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -191,6 +179,12 @@ def _outputs_jit(obj, theta, data):
 def outputs(obj: Objective, theta, X) -> jax.Array:
     """``F_L (N, m)`` at θ (``X`` an array or a Batches)."""
     theta = obj.check_theta(theta)
+    if isinstance(X, Stream):
+        parts = []
+        for chunk in X.chunks():
+            check_data(obj, chunk.X[0])
+            parts.append(np.asarray(_outputs_jit(obj, theta, chunk))[np.asarray(chunk.weight[0]) > 0])
+        return jnp.asarray(np.concatenate(parts))
     if isinstance(X, Batches):
         check_data(obj, X.X[0])
         return _outputs_jit(obj, theta, X)
@@ -207,9 +201,10 @@ def residuals(obj: Objective, theta, X, Y) -> jax.Array:
 def value_and_gradient(obj: Objective, theta, X, Y=None, *, block=None):
     """``(Φ, ∇Φ)``; ``∇Φ`` is ``(P,)`` (or ``(P_k,)`` with ``block``)."""
     theta = obj.check_theta(theta)
-    data = _data(obj, X, Y)
     obj.block_size(block)
-    return _value_and_grad_jit(obj, theta, data, block)
+    if batching.looped(X, theta):
+        return streamed(obj, X, Y, lambda o, d: _value_and_grad_jit(o, theta, d, block))
+    return _value_and_grad_jit(obj, theta, as_data(obj, X, Y), block)
 
 
 def gradient(obj: Objective, theta, X, Y=None, *, block=None) -> jax.Array:
@@ -295,15 +290,17 @@ def _product_jit(obj, kind, theta, data, v, block):
 
 def _product(obj, kind, theta, X, Y, v, block):
     theta = obj.check_theta(theta)
-    data = _data(obj, X, Y)
-    return _product_jit(obj, kind, theta, data, obj.check_vector(v, block), block)
+    v = obj.check_vector(v, block)
+    if batching.looped(X, theta, v):
+        return streamed(obj, X, Y, lambda o, d: _product_jit(o, kind, theta, d, v, block))
+    return _product_jit(obj, kind, theta, as_data(obj, X, Y), v, block)
 
 
 def hvp(obj: Objective, theta, X, Y=None, v=None, *, block=None) -> jax.Array:
     """Hessian-vector product ``∇²Φ v`` by forward-over-reverse (one JVP of the gradient).
 
     ``v`` is ``(P,)`` or a batch ``(B, P)`` (then ``(B, P)`` out). With ``block``:
-    ``H_kk v_k`` with ``v_k`` of length ``P_k``. With a Batches: ``hvp(obj, θ, data, v=v)``.
+    ``H_kk v_k`` with ``v_k`` of length ``P_k``. With a Batches or Stream: ``hvp(obj, θ, data, v=v)``.
     """
     return _product(obj, "hessian", theta, X, Y, v, block)
 
@@ -339,10 +336,14 @@ def linearize_hvp(obj: Objective, theta, X, Y=None, *, block=None) -> Callable[[
 
     The forward and backward passes at θ run once; each product then costs only the
     tangent sweep (compiled once per model and shape). It stores every batch's
-    linearisation, so its memory grows with ``N``; :func:`hvp` keeps one batch's.
+    linearisation, so its memory grows with ``N``; :func:`hvp` keeps one batch's. For a
+    Stream nothing can be stored: each product is :func:`hvp` (one pass over the data).
     """
+    if isinstance(X, Stream):
+        obj.check_theta(theta)
+        return lambda v: hvp(obj, theta, X, Y, v, block=block)
     theta = obj.check_theta(theta)
-    data = _data(obj, X, Y)
+    data = as_data(obj, X, Y)
     obj.block_size(block)
     return functools.partial(_apply_linear, _linearize_jit(obj, theta, data, block))
 
@@ -358,7 +359,7 @@ def _dense_jit(obj, kind, theta, data, batch, block):
 
 def _dense(obj, kind, theta, X, Y, memory, batch, block):
     theta = obj.check_theta(theta)
-    data = _data(obj, X, Y)
+    data = as_data(obj, X, Y)
     obj.block_size(block)
     traced = any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves((theta, data)))
     # lax.map ran each product ~4x slower on CPU (issue 10); under a jit (the finder's Newton step) it must stay

@@ -32,9 +32,16 @@ the allocated rows). Inside a jitted loop (``lax.fori_loop``) XLA's CPU backend 
 linearised Hessian-vector product 5–6× slower than the same product dispatched on its
 own (and ~4x slower inside a ``lax.cond``; measured on the digits CNN, see
 ``benchmarks/RESULTS.md``), so on CPU (``driver="python"``) each step is two jitted calls
-driven from Python — the product alone, then the orthogonalisation; elsewhere
-(``driver="loop"``) a block of steps runs in one jitted loop. :data:`DRIVERS` holds the
-choice per backend.
+driven from Python — the product alone, then the orthogonalisation (a breakdown's restart
+vector is a third program, compiled only when one happens); elsewhere (``driver="loop"``) a
+block of steps runs in one jitted loop. :data:`DRIVERS` holds the choice per backend. Every
+product on CPU (steps, :func:`products`, :func:`apply_many`) goes through one compiled
+program per operator.
+
+**Residuals without products.** With ``keep_products=True`` the basis keeps each ``A q_i``;
+a Ritz pair's true residual is then ``‖(AQ)s − θQs‖/‖Qs‖`` (:func:`ritz_residuals`), exact
+to the rounding of one product because ``A`` is linear, so confirming convergence costs no
+operator application.
 
 Example:
     >>> import jax, numpy as np
@@ -61,7 +68,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-__all__ = ["bind", "check_operator", "check_key", "Krylov", "prepare", "start", "extend", "ritz", "ritz_vectors", "apply_many", "products", "dense", "BREAKDOWN_RTOL", "DRIVERS",
+__all__ = ["bind", "check_operator", "check_key", "key_rng", "split_key", "rademacher", "MIN_CAPACITY", "Krylov", "prepare", "start", "extend", "ritz", "ritz_vectors", "ritz_residuals", "apply_many", "products", "dense", "BREAKDOWN_RTOL", "DRIVERS",
            "driver_for"]
 
 BREAKDOWN_RTOL = 1e-12
@@ -116,6 +123,50 @@ def check_key(key, name="key"):
     return key
 
 
+def _key_data(key) -> np.ndarray:
+    key = check_key(key)
+    data = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+    return np.asarray(data, dtype=np.uint32).ravel()
+
+
+def key_rng(key, *tags: int) -> np.random.Generator:
+    """A numpy ``Generator`` seeded by a ``jax.random`` key's raw data (and ``tags``), for host-side probes.
+
+    Probes drawn with numpy compile nothing: a ``jax.random`` draw is a program compiled per
+    shape (0.2–0.9 s each on 2 cores, a tenth of a cold CLI run for six of them). The same key
+    and tags always give the same stream; different tags give independent streams.
+
+    Example:
+        >>> import jax
+        >>> from theory_lab import krylov
+        >>> a = krylov.key_rng(jax.random.key(0), 1).standard_normal(3)
+        >>> bool((a == krylov.key_rng(jax.random.key(0), 1).standard_normal(3)).all())
+        True
+    """
+    return np.random.default_rng([*_key_data(key).tolist(), *(int(t) for t in tags)])
+
+
+def split_key(key, num: int) -> list:
+    """``num`` independent keys from ``key``, derived on the host (no compiled ``jax.random.split``).
+
+    Each new key's raw data is drawn from :func:`key_rng` ``(key, num, i)``; typed keys keep
+    their implementation.
+    """
+    key = check_key(key)
+    typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+    out = []
+    for i in range(int(num)):
+        data = key_rng(key, num, i).integers(0, 2**32, _key_data(key).shape, dtype=np.uint32)
+        out.append(jax.random.wrap_key_data(data, impl=jax.random.key_impl(key)) if typed
+                   else jax.device_put(data))
+    return out
+
+
+def rademacher(key, shape) -> np.ndarray:
+    """±1 float64 entries of ``shape``, drawn on the host from :func:`key_rng` ``(key)``."""
+    return key_rng(key).integers(0, 2, shape).astype(np.float64) * 2.0 - 1.0
+
+
 @dataclass(frozen=True)
 class Krylov:
     """A Lanczos basis and its tridiagonal, with the bookkeeping to extend it.
@@ -124,7 +175,9 @@ class Krylov:
         matvec, params: the operator ``matvec(v, *params)``.
         linear: the operator prepared at ``params`` (a pytree ``v -> A v``), or ``None``.
         key: key for the restart vectors.
-        state: device arrays ``(Q (B, dim), alpha (B,), beta (B,), j, scale, done, count, breakdowns)``.
+        state: device arrays ``(Q (B, dim), alpha (B,), beta (B,), j, scale, done, count, breakdowns, AQ, q)``:
+            ``AQ (B, dim)`` holds the products ``A q_i`` already made (``None`` when not kept) and
+            ``q (dim,)`` is the next vector to multiply.
         restart: deflate on breakdown (``True``) or stop (``False``).
         driver: ``"python"`` or ``"loop"``.
     """
@@ -167,7 +220,8 @@ class Krylov:
     def tridiagonal(self) -> tuple[np.ndarray, np.ndarray, float]:
         """``(alpha (m,), beta (m−1,), β_m)`` of ``T_m``; ``β_m`` couples ``q_m`` (0 after a breakdown)."""
         m = self.depth
-        alpha, beta = np.asarray(self.state[1][:m]), np.asarray(self.state[2][:m])
+        # sliced on the host: a device slice per depth would compile a program per depth
+        alpha, beta = np.asarray(self.state[1])[:m], np.asarray(self.state[2])[:m]
         return alpha, beta[:-1] if m else beta, float(beta[m - 1]) if m else 0.0
 
 
@@ -194,45 +248,68 @@ def _cgs2(Q, w):
     return w1 - Q.T @ h2, h + h2, w1
 
 
-def _update(key, restart, st, Aq):
-    """Orthogonalise ``Aq = A q_j`` against ``Q``, record ``α_j, β_j`` and the next vector (or a breakdown)."""
-    Q, alpha, beta, j, scale, done, count, nbreak = st
+def _fresh(key, j, Q):
+    """A unit vector orthogonal to ``Q``'s rows, from ``normal(fold_in(key, j))``: the restart after step ``j``."""
+    r = jax.random.normal(jax.random.fold_in(key, j), (Q.shape[1],), jnp.float64)
+    r = _cgs2(Q, r)[0]
+    r = _cgs2(Q, r)[0]
+    return r / jnp.linalg.norm(r)
+
+
+def _update(key, restart, st, Aq, *, inline_restart: bool):
+    """Orthogonalise ``Aq = A q_j`` against ``Q``, record ``α_j, β_j`` and the next vector (or a breakdown).
+
+    Returns the new state and whether a restart is due (a breakdown with ``restart`` before the basis
+    is complete). With ``inline_restart`` the restart vector is drawn here (a ``lax.cond``); otherwise
+    the next vector is left 0 and the caller applies :func:`_restart_jit` (the rare case compiles only
+    when it happens, and the step's program stays small).
+    """
+    Q, alpha, beta, j, scale, done, count, nbreak, AQ, _ = st
     B, dim = Q.shape
+    restart = jnp.asarray(restart)
     w, h, w1 = _cgs2(Q, Aq)
     b = jnp.linalg.norm(w)
     s = jnp.maximum(scale, jnp.linalg.norm(Aq))
     full = j + 1 >= dim
     broke = (b <= BREAKDOWN_RTOL * s) | (b < 0.5 * jnp.linalg.norm(w1)) | full
-
-    def fresh(_):
-        r = jax.random.normal(jax.random.fold_in(key, j), (dim,), jnp.float64)
-        r = _cgs2(Q, r)[0]
-        r = _cgs2(Q, r)[0]
-        return r / jnp.linalg.norm(r)
+    due = broke & restart & ~full
 
     def follow(_):
         return jnp.where(broke, 0.0, w / jnp.where(broke, 1.0, b))
 
-    nxt = jax.lax.cond(broke & restart & ~full, fresh, follow, None)
+    nxt = jax.lax.cond(due, lambda _: _fresh(key, j, Q), follow, None) if inline_restart else follow(None)
     Q2 = Q.at[jnp.minimum(j + 1, B - 1)].set(jnp.where(j + 1 < B, nxt, Q[B - 1]))
-    stop = full | (broke & (not restart))
+    stop = full | (broke & ~restart)
+    AQ2 = None if AQ is None else AQ.at[j].set(Aq)
     return (Q2, alpha.at[j].set(h[j]), beta.at[j].set(jnp.where(broke, 0.0, b)), j + 1, s, stop,
-            count + 1, nbreak + broke.astype(nbreak.dtype))
+            count + 1, nbreak + broke.astype(nbreak.dtype), AQ2, nxt), due
 
 
 def _step(apply, key, restart, st):
-    return jax.lax.cond(st[5], lambda st: st, lambda st: _update(key, restart, st, apply(st[0][st[3]])), st)
+    return jax.lax.cond(st[5], lambda st: st,
+                        lambda st: _update(key, restart, st, apply(st[9]), inline_restart=True)[0], st)
 
 
-@functools.partial(jax.jit, static_argnums=(0,))
-def _product(matvec, linear, params, Q, j):
-    # no control flow around the product: inside a cond or loop XLA's CPU backend ran it ~4x slower
-    return _operator(matvec, linear, params)(Q[j])
+@functools.partial(jax.jit, donate_argnums=(2,))
+def _update_jit(key, restart, st, Aq):
+    # ``restart`` is traced: Lanczos and quadrature share one program per capacity
+    return _update(key, restart, st, Aq, inline_restart=False)
 
 
-@functools.partial(jax.jit, static_argnums=(0,), donate_argnums=(2,))
-def _update_jit(restart, key, st, Aq):
-    return _update(key, restart, st, Aq)
+@functools.partial(jax.jit, donate_argnums=(0,))
+def _keep(AQ, j, Aq):
+    """Row ``j − 1`` of the kept products set to ``Aq`` (``j`` the depth after the step)."""
+    return AQ.at[j - 1].set(Aq)
+
+
+@functools.partial(jax.jit, donate_argnums=(1,))
+def _restart_jit(key, st):
+    Q, *rest, q = st
+    j = st[3]  # steps taken; the breakdown happened at step j − 1
+    r = _fresh(key, j - 1, Q)
+    B = Q.shape[0]
+    Q = Q.at[jnp.minimum(j, B - 1)].set(jnp.where(j < B, r, Q[B - 1]))
+    return (Q, *rest, r)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1), donate_argnums=(5,))
@@ -241,8 +318,14 @@ def _loop_steps(matvec, restart, linear, params, key, st, n):
     return jax.lax.fori_loop(0, n, lambda i, s: _step(apply, key, restart, s), st)
 
 
+MIN_CAPACITY = 64
+
+
 def _capacity(rows: int, dim: int) -> int:
-    return min(dim + 1, max(32, 1 << math.ceil(math.log2(max(rows, 1)))))
+    # at least 64 rows: each capacity compiles its own step program, and 64 covers most top-k runs
+    # (128 rows, one program for Lanczos and quadrature, flipped a rank-deficient test case by rounding:
+    # the stopping test of a Krylov basis is not robust to the reorthogonalisation's summation order)
+    return min(dim + 1, max(MIN_CAPACITY, 1 << math.ceil(math.log2(max(rows, 1)))))
 
 
 def prepare(matvec, dim: int, params: tuple):
@@ -254,22 +337,34 @@ def prepare(matvec, dim: int, params: tuple):
 _UNSET = object()
 
 
-def start(matvec, dim: int, key, params: tuple, v0=None, *, restart: bool = True, capacity: int = 32,
-          driver: str | None = None, linear=_UNSET) -> Krylov:
-    """An empty Krylov basis from ``v0`` (default ``normal(key, (dim,))``), ready to :func:`extend`.
+def start(matvec, dim: int, key, params: tuple, v0=None, *, restart: bool = True, capacity: int = 64,
+          driver: str | None = None, linear=_UNSET, keep_products: bool = False) -> Krylov:
+    """An empty Krylov basis from ``v0`` (default ``normal(split(key)[0], (dim,))``), ready to :func:`extend`.
 
     The operator is prepared here once (``matvec.prepare``, unless ``linear`` from :func:`prepare`
     is given); no product is made yet. ``capacity`` rows are allocated (grown by doubling).
+    With ``keep_products`` every product ``A q_i`` is kept (``B × dim`` more memory), so that
+    :func:`ritz_residuals` can give Ritz pairs' true residuals without further products.
     :func:`extend` consumes the basis it extends (its buffers are reused).
     """
     driver = driver_for() if driver is None else driver
     if driver not in ("python", "loop"):
         raise ValueError(f"`driver`={driver!r} is unknown; expected 'python' or 'loop'.")
+    key = check_key(key)
+    # ``normal(k0)`` kept on the device (two small compiles): Lanczos' results depend on the start
+    # vector (e.g. whether a rank-deficient operator's zero multiplicity shows before the ends
+    # converge), and the tests pin this one. The empty state is built on the host and copied once:
+    # device-side norms and scatters each compiled a small program per shape.
     k0, k1 = jax.random.split(key)
-    v0 = jax.random.normal(k0, (dim,), jnp.float64) if v0 is None else jnp.asarray(v0, jnp.float64)
+    v0 = np.asarray(jax.random.normal(k0, (dim,), jnp.float64) if v0 is None else v0, np.float64)
     B = _capacity(capacity, dim)
-    Q = jnp.zeros((B, dim), jnp.float64).at[0].set(v0 / jnp.linalg.norm(v0))
-    state = (Q, jnp.zeros((B,), jnp.float64), jnp.zeros((B,), jnp.float64), jnp.int32(0), jnp.float64(0.0), jnp.bool_(False), jnp.int32(0), jnp.int32(0))
+    q0 = v0 / np.linalg.norm(v0)
+    Q = np.zeros((B, dim))
+    Q[0] = q0
+    AQ = jax.device_put(np.zeros((B, dim))) if keep_products else None
+    put = jax.device_put
+    state = (put(Q), put(np.zeros(B)), put(np.zeros(B)), put(np.int32(0)), put(np.float64(0.0)),
+             put(np.bool_(False)), put(np.int32(0)), put(np.int32(0)), AQ, put(q0))
     if linear is _UNSET:
         linear = _prepare(matvec, int(dim), tuple(params))
     return Krylov(matvec, tuple(params), linear, k1, state, bool(restart), driver)
@@ -279,9 +374,10 @@ def _grow(K: Krylov, rows: int) -> Krylov:
     B = _capacity(rows, K.dim)
     if B <= K.capacity:
         return K
-    Q, alpha, beta, *rest = K.state
+    Q, alpha, beta, *rest, AQ, q = K.state
     pad = B - K.capacity
-    state = (jnp.pad(Q, ((0, pad), (0, 0))), jnp.pad(alpha, (0, pad)), jnp.pad(beta, (0, pad)), *rest)
+    AQ = None if AQ is None else jnp.pad(AQ, ((0, pad), (0, 0)))
+    state = (jnp.pad(Q, ((0, pad), (0, 0))), jnp.pad(alpha, (0, pad)), jnp.pad(beta, (0, pad)), *rest, AQ, q)
     return replace(K, state=state)
 
 
@@ -296,11 +392,21 @@ def extend(K: Krylov, depth: int) -> Krylov:
     if K.driver == "loop":
         st = _loop_steps(K.matvec, K.restart, K.linear, K.params, K.key, st, jnp.int32(n))
     else:
+        restart = jax.device_put(np.bool_(K.restart))
         for _ in range(n):
-            Aq = _product(K.matvec, K.linear, K.params, st[0], st[3])
-            st = _update_jit(K.restart, K.key, st, Aq)
+            # the product alone in its own program: inside a cond or loop XLA's CPU backend ran it ~4x slower
+            Aq = _apply_one(K.matvec, K.linear, K.params, st[9])
+            # kept products are written by their own small program, so that bases with and without them
+            # (Lanczos, quadrature) share one step program per capacity
+            AQ = st[8]
+            st, due = _update_jit(K.key, restart, st[:8] + (None, st[9]), Aq)
+            if AQ is not None:
+                AQ = _keep(AQ, st[3], Aq)
+                st = st[:8] + (AQ, st[9])
             if bool(st[5]):
                 break  # basis complete, or (quadrature) the probe's measure is exact
+            if bool(due):
+                st = _restart_jit(K.key, st)
     return replace(K, state=st)
 
 
@@ -329,9 +435,42 @@ def ritz_vectors(K: Krylov, S_cols: np.ndarray) -> jax.Array:
     return _combine(K.state[0], jnp.asarray(Spad))
 
 
+@jax.jit
+def _combine_products(Q, AQ, S, theta):
+    V, AV = S.T @ Q[: S.shape[0]], S.T @ AQ[: S.shape[0]]
+    n = jnp.linalg.norm(V, axis=1, keepdims=True)
+    V, AV = V / n, AV / n
+    return V, jnp.linalg.norm(AV - theta[:, None] * V, axis=1)
+
+
+def ritz_residuals(K: Krylov, S_cols: np.ndarray, theta: np.ndarray) -> tuple[jax.Array, jax.Array]:
+    """Unit Ritz vectors ``v_i = Q s_i/‖Q s_i‖ (k, dim)`` and their true residuals ``‖A v_i − θ_i v_i‖ (k,)``.
+
+    ``A v_i`` is assembled from the products already made, ``(AQ) s_i/‖Q s_i‖``: the operator
+    is linear, so this is the product ``A v_i`` up to the rounding of one product, whatever
+    the state of ``Q``'s orthogonality (it is not the free estimate ``|β_m s_mi|``, which
+    assumes the three-term relation). Needs a basis started with ``keep_products=True``;
+    costs no operator application.
+    """
+    AQ = K.state[8]
+    if AQ is None:
+        raise ValueError("this Krylov basis keeps no products; start it with keep_products=True to get residuals "
+                         "without new products.")
+    S_cols = np.asarray(S_cols, np.float64)
+    Spad = np.zeros((K.capacity, S_cols.shape[1]))
+    Spad[: S_cols.shape[0]] = S_cols
+    return _combine_products(K.state[0], AQ, jnp.asarray(Spad), jnp.asarray(theta, jnp.float64))
+
+
 @functools.partial(jax.jit, static_argnums=(0,))
-def _apply_one(matvec, linear, params, v):
+def _apply_one_jit(matvec, linear, params, v):
     return _operator(matvec, linear, params)(v)
+
+
+def _apply_one(matvec, linear, params, v):
+    # a prepared operator needs no params: not passing them spares a host-to-device copy per product
+    # when they are numpy arrays (the command line's), and their flattening at every dispatch
+    return _apply_one_jit(matvec, linear, () if linear is not None else params, v)
 
 
 @functools.partial(jax.jit, static_argnums=(0,))
@@ -372,12 +511,18 @@ def products(matvec, dim: int, params: tuple, V, *, linear=_UNSET, driver: str |
     if linear is _UNSET:
         linear = _prepare(matvec, int(dim), tuple(params))
     if (driver_for() if driver is None else driver) == "python":
-        return jnp.stack([_apply_one(matvec, linear, tuple(params), v) for v in V])
+        # rows taken on the host: iterating a device array compiles an unstack program per shape
+        return _stacked([_apply_one(matvec, linear, tuple(params), v) for v in np.asarray(V)])
     return _apply_batch(matvec, linear, tuple(params), V)
+
+
+def _stacked(rows) -> jax.Array:
+    # stacked on the host and copied once: jnp.stack compiles a program per number of rows
+    return jax.device_put(np.stack([np.asarray(r) for r in rows]))
 
 
 def apply_many(K: Krylov, V) -> jax.Array:
     """``A v`` for each row of ``V (k, dim)``: one product each (one at a time on CPU, batched elsewhere)."""
     if K.driver == "python":
-        return jnp.stack([_apply_one(K.matvec, K.linear, K.params, v) for v in V])
+        return _stacked([_apply_one(K.matvec, K.linear, K.params, v) for v in np.asarray(V)])
     return _apply_batch(K.matvec, K.linear, K.params, V)

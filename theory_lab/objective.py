@@ -37,19 +37,19 @@ Example:
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from theory_lab import model
+from theory_lab import batching, model
 from theory_lab.arch import Architecture
 from theory_lab.layout import Layout, TreeLayout, layout, require_float64, tree_layout
 
 __all__ = ["Objective", "Loss", "LOSSES", "REDUCTIONS", "objective", "from_model", "ArchNetwork",
-           "LinenNetwork", "NnxNetwork", "FunctionNetwork", "check_data"]
+           "LinenNetwork", "NnxNetwork", "FunctionNetwork", "check_data", "as_data", "streamed"]
 
 REDUCTIONS = ("sum", "mean")
 LOSSES = ("squared", "softmax-cross-entropy")
@@ -350,3 +350,43 @@ def check_data(obj: Objective, X, Y=None, name: str = "X") -> tuple[int, int]:
     if Y is not None:
         obj.loss.check((N, int(out.shape[1])), Y)
     return N, int(out.shape[1])
+
+
+def as_data(obj: Objective, X, Y) -> batching.Batches:
+    """Validate the data outside jit (shapes and dtypes; tracers pass) and return them as Batches.
+
+    ``X`` a :class:`~theory_lab.batching.Batches` (``Y`` None) or arrays ``X (N, …)``, ``Y``;
+    a :class:`~theory_lab.batching.Stream` is refused with a clear error (see :func:`streamed`).
+    """
+    if not isinstance(obj, Objective):
+        raise TypeError(f"`obj` must be an Objective (derivatives.objective(arch)), got {type(obj).__name__}.")
+    if isinstance(X, batching.Batches):
+        if Y is not None:
+            raise ValueError("`Y` must be None when `X` is a Batches (it holds the targets).")
+        check_data(obj, X.X[0], X.Y[0])
+        return X
+    if isinstance(X, batching.Stream):
+        batching.as_batches(X)  # raises the clear error: this routine needs the data whole
+    X = jnp.asarray(X)
+    if Y is None:
+        raise ValueError("`Y` is missing; pass targets, or the data as X=batching.batches(X, Y, batch_size).")
+    Y = jnp.asarray(Y)
+    check_data(obj, X, Y)
+    return batching.as_batches(X, Y)
+
+
+def streamed(obj: Objective, stream, Y, program: Callable):
+    """``c(N) · Σ_chunks program(obj_sum, chunk)`` over one pass of a Stream (or a Batches), in a Python loop.
+
+    ``program(obj, data)`` is one jitted per-batch computation that is linear in the
+    reduction's scale ``c`` (loss, gradient, any product); it runs with ``c = 1`` on each
+    validated chunk (same shapes every chunk: one compiled program), and the total is
+    scaled by ``c(N)`` once ``N`` is known at the end of the pass.
+    """
+    if Y is not None:
+        kind = "Stream" if isinstance(stream, batching.Stream) else "Batches"
+        raise ValueError(f"`Y` must be None when `X` is a {kind} (its batches hold the targets).")
+    per = replace(obj, reduction="sum")
+    total = batching.stream_sum(lambda chunk: program(per, as_data(per, chunk, None)), stream)
+    c = obj.scale(stream.N)
+    return total if c == 1.0 else jax.tree_util.tree_map(lambda a: a * c, total)

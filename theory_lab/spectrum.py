@@ -112,13 +112,15 @@ class Eigenpairs:
     Attributes:
         values: eigenvalue estimates ``(k,)`` (descending for ``"top"``, ascending for ``"bottom"``).
         vectors: unit Ritz vectors ``(k, dim)``.
-        residuals: ``‖A v − λ v‖`` for each pair, computed with one fresh product per pair ``(k,)``.
+        residuals: ``‖A v − λ v‖`` for each pair ``(k,)``, with ``A v`` assembled from the Krylov
+            steps' own products (``A Q s``, :func:`theory_lab.krylov.ritz_residuals`): a true
+            residual to the rounding of one product, at no extra product.
         converged: ``residuals ≤ tol`` ``(k,)``. A converged pair has an eigenvalue of
             ``A`` within its residual (Weyl), so ``|λ − λ_true| ≤ tol``.
         tol: ``rtol · norm``.
         norm: the largest ``|Ritz value|``, a lower bound on ``‖A‖₂``.
-        num_matvecs: operator applications of the whole run: Krylov steps plus the residual
-            products (for ``which="both"`` the same shared total on both ends).
+        num_matvecs: operator applications of the whole run, one per Krylov step (for
+            ``which="both"`` the same shared total on both ends).
         which: ``"top"`` or ``"bottom"``.
         depth: Krylov depth of the final basis.
         breakdowns: times the Krylov space ran out (see :mod:`theory_lab.krylov`); after each
@@ -186,10 +188,10 @@ def lanczos(matvec, dim: int, key, *params, k: int = 5, which: str = "top", num_
     ``normal(key, (dim,))``. Without ``num_matvecs`` the Krylov basis is *extended*, never
     restarted: after each extension by 5 % the free residual estimates ``|β_m s_m|`` of the
     requested pairs (last components of the eigenvectors of ``T``) are compared with
-    ``tol = rtol · max|θ|``; once all are below it, each requested pair gets one fresh
-    product to confirm its residual ``‖Av − θv‖`` (if one fails, the basis is extended
-    further). So the run costs at most ≈ 1.05 × the smallest converging depth, plus ``k``
-    products per end asked for. When the Krylov space runs out (an operator of low rank)
+    ``tol = rtol · max|θ|``; once all are below it, each requested pair's true residual
+    ``‖Av − θv‖`` is confirmed from the products already made (``Av = (AQ)s``; if one
+    fails, the basis is extended further). So the run costs at most ≈ 1.05 × the smallest
+    converging depth, and no product beyond the Krylov steps. When the Krylov space runs out (an operator of low rank)
     the basis continues from a random vector orthogonal to it, which also finds
     multiplicities: the run then ends only once a restart block has run out without
     adding a value to the requested ends. After ``dim`` steps every Ritz value is exact.
@@ -230,8 +232,8 @@ def lanczos(matvec, dim: int, key, *params, k: int = 5, which: str = "top", num_
         if not k <= cap <= dim:
             raise ValueError(f"`max_matvecs`={max_matvecs} must lie in [k={k}, dim={dim}].")
         target = min(cap, need)
-    K = krylov.start(matvec, dim, key, params, capacity=max(target, 2 * need) + 1, driver=driver)
-    confirmations = 0
+    K = krylov.start(matvec, dim, key, params, capacity=max(target, 2 * need) + 1, driver=driver,
+                     keep_products=True)
     while True:
         K = krylov.extend(K, target)
         theta, S, est = krylov.ritz(K)
@@ -248,14 +250,12 @@ def lanczos(matvec, dim: int, key, *params, k: int = 5, which: str = "top", num_
         if ready and K.breakdowns:  # multiplicities: wait until a restart block adds nothing to the ends
             ready = _blocks_settled(K, k, which, tol)
         if last or ready:
-            vecs = krylov.ritz_vectors(K, S[:, sel])
-            res = np.linalg.norm(np.asarray(krylov.apply_many(K, vecs)) - theta[sel][:, None] * np.asarray(vecs),
-                                 axis=1)
-            confirmations += sel.size
+            vecs, res = krylov.ritz_residuals(K, S[:, sel], theta[sel])
+            res = np.asarray(res)
             if last or np.all(res <= tol):
                 break
         target = min(cap, max(K.depth + 1, math.ceil(K.depth * (1 + GROWTH))))
-    vecs, lam, total = np.asarray(vecs), theta[sel], K.num_matvecs + confirmations
+    vecs, lam, total = np.asarray(vecs), theta[sel], K.num_matvecs
     nt = top_i.size
 
     def pairs(sl, name):

@@ -1,7 +1,7 @@
 """Trace estimates of a symmetric operator given ``v -> A v``, each with its standard error.
 
 :func:`hutchinson`, :func:`hutch_plus_plus` (products through :func:`theory_lab.krylov.products`:
-prepared once, one jitted product per vector on CPU) and :func:`xtrace` (``matfree.stochtrace``);
+prepared once, one jitted product per vector on CPU) and :func:`xtrace` (``matfree.stochtrace``'s algorithm, products driven the same way);
 :func:`trace_estimates` runs all three with independent keys (:class:`TraceEstimate`).
 
 Example:
@@ -15,18 +15,16 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
-import jax
 import jax.numpy as jnp
 import numpy as np
-from matfree import stochtrace
+import scipy.linalg
 
 from theory_lab import krylov
 
-__all__ = ["TraceEstimate", "hutchinson", "hutch_plus_plus", "xtrace", "trace_estimates"]
+__all__ = ["TraceEstimate", "hutchinson", "hutch_plus_plus", "xtrace", "trace_estimates", "sphere"]
 
 
 @dataclass(frozen=True)
@@ -49,8 +47,8 @@ def _check_budget(num_matvecs, dim, minimum, name):
 
 
 def _hutchinson_run(matvec, dim, num, key, params):
-    V = jax.random.rademacher(key, (num, dim), jnp.float64)
-    q = np.sum(np.asarray(V) * np.asarray(krylov.products(matvec, dim, params, V)), axis=1)
+    V = krylov.rademacher(key, (num, dim))  # probes drawn on the host: no compiled draw
+    q = np.sum(V * np.asarray(krylov.products(matvec, dim, params, V)), axis=1)
     return np.mean(q), np.std(q, ddof=1) / math.sqrt(num)
 
 
@@ -65,9 +63,8 @@ def hutchinson(matvec, dim: int, key, *params, num_matvecs: int = 32) -> TraceEs
 
 def _hutchpp_run(matvec, dim, s, g, key, params):
     # products through krylov.products: prepared once, one jitted product per vector on CPU
-    ks, kg = jax.random.split(key)
-    S = jax.random.rademacher(ks, (s, dim), jnp.float64)
-    G = np.asarray(jax.random.rademacher(kg, (g, dim), jnp.float64))
+    SG = krylov.rademacher(key, (s + g, dim))  # sketch and Hutchinson probes, independent rows
+    S, G = SG[:s], SG[s:]
     linear = krylov.prepare(matvec, dim, params)
     Q, _ = np.linalg.qr(np.asarray(krylov.products(matvec, dim, params, S, linear=linear)).T)  # (dim, s)
     low = np.sum(Q.T * np.asarray(krylov.products(matvec, dim, params, jnp.asarray(Q.T), linear=linear)))
@@ -92,16 +89,44 @@ def hutch_plus_plus(matvec, dim: int, key, *params, num_matvecs: int = 48) -> Tr
     return TraceEstimate("hutch++", float(est), float(se), int(2 * s + g))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def sphere(key, num: int, dim: int) -> np.ndarray:
+    """``(num, dim)`` rows uniform on the sphere of radius √dim (matfree's ``sampler_sphere`` law), drawn on the
+    host from :func:`theory_lab.krylov.key_rng` ``(key)``: no compiled draw."""
+    x = krylov.key_rng(key).standard_normal((num, dim))
+    return x * (math.sqrt(dim) / np.linalg.norm(x, axis=1, keepdims=True))
+
+
 def _xtrace_run(matvec, dim, num, key, params):
-    apply = krylov.bind(matvec, params)
-    sampler = stochtrace.sampler_sphere(jnp.zeros(dim, jnp.float64), num=num)
-    est = stochtrace.estimator_leave_one_out_mean_and_sem(stochtrace.leave_one_out_xtrace(), sampler)
-    return est(lambda v: apply(v), key)
+    """``(mean, sem)`` of XTrace's leave-one-out estimates, as ``matfree.stochtrace.leave_one_out_xtrace``
+    (with resphering) computes them, but with the ``2·num`` products made one jitted product at a time
+    (:func:`theory_lab.krylov.products`): inside one jitted estimator they ran as a vmapped batch, several
+    times slower per product on CPU, and compiled for seconds."""
+    Omega = sphere(key, num, dim).T  # (dim, num)
+    linear = krylov.prepare(matvec, dim, params)
+    if 2 * num >= dim:  # matfree: exact (and cheaper) on the materialised operator
+        tr = float(np.trace(np.asarray(krylov.products(matvec, dim, params, np.eye(dim), linear=linear))))
+        return tr, 0.0
+    Y = np.asarray(krylov.products(matvec, dim, params, Omega.T, linear=linear)).T
+    Q, R = np.linalg.qr(Y)
+    Z = np.asarray(krylov.products(matvec, dim, params, Q.T, linear=linear)).T
+    if np.sum(np.abs(np.diag(R)) > np.finfo(R.dtype).eps) < num:  # rank-deficient: tr(QᵀAQ) is exact
+        est = np.full(num, np.vdot(Q, Z))
+    else:
+        S = scipy.linalg.solve_triangular(R, np.eye(num), trans=2)
+        S = S / np.linalg.norm(S, axis=0)  # downdate: Q_i Q_iᵀ = Q (I − s_i s_iᵀ) Qᵀ leaving out sample i
+        H, W, T = Q.T @ Z, Q.T @ Omega, Z.T @ Omega
+        W_S = np.sum(W * S, axis=0)
+        X = W - S * W_S
+        T_X, X_HX, S_R = np.sum(T * X, axis=0), np.sum(X * (H @ X), axis=0), np.sum(S * R, axis=0)
+        projected = np.sum(Omega**2, axis=0) - np.sum(X**2, axis=0)
+        scale = (dim - num + 1) / np.where(projected == 0.0, 1.0, projected)  # resphering
+        est = np.trace(H) - np.sum(S * (H @ S), axis=0) + scale * (-T_X + X_HX + S_R * W_S)
+    return float(np.mean(est)), float(np.std(est) / math.sqrt(num))
 
 
 def xtrace(matvec, dim: int, key, *params, num_matvecs: int = 48) -> TraceEstimate:
-    """XTrace (Epperly, Tropp, Webber 2024) via ``matfree.stochtrace`` with ``num_matvecs/2`` sphere samples.
+    """XTrace (Epperly, Tropp, Webber 2024) as ``matfree.stochtrace`` computes it, with ``num_matvecs/2``
+    sphere samples (the tests hold the two equal to rounding).
 
     The standard error is matfree's: the spread of the leave-one-out estimates / √(samples).
     """
@@ -115,7 +140,7 @@ def xtrace(matvec, dim: int, key, *params, num_matvecs: int = 48) -> TraceEstima
 
 def trace_estimates(matvec, dim: int, key, *params, num_matvecs: int = 48) -> dict:
     """Hutchinson, Hutch++ and XTrace with the same budget and independent keys."""
-    k1, k2, k3 = jax.random.split(krylov.check_key(key), 3)
+    k1, k2, k3 = krylov.split_key(key, 3)
     return {"hutchinson": hutchinson(matvec, dim, k1, *params, num_matvecs=num_matvecs),
             "hutch++": hutch_plus_plus(matvec, dim, k2, *params, num_matvecs=num_matvecs),
             "xtrace": xtrace(matvec, dim, k3, *params, num_matvecs=num_matvecs)}

@@ -29,7 +29,7 @@ import typer
 
 from theory_lab.presets import ARCHITECTURES, architecture
 
-__all__ = ["register", "PRESETS", "preset", "load_point"]
+__all__ = ["register", "PRESETS", "preset", "load_point", "random_point"]
 
 PRESETS = ARCHITECTURES
 
@@ -83,17 +83,39 @@ def load_point(path: Path, arch, notes: list | None = None) -> np.ndarray:
     return loaded.theta
 
 
+def random_point(arch, seed: int) -> np.ndarray:
+    """θ ``(P,)`` of ``--params random``: :func:`theory_lab.sampling.sample_params` ``(arch, seed)``, flattened.
+
+    The law of :func:`theory_lab.model.init` (LeCun-normal weights, normal biases of std 0.1),
+    drawn with numpy from ``default_rng(seed)``, so a first run compiles no initialiser (flax's
+    cost ~4 s on 2 cores); the values are not ``model.init(arch, key(seed))``'s.
+
+    Example:
+        >>> from theory_lab.presets import architecture
+        >>> theta = random_point(architecture("digits-cnn"), 0)
+        >>> theta.shape, theta.dtype, bool((random_point(architecture("digits-cnn"), 0) == theta).all())
+        ((5130,), dtype('float64'), True)
+    """
+    from theory_lab import derivatives as D
+    from theory_lab.sampling import sample_params
+
+    drawn = sample_params(arch, seed)
+    return np.concatenate([np.ravel(np.asarray(drawn[f"layer_{leaf.k}"][leaf.name]))
+                           for leaf in D.layout(arch).leaves])
+
+
 def _density_figure(rep: dict, title: str) -> bytes:
-    import matplotlib
+    # a Figure on the Agg canvas, without pyplot: no backend machinery to import, no global state
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     from theory_lab.curvature_report import BULK_LEVEL
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     d = rep["density"]
     grid, dens = np.asarray(d["grid"]), np.asarray(d["density"])
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
+    fig = Figure(figsize=(7, 4), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     floor = max(float(dens.max()) * 1e-8, 1e-300)
     ax.semilogy(grid, np.maximum(dens, floor), color="C0", lw=1.2, label=f"SLQ density (σ = {d['sigma']:.2g})")
     lo, hi = rep["bulk"]
@@ -108,7 +130,6 @@ def _density_figure(rep: dict, title: str) -> bytes:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    plt.close(fig)
     return buf.getvalue()
 
 
@@ -190,9 +211,7 @@ def _model_point(spec, loss, reduction, batch_size, block):
 
 
 def _arch_point(console, arch, data_name, n, noise, params, seed, loss, reduction, batch_size, block):
-    import jax
-
-    from theory_lab import batching, model
+    from theory_lab import batching
     from theory_lab import derivatives as D
 
     try:
@@ -215,8 +234,7 @@ def _arch_point(console, arch, data_name, n, noise, params, seed, loss, reductio
         raise typer.BadParameter(str(err), param_hint="--data") from None
     notes: list = []
     try:
-        theta = (np.asarray(D.flatten(model.init(network, jax.random.key(seed)))[0]) if params == "random"
-                 else load_point(Path(params), network, notes))
+        theta = random_point(network, seed) if params == "random" else load_point(Path(params), network, notes)
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--params") from None
     for note in notes:
