@@ -263,15 +263,12 @@ class Evidence:
         rel = _RELATIONS[relation]
         s, tol, band = np.asarray(report.singular_values, dtype=np.float64), float(report.tol), float(report.band)
         holds = bool(rel(report.rank, expected))
-        # the ranks the band allows: singular values within a factor band of tol may count either way
-        lo = int(np.sum(s > tol * band)) if tol > 0 else report.rank
-        hi = int(np.sum(s > tol / band)) if tol > 0 else report.rank
-        if report.unresolved:
-            hi = max(hi, min(report.shape))
+        lo, hi = report.rank_range()  # the ranks the band (and an exact rank bound) allows
         conclusive = all(bool(rel(r, expected)) == holds for r in range(lo, hi + 1))
+        bound = s.size if report.rank_bound is None else min(s.size, report.rank_bound)
 
-        def sigma(i):  # i-th singular value, 1-based; absent ones are exact zeros
-            return float(s[i - 1]) if 1 <= i <= s.size else 0.0
+        def sigma(i):  # i-th singular value, 1-based; absent ones and those past a certified bound are exact zeros
+            return float(s[i - 1]) if 1 <= i <= bound else 0.0
 
         def ge(r):  # rank ≥ r  ⟺  σ_r > tol
             if r <= 0:
@@ -288,6 +285,8 @@ class Evidence:
         if margin > 1 and not holds or margin < 1 and holds:  # ties exactly at tol
             margin = 1.0
         why = f"; {report.unresolved}" if report.unresolved else ""
+        if report.certificate:
+            why += f"; rank <= {report.rank_bound} in exact arithmetic: {report.certificate}"
         detail = f"{name}: {report} (rank {relation} {expected}: {'yes' if holds else 'no'}{why})"
         return self.add(Observation(name, holds, conclusive, float(margin), detail, float(report.rank),
                                     float(expected), f"SVD rank, band {band:g}"))
