@@ -470,6 +470,9 @@ class Context:
         self.seed = int(seed)
         self._cache: dict = {}
         self.progress = progress or (lambda message: None)
+        #: provenance (``Dataset.provenance``) of every data set handed out by :meth:`cached` since
+        #: :func:`run_check` last reset it: which data a check ran on, for its record
+        self.datasets: list[dict] = []
 
     def _salt(self, name: str) -> int:
         return zlib.crc32(name.encode()) & 0x7FFFFFFF
@@ -483,9 +486,15 @@ class Context:
         return np.random.default_rng([self.seed, self._salt(name)])
 
     def cached(self, name, build: Callable[[], Any]):
+        """``build()`` once per ``name``; a data set (or an instance holding one in ``.data``) is noted
+        in :attr:`datasets`."""
         if name not in self._cache:
             self._cache[name] = build()
-        return self._cache[name]
+        value = self._cache[name]
+        found = getattr(value, "provenance", None) or getattr(getattr(value, "data", None), "provenance", None)
+        if isinstance(found, dict) and found not in self.datasets:
+            self.datasets.append(found)
+        return value
 
 
 _LOCAL: list[Check] = []
@@ -519,10 +528,11 @@ class Record:
     result: Result
     seconds: float
     error: str | None = None
+    datasets: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         out = {"id": self.check.id, "item": self.check.item, "title": self.check.title, "kind": self.check.kind,
-               "seconds": round(self.seconds, 3), **self.result.to_dict()}
+               "seconds": round(self.seconds, 3), "datasets": list(self.datasets), **self.result.to_dict()}
         if self.error:
             out["error"] = self.error
         return out
@@ -531,6 +541,7 @@ class Record:
 def run_check(check: Check, ctx: Context) -> Record:
     """Run one check; an exception becomes an ``error`` verdict with its traceback."""
     start = time.perf_counter()
+    ctx.datasets = []
     try:
         result = check.run(ctx)
         if not isinstance(result, Result):
@@ -539,4 +550,4 @@ def run_check(check: Check, ctx: Context) -> Record:
     except Exception as exc:  # a crashing check is reported, never hidden
         result = Result(Verdict.ERROR, summary=f"{type(exc).__name__}: {exc}")
         error = traceback.format_exc()
-    return Record(check, result, time.perf_counter() - start, error)
+    return Record(check, result, time.perf_counter() - start, error, list(ctx.datasets))
