@@ -94,6 +94,18 @@ def _issue_9_instance(n_affine: int, n_saturated: int, rng, duplicate: bool = Fa
     return params, X
 
 
+def test_a_narrow_layer_is_deficient_whatever_its_saturated_units_do(rng):
+    """Seed 222 (sweep): n_k = 15 < N = 16 with saturated GELU units was counted inconclusive; rank F_k ≤ n_k
+    < N holds in exact arithmetic, so only *which* rank up to n_k stays open, never rank < N."""
+    _, params, X = _one_saturated_unit("gelu", rng)
+    narrow = Architecture((3,), (Dense(5, activation="gelu"), Output(1)))
+    p5 = {"layer_1": {"W": params["layer_1"]["W"][:, :5], "b": params["layer_1"]["b"][:5]},
+          "layer_2": {"W": np.zeros((5, 1)), "b": np.zeros(1)}}
+    r = feature_rank(narrow, p5, X, 1)  # N = 6 > n_1 = 5; unit 0 saturates
+    assert r.rank == 4 and "1 unit(s) saturate" in r.unresolved and not r.conclusive  # rank 4 or 5: open
+    assert r.below(6) is True and r.below(5) is None and Evidence().rank("F_1", r, 6, "<").conclusive
+
+
 def test_issue_9_gelu_affine_and_saturated_units_make_the_deficiency_inconclusive(rng):
     params, X = _issue_9_instance(5, 7, rng)
     r = feature_rank(ISSUE_9, params, X, 3)

@@ -98,9 +98,10 @@ class RankReport:
     def below(self, n: int) -> bool | None:
         """Decide ``rank < n`` in exact arithmetic: True, False, or ``None`` (inconclusive).
 
-        True when a certificate bounds the rank below ``n`` (``rank_bound < n``), or when the
-        numerical rank is conclusive (a clear gap at the tolerance, see :attr:`conclusive`) and
-        below ``n``; False when it is conclusive and at least ``n``. Otherwise ``None``: a
+        True when the shape or a certificate bounds the rank below ``n`` (``min(rows, cols) < n``
+        or ``rank_bound < n``: exact whatever the singular values), or when the numerical rank is
+        conclusive (a clear gap at the tolerance, see :attr:`conclusive`) and below ``n``; False
+        when it is conclusive and at least ``n``. Otherwise ``None``: a
         spectrum that decays smoothly through the tolerance, without a certificate, can be read
         as rank ``n`` or below in float64, so it is never a conclusive deficiency.
 
@@ -113,7 +114,7 @@ class RankReport:
             >>> smooth.below(4) is None, certify_rank_bound(smooth, 3, "rows 0, 3 equal").below(4)
             (True, True)
         """
-        if self.rank_bound is not None and self.rank_bound < n:
+        if min(self.shape) < n or (self.rank_bound is not None and self.rank_bound < n):
             return True
         if not self.conclusive:
             return None
