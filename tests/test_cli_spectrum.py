@@ -42,6 +42,7 @@ def test_spectrum_writes_json_and_png_from_a_saved_point(saved_run):
     arch = preset("digits-small")
     assert rep["loss"] == pytest.approx(float(D.loss(D.objective(arch), theta, ds.X, ds.Y)), rel=1e-12)
     assert rep["P"] == 362 and len(rep["top"]["values"]) == 3 and rep["inertia"]["method"] == "exact"
+    assert rep["dataset"] == {"name": "digits", "N": 16, "noise": 1e-6, "seed": 0}  # Dataset.provenance
     inert = rep["inertia"]
     assert inert["negative"] + inert["zero"] + inert["positive"] == 362
     assert set(rep["trace"]) == {"hutchinson", "hutch++", "xtrace"}

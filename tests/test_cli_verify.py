@@ -27,7 +27,13 @@ def test_verify_assumption_3_1_writes_both_files(tmp_path):
     assert "| `assumption-3.1` | Assumption 3.1 |" in report and "`assumption-3.1-raw`" in report
     results = json.loads((out / "results.json").read_text())
     assert results["seed"] == 0 and "jax" in results["environment"]
+    # issue 9.11: the data each check ran on (name, N, noise, seed), per check and for the run
+    digits = {"name": "digits", "N": 200, "noise": 1e-6, "seed": 0}
+    mnist1d = {"name": "mnist1d", "N": 200, "noise": 0.0, "seed": 42}
+    assert digits in results["datasets"] and mnist1d in results["datasets"]
     by_id = {c["id"]: c for c in results["checks"]}
+    assert by_id["assumption-3.1"]["datasets"] == [digits, mnist1d]
+    assert {"name": "digits", "N": 200, "noise": 0.0, "seed": 0} in by_id["assumption-3.1-raw"]["datasets"]
     assert {"assumption-3.1", "assumption-3.1-raw"} <= set(by_id)
     assert all(i.startswith("assumption-3.1") for i in by_id) and f"{len(by_id)} checks in" in result.output
     main = by_id["assumption-3.1"]

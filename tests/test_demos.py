@@ -133,6 +133,11 @@ def test_cli_writes_png_svg_and_json(tmp_path):
     assert payload["N"] == N and payload["agrees"] is True and payload["n1"] == [36, 72, 108, 144]
     assert payload["explanation"].startswith("Theorem 3.5") and payload["seconds"] > 0
     assert {p["series"] for p in payload["points"]} == {"noisy", "raw", "duplicates"}
+    # issue 9.11: the data each series ran on, reproducibly
+    digits = {"name": "digits", "N": N, "seed": 0}
+    assert payload["datasets"]["noisy"] == dict(digits, noise=1e-6)
+    assert payload["datasets"]["raw"] == dict(digits, noise=0.0)
+    assert payload["datasets"]["duplicates"] == dict(digits, noise=0.0, duplicated=f"last {N // 10} samples = first {N // 10}")
     assert not list(out.glob(".*.tmp"))  # atomic writes left no temporary file
 
 
@@ -186,5 +191,6 @@ def test_cli_other_demos_write_their_files(name, args, key, tmp_path):
     assert res.exit_code == 0, res.output
     payload = json.loads((out / f"{name}.json").read_text())
     assert payload["demo"] == name and payload[key] is True and payload["item"] in payload["explanation"]
+    assert payload["datasets"] == [{"name": "digits", "N": int(args[1]), "noise": 1e-6, "seed": 0}]  # issue 9.11
     assert (out / f"{name}.png").read_bytes()[:4] == b"\x89PNG" and (out / f"{name}.svg").stat().st_size > 10_000
     assert "agree with the prediction" in res.output

@@ -68,3 +68,8 @@ def test_figure_and_explanation(result):
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         critical_points(10, **kwargs)
+
+
+def test_json_records_the_data(result):
+    """Issue 9.11: the data set, N, noise and seed are in the demo's JSON."""
+    assert result.to_dict()["datasets"] == [{"name": "digits", "N": N, "noise": 1e-6, "seed": 0}]

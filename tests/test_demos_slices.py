@@ -65,3 +65,9 @@ def test_figure_and_explanation(result):
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         slices(10, **kwargs)
+
+
+def test_json_records_the_data(result):
+    """Issue 9.11: both nets' data (wide: N digits, narrow: narrow_N digits) are in the demo's JSON."""
+    assert result.to_dict()["datasets"] == [{"name": "digits", "N": N, "noise": 1e-6, "seed": 0},
+                                            {"name": "digits", "N": result.narrow_N, "noise": 1e-6, "seed": 0}]

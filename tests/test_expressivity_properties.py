@@ -41,11 +41,14 @@ def _run(strategy, examples: int, on_example=None, distinct: bool = False):
         tally["archs"].add(net.arch)
         if on_example is not None:
             on_example(net, X, params, r)
-        if not r.conclusive:
+        # rank F_k < N in exact arithmetic: a clear gap at the tolerance, or a certificate (equal samples);
+        # a spectrum decaying smoothly through the tolerance decides neither way
+        below = r.below(net.N)
+        if below is None:
             tally["inconclusive"] += 1
             tally["inconclusive_cases"].append(f"{net.arch.layers} on {net.arch.input_shape}, k={net.k}, "
                                                f"N={net.N}: {r} {r.unresolved}")
-        elif r.rank < net.N:
+        elif below:
             tally["failures"] += 1
             tally["failing_archs"].add(net.arch)
 
@@ -66,7 +69,7 @@ def test_theorem_3_5_on_200_random_architectures():
     def hypotheses_met(net, X, params, r):
         hs, _ = hyp.theorem_3_5(net.arch, X, net.k)
         assert all(h.met for h in hs), [h for h in hs if not h.met]
-        assert r.conclusive is False or r.rank == net.N, f"counterexample to Theorem 3.5? {net} {r}"
+        assert r.below(net.N) is not True, f"counterexample to Theorem 3.5? {net} {r}"
 
     tally = _run(tls.setups(), 210, hypotheses_met, distinct=True)
     _report("Theorem 3.5", tally)
@@ -91,7 +94,7 @@ def test_converse_assumption_3_1_defeated():
     conv_first = {"failures": 0}
 
     def layer_one(net, X, params, r):  # a dense layer 1 has one patch: datasets() duplicates a sample there
-        conv_first["failures"] += r.conclusive and r.rank < net.N and net.arch.layer(1).kind == "conv"
+        conv_first["failures"] += bool(r.below(net.N)) and net.arch.layer(1).kind == "conv"
 
     shared = _run(tls.setups(assumption_3_1=False, violations=("shared_patch",), kinds=("conv1d", "conv2d")), 20,
                   layer_one)

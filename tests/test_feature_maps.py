@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 from theory_lab import model
+from theory_lab.checking import Evidence
 from theory_lab.arch import Architecture, Conv, Dense, MaxPool, Output
-from theory_lab.feature_maps import feature_rank, features_upto, full_weight_matrix
+from theory_lab.feature_maps import duplicate_samples, feature_rank, features_upto, full_weight_matrix
+from theory_lab.linalg import rank_report
 from theory_lab.sampling import sample_params
 
 MIXED = Architecture((6, 6, 2), (Conv(3, (3, 3), padding="SAME", bias="neuron"), Conv(2, (2, 2), bias="filter"),
@@ -92,6 +94,18 @@ def _issue_9_instance(n_affine: int, n_saturated: int, rng, duplicate: bool = Fa
     return params, X
 
 
+def test_a_narrow_layer_is_deficient_whatever_its_saturated_units_do(rng):
+    """Seed 222 (sweep): n_k = 15 < N = 16 with saturated GELU units was counted inconclusive; rank F_k ≤ n_k
+    < N holds in exact arithmetic, so only *which* rank up to n_k stays open, never rank < N."""
+    _, params, X = _one_saturated_unit("gelu", rng)
+    narrow = Architecture((3,), (Dense(5, activation="gelu"), Output(1)))
+    p5 = {"layer_1": {"W": params["layer_1"]["W"][:, :5], "b": params["layer_1"]["b"][:5]},
+          "layer_2": {"W": np.zeros((5, 1)), "b": np.zeros(1)}}
+    r = feature_rank(narrow, p5, X, 1)  # N = 6 > n_1 = 5; unit 0 saturates
+    assert r.rank == 4 and "1 unit(s) saturate" in r.unresolved and not r.conclusive  # rank 4 or 5: open
+    assert r.below(6) is True and r.below(5) is None and Evidence().rank("F_1", r, 6, "<").conclusive
+
+
 def test_issue_9_gelu_affine_and_saturated_units_make_the_deficiency_inconclusive(rng):
     params, X = _issue_9_instance(5, 7, rng)
     r = feature_rank(ISSUE_9, params, X, 3)
@@ -108,13 +122,60 @@ def test_affine_to_rounding_units_alone_make_the_deficiency_inconclusive(rng):
 
 
 def test_a_deficiency_the_unresolved_units_cannot_explain_stays_conclusive(rng):
-    # a duplicated sample: equal rows of G_3 give equal rows of F_3 in exact arithmetic, whatever the units do
+    # a duplicated sample: equal rows of F_3 in exact arithmetic, whatever the units do: rank F_3 <= 15 < 16
     params, X = _issue_9_instance(0, 2, rng, duplicate=True)
     r = feature_rank(ISSUE_9, params, X, 3)
-    assert r.rank == 14 and r.conclusive and r.unresolved == ""  # 14 generic units, 15 distinct rows
+    assert r.rank == 14 and r.rank_bound == 15 and "samples [0, 1] are identical" in r.certificate
+    # the 2 saturated units may lift the exact rank from 14 to 15 (the bound), not to 16
+    assert not r.conclusive and "2 unit(s) saturate" in r.unresolved and "reach rank 15 >= 15" in r.unresolved
+    assert r.below(16) is True
+    ev = Evidence()
+    assert ev.rank("F_3", r, 16, "<").conclusive and ev.rank("F_3", r, 16, "<").holds
+    assert ev.rank("F_3", r, 16).conclusive and not ev.rank("F_3", r, 16).holds  # rank 16 excluded: a violation
 
 
 def test_affine_activation_units_are_never_unresolved(rng):
     arch = Architecture((1,), (Dense(6, activation="identity"), Output(1)))  # exactly affine: rank <= 2
     r = feature_rank(arch, sample_params(arch, 0), rng.standard_normal((6, 1)), 1)
     assert r.rank == 2 and r.conclusive and r.unresolved == ""
+
+
+SEED_222 = Architecture((5,), (Dense(24, activation="softplus"), Output(1)))  # n_1 = N = 24
+
+
+def _seed_222_instance():
+    """Issue 9, seed 222: a duplicated sample with n_k = N = 24 whose exact-rank margin is about 1.4.
+
+    Samples 0 and 23 are equal; samples 1 and 2 differ by 1e-11, which puts σ_23 of ``F_1`` at about
+    1.4 × the tolerance: float64 cannot tell rank 22 from 23, but both are below N.
+    """
+    X = np.random.default_rng(222).standard_normal((24, 5))
+    X[23] = X[0]
+    X[2] = X[1] + 1e-11 * np.array([1.0, -1.0, 0.5, 0.0, 2.0])
+    return sample_params(SEED_222, 0), X
+
+
+def test_duplicated_sample_certifies_the_deficiency_the_spectrum_leaves_open():
+    params, X = _seed_222_instance()
+    uncertified = rank_report(features_upto(SEED_222, params, X, 1))
+    assert uncertified.rank == 23 and uncertified.margin < uncertified.band  # the old verdict: inconclusive
+    assert uncertified.below(24) is None
+    r = feature_rank(SEED_222, params, X, 1)
+    assert r.rank_bound == 23 and r.certificate.startswith("samples [0, 23] are identical, so rows [0, 23]")
+    assert r.below(24) is True and r.certified_deficient
+    assert not r.conclusive  # which rank below 24 (22 or 23) stays open: σ_23 sits inside the band
+    assert r.rank_range() == (22, 23)
+    obs = Evidence().rank("F_1", r, 24)
+    assert obs.conclusive and not obs.holds and "rank <= 23 in exact arithmetic: samples [0, 23]" in obs.detail
+    assert r.to_dict()["rank_bound"] == 23 and "[0, 23]" in r.to_dict()["certificate"]
+
+
+def test_distinct_samples_give_no_certificate(rng):
+    params, X = _seed_222_instance()
+    X[23] = X[23] + 1e-3  # samples 0 and 23 now differ
+    r = feature_rank(SEED_222, params, X, 1)
+    assert r.rank_bound is None and r.certificate == "" and r.below(24) is None  # 1e-11 apart: unresolved
+    assert duplicate_samples(X) == (24, "")
+    X[5] = -0.0 * X[5]  # -0.0 and 0.0 are the same real number: equal samples
+    X[6] = 0.0 * X[6]
+    assert duplicate_samples(X)[0] == 23 and "samples [5, 6]" in duplicate_samples(X)[1]

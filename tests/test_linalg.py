@@ -9,7 +9,7 @@ import pytest
 
 from theory_lab import model
 from theory_lab.arch import Architecture, Conv, Output
-from theory_lab.linalg import DEFAULT_BAND, rank_report, singular_values
+from theory_lab.linalg import DEFAULT_BAND, certify_rank_bound, rank_report, singular_values
 from theory_lab.testing import matrix_with_singular_values
 
 EPS = np.finfo(np.float64).eps
@@ -159,3 +159,32 @@ def test_inertia_report_uses_the_rank_margin_rule():
         inertia_report(np.array([1.0, 2.0], dtype=np.float32))
     with pytest.raises(ValueError, match="band"):
         inertia_report(np.array([1.0]), band=-1)
+
+
+def test_smooth_decay_through_the_tolerance_is_never_a_conclusive_deficiency():
+    """Issue 9: σ falling smoothly past the float64 floor (no gap, no certificate) decides neither way.
+
+    Under CI's draws three Theorem 3.5 instances looked like this (σ from 1e-9 to 1e-16 around a
+    tolerance of 1e-10); reading them as rank < N made false counterexamples.
+    """
+    s = np.logspace(4.0, -16.0, 24)  # a factor ≈ 7.4 between neighbours: no gap anywhere
+    A = matrix_with_singular_values(s, (24, 32), np.random.default_rng(5))
+    r = rank_report(A, name="F_k")
+    assert r.rank < 24 and r.margin < r.band and not r.conclusive
+    assert r.rank_bound is None and r.certificate == ""
+    assert r.below(24) is None  # inconclusive: neither rank 24 nor rank < 24 is shown
+    assert not r.certified_deficient
+
+
+def test_a_certified_bound_decides_and_a_gap_still_fails():
+    s = np.concatenate([np.logspace(0.0, -3.0, 23), [0.0]])  # exact rank 23 of 24: a clear gap
+    r = rank_report(matrix_with_singular_values(s, (24, 24), np.random.default_rng(6)))
+    assert r.conclusive and r.rank == 23 and r.below(24) is True and r.below(23) is False
+    c = certify_rank_bound(r, 23, "rows 0 and 5 equal")
+    assert c.rank == 23 and c.conclusive and c.rank_range() == (23, 23)
+    assert certify_rank_bound(c, 24, "weaker") is c  # a weaker bound changes nothing
+    bigger = certify_rank_bound(r, 20, "rows 0 … 3 equal")
+    assert bigger.rank == 20 and bigger.rank_bound == 20 and bigger.rank_range() == (20, 20)
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ValueError, match=rf"`bound`={bad!r} must be a non-negative int"):
+            certify_rank_bound(r, bad, "x")

@@ -386,3 +386,20 @@ def test_every_check_of_sections_2_and_3_has_a_planted_bug():
     assert theorems == set(PLANTED), sorted(theorems ^ set(PLANTED))
     assert {cid for cid, kind in by_kind.items() if kind == "probe"} == set(PROBES)
     assert theorems == set(UNMET) | set(NO_HYPOTHESES) and not set(UNMET) & set(NO_HYPOTHESES)
+
+
+def test_a_duplicated_sample_in_the_feature_path_makes_theorem_3_5_fail(monkeypatch):
+    """The features are computed on data with sample 1 overwritten by sample 0 (a pipeline bug after the
+    hypotheses were checked on the real data): rank F_k ≤ N − 1 is certified by the equal samples, so
+    *fails*, conclusively, whatever the singular values next to the tolerance do."""
+    real = feature_maps.feature_rank
+
+    def duplicated(arch, params, X, k, **kw):
+        X = np.array(X)
+        X[1] = X[0]
+        return real(arch, params, X, k, **kw)
+    monkeypatch.setattr(feature_maps, "feature_rank", duplicated)
+    result = _run("theorem-3.5")
+    assert result.verdict is Verdict.FAILS, result.summary
+    assert result.margin is not None and result.margin < 1
+    assert "samples [0, 1] are identical" in str(result.evidence)  # the certificate is reported

@@ -263,15 +263,12 @@ class Evidence:
         rel = _RELATIONS[relation]
         s, tol, band = np.asarray(report.singular_values, dtype=np.float64), float(report.tol), float(report.band)
         holds = bool(rel(report.rank, expected))
-        # the ranks the band allows: singular values within a factor band of tol may count either way
-        lo = int(np.sum(s > tol * band)) if tol > 0 else report.rank
-        hi = int(np.sum(s > tol / band)) if tol > 0 else report.rank
-        if report.unresolved:
-            hi = max(hi, min(report.shape))
+        lo, hi = report.rank_range()  # the ranks the band (and an exact rank bound) allows
         conclusive = all(bool(rel(r, expected)) == holds for r in range(lo, hi + 1))
+        bound = s.size if report.rank_bound is None else min(s.size, report.rank_bound)
 
-        def sigma(i):  # i-th singular value, 1-based; absent ones are exact zeros
-            return float(s[i - 1]) if 1 <= i <= s.size else 0.0
+        def sigma(i):  # i-th singular value, 1-based; absent ones and those past a certified bound are exact zeros
+            return float(s[i - 1]) if 1 <= i <= bound else 0.0
 
         def ge(r):  # rank ≥ r  ⟺  σ_r > tol
             if r <= 0:
@@ -288,6 +285,8 @@ class Evidence:
         if margin > 1 and not holds or margin < 1 and holds:  # ties exactly at tol
             margin = 1.0
         why = f"; {report.unresolved}" if report.unresolved else ""
+        if report.certificate:
+            why += f"; rank <= {report.rank_bound} in exact arithmetic: {report.certificate}"
         detail = f"{name}: {report} (rank {relation} {expected}: {'yes' if holds else 'no'}{why})"
         return self.add(Observation(name, holds, conclusive, float(margin), detail, float(report.rank),
                                     float(expected), f"SVD rank, band {band:g}"))
@@ -471,6 +470,9 @@ class Context:
         self.seed = int(seed)
         self._cache: dict = {}
         self.progress = progress or (lambda message: None)
+        #: provenance (``Dataset.provenance``) of every data set handed out by :meth:`cached` since
+        #: :func:`run_check` last reset it: which data a check ran on, for its record
+        self.datasets: list[dict] = []
 
     def _salt(self, name: str) -> int:
         return zlib.crc32(name.encode()) & 0x7FFFFFFF
@@ -484,9 +486,15 @@ class Context:
         return np.random.default_rng([self.seed, self._salt(name)])
 
     def cached(self, name, build: Callable[[], Any]):
+        """``build()`` once per ``name``; a data set (or an instance holding one in ``.data``) is noted
+        in :attr:`datasets`."""
         if name not in self._cache:
             self._cache[name] = build()
-        return self._cache[name]
+        value = self._cache[name]
+        found = getattr(value, "provenance", None) or getattr(getattr(value, "data", None), "provenance", None)
+        if isinstance(found, dict) and found not in self.datasets:
+            self.datasets.append(found)
+        return value
 
 
 _LOCAL: list[Check] = []
@@ -520,10 +528,11 @@ class Record:
     result: Result
     seconds: float
     error: str | None = None
+    datasets: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         out = {"id": self.check.id, "item": self.check.item, "title": self.check.title, "kind": self.check.kind,
-               "seconds": round(self.seconds, 3), **self.result.to_dict()}
+               "seconds": round(self.seconds, 3), "datasets": list(self.datasets), **self.result.to_dict()}
         if self.error:
             out["error"] = self.error
         return out
@@ -532,6 +541,7 @@ class Record:
 def run_check(check: Check, ctx: Context) -> Record:
     """Run one check; an exception becomes an ``error`` verdict with its traceback."""
     start = time.perf_counter()
+    ctx.datasets = []
     try:
         result = check.run(ctx)
         if not isinstance(result, Result):
@@ -540,4 +550,4 @@ def run_check(check: Check, ctx: Context) -> Record:
     except Exception as exc:  # a crashing check is reported, never hidden
         result = Result(Verdict.ERROR, summary=f"{type(exc).__name__}: {exc}")
         error = traceback.format_exc()
-    return Record(check, result, time.perf_counter() - start, error)
+    return Record(check, result, time.perf_counter() - start, error, list(ctx.datasets))

@@ -10,9 +10,6 @@ default instances means a bug. Other commands live in
 from __future__ import annotations
 
 import fnmatch
-import os
-import signal
-import sys
 import time
 from pathlib import Path
 from typing import Optional
@@ -24,6 +21,7 @@ from rich.table import Table
 from threadpoolctl import threadpool_limits
 
 from theory_lab import checking
+from theory_lab_launcher import INTERRUPTED, install as install_interrupt_handler  # noqa: F401 (INTERRUPTED: re-exported)
 from theory_lab.report import VERDICT_STYLE, format_margin, report_html, report_markdown, results_json, write_atomic
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -144,32 +142,14 @@ def _attach_commands():
 _attach_commands()
 
 
-INTERRUPTED = "interrupted; the previous report is unchanged"
-
-
-def _interrupted(signum, frame):  # pragma: no cover - exercised by a subprocess test
-    """Ctrl-C: one line, exit 130, and no interpreter shutdown (XLA's threads crashed it: exit 139)."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:  # a closed pipe must not turn an interrupt into a traceback
-            pass
-    os.write(2, f"\n{INTERRUPTED}\n".encode())
-    os._exit(130)
-
-
 def main():  # pragma: no cover
-    """The ``theory-lab`` entry point: the Typer app, with Ctrl-C handled by :func:`_interrupted`.
+    """The Typer app, with Ctrl-C handled by :func:`theory_lab_launcher.interrupted` (one line, exit 130).
 
-    Reports are written whole or not at all (``write_atomic``), so leaving at once keeps the previous one.
-    A Ctrl-C during the imports before this (a second or two) still ends in Python's own traceback; a
-    wrapper that must know when the handler is in place sets ``THEORY_LAB_READY_FILE`` to a path, created then.
+    The ``theory-lab`` script runs :func:`theory_lab_launcher.main`, which installs the handler before
+    importing JAX and this module and then calls this function; called directly (``python -m
+    theory_lab.cli``), a Ctrl-C during the imports before this still ends in Python's own traceback.
     """
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a background job keeps ignoring Ctrl-C
-        signal.signal(signal.SIGINT, _interrupted)
-    ready = os.environ.get("THEORY_LAB_READY_FILE")
-    if ready:
-        Path(ready).touch()
+    install_interrupt_handler()
     app()
 
 

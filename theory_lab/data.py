@@ -36,6 +36,21 @@ class Dataset:
     def N(self) -> int:
         return int(self.X.shape[0])
 
+    @property
+    def provenance(self) -> dict:
+        """What reproduces ``X``: ``{"name", "N", "noise", "seed"}`` (plus ``shuffle`` when set), for every JSON.
+
+        Example:
+            >>> d = gaussian(4, (3,), seed=7)
+            >>> d.provenance
+            {'name': 'gaussian', 'N': 4, 'noise': 0.0, 'seed': 7}
+        """
+        out = {"name": self.name, "N": self.N, "noise": float(self.meta.get("noise", 0.0)),
+               "seed": self.meta.get("seed")}
+        if self.meta.get("shuffle"):
+            out["shuffle"] = True
+        return out
+
 
 def one_hot(labels, m: int | None = None) -> np.ndarray:
     """One-hot targets ``(N, m)`` in float64."""

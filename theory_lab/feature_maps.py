@@ -31,10 +31,10 @@ import numpy as np
 from theory_lab import activations as _act
 from theory_lab import model as _model
 from theory_lab.arch import Architecture, Output
-from theory_lab.linalg import DEFAULT_BAND, RankReport, rank_report
+from theory_lab.linalg import DEFAULT_BAND, RankReport, certify_rank_bound, rank_report
 from theory_lab.sampling import _to_device
 
-__all__ = ["feature_rank", "features_upto", "full_weight_matrix"]
+__all__ = ["feature_rank", "features_upto", "full_weight_matrix", "duplicate_samples"]
 
 def _check_k(arch: Architecture, k, N: int | None = None, *, need_weights: bool = True) -> int:
     if not isinstance(k, (int, np.integer)) or not 1 <= k <= arch.L - 1:
@@ -61,11 +61,43 @@ def feature_rank(arch: Architecture, params, X, k: int, *, band: float = DEFAULT
     fw = _forward_upto(arch, params, X, k)
     F = np.asarray(fw.F[k])
     report = rank_report(F, band=band, name=f"F_{k}")
-    if report.rank < min(F.shape) and fw.G[k] is not None:
+    bound, certificate = duplicate_samples(X)
+    if bound < min(F.shape):
+        report = certify_rank_bound(report, bound, certificate)
+    if report.rank < min(min(F.shape), bound) and fw.G[k] is not None:
         why = _saturation(arch, k, F, np.asarray(fw.G[k]), report)
         if why:
             report = dataclasses.replace(report, unresolved=why)
     return report
+
+
+def duplicate_samples(X) -> tuple[int, str]:
+    """The number of distinct samples of ``X`` ``(N, ...)`` and, if some repeat, which ones.
+
+    Equal samples give equal rows of every ``F_k`` in exact arithmetic (``F_k`` is a function of
+    the sample), so ``rank F_k ≤`` the number of distinct samples: a certificate of rank
+    deficiency that no SVD can give (:func:`theory_lab.linalg.certify_rank_bound`). Samples are
+    compared by value (``-0.0 == 0.0``), not to within a tolerance.
+
+    Returns:
+        ``(distinct, certificate)``; ``certificate`` names the groups of equal samples (``""`` if none).
+
+    Example:
+        >>> import numpy as np
+        >>> X = np.arange(12.0).reshape(4, 3); X[3] = X[1]
+        >>> duplicate_samples(X)
+        (3, 'samples [1, 3] are identical, so rows [1, 3] of F_k are equal in exact arithmetic')
+    """
+    rows = np.asarray(X, dtype=np.float64).reshape(np.shape(X)[0], -1) + 0.0  # + 0.0: -0.0 becomes 0.0
+    _, first, inverse, counts = np.unique(rows, axis=0, return_index=True, return_inverse=True, return_counts=True)
+    if counts.max(initial=1) == 1:
+        return rows.shape[0], ""
+    inverse = np.ravel(inverse)
+    groups = [np.nonzero(inverse == g)[0].tolist() for g in np.argsort(first) if counts[g] > 1]
+    shown = "; ".join(f"samples {g} are identical, so rows {g} of F_k are equal in exact arithmetic"
+                      for g in groups[:4])
+    more = f" (and {len(groups) - 4} more groups)" if len(groups) > 4 else ""
+    return int(counts.size), shown + more
 
 
 def _saturation(arch: Architecture, k: int, F, G, report: RankReport) -> str:
@@ -94,7 +126,7 @@ def _saturation(arch: Architecture, k: int, F, G, report: RankReport) -> str:
         slope = (Gc * Fc).sum(axis=0) / np.where(varies, (Gc * Gc).sum(axis=0), 1.0)
         affine = varies & ~constant & (np.linalg.norm(Fc - slope * Gc, axis=0) <= report.tol)
     unresolved = constant | affine
-    target = min(F.shape)
+    target = min(F.shape) if report.rank_bound is None else min(min(F.shape), report.rank_bound)
     if not unresolved.any() or report.rank >= target:
         return ""
     rest = rank_report(F[:, ~unresolved], tol=report.tol, name=f"F_{k}").rank if (~unresolved).any() else 0

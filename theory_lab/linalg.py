@@ -21,11 +21,11 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-__all__ = ["RankReport", "rank_report", "singular_values", "Inertia", "inertia_report", "DEFAULT_BAND"]
+__all__ = ["RankReport", "rank_report", "certify_rank_bound", "singular_values", "Inertia", "inertia_report", "DEFAULT_BAND"]
 
 DEFAULT_BAND = 10.0
 
@@ -44,6 +44,10 @@ class RankReport:
         unresolved: non-empty when the caller knows the decision sits below what float64 can
             resolve (e.g. a saturated unit, see :func:`theory_lab.feature_maps.feature_rank`);
             the report is then not conclusive whatever its margin.
+        rank_bound: an upper bound on the rank *in exact arithmetic*, proved by the matrix's
+            construction rather than read off its singular values (e.g. two equal samples give two
+            equal rows of ``F_k``); ``None`` when there is none. See :func:`certify_rank_bound`.
+        certificate: what proves ``rank_bound`` (which rows coincide); ``""`` when there is none.
     """
 
     shape: tuple[int, int]
@@ -53,6 +57,8 @@ class RankReport:
     margin: float
     band: float
     unresolved: str = ""
+    rank_bound: int | None = None
+    certificate: str = ""
 
     @property
     def full_rank(self) -> bool:
@@ -84,6 +90,49 @@ class RankReport:
         """Margin at least ``band`` and no known float64 resolution limit (see ``unresolved``)."""
         return self.margin >= self.band and not self.unresolved
 
+    @property
+    def certified_deficient(self) -> bool:
+        """True when ``rank_bound < min(shape)``: rank deficient in exact arithmetic, whatever the SVD shows."""
+        return self.rank_bound is not None and self.rank_bound < min(self.shape)
+
+    def below(self, n: int) -> bool | None:
+        """Decide ``rank < n`` in exact arithmetic: True, False, or ``None`` (inconclusive).
+
+        True when the shape or a certificate bounds the rank below ``n`` (``min(rows, cols) < n``
+        or ``rank_bound < n``: exact whatever the singular values), or when the numerical rank is
+        conclusive (a clear gap at the tolerance, see :attr:`conclusive`) and below ``n``; False
+        when it is conclusive and at least ``n``. Otherwise ``None``: a
+        spectrum that decays smoothly through the tolerance, without a certificate, can be read
+        as rank ``n`` or below in float64, so it is never a conclusive deficiency.
+
+        Example:
+            >>> import numpy as np
+            >>> gap = rank_report(np.diag([1.0, 1e-3, 1e-20]))
+            >>> gap.below(3), gap.below(2)
+            (True, False)
+            >>> smooth = rank_report(np.diag([1.0, 1e-14, 1e-15, 1e-16]))  # no gap at tol ≈ 8.9e-16
+            >>> smooth.below(4) is None, certify_rank_bound(smooth, 3, "rows 0, 3 equal").below(4)
+            (True, True)
+        """
+        if min(self.shape) < n or (self.rank_bound is not None and self.rank_bound < n):
+            return True
+        if not self.conclusive:
+            return None
+        return self.rank < n
+
+    def rank_range(self) -> tuple[int, int]:
+        """The ranks the evidence allows, ``(low, high)``: singular values within a factor ``band`` of
+        ``tol`` may count either way; ``high`` is ``min(shape)`` when ``unresolved``, and never above
+        ``rank_bound``."""
+        s, tol, band = self.singular_values, self.tol, self.band
+        lo = int(np.sum(s > tol * band)) if tol > 0 else self.rank
+        hi = int(np.sum(s > tol / band)) if tol > 0 else self.rank
+        if self.unresolved:
+            hi = max(hi, min(self.shape))
+        if self.rank_bound is not None:
+            lo, hi = min(lo, self.rank_bound), min(hi, self.rank_bound)
+        return lo, hi
+
     def to_dict(self, max_values: int = 8) -> dict:
         s = self.singular_values
         return {
@@ -91,13 +140,14 @@ class RankReport:
             "full_column_rank": self.full_column_rank, "sigma_max": self.sigma_max,
             "sigma_min": self.sigma_min, "ratio": self.ratio, "tol": self.tol,
             "margin": self.margin, "band": self.band, "conclusive": self.conclusive,
-            "unresolved": self.unresolved,
+            "unresolved": self.unresolved, "rank_bound": self.rank_bound, "certificate": self.certificate,
             "smallest_singular_values": s[-max_values:][::-1].tolist(),
         }
 
     def __str__(self) -> str:
+        bound = f", rank <= {self.rank_bound} certified" if self.rank_bound is not None else ""
         return (f"rank {self.rank} of {self.shape[0]}x{self.shape[1]} (σ_max {self.sigma_max:.3e}, "
-                f"σ_min {self.sigma_min:.3e}, tol {self.tol:.3e}, margin {self.margin:.3g})")
+                f"σ_min {self.sigma_min:.3e}, tol {self.tol:.3e}, margin {self.margin:.3g}{bound})")
 
 
 def _as_float64(A, name: str) -> np.ndarray:
@@ -161,6 +211,42 @@ def rank_report(A, *, tol: float | None = None, rtol: float | None = None,
     above = s[rank - 1] / tol if rank > 0 and tol > 0 else np.inf
     below = tol / s[rank] if rank < s.size and s[rank] > 0 else np.inf
     return RankReport((rows, cols), s, float(tol), rank, float(min(above, below)), band)
+
+
+def certify_rank_bound(report: RankReport, bound: int, certificate: str) -> RankReport:
+    """``report`` with an exact upper bound on the rank, proved outside the SVD (e.g. equal rows).
+
+    The singular values past ``bound`` are exact zeros: the rank becomes ``min(rank, bound)``
+    and the margin is recomputed with ``σ_{bound+1} = 0`` (so a value just above the tolerance
+    past the bound no longer makes the decision inconclusive). Values up to ``bound`` keep
+    their band: which rank at most ``bound`` it is can still be inconclusive.
+
+    Args:
+        report: the SVD's evidence.
+        bound: an integer ``>= 0``; ``rank ≤ bound`` in exact arithmetic.
+        certificate: what proves it, for the report (e.g. ``"samples 0 and 23 are identical"``).
+
+    Example:
+        >>> import numpy as np
+        >>> A = np.array([[1.0, 2.0], [1.0, 2.0 + 1e-15]])  # the second row rounds away from the first
+        >>> r = certify_rank_bound(rank_report(A), 1, "rows 0 and 1 equal before rounding")
+        >>> r.rank, r.conclusive, r.below(2)
+        (1, True, True)
+    """
+    if isinstance(bound, bool) or not isinstance(bound, (int, np.integer)) or bound < 0:
+        raise ValueError(f"`bound`={bound!r} must be a non-negative int (an exact upper bound on the rank).")
+    bound = int(bound)
+    if report.rank_bound is not None and report.rank_bound <= bound:
+        return report
+    s, tol = report.singular_values, report.tol
+    rank = min(report.rank, bound)
+    if s.size == 0 or report.sigma_max == 0:
+        margin = report.margin
+    else:
+        above = s[rank - 1] / tol if rank > 0 and tol > 0 else np.inf
+        below = tol / s[rank] if rank < min(s.size, bound) and s[rank] > 0 else np.inf
+        margin = float(min(above, below))
+    return replace(report, rank=rank, margin=margin, rank_bound=bound, certificate=certificate)
 
 
 def _band_margin(magnitudes: np.ndarray, tol: float) -> float:

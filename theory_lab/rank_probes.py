@@ -138,7 +138,8 @@ class FrequencyReport:
     Attributes:
         draws: parameter draws made.
         full: draws with ``rank F_k = N``, conclusively.
-        deficient: draws with ``rank F_k < N``, conclusively.
+        deficient: draws with ``rank F_k < N``, conclusively (:meth:`~theory_lab.linalg.RankReport.below`:
+            a clear gap at the tolerance, or a certificate such as duplicate samples).
         inconclusive: draws whose rank decision sat inside the tolerance band.
         ci: 95 % Wilson interval of ``deficient / draws``.
         min_margin: smallest rank margin over the draws.
@@ -207,9 +208,10 @@ def rank_frequency(arch: Architecture, X, k: int, *, draws: int, key=0, law: str
         ranks.append(rep.rank)
         dead += any(row["dead"] for row in diag.layers)
         nsc += any(row["no_sign_change"] for row in diag.layers)
-        if not rep.conclusive:
+        below = rep.below(N)  # a certified bound (duplicate samples) decides even without a clear gap
+        if below is None:
             inconclusive += 1
-        elif rep.rank == N:
+        elif not below:
             full += 1
         else:
             deficient += 1

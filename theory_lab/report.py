@@ -77,7 +77,12 @@ def environment() -> dict:
 
 
 def results_json(records, seed: int) -> str:
-    return json.dumps({"seed": seed, "environment": environment(),
+    """The run as JSON: the seed, the environment, every data set the checks ran on (name, N, noise,
+    seed; each record also lists its own) and the records."""
+    datasets: list[dict] = []
+    for r in records:
+        datasets += [d for d in r.datasets if d not in datasets]
+    return json.dumps({"seed": seed, "environment": environment(), "datasets": datasets,
                        "checks": [r.to_dict() for r in records]}, indent=2, ensure_ascii=False)
 
 

@@ -105,6 +105,11 @@ BUGS = [
         (_p("theory_lab/linalg.py", "tol = smax * (rtol if rtol is not None else max(rows, cols) * np.finfo",
             "tol = smax * (rtol if rtol is not None else 0.01 * max(rows, cols) * np.finfo"),),
         RANKS),
+    Bug("certificate-on-distinct-data", "feature_maps.duplicate_samples certifies a duplicate in distinct data "
+        "(rank F_k <= N - 1 claimed without equal samples)",
+        (_p("theory_lab/feature_maps.py", '        return rows.shape[0], ""',
+            '        return rows.shape[0] - 1, "samples [0, 1] are identical (planted)"'),),
+        RANKS),
     Bug("svd-rank-tol-100x-large", "tolerances.svd_rank_tol 100x too large",
         (_p("theory_lab/tolerances.py", "return Tolerance(float(sigma_max) * max(shape) * EPS, SVD_BAND",
             "return Tolerance(100 * float(sigma_max) * max(shape) * EPS, SVD_BAND"),),

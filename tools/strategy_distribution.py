@@ -58,7 +58,7 @@ def main() -> None:
         shapes.add((net.arch, net.N))
         if args.ranks:
             r = feature_rank(net.arch, params, X, net.k)
-            verdict = "inconclusive" if not r.conclusive else ("full" if r.rank == net.N else "DEFICIENT")
+            verdict = {None: "inconclusive", False: "full", True: "DEFICIENT"}[r.below(net.N)]
             c[f"rank F_k ({law})"][verdict] += 1
             if verdict != "full":
                 inconclusive.append(f"{verdict}: {net.arch.layers} k={net.k} N={net.N} {law}: {r} {r.unresolved}")

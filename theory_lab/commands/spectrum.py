@@ -243,7 +243,7 @@ def _arch_point(console, arch, data_name, n, noise, params, seed, loss, reductio
     data = batching.batches(ds.X, ds.Y, batch_size or ds.N)
     return obj, theta, data, block, {
         "arch": arch, "data": data_name, "params": params, "params_notes": notes,
-        "dataset": {"name": data_name, "N": ds.N, "noise": ds.meta.get("noise", 0.0), "seed": ds.meta.get("seed", seed)}}
+        "dataset": ds.provenance}
 
 
 def _run(console, obj, theta, data, **kwargs) -> dict:

@@ -98,6 +98,7 @@ class CriticalPoints:
     starts: int
     saddle_starts: int
     points: tuple[CriticalPoint, ...]
+    datasets: tuple = ()  # provenance of the data (``Dataset.provenance``)
 
     def select(self, network: str, *, converged: bool = True) -> list[CriticalPoint]:
         return [p for p in self.points if p.network == network and (p.converged or not converged)]
@@ -113,7 +114,7 @@ class CriticalPoints:
         return [p for p in self.select("narrow") if p.kind == "minimum" and p.conclusive and not p.zero_loss]
 
     def to_dict(self) -> dict:
-        return {"demo": "critical-points", "item": ITEM, "N": self.N, "widths": self.widths, "seed": self.seed,
+        return {"demo": "critical-points", "item": ITEM, "datasets": list(self.datasets), "N": self.N, "widths": self.widths, "seed": self.seed,
                 "activation": self.activation, "starts": self.starts, "saddle_starts": self.saddle_starts,
                 "noise": NOISE, "zero_loss_rtol": ZERO_LOSS_RTOL, "gtol": 1e-10,
                 "prediction": "wide: every critical point in S_1 has Φ = 0; narrow: minima with Φ > 0 exist",
@@ -170,7 +171,7 @@ def critical_points(N: int = 40, *, starts: int = 10, saddle_starts: int = 3, se
                                     bool(res.in_S_k), res.iterations, round(res.seconds, 3)))
         tick(progress, done, len(plan), f"critical-points: {net} net, mode {mode}, start {i + 1}")
     widths = {n: list(a.widths) for n, a in archs.items()}
-    return CriticalPoints(N, widths, seed, activation, starts, saddle_starts, tuple(points))
+    return CriticalPoints(N, widths, seed, activation, starts, saddle_starts, tuple(points), (ds.provenance,))
 
 
 def critical_points_explanation(result: CriticalPoints) -> str:

@@ -27,7 +27,7 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -121,6 +121,8 @@ class RankJump:
         assumption_3_1: ``{series: bool}``, Assumption 3.1 tested on each series' data.
         distinct: ``{series: number of distinct samples}``.
         points: every :class:`RankPoint`, in order series, ``T``, draw.
+        datasets: ``{series: provenance}`` of each series' data (``Dataset.provenance``; the duplicates
+            series is the raw digits with its last samples overwritten).
     """
 
     N: int
@@ -132,6 +134,7 @@ class RankJump:
     assumption_3_1: dict
     distinct: dict
     points: tuple[RankPoint, ...]
+    datasets: dict = field(default_factory=dict)
 
     @property
     def series(self) -> tuple[str, ...]:
@@ -146,7 +149,7 @@ class RankJump:
         return all(p.rank == p.expected and p.conclusive for p in self.points)
 
     def to_dict(self) -> dict:
-        return {"demo": "rank-jump", "N": self.N, "filters": list(self.filters),
+        return {"demo": "rank-jump", "datasets": dict(self.datasets), "N": self.N, "filters": list(self.filters),
                 "n1": [PATCHES * t for t in self.filters], "draws": self.draws, "seed": self.seed,
                 "duplicates": self.duplicates, "noise": NOISE,
                 "activation": self.activation,
@@ -156,14 +159,17 @@ class RankJump:
                 "agrees": self.agrees, "points": [p.to_dict() for p in self.points]}
 
 
-def _series_data(N: int, seed: int, duplicates: int) -> dict:
+def _series_data(N: int, seed: int, duplicates: int) -> tuple[dict, dict]:
+    """``({series: X}, {series: provenance})``."""
     from theory_lab import data
 
-    raw = data.digits(N).X
-    out = {"noisy": data.digits(N, noise=NOISE, seed=seed).X, "raw": raw}
+    raw, noisy = data.digits(N), data.digits(N, noise=NOISE, seed=seed)
+    out = {"noisy": noisy.X, "raw": raw.X}
+    origin = {"noisy": noisy.provenance, "raw": raw.provenance}
     if duplicates:
-        out["duplicates"] = duplicate_digits(raw, duplicates)
-    return out
+        out["duplicates"] = duplicate_digits(raw.X, duplicates)
+        origin["duplicates"] = dict(raw.provenance, duplicated=f"last {duplicates} samples = first {duplicates}")
+    return out, origin
 
 
 def rank_jump(N: int = 200, *, filters=None, draws: int = 3, seed: int = 0, duplicates: int | None = None,
@@ -204,7 +210,7 @@ def rank_jump(N: int = 200, *, filters=None, draws: int = 3, seed: int = 0, dupl
         raise ValueError("`filters` is empty; give at least one filter count T, or None for the default sweep.")
     duplicates = N // 10 if duplicates is None else duplicates
     band = DEFAULT_BAND if band is None else band
-    Xs = _series_data(N, seed, duplicates)
+    Xs, origin = _series_data(N, seed, duplicates)
     probe = Architecture((8, 8, 1), (Conv(1, (3, 3)), Output(10)))
     a31 = {name: data.check_distinct_patches(probe, X).holds for name, X in Xs.items()}
     distinct = {name: int(np.unique(X.reshape(N, -1), axis=0).shape[0]) for name, X in Xs.items()}
@@ -222,7 +228,7 @@ def rank_jump(N: int = 200, *, filters=None, draws: int = 3, seed: int = 0, dupl
                                         r.ratio, r.tol, r.margin, r.conclusive))
         tick(progress, done, len(filters), f"rank-jump: n_1 = {n1}")
     points.sort(key=lambda p: (list(Xs).index(p.series), p.T, p.draw))
-    return RankJump(N, filters, draws, seed, duplicates, activation, a31, distinct, tuple(points))
+    return RankJump(N, filters, draws, seed, duplicates, activation, a31, distinct, tuple(points), origin)
 
 
 _COLORS = {"noisy": "tab:blue", "raw": "tab:orange", "duplicates": "tab:red"}

@@ -121,6 +121,7 @@ class Slices:
     grid: int
     grid2d: int
     points: tuple
+    datasets: tuple = ()  # provenance of the wide and the narrow net's data (``Dataset.provenance``)
 
     def at(self, point: str) -> PointSlices:
         return next(p for p in self.points if p.point == point)
@@ -132,7 +133,7 @@ class Slices:
         return all(p.rises_everywhere for p in mins) and self.at("bad point").descends("bottom")
 
     def to_dict(self) -> dict:
-        return {"demo": "slices", "item": ITEM, "N": self.N, "narrow_N": self.narrow_N, "seed": self.seed, "radius": self.radius,
+        return {"demo": "slices", "item": ITEM, "datasets": list(self.datasets), "N": self.N, "narrow_N": self.narrow_N, "seed": self.seed, "radius": self.radius,
                 "grid": self.grid, "grid2d": self.grid2d, "agrees": self.agrees,
                 "prediction": "minima rise along every slice; the bad point descends along its bottom eigenvector",
                 "points": [p.to_dict() for p in self.points]}
@@ -224,7 +225,7 @@ def slices(N: int = 20, *, narrow_N: int = 40, seed: int = 0, activation: str = 
         out.append(PointSlices(name, net, float(value), float(np.linalg.norm(np.asarray(g))), kind, tuple(rows),
                                values2, float(tol)))
         tick(progress, 3 + i, total, f"slices: {name}")
-    return Slices(lm.N, narrow_N, seed, float(radius), grid, grid2d, tuple(out))
+    return Slices(lm.N, narrow_N, seed, float(radius), grid, grid2d, tuple(out), (lm.dataset, nds.provenance))
 
 
 def slices_explanation(result: Slices) -> str:

@@ -63,6 +63,7 @@ class Landmarks:
     Y: np.ndarray = field(repr=False)
     params: dict = field(repr=False)
     search: dict
+    dataset: dict = field(default_factory=dict)  # ``Dataset.provenance`` of X, Y
 
     @property
     def N(self) -> int:
@@ -87,7 +88,7 @@ def landmarks(N: int = 20, *, seed: int = 0, activation: str = "sigmoid", width:
     bad = loss_surface.bad_critical_point(arch, sample_params(arch, np.random.default_rng([seed, 1])), ds.Y, 1)
     search = {"converged": res.converged, "loss": res.loss, "grad_norm": res.grad_norm,
               "iterations": res.iterations, "message": res.message, "in_S_k": res.in_S_k}
-    return Landmarks(arch, ds.X, ds.Y, {"minimum": res.params, "bad": bad}, search)
+    return Landmarks(arch, ds.X, ds.Y, {"minimum": res.params, "bad": bad}, search, ds.provenance)
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class Spectra:
     activation: str
     search: dict
     spectra: tuple
+    datasets: tuple = ()  # provenance of the data (``Dataset.provenance``)
 
     def at(self, point: str) -> PointSpectrum:
         return next(s for s in self.spectra if s.point == point)
@@ -153,7 +155,7 @@ class Spectra:
         return bool(self.search["converged"] and m.negative == 0 and m.zero >= self.P - self.Nm and b.negative > 0)
 
     def to_dict(self) -> dict:
-        return {"demo": "spectra", "item": ITEM, "N": self.N, "P": self.P, "Nm": self.Nm, "widths": list(self.widths),
+        return {"demo": "spectra", "item": ITEM, "datasets": list(self.datasets), "N": self.N, "P": self.P, "Nm": self.Nm, "widths": list(self.widths),
                 "seed": self.seed, "activation": self.activation, "noise": NOISE, "minimum_search": self.search,
                 "prediction": "minimum: no negative eigenvalue and >= P - Nm zeros; bad point: negative eigenvalues",
                 "agrees": self.agrees, "points": [s.to_dict() for s in self.spectra]}
@@ -213,7 +215,7 @@ def spectra(N: int = 20, *, seed: int = 0, activation: str = "sigmoid", width: i
                                  tuple(np.r_[top.residuals, bottom.residuals].tolist()),
                                  tuple(bool(c) for c in np.r_[top.converged, bottom.converged]), density,
                                  inertia.eigenvalues))
-    return Spectra(lm.N, P, lm.N * 10, tuple(lm.arch.widths), seed, activation, lm.search, tuple(out))
+    return Spectra(lm.N, P, lm.N * 10, tuple(lm.arch.widths), seed, activation, lm.search, tuple(out), (lm.dataset,))
 
 
 def spectra_explanation(result: Spectra) -> str:

@@ -75,6 +75,7 @@ class WidthThreshold:
     seed: int
     activation: str
     points: tuple[FitPoint, ...]
+    datasets: tuple = ()  # provenance of the data (``Dataset.provenance``)
 
     def select(self, labels: str) -> list[FitPoint]:
         return [p for p in self.points if p.labels == labels]
@@ -86,7 +87,7 @@ class WidthThreshold:
                    if p.n1 >= self.N and p.rank == self.N and p.conclusive)
 
     def to_dict(self) -> dict:
-        return {"demo": "width-threshold", "item": ITEM, "N": self.N, "filters": list(self.filters),
+        return {"demo": "width-threshold", "item": ITEM, "datasets": list(self.datasets), "N": self.N, "filters": list(self.filters),
                 "n1": [PATCHES * t for t in self.filters], "draws": self.draws, "seed": self.seed,
                 "activation": self.activation, "noise": NOISE, "zero_loss_rtol": ZERO_LOSS_RTOL,
                 "architecture": f"8x8x1 -> Conv(T, 3x3, VALID, {self.activation}) -> Output(10), U_L = exact fit",
@@ -147,7 +148,7 @@ def width_threshold(N: int = 360, *, filters=None, draws: int = 3, seed: int = 0
                                        rel <= ZERO_LOSS_RTOL))
         tick(progress, done, len(filters), f"width-threshold: n_1 = {PATCHES * T}")
     points.sort(key=lambda p: (LABELS.index(p.labels), p.T, p.draw))
-    return WidthThreshold(N, filters, draws, seed, activation, tuple(points))
+    return WidthThreshold(N, filters, draws, seed, activation, tuple(points), (ds.provenance,))
 
 
 def width_threshold_explanation(result: WidthThreshold) -> str:
