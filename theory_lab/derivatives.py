@@ -62,7 +62,7 @@ import numpy as np
 
 from theory_lab import batching
 from theory_lab.batching import DEFAULT_MEMORY, Batches, Stream, batch_size, map_basis
-from theory_lab.layout import Leaf, Layout, flatten, layout, require_float64
+from theory_lab.layout import Leaf, Layout, flatten, layout
 from theory_lab.objective import Objective, as_data, check_data, from_model, objective, streamed
 
 __all__ = ["Leaf", "Layout", "Objective", "HessianMatvec", "Batches", "layout", "flatten", "objective",

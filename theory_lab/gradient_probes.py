@@ -30,7 +30,7 @@ import numpy as np
 
 from theory_lab import model
 from theory_lab.arch import Architecture
-from theory_lab.loss_surface import check_targets, forward_with_full_matrix, gradient_bounds
+from theory_lab.loss_surface import check_targets, forward_with_full_matrix
 
 __all__ = ["attaining_point", "small_gradient_search", "SmallGradientSearch"]
 
