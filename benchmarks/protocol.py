@@ -101,6 +101,39 @@ class Worker:
         self.close()
 
 
+def _rss() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * 4096
+
+
+def peak_rss_growth(fn) -> dict:
+    """Peak resident memory above the start while ``fn()`` runs, sampled every millisecond (Linux ``/proc``).
+
+    Freed heap is handed back to the system first (``malloc_trim``), so growth shows as growth. Used by
+    both sides of a comparison (it imports only the standard library). Returns
+    ``{"rss_base_bytes", "rss_peak_delta_bytes"}``.
+    """
+    import ctypes
+    import threading
+
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    base, peak, stop = _rss(), [0], threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            peak[0] = max(peak[0], _rss())
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=sample)
+    thread.start()
+    try:
+        fn()
+    finally:
+        stop.set()
+        thread.join()
+    return {"rss_base_bytes": base, "rss_peak_delta_bytes": max(peak[0] - base, 0)}
+
+
 def _serve(path: str):
     import importlib.util
     import traceback

@@ -7,12 +7,15 @@ Every task blocks on its result before the clock stops.
 """
 
 import ctypes
-import threading
-import time
+import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import protocol  # noqa: E402  (standard library only)
 
 jax.config.update("jax_enable_x64", True)
 
@@ -90,30 +93,12 @@ def hvp(mode: str) -> float:
     return float(jnp.linalg.norm(s["hvp"](s["v"], s["theta"], s["batched" if mode == "scan" else mode])))
 
 
-def _rss() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * 4096
-
-
 def hvp_memory(mode: str) -> dict:
     """Peak resident memory above the start during one warm HVP (sampled every ms), and for "one"/"batched"
     the compiled program's memory analysis (temporaries, arguments, outputs)."""
     s = STATE
     hvp(mode)  # warm
-    ctypes.CDLL("libc.so.6").malloc_trim(0)  # freed heap back to the system, so growth shows as growth
-    base, peak, stop = _rss(), [0], threading.Event()
-
-    def sample():
-        while not stop.is_set():
-            peak[0] = max(peak[0], _rss())
-            time.sleep(0.001)
-
-    t = threading.Thread(target=sample)
-    t.start()
-    hvp(mode)
-    stop.set()
-    t.join()
-    out = {"rss_base_bytes": base, "rss_peak_delta_bytes": max(peak[0] - base, 0)}
+    out = protocol.peak_rss_growth(lambda: hvp(mode))
     data = s["batched"] if mode in ("stream", "scan") else s[mode]
     if mode in ("batched", "stream"):  # the per-batch program: one batch of batch_size
         data = next(s["batched"].chunks())

@@ -7,12 +7,15 @@ statistics, read from the ``.npz`` that ``side_resnet.setup`` writes. Loss: PyHe
 """
 
 import importlib
-import ctypes
-import threading
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
-import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import protocol  # noqa: E402  (standard library only)
+import torch  # noqa: E402
 
 torch.set_default_dtype(torch.float64)
 STATE: dict = {}
@@ -115,27 +118,9 @@ def hvp() -> float:
     return float(torch.linalg.norm(_hvp(STATE["v"]).detach()))
 
 
-def _rss() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * 4096
-
-
 def hvp_memory() -> dict:
-    hvp()
-    ctypes.CDLL("libc.so.6").malloc_trim(0)  # freed heap back to the system, so growth shows as growth
-    base, peak, stop = _rss(), [0], threading.Event()
-
-    def sample():
-        while not stop.is_set():
-            peak[0] = max(peak[0], _rss())
-            time.sleep(0.001)
-
-    t = threading.Thread(target=sample)
-    t.start()
-    hvp()
-    stop.set()
-    t.join()
-    return {"rss_base_bytes": base, "rss_peak_delta_bytes": max(peak[0] - base, 0)}
+    hvp()  # warm
+    return protocol.peak_rss_growth(hvp)
 
 
 def _pyhessian(seed, progress=False):
