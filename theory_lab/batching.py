@@ -19,6 +19,9 @@ per-batch program).
 * :class:`Stream` ``(source, batch_size=None)`` — a re-iterable source (a callable
   returning a fresh iterator, a list of batches; a generator serves one pass), and
   :func:`stream_sum` ``(fn, stream)`` — ``Σ_b fn(batch_b)`` by one jitted call per batch.
+* :func:`looped` — whether sums over some data run as that Python loop; :func:`example` —
+  one batch with the shapes of every batch; :func:`refuse_stream` — the clear error of a
+  routine that needs the data whole.
 * :func:`as_batches` ``(X, Y)`` — a :class:`Batches` passes through; arrays become one
   unpadded batch (the unbatched computation).
 * :func:`sum_over`, :func:`map_over` — ``Σ_b fn(batch_b)`` and the per-sample results
@@ -46,8 +49,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Batches", "batches", "from_iterable", "Stream", "stream_sum", "looped", "as_batches", "sum_over", "map_over", "batch_size", "map_basis",
-           "DEFAULT_MEMORY"]
+__all__ = ["Batches", "batches", "from_iterable", "Stream", "stream_sum", "looped", "example", "refuse_stream",
+           "as_batches", "sum_over", "map_over", "batch_size", "map_basis", "DEFAULT_MEMORY"]
 
 DEFAULT_MEMORY = 1 << 29  # bytes for products run at once (512 MiB)
 
@@ -148,10 +151,7 @@ def from_iterable(pairs: Iterable, batch_size: int | None = None) -> Batches:
 
 def as_batches(X, Y=None) -> Batches:
     """``X`` if it is a :class:`Batches` (then ``Y`` must be None); else ``(X, Y)`` as one batch."""
-    if isinstance(X, Stream):
-        raise TypeError("the data are a batching.Stream, visited from Python one batch at a time; this routine "
-                        "needs them whole (arrays or batching.batches(X, Y, size)). With a Stream use "
-                        "derivatives.loss / gradient / hvp / gauss_newton_vp / residual_vp.")
+    refuse_stream(X, "this routine")
     if isinstance(X, Batches):
         if Y is not None:
             raise ValueError("`Y` must be None when `X` is a Batches (it holds the targets).")
@@ -208,6 +208,7 @@ class Stream:
     Attributes:
         batch_size: samples per chunk (``None`` until the first batch is seen if not given).
         N: the number of samples of the last complete pass (``None`` before one).
+        num_batches: the chunks of the last complete pass (``None`` before one).
 
     Example:
         >>> import numpy as np
@@ -232,6 +233,8 @@ class Stream:
         self.one_shot = not callable(source) and iter(source) is source
         self.batch_size = None if batch_size is None else _positive(batch_size, "batch_size")
         self.N: int | None = None
+        self.num_batches: int | None = None
+        self._first: Batches | None = None
         self._spec = None
         self._passes = 0
 
@@ -274,20 +277,43 @@ class Stream:
     def chunks(self) -> Iterator[Batches]:
         """One pass: a one-batch :class:`Batches` of ``batch_size`` samples per chunk (``N`` = ``batch_size``;
         the weight masks the padding). Sets :attr:`N` at the end of the pass."""
-        n = 0
+        n = chunks = 0
         i = -1
         for i, pair in enumerate(self._pairs()):
             x, y = self._check(i, pair)
             for start in range(0, x.shape[0], self.batch_size):
                 stop = start + self.batch_size
                 n += int(min(self.batch_size, x.shape[0] - start))
-                yield _pad_to(x[start:stop], y[start:stop], self.batch_size)
+                chunk = _pad_to(x[start:stop], y[start:stop], self.batch_size)
+                if self._first is None:
+                    self._first = chunk
+                chunks += 1
+                yield chunk
         if i < 0:
             raise ValueError("`source` yielded no batches; pass at least one (x, y) batch.")
         if self.N is not None and n != self.N:
             raise ValueError(f"`source` yielded N = {n} samples in this pass and N = {self.N} in an earlier one; "
                              "every pass must yield the same data.")
-        self.N = n
+        self.N, self.num_batches = n, chunks
+
+    def example(self) -> Batches:
+        """The first chunk (one batch, padded to ``batch_size``): the shapes and dtypes of every chunk.
+
+        Kept from the first pass; before any pass the source's first batch is read (a callable source
+        is called once more). A one-shot iterator not yet read is refused: reading it would spend
+        its one pass.
+        """
+        if self._first is None:
+            if self.one_shot:
+                raise ValueError("`source` is a one-shot iterator (e.g. a generator object): it serves one pass, "
+                                 "and this routine makes one pass per product. Pass a callable returning a fresh "
+                                 "iterator (Stream(lambda: make_batches())) or a list of batches.")
+            chunks = self.chunks()
+            try:
+                next(chunks)
+            finally:
+                chunks.close()
+        return self._first
 
 
 def _pad_to(x, y, size: int) -> Batches:
@@ -317,6 +343,40 @@ def stream_sum(fn: Callable, stream: Stream | Batches):
         if not any(isinstance(a, jax.core.Tracer) for a in jax.tree_util.tree_leaves(total)):
             total = jax.block_until_ready(total)
     return total
+
+
+def example(data) -> Batches:
+    """One batch of ``data`` (a :class:`Stream` or a :class:`Batches`) with the shapes and dtypes of every batch.
+
+    For shape checks (e.g. tracing an operator abstractly); a Stream's is its first chunk
+    (:meth:`Stream.example`), a Batches' its first batch.
+
+    Example:
+        >>> import numpy as np
+        >>> from theory_lab import batching
+        >>> X, Y = np.zeros((5, 2)), np.ones((5, 1))
+        >>> batching.example(batching.Stream([(X[:3], Y[:3]), (X[3:], Y[3:])])).X.shape
+        (1, 3, 2)
+    """
+    if isinstance(data, Stream):
+        return data.example()
+    if isinstance(data, Batches):
+        return next(data.chunks())
+    raise TypeError(f"`data` must be a batching.Stream or Batches, got {type(data).__name__}.")
+
+
+def refuse_stream(tree, routine: str = "this routine") -> None:
+    """Raise a clear ``TypeError`` if ``tree`` (any pytree, e.g. an operator's params) holds a :class:`Stream`.
+
+    For the routines that need the data whole, inside one jitted program (``lax.scan`` over
+    batches): a Stream is visited from Python one batch at a time. ``routine`` names the caller.
+    """
+    if any(isinstance(leaf, Stream) for leaf in jax.tree_util.tree_leaves(tree)):
+        raise TypeError(f"the data are a batching.Stream, visited from Python one batch at a time; {routine} runs "
+                        "in one jitted program and needs them whole (arrays or batching.batches(X, Y, size)). With "
+                        "a Stream use derivatives.loss / gradient / hvp / gauss_newton_vp / residual_vp / hessian / "
+                        "jacobian(mode='reverse'), and the spectral routines (spectrum.lanczos, slq_density, trace "
+                        "estimates, materialize) on CPU with the python driver (driver='python', batch=None).")
 
 
 def looped(data, *arrays) -> bool:

@@ -136,7 +136,7 @@ def _probe_quadrature(K, steps: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _slq_run(matvec, dim, num_probes, num_matvecs, key, params, driver):
     probes = krylov.rademacher(key, (num_probes, dim))  # on the host: no compiled draw
-    linear = krylov.prepare(matvec, dim, params)
+    linear = krylov.prepare(matvec, dim, params, driver=driver)
     nodes, weights, depths = [], [], []
     for p in range(num_probes):
         # no restart, a given start vector: the key is never drawn from

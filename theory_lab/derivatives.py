@@ -25,7 +25,11 @@ and :class:`HessianMatvec` go through one routine, :func:`_operator`.
 accumulated batch by batch (``lax.scan``), the last batch padded and masked. Data too
 large to hold come as a :class:`~theory_lab.batching.Stream` (``Y`` omitted): loss,
 gradient, outputs and every product then run one jitted per-batch program per chunk,
-summed in Python (:func:`_streamed`; the reduction's ``c`` applied to the total).
+summed in Python (:func:`~theory_lab.objective.streamed`; the reduction's ``c`` applied to
+the total). On CPU a Batches of several batches is summed by the same Python loop outside a
+trace (:func:`~theory_lab.batching.looped`); :meth:`HessianMatvec.host_prepare` gives the
+spectral routines that loop as their product, and the dense matrices of a Stream are ``P``
+such products.
 
 Every function is jitted with the Objective static and ``θ``, the data and ``v`` as
 arguments (never closed over); :func:`batch_size` (products run at once) is re-exported
@@ -265,6 +269,11 @@ def jacobian(obj: Objective, theta, X, *, mode: str = "auto", memory: int = DEFA
     theta = obj.check_theta(theta)
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"`mode`={mode!r} is unknown; expected 'auto', 'forward' or 'reverse'.")
+    if isinstance(X, Stream):
+        if mode == "forward":
+            raise ValueError("`mode`='forward' needs the data in one batch; use mode='reverse' (or 'auto') for a "
+                             "Stream.")
+        return _streamed_jacobian(obj, theta, X, memory, batch, block)
     if isinstance(X, Batches):
         N, m = check_data(obj, X.X[0])
         data, N = X, X.N
@@ -278,6 +287,16 @@ def jacobian(obj: Objective, theta, X, *, mode: str = "auto", memory: int = DEFA
     if mode == "auto":
         mode = "forward" if P <= N * m and data.num_batches == 1 else "reverse"
     return _jacobian_jit(obj, theta, data, mode, _batch(obj, N, memory, batch), block)
+
+
+def _streamed_jacobian(obj, theta, stream, memory, batch, block):
+    """Reverse mode chunk by chunk (one compiled program), padding rows dropped, stacked on the host."""
+    parts = []
+    for chunk in stream.chunks():
+        n, m = check_data(obj, chunk.X[0], chunk.Y[0])
+        J = _jacobian_jit(obj, theta, chunk, "reverse", _batch(obj, n, memory, batch), block)
+        parts.append(np.asarray(J)[np.repeat(np.asarray(chunk.weight[0]) > 0, m)])
+    return jnp.asarray(np.concatenate(parts))
 
 
 # ----------------------------------------------------------------------------- Hessian products
@@ -359,14 +378,21 @@ def _dense_jit(obj, kind, theta, data, batch, block):
 
 def _dense(obj, kind, theta, X, Y, memory, batch, block):
     theta = obj.check_theta(theta)
-    data = as_data(obj, X, Y)
+    if isinstance(X, Stream):
+        if Y is not None:
+            raise ValueError("`Y` must be None when `X` is a Stream (its batches hold the targets).")
+        data = X
+    else:
+        data = as_data(obj, X, Y)
     obj.block_size(block)
     traced = any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves((theta, data)))
-    # lax.map ran each product ~4x slower on CPU (issue 10); under a jit (the finder's Newton step) it must stay
+    # lax.map ran each product ~4x slower on CPU (issue 10); under a jit (the finder's Newton step) it must stay.
+    # On CPU each column is one product: for looped data (a Stream, several batches) a Python loop over batches
     if batch is None and jax.default_backend() == "cpu" and not traced:
         from theory_lab import spectrum
 
         return spectrum.materialize(HessianMatvec(obj, kind, block), obj.block_size(block), theta, data)
+    batching.refuse_stream(data, f"the dense matrix with `batch`={batch!r} (products stacked by lax.map) or off CPU")
     return _dense_jit(obj, kind, theta, data, _batch(obj, data.N, memory, batch), block)
 
 
@@ -408,6 +434,9 @@ class HessianMatvec:
     Because it is hashable, jitted spectral routines take it as a static argument and
     ``(θ, X, Y)`` as arguments. :meth:`prepare` does the work at θ once (linearisation;
     with several batches it keeps one batch's memory and recomputes instead).
+    :meth:`host_prepare` makes each product a Python loop over the batches instead, when the
+    data are looped (a Stream, or several batches on CPU): the spectral routines' python
+    driver uses it (:mod:`theory_lab.krylov`), so ``X`` may then be a Stream.
 
     Example:
         >>> import jax, numpy as np
@@ -442,6 +471,37 @@ class HessianMatvec:
         if data.num_batches > 1:
             return jax.tree_util.Partial(self._direct, theta, data)
         return _operator(self.obj, self.kind, theta, data, self.block, linearize=True)
+
+    def host_prepare(self, theta, X, Y=None) -> Callable | None:
+        """``v -> A v`` as a plain Python callable looping over the batches, or ``None``.
+
+        When the data are looped (:func:`theory_lab.batching.looped`: a Stream, or a Batches of
+        several batches on CPU, nothing traced), each product is one jitted per-batch product
+        per batch, summed in Python (as :func:`hvp` on such data): one batch's memory, and the
+        speed of the product dispatched on its own. Otherwise ``None``: :meth:`prepare` inside
+        the caller's jit. Arguments are checked here, before any product.
+
+        Example:
+            >>> import numpy as np
+            >>> from theory_lab import batching, derivatives as D
+            >>> from theory_lab.arch import Architecture, Dense, Output
+            >>> obj = D.objective(Architecture((3,), (Dense(2), Output(1))))
+            >>> A = D.HessianMatvec(obj)
+            >>> X, Y = np.ones((5, 3)), np.ones((5, 1))
+            >>> A.host_prepare(np.zeros(11), X, Y) is None          # one batch: prepared inside jit
+            True
+            >>> Av = A.host_prepare(np.zeros(11), batching.batches(X, Y, 2))(np.ones(11))
+            >>> bool(np.allclose(Av, A(np.ones(11), np.zeros(11), X, Y)))
+            True
+        """
+        if not batching.looped(X, theta):
+            return None
+        theta = self.obj.check_theta(theta)
+        if Y is not None:
+            raise ValueError(f"`Y` must be None when `X` is a {type(X).__name__} (its batches hold the targets).")
+        first = batching.example(X)
+        check_data(self.obj, first.X[0], first.Y[0])
+        return functools.partial(_product, self.obj, self.kind, theta, X, None, block=self.block)
 
     def _direct(self, theta, data, v):
         return self(v, theta, data)

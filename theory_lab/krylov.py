@@ -38,6 +38,18 @@ block of steps runs in one jitted loop. :data:`DRIVERS` holds the choice per bac
 product on CPU (steps, :func:`products`, :func:`apply_many`) goes through one compiled
 program per operator.
 
+**Products made on the host.** An operator may also have ``host_prepare(*params)``,
+returning a plain Python callable ``v -> A v`` — or ``None`` when its products are best
+made inside one program. :class:`derivatives.HessianMatvec <theory_lab.derivatives.HessianMatvec>`
+returns one when its data are *looped* (:func:`theory_lab.batching.looped`: a
+:class:`~theory_lab.batching.Stream`, or several batches on CPU outside a trace): each
+product is then a Python loop over one compiled per-batch program (inside the product's
+program, ``lax.scan`` over the batches ran 11–34× slower on CPU). The python driver
+(:func:`prepare` with ``driver="python"``) asks for it first and wraps it as a
+:class:`HostProduct`; every product of :func:`extend`, :func:`products`,
+:func:`apply_many` and :func:`dense` is then that call. The ``loop`` driver and operators
+without it are unchanged; a :class:`~theory_lab.batching.Stream` there is a clear error.
+
 **Residuals without products.** With ``keep_products=True`` the basis keeps each ``A q_i``;
 a Ritz pair's true residual is then ``‖(AQ)s − θQs‖/‖Qs‖`` (:func:`ritz_residuals`), exact
 to the rounding of one product because ``A`` is linear, so confirming convergence costs no
@@ -68,7 +80,9 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-__all__ = ["bind", "check_operator", "check_key", "key_rng", "split_key", "rademacher", "MIN_CAPACITY", "Krylov", "prepare", "start", "extend", "ritz", "ritz_vectors", "ritz_residuals", "apply_many", "products", "dense", "BREAKDOWN_RTOL", "DRIVERS",
+from theory_lab import batching
+
+__all__ = ["HostProduct", "bind", "check_operator", "check_key", "key_rng", "split_key", "rademacher", "MIN_CAPACITY", "Krylov", "prepare", "start", "extend", "ritz", "ritz_vectors", "ritz_residuals", "apply_many", "products", "dense", "BREAKDOWN_RTOL", "DRIVERS",
            "driver_for"]
 
 BREAKDOWN_RTOL = 1e-12
@@ -108,6 +122,9 @@ def check_operator(matvec, dim, params, name="matvec"):
                         "or a frozen dataclass such as derivatives.HessianMatvec, and pass arrays as params.") from None
     if not isinstance(dim, (int, np.integer)) or dim < 1:
         raise ValueError(f"`dim`={dim!r} must be a positive integer (the operator's size).")
+    # a Stream is checked through its first chunk: every chunk has its shapes
+    params = jax.tree_util.tree_map(lambda a: batching.example(a) if isinstance(a, batching.Stream) else a,
+                                    params, is_leaf=lambda a: isinstance(a, batching.Stream))
     leaves, tree = jax.tree_util.tree_flatten(params)
     out = _output_shape(matvec, int(dim), tree, tuple((np.shape(x), jnp.result_type(x)) for x in leaves))
     if out.shape != (dim,) or out.dtype != jnp.float64:
@@ -167,13 +184,30 @@ def rademacher(key, shape) -> np.ndarray:
     return key_rng(key).integers(0, 2, shape).astype(np.float64) * 2.0 - 1.0
 
 
+class HostProduct:
+    """An operator prepared on the host: ``v -> A v`` a plain Python callable (from ``host_prepare``).
+
+    Not a pytree and never traced: each product is ``fn(v)``, which may run several jitted
+    programs (e.g. one per batch of data). Made by :func:`prepare` for the python driver.
+    """
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+
+    def __call__(self, v) -> jax.Array:
+        return self.fn(v)
+
+
 @dataclass(frozen=True)
 class Krylov:
     """A Lanczos basis and its tridiagonal, with the bookkeeping to extend it.
 
     Attributes:
         matvec, params: the operator ``matvec(v, *params)``.
-        linear: the operator prepared at ``params`` (a pytree ``v -> A v``), or ``None``.
+        linear: the operator prepared at ``params`` (a pytree ``v -> A v``, or a :class:`HostProduct`),
+            or ``None``.
         key: key for the restart vectors.
         state: device arrays ``(Q (B, dim), alpha (B,), beta (B,), j, scale, done, count, breakdowns, AQ, q)``:
             ``AQ (B, dim)`` holds the products ``A q_i`` already made (``None`` when not kept) and
@@ -328,10 +362,23 @@ def _capacity(rows: int, dim: int) -> int:
     return min(dim + 1, max(MIN_CAPACITY, 1 << math.ceil(math.log2(max(rows, 1)))))
 
 
-def prepare(matvec, dim: int, params: tuple):
-    """The operator prepared at ``params`` once (``matvec.prepare``, as a pytree), or ``None``; pass it to
-    :func:`start` as ``linear`` to share the preparation between several bases."""
-    return _prepare(matvec, int(dim), tuple(params))
+def prepare(matvec, dim: int, params: tuple, *, driver: str | None = None):
+    """The operator prepared at ``params`` once, for ``driver`` (default per backend); pass it to
+    :func:`start` (same driver) or :func:`products` as ``linear`` to share the preparation.
+
+    For the python driver, ``matvec.host_prepare(*params)`` first if the operator has it and it
+    returns a callable (a :class:`HostProduct`); otherwise ``matvec.prepare`` inside a jit (a
+    pytree), or ``None`` for an operator without preparation. Params holding a
+    :class:`~theory_lab.batching.Stream` need the host preparation: without it, a clear error.
+    """
+    params = tuple(params)
+    if (driver_for() if driver is None else driver) == "python":
+        host_prepare = getattr(matvec, "host_prepare", None)
+        fn = None if host_prepare is None else host_prepare(*params)
+        if fn is not None:
+            return HostProduct(fn)
+    batching.refuse_stream(params, f"an operator's products with driver={driver_for() if driver is None else driver!r}")
+    return _prepare(matvec, int(dim), params)
 
 
 _UNSET = object()
@@ -366,7 +413,10 @@ def start(matvec, dim: int, key, params: tuple, v0=None, *, restart: bool = True
     state = (put(Q), put(np.zeros(B)), put(np.zeros(B)), put(np.int32(0)), put(np.float64(0.0)),
              put(np.bool_(False)), put(np.int32(0)), put(np.int32(0)), AQ, put(q0))
     if linear is _UNSET:
-        linear = _prepare(matvec, int(dim), tuple(params))
+        linear = prepare(matvec, int(dim), tuple(params), driver=driver)
+    if isinstance(linear, HostProduct) and driver != "python":
+        raise ValueError(f"`linear` is a HostProduct (products made on the host) but `driver`={driver!r}; it needs "
+                         "driver='python'. Prepare with krylov.prepare(..., driver=driver).")
     return Krylov(matvec, tuple(params), linear, k1, state, bool(restart), driver)
 
 
@@ -468,6 +518,8 @@ def _apply_one_jit(matvec, linear, params, v):
 
 
 def _apply_one(matvec, linear, params, v):
+    if isinstance(linear, HostProduct):
+        return linear(v)
     # a prepared operator needs no params: not passing them spares a host-to-device copy per product
     # when they are numpy arrays (the command line's), and their flattening at every dispatch
     return _apply_one_jit(matvec, linear, () if linear is not None else params, v)
@@ -492,11 +544,12 @@ def dense(matvec, dim: int, params: tuple, *, linear=_UNSET) -> jax.Array:
     """
     dim = int(dim)
     if linear is _UNSET:
-        linear = _prepare(matvec, dim, tuple(params))
+        linear = prepare(matvec, dim, tuple(params), driver="python")
     out = np.empty((dim, dim))
     pending = None
     for i in range(dim + 1):
-        nxt = _unit_product(matvec, dim, linear, tuple(params), jnp.int32(i)) if i < dim else None
+        nxt = None if i == dim else (_apply_one(matvec, linear, (), _unit(dim, i)) if isinstance(linear, HostProduct)
+                                     else _unit_product(matvec, dim, linear, tuple(params), jnp.int32(i)))
         if pending is not None:
             out[i - 1] = np.asarray(pending)
         pending = nxt
@@ -505,12 +558,19 @@ def dense(matvec, dim: int, params: tuple, *, linear=_UNSET) -> jax.Array:
     return jnp.asarray(out)
 
 
+def _unit(dim: int, i: int) -> np.ndarray:
+    e = np.zeros(dim)
+    e[i] = 1.0
+    return e
+
+
 def products(matvec, dim: int, params: tuple, V, *, linear=_UNSET, driver: str | None = None) -> jax.Array:
-    """``A v`` for each row of ``V (n, dim)``, prepared once: one jitted product per row on CPU
-    (``driver="python"``), one vmapped batch elsewhere."""
+    """``A v`` for each row of ``V (n, dim)``, prepared once: one product per row on CPU
+    (``driver="python"``; jitted, or a :class:`HostProduct`), one vmapped batch elsewhere."""
+    driver = driver_for() if driver is None else driver
     if linear is _UNSET:
-        linear = _prepare(matvec, int(dim), tuple(params))
-    if (driver_for() if driver is None else driver) == "python":
+        linear = prepare(matvec, int(dim), tuple(params), driver=driver)
+    if driver == "python" or isinstance(linear, HostProduct):
         # rows taken on the host: iterating a device array compiles an unstack program per shape
         return _stacked([_apply_one(matvec, linear, tuple(params), v) for v in np.asarray(V)])
     return _apply_batch(matvec, linear, tuple(params), V)
@@ -523,6 +583,6 @@ def _stacked(rows) -> jax.Array:
 
 def apply_many(K: Krylov, V) -> jax.Array:
     """``A v`` for each row of ``V (k, dim)``: one product each (one at a time on CPU, batched elsewhere)."""
-    if K.driver == "python":
+    if K.driver == "python" or isinstance(K.linear, HostProduct):
         return _stacked([_apply_one(K.matvec, K.linear, K.params, v) for v in np.asarray(V)])
     return _apply_batch(K.matvec, K.linear, K.params, V)

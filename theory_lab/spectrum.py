@@ -54,7 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-from theory_lab import krylov
+from theory_lab import batching, krylov
 from theory_lab.density import Density, exact_density, slq_density, wasserstein1
 from theory_lab.linalg import Inertia, inertia_report
 from theory_lab.trace import TraceEstimate, hutch_plus_plus, hutchinson, trace_estimates, xtrace
@@ -88,8 +88,10 @@ def materialize(matvec, dim: int, *params, batch: int | None = None) -> jax.Arra
 
     ``batch=None`` picks per backend: on CPU one product per jitted call driven from
     Python (:func:`theory_lab.krylov.dense`; inside ``lax.map`` each product ran ~4x
-    slower, vmapped batches slower still), elsewhere ``lax.map`` with 64 products at a
-    time. An explicit ``batch`` always uses ``lax.map`` with that batch.
+    slower, vmapped batches slower still; an operator with looped data makes each product
+    on the host, see :mod:`theory_lab.krylov`), elsewhere ``lax.map`` with 64 products at a
+    time. An explicit ``batch`` always uses ``lax.map`` with that batch (a
+    :class:`~theory_lab.batching.Stream` is then a clear error).
     """
     krylov.check_operator(matvec, dim, params)
     if batch is None:
@@ -99,6 +101,7 @@ def materialize(matvec, dim: int, *params, batch: int | None = None) -> jax.Arra
         batch = 64
     if not isinstance(batch, (int, np.integer)) or batch < 1:
         raise ValueError(f"`batch`={batch!r} must be a positive integer (products at once), or None for auto.")
+    batching.refuse_stream(params, f"materialize with `batch`={batch} (lax.map over products) or off CPU")
     return _materialize(matvec, int(dim), int(batch), params)
 
 
