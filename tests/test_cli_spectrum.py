@@ -108,3 +108,50 @@ def test_model_factory_path_writes_json_and_png_in_batches(tmp_path):
     bad = runner.invoke(app, ["spectrum", "--model", f"{tmp_path / 'tiny.py'}:float32", "--out", str(tmp_path)],
                         env=WIDE)
     assert bad.exit_code == 2 and "Invalid value for --model" in bad.output and "float32" in bad.output
+
+
+STREAMED = """
+import numpy as np
+import jax.numpy as jnp
+
+PASSES = []
+
+def apply(p, X):
+    return jnp.tanh(X @ p["w"]) @ p["v"]
+
+class Batches:
+    '''A data loader: each pass yields batches of 5, 5, 2 (re-iterable) and is counted.'''
+
+    def __init__(self, X, Y):
+        self.X, self.Y = X, Y
+
+    def __iter__(self):
+        PASSES.append(1)
+        return ((self.X[i:i + 5], self.Y[i:i + 5]) for i in range(0, len(self.X), 5))
+
+def factory():
+    rng = np.random.default_rng(0)
+    params = {"w": rng.standard_normal((3, 4)), "v": rng.standard_normal((4, 3))}
+    X = rng.standard_normal((12, 3))
+    return apply, params, Batches(X, rng.integers(0, 3, 12))
+"""
+
+
+def test_model_factory_batches_are_streamed_not_concatenated(tmp_path, monkeypatch):
+    from theory_lab import batching
+
+    (tmp_path / "tiny_stream_factory.py").write_text(STREAMED)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(batching, "from_iterable", None)  # concatenating the batches would fail here
+    import tiny_stream_factory
+
+    args = ["spectrum", "--model", "tiny_stream_factory:factory", "--batch-size", "4", "--k", "2", "--probes", "2",
+            "--steps", "8", "--trace-matvecs", "12", "--out", str(tmp_path / "out")]
+    result = runner.invoke(app, args, env=WIDE)
+    assert result.exit_code == 0, result.output
+    rep = json.loads((tmp_path / "out" / "spectrum.json").read_text())
+    assert (tmp_path / "out" / "spectrum.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # batches of 5, 5, 2 re-cut into chunks of 4: 4 + 1, 4 + 1, 2 (padded), every sample counted once
+    assert rep["streamed"] and rep["N"] == 12 and rep["batch_size"] == 4 and rep["num_batches"] == 5
+    # the loader was iterated once per product (plus the checks), never gathered into one array
+    assert len(tiny_stream_factory.PASSES) > rep["products"]["total"]

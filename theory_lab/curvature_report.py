@@ -1,8 +1,8 @@
 """The Hessian at a point: one report for the command, the checks, the finder and the benchmarks.
 
 * :func:`spectrum_report` — matrix-free, for any :class:`~theory_lab.objective.Objective`
-  (or an :class:`~theory_lab.arch.Architecture`) and data in one batch or in
-  :class:`~theory_lab.batching.Batches`: loss and gradient, top-``k`` / bottom-``k``
+  (or an :class:`~theory_lab.arch.Architecture`) and data in one batch, in
+  :class:`~theory_lab.batching.Batches` or a :class:`~theory_lab.batching.Stream`: loss and gradient, top-``k`` / bottom-``k``
   Lanczos eigenpairs with residuals, the SLQ density, trace estimates (Hutchinson,
   Hutch++, XTrace), the inertia (exact for ``dim ≤ exact_max``, else estimated), the
   *bulk* and the *outliers*. Progress goes to a callback ``progress(stage, done, planned)``
@@ -92,7 +92,9 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
     Args:
         network: an :class:`~theory_lab.arch.Architecture` (``reduction`` applies) or an Objective.
         theta: the point ``(P,)`` float64.
-        X, Y: the data (``X`` may be a :class:`~theory_lab.batching.Batches`, then no ``Y``).
+        X, Y: the data (``X`` may be a :class:`~theory_lab.batching.Batches` or a
+            :class:`~theory_lab.batching.Stream`, then no ``Y``; on CPU each product of
+            either is a Python loop over the batches).
         operator: ``"hessian"``, ``"gauss-newton"`` or ``"residual"``.
         block: restrict to a block (layer index, or a parameter subtree's path).
         k, probes, steps, trace_matvecs, exact_max, max_matvecs: the probes' budgets
@@ -108,7 +110,7 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
     obj = _objective(network, reduction)
     op = D.HessianMatvec(obj, OPERATORS[operator], block)
     dim = op.dim()
-    data = X if isinstance(X, batching.Batches) else batching.as_batches(np.asarray(X), np.asarray(Y))
+    data = X if isinstance(X, (batching.Batches, batching.Stream)) else batching.as_batches(np.asarray(X), np.asarray(Y))
     args = (np.asarray(theta), data)
     keys = krylov.split_key(jax.random.key(seed), 4)  # split on the host: no compiled split and indexing
     k, steps, budget = min(k, dim), min(steps, dim), min(trace_matvecs, dim)
@@ -146,10 +148,11 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
     bulk = list(bulk_interval(dens.grid, dens.density))
     outliers = [float(v) for pairs in (top, bottom) for v, ok in zip(pairs.values, pairs.converged)
                 if ok and not bulk[0] <= v <= bulk[1]]
-    N, m = data.N, int(jax.eval_shape(obj.outputs, args[0], data.X[0]).shape[1])
+    N, m = data.N, int(jax.eval_shape(obj.outputs, args[0], batching.example(data).X[0]).shape[1])
     return {"model": _describe(obj), "architecture": None if obj.arch is None else obj.arch.describe(), "P": obj.P, "dim": dim, "operator": operator, "block": block,
             "reduction": obj.reduction, "loss_function": obj.loss.name, "N": N, "m": m,
-            "batch_size": data.batch_size, "num_batches": data.num_batches, "seed": seed,
+            "batch_size": data.batch_size, "num_batches": data.num_batches,
+            "streamed": isinstance(data, batching.Stream), "seed": seed,
             "loss": float(loss), "gradient_norm": gnorm, "top": top.to_dict(), "bottom": bottom.to_dict(),
             "density": dens.to_dict(), "trace": {name: t.to_dict() for name, t in traces.items()},
             "inertia": inert.to_dict(), "bulk": bulk, "outliers": sorted(outliers), "seconds": timings,

@@ -2,8 +2,10 @@
 
 A factory takes no arguments and returns ``(model, params, data)`` or
 ``(model, params, data, loss)``: see :func:`theory_lab.objective.from_model` for ``model``
-and ``params``; ``data`` is ``(X, Y)`` arrays or any iterable of ``(x, y)`` batches; the
-optional ``loss`` is a per-sample callable. :func:`load` checks everything before any
+and ``params``; ``data`` is ``(X, Y)`` arrays (cut into a :class:`~theory_lab.batching.Batches`
+of ``batch_size``), any iterable of ``(x, y)`` batches (streamed as they come, never
+concatenated: a :class:`~theory_lab.batching.Stream`, re-cut into chunks of ``batch_size``
+if given), a Batches or a Stream; the optional ``loss`` is a per-sample callable. :func:`load` checks everything before any
 work and raises ``ValueError`` naming the factory, the value and the fix (the CLI turns
 it into ``Invalid value for --model``).
 
@@ -21,7 +23,7 @@ import importlib.util
 import math
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -67,7 +69,7 @@ def resolve(spec: str) -> Callable:
 
 
 def _data(spec, data, batch_size):
-    if isinstance(data, batching.Batches):
+    if isinstance(data, (batching.Batches, batching.Stream)):
         return data
     if isinstance(data, tuple) and len(data) == 2 and all(hasattr(a, "shape") for a in data):
         X, Y = np.asarray(data[0]), np.asarray(data[1])
@@ -75,15 +77,22 @@ def _data(spec, data, batch_size):
             raise ValueError(f"`--model`={spec!r} returned X of shape {X.shape} and Y of shape {Y.shape}; expected "
                              "the same number of samples N along the first axis.")
         return batching.batches(X, Y, batch_size or X.shape[0])
+    if isinstance(data, Iterator) and not callable(data):
+        # a one-shot iterator (a generator) serves one pass, and every product needs one: its batches are
+        # kept as they come (a list), still neither concatenated nor copied
+        data = list(data)
     try:
-        return batching.from_iterable(data, batch_size)
+        return batching.Stream(data, batch_size)
     except (TypeError, ValueError) as err:
         raise ValueError(f"`--model`={spec!r}: its data must be (X, Y) arrays or an iterable of (x, y) batches; "
                          f"{err}") from None
 
 
 def load(spec: str, *, loss: str | None = None, reduction: str = "sum", batch_size: int | None = None):
-    """``(objective, θ, Batches)`` from a model factory, every argument checked before any work.
+    """``(objective, θ, data)`` from a model factory, every argument checked before any work.
+
+    ``data`` is a :class:`~theory_lab.batching.Batches` (arrays) or a
+    :class:`~theory_lab.batching.Stream` (an iterable of batches, see the module docstring).
 
     Args:
         spec: see :func:`resolve`.
@@ -91,7 +100,8 @@ def load(spec: str, *, loss: str | None = None, reduction: str = "sum", batch_si
             callable if it returns one, else cross-entropy for integer targets and squared
             otherwise.
         reduction: ``"sum"`` or ``"mean"``.
-        batch_size: samples per batch (default: one batch).
+        batch_size: samples per batch (default: one batch for arrays, the first batch's size for
+            an iterable).
 
     Raises:
         ValueError: a bad factory, float32 parameters, mismatched shapes, a loss that is
@@ -106,15 +116,20 @@ def load(spec: str, *, loss: str | None = None, reduction: str = "sum", batch_si
                          "data) or (model, params, data, loss).")
     model, params, data = out[:3]
     data = _data(spec, data, batch_size)
+    try:
+        first = batching.example(data)  # a Stream's first batch (read once; the shapes of every batch)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"`--model`={spec!r}: its data must be (X, Y) arrays or an iterable of (x, y) batches; "
+                         f"{err}") from None
     if loss is None:
-        loss = out[3] if len(out) == 4 else ("softmax-cross-entropy" if np.issubdtype(np.dtype(data.Y.dtype), np.integer)
-                                             else "squared")
+        loss = out[3] if len(out) == 4 else ("softmax-cross-entropy" if np.issubdtype(np.dtype(first.Y.dtype),
+                                                                                      np.integer) else "squared")
     try:
         obj, theta = from_model(model, params, loss=loss, reduction=reduction)
-        check_data(obj, data.X[0], data.Y[0])
+        check_data(obj, first.X[0], first.Y[0])
+        value = float(D.loss(obj, theta, data))  # a Stream's every batch checked on this first pass
     except (TypeError, ValueError) as err:
         raise ValueError(f"`--model`={spec!r}: {err}") from None
-    value = float(D.loss(obj, theta, data))
     if not math.isfinite(value):
         raise ValueError(f"`--model`={spec!r}: the loss at the returned parameters is {value}: the network's outputs "
                          "are not finite. Check the inputs and parameters for NaN/Inf, or scale the weights down.")
