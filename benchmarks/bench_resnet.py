@@ -17,7 +17,9 @@ calls alternated in rotating order over ``--rounds`` rounds after one first call
    ms after ``malloc_trim``; and XLA's ``memory_analysis`` of the compiled program);
 2. ``top5``: Lanczos (full reorthogonalisation, rtol 1e-10, every residual reported) vs
    PyHessian's default ``eigenvalues(top_n=5)``; errors against a reference (a Lanczos run
-   of ``--reference-depth`` products from another start; default twice our depth);
+   of ``--reference-depth`` products from another start; default twice our depth); our
+   side's data by ``--top5-data``: one batch, or batches / a stream of ``--batch`` (on CPU
+   each product a Python loop over one compiled per-batch program, ``HessianMatvec.host_prepare``);
 3. ``trace``: Hutch++ (with its standard error) vs PyHessian's ``trace()`` (Hutchinson);
 4. ``density``: on a network small enough for a dense Hessian (``--small-widths``), SLQ vs
    PyHessian's ``density()``, each smoothed with the same Gaussian, L1 distance to the
@@ -25,7 +27,7 @@ calls alternated in rotating order over ``--rounds`` rounds after one first call
 
 Run (baselines venv, see README): ``.venv-baselines/bin/python benchmarks/bench_resnet.py
 [--n 1797] [--widths 32,64,64] [--batch 256] [--rounds 5] [--tasks hvp,top5,trace,density]
-[--json out.json]``; prints the markdown section for ``benchmarks/RESULTS.md``. Fewer than 5
+[--top5-data one|batched|stream] [--json out.json]``; prints the markdown section for ``benchmarks/RESULTS.md``. Fewer than 5
 rounds (``--rounds 1``, for the full size on a shared 2-core machine) are allowed and said so.
 """
 
@@ -76,7 +78,8 @@ def run(args) -> dict:
     if bad:
         raise SystemExit(f"--tasks: unknown {bad}; choose from {TASKS}")
     r: dict = {"n": args.n, "widths": widths, "batch": args.batch, "batch_norm": not args.no_bn,
-               "rounds": args.rounds, "machine": protocol.machine(), "command": " ".join(sys.argv)}
+               "rounds": args.rounds, "top5_data": args.top5_data, "machine": protocol.machine(),
+               "command": " ".join(sys.argv)}
     npz = Path(args.cache) / f"resnet-{args.n}-{'-'.join(map(str, widths))}-{int(not args.no_bn)}.npz"
     npz.parent.mkdir(parents=True, exist_ok=True)
     interleave = lambda calls, reference, name: protocol.interleave(  # noqa: E731
@@ -106,7 +109,7 @@ def run(args) -> dict:
             r["hvp"]["memory"]["torch"] = theirs.call("hvp_memory")["value"]
             log(f"hvp memory: {r['hvp']['memory']}")
         if "top5" in tasks:
-            calls = {"theory-lab": (ours, "top5", ("one",)), "pyhessian": (theirs, "pyhessian_top5", ())}
+            calls = {"theory-lab": (ours, "top5", (args.top5_data,)), "pyhessian": (theirs, "pyhessian_top5", ())}
             r["top5"] = _timed(interleave(calls, "pyhessian", "top-5"))
             ours_top = r["top5"]["values"]["theory-lab"]
             depth = args.reference_depth if args.reference_depth >= 0 else 2 * ours_top["depth"]
@@ -126,7 +129,7 @@ def run(args) -> dict:
         if "top5-ours" in tasks:
             r["top5_ours_single"] = []
             for _ in range(args.single_calls):  # the first compiles
-                r["top5_ours_single"].append(ours.call("top5", "one"))
+                r["top5_ours_single"].append(ours.call("top5", args.top5_data))
                 log(f"top-5 ours, single call: {r['top5_ours_single'][-1]}")
         if "top5-pyhessian" in tasks:
             r["top5_pyhessian_single"] = theirs.call("pyhessian_top5", 0, True)
@@ -178,6 +181,11 @@ def _rows(t: dict, reference: str, extra: dict | None = None) -> list[str]:
     return lines
 
 
+def _top5_data(r: dict) -> str:
+    data = r.get("top5_data", "one")
+    return {"one": "one batch", "batched": f"batches of {r['batch']}", "stream": f"a stream of {r['batch']}"}[data]
+
+
 def section(r: dict) -> str:
     m = r["machine"]
     out = [f"### P = {r['P']:,}, N = {r['n']}, widths {r['widths']}, batches of {r['batch']}, "
@@ -220,7 +228,7 @@ def section(r: dict) -> str:
     if "top5" in r:
         t = r["top5"]
         ours, ph = t["values"]["theory-lab"], t["values"]["pyhessian"]
-        out += ["**Top-5 Hessian eigenvalues.**", ""] + _rows(
+        out += [f"**Top-5 Hessian eigenvalues** (ours on {_top5_data(r)}).", ""] + _rows(
             t, "pyhessian", {"products": {"theory-lab": str(ours["products"]), "pyhessian": str(ph["products"])}}) + [""]
         out.append("- Ours (last round): " + ", ".join(f"{x:.12g}" for x in ours["values"]) + "; residuals ‖Hv − λv‖ "
                    + ", ".join(f"{x:.1e}" for x in ours["residuals"]) + f" (tolerance {ours['tol']:.1e}), converged "
@@ -237,7 +245,8 @@ def section(r: dict) -> str:
             f"{x:.8g}" for x in ph["values"]) + f"; max relative error {t['pyhessian_rel_err']:.1e}.")
         out.append("")
     if "top5_ours_single" in r or "top5_pyhessian_single" in r:
-        out += ["**Top-5, single calls** (not interleaved: one call per side is all this size allows here).", ""]
+        out += ["**Top-5, single calls** (not interleaved: one call per side is all this size allows here; ours on "
+                f"{_top5_data(r)}).", ""]
         for key, label in enumerate(("theory-lab (first call, compiling)", "theory-lab (second call)")):
             if key < len(r.get("top5_ours_single", [])):
                 c = r["top5_ours_single"][key]
@@ -292,6 +301,8 @@ def main(argv=None):
     ap.add_argument("--probes", type=int, default=8)
     ap.add_argument("--steps", type=int, default=64)
     ap.add_argument("--single-calls", type=int, default=2, help="calls of the top5-ours task")
+    ap.add_argument("--top5-data", choices=("one", "batched", "stream"), default="one",
+                    help="our side's data in top5 and top5-ours: one batch, batches of --batch, or a stream of them")
     ap.add_argument("--cache", default="/tmp/theory-lab-bench-resnet")
     ap.add_argument("--json", default=None, help="write the raw results here")
     args = ap.parse_args(argv)

@@ -126,6 +126,9 @@ def hvp_peak(mode: str) -> dict:
 
 
 def top5(data: str = "batched") -> dict:
+    """Lanczos top-5 (rtol 1e-10) on ``data`` "one", "batched" or "stream": with batches or a stream each
+    product is a Python loop over one jitted per-batch HVP (``HessianMatvec.host_prepare``, the python
+    driver on CPU), not ``lax.scan`` inside one program."""
     s = STATE
     r = S.lanczos(s["op"], s["obj"].P, jax.random.key(2), s["theta"], s[data], k=5, which="top", rtol=RTOL)
     return {"values": r.values.tolist(), "residuals": r.residuals.tolist(), "products": int(r.num_matvecs),
