@@ -23,7 +23,7 @@ from scipy import linalg as _sla
 
 from theory_lab.arch import Architecture
 from theory_lab.linalg import DEFAULT_BAND, RankReport, rank_report
-from theory_lab.sampling import _set_layer
+from theory_lab.sampling import with_layer
 
 __all__ = ["ExactFit", "exact_fit", "with_output_layer", "parameter_counts"]
 
@@ -93,7 +93,7 @@ def with_output_layer(arch: Architecture, params, lam) -> dict:
     info = arch.layer(L)
     if lam.shape != (info.l, info.T):
         raise ValueError(f"`lam` has shape {lam.shape}; the output layer expects (n_{L - 1}, m) = {(info.l, info.T)}.")
-    return _set_layer(params, L, W=lam, b=np.zeros(info.T))
+    return with_layer(params, L, W=lam, b=np.zeros(info.T))
 
 
 def parameter_counts(arch: Architecture, N: int) -> dict:

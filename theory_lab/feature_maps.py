@@ -32,11 +32,21 @@ from theory_lab import activations as _act
 from theory_lab import model as _model
 from theory_lab.arch import Architecture, Output
 from theory_lab.linalg import DEFAULT_BAND, RankReport, certify_rank_bound, rank_report
-from theory_lab.sampling import _to_device
+from theory_lab.sampling import to_device
 
-__all__ = ["feature_rank", "features_upto", "full_weight_matrix", "duplicate_samples"]
+__all__ = ["feature_rank", "features_upto", "forward_upto", "full_weight_matrix", "duplicate_samples",
+           "check_layer_index"]
 
-def _check_k(arch: Architecture, k, N: int | None = None, *, need_weights: bool = True) -> int:
+def check_layer_index(arch: Architecture, k, N: int | None = None, *, need_weights: bool = True) -> int:
+    """``k`` as an int if it names a hidden layer ``1 … L−1`` (with weights, unless ``need_weights=False``).
+
+    Raises a ValueError naming ``k``, the value and the allowed range otherwise.
+
+    Example:
+        >>> from theory_lab.arch import Architecture, Dense, Output
+        >>> check_layer_index(Architecture((3,), (Dense(4), Output(1))), 1)
+        1
+    """
     if not isinstance(k, (int, np.integer)) or not 1 <= k <= arch.L - 1:
         raise ValueError(f"`k`={k!r} is not a hidden layer; expected an integer in [1, {arch.L - 1}].")
     if need_weights and not arch.layer(int(k)).has_weights:
@@ -57,8 +67,8 @@ def feature_rank(arch: Architecture, params, X, k: int, *, band: float = DEFAULT
         >>> feature_rank(arch, sample_params(arch, 1), X, 1).rank
         5
     """
-    k = _check_k(arch, k, need_weights=False)
-    fw = _forward_upto(arch, params, X, k)
+    k = check_layer_index(arch, k, need_weights=False)
+    fw = forward_upto(arch, params, X, k)
     F = np.asarray(fw.F[k])
     report = rank_report(F, band=band, name=f"F_{k}")
     bound, certificate = duplicate_samples(X)
@@ -169,7 +179,7 @@ _forward_cpu = jax.jit(_apply, static_argnums=0, compiler_options={"xla_backend_
 _forward_other = jax.jit(_apply, static_argnums=0)
 
 
-def _forward_upto(arch: Architecture, params, X, k: int):
+def forward_upto(arch: Architecture, params, X, k: int):
     """Forward of layers ``1 … k`` only (a truncated copy of ``arch`` with a dummy output)."""
     _model.check_inputs(arch, X)
     small = _truncated(arch, k)
@@ -177,7 +187,7 @@ def _forward_upto(arch: Architecture, params, X, k: int):
     # numpy zeros: an eager jnp.zeros would compile a broadcast for every new width
     sub[f"layer_{k + 1}"] = {"W": np.zeros((small.layer(k + 1).l, 1)), "b": np.zeros(1)}
     forward = _forward_cpu if jax.default_backend() == "cpu" else _forward_other
-    return forward(small, sub, X if isinstance(X, jax.Array) else _to_device(np.asarray(X)))
+    return forward(small, sub, X if isinstance(X, jax.Array) else to_device(np.asarray(X)))
 
 
 def features_upto(arch: Architecture, params, X, k: int) -> np.ndarray:
@@ -187,8 +197,8 @@ def features_upto(arch: Architecture, params, X, k: int) -> np.ndarray:
     check), but the layers after ``k`` are left out and, on CPU, XLA compiles it at
     backend optimisation level 0: each new architecture compiles in about half the time.
     """
-    k = _check_k(arch, k, need_weights=False)
-    return np.asarray(_forward_upto(arch, params, X, k).F[k])
+    k = check_layer_index(arch, k, need_weights=False)
+    return np.asarray(forward_upto(arch, params, X, k).F[k])
 
 
 def full_weight_matrix(arch: Architecture, params, k: int) -> np.ndarray:

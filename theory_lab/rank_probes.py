@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from theory_lab.arch import Architecture
-from theory_lab.feature_maps import _check_k, _forward_upto, feature_rank
+from theory_lab.feature_maps import check_layer_index, forward_upto, feature_rank
 from theory_lab.linalg import DEFAULT_BAND, rank_report
 from theory_lab.sampling import as_generator, sample_params
 
@@ -99,8 +99,8 @@ def diagnose_units(arch: Architecture, params, X, k: int) -> UnitDiagnosis:
         >>> d.layers[0]["dead"], d.bound, d.explains_deficiency
         (8, 0, True)
     """
-    k = _check_k(arch, k, need_weights=False)
-    fwd = _forward_upto(arch, params, X, k)
+    k = check_layer_index(arch, k, need_weights=False)
+    fwd = forward_upto(arch, params, X, k)
     N = int(np.shape(X)[0])
     rows = []
     for info in arch.info[:k]:
@@ -194,7 +194,7 @@ def rank_frequency(arch: Architecture, X, k: int, *, draws: int, key=0, law: str
     """
     if not isinstance(draws, int) or draws < 1:
         raise ValueError(f"`draws`={draws!r} must be a positive int.")
-    k = _check_k(arch, k, need_weights=False)
+    k = check_layer_index(arch, k, need_weights=False)
     rng = as_generator(key)
     N = int(np.shape(X)[0])
     full = deficient = inconclusive = dead = nsc = explained = 0

@@ -29,7 +29,7 @@ from scipy import special as _special
 from theory_lab import model as _model
 from theory_lab.arch import Architecture
 
-__all__ = ["BIAS_LAWS", "as_generator", "sample_params"]
+__all__ = ["BIAS_LAWS", "as_generator", "sample_params", "with_layer", "to_device"]
 
 BIAS_LAWS = ("normal", "uniform", "zeros")
 _TRUNC = 0.87962566103423978  # std of a standard normal truncated to [-2, 2], as in flax
@@ -55,7 +55,8 @@ def as_generator(key) -> np.random.Generator:
     return np.random.default_rng(data.astype(np.uint32).ravel().tolist())
 
 
-def _to_device(a: np.ndarray) -> jax.Array:
+def to_device(a: np.ndarray) -> jax.Array:
+    """A float64 device copy of ``a`` (any shape), without compiling anything."""
     # device_put, not jnp.asarray: the latter compiles a small program for every new shape
     return jax.device_put(np.asarray(a, dtype=np.float64))
 
@@ -136,21 +137,22 @@ def sample_params(arch: Architecture, key, *, law: str = "lecun_normal", bias_la
     for info in arch.info:
         if not info.has_weights:
             continue
-        layer = {"W": _to_device(_weights(rng, law, (info.l, info.T), float(scale)))}
+        layer = {"W": to_device(_weights(rng, law, (info.l, info.T), float(scale)))}
         size = _bias_size(info)
         if size is not None:
-            layer["b"] = _to_device(_bias(rng, bias_law, size, float(bias_scale), float(bias_mean)))
+            layer["b"] = to_device(_bias(rng, bias_law, size, float(bias_scale), float(bias_mean)))
         params[f"layer_{info.k}"] = layer
     return params
 
 
 # Used by the construction and the exact fit to install a layer without touching the rest.
-def _set_layer(params, k: int, W=None, b=None):
+def with_layer(params, k: int, W=None, b=None):
+    """A copy of ``params`` with layer ``k``'s ``W`` and/or ``b`` replaced (float64 device arrays); ``params`` is unchanged."""
     out = dict(params)
     layer = dict(out[f"layer_{k}"])
     if W is not None:
-        layer["W"] = _to_device(np.asarray(W))
+        layer["W"] = to_device(np.asarray(W))
     if b is not None:
-        layer["b"] = _to_device(np.asarray(b))
+        layer["b"] = to_device(np.asarray(b))
     out[f"layer_{k}"] = layer
     return out

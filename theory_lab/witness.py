@@ -40,9 +40,9 @@ import numpy as np
 from theory_lab import activations as _act
 from theory_lab import model as _model
 from theory_lab.arch import Architecture
-from theory_lab.feature_maps import _check_k, _forward_upto, features_upto, full_weight_matrix
+from theory_lab.feature_maps import check_layer_index, forward_upto, features_upto, full_weight_matrix
 from theory_lab.linalg import DEFAULT_BAND, RankReport, rank_report
-from theory_lab.sampling import _set_layer, as_generator, sample_params
+from theory_lab.sampling import with_layer, as_generator, sample_params
 
 __all__ = ["Witness", "construct_full_rank"]
 
@@ -163,7 +163,7 @@ def _greedy_thresholds(A: np.ndarray):
 def _shift_positive(arch: Architecture, params, X, l: int, k: int, delta: float):
     """Biases of layer ``l`` shifted so every pre-activation is ``≥ delta`` on the data."""
     info = arch.layer(l)
-    G = np.asarray(_forward_upto(arch, params, X, k).G[l])
+    G = np.asarray(forward_upto(arch, params, X, k).G[l])
     b = np.asarray(params[f"layer_{l}"].get("b", np.zeros(0)))
     if b.size == 0:
         return params
@@ -171,7 +171,7 @@ def _shift_positive(arch: Architecture, params, X, l: int, k: int, delta: float)
         shift = delta - G.min(axis=0)
     else:  # per-filter bias: one shift per filter over all patches
         shift = delta - G.reshape(G.shape[0], info.P, info.T).min(axis=(0, 1))
-    return _set_layer(params, l, b=b + np.maximum(shift, 0.0))
+    return with_layer(params, l, b=b + np.maximum(shift, 0.0))
 
 
 def construct_full_rank(arch: Architecture, X, k: int, *, key=0, attempts: int = 5,
@@ -202,7 +202,7 @@ def construct_full_rank(arch: Architecture, X, k: int, *, key=0, attempts: int =
         :class:`Witness` (the last attempt's if none succeeded).
     """
     _model.check_inputs(arch, X)
-    k = _check_k(arch, k)
+    k = check_layer_index(arch, k)
     info = arch.layer(k)
     N = int(np.shape(X)[0])
     if info.n < N:
@@ -223,7 +223,7 @@ def construct_full_rank(arch: Architecture, X, k: int, *, key=0, attempts: int =
             li = arch.layer(l)
             if li.has_weights and not _act.get(li.activation).strictly_increasing:
                 params = _shift_positive(arch, params, X, l, k, delta=0.1)
-        G = np.asarray(_forward_upto(arch, params, X, k).G[k])
+        G = np.asarray(forward_upto(arch, params, X, k).G[k])
         b_old = np.asarray(_model.bias_vector(arch, params, k))
         A = sign * (G - b_old)  # (N, n_k): sign·⟨w^t, f_{k-1}^p(x_i)⟩
         picked = _greedy_thresholds(A)
@@ -239,7 +239,7 @@ def construct_full_rank(arch: Architecture, X, k: int, *, key=0, attempts: int =
         half = 0.5 * float(gaps.min())
         for c in ((1.0,) if homogeneous else alphas):
             alpha = 1.0 if homogeneous else c / half
-            cand = _set_layer(params, k, W=sign * alpha * W, b=-alpha * theta)
+            cand = with_layer(params, k, W=sign * alpha * W, b=-alpha * theta)
             F = features_upto(arch, cand, X, k)
             rep = rank_report(F, band=band, name=f"F_{k}")
             U = {l: rank_report(full_weight_matrix(arch, cand, l), band=band, name=f"U_{l}")

@@ -40,8 +40,25 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from theory_lab.zoo.ops import (Add, Concat, Conv, ConvTranspose, Dense, Elementwise, GlobalPool, MaxUnpool, Op,
-                                PadChannels, Padding, Pads, Pool, Shape, _input_shape, _padding, _pair)
+from theory_lab.zoo.ops import (
+    Add,
+    Concat,
+    Conv,
+    ConvTranspose,
+    Dense,
+    Elementwise,
+    GlobalPool,
+    MaxUnpool,
+    Op,
+    PadChannels,
+    Padding,
+    Pads,
+    Pool,
+    Shape,
+    check_input_shape,
+    check_padding,
+    check_pair,
+)
 
 __all__ = ["Node", "Layer", "Network", "Builder"]
 
@@ -96,7 +113,7 @@ class Network:
     _index: dict = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        shape = _input_shape(self.name, self.input_shape)
+        shape = check_input_shape(self.name, self.input_shape)
         object.__setattr__(self, "input_shape", shape)
         shapes: dict[str, Shape] = {"input": shape}
         depth = {"input": 0}
@@ -183,7 +200,7 @@ class Builder:
         self.name, self.title, self.source = name, title, source
         self._input_shape = tuple(input_shape)
         self._nodes: list[Node] = []
-        self._shapes: dict[str, Shape] = {"input": _input_shape(name, self._input_shape)}
+        self._shapes: dict[str, Shape] = {"input": check_input_shape(name, self._input_shape)}
         self._ops: dict[str, Op] = {}
         self._outputs: list[str] = []
         self._count = 0
@@ -215,8 +232,8 @@ class Builder:
         where = f"conv {name!r}"
         if not isinstance(filters, int) or filters < 1:
             raise ValueError(f"{where}: `filters`={filters!r} must be a positive int.")
-        op = Conv(filters, _pair(kernel, "kernel", where), _pair(stride, "stride", where), _padding(padding, where),
-                  _pair(dilation, "dilation", where), groups)
+        op = Conv(filters, check_pair(kernel, "kernel", where), check_pair(stride, "stride", where), check_padding(padding, where),
+                  check_pair(dilation, "dilation", where), groups)
         return self._add(op, (x,), name, output)
 
     def depthwise(self, x: str, kernel, stride=1, padding: Padding | int = 0, *, name: str | None = None) -> str:
@@ -232,18 +249,18 @@ class Builder:
     def conv_transpose(self, x: str, filters: int, kernel, stride=1, padding: int | Pads = 0, output_padding=0,
                        *, name: str | None = None, output: bool = False) -> str:
         where = f"conv transpose {name!r}"
-        pads = _padding(padding, where)
+        pads = check_padding(padding, where)
         if isinstance(pads, str):
             raise ValueError(f"{where}: `padding` must be explicit (an int or pairs), got {padding!r}.")
-        op = ConvTranspose(filters, _pair(kernel, "kernel", where), _pair(stride, "stride", where), pads,
-                           _pair(output_padding, "output_padding", where, 0))
+        op = ConvTranspose(filters, check_pair(kernel, "kernel", where), check_pair(stride, "stride", where), pads,
+                           check_pair(output_padding, "output_padding", where, 0))
         return self._add(op, (x,), name, output)
 
     def _pool(self, kind, x, window, stride, padding, ceil_mode, name):
         where = f"{kind} pool {name!r}"
-        window = _pair(window, "window", where)
-        stride = window if stride is None else _pair(stride, "stride", where)
-        return self._add(Pool(kind, window, stride, _padding(padding, where), ceil_mode), (x,), name)
+        window = check_pair(window, "window", where)
+        stride = window if stride is None else check_pair(stride, "stride", where)
+        return self._add(Pool(kind, window, stride, check_padding(padding, where), ceil_mode), (x,), name)
 
     def max_pool(self, x: str, window, stride=None, padding: Padding | int = 0, *, ceil_mode: bool = False,
                  name: str | None = None) -> str:

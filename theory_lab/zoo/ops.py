@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Union
 
 __all__ = ["Conv", "ConvTranspose", "Pool", "GlobalPool", "Dense", "Concat", "Add", "Elementwise",
-           "PadChannels", "MaxUnpool", "Op", "Shape", "Padding", "Pads"]
+           "PadChannels", "MaxUnpool", "Op", "Shape", "Padding", "Pads", "check_pair", "check_padding",
+           "check_input_shape"]
 
 Shape = tuple[int, int, int]
 Pads = tuple[tuple[int, int], tuple[int, int]]
@@ -33,7 +34,8 @@ Padding = Union[str, Pads]
 _AXES = ("H", "W")
 
 
-def _pair(value, name: str, where: str, minimum: int = 1) -> tuple[int, int]:
+def check_pair(value, name: str, where: str, minimum: int = 1) -> tuple[int, int]:
+    """``value`` (an int or a pair) as ``(H, W)`` ints ``>= minimum``; a ValueError naming ``where`` and ``name`` otherwise."""
     pair = (value, value) if isinstance(value, int) else tuple(value)
     if len(pair) != 2 or any(not isinstance(v, int) or v < minimum for v in pair):
         raise ValueError(f"{where}: `{name}`={value!r} must be an int >= {minimum} or a pair of them (H, W), "
@@ -41,7 +43,7 @@ def _pair(value, name: str, where: str, minimum: int = 1) -> tuple[int, int]:
     return pair
 
 
-def _padding(value, where: str) -> Padding:
+def check_padding(value, where: str) -> Padding:
     """``"valid"``, ``"same"`` (TensorFlow's rule), an int, ``(ph, pw)`` or ``((top, bottom), (left, right))``."""
     if isinstance(value, str):
         if value.lower() not in ("valid", "same"):
@@ -91,7 +93,8 @@ def _window(where: str, shape: Shape, kernel, stride, padding: Padding, dilation
     return out[0], out[1]
 
 
-def _input_shape(name: str, shape) -> Shape:
+def check_input_shape(name: str, shape) -> Shape:
+    """``shape`` as ``(H, W, C)`` positive ints; a ValueError naming the network ``name`` otherwise."""
     shape = tuple(shape)
     if len(shape) != 3 or any(not isinstance(v, int) or v < 1 for v in shape):
         raise ValueError(f"network {name!r}: `input_shape`={shape!r} must be (H, W, C) with positive ints, "
