@@ -50,7 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["Batches", "batches", "from_iterable", "Stream", "stream_sum", "looped", "example", "refuse_stream",
-           "as_batches", "sum_over", "map_over", "batch_size", "map_basis", "DEFAULT_MEMORY"]
+           "as_batches", "sum_over", "map_over", "batch_size", "products_at_once", "map_basis", "DEFAULT_MEMORY"]
 
 DEFAULT_MEMORY = 1 << 29  # bytes for products run at once (512 MiB)
 
@@ -415,6 +415,15 @@ def batch_size(obj, N: int, memory: int = DEFAULT_MEMORY, *, factor: int = 6,
     width = sum(obj.arch.widths) if obj.arch is not None else 1024
     per = 8 * (factor * N * width + 4 * obj.P)
     return int(max(1, memory // max(per, 1)))
+
+
+def products_at_once(obj, N: int, memory: int = DEFAULT_MEMORY, batch: int | None = None) -> int:
+    """An explicit ``batch`` (products run at once) checked, or :func:`batch_size`'s choice when ``None``."""
+    if batch is None:
+        return batch_size(obj, N, memory)
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise ValueError(f"`batch`={batch!r} must be a positive integer (products run at once), or None for auto.")
+    return int(batch)
 
 
 def map_basis(fn, size: int, batch: int, dtype=jnp.float64):

@@ -33,7 +33,8 @@ such products.
 
 Every function is jitted with the Objective static and ``θ``, the data and ``v`` as
 arguments (never closed over); :func:`batch_size` (products run at once) is re-exported
-from :mod:`theory_lab.batching`.
+from :mod:`theory_lab.batching`, :func:`jacobian` and :func:`sample_jacobian` from
+:mod:`theory_lab.jacobians`.
 
 Every derivative also takes ``block=``: a layer index ``k`` (chain networks) or the
 path of a parameter subtree (``"Conv_0"``; any pytree); θ's other entries are held
@@ -66,6 +67,7 @@ import numpy as np
 
 from theory_lab import batching
 from theory_lab.batching import DEFAULT_MEMORY, Batches, Stream, batch_size, map_basis
+from theory_lab.jacobians import jacobian, sample_jacobian
 from theory_lab.layout import Leaf, Layout, flatten, layout
 from theory_lab.objective import Objective, as_data, check_data, from_model, objective, streamed
 
@@ -216,89 +218,6 @@ def gradient(obj: Objective, theta, X, Y=None, *, block=None) -> jax.Array:
     return value_and_gradient(obj, theta, X, Y, block=block)[1]
 
 
-# ----------------------------------------------------------------------------- products at once
-
-
-def _batch(obj, N, memory, batch):
-    if batch is None:
-        return batch_size(obj, N, memory)
-    if not isinstance(batch, (int, np.integer)) or batch < 1:
-        raise ValueError(f"`batch`={batch!r} must be a positive integer (products run at once), or None for auto.")
-    return int(batch)
-
-
-# ----------------------------------------------------------------------------- Jacobian
-
-
-def sample_jacobian(obj: Objective, theta, X, block=None) -> jax.Array:
-    """Reverse-mode ``J (Nm, P)`` one sample at a time; traceable (usable inside ``jit``).
-
-    Row block ``i`` depends on sample ``i`` only (no layer mixes samples; batch norm in
-    inference mode does not either), so ``m`` reverse passes through one sample each,
-    vmapped over samples, replace ``N·m`` reverse passes through the whole batch.
-    """
-    def one(x):
-        fn, x0 = obj.restrict(lambda t: obj.outputs(t, x[None]).reshape(-1), theta, block)
-        return jax.jacrev(fn)(x0)
-
-    J = jax.vmap(one)(X)
-    return J.reshape(-1, J.shape[-1])
-
-
-@functools.partial(jax.jit, static_argnums=(0, 3, 4, 5))
-def _jacobian_jit(obj, theta, data, mode, batch, block):
-    if mode == "forward":
-        X = data.X[0]
-        fn, x0 = obj.restrict(lambda t: obj.outputs(t, X).reshape(-1), theta, block)
-        _, f_jvp = jax.linearize(fn, x0)
-        return map_basis(f_jvp, x0.shape[0], batch).T
-    J = batching.map_over(lambda X: sample_jacobian(obj, theta, X, block).reshape(X.shape[0], -1,
-                                                                                  obj.block_size(block)), data)
-    return J.reshape(-1, J.shape[-1])
-
-
-def jacobian(obj: Objective, theta, X, *, mode: str = "auto", memory: int = DEFAULT_MEMORY,
-             batch: int | None = None, block=None) -> jax.Array:
-    """Output Jacobian ``J = ∂ vec(F_L) / ∂θ`` of shape ``(Nm, P)`` (``(Nm, P_k)`` with ``block``).
-
-    ``mode="auto"`` uses forward mode (one JVP per column) when ``P ≤ Nm`` and reverse
-    mode otherwise (``m`` VJPs per sample, vmapped over samples: :func:`sample_jacobian`);
-    forward mode runs ``batch`` products at once (default :func:`batch_size` under
-    ``memory`` bytes). For a Batches, reverse mode batch by batch.
-    """
-    theta = obj.check_theta(theta)
-    if mode not in ("auto", "forward", "reverse"):
-        raise ValueError(f"`mode`={mode!r} is unknown; expected 'auto', 'forward' or 'reverse'.")
-    if isinstance(X, Stream):
-        if mode == "forward":
-            raise ValueError("`mode`='forward' needs the data in one batch; use mode='reverse' (or 'auto') for a "
-                             "Stream.")
-        return _streamed_jacobian(obj, theta, X, memory, batch, block)
-    if isinstance(X, Batches):
-        N, m = check_data(obj, X.X[0])
-        data, N = X, X.N
-        if mode == "forward" and X.num_batches > 1:
-            raise ValueError("`mode`='forward' needs the data in one batch; use mode='reverse' for a Batches.")
-    else:
-        X = jnp.asarray(X)
-        N, m = check_data(obj, X)
-        data = batching.as_batches(X, jnp.zeros((N,)))
-    P = obj.block_size(block)
-    if mode == "auto":
-        mode = "forward" if P <= N * m and data.num_batches == 1 else "reverse"
-    return _jacobian_jit(obj, theta, data, mode, _batch(obj, N, memory, batch), block)
-
-
-def _streamed_jacobian(obj, theta, stream, memory, batch, block):
-    """Reverse mode chunk by chunk (one compiled program), padding rows dropped, stacked on the host."""
-    parts = []
-    for chunk in stream.chunks():
-        n, m = check_data(obj, chunk.X[0], chunk.Y[0])
-        J = _jacobian_jit(obj, theta, chunk, "reverse", _batch(obj, n, memory, batch), block)
-        parts.append(np.asarray(J)[np.repeat(np.asarray(chunk.weight[0]) > 0, m)])
-    return jnp.asarray(np.concatenate(parts))
-
-
 # ----------------------------------------------------------------------------- Hessian products
 
 
@@ -393,7 +312,7 @@ def _dense(obj, kind, theta, X, Y, memory, batch, block):
 
         return spectrum.materialize(HessianMatvec(obj, kind, block), obj.block_size(block), theta, data)
     batching.refuse_stream(data, f"the dense matrix with `batch`={batch!r} (products stacked by lax.map) or off CPU")
-    return _dense_jit(obj, kind, theta, data, _batch(obj, data.N, memory, batch), block)
+    return _dense_jit(obj, kind, theta, data, batching.products_at_once(obj, data.N, memory, batch), block)
 
 
 def hessian(obj: Objective, theta, X, Y=None, *, memory: int = DEFAULT_MEMORY, batch: int | None = None,
