@@ -5,7 +5,10 @@ vectors of length ``dim`` (for example :class:`theory_lab.derivatives.HessianMat
 or :func:`dense_matvec` with ``params = (A,)``). It is a static argument of the
 jitted routines here and ``params`` are their arguments. If the operator has a
 ``prepare(*params) -> (v -> A v)`` method, it is called once per run, inside the
-jit, before any product (the Hessian linearises its gradient there).
+jit, before any product (the Hessian linearises its gradient there). On CPU an operator's
+``host_prepare(*params)`` comes first when it gives a Python callable (the Hessian does for
+data in several batches or a :class:`~theory_lab.batching.Stream`: each product a Python
+loop over one jitted per-batch program; see :mod:`theory_lab.krylov`).
 
 * :func:`lanczos` — top-``k`` / bottom-``k`` eigenpairs by Lanczos with full
   reorthogonalisation (:mod:`theory_lab.krylov`), each with its residual
