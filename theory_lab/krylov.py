@@ -371,13 +371,13 @@ def prepare(matvec, dim: int, params: tuple, *, driver: str | None = None):
     pytree), or ``None`` for an operator without preparation. Params holding a
     :class:`~theory_lab.batching.Stream` need the host preparation: without it, a clear error.
     """
-    params = tuple(params)
-    if (driver_for() if driver is None else driver) == "python":
+    params, driver = tuple(params), driver_for() if driver is None else driver
+    if driver == "python":
         host_prepare = getattr(matvec, "host_prepare", None)
         fn = None if host_prepare is None else host_prepare(*params)
         if fn is not None:
             return HostProduct(fn)
-    batching.refuse_stream(params, f"an operator's products with driver={driver_for() if driver is None else driver!r}")
+    batching.refuse_stream(params, f"driver={driver!r}")
     return _prepare(matvec, int(dim), params)
 
 
