@@ -32,9 +32,11 @@ the allocated rows). Inside a jitted loop (``lax.fori_loop``) XLA's CPU backend 
 linearised Hessian-vector product 5–6× slower than the same product dispatched on its
 own (and ~4x slower inside a ``lax.cond``; measured on the digits CNN, see
 ``benchmarks/RESULTS.md``), so on CPU (``driver="python"``) each step is two jitted calls
-driven from Python — the product alone, then the orthogonalisation (a breakdown's restart
-vector is a third program, compiled only when one happens); elsewhere (``driver="loop"``) a
-block of steps runs in one jitted loop. :data:`DRIVERS` holds the choice per backend. Every
+driven from Python — the product alone, then one update program (orthogonalisation, ``T``'s
+entries, the kept product and, for a breakdown, the restart vector). A restarting basis never
+waits for a step's flags, so the next product is dispatched while the update runs; the two
+drivers compute the same numbers. Elsewhere (``driver="loop"``) a block of steps runs in
+one jitted loop. :data:`DRIVERS` holds the choice per backend. Every
 product on CPU (steps, :func:`products`, :func:`apply_many`) goes through one compiled
 program per operator.
 
@@ -256,30 +258,29 @@ def _fresh(key, j, Q):
     return r / jnp.linalg.norm(r)
 
 
-def _update(key, restart, st, Aq, *, inline_restart: bool):
-    """Orthogonalise ``Aq = A q_j`` against ``Q``, record ``α_j, β_j`` and the next vector (or a breakdown).
+def _update(key, restart: bool, st, Aq):
+    """Orthogonalise ``Aq = A q_j`` against ``Q``, record ``α_j, β_j``, keep ``Aq`` and set the next vector.
 
-    Returns the new state and whether a restart is due (a breakdown with ``restart`` before the basis
-    is complete). With ``inline_restart`` the restart vector is drawn here (a ``lax.cond``); otherwise
-    the next vector is left 0 and the caller applies :func:`_restart_jit` (the rare case compiles only
-    when it happens, and the step's program stays small).
+    Returns the new state and whether a restart was due (a breakdown with ``restart`` before the basis
+    is complete). ``restart`` is static: with it a breakdown's restart vector is drawn here (a
+    ``lax.cond`` around the draw, never around a product); without it a breakdown stops the basis and
+    the next vector is 0.
     """
     Q, alpha, beta, j, scale, done, count, nbreak, AQ, _ = st
     B, dim = Q.shape
-    restart = jnp.asarray(restart)
     w, h, w1 = _cgs2(Q, Aq)
     b = jnp.linalg.norm(w)
     s = jnp.maximum(scale, jnp.linalg.norm(Aq))
     full = j + 1 >= dim
     broke = (b <= BREAKDOWN_RTOL * s) | (b < 0.5 * jnp.linalg.norm(w1)) | full
-    due = broke & restart & ~full
+    due = broke & jnp.asarray(restart) & ~full
 
     def follow(_):
         return jnp.where(broke, 0.0, w / jnp.where(broke, 1.0, b))
 
-    nxt = jax.lax.cond(due, lambda _: _fresh(key, j, Q), follow, None) if inline_restart else follow(None)
+    nxt = jax.lax.cond(due, lambda _: _fresh(key, j, Q), follow, None) if restart else follow(None)
     Q2 = Q.at[jnp.minimum(j + 1, B - 1)].set(jnp.where(j + 1 < B, nxt, Q[B - 1]))
-    stop = full | (broke & ~restart)
+    stop = full | (broke & ~jnp.asarray(restart))
     AQ2 = None if AQ is None else AQ.at[j].set(Aq)
     return (Q2, alpha.at[j].set(h[j]), beta.at[j].set(jnp.where(broke, 0.0, b)), j + 1, s, stop,
             count + 1, nbreak + broke.astype(nbreak.dtype), AQ2, nxt), due
@@ -287,29 +288,19 @@ def _update(key, restart, st, Aq, *, inline_restart: bool):
 
 def _step(apply, key, restart, st):
     return jax.lax.cond(st[5], lambda st: st,
-                        lambda st: _update(key, restart, st, apply(st[9]), inline_restart=True)[0], st)
+                        lambda st: _update(key, restart, st, apply(st[9]))[0], st)
 
 
-@functools.partial(jax.jit, donate_argnums=(2,))
+@functools.partial(jax.jit, static_argnums=(1,), donate_argnums=(2,))
 def _update_jit(key, restart, st, Aq):
-    # ``restart`` is traced: Lanczos and quadrature share one program per capacity
-    return _update(key, restart, st, Aq, inline_restart=False)
+    """One step's update after its product (the CPU driver): orthogonalisation, ``T``'s entries, the kept product.
 
-
-@functools.partial(jax.jit, donate_argnums=(0,))
-def _keep(AQ, j, Aq):
-    """Row ``j − 1`` of the kept products set to ``Aq`` (``j`` the depth after the step)."""
-    return AQ.at[j - 1].set(Aq)
-
-
-@functools.partial(jax.jit, donate_argnums=(1,))
-def _restart_jit(key, st):
-    Q, *rest, q = st
-    j = st[3]  # steps taken; the breakdown happened at step j − 1
-    r = _fresh(key, j - 1, Q)
-    B = Q.shape[0]
-    Q = Q.at[jnp.minimum(j, B - 1)].set(jnp.where(j < B, r, Q[B - 1]))
-    return (Q, *rest, r)
+    With ``restart`` the restart vector is drawn here (a ``lax.cond`` around the draw, not around the
+    product), so the state is always ready for the next product and the driver need not read any
+    step's flags: the next product is dispatched while this program runs. One program per capacity,
+    ``restart`` and kept products (Lanczos: 64 rows, restart, kept; quadrature: no restart, no draw).
+    """
+    return _update(key, restart, st, Aq)[0]
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1), donate_argnums=(5,))
@@ -392,21 +383,14 @@ def extend(K: Krylov, depth: int) -> Krylov:
     if K.driver == "loop":
         st = _loop_steps(K.matvec, K.restart, K.linear, K.params, K.key, st, jnp.int32(n))
     else:
-        restart = jax.device_put(np.bool_(K.restart))
         for _ in range(n):
             # the product alone in its own program: inside a cond or loop XLA's CPU backend ran it ~4x slower
             Aq = _apply_one(K.matvec, K.linear, K.params, st[9])
-            # kept products are written by their own small program, so that bases with and without them
-            # (Lanczos, quadrature) share one step program per capacity
-            AQ = st[8]
-            st, due = _update_jit(K.key, restart, st[:8] + (None, st[9]), Aq)
-            if AQ is not None:
-                AQ = _keep(AQ, st[3], Aq)
-                st = st[:8] + (AQ, st[9])
-            if bool(st[5]):
-                break  # basis complete, or (quadrature) the probe's measure is exact
-            if bool(due):
-                st = _restart_jit(K.key, st)
+            st = _update_jit(K.key, K.restart, st, Aq)
+            # with restart only a complete basis stops (depth = dim, the last step here): no step waits for
+            # its flags (a wait per step cost ~0.3 ms/step and more under load); without, a breakdown stops
+            if not K.restart and bool(st[5]):
+                break  # (quadrature) the probe's measure is exact
     return replace(K, state=st)
 
 
