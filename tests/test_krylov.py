@@ -1,7 +1,7 @@
 """theory_lab.krylov's step drivers against a naive numpy twin of the same recurrence (float64).
 
-The CPU driver (``"python"``: the product, then one update program, no wait on a step's flags
-when the basis restarts) and the jitted-loop driver (``"loop"``) must build the same basis as a
+The CPU driver (``"python"``: the product, then the update program, one flag read per step)
+and the jitted-loop driver (``"loop"``) must build the same basis as a
 plain numpy Lanczos with classical Gram–Schmidt twice, the same breakdown rule and the same
 restart vectors: ``alpha``, ``beta`` and ``Q`` to 1e-12, the same depth, breakdowns and product count.
 """
@@ -17,7 +17,7 @@ from theory_lab.spectrum import dense_matvec
 DRIVERS = ("python", "loop")
 
 
-def _cgs2(Q, w):
+def _cgs2(Q, w):  # as theory_lab.krylov._cgs2
     h = Q @ w
     w1 = w - Q.T @ h
     h2 = Q @ w1

@@ -32,10 +32,9 @@ the allocated rows). Inside a jitted loop (``lax.fori_loop``) XLA's CPU backend 
 linearised Hessian-vector product 5–6× slower than the same product dispatched on its
 own (and ~4x slower inside a ``lax.cond``; measured on the digits CNN, see
 ``benchmarks/RESULTS.md``), so on CPU (``driver="python"``) each step is two jitted calls
-driven from Python — the product alone, then one update program (orthogonalisation, ``T``'s
-entries, the kept product and, for a breakdown, the restart vector). A restarting basis never
-waits for a step's flags, so the next product is dispatched while the update runs; the two
-drivers compute the same numbers. Elsewhere (``driver="loop"``) a block of steps runs in
+driven from Python — the product alone, then the orthogonalisation (a breakdown's restart
+vector is a third program, compiled only when one happens), with one flag read per step; the
+two drivers compute the same numbers. Elsewhere (``driver="loop"``) a block of steps runs in
 one jitted loop. :data:`DRIVERS` holds the choice per backend. Every
 product on CPU (steps, :func:`products`, :func:`apply_many`) goes through one compiled
 program per operator.
@@ -258,13 +257,14 @@ def _fresh(key, j, Q):
     return r / jnp.linalg.norm(r)
 
 
-def _update(key, restart: bool, st, Aq):
-    """Orthogonalise ``Aq = A q_j`` against ``Q``, record ``α_j, β_j``, keep ``Aq`` and set the next vector.
+def _update(key, restart, st, Aq, *, inline_restart: bool):
+    """Orthogonalise ``Aq = A q_j`` against ``Q``, record ``α_j, β_j`` and the next vector (or a breakdown).
 
-    Returns the new state and whether a restart was due (a breakdown with ``restart`` before the basis
-    is complete). ``restart`` is static: with it a breakdown's restart vector is drawn here (a
-    ``lax.cond`` around the draw, never around a product); without it a breakdown stops the basis and
-    the next vector is 0.
+    Returns the new state and whether a restart is due (a breakdown with ``restart`` before the basis
+    is complete). With ``inline_restart`` the restart vector is drawn here (a ``lax.cond``); otherwise
+    the next vector is left 0 and the caller applies :func:`_restart_jit` (the rare case compiles only
+    when it happens, and the step's program stays small: the draw inside it added ~0.8 s of compilation
+    per capacity).
     """
     Q, alpha, beta, j, scale, done, count, nbreak, AQ, _ = st
     B, dim = Q.shape
@@ -273,14 +273,15 @@ def _update(key, restart: bool, st, Aq):
     s = jnp.maximum(scale, jnp.linalg.norm(Aq))
     full = j + 1 >= dim
     broke = (b <= BREAKDOWN_RTOL * s) | (b < 0.5 * jnp.linalg.norm(w1)) | full
-    due = broke & jnp.asarray(restart) & ~full
+    restart = jnp.asarray(restart)
+    due = broke & restart & ~full
 
     def follow(_):
         return jnp.where(broke, 0.0, w / jnp.where(broke, 1.0, b))
 
-    nxt = jax.lax.cond(due, lambda _: _fresh(key, j, Q), follow, None) if restart else follow(None)
+    nxt = jax.lax.cond(due, lambda _: _fresh(key, j, Q), follow, None) if inline_restart else follow(None)
     Q2 = Q.at[jnp.minimum(j + 1, B - 1)].set(jnp.where(j + 1 < B, nxt, Q[B - 1]))
-    stop = full | (broke & ~jnp.asarray(restart))
+    stop = full | (broke & ~restart)
     AQ2 = None if AQ is None else AQ.at[j].set(Aq)
     return (Q2, alpha.at[j].set(h[j]), beta.at[j].set(jnp.where(broke, 0.0, b)), j + 1, s, stop,
             count + 1, nbreak + broke.astype(nbreak.dtype), AQ2, nxt), due
@@ -288,19 +289,34 @@ def _update(key, restart: bool, st, Aq):
 
 def _step(apply, key, restart, st):
     return jax.lax.cond(st[5], lambda st: st,
-                        lambda st: _update(key, restart, st, apply(st[9]))[0], st)
+                        lambda st: _update(key, restart, st, apply(st[9]), inline_restart=True)[0], st)
 
 
-@functools.partial(jax.jit, static_argnums=(1,), donate_argnums=(2,))
+@functools.partial(jax.jit, donate_argnums=(2,))
 def _update_jit(key, restart, st, Aq):
-    """One step's update after its product (the CPU driver): orthogonalisation, ``T``'s entries, the kept product.
+    """The CPU driver's update after a product: the new state and one flag, "stop or restart" (a breakdown).
 
-    With ``restart`` the restart vector is drawn here (a ``lax.cond`` around the draw, not around the
-    product), so the state is always ready for the next product and the driver need not read any
-    step's flags: the next product is dispatched while this program runs. One program per capacity,
-    ``restart`` and kept products (Lanczos: 64 rows, restart, kept; quadrature: no restart, no draw).
+    ``restart`` is traced and kept products are written by :func:`_keep`: Lanczos and quadrature share
+    one update program per capacity. The single flag is the one value the driver reads per step.
     """
-    return _update(key, restart, st, Aq)[0]
+    st, due = _update(key, restart, st, Aq, inline_restart=False)
+    return st, due | st[5]
+
+
+@functools.partial(jax.jit, donate_argnums=(0,))
+def _keep(AQ, j, Aq):
+    """Row ``j − 1`` of the kept products set to ``Aq`` (``j`` the depth after the step)."""
+    return AQ.at[j - 1].set(Aq)
+
+
+@functools.partial(jax.jit, donate_argnums=(1,))
+def _restart_jit(key, st):
+    Q, *rest, q = st
+    j = st[3]  # steps taken; the breakdown happened at step j − 1
+    r = _fresh(key, j - 1, Q)
+    B = Q.shape[0]
+    Q = Q.at[jnp.minimum(j, B - 1)].set(jnp.where(j < B, r, Q[B - 1]))
+    return (Q, *rest, r)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1), donate_argnums=(5,))
@@ -383,14 +399,20 @@ def extend(K: Krylov, depth: int) -> Krylov:
     if K.driver == "loop":
         st = _loop_steps(K.matvec, K.restart, K.linear, K.params, K.key, st, jnp.int32(n))
     else:
+        restart = jax.device_put(np.bool_(K.restart))
         for _ in range(n):
             # the product alone in its own program: inside a cond or loop XLA's CPU backend ran it ~4x slower
             Aq = _apply_one(K.matvec, K.linear, K.params, st[9])
-            st = _update_jit(K.key, K.restart, st, Aq)
-            # with restart only a complete basis stops (depth = dim, the last step here): no step waits for
-            # its flags (a wait per step cost ~0.3 ms/step and more under load); without, a breakdown stops
-            if not K.restart and bool(st[5]):
-                break  # (quadrature) the probe's measure is exact
+            AQ = st[8]
+            st, flag = _update_jit(K.key, restart, st[:8] + (None, st[9]), Aq)
+            if AQ is not None:
+                st = st[:8] + (_keep(AQ, st[3], Aq), st[9])
+            # one read per step, dispatched after the kept product: a breakdown is rare, but the next
+            # product must not be made before a restart (or after a stop)
+            if bool(flag):
+                if bool(st[5]):
+                    break  # basis complete, or (quadrature) the probe's measure is exact
+                st = _restart_jit(K.key, st)
     return replace(K, state=st)
 
 
