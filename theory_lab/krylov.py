@@ -33,8 +33,9 @@ linearised Hessian-vector product 5–6× slower than the same product dispatche
 own (and ~4x slower inside a ``lax.cond``; measured on the digits CNN, see
 ``benchmarks/RESULTS.md``), so on CPU (``driver="python"``) each step is two jitted calls
 driven from Python — the product alone, then the orthogonalisation (a breakdown's restart
-vector is a third program, compiled only when one happens); elsewhere (``driver="loop"``) a
-block of steps runs in one jitted loop. :data:`DRIVERS` holds the choice per backend. Every
+vector is a third program, compiled only when one happens), with one flag read per step; the
+two drivers compute the same numbers. Elsewhere (``driver="loop"``) a block of steps runs in
+one jitted loop. :data:`DRIVERS` holds the choice per backend. Every
 product on CPU (steps, :func:`products`, :func:`apply_many`) goes through one compiled
 program per operator.
 
@@ -296,16 +297,17 @@ def _update(key, restart, st, Aq, *, inline_restart: bool):
     Returns the new state and whether a restart is due (a breakdown with ``restart`` before the basis
     is complete). With ``inline_restart`` the restart vector is drawn here (a ``lax.cond``); otherwise
     the next vector is left 0 and the caller applies :func:`_restart_jit` (the rare case compiles only
-    when it happens, and the step's program stays small).
+    when it happens, and the step's program stays small: the draw inside it added ~0.8 s of compilation
+    per capacity).
     """
     Q, alpha, beta, j, scale, done, count, nbreak, AQ, _ = st
     B, dim = Q.shape
-    restart = jnp.asarray(restart)
     w, h, w1 = _cgs2(Q, Aq)
     b = jnp.linalg.norm(w)
     s = jnp.maximum(scale, jnp.linalg.norm(Aq))
     full = j + 1 >= dim
     broke = (b <= BREAKDOWN_RTOL * s) | (b < 0.5 * jnp.linalg.norm(w1)) | full
+    restart = jnp.asarray(restart)
     due = broke & restart & ~full
 
     def follow(_):
@@ -326,8 +328,13 @@ def _step(apply, key, restart, st):
 
 @functools.partial(jax.jit, donate_argnums=(2,))
 def _update_jit(key, restart, st, Aq):
-    # ``restart`` is traced: Lanczos and quadrature share one program per capacity
-    return _update(key, restart, st, Aq, inline_restart=False)
+    """The CPU driver's update after a product: the new state and one flag, "stop or restart" (a breakdown).
+
+    ``restart`` is traced and kept products are written by :func:`_keep`: Lanczos and quadrature share
+    one update program per capacity. The single flag is the one value the driver reads per step.
+    """
+    st, due = _update(key, restart, st, Aq, inline_restart=False)
+    return st, due | st[5]
 
 
 @functools.partial(jax.jit, donate_argnums=(0,))
@@ -446,16 +453,15 @@ def extend(K: Krylov, depth: int) -> Krylov:
         for _ in range(n):
             # the product alone in its own program: inside a cond or loop XLA's CPU backend ran it ~4x slower
             Aq = _apply_one(K.matvec, K.linear, K.params, st[9])
-            # kept products are written by their own small program, so that bases with and without them
-            # (Lanczos, quadrature) share one step program per capacity
             AQ = st[8]
-            st, due = _update_jit(K.key, restart, st[:8] + (None, st[9]), Aq)
+            st, flag = _update_jit(K.key, restart, st[:8] + (None, st[9]), Aq)
             if AQ is not None:
-                AQ = _keep(AQ, st[3], Aq)
-                st = st[:8] + (AQ, st[9])
-            if bool(st[5]):
-                break  # basis complete, or (quadrature) the probe's measure is exact
-            if bool(due):
+                st = st[:8] + (_keep(AQ, st[3], Aq), st[9])
+            # one read per step, dispatched after the kept product: a breakdown is rare, but the next
+            # product must not be made before a restart (or after a stop)
+            if bool(flag):
+                if bool(st[5]):
+                    break  # basis complete, or (quadrature) the probe's measure is exact
                 st = _restart_jit(K.key, st)
     return replace(K, state=st)
 
