@@ -27,29 +27,11 @@ it continues from a random vector orthogonal to ``Q`` (drawn from ``fold_in(key,
 which finds further eigenvalues and the multiplicities a single Krylov space cannot see.
 After ``dim`` steps the basis is complete and the process stops.
 
-**Drivers.** Each step is one product plus ``O(B · dim)`` of reorthogonalisation (``B``
-the allocated rows). Inside a jitted loop (``lax.fori_loop``) XLA's CPU backend ran a
-linearised Hessian-vector product 5–6× slower than the same product dispatched on its
-own (and ~4x slower inside a ``lax.cond``; measured on the digits CNN, see
-``benchmarks/RESULTS.md``), so on CPU (``driver="python"``) each step is two jitted calls
-driven from Python — the product alone, then the orthogonalisation (a breakdown's restart
-vector is a third program, compiled only when one happens), with one flag read per step; the
-two drivers compute the same numbers. Elsewhere (``driver="loop"``) a block of steps runs in
-one jitted loop. :data:`DRIVERS` holds the choice per backend. Every
-product on CPU (steps, :func:`products`, :func:`apply_many`) goes through one compiled
-program per operator.
-
-**Products made on the host.** An operator may also have ``host_prepare(*params)``,
-returning a plain Python callable ``v -> A v`` — or ``None`` when its products are best
-made inside one program. :class:`derivatives.HessianMatvec <theory_lab.derivatives.HessianMatvec>`
-returns one when its data are *looped* (:func:`theory_lab.batching.looped`: a
-:class:`~theory_lab.batching.Stream`, or several batches on CPU outside a trace): each
-product is then a Python loop over one compiled per-batch program (inside the product's
-program, ``lax.scan`` over the batches ran 11–34× slower on CPU). The python driver
-(:func:`prepare` with ``driver="python"``) asks for it first and wraps it as a
-:class:`HostProduct`; every product of :func:`extend`, :func:`products`,
-:func:`apply_many` and :func:`dense` is then that call. The ``loop`` driver and operators
-without it are unchanged; a :class:`~theory_lab.batching.Stream` there is a clear error.
+**Drivers and products.** Each step is one product plus ``O(B · dim)`` of
+reorthogonalisation (``B`` the allocated rows). How a product is prepared and made — in
+its own program on CPU (``driver="python"``, one flag read per step), inside one jitted
+loop elsewhere (``driver="loop"``), or on the host for looped data — is
+:mod:`theory_lab.operators`; the two drivers compute the same numbers.
 
 **Residuals without products.** With ``keep_products=True`` the basis keeps each ``A q_i``;
 a Ritz pair's true residual is then ``‖(AQ)s − θQs‖/‖Qs‖`` (:func:`ritz_residuals`), exact
@@ -74,131 +56,33 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-from theory_lab import batching
+from theory_lab.keys import check_key, key_rng, rademacher, split_key  # noqa: F401  (re-exported)
+from theory_lab.operators import (  # noqa: F401  (re-exported: their home is operators)
+    DRIVERS,
+    HostProduct,
+    apply_batch,
+    apply_one,
+    as_function,
+    bind,
+    check_operator,
+    dense,
+    driver_for,
+    prepare,
+    products,
+    stack_rows,
+)
 
 __all__ = ["HostProduct", "bind", "check_operator", "check_key", "key_rng", "split_key", "rademacher", "MIN_CAPACITY", "Krylov", "prepare", "start", "extend", "ritz", "ritz_vectors", "ritz_residuals", "apply_many", "products", "dense", "BREAKDOWN_RTOL", "DRIVERS",
            "driver_for"]
 
 BREAKDOWN_RTOL = 1e-12
-DRIVERS = {"cpu": "python"}  # backend -> driver; any other backend: "loop"
-_DEFAULT_DRIVER = "loop"
-
-
-def driver_for(backend: str | None = None) -> str:
-    """The step driver used on ``backend`` (default: JAX's default backend)."""
-    return DRIVERS.get(jax.default_backend() if backend is None else backend, _DEFAULT_DRIVER)
-
-
-def bind(matvec, params) -> Callable:
-    """``v -> A v``: ``matvec.prepare(*params)`` when the operator has it, else ``matvec(v, *params)`` (traceable)."""
-    prepare = getattr(matvec, "prepare", None)
-    if prepare is not None:
-        return prepare(*params)
-    return lambda v: matvec(v, *params)
-
-
-@functools.lru_cache(maxsize=64)
-def _output_shape(matvec, dim, tree, specs):
-    # tracing a Hessian's preparation costs ~0.3 s: once per operator and parameter shapes
-    v = jax.ShapeDtypeStruct((dim,), jnp.float64)
-    params = jax.tree_util.tree_unflatten(tree, [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in specs])
-    return jax.eval_shape(lambda u, *p: bind(matvec, p)(u), v, *params)
-
-
-def check_operator(matvec, dim, params, name="matvec"):
-    """Refuse a matvec that is not callable, not hashable, or does not map float64 ``(dim,)`` to ``(dim,)``."""
-    if not callable(matvec):
-        raise TypeError(f"`{name}` must be a callable matvec(v, *params) -> A v, got {type(matvec).__name__}.")
-    try:
-        hash(matvec)
-    except TypeError:
-        raise TypeError(f"`{name}` must be hashable (it is a static argument of jit); use a module-level function "
-                        "or a frozen dataclass such as derivatives.HessianMatvec, and pass arrays as params.") from None
-    if not isinstance(dim, (int, np.integer)) or dim < 1:
-        raise ValueError(f"`dim`={dim!r} must be a positive integer (the operator's size).")
-    # a Stream is checked through its first chunk: every chunk has its shapes
-    params = jax.tree_util.tree_map(lambda a: batching.example(a) if isinstance(a, batching.Stream) else a,
-                                    params, is_leaf=lambda a: isinstance(a, batching.Stream))
-    leaves, tree = jax.tree_util.tree_flatten(params)
-    out = _output_shape(matvec, int(dim), tree, tuple((np.shape(x), jnp.result_type(x)) for x in leaves))
-    if out.shape != (dim,) or out.dtype != jnp.float64:
-        raise ValueError(f"`{name}` maps a float64 ({dim},) vector to {out.dtype}{tuple(out.shape)}; expected "
-                         f"float64 ({dim},). Check `dim` and `params`.")
-
-
-def check_key(key, name="key"):
-    """The key itself, or a TypeError naming the argument: every random probe comes from an explicit key."""
-    if not isinstance(key, jax.Array) or not (jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or key.shape == (2,)):
-        raise TypeError(f"`{name}` must be a jax.random key (jax.random.key(seed)), got {type(key).__name__}; "
-                        "every random probe comes from an explicit key.")
-    return key
-
-
-def _key_data(key) -> np.ndarray:
-    key = check_key(key)
-    data = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
-    return np.asarray(data, dtype=np.uint32).ravel()
-
-
-def key_rng(key, *tags: int) -> np.random.Generator:
-    """A numpy ``Generator`` seeded by a ``jax.random`` key's raw data (and ``tags``), for host-side probes.
-
-    Probes drawn with numpy compile nothing: a ``jax.random`` draw is a program compiled per
-    shape (0.2–0.9 s each on 2 cores, a tenth of a cold CLI run for six of them). The same key
-    and tags always give the same stream; different tags give independent streams.
-
-    Example:
-        >>> import jax
-        >>> from theory_lab import krylov
-        >>> a = krylov.key_rng(jax.random.key(0), 1).standard_normal(3)
-        >>> bool((a == krylov.key_rng(jax.random.key(0), 1).standard_normal(3)).all())
-        True
-    """
-    return np.random.default_rng([*_key_data(key).tolist(), *(int(t) for t in tags)])
-
-
-def split_key(key, num: int) -> list:
-    """``num`` independent keys from ``key``, derived on the host (no compiled ``jax.random.split``).
-
-    Each new key's raw data is drawn from :func:`key_rng` ``(key, num, i)``; typed keys keep
-    their implementation.
-    """
-    key = check_key(key)
-    typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-    out = []
-    for i in range(int(num)):
-        data = key_rng(key, num, i).integers(0, 2**32, _key_data(key).shape, dtype=np.uint32)
-        out.append(jax.random.wrap_key_data(data, impl=jax.random.key_impl(key)) if typed
-                   else jax.device_put(data))
-    return out
-
-
-def rademacher(key, shape) -> np.ndarray:
-    """±1 float64 entries of ``shape``, drawn on the host from :func:`key_rng` ``(key)``."""
-    return key_rng(key).integers(0, 2, shape).astype(np.float64) * 2.0 - 1.0
-
-
-class HostProduct:
-    """An operator prepared on the host: ``v -> A v`` a plain Python callable (from ``host_prepare``).
-
-    Not a pytree and never traced: each product is ``fn(v)``, which may run several jitted
-    programs (e.g. one per batch of data). Made by :func:`prepare` for the python driver.
-    """
-
-    __slots__ = ("fn",)
-
-    def __init__(self, fn: Callable):
-        self.fn = fn
-
-    def __call__(self, v) -> jax.Array:
-        return self.fn(v)
 
 
 @dataclass(frozen=True)
@@ -258,22 +142,6 @@ class Krylov:
         # sliced on the host: a device slice per depth would compile a program per depth
         alpha, beta = np.asarray(self.state[1])[:m], np.asarray(self.state[2])[:m]
         return alpha, beta[:-1] if m else beta, float(beta[m - 1]) if m else 0.0
-
-
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _prepare(matvec, dim, params):
-    prepare = getattr(matvec, "prepare", None)
-    if prepare is None:
-        return None  # products bind ``params`` at each step: nothing to precompute
-    f = prepare(*params)
-    if isinstance(f, jax.tree_util.Partial):
-        return f
-    # make the prepared operator a pytree that can leave this jit: its linearisation is itself
-    return jax.linearize(f, jnp.zeros((dim,), jnp.float64))[1]
-
-
-def _operator(matvec, linear, params):
-    return linear if linear is not None else (lambda v: matvec(v, *params))
 
 
 def _cgs2(Q, w):
@@ -355,7 +223,7 @@ def _restart_jit(key, st):
 
 @functools.partial(jax.jit, static_argnums=(0, 1), donate_argnums=(5,))
 def _loop_steps(matvec, restart, linear, params, key, st, n):
-    apply = _operator(matvec, linear, params)
+    apply = as_function(matvec, linear, params)
     return jax.lax.fori_loop(0, n, lambda i, s: _step(apply, key, restart, s), st)
 
 
@@ -367,25 +235,6 @@ def _capacity(rows: int, dim: int) -> int:
     # (128 rows, one program for Lanczos and quadrature, flipped a rank-deficient test case by rounding:
     # the stopping test of a Krylov basis is not robust to the reorthogonalisation's summation order)
     return min(dim + 1, max(MIN_CAPACITY, 1 << math.ceil(math.log2(max(rows, 1)))))
-
-
-def prepare(matvec, dim: int, params: tuple, *, driver: str | None = None):
-    """The operator prepared at ``params`` once, for ``driver`` (default per backend); pass it to
-    :func:`start` (same driver) or :func:`products` as ``linear`` to share the preparation.
-
-    For the python driver, ``matvec.host_prepare(*params)`` first if the operator has it and it
-    returns a callable (a :class:`HostProduct`); otherwise ``matvec.prepare`` inside a jit (a
-    pytree), or ``None`` for an operator without preparation. Params holding a
-    :class:`~theory_lab.batching.Stream` need the host preparation: without it, a clear error.
-    """
-    params, driver = tuple(params), driver_for() if driver is None else driver
-    if driver == "python":
-        host_prepare = getattr(matvec, "host_prepare", None)
-        fn = None if host_prepare is None else host_prepare(*params)
-        if fn is not None:
-            return HostProduct(fn)
-    batching.refuse_stream(params, f"driver={driver!r}")
-    return _prepare(matvec, int(dim), params)
 
 
 _UNSET = object()
@@ -452,7 +301,7 @@ def extend(K: Krylov, depth: int) -> Krylov:
         restart = jax.device_put(np.bool_(K.restart))
         for _ in range(n):
             # the product alone in its own program: inside a cond or loop XLA's CPU backend ran it ~4x slower
-            Aq = _apply_one(K.matvec, K.linear, K.params, st[9])
+            Aq = apply_one(K.matvec, K.linear, K.params, st[9])
             AQ = st[8]
             st, flag = _update_jit(K.key, restart, st[:8] + (None, st[9]), Aq)
             if AQ is not None:
@@ -518,77 +367,8 @@ def ritz_residuals(K: Krylov, S_cols: np.ndarray, theta: np.ndarray) -> tuple[ja
     return _combine_products(K.state[0], AQ, jnp.asarray(Spad), jnp.asarray(theta, jnp.float64))
 
 
-@functools.partial(jax.jit, static_argnums=(0,))
-def _apply_one_jit(matvec, linear, params, v):
-    return _operator(matvec, linear, params)(v)
-
-
-def _apply_one(matvec, linear, params, v):
-    if isinstance(linear, HostProduct):
-        return linear(v)
-    # a prepared operator needs no params: not passing them spares a host-to-device copy per product
-    # when they are numpy arrays (the command line's), and their flattening at every dispatch
-    return _apply_one_jit(matvec, linear, () if linear is not None else params, v)
-
-
-@functools.partial(jax.jit, static_argnums=(0,))
-def _apply_batch(matvec, linear, params, V):
-    return jax.vmap(_operator(matvec, linear, params))(V)
-
-
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _unit_product(matvec, dim, linear, params, i):
-    return _operator(matvec, linear, params)(jax.nn.one_hot(i, dim, dtype=jnp.float64))
-
-
-def dense(matvec, dim: int, params: tuple, *, linear=_UNSET) -> jax.Array:
-    """``(A + Aᵀ)/2`` from the ``dim`` products ``A e_i``, each its own jitted call (the CPU path).
-
-    On XLA's CPU backend a product inside ``lax.map`` (a loop) ran ~4x slower than
-    dispatched alone, and a vmapped batch of products slower still per product. Columns
-    are copied to the host as they come (the next product is already dispatched).
-    """
-    dim = int(dim)
-    if linear is _UNSET:
-        linear = prepare(matvec, dim, tuple(params), driver="python")
-    out = np.empty((dim, dim))
-    pending = None
-    for i in range(dim + 1):
-        nxt = None if i == dim else (_apply_one(matvec, linear, (), _unit(dim, i)) if isinstance(linear, HostProduct)
-                                     else _unit_product(matvec, dim, linear, tuple(params), jnp.int32(i)))
-        if pending is not None:
-            out[i - 1] = np.asarray(pending)
-        pending = nxt
-    out += out.T
-    out *= 0.5
-    return jnp.asarray(out)
-
-
-def _unit(dim: int, i: int) -> np.ndarray:
-    e = np.zeros(dim)
-    e[i] = 1.0
-    return e
-
-
-def products(matvec, dim: int, params: tuple, V, *, linear=_UNSET, driver: str | None = None) -> jax.Array:
-    """``A v`` for each row of ``V (n, dim)``, prepared once: one product per row on CPU
-    (``driver="python"``; jitted, or a :class:`HostProduct`), one vmapped batch elsewhere."""
-    driver = driver_for() if driver is None else driver
-    if linear is _UNSET:
-        linear = prepare(matvec, int(dim), tuple(params), driver=driver)
-    if driver == "python" or isinstance(linear, HostProduct):
-        # rows taken on the host: iterating a device array compiles an unstack program per shape
-        return _stacked([_apply_one(matvec, linear, tuple(params), v) for v in np.asarray(V)])
-    return _apply_batch(matvec, linear, tuple(params), V)
-
-
-def _stacked(rows) -> jax.Array:
-    # stacked on the host and copied once: jnp.stack compiles a program per number of rows
-    return jax.device_put(np.stack([np.asarray(r) for r in rows]))
-
-
 def apply_many(K: Krylov, V) -> jax.Array:
     """``A v`` for each row of ``V (k, dim)``: one product each (one at a time on CPU, batched elsewhere)."""
     if K.driver == "python" or isinstance(K.linear, HostProduct):
-        return _stacked([_apply_one(K.matvec, K.linear, K.params, v) for v in np.asarray(V)])
-    return _apply_batch(K.matvec, K.linear, K.params, V)
+        return stack_rows([apply_one(K.matvec, K.linear, K.params, v) for v in np.asarray(V)])
+    return apply_batch(K.matvec, K.linear, K.params, V)

@@ -1,0 +1,73 @@
+"""Random keys and probes drawn on the host: every random draw from an explicit ``jax.random`` key.
+
+:func:`check_key` refuses anything but a key; :func:`key_rng` turns a key (and tags) into a
+numpy ``Generator``, so probes are drawn without compiling a program per shape;
+:func:`split_key` derives keys the same way; :func:`rademacher` draws ±1 probes.
+
+Example:
+    >>> import jax
+    >>> from theory_lab.keys import rademacher
+    >>> v = rademacher(jax.random.key(0), (4,))
+    >>> sorted(set(v.tolist())) <= [-1.0, 1.0], bool((v == rademacher(jax.random.key(0), (4,))).all())
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["check_key", "key_rng", "split_key", "rademacher"]
+
+
+def check_key(key, name="key"):
+    """The key itself, or a TypeError naming the argument: every random probe comes from an explicit key."""
+    if not isinstance(key, jax.Array) or not (jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or key.shape == (2,)):
+        raise TypeError(f"`{name}` must be a jax.random key (jax.random.key(seed)), got {type(key).__name__}; "
+                        "every random probe comes from an explicit key.")
+    return key
+
+
+def _key_data(key) -> np.ndarray:
+    key = check_key(key)
+    data = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+    return np.asarray(data, dtype=np.uint32).ravel()
+
+
+def key_rng(key, *tags: int) -> np.random.Generator:
+    """A numpy ``Generator`` seeded by a ``jax.random`` key's raw data (and ``tags``), for host-side probes.
+
+    Probes drawn with numpy compile nothing: a ``jax.random`` draw is a program compiled per
+    shape (0.2–0.9 s each on 2 cores, a tenth of a cold CLI run for six of them). The same key
+    and tags always give the same stream; different tags give independent streams.
+
+    Example:
+        >>> import jax
+        >>> from theory_lab import krylov
+        >>> a = krylov.key_rng(jax.random.key(0), 1).standard_normal(3)
+        >>> bool((a == krylov.key_rng(jax.random.key(0), 1).standard_normal(3)).all())
+        True
+    """
+    return np.random.default_rng([*_key_data(key).tolist(), *(int(t) for t in tags)])
+
+
+def split_key(key, num: int) -> list:
+    """``num`` independent keys from ``key``, derived on the host (no compiled ``jax.random.split``).
+
+    Each new key's raw data is drawn from :func:`key_rng` ``(key, num, i)``; typed keys keep
+    their implementation.
+    """
+    key = check_key(key)
+    typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+    out = []
+    for i in range(int(num)):
+        data = key_rng(key, num, i).integers(0, 2**32, _key_data(key).shape, dtype=np.uint32)
+        out.append(jax.random.wrap_key_data(data, impl=jax.random.key_impl(key)) if typed
+                   else jax.device_put(data))
+    return out
+
+
+def rademacher(key, shape) -> np.ndarray:
+    """±1 float64 entries of ``shape``, drawn on the host from :func:`key_rng` ``(key)``."""
+    return key_rng(key).integers(0, 2, shape).astype(np.float64) * 2.0 - 1.0

@@ -1,0 +1,225 @@
+"""Symmetric operators given only ``v -> A v``: checked, prepared once, applied.
+
+An operator is a hashable ``matvec(v, *params) -> A v`` (a module-level function or a
+frozen dataclass such as :class:`theory_lab.derivatives.HessianMatvec`), with arrays in
+``params``. :func:`check_operator` refuses a wrong one before any work; :func:`prepare`
+does the work at ``params`` once (e.g. a linearisation); :func:`apply_one`,
+:func:`products` and :func:`dense` make products. :mod:`theory_lab.krylov` builds its
+Lanczos bases on them.
+
+**Drivers.** Inside a jitted loop (``lax.fori_loop``) XLA's CPU backend ran a
+linearised Hessian-vector product 5–6× slower than the same product dispatched on its
+own (and ~4x slower inside a ``lax.cond``; measured on the digits CNN, see
+``benchmarks/RESULTS.md``), so on CPU (``driver="python"``) each step is two jitted calls
+driven from Python — the product alone, then the orthogonalisation (a breakdown's restart
+vector is a third program, compiled only when one happens), with one flag read per step; the
+two drivers compute the same numbers. Elsewhere (``driver="loop"``) a block of steps runs in
+one jitted loop. :data:`DRIVERS` holds the choice per backend. Every
+product on CPU (Lanczos steps, :func:`products`, :func:`theory_lab.krylov.apply_many`) goes through one compiled
+program per operator.
+
+**Products made on the host.** An operator may also have ``host_prepare(*params)``,
+returning a plain Python callable ``v -> A v`` — or ``None`` when its products are best
+made inside one program. :class:`derivatives.HessianMatvec <theory_lab.derivatives.HessianMatvec>`
+returns one when its data are *looped* (:func:`theory_lab.batching.looped`: a
+:class:`~theory_lab.batching.Stream`, or several batches on CPU outside a trace): each
+product is then a Python loop over one compiled per-batch program (inside the product's
+program, ``lax.scan`` over the batches ran 11–34× slower on CPU). The python driver
+(:func:`prepare` with ``driver="python"``) asks for it first and wraps it as a
+:class:`HostProduct`; every product of :func:`theory_lab.krylov.extend`, :func:`products`,
+:func:`theory_lab.krylov.apply_many` and :func:`dense` is then that call. The ``loop`` driver and operators
+without it are unchanged; a :class:`~theory_lab.batching.Stream` there is a clear error.
+
+Example:
+    >>> import numpy as np
+    >>> from theory_lab import operators
+    >>> from theory_lab.spectrum import dense_matvec
+    >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+    >>> operators.check_operator(dense_matvec, 2, (A,))
+    >>> np.asarray(operators.products(dense_matvec, 2, (A,), np.eye(2))).tolist()
+    [[2.0, 1.0], [1.0, 3.0]]
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from theory_lab import batching
+
+__all__ = ["DRIVERS", "driver_for", "bind", "check_operator", "HostProduct", "prepare", "as_function", "apply_one",
+           "apply_batch", "products", "dense", "stack_rows"]
+
+_UNSET = object()
+
+
+DRIVERS = {"cpu": "python"}  # backend -> driver; any other backend: "loop"
+
+
+_DEFAULT_DRIVER = "loop"
+
+
+def driver_for(backend: str | None = None) -> str:
+    """The step driver used on ``backend`` (default: JAX's default backend)."""
+    return DRIVERS.get(jax.default_backend() if backend is None else backend, _DEFAULT_DRIVER)
+
+
+def bind(matvec, params) -> Callable:
+    """``v -> A v``: ``matvec.prepare(*params)`` when the operator has it, else ``matvec(v, *params)`` (traceable)."""
+    prepare = getattr(matvec, "prepare", None)
+    if prepare is not None:
+        return prepare(*params)
+    return lambda v: matvec(v, *params)
+
+
+@functools.lru_cache(maxsize=64)
+def _output_shape(matvec, dim, tree, specs):
+    # tracing a Hessian's preparation costs ~0.3 s: once per operator and parameter shapes
+    v = jax.ShapeDtypeStruct((dim,), jnp.float64)
+    params = jax.tree_util.tree_unflatten(tree, [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in specs])
+    return jax.eval_shape(lambda u, *p: bind(matvec, p)(u), v, *params)
+
+
+def check_operator(matvec, dim, params, name="matvec"):
+    """Refuse a matvec that is not callable, not hashable, or does not map float64 ``(dim,)`` to ``(dim,)``."""
+    if not callable(matvec):
+        raise TypeError(f"`{name}` must be a callable matvec(v, *params) -> A v, got {type(matvec).__name__}.")
+    try:
+        hash(matvec)
+    except TypeError:
+        raise TypeError(f"`{name}` must be hashable (it is a static argument of jit); use a module-level function "
+                        "or a frozen dataclass such as derivatives.HessianMatvec, and pass arrays as params.") from None
+    if not isinstance(dim, (int, np.integer)) or dim < 1:
+        raise ValueError(f"`dim`={dim!r} must be a positive integer (the operator's size).")
+    # a Stream is checked through its first chunk: every chunk has its shapes
+    params = jax.tree_util.tree_map(lambda a: batching.example(a) if isinstance(a, batching.Stream) else a,
+                                    params, is_leaf=lambda a: isinstance(a, batching.Stream))
+    leaves, tree = jax.tree_util.tree_flatten(params)
+    out = _output_shape(matvec, int(dim), tree, tuple((np.shape(x), jnp.result_type(x)) for x in leaves))
+    if out.shape != (dim,) or out.dtype != jnp.float64:
+        raise ValueError(f"`{name}` maps a float64 ({dim},) vector to {out.dtype}{tuple(out.shape)}; expected "
+                         f"float64 ({dim},). Check `dim` and `params`.")
+
+
+class HostProduct:
+    """An operator prepared on the host: ``v -> A v`` a plain Python callable (from ``host_prepare``).
+
+    Not a pytree and never traced: each product is ``fn(v)``, which may run several jitted
+    programs (e.g. one per batch of data). Made by :func:`prepare` for the python driver.
+    """
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+
+    def __call__(self, v) -> jax.Array:
+        return self.fn(v)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _prepare(matvec, dim, params):
+    prepare = getattr(matvec, "prepare", None)
+    if prepare is None:
+        return None  # products bind ``params`` at each step: nothing to precompute
+    f = prepare(*params)
+    if isinstance(f, jax.tree_util.Partial):
+        return f
+    # make the prepared operator a pytree that can leave this jit: its linearisation is itself
+    return jax.linearize(f, jnp.zeros((dim,), jnp.float64))[1]
+
+
+def as_function(matvec, linear, params):
+    return linear if linear is not None else (lambda v: matvec(v, *params))
+
+
+def prepare(matvec, dim: int, params: tuple, *, driver: str | None = None):
+    """The operator prepared at ``params`` once, for ``driver`` (default per backend); pass it to
+    :func:`start` (same driver) or :func:`products` as ``linear`` to share the preparation.
+
+    For the python driver, ``matvec.host_prepare(*params)`` first if the operator has it and it
+    returns a callable (a :class:`HostProduct`); otherwise ``matvec.prepare`` inside a jit (a
+    pytree), or ``None`` for an operator without preparation. Params holding a
+    :class:`~theory_lab.batching.Stream` need the host preparation: without it, a clear error.
+    """
+    params, driver = tuple(params), driver_for() if driver is None else driver
+    if driver == "python":
+        host_prepare = getattr(matvec, "host_prepare", None)
+        fn = None if host_prepare is None else host_prepare(*params)
+        if fn is not None:
+            return HostProduct(fn)
+    batching.refuse_stream(params, f"driver={driver!r}")
+    return _prepare(matvec, int(dim), params)
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _apply_one_jit(matvec, linear, params, v):
+    return as_function(matvec, linear, params)(v)
+
+
+def apply_one(matvec, linear, params, v):
+    if isinstance(linear, HostProduct):
+        return linear(v)
+    # a prepared operator needs no params: not passing them spares a host-to-device copy per product
+    # when they are numpy arrays (the command line's), and their flattening at every dispatch
+    return _apply_one_jit(matvec, linear, () if linear is not None else params, v)
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def apply_batch(matvec, linear, params, V):
+    return jax.vmap(as_function(matvec, linear, params))(V)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _unit_product(matvec, dim, linear, params, i):
+    return as_function(matvec, linear, params)(jax.nn.one_hot(i, dim, dtype=jnp.float64))
+
+
+def dense(matvec, dim: int, params: tuple, *, linear=_UNSET) -> jax.Array:
+    """``(A + Aᵀ)/2`` from the ``dim`` products ``A e_i``, each its own jitted call (the CPU path).
+
+    On XLA's CPU backend a product inside ``lax.map`` (a loop) ran ~4x slower than
+    dispatched alone, and a vmapped batch of products slower still per product. Columns
+    are copied to the host as they come (the next product is already dispatched).
+    """
+    dim = int(dim)
+    if linear is _UNSET:
+        linear = prepare(matvec, dim, tuple(params), driver="python")
+    out = np.empty((dim, dim))
+    pending = None
+    for i in range(dim + 1):
+        nxt = None if i == dim else (apply_one(matvec, linear, (), _unit(dim, i)) if isinstance(linear, HostProduct)
+                                     else _unit_product(matvec, dim, linear, tuple(params), jnp.int32(i)))
+        if pending is not None:
+            out[i - 1] = np.asarray(pending)
+        pending = nxt
+    out += out.T
+    out *= 0.5
+    return jnp.asarray(out)
+
+
+def _unit(dim: int, i: int) -> np.ndarray:
+    e = np.zeros(dim)
+    e[i] = 1.0
+    return e
+
+
+def products(matvec, dim: int, params: tuple, V, *, linear=_UNSET, driver: str | None = None) -> jax.Array:
+    """``A v`` for each row of ``V (n, dim)``, prepared once: one product per row on CPU
+    (``driver="python"``; jitted, or a :class:`HostProduct`), one vmapped batch elsewhere."""
+    driver = driver_for() if driver is None else driver
+    if linear is _UNSET:
+        linear = prepare(matvec, int(dim), tuple(params), driver=driver)
+    if driver == "python" or isinstance(linear, HostProduct):
+        # rows taken on the host: iterating a device array compiles an unstack program per shape
+        return stack_rows([apply_one(matvec, linear, tuple(params), v) for v in np.asarray(V)])
+    return apply_batch(matvec, linear, tuple(params), V)
+
+
+def stack_rows(rows) -> jax.Array:
+    # stacked on the host and copied once: jnp.stack compiles a program per number of rows
+    return jax.device_put(np.stack([np.asarray(r) for r in rows]))
