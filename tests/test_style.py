@@ -47,3 +47,12 @@ def test_the_rule_is_seen(tmp_path):
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_private_helper_imported_across_modules(path):
     assert cross_module_private_uses(path) == [], "make the helper public (documented, in __all__) or keep it local"
+
+
+MAX_LINES = 470  # STYLE.md: small modules, one topic each (~450 lines)
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_modules_stay_small(path):
+    n = len(path.read_text().splitlines())
+    assert n <= MAX_LINES, f"{path.name} has {n} lines; split it by topic (one home per concept) below {MAX_LINES}"
