@@ -56,10 +56,10 @@ def make_points(folder: Path) -> dict:
     jax.config.update("jax_enable_x64", True)
     from theory_lab import data, model
     from theory_lab import derivatives as D
-    from theory_lab.commands.spectrum import preset
+    from theory_lab.presets import architecture
 
     folder.mkdir(parents=True, exist_ok=True)
-    arch = preset("digits-cnn")
+    arch = architecture("digits-cnn")
     ds = data.digits(512, noise=1e-6, seed=0)
     X, Y = jnp.asarray(ds.X), jnp.asarray(ds.Y)
     obj = D.objective(arch)

@@ -12,7 +12,7 @@ jax.config.update("jax_enable_x64", True)
 
 from theory_lab import derivatives as D  # noqa: E402
 from theory_lab import spectrum as S  # noqa: E402
-from theory_lab.commands.spectrum import preset  # noqa: E402
+from theory_lab.presets import architecture  # noqa: E402
 
 RTOL = 1e-10
 STATE: dict = {}
@@ -20,7 +20,7 @@ STATE: dict = {}
 
 def setup(path: str) -> dict:
     z = np.load(path)
-    obj = D.objective(preset("digits-cnn"))
+    obj = D.objective(architecture("digits-cnn"))
     theta, X, Y = jnp.asarray(z["theta"]), jnp.asarray(z["X"]), jnp.asarray(z["Y"])
     STATE.update(obj=obj, theta=theta, X=X, Y=Y, op=D.HessianMatvec(obj))
     return {"P": obj.P, "loss": float(D.loss(obj, theta, X, Y)),

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from theory_lab.cli import INTERRUPTED, app
 from theory_lab.commands import options
-from theory_lab.commands.spectrum import preset
+from theory_lab.presets import architecture as preset
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "200"}

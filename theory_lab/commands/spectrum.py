@@ -29,14 +29,8 @@ import typer
 
 from theory_lab.presets import ARCHITECTURES, architecture
 
-__all__ = ["register", "PRESETS", "preset", "load_point", "random_point"]
+__all__ = ["register", "load_point", "random_point"]
 
-PRESETS = ARCHITECTURES
-
-
-def preset(name: str):
-    """The :class:`~theory_lab.arch.Architecture` of a named preset (:func:`theory_lab.presets.architecture`)."""
-    return architecture(name)
 
 
 DATASETS = ("digits", "mnist1d", "gaussian")
@@ -134,7 +128,7 @@ def _density_figure(rep: dict, title: str) -> bytes:
 
 
 def spectrum(
-    arch: str = typer.Option("digits-small", "--arch", "-a", help=f"Architecture preset: {', '.join(PRESETS)}."),
+    arch: str = typer.Option("digits-small", "--arch", "-a", help=f"Architecture preset: {', '.join(ARCHITECTURES)}."),
     data_name: str = typer.Option("digits", "--data", "-d", help=f"Data set: {', '.join(DATASETS)}."),
     n: int = typer.Option(256, "--n", "-n", help="Number of training samples N."),
     noise: Optional[float] = typer.Option(None, "--noise", help="Std of Gaussian noise on digits/MNIST-1D pixels "
@@ -215,7 +209,7 @@ def _arch_point(console, arch, data_name, n, noise, params, seed, loss, reductio
     from theory_lab import derivatives as D
 
     try:
-        network = preset(arch)
+        network = architecture(arch)
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--arch") from None
     if block is not None:
