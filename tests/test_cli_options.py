@@ -1,6 +1,5 @@
 """Every bad option is refused up front (exit 2, `Invalid value for --OPTION`), nothing is written or replaced."""
 
-import json
 import os
 import signal
 import subprocess
