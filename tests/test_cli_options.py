@@ -108,18 +108,26 @@ def test_ctrl_c_exits_130_with_one_line_and_keeps_the_report(tmp_path, entry, de
     (tmp_path / "report.md").write_text("previous")
     ready = tmp_path / "ready"
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", COLUMNS="120", THEORY_LAB_READY_FILE=str(ready))
+    # Ctrl-C's default action in the child: a test run started as a background job (`cmd &` in a script)
+    # passes SIGINT on as ignored, and the CLI rightly keeps ignoring it then (see the launcher)
     proc = subprocess.Popen([sys.executable, "-c", ENTRIES[entry], "verify", "--out",
-                             str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    deadline = time.monotonic() + 300
-    while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert ready.exists(), "the CLI never installed its Ctrl-C handler"
-    time.sleep(delay)
-    if proc.poll() is not None:  # finished (or failed) before the signal: nothing to test at this delay
-        out, err = proc.communicate()
-        pytest.skip(f"verify ended before {delay} s (exit {proc.returncode})")
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+                             str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 300
+        while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert ready.exists(), "the CLI never installed its Ctrl-C handler"
+        time.sleep(delay)
+        if proc.poll() is not None:  # finished (or failed) before the signal: nothing to test at this delay
+            out, err = proc.communicate()
+            pytest.skip(f"verify ended before {delay} s (exit {proc.returncode})")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:  # never leave a running child behind (its Popen would warn in a later test)
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 130, (proc.returncode, err.decode()[-2000:])
     assert err.decode().strip().splitlines()[-1] == INTERRUPTED and "Traceback" not in err.decode()
     assert (tmp_path / "report.md").read_text() == "previous" and not (tmp_path / "results.json").exists()
