@@ -108,11 +108,12 @@ def test_ctrl_c_exits_130_with_one_line_and_keeps_the_report(tmp_path, entry, de
     (tmp_path / "report.md").write_text("previous")
     ready = tmp_path / "ready"
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", COLUMNS="120", THEORY_LAB_READY_FILE=str(ready))
-    # Ctrl-C's default action in the child: a test run started as a background job (`cmd &` in a script)
-    # passes SIGINT on as ignored, and the CLI rightly keeps ignoring it then (see the launcher)
-    proc = subprocess.Popen([sys.executable, "-c", ENTRIES[entry], "verify", "--out",
-                             str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # Ctrl-C as in a terminal: a test run started as a background job (`cmd &` in a script) passes SIGINT on
+    # as ignored, and the CLI rightly keeps ignoring it then (see the launcher). The child restores Python's
+    # own handler first (not preexec_fn: a fork after JAX started its threads warns, an error here).
+    code = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); " + ENTRIES[entry]
+    proc = subprocess.Popen([sys.executable, "-c", code, "verify", "--out",
+                             str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
         deadline = time.monotonic() + 300
         while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
