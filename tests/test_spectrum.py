@@ -236,7 +236,7 @@ def counting_matvec(v, A):
 def test_lanczos_survives_the_krylov_space_running_out():
     A, lam = _low_rank()
     norm = lam[-1]
-    for driver in ("python", "loop"):
+    for driver in ("host", "python", "loop"):
         top = S.lanczos(S.dense_matvec, 60, jax.random.key(0), A, k=9, driver=driver)  # k > rank = 6
         np.testing.assert_allclose(top.values, lam[::-1][:9], atol=1e-12 * norm)  # 5, 5 (twice), …, 0, 0, 0
         assert top.converged.all() and top.breakdowns >= 1
@@ -303,7 +303,7 @@ def test_extending_the_basis_matches_a_fresh_run_and_counts_every_product():
     Q, _ = np.linalg.qr(rng.standard_normal((200, 200)))
     A = (Q * lam) @ Q.T
     norm = 10.0
-    for driver in ("python", "loop"):
+    for driver in ("host", "python", "loop"):
         _Counter.n = 0
         ext = S.lanczos(counting_matvec, 200, jax.random.key(7), A, k=5, driver=driver)
         jax.effects_barrier()  # host callbacks run asynchronously

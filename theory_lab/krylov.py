@@ -28,10 +28,14 @@ which finds further eigenvalues and the multiplicities a single Krylov space can
 After ``dim`` steps the basis is complete and the process stops.
 
 **Drivers and products.** Each step is one product plus ``O(B · dim)`` of
-reorthogonalisation (``B`` the allocated rows). How a product is prepared and made — in
-its own program on CPU (``driver="python"``, one flag read per step), inside one jitted
-loop elsewhere (``driver="loop"``), or on the host for looped data — is
-:mod:`theory_lab.operators`; the two drivers compute the same numbers.
+reorthogonalisation. How a product is prepared and made — in its own program on CPU, inside
+one jitted loop elsewhere (``driver="loop"``), or on the host for looped data — is
+:mod:`theory_lab.operators`. On CPU (``driver="host"``) the state ``Q``, ``T`` and the kept
+products live in numpy: each product is read back as it comes and orthogonalised by numpy
+against the filled rows only, so the tridiagonal is on the host and nothing is read from the
+device but the products; ``driver="python"`` keeps the state on the device (a second program
+per step over all ``B`` allocated rows, one flag read per step). The drivers compute the same
+numbers to rounding.
 
 **Residuals without products.** With ``keep_products=True`` the basis keeps each ``A q_i``;
 a Ritz pair's true residual is then ``‖(AQ)s − θQs‖/‖Qs‖`` (:func:`ritz_residuals`), exact
@@ -66,6 +70,7 @@ import scipy.linalg
 from theory_lab.keys import check_key, key_rng, rademacher, split_key  # noqa: F401  (re-exported)
 from theory_lab.operators import (  # noqa: F401  (re-exported: their home is operators)
     DRIVERS,
+    PYTHON_DRIVEN,
     HostProduct,
     apply_batch,
     apply_one,
@@ -80,7 +85,7 @@ from theory_lab.operators import (  # noqa: F401  (re-exported: their home is op
 )
 
 __all__ = ["HostProduct", "bind", "check_operator", "check_key", "key_rng", "split_key", "rademacher", "MIN_CAPACITY", "Krylov", "prepare", "start", "extend", "ritz", "ritz_vectors", "ritz_residuals", "apply_many", "products", "dense", "BREAKDOWN_RTOL", "DRIVERS",
-           "driver_for"]
+           "PYTHON_DRIVEN", "driver_for"]
 
 BREAKDOWN_RTOL = 1e-12
 
@@ -94,11 +99,12 @@ class Krylov:
         linear: the operator prepared at ``params`` (a pytree ``v -> A v``, or a :class:`HostProduct`),
             or ``None``.
         key: key for the restart vectors.
-        state: device arrays ``(Q (B, dim), alpha (B,), beta (B,), j, scale, done, count, breakdowns, AQ, q)``:
+        state: ``(Q (B, dim), alpha (B,), beta (B,), j, scale, done, count, breakdowns, AQ, q)``, device
+            arrays (numpy arrays and Python scalars for the ``"host"`` driver, updated in place):
             ``AQ (B, dim)`` holds the products ``A q_i`` already made (``None`` when not kept) and
             ``q (dim,)`` is the next vector to multiply.
         restart: deflate on breakdown (``True``) or stop (``False``).
-        driver: ``"python"`` or ``"loop"``.
+        driver: ``"host"``, ``"python"`` or ``"loop"``.
     """
 
     matvec: Any
@@ -139,12 +145,14 @@ class Krylov:
     def tridiagonal(self) -> tuple[np.ndarray, np.ndarray, float]:
         """``(alpha (m,), beta (m−1,), β_m)`` of ``T_m``; ``β_m`` couples ``q_m`` (0 after a breakdown)."""
         m = self.depth
-        # sliced on the host: a device slice per depth would compile a program per depth
-        alpha, beta = np.asarray(self.state[1])[:m], np.asarray(self.state[2])[:m]
+        # copies (the host driver's buffers are written in place by later steps), sliced on the host
+        alpha, beta = np.array(self.state[1])[:m], np.array(self.state[2])[:m]
         return alpha, beta[:-1] if m else beta, float(beta[m - 1]) if m else 0.0
 
 
 def _cgs2(Q, w):
+    """``w (dim,)`` orthogonalised against the rows of ``Q (B, dim)`` twice: ``(w₂, h₁ + h₂ (B,), w₁)``.
+    Numpy in, numpy out (the host driver, over the filled rows only); jax arrays inside the device drivers."""
     h = Q @ w
     w1 = w - Q.T @ h
     h2 = Q @ w1
@@ -227,6 +235,38 @@ def _loop_steps(matvec, restart, linear, params, key, st, n):
     return jax.lax.fori_loop(0, n, lambda i, s: _step(apply, key, restart, s), st)
 
 
+def _extend_host(K: Krylov, n: int) -> tuple:
+    """``n`` steps of the host driver: each product one jitted call (or a :class:`HostProduct`), read back
+    with ``np.asarray``; the update of :func:`_update` in numpy on the host state, in place."""
+    Q, alpha, beta, j, scale, done, count, nbreak, AQ, q = K.state
+    B, dim = Q.shape
+    for _ in range(n):
+        Aq = np.asarray(apply_one(K.matvec, K.linear, K.params, q))
+        w, h, w1 = _cgs2(Q[: j + 1], Aq)
+        b = float(np.linalg.norm(w))
+        scale = max(scale, float(np.linalg.norm(Aq)))
+        full = j + 1 >= dim
+        broke = bool(b <= BREAKDOWN_RTOL * scale or b < 0.5 * np.linalg.norm(w1) or full)
+        alpha[j], beta[j] = h[j], 0.0 if broke else b
+        if AQ is not None:
+            AQ[j] = Aq
+        count, nbreak, done = count + 1, nbreak + broke, full or (broke and not K.restart)
+        if done:
+            q = np.zeros(dim)
+        elif broke:  # the restart vector normal(fold_in(key, j)), drawn by jax as the device drivers do
+            r = np.asarray(jax.random.normal(jax.random.fold_in(K.key, j), (dim,), jnp.float64))
+            r = _cgs2(Q[: j + 1], _cgs2(Q[: j + 1], r)[0])[0]
+            q = r / np.linalg.norm(r)
+        else:
+            q = w / b
+        j += 1
+        if j < B:
+            Q[j] = q
+        if done:
+            break
+    return Q, alpha, beta, j, scale, done, count, nbreak, AQ, q
+
+
 MIN_CAPACITY = 64
 
 
@@ -251,8 +291,8 @@ def start(matvec, dim: int, key, params: tuple, v0=None, *, restart: bool = True
     :func:`extend` consumes the basis it extends (its buffers are reused).
     """
     driver = driver_for() if driver is None else driver
-    if driver not in ("python", "loop"):
-        raise ValueError(f"`driver`={driver!r} is unknown; expected 'python' or 'loop'.")
+    if driver not in ("host", "python", "loop"):
+        raise ValueError(f"`driver`={driver!r} is unknown; expected 'host', 'python' or 'loop'.")
     key = check_key(key)
     # ``normal(k0)`` kept on the device (two small compiles): Lanczos' results depend on the start
     # vector (e.g. whether a rank-deficient operator's zero multiplicity shows before the ends
@@ -264,15 +304,18 @@ def start(matvec, dim: int, key, params: tuple, v0=None, *, restart: bool = True
     q0 = v0 / np.linalg.norm(v0)
     Q = np.zeros((B, dim))
     Q[0] = q0
-    AQ = jax.device_put(np.zeros((B, dim))) if keep_products else None
-    put = jax.device_put
-    state = (put(Q), put(np.zeros(B)), put(np.zeros(B)), put(np.int32(0)), put(np.float64(0.0)),
-             put(np.bool_(False)), put(np.int32(0)), put(np.int32(0)), AQ, put(q0))
+    AQ = np.zeros((B, dim)) if keep_products else None
+    if driver == "host":
+        state = (Q, np.zeros(B), np.zeros(B), 0, 0.0, False, 0, 0, AQ, q0)
+    else:
+        put = jax.device_put
+        state = (put(Q), put(np.zeros(B)), put(np.zeros(B)), put(np.int32(0)), put(np.float64(0.0)),
+                 put(np.bool_(False)), put(np.int32(0)), put(np.int32(0)), None if AQ is None else put(AQ), put(q0))
     if linear is _UNSET:
         linear = prepare(matvec, int(dim), tuple(params), driver=driver)
-    if isinstance(linear, HostProduct) and driver != "python":
+    if isinstance(linear, HostProduct) and driver not in PYTHON_DRIVEN:
         raise ValueError(f"`linear` is a HostProduct (products made on the host) but `driver`={driver!r}; it needs "
-                         "driver='python'. Prepare with krylov.prepare(..., driver=driver).")
+                         "driver='python' or 'host'. Prepare with krylov.prepare(..., driver=driver).")
     return Krylov(matvec, tuple(params), linear, k1, state, bool(restart), driver)
 
 
@@ -281,9 +324,9 @@ def _grow(K: Krylov, rows: int) -> Krylov:
     if B <= K.capacity:
         return K
     Q, alpha, beta, *rest, AQ, q = K.state
-    pad = B - K.capacity
-    AQ = None if AQ is None else jnp.pad(AQ, ((0, pad), (0, 0)))
-    state = (jnp.pad(Q, ((0, pad), (0, 0))), jnp.pad(alpha, (0, pad)), jnp.pad(beta, (0, pad)), *rest, AQ, q)
+    pad, xp = B - K.capacity, np if K.driver == "host" else jnp
+    AQ = None if AQ is None else xp.pad(AQ, ((0, pad), (0, 0)))
+    state = (xp.pad(Q, ((0, pad), (0, 0))), xp.pad(alpha, (0, pad)), xp.pad(beta, (0, pad)), *rest, AQ, q)
     return replace(K, state=state)
 
 
@@ -295,7 +338,9 @@ def extend(K: Krylov, depth: int) -> Krylov:
     K = _grow(K, depth + 1)
     st = K.state
     n = depth - K.depth
-    if K.driver == "loop":
+    if K.driver == "host":
+        st = _extend_host(K, n)
+    elif K.driver == "loop":
         st = _loop_steps(K.matvec, K.restart, K.linear, K.params, K.key, st, jnp.int32(n))
     else:
         restart = jax.device_put(np.bool_(K.restart))
@@ -332,9 +377,13 @@ def _combine(Q, S):
 
 
 def ritz_vectors(K: Krylov, S_cols: np.ndarray) -> jax.Array:
-    """Unit Ritz vectors ``(k, dim)`` for the columns ``S_cols (m, k)`` of :func:`ritz`'s ``S``."""
+    """Unit Ritz vectors ``(k, dim)`` for the columns ``S_cols (m, k)`` of :func:`ritz`'s ``S`` (numpy for the
+    host driver)."""
     S_cols = np.asarray(S_cols, np.float64)
     m = S_cols.shape[0]
+    if K.driver == "host":
+        V = S_cols.T @ K.state[0][:m]
+        return V / np.linalg.norm(V, axis=1, keepdims=True)
     Spad = np.zeros((K.capacity, S_cols.shape[1]))
     Spad[:m] = S_cols
     return _combine(K.state[0], jnp.asarray(Spad))
@@ -355,13 +404,19 @@ def ritz_residuals(K: Krylov, S_cols: np.ndarray, theta: np.ndarray) -> tuple[ja
     is linear, so this is the product ``A v_i`` up to the rounding of one product, whatever
     the state of ``Q``'s orthogonality (it is not the free estimate ``|β_m s_mi|``, which
     assumes the three-term relation). Needs a basis started with ``keep_products=True``;
-    costs no operator application.
+    costs no operator application. Numpy arrays for the host driver (whose basis is in numpy).
     """
     AQ = K.state[8]
     if AQ is None:
         raise ValueError("this Krylov basis keeps no products; start it with keep_products=True to get residuals "
                          "without new products.")
     S_cols = np.asarray(S_cols, np.float64)
+    if K.driver == "host":  # in numpy, as the basis was built: nothing copied to the device
+        m, theta = S_cols.shape[0], np.asarray(theta, np.float64)
+        V, AV = S_cols.T @ K.state[0][:m], S_cols.T @ AQ[:m]
+        n = np.linalg.norm(V, axis=1, keepdims=True)
+        V, AV = V / n, AV / n
+        return V, np.linalg.norm(AV - theta[:, None] * V, axis=1)
     Spad = np.zeros((K.capacity, S_cols.shape[1]))
     Spad[: S_cols.shape[0]] = S_cols
     return _combine_products(K.state[0], AQ, jnp.asarray(Spad), jnp.asarray(theta, jnp.float64))
@@ -369,6 +424,6 @@ def ritz_residuals(K: Krylov, S_cols: np.ndarray, theta: np.ndarray) -> tuple[ja
 
 def apply_many(K: Krylov, V) -> jax.Array:
     """``A v`` for each row of ``V (k, dim)``: one product each (one at a time on CPU, batched elsewhere)."""
-    if K.driver == "python" or isinstance(K.linear, HostProduct):
+    if K.driver in PYTHON_DRIVEN or isinstance(K.linear, HostProduct):
         return stack_rows([apply_one(K.matvec, K.linear, K.params, v) for v in np.asarray(V)])
     return apply_batch(K.matvec, K.linear, K.params, V)

@@ -10,11 +10,14 @@ Lanczos bases on them.
 **Drivers.** Inside a jitted loop (``lax.fori_loop``) XLA's CPU backend ran a
 linearised Hessian-vector product 5–6× slower than the same product dispatched on its
 own (and ~4x slower inside a ``lax.cond``; measured on the digits CNN, see
-``benchmarks/RESULTS.md``), so on CPU (``driver="python"``) each step is two jitted calls
-driven from Python — the product alone, then the orthogonalisation (a breakdown's restart
-vector is a third program, compiled only when one happens), with one flag read per step; the
-two drivers compute the same numbers. Elsewhere (``driver="loop"``) a block of steps runs in
-one jitted loop. :data:`DRIVERS` holds the choice per backend. Every
+``benchmarks/RESULTS.md``), so on CPU each product is its own jitted call driven from
+Python (:data:`PYTHON_DRIVEN`): with ``driver="host"`` (the CPU default) the Krylov state
+lives in numpy and each product is read back at once, the orthogonalisation done by numpy
+on the filled rows; with ``driver="python"`` the state stays on the device and a second
+program orthogonalises (a breakdown's restart vector is a third, compiled only when one
+happens), with one flag read per step. Elsewhere (``driver="loop"``) a block of steps runs
+in one jitted loop. The drivers compute the same numbers (to rounding). :data:`DRIVERS`
+holds the choice per backend. Every
 product on CPU (Lanczos steps, :func:`products`, :func:`theory_lab.krylov.apply_many`) goes through one compiled
 program per operator.
 
@@ -25,7 +28,7 @@ returns one when its data are *looped* (:func:`theory_lab.batching.looped`: a
 :class:`~theory_lab.batching.Stream`, or several batches on CPU outside a trace): each
 product is then a Python loop over one compiled per-batch program (inside the product's
 program, ``lax.scan`` over the batches ran 11–34× slower on CPU). The python driver
-(:func:`prepare` with ``driver="python"``) asks for it first and wraps it as a
+(:func:`prepare` with ``driver="host"`` or ``"python"``) asks for it first and wraps it as a
 :class:`HostProduct`; every product of :func:`theory_lab.krylov.extend`, :func:`products`,
 :func:`theory_lab.krylov.apply_many` and :func:`dense` is then that call. The ``loop`` driver and operators
 without it are unchanged; a :class:`~theory_lab.batching.Stream` there is a clear error.
@@ -51,13 +54,15 @@ import numpy as np
 
 from theory_lab import batching
 
-__all__ = ["DRIVERS", "driver_for", "bind", "check_operator", "HostProduct", "prepare", "as_function", "apply_one",
+__all__ = ["DRIVERS", "PYTHON_DRIVEN", "driver_for", "bind", "check_operator", "HostProduct", "prepare", "as_function", "apply_one",
            "apply_batch", "products", "dense", "stack_rows"]
 
 _UNSET = object()
 
 
-DRIVERS = {"cpu": "python"}  # backend -> driver; any other backend: "loop"
+DRIVERS = {"cpu": "host"}  # backend -> driver; any other backend: "loop"
+
+PYTHON_DRIVEN = ("host", "python")  # drivers making each product in its own call from Python
 
 
 _DEFAULT_DRIVER = "loop"
@@ -147,7 +152,7 @@ def prepare(matvec, dim: int, params: tuple, *, driver: str | None = None):
     :class:`~theory_lab.batching.Stream` need the host preparation: without it, a clear error.
     """
     params, driver = tuple(params), driver_for() if driver is None else driver
-    if driver == "python":
+    if driver in PYTHON_DRIVEN:
         host_prepare = getattr(matvec, "host_prepare", None)
         fn = None if host_prepare is None else host_prepare(*params)
         if fn is not None:
@@ -214,7 +219,7 @@ def products(matvec, dim: int, params: tuple, V, *, linear=_UNSET, driver: str |
     driver = driver_for() if driver is None else driver
     if linear is _UNSET:
         linear = prepare(matvec, int(dim), tuple(params), driver=driver)
-    if driver == "python" or isinstance(linear, HostProduct):
+    if driver in PYTHON_DRIVEN or isinstance(linear, HostProduct):
         # rows taken on the host: iterating a device array compiles an unstack program per shape
         return stack_rows([apply_one(matvec, linear, tuple(params), v) for v in np.asarray(V)])
     return apply_batch(matvec, linear, tuple(params), V)

@@ -99,7 +99,7 @@ def materialize(matvec, dim: int, *params, batch: int | None = None) -> jax.Arra
     krylov.check_operator(matvec, dim, params)
     if batch is None:
         traced = any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(params))
-        if krylov.driver_for() == "python" and not traced:
+        if krylov.driver_for() in krylov.PYTHON_DRIVEN and not traced:
             return krylov.dense(matvec, int(dim), params)
         batch = 64
     if not isinstance(batch, (int, np.integer)) or batch < 1:
@@ -213,7 +213,7 @@ def lanczos(matvec, dim: int, key, *params, k: int = 5, which: str = "top", num_
         num_matvecs: fixed Krylov depth (no convergence checks).
         max_matvecs: cap on the depth when extending (default ``dim``).
         rtol: convergence tolerance relative to ``max|θ|``.
-        driver: ``"python"`` or ``"loop"`` (default per backend, :func:`theory_lab.krylov.driver_for`).
+        driver: ``"host"``, ``"python"`` or ``"loop"`` (default per backend, :func:`theory_lab.krylov.driver_for`).
 
     Returns:
         :class:`Eigenpairs`, or ``(top, bottom)`` for ``which="both"``.
