@@ -12,7 +12,9 @@ Usage: ``OPENBLAS_NUM_THREADS=1 python benchmarks/step_drivers.py POINT.npz [ROU
 * ``prepare``: the operator's preparation alone (its linearisation; part of every ``lanczos`` and ``steps``
   call), also ÷ depth.
 
-Prints min and median wall ms per step (÷ depth) and the load average before and after; not a test.
+Prints min and median wall ms per step (÷ depth), the median over rounds of each task's difference to
+``products`` in the same round, the median CPU ms per step of the process (all its threads), and the load
+average before and after; not a test.
 """
 
 import os
@@ -88,18 +90,23 @@ def main(path, rounds=7, drivers=("host", "python")):
              "products": products, "products+read": products_read, "prepare": prepare}
     for f in tasks.values():
         f()
-    names, times = list(tasks), {n: [] for n in tasks}
+    names, times, cpu = list(tasks), {n: [] for n in tasks}, {n: [] for n in tasks}
     load0 = os.getloadavg()
     for r in range(rounds):
         for n in names[r % len(names):] + names[: r % len(names)]:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             tasks[n]()
             times[n].append(time.perf_counter() - t)
+            cpu[n].append(time.process_time() - c)
     load1 = os.getloadavg()
     print(f"{path}: depth {depth}, {rounds} rounds, load {load0[0]:.2f} -> {load1[0]:.2f} (1-min average)")
+    base = np.array(times["products"])
+    print(f"  {'':20s} wall ms/step: min  median | median of per-round (task - products) | CPU ms/step median")
     for n in names:
         t = np.array(times[n]) * 1e3 / depth
-        print(f"  {n:16s} ms/step  min {t.min():.2f}  median {np.median(t):.2f}  all {np.round(t, 2).tolist()}")
+        d = (np.array(times[n]) - base) * 1e3 / depth
+        print(f"  {n:20s} {t.min():5.2f} {np.median(t):5.2f} | {np.median(d):+5.2f} | "
+              f"{np.median(cpu[n]) * 1e3 / depth:5.2f}   all {np.round(t, 2).tolist()}")
 
 
 if __name__ == "__main__":
