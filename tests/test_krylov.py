@@ -121,3 +121,44 @@ def test_the_drivers_agree_step_for_step():
     for other in out[1:]:
         for x, y in zip(out[0], other):
             np.testing.assert_allclose(x, y, rtol=0, atol=1e-12 * 5.0)
+
+
+class _HostMade:
+    """``A @ v`` whose products are made on the host (``host_prepare``: a plain callable), counted."""
+
+    n = 0
+
+    def __call__(self, v, A):
+        return A @ v
+
+    def __hash__(self):
+        return 0
+
+    def __eq__(self, other):
+        return isinstance(other, _HostMade)
+
+    def host_prepare(self, A):
+        A = np.asarray(A)
+
+        def product(v):
+            _HostMade.n += 1
+            return jax.device_put(A @ np.asarray(v))
+        return product
+
+
+@pytest.mark.parametrize("driver", ("host", "python"))
+def test_python_driven_drivers_take_products_made_on_the_host(driver):
+    """A :class:`~theory_lab.operators.HostProduct` (looped data on CPU) drives both Python-driven drivers:
+    the twin's basis, and one call of the host product per step."""
+    A, depths, restart = CASES["rank 6, restarts"]
+    key, op = jax.random.key(5), _HostMade()
+    linear = krylov.prepare(op, A.shape[0], (A,), driver=driver)
+    assert isinstance(linear, krylov.HostProduct)
+    _HostMade.n = 0
+    K = krylov.start(op, A.shape[0], key, (A,), restart=restart, driver=driver, linear=linear, keep_products=True)
+    for depth in depths:
+        K = krylov.extend(K, depth)
+    alpha, beta, Q, breakdowns = lanczos_twin(A, np.asarray(K.state[0])[0], K.key, depths[-1], restart)
+    assert K.num_matvecs == alpha.size == _HostMade.n and K.breakdowns == breakdowns > 0
+    np.testing.assert_allclose(K.tridiagonal()[0], alpha, rtol=0, atol=1e-12 * 5.0)
+    np.testing.assert_allclose(np.asarray(K.state[8])[:alpha.size], Q @ A, rtol=0, atol=1e-12 * 5.0)
