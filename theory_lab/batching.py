@@ -376,7 +376,8 @@ def refuse_stream(tree, routine: str = "this routine") -> None:
                         "in one jitted program and needs them whole (arrays or batching.batches(X, Y, size)). With "
                         "a Stream use derivatives.loss / gradient / hvp / gauss_newton_vp / residual_vp / hessian / "
                         "jacobian(mode='reverse'), and the spectral routines (spectrum.lanczos, slq_density, trace "
-                        "estimates, materialize) on CPU with the python driver (driver='python', batch=None).")
+                        "estimates, materialize) on CPU with a Python-driven driver (the default driver='host', or "
+                        "driver='python'; batch=None).")
 
 
 def looped(data, *arrays) -> bool:

@@ -27,8 +27,8 @@ made inside one program. :class:`derivatives.HessianMatvec <theory_lab.derivativ
 returns one when its data are *looped* (:func:`theory_lab.batching.looped`: a
 :class:`~theory_lab.batching.Stream`, or several batches on CPU outside a trace): each
 product is then a Python loop over one compiled per-batch program (inside the product's
-program, ``lax.scan`` over the batches ran 11–34× slower on CPU). The python driver
-(:func:`prepare` with ``driver="host"`` or ``"python"``) asks for it first and wraps it as a
+program, ``lax.scan`` over the batches ran 11–34× slower on CPU). The Python-driven drivers
+(:func:`prepare` with ``driver="host"`` or ``"python"``) ask for it first and wraps it as a
 :class:`HostProduct`; every product of :func:`theory_lab.krylov.extend`, :func:`products`,
 :func:`theory_lab.krylov.apply_many` and :func:`dense` is then that call. The ``loop`` driver and operators
 without it are unchanged; a :class:`~theory_lab.batching.Stream` there is a clear error.
@@ -114,7 +114,8 @@ class HostProduct:
     """An operator prepared on the host: ``v -> A v`` a plain Python callable (from ``host_prepare``).
 
     Not a pytree and never traced: each product is ``fn(v)``, which may run several jitted
-    programs (e.g. one per batch of data). Made by :func:`prepare` for the python driver.
+    programs (e.g. one per batch of data). Made by :func:`prepare` for the Python-driven drivers
+    (:data:`PYTHON_DRIVEN`).
     """
 
     __slots__ = ("fn",)
@@ -146,7 +147,7 @@ def prepare(matvec, dim: int, params: tuple, *, driver: str | None = None):
     """The operator prepared at ``params`` once, for ``driver`` (default per backend); pass it to
     :func:`start` (same driver) or :func:`products` as ``linear`` to share the preparation.
 
-    For the python driver, ``matvec.host_prepare(*params)`` first if the operator has it and it
+    For a Python-driven driver (``"host"``, ``"python"``), ``matvec.host_prepare(*params)`` first if the operator has it and it
     returns a callable (a :class:`HostProduct`); otherwise ``matvec.prepare`` inside a jit (a
     pytree), or ``None`` for an operator without preparation. Params holding a
     :class:`~theory_lab.batching.Stream` need the host preparation: without it, a clear error.
@@ -215,7 +216,7 @@ def _unit(dim: int, i: int) -> np.ndarray:
 
 def products(matvec, dim: int, params: tuple, V, *, linear=_UNSET, driver: str | None = None) -> jax.Array:
     """``A v`` for each row of ``V (n, dim)``, prepared once: one product per row on CPU
-    (``driver="python"``; jitted, or a :class:`HostProduct`), one vmapped batch elsewhere."""
+    (``driver="host"`` or ``"python"``; jitted, or a :class:`HostProduct`), one vmapped batch elsewhere."""
     driver = driver_for() if driver is None else driver
     if linear is _UNSET:
         linear = prepare(matvec, int(dim), tuple(params), driver=driver)
