@@ -102,10 +102,13 @@ def _apply(A, v):
 # ----------------------------------------------------------------------------- the one rule
 
 
-def _batch_scalar(obj: Objective, kind: str, theta, X, Y, w) -> Callable:
-    """``S_b(t)`` on one batch (``w`` per-sample weights, ``c`` included): Hessian at θ = operator ``kind``."""
-    def f(t):
-        return obj.outputs(t, X)
+def _batch_scalar(obj: Objective, kind: str, theta, X, Y, w, near: bool = False) -> Callable:
+    """``S_b(t)`` on one batch (``w`` per-sample weights, ``c`` included): Hessian at θ = operator ``kind``.
+
+    ``near``: the network as :meth:`Objective.outputs_near` (max-pooling resolved at θ: the same
+    derivatives at θ, a smaller program to linearise); otherwise as it is (values, gradients).
+    """
+    f = obj.outputs_near(theta, X) if near else (lambda t: obj.outputs(t, X))
 
     def weighted(F):
         return jnp.sum(w * obj.loss(F, Y))
@@ -118,22 +121,25 @@ def _batch_scalar(obj: Objective, kind: str, theta, X, Y, w) -> Callable:
     raise ValueError(f"`kind`={kind!r} is unknown; expected one of {KINDS}.")
 
 
-def _summed(obj, kind, theta, data: Batches, block, transform):
+def _summed(obj, kind, theta, data: Batches, block, transform, near: bool = False):
     """``(t_k -> Σ_b transform(S_b restricted to the block)(t_k), x0)``, e.g. the gradient map."""
     c = obj.scale(data.N)
 
     def total(t):
         def one(X, Y, weight):
-            fn, _ = obj.restrict(_batch_scalar(obj, kind, theta, X, Y, c * weight), theta, block)
+            fn, _ = obj.restrict(_batch_scalar(obj, kind, theta, X, Y, c * weight, near), theta, block)
             return transform(fn)(t)
         return batching.sum_over(one, data)
 
     return total, obj.restrict(lambda t: t, theta, block)[1]
 
 
-def _gauss_newton_batch(obj, theta, X, Y, w, block) -> Callable:
-    """``u -> J_bᵀ Λ_b J_b u`` on one batch (``w`` weights with ``c``): the network linearised at θ once."""
-    fn, x0 = obj.restrict(lambda t: obj.outputs(t, X), theta, block)
+def _gauss_newton_batch(obj, theta, X, Y, w, block, near: bool = False) -> Callable:
+    """``u -> J_bᵀ Λ_b J_b u`` on one batch (``w`` weights with ``c``): the network linearised at θ once.
+
+    ``near`` as in :func:`_batch_scalar`: worth it when the linearisation serves many products.
+    """
+    fn, x0 = obj.restrict(obj.outputs_near(theta, X) if near else (lambda t: obj.outputs(t, X)), theta, block)
     f0, f_jvp = jax.linearize(fn, x0)
     f_vjp = jax.linear_transpose(f_jvp, x0)
     lam = jax.linearize(jax.grad(lambda F: jnp.sum(w * obj.loss(F, Y))), f0)[1]
@@ -145,10 +151,11 @@ def _operator(obj, kind, theta, data, block, linearize: bool) -> Callable:
     if kind == "gauss_newton":
         c = obj.scale(data.N)
         if linearize and data.num_batches == 1:
-            return _gauss_newton_batch(obj, theta, data.X[0], data.Y[0], c * data.weight[0], block)
+            return _gauss_newton_batch(obj, theta, data.X[0], data.Y[0], c * data.weight[0], block, near=True)
         return lambda u: batching.sum_over(lambda X, Y, w: _gauss_newton_batch(obj, theta, X, Y, c * w, block)(u),
                                            data)
-    grad_map, x0 = _summed(obj, kind, theta, data, block, jax.grad)
+    # max-pooling resolved at θ when the work at θ is done once for many products
+    grad_map, x0 = _summed(obj, kind, theta, data, block, jax.grad, near=linearize)
     if linearize:
         return jax.linearize(grad_map, x0)[1]
     return lambda u: jax.jvp(grad_map, (x0,), (u,))[1]

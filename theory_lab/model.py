@@ -40,7 +40,7 @@ from theory_lab import activations as _act
 from theory_lab.arch import Architecture, LayerInfo
 
 __all__ = ["init", "apply", "features", "preactivations", "forward", "full_weight_matrix",
-           "weight_map", "CNN", "LAWS", "check_inputs"]
+           "weight_map", "CNN", "LAWS", "check_inputs", "preactivation", "maxpool", "bias_size"]
 
 LAWS = ("lecun_normal", "lecun_uniform", "glorot_normal", "he_normal", "normal", "uniform")
 
@@ -103,20 +103,34 @@ class _WeightLayer(nn.Module):
                             "float64 and Flax would silently create float32 parameters.")
         info = self.info
         W = self.param("W", _weight_init(self.law, self.scale), (info.l, info.T), self.param_dtype)
-        bias = getattr(info.spec, "bias", "neuron")
-        if info.kind in ("dense", "output"):
-            G = F @ W
-        elif info.kind == "conv" and self.path == "fast":
-            G = _conv_fast(info, F, W)
-        else:
-            G = jnp.einsum("npl,lt->npt", _gather(F, info.patches), W).reshape(F.shape[0], -1)
-        if bias != "none" and info.kind in ("conv", "patch") and bias == "filter":
-            b = self.param("b", _bias_init(self.bias_law, self.bias_scale), (info.T,), self.param_dtype)
-            G = G + jnp.tile(b, info.P)
-        elif bias != "none":
-            b = self.param("b", _bias_init(self.bias_law, self.bias_scale), (info.n,), self.param_dtype)
-            G = G + b
+        size = bias_size(info)
+        b = None if size is None else self.param("b", _bias_init(self.bias_law, self.bias_scale), (size,),
+                                                  self.param_dtype)
+        return preactivation(info, F, W, b, self.path)
+
+
+def bias_size(info: LayerInfo) -> int | None:
+    """Length of layer ``info``'s bias ``b``: ``T_k`` (per filter), ``n_k`` (per neuron) or ``None``."""
+    bias = getattr(info.spec, "bias", "neuron")
+    if bias == "none":
+        return None
+    return info.T if info.kind in ("conv", "patch") and bias == "filter" else info.n
+
+
+def preactivation(info: LayerInfo, F, W, b, path: str = "fast"):
+    """``G_k = F_{k-1} U_k + 1 bᵀ`` of weight layer ``info`` from ``F_{k-1} (N, n_{k-1})``: ``(N, n_k)``.
+
+    ``W (l_{k-1}, T_k)``; ``b`` per filter ``(T_k,)``, per neuron ``(n_k,)`` or ``None``.
+    """
+    if info.kind in ("dense", "output"):
+        G = F @ W
+    elif info.kind == "conv" and path == "fast":
+        G = _conv_fast(info, F, W)
+    else:
+        G = jnp.einsum("npl,lt->npt", _gather(F, info.patches), W).reshape(F.shape[0], -1)
+    if b is None:
         return G
+    return G + (jnp.tile(b, info.P) if b.shape[0] != info.n else b)
 
 
 def _conv_fast(info: LayerInfo, F, W):
@@ -130,7 +144,8 @@ def _conv_fast(info: LayerInfo, F, W):
     return y.reshape(F.shape[0], -1)
 
 
-def _maxpool(info: LayerInfo, F, path: str):
+def maxpool(info: LayerInfo, F, path: str = "fast"):
+    """Max-pooling layer ``info`` on ``F_{k-1} (N, n_{k-1})``: ``F_k (N, n_k)``."""
     spec = info.spec
     if path == "fast" and hasattr(spec, "window"):
         x = F.reshape((F.shape[0],) + info.in_shape)
@@ -172,7 +187,7 @@ class CNN(nn.Module):
         Fs, Gs = [F], [None]
         for info in self.arch.info:
             if info.kind == "maxpool":
-                F, G = _maxpool(info, F, self.path), None
+                F, G = maxpool(info, F, self.path), None
             else:
                 G = _WeightLayer(info, self.law, self.bias_law, self.scale, self.bias_scale, self.path,
                                  self.param_dtype, name=f"layer_{info.k}")(F)

@@ -44,7 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from theory_lab import batching, model
+from theory_lab import batching, model, pool_resolved
 from theory_lab.arch import Architecture
 from theory_lab.layout import Layout, TreeLayout, layout, require_float64, tree_layout
 
@@ -131,6 +131,14 @@ class ArchNetwork:
     def __call__(self, params, X):
         return model.CNN(self.arch).apply({"params": params}, X).F[-1]
 
+    def near(self, params, X) -> Callable:
+        """``(params, X) -> F_L`` equal to this network near ``params`` with the same derivatives there:
+        max-pooling resolved at ``params`` (:mod:`theory_lab.pool_resolved`), or the network itself."""
+        M = pool_resolved.selection(self.arch, params, X)
+        if not M:
+            return self
+        return lambda p, X: pool_resolved.outputs(self.arch, p, X, M)
+
 
 @dataclass(frozen=True, eq=False)
 class LinenNetwork:
@@ -198,6 +206,18 @@ class Objective:
     def outputs(self, theta, X) -> jax.Array:
         """``f(X; θ) (N, m)`` (traceable)."""
         return self.network(self.layout.unravel(theta), X)
+
+    def outputs_near(self, theta, X) -> Callable:
+        """``t -> f(X; t)``, equal to :meth:`outputs` near θ with the same derivatives at θ (traceable).
+
+        For a chain network, max-pooling resolved at θ (:mod:`theory_lab.pool_resolved`): the
+        Hessian products at θ then linearise a smaller program. Other networks: :meth:`outputs`.
+        """
+        near = getattr(self.network, "near", None)
+        if near is None:
+            return lambda t: self.outputs(t, X)
+        net = near(self.layout.unravel(theta), X)
+        return lambda t: net(self.layout.unravel(t), X)
 
     def restrict(self, fn: Callable, theta, block):
         """``(fn restricted to the block, θ_k)``: ``t_k -> fn(θ with its block set to t_k)`` (identity if None)."""
