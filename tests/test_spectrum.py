@@ -334,13 +334,14 @@ def test_extending_the_basis_matches_a_fresh_run_and_counts_every_product():
     assert top.num_matvecs == bottom.num_matvecs == _Counter.n == top.depth
 
 
-def test_extending_and_checking_compile_nothing_per_depth(caplog):
+@pytest.mark.parametrize("driver", ("host", "python"))
+def test_extending_and_checking_compile_nothing_per_depth(caplog, driver):
     """Issue 10 (cold runs): after the first steps, deeper bases, their tridiagonals and residuals reuse
     the programs already compiled (a device slice per depth once compiled a program each)."""
     rng = np.random.default_rng(8)
     A = rng.standard_normal((120, 120))
     A = A + A.T
-    K = krylov.start(S.dense_matvec, 120, jax.random.key(3), (A,), keep_products=True)
+    K = krylov.start(S.dense_matvec, 120, jax.random.key(3), (A,), keep_products=True, driver=driver)
     K = krylov.extend(K, 3)
     theta, vec, _ = krylov.ritz(K)
     krylov.ritz_residuals(K, vec[:, -2:], theta[-2:])
