@@ -28,7 +28,7 @@ returns one when its data are *looped* (:func:`theory_lab.batching.looped`: a
 :class:`~theory_lab.batching.Stream`, or several batches on CPU outside a trace): each
 product is then a Python loop over one compiled per-batch program (inside the product's
 program, ``lax.scan`` over the batches ran 11–34× slower on CPU). The Python-driven drivers
-(:func:`prepare` with ``driver="host"`` or ``"python"``) ask for it first and wraps it as a
+(:func:`prepare` with ``driver="host"`` or ``"python"``) ask for it first and wrap it as a
 :class:`HostProduct`; every product of :func:`theory_lab.krylov.extend`, :func:`products`,
 :func:`theory_lab.krylov.apply_many` and :func:`dense` is then that call. The ``loop`` driver and operators
 without it are unchanged; a :class:`~theory_lab.batching.Stream` there is a clear error.
@@ -54,8 +54,8 @@ import numpy as np
 
 from theory_lab import batching
 
-__all__ = ["DRIVERS", "PYTHON_DRIVEN", "driver_for", "bind", "check_operator", "HostProduct", "prepare", "as_function", "apply_one",
-           "apply_batch", "products", "dense", "stack_rows"]
+__all__ = ["DRIVERS", "PYTHON_DRIVEN", "driver_for", "bind", "check_operator", "HostProduct", "prepare", "as_function",
+           "apply_one", "apply_batch", "products", "dense", "stack_rows"]
 
 _UNSET = object()
 
@@ -147,8 +147,8 @@ def prepare(matvec, dim: int, params: tuple, *, driver: str | None = None):
     """The operator prepared at ``params`` once, for ``driver`` (default per backend); pass it to
     :func:`start` (same driver) or :func:`products` as ``linear`` to share the preparation.
 
-    For a Python-driven driver (``"host"``, ``"python"``), ``matvec.host_prepare(*params)`` first if the operator has it and it
-    returns a callable (a :class:`HostProduct`); otherwise ``matvec.prepare`` inside a jit (a
+    For a Python-driven driver (``"host"``, ``"python"``), ``matvec.host_prepare(*params)`` first if the
+    operator has it and it returns a callable (a :class:`HostProduct`); otherwise ``matvec.prepare`` inside a jit (a
     pytree), or ``None`` for an operator without preparation. Params holding a
     :class:`~theory_lab.batching.Stream` need the host preparation: without it, a clear error.
     """
