@@ -27,8 +27,8 @@ it continues from a random vector orthogonal to ``Q`` (drawn from ``fold_in(key,
 which finds further eigenvalues and the multiplicities a single Krylov space cannot see.
 After ``dim`` steps the basis is complete and the process stops.
 
-**Drivers and products.** Each step is one product plus ``O(B · dim)`` of
-reorthogonalisation. How a product is prepared and made — in its own program on CPU, inside
+**Drivers and products.** Each step is one product plus ``O(m · dim)`` of
+reorthogonalisation (``m`` the filled rows on the host, all ``B`` allocated rows on the device). How a product is prepared and made — in its own program on CPU, inside
 one jitted loop elsewhere (``driver="loop"``), or on the host for looped data — is
 :mod:`theory_lab.operators`. On CPU (``driver="host"``) the state ``Q``, ``T`` and the kept
 products live in numpy: each product is read back as it comes and orthogonalised by numpy
@@ -237,7 +237,8 @@ def _loop_steps(matvec, restart, linear, params, key, st, n):
 
 def _extend_host(K: Krylov, n: int) -> tuple:
     """``n`` steps of the host driver: each product one jitted call (or a :class:`HostProduct`), read back
-    with ``np.asarray``; the update of :func:`_update` in numpy on the host state, in place."""
+    with ``np.asarray``; the update of :func:`_update` in numpy on the host state (``Q, AQ (B, dim)``,
+    ``alpha, beta (B,)`` written in place), returned as the new :attr:`Krylov.state`."""
     Q, alpha, beta, j, scale, done, count, nbreak, AQ, q = K.state
     B, dim = Q.shape
     for _ in range(n):
