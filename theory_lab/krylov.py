@@ -28,8 +28,9 @@ which finds further eigenvalues and the multiplicities a single Krylov space can
 After ``dim`` steps the basis is complete and the process stops.
 
 **Drivers and products.** Each step is one product plus ``O(m · dim)`` of
-reorthogonalisation (``m`` the filled rows on the host, all ``B`` allocated rows on the device). How a product is prepared and made — in its own program on CPU, inside
-one jitted loop elsewhere (``driver="loop"``), or on the host for looped data — is
+reorthogonalisation (``m`` the filled rows on the host, all ``B`` allocated rows on the
+device). How a product is prepared and made — in its own program on CPU, inside one jitted
+loop elsewhere (``driver="loop"``), or on the host for looped data — is
 :mod:`theory_lab.operators`. On CPU (``driver="host"``) the state ``Q``, ``T`` and the kept
 products live in numpy: each product is read back as it comes and orthogonalised by numpy
 against the filled rows only, so the tridiagonal is on the host and nothing is read from the
