@@ -34,6 +34,10 @@ CASES = {
     "patch-pool-mixing": Architecture((5, 1), (PatchLayer(((0, 1), (1, 2), (3, 4), (4, 0)), 2, activation="softplus"),
                                                PatchMaxPool(((0, 1), (2, 3), (5, 6), (6, 7))), Dense(3, "gelu"),
                                                Output(1))),
+    # a pool after a fully connected layer: the general selection path
+    "dense-then-pool": Architecture((6,), (Dense(6, activation="softplus"), PatchMaxPool(((0, 1, 2), (3, 4, 5),
+                                                                                        (1, 3, 5))),
+                                           Output(2))),
     # relu is not strictly increasing: the pool is kept as it is
     "relu-kept": Architecture((6, 6, 1), (Conv(2, (3, 3), activation="relu"), MaxPool((2, 2)), Output(2))),
 }
@@ -64,6 +68,7 @@ def test_resolvable_pools():
     assert PR.resolvable(CASES["first-conv-tiling"]) == (2,)
     assert PR.resolvable(CASES["deep-overlapping-1d"]) == (3,)
     assert PR.resolvable(CASES["patch-pool-mixing"]) == (2,)
+    assert PR.resolvable(CASES["dense-then-pool"]) == (2,)
     assert PR.resolvable(CASES["relu-kept"]) == ()
     assert PR.resolvable(Architecture((6, 6, 1), (MaxPool((2, 2)), Dense(2), Output(1)))) == ()
 
