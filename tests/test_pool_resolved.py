@@ -16,7 +16,15 @@ from hypothesis import strategies as st
 from theory_lab import data, model, objective
 from theory_lab import derivatives as D
 from theory_lab import pool_resolved as PR
-from theory_lab.arch import Architecture, Conv, Dense, MaxPool, Output, PatchLayer, PatchMaxPool
+from theory_lab.arch import (
+    Architecture,
+    Conv,
+    Dense,
+    MaxPool,
+    Output,
+    PatchLayer,
+    PatchMaxPool,
+)
 from theory_lab.strategies import networks
 
 CASES = {
