@@ -46,6 +46,8 @@ CASES = {
     "dense-then-pool": Architecture((6,), (Dense(6, activation="softplus"), PatchMaxPool(((0, 1, 2), (3, 4, 5),
                                                                                         (1, 3, 5))),
                                            Output(2))),
+    # a large first kernel (l_0 = 25 > 4 n_1 / n_2): the conv at every position, then the selection
+    "first-conv-large-kernel": Architecture((10, 10, 1), (Conv(2, (5, 5)), MaxPool((2, 2)), Output(2))),
     # relu is not strictly increasing: the pool is kept as it is
     "relu-kept": Architecture((6, 6, 1), (Conv(2, (3, 3), activation="relu"), MaxPool((2, 2)), Output(2))),
 }
@@ -78,6 +80,13 @@ def test_resolvable_pools():
     assert PR.resolvable(CASES["patch-pool-mixing"]) == (2,)
     assert PR.resolvable(CASES["dense-then-pool"]) == (2,)
     assert PR.resolvable(CASES["relu-kept"]) == ()
+    X = np.zeros((2, 10, 10, 1))
+    arch = CASES["first-conv-large-kernel"]
+    params = D.objective(arch).layout.unravel(np.ones(arch.num_params))
+    assert PR.resolvable(arch) == (2,) and PR.selection(arch, params, X)[2][1] is None
+    arch = CASES["first-conv-tiling"]
+    params = D.objective(arch).layout.unravel(np.ones(arch.num_params))
+    assert PR.selection(arch, params, np.zeros((2, 6, 6, 1)))[2][1].shape == (9, 2, 12)
     assert PR.resolvable(Architecture((6, 6, 1), (MaxPool((2, 2)), Dense(2), Output(1)))) == ()
 
 

@@ -115,6 +115,13 @@ def _shared_filter(prev: LayerInfo, info: LayerInfo) -> np.ndarray | None:
     return t[:, 0] if np.all(t == t[:, :1]) else None
 
 
+def _patches_fit(prev: LayerInfo, info: LayerInfo) -> bool:
+    """Whether the selected input patches (``l_0 · n_k`` per sample) are at most 4 conv outputs
+    (``n_1``) in size: the plain linearisation keeps about that many arrays of the conv's size, so
+    large kernels (``l_0 ≫ window``) evaluate the conv at every position instead (less memory)."""
+    return prev.l * info.n <= 4 * prev.n
+
+
 def _input_patches(arch: Architecture, k: int, X, M):
     """For a pool ``k`` right after a first conv layer: ``Σ_w M_w ⊙`` (the input patch of window entry ``w``),
     ``(l_0, N, n_k)``: the selected pre-activations are then ``G_sel = Σ_l X_sel[l] W[l, t_j] + b``."""
@@ -149,7 +156,7 @@ def selection(arch: Architecture, params, X) -> dict:
     for k in keep:
         prev, info = arch.layer(k - 1), arch.layer(k)
         M = _weights(info, F[k - 1])
-        first = k == 2 and _shared_filter(prev, info) is not None
+        first = k == 2 and _shared_filter(prev, info) is not None and _patches_fit(prev, info)
         out[k] = (M, jax.lax.stop_gradient(_input_patches(arch, k, X, M)) if first else None)
     return out
 
