@@ -71,7 +71,9 @@ def _instance(arch, N, seed, X=None):
 
 
 def _hessian(obj, theta, X, Y):
-    return np.asarray(jax.hessian(lambda t: jnp.sum(obj.loss(obj.outputs(t, X), Y)))(theta))
+    # one compiled program (X, Y as arguments): jax.hessian run eagerly compiles every primitive on its own
+    f = jax.jit(jax.hessian(lambda t, X, Y: jnp.sum(obj.loss(obj.outputs(t, X), Y))))
+    return np.asarray(f(theta, X, Y))
 
 
 def test_resolvable_pools():
@@ -101,7 +103,7 @@ def test_values_and_hessian_equal_the_plain_network(name):
     scale = np.abs(H).max()
     np.testing.assert_allclose(D.hessian(obj, theta, X, Y), H, rtol=0, atol=1e-12 * scale)  # linearised products
     GN = D.gauss_newton(obj, theta, X, Y=Y)
-    J = np.asarray(jax.jacrev(lambda t: plain.outputs(t, X).reshape(-1))(theta))
+    J = np.asarray(jax.jit(jax.jacrev(lambda t, X: plain.outputs(t, X).reshape(-1)))(theta, X))
     np.testing.assert_allclose(GN, J.T @ J, rtol=0, atol=1e-12 * np.abs(J.T @ J).max())
 
 
@@ -128,13 +130,14 @@ def test_a_wrong_selection_is_caught():
     F_wrong = PR.outputs(arch, params, X, wrong)
     assert np.abs(np.asarray(F_wrong) - np.asarray(model.apply(arch, params, X))).max() > 1e-3
 
-    def loss(t, sel):
-        return jnp.sum(obj.loss(PR.outputs(arch, obj.layout.unravel(t), X, sel), Y))
+    @jax.jit
+    def hessian(t, sel, X, Y):
+        return jax.hessian(lambda s: jnp.sum(obj.loss(PR.outputs(arch, obj.layout.unravel(s), X, sel), Y)))(t)
 
-    H_wrong = np.asarray(jax.hessian(loss)(theta, wrong))
+    H_wrong = np.asarray(hessian(theta, wrong, X, Y))
     H = _hessian(plain, theta, X, Y)
     assert np.abs(H_wrong - H).max() > 1e-3 * np.abs(H).max()
-    H_right = np.asarray(jax.hessian(loss)(theta, {2: (M, Xk)}))
+    H_right = np.asarray(hessian(theta, {2: (M, Xk)}, X, Y))
     np.testing.assert_allclose(H_right, H, rtol=0, atol=1e-12 * np.abs(H).max())
 
 
