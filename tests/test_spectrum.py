@@ -180,6 +180,31 @@ def test_materialize_and_exact_trace(inst):
     np.testing.assert_allclose(np.asarray(inside), 0.5 * (H[:6, :6] + H[:6, :6].T), rtol=1e-15)
 
 
+def test_a_hessian_operator_refuses_wrong_arguments_before_any_product():
+    """HessianMatvec checks its own arguments (check_operator asks it): no Hessian is traced to find them."""
+    from theory_lab import batching
+
+    arch = Architecture((3,), (Dense(2), Output(1)))
+    A, key = D.HessianMatvec(D.objective(arch)), jax.random.key(0)
+    theta, X, Y = np.zeros(11), np.ones((4, 3)), np.ones((4, 1))
+    S.lanczos(A, 11, key, theta, X, Y, k=1)  # right ones pass
+    with pytest.raises(ValueError, match=r"`dim`=12 but this operator has size 11 \(P\); pass dim=A.dim\(\)"):
+        S.lanczos(A, 12, key, theta, X, Y, k=1)
+    block = D.HessianMatvec(D.objective(arch), block=1)
+    with pytest.raises(ValueError, match=r"`dim`=11 but this operator has size 8 \(P_k of block 1\)"):
+        S.hutchinson(block, 11, key, theta, X, Y)
+    with pytest.raises(ValueError, match=r"`theta` has shape \(10,\); expected \(11,\)"):
+        S.lanczos(A, 11, key, np.zeros(10), X, Y, k=1)
+    with pytest.raises(TypeError, match="float64"):
+        S.slq_density(A, 11, key, theta, X.astype(np.float32), Y, num_matvecs=4)
+    with pytest.raises(ValueError, match="`Y` is missing"):
+        S.lanczos(A, 11, key, theta, X, k=1)
+    with pytest.raises(ValueError, match="`Y` must be None when `X` is a Batches"):
+        S.lanczos(A, 11, key, theta, batching.batches(X, Y, 2), Y, k=1)
+    with pytest.raises(ValueError, match=r"`X` has shape \(4, 2\); expected \(N, 3\)"):
+        S.lanczos(A, 11, key, theta, np.ones((4, 2)), Y, k=1)
+
+
 def test_errors_name_the_argument():
     A = np.eye(4)
     key = jax.random.key(0)

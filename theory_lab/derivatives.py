@@ -429,6 +429,38 @@ class HessianMatvec:
         check_data(self.obj, first.X[0], first.Y[0])
         return functools.partial(_product, self.obj, self.kind, theta, X, None, block=self.block)
 
+    def check_arguments(self, dim: int, theta, X, Y=None) -> None:
+        """Refuse wrong arguments of a product, as :func:`theory_lab.operators.check_operator` asks.
+
+        ``dim`` must be :meth:`dim`, θ float64 ``(P,)`` and the data fit the network (a forward
+        pass traced abstractly); nothing of the Hessian is traced: tracing its preparation once
+        more, only to read the output shape, cost 0.3–0.4 s per command-line run.
+
+        Example:
+            >>> import numpy as np
+            >>> from theory_lab import derivatives as D
+            >>> from theory_lab.arch import Architecture, Dense, Output
+            >>> A = D.HessianMatvec(D.objective(Architecture((3,), (Dense(2), Output(1)))))
+            >>> A.check_arguments(11, np.zeros(11), np.ones((4, 3)), np.ones((4, 1)))
+            >>> A.check_arguments(12, np.zeros(11), np.ones((4, 3)), np.ones((4, 1)))
+            Traceback (most recent call last):
+            ...
+            ValueError: `dim`=12 but this operator has size 11 (P); pass dim=A.dim().
+        """
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or int(dim) != self.dim():
+            where = "P" if self.block is None else f"P_k of block {self.block!r}"
+            raise ValueError(f"`dim`={dim!r} but this operator has size {self.dim()} ({where}); pass dim=A.dim().")
+        self.obj.check_theta(theta)
+        if isinstance(X, (Batches, Stream)):
+            if Y is not None:
+                raise ValueError(f"`Y` must be None when `X` is a {type(X).__name__} (its batches hold the targets).")
+            first = batching.example(X)
+            check_data(self.obj, first.X[0], first.Y[0])
+        else:
+            if Y is None:
+                raise ValueError("`Y` is missing; pass targets (N, …), or data as batching.batches(X, Y, batch_size).")
+            check_data(self.obj, X, Y)
+
     def _direct(self, theta, data, v):
         return self(v, theta, data)
 

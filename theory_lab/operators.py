@@ -90,7 +90,12 @@ def _output_shape(matvec, dim, tree, specs):
 
 
 def check_operator(matvec, dim, params, name="matvec"):
-    """Refuse a matvec that is not callable, not hashable, or does not map float64 ``(dim,)`` to ``(dim,)``."""
+    """Refuse a matvec that is not callable, not hashable, or does not map float64 ``(dim,)`` to ``(dim,)``.
+
+    An operator with ``check_arguments(dim, *params)`` (e.g. :class:`derivatives.HessianMatvec
+    <theory_lab.derivatives.HessianMatvec>`) checks them itself; any other is traced abstractly once per
+    operator and parameter shapes, and its output shape read.
+    """
     if not callable(matvec):
         raise TypeError(f"`{name}` must be a callable matvec(v, *params) -> A v, got {type(matvec).__name__}.")
     try:
@@ -100,6 +105,10 @@ def check_operator(matvec, dim, params, name="matvec"):
                         "or a frozen dataclass such as derivatives.HessianMatvec, and pass arrays as params.") from None
     if not isinstance(dim, (int, np.integer)) or dim < 1:
         raise ValueError(f"`dim`={dim!r} must be a positive integer (the operator's size).")
+    check_arguments = getattr(matvec, "check_arguments", None)
+    if check_arguments is not None:  # the operator knows its shapes (HessianMatvec): no abstract trace
+        check_arguments(int(dim), *params)
+        return
     # a Stream is checked through its first chunk: every chunk has its shapes
     params = jax.tree_util.tree_map(lambda a: batching.example(a) if isinstance(a, batching.Stream) else a,
                                     params, is_leaf=lambda a: isinstance(a, batching.Stream))
