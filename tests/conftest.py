@@ -5,6 +5,7 @@ hypothesis profiles, and a seeded key fixture that prints its seed.
 """
 
 import os
+import types
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small SVDs on a busy 2-core machine
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -80,8 +81,58 @@ def _draws_from_hypothesis(item) -> bool:
     return dtest is not None and any("given(" in ex.source for ex in dtest.examples)
 
 
+_DRAWING_MODULES = ("hypothesis", "theory_lab.strategies", "theory_lab.data_strategies")
+
+
+def _refers_to_hypothesis(fn, module, seen) -> bool:
+    """Whether ``fn``'s code (inner functions included) names anything from hypothesis or the strategy
+    modules, directly or through a function of its own test module (``_run`` applying ``@given``)."""
+    code = getattr(getattr(fn, "__wrapped__", fn), "__code__", None)
+    if code is None or code in seen:
+        return False
+    seen.add(code)
+    names, stack = set(), [code]
+    while stack:
+        c = stack.pop()
+        names.update(c.co_names)
+        stack.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    for name in names:
+        value = vars(module).get(name)
+        origin = getattr(value, "__name__", "") if isinstance(value, types.ModuleType) else \
+            getattr(value, "__module__", None) or ""
+        if origin.startswith(_DRAWING_MODULES):
+            return True
+        if isinstance(value, types.FunctionType) and value.__module__ == module.__name__ and \
+                _refers_to_hypothesis(value, module, seen):
+            return True
+    return False
+
+
+def _explores(item) -> bool:
+    """Whether a random ``--hypothesis-seed`` can change what ``item`` runs: a ``@given`` test, a test or
+    fixture of its module that names hypothesis or the strategy modules (through its own module's helpers
+    too), or a docstring example. Anything else runs identically in the derandomized pass."""
+    fn, module = getattr(item, "obj", None), getattr(item, "module", None)
+    if module is None or fn is None:
+        return True  # docstring examples and anything unusual: kept
+    if getattr(fn, "is_hypothesis_test", False):
+        return True
+    funcs = [fn] + [d.func for defs in item._fixtureinfo.name2fixturedefs.values() for d in defs
+                    if getattr(d.func, "__module__", None) == module.__name__]
+    return any(_refers_to_hypothesis(f, module, set()) for f in funcs)
+
+
 def pytest_collection_modifyitems(session, config, items):
     """Files with property tests first (stable otherwise), so that no lazily imported local module
-    (a notebook, a user's model file written by a test) is loaded before any property test runs."""
+    (a notebook, a user's model file written by a test) is loaded before any property test runs.
+
+    Under ``HYPOTHESIS_PROFILE=explore`` (``.ci/run``'s second pass over the property-test files, after
+    the derandomized pass ran everything) only the tests a new seed can change are run; the others
+    would repeat the first pass exactly. They are reported as deselected."""
     first = {item.path for item in items if _draws_from_hypothesis(item)}
     items.sort(key=lambda item: item.path not in first)
+    if os.environ.get("HYPOTHESIS_PROFILE") == "explore":
+        same = [item for item in items if not _explores(item)]
+        if same:
+            config.hook.pytest_deselected(items=same)
+            items[:] = [item for item in items if _explores(item)]

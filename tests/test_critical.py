@@ -1,5 +1,6 @@
 """The critical-point finder: convergence to 1e-10, honest failure, saddles, classification."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -78,7 +79,8 @@ def test_sample_jacobian_equals_derivatives_jacobian(wide_data, rng):
     X, _ = wide_data
     obj = D.objective(WIDE)
     theta = obj.layout.ravel(sample_params(WIDE, rng))
-    J = critical._sample_jacobian(obj, theta, jnp.asarray(X))
+    # jitted, as inside the iteration it serves (eagerly every primitive would compile on its own)
+    J = jax.jit(lambda t, X: critical._sample_jacobian(obj, t, X))(theta, jnp.asarray(X))
     ref = D.jacobian(obj, theta, X)
     assert float(jnp.linalg.norm(J - ref) / jnp.linalg.norm(ref)) <= 1e-12
 

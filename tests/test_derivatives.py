@@ -22,9 +22,10 @@ def inst():
     X = rng.standard_normal((N, 6, 6, 1))
     Y = rng.standard_normal((N, 2))
     theta, unravel = D.flatten(params)
-    loss = lambda t: 0.5 * jnp.sum((obj.outputs(t, jnp.asarray(X)) - Y) ** 2)  # noqa: E731
-    H_ref = np.asarray(jax.hessian(loss)(theta))
-    J_ref = np.asarray(jax.jacrev(lambda t: obj.outputs(t, jnp.asarray(X)).reshape(-1))(theta))
+    loss = lambda t, X, Y: 0.5 * jnp.sum((obj.outputs(t, X) - Y) ** 2)  # noqa: E731
+    # one compiled program each (X, Y as arguments): jax.hessian run eagerly compiles every primitive on its own
+    H_ref = np.asarray(jax.jit(jax.hessian(loss))(theta, jnp.asarray(X), jnp.asarray(Y)))
+    J_ref = np.asarray(jax.jit(jax.jacrev(lambda t, X: obj.outputs(t, X).reshape(-1)))(theta, jnp.asarray(X)))
     return dict(params=params, X=X, Y=Y, theta=theta, unravel=unravel, obj=obj, H=H_ref, J=J_ref, rng=rng)
 
 

@@ -76,19 +76,22 @@ def case(request):
     X, Y = rng.standard_normal((N, D_IN)), _targets(loss, rng)
     per_sample = O.Loss(loss) if isinstance(loss, str) else O.Loss("logistic", loss)
 
-    # the simplest path: Φ(θ) written out, differentiated by jax.hessian / jax.jacobian
-    def outputs(t):
-        return obj.network(obj.layout.unravel(t), jnp.asarray(X))
+    # the simplest path: Φ(θ) written out, differentiated by jax.hessian / jax.jacobian; each compiled as
+    # one program (X, Y as arguments): run eagerly, jax.hessian compiles every primitive on its own
+    def outputs(t, X):
+        return obj.network(obj.layout.unravel(t), X)
 
-    def phi(t):
-        return jnp.sum(per_sample(outputs(t), jnp.asarray(Y)))
+    def phi(t, X, Y):
+        return jnp.sum(per_sample(outputs(t, X), Y))
 
-    J = np.asarray(jax.jacobian(lambda t: outputs(t).reshape(-1))(theta))
-    F = outputs(theta)
-    Lam = jax.vmap(jax.hessian(lambda f, y: per_sample(f[None], y[None])[0]))(F, jnp.asarray(Y))
+    Xj, Yj = jnp.asarray(X), jnp.asarray(Y)
+    J = np.asarray(jax.jit(jax.jacobian(lambda t, X: outputs(t, X).reshape(-1)))(theta, Xj))
+    F = jax.jit(outputs)(theta, Xj)
+    Lam = jax.jit(jax.vmap(jax.hessian(lambda f, y: per_sample(f[None], y[None])[0])))(F, Yj)
     Lam = np.asarray(jax.scipy.linalg.block_diag(*Lam))
-    return dict(obj=obj, theta=theta, X=X, Y=Y, H=np.asarray(jax.hessian(phi)(theta)),
-                g=np.asarray(jax.grad(phi)(theta)), phi=float(phi(theta)), G=J.T @ Lam @ J, rng=rng)
+    return dict(obj=obj, theta=theta, X=X, Y=Y, H=np.asarray(jax.jit(jax.hessian(phi))(theta, Xj, Yj)),
+                g=np.asarray(jax.jit(jax.grad(phi))(theta, Xj, Yj)), phi=float(jax.jit(phi)(theta, Xj, Yj)),
+                G=J.T @ Lam @ J, rng=rng)
 
 
 def test_loss_gradient_and_hessian_products_match_jax(case):

@@ -50,10 +50,13 @@ def _lanczos_without_reorthogonalisation(mp):
     from theory_lab import krylov
 
     def local(Q, w):
-        rows = jnp.arange(Q.shape[0])
-        filled = jnp.linalg.norm(Q, axis=1) > 0
-        last = jnp.max(jnp.where(filled, rows, -1))
-        h = jnp.where(filled & (rows >= last - 1), Q @ w, 0.0)
+        # numpy for the host driver's numpy rows (a growing Q: eager jnp would compile every op for every
+        # shape), jnp inside the device drivers' traces
+        xp = np if isinstance(Q, np.ndarray) and isinstance(w, np.ndarray) else jnp
+        rows = xp.arange(Q.shape[0])
+        filled = xp.linalg.norm(Q, axis=1) > 0
+        last = xp.max(xp.where(filled, rows, -1))
+        h = xp.where(filled & (rows >= last - 1), Q @ w, 0.0)
         w1 = w - Q.T @ h
         return w1, h, w1
     mp.setattr(krylov, "_cgs2", local)
