@@ -423,10 +423,7 @@ class HessianMatvec:
         if not batching.looped(X, theta):
             return None
         theta = self.obj.check_theta(theta)
-        if Y is not None:
-            raise ValueError(f"`Y` must be None when `X` is a {type(X).__name__} (its batches hold the targets).")
-        first = batching.example(X)
-        check_data(self.obj, first.X[0], first.Y[0])
+        self._check_data(X, Y)
         return functools.partial(_product, self.obj, self.kind, theta, X, None, block=self.block)
 
     def check_arguments(self, dim: int, theta, X, Y=None) -> None:
@@ -451,15 +448,20 @@ class HessianMatvec:
             where = "P" if self.block is None else f"P_k of block {self.block!r}"
             raise ValueError(f"`dim`={dim!r} but this operator has size {self.dim()} ({where}); pass dim=A.dim().")
         self.obj.check_theta(theta)
+        self._check_data(X, Y)
+
+    def _check_data(self, X, Y) -> None:
+        """Shapes and dtypes of a product's data against the network: arrays ``X, Y``, or a Batches or
+        Stream (``Y`` None) through its first batch."""
         if isinstance(X, (Batches, Stream)):
             if Y is not None:
                 raise ValueError(f"`Y` must be None when `X` is a {type(X).__name__} (its batches hold the targets).")
             first = batching.example(X)
             check_data(self.obj, first.X[0], first.Y[0])
-        else:
-            if Y is None:
-                raise ValueError("`Y` is missing; pass targets (N, …), or data as batching.batches(X, Y, batch_size).")
-            check_data(self.obj, X, Y)
+            return
+        if Y is None:
+            raise ValueError("`Y` is missing; pass targets (N, …), or data as batching.batches(X, Y, batch_size).")
+        check_data(self.obj, X, Y)
 
     def _direct(self, theta, data, v):
         return self(v, theta, data)
