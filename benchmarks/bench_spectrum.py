@@ -108,16 +108,16 @@ def rel_err(values, ref):
     return float(np.max(np.abs(v - r) / np.abs(r)))
 
 
-def run_point(name, path, ours, torch_w, rounds, dense, top5=True):
+def run_point(name, path, ours, torch_w, rounds, dense, top5=True, warm_each=False):
     out = {"setup_ours": ours.call("setup", str(path))["value"], "setup_torch": torch_w.call("setup", str(path))["value"]}
     if top5:
-        out.update(_top5(name, ours, torch_w, rounds))
+        out.update(_top5(name, ours, torch_w, rounds, warm_each))
     if dense:
-        out.update(_dense(name, path, ours, torch_w, rounds, dense))
+        out.update(_dense(name, path, ours, torch_w, rounds, dense, warm_each))
     return out
 
 
-def _top5(name, ours, torch_w, rounds):
+def _top5(name, ours, torch_w, rounds, warm_each=False):
     out = {}
     cached = CACHE / f"{name}-reference.json"
     if cached.exists():
@@ -129,7 +129,8 @@ def _top5(name, ours, torch_w, rounds):
     out["reference"] = ref
     calls = {"theory-lab": (ours, "top5", ()), "pyhessian": (torch_w, "pyhessian_top5", ()),
              "curvlinops+eigsh": (torch_w, "curvlinops_top5", ()), "theory-lab gradient": (ours, "gradient", ())}
-    res = protocol.interleave(calls, rounds=rounds, reference="pyhessian", log=lambda m: log(f"{name} top-5: {m}"))
+    res = protocol.interleave(calls, rounds=rounds, reference="pyhessian", log=lambda m: log(f"{name} top-5: {m}"),
+                             warm_each=warm_each)
     out["top5"] = _strip(res)
     for label in ("theory-lab", "pyhessian", "curvlinops+eigsh"):
         vals = [reply["value"] for row in res["rounds"] for lab, reply in row if lab == label]
@@ -139,7 +140,7 @@ def _top5(name, ours, torch_w, rounds):
     return out
 
 
-def _dense(name, path, ours, torch_w, rounds, dense):
+def _dense(name, path, ours, torch_w, rounds, dense, warm_each=False):
     out = {}
     z = dict(np.load(path))
     z["X"], z["Y"] = z["X"][:dense], z["Y"][:dense]
@@ -149,7 +150,8 @@ def _dense(name, path, ours, torch_w, rounds, dense):
     ours.call("setup", str(small))
     torch_w.call("setup", str(small))
     calls = {"theory-lab": (ours, "dense", ()), "torch": (torch_w, "hessian", ())}
-    res = protocol.interleave(calls, rounds=rounds, reference="torch", log=lambda m: log(f"{name} dense: {m}"))
+    res = protocol.interleave(calls, rounds=rounds, reference="torch", log=lambda m: log(f"{name} dense: {m}"),
+                             warm_each=warm_each)
     out["dense"] = _strip(res)
     t = [reply["value"] for row in res["rounds"] for lab, reply in row if lab == "torch"][-1]
     o = [reply["value"] for row in res["rounds"] for lab, reply in row if lab == "theory-lab"][-1]
@@ -162,7 +164,9 @@ def _dense(name, path, ours, torch_w, rounds, dense):
 def _strip(res):
     return {"summary": res["summary"], "cpu_share": res["cpu_share"],
             "load": {k: [round(x, 2) for x in v] for k, v in res["load"].items()},
-            "first_s": {k: v["wall_s"] for k, v in res["first"].items()}}
+            "first_s": {k: v["wall_s"] for k, v in res["first"].items()},
+            "idle_s": {k: [None if x is None else round(x, 3) for x in v] for k, v in res["idle"].items()},
+            "warmups_s": res["warmups"]}
 
 
 def main(argv=None):
@@ -173,11 +177,13 @@ def main(argv=None):
     ap.add_argument("--dense", nargs="*", default=[], choices=POINTS, help="points at which to time the dense Hessian")
     ap.add_argument("--dense-n", type=int, default=64, help="samples for the dense-Hessian rounds (first N)")
     ap.add_argument("--top5", action=argparse.BooleanOptionalAction, default=True, help="time the top-5 rounds")
+    ap.add_argument("--warm-each", action=argparse.BooleanOptionalAction, default=False,
+                    help="precede every timed call by the same call untimed (protocol.interleave(warm_each=True))")
     ap.add_argument("--cache", type=Path, default=CACHE)
     ap.add_argument("--json", type=Path, default=HERE / "bench_spectrum.json")
     args = ap.parse_args(argv)
     CACHE = args.cache
-    results = {"machine": protocol.machine(), "rounds": args.rounds}
+    results = {"machine": protocol.machine(), "rounds": args.rounds, "warm_each": args.warm_each}
     if not (args.cache / "points.json").exists():
         make_points(args.cache)
     results["points"] = json.loads((args.cache / "points.json").read_text())
@@ -185,7 +191,7 @@ def main(argv=None):
             protocol.Worker("torch", HERE / "side_torch.py", env=protocol.TORCH_ENV) as torch_w:
         for name in args.points:
             results[name] = run_point(name, args.cache / f"{name}.npz", ours, torch_w, args.rounds,
-                                      args.dense_n if name in args.dense else 0, args.top5)
+                                      args.dense_n if name in args.dense else 0, args.top5, args.warm_each)
             args.json.write_text(json.dumps(results, indent=1))
     results["machine_end"] = protocol.machine()
     args.json.write_text(json.dumps(results, indent=1))

@@ -76,17 +76,26 @@ class Worker:
         self.proc = subprocess.Popen([python or sys.executable, str(Path(__file__).resolve()), "--serve",
                                       str(Path(path).resolve())], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      env=environ)
+        self._last = None  # perf_counter when the previous reply arrived
 
     def call(self, fn: str, *args, **kwargs) -> dict:
-        """Run ``fn(*args, **kwargs)`` in the worker: ``{"value", "wall_s", "cpu_s", "load"}``."""
+        """Run ``fn(*args, **kwargs)`` in the worker: ``{"value", "wall_s", "cpu_s", "load", "idle_s"}``.
+
+        ``idle_s`` is how long the worker sat idle before this call (since its previous reply; ``None`` for
+        the first call): on the development VM a process idle for a second or more runs its next call
+        markedly slower (``benchmarks/idle_penalty.py``), so the gap is evidence for every timed call.
+        """
+        idle = None if self._last is None else time.perf_counter() - self._last
         pickle.dump((fn, args, kwargs), self.proc.stdin)
         self.proc.stdin.flush()
         try:
             reply = pickle.load(self.proc.stdout)
         except EOFError:
             raise RuntimeError(f"worker {self.name} died during {fn} (exit code {self.proc.wait()})") from None
+        self._last = time.perf_counter()
         if "error" in reply:
             raise RuntimeError(f"worker {self.name}: {fn} failed:\n{reply['error']}")
+        reply["idle_s"] = idle
         return reply
 
     def close(self):
@@ -172,12 +181,18 @@ def summarize(times: dict[str, list[float]], reference: str) -> dict:
     return out
 
 
-def interleave(calls: dict[str, tuple], *, rounds: int = 5, reference: str, log=None, min_rounds: int = 5) -> dict:
+def interleave(calls: dict[str, tuple], *, rounds: int = 5, reference: str, log=None, min_rounds: int = 5,
+               warm_each: bool = False) -> dict:
     """Time ``calls = {label: (worker, fn, args)}`` over ``rounds`` rotating rounds (after one warm-up each).
 
     ``min_rounds`` lowers the protocol's minimum of 5 only for a run too slow for 5 rounds,
-    which must then say so next to its numbers. Returns ``{"first": {label: reply}, "rounds": [[(label, reply), …], …], "summary": summarize(…),
-    "cpu_share": {label: median cpu_s / wall_s}, "load": {label: [load before each call]}}``.
+    which must then say so next to its numbers. With ``warm_each`` every timed call is preceded, in the
+    same slot of the rotation, by the same call made untimed in the same worker: each side is then timed
+    right after its own work, never after idling while the other sides ran (which on the development VM
+    adds a wake-up cost of 0.1–0.3 s to whichever side idled, see ``benchmarks/idle_penalty.py``); the
+    untimed calls' times are kept as ``"warmups"``. Returns ``{"first": {label: reply}, "rounds": [[(label, reply), …], …], "summary": summarize(…),
+    "cpu_share": {label: median cpu_s / wall_s}, "load": {label: [load before each call]},
+    "idle": {label: [seconds idle before each timed call]}, "warmups": {label: [untimed seconds]}}``.
     """
     if rounds < min(5, min_rounds) or rounds < 1:
         raise ValueError(f"`rounds`={rounds} must be at least 5 (the protocol's minimum).")
@@ -190,12 +205,16 @@ def interleave(calls: dict[str, tuple], *, rounds: int = 5, reference: str, log=
             log(f"{label}: first call {first[label]['wall_s']:.3f} s")
     history, times = [], {label: [] for label in labels}
     cpu, load = {label: [] for label in labels}, {label: [] for label in labels}
+    idle, warmups = {label: [] for label in labels}, {label: [] for label in labels}
     for r in range(rounds):
         order = labels[r % len(labels):] + labels[:r % len(labels)]
         row = []
         for label in order:
             worker, fn, args = calls[label]
+            if warm_each:
+                warmups[label].append(worker.call(fn, *args)["wall_s"])
             reply = worker.call(fn, *args)
+            idle[label].append(reply["idle_s"])
             row.append((label, reply))
             times[label].append(reply["wall_s"])
             cpu[label].append(reply["cpu_s"] / reply["wall_s"])
@@ -204,7 +223,8 @@ def interleave(calls: dict[str, tuple], *, rounds: int = 5, reference: str, log=
         if log:
             log(f"round {r + 1}: " + ", ".join(f"{label} {reply['wall_s']:.3f} s" for label, reply in row))
     return {"first": first, "rounds": history, "summary": summarize(times, reference),
-            "cpu_share": {label: statistics.median(v) for label, v in cpu.items()}, "load": load}
+            "cpu_share": {label: statistics.median(v) for label, v in cpu.items()}, "load": load, "idle": idle,
+            "warmups": warmups if warm_each else None}
 
 
 if __name__ == "__main__":
