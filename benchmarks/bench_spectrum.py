@@ -183,11 +183,15 @@ def main(argv=None):
     ap.add_argument("--top5", action=argparse.BooleanOptionalAction, default=True, help="time the top-5 rounds")
     ap.add_argument("--warm-each", action=argparse.BooleanOptionalAction, default=False,
                     help="precede every timed call by the same call untimed (protocol.interleave(warm_each=True))")
-    ap.add_argument("--cache", type=Path, default=CACHE)
+    ap.add_argument("--cache", type=Path, default=None,
+                    help=f"folder of the points (default {CACHE}, or {CACHE}-seedN for --seed N)")
     ap.add_argument("--seed", type=int, default=0,
-                    help="initialisation and pixel-noise seed of the points (made in --cache if missing; 0 is the recorded set)")
+                    help="initialisation and pixel-noise seed of the points (made in the cache folder if missing; 0 is the "
+                         "recorded set)")
     ap.add_argument("--json", type=Path, default=HERE / "bench_spectrum.json")
     args = ap.parse_args(argv)
+    if args.cache is None:  # a seed of its own never reuses another seed's points
+        args.cache = CACHE if args.seed == 0 else CACHE.with_name(f"{CACHE.name}-seed{args.seed}")
     CACHE = args.cache
     results = {"machine": protocol.machine(), "rounds": args.rounds, "warm_each": args.warm_each, "seed": args.seed}
     if not (args.cache / "points.json").exists():

@@ -2,8 +2,8 @@
 
 In :func:`protocol.interleave` each side's worker waits while the others run (about 2.3 s per
 round at the near-critical point, most of it curvlinops + ``eigsh``). On the development VM a
-process that has not run for a second or more runs its next call markedly slower, whatever
-the code (even a numpy sum over a 10 MB array that already exists). This script measures that
+process that has not run for a few tenths of a second or more runs its next call markedly
+slower, whatever the code (even a numpy sum over a 10 MB array that already exists). This script measures that
 cost per side and task: each worker is called back-to-back, then after sleeping ``gap``
 seconds, in rotating order of the gaps, ``--rounds`` times.
 

@@ -11,7 +11,9 @@ says more about the neighbours than about the code. Every comparison therefore r
    reported separately, never timed with the rounds.
 2. **Rounds** (:func:`interleave`, at least 5): in each round every side is called once,
    in an order that rotates from round to round, so slow phases of the machine's load hit
-   all sides alike.
+   all sides alike. Each call records how long its worker had sat idle (on the development VM
+   an idle process runs its next call slower); ``warm_each=True`` precedes every timed call by
+   the same call untimed, so that every side is timed warm.
 3. **Evidence per call**: wall time, the CPU time the worker actually received
    (``time.process_time`` of the worker, all its threads) and the 1-minute load average
    just before the call; per side the min and median; per round the ratio of each side's
@@ -82,8 +84,8 @@ class Worker:
         """Run ``fn(*args, **kwargs)`` in the worker: ``{"value", "wall_s", "cpu_s", "load", "idle_s"}``.
 
         ``idle_s`` is how long the worker sat idle before this call (since its previous reply; ``None`` for
-        the first call): on the development VM a process idle for a second or more runs its next call
-        markedly slower (``benchmarks/idle_penalty.py``), so the gap is evidence for every timed call.
+        the first call): on the development VM a process idle for a few tenths of a second or more runs its
+        next call markedly slower (``benchmarks/idle_penalty.py``), so the gap is evidence for every timed call.
         """
         idle = None if self._last is None else time.perf_counter() - self._last
         pickle.dump((fn, args, kwargs), self.proc.stdin)
@@ -189,7 +191,7 @@ def interleave(calls: dict[str, tuple], *, rounds: int = 5, reference: str, log=
     which must then say so next to its numbers. With ``warm_each`` every timed call is preceded, in the
     same slot of the rotation, by the same call made untimed in the same worker: each side is then timed
     right after its own work, never after idling while the other sides ran (which on the development VM
-    adds a wake-up cost of 0.1–0.3 s to whichever side idled, see ``benchmarks/idle_penalty.py``); the
+    adds 0.04–0.21 s to a call after 0.3–2.3 s of idling, see ``benchmarks/idle_penalty.py``); the
     untimed calls' times are kept as ``"warmups"``. Returns ``{"first": {label: reply}, "rounds": [[(label, reply), …], …], "summary": summarize(…),
     "cpu_share": {label: median cpu_s / wall_s}, "load": {label: [load before each call]},
     "idle": {label: [seconds idle before each timed call]}, "warmups": {label: [untimed seconds]}}``.
