@@ -1,0 +1,147 @@
+"""Where the VM's idle penalty comes from: a per-page cost after the process sat idle.
+
+``benchmarks/idle_penalty.py`` measured that a worker idle for a few tenths of a second runs
+its next call much slower. This script shows that the cost is paid per memory page touched:
+
+* **numpy**: the sum of a 10 MB float64 array that already exists, right after the same sum
+  (hot) and after sleeping ``--gap`` seconds, once on ordinary 4 KB pages and once on 2 MB
+  transparent huge pages (``madvise(MADV_HUGEPAGE)`` on an aligned anonymous mapping; the
+  script checks ``AnonHugePages`` and says when the kernel gave none);
+* **theory-lab** (with ``--point``): the time of each of 39 chained linearised Hessian products at a
+  benchmark point (``operators.apply_one``, as inside ``spectrum.lanczos``), hot and after the
+  same sleep, product by product.
+
+Usage (from the repository root; the point comes from ``bench_spectrum.py``'s cache)::
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/page_penalty.py \\
+        --point /tmp/theory-lab-bench-points/critical.npz --json benchmarks/page_penalty.json
+
+Nothing here is asserted: the numbers describe the machine, and the script writes them as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import mmap
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+import protocol
+
+MADV_HUGEPAGE = 14
+HUGE = 2 << 20
+
+
+def _huge_pages_kb() -> int:
+    try:
+        text = Path("/proc/self/smaps_rollup").read_text()
+    except OSError:
+        return -1
+    return next((int(line.split()[1]) for line in text.splitlines() if line.startswith("AnonHugePages")), -1)
+
+
+def huge_page_array(nbytes: int):
+    """A float64 array of ``nbytes`` on an anonymous mapping advised to use 2 MB pages, and its mapping."""
+    size = -(-nbytes // HUGE) * HUGE + HUGE
+    region = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    raw = np.frombuffer(region, dtype=np.uint8)
+    offset = (-raw.ctypes.data) % HUGE
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.madvise(ctypes.c_void_p(raw.ctypes.data + offset), ctypes.c_size_t(size - HUGE), MADV_HUGEPAGE) != 0:
+        raise OSError(ctypes.get_errno(), "madvise(MADV_HUGEPAGE) failed")
+    arr = raw[offset:offset + nbytes].view(np.float64)
+    arr[:] = 1.0
+    return arr, region
+
+
+def numpy_sums(gap: float, rounds: int, megabytes: int = 10) -> dict:
+    n = megabytes << 20
+    before = _huge_pages_kb()
+    arrays = {"4 KB pages": np.ones(n // 8)}
+    arrays["2 MB pages"], region = huge_page_array(n)
+    out = {"megabytes": megabytes, "anon_huge_pages_kb_added": _huge_pages_kb() - before}
+    for name, a in arrays.items():
+        hot, idle = [], []
+        a.sum()
+        for _ in range(rounds):
+            t = time.perf_counter()
+            a.sum()
+            hot.append(time.perf_counter() - t)
+            time.sleep(gap)
+            t = time.perf_counter()
+            a.sum()
+            idle.append(time.perf_counter() - t)
+        out[name] = {"hot_ms": 1e3 * statistics.median(hot), "after_idle_ms": 1e3 * statistics.median(idle)}
+    del arrays, region
+    return out
+
+
+def product_chain(point: Path, gap: float, rounds: int, n: int = 39) -> dict:
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    from theory_lab import derivatives as D
+    from theory_lab import krylov, operators
+    from theory_lab.presets import architecture
+
+    z = np.load(point)
+    obj = D.objective(architecture("digits-cnn"))
+    params = (jnp.asarray(z["theta"]), jnp.asarray(z["X"]), jnp.asarray(z["Y"]))
+    op = D.HessianMatvec(obj)
+    lin = krylov.prepare(op, obj.P, params, driver="host")
+    q0 = np.random.default_rng(0).standard_normal(obj.P)
+
+    def chain():
+        times, v = [], q0 / np.linalg.norm(q0)
+        for _ in range(n):
+            t = time.perf_counter()
+            v = np.asarray(operators.apply_one(op, lin, (), v))
+            v = v / np.linalg.norm(v)
+            times.append(time.perf_counter() - t)
+        return times
+
+    for _ in range(3):
+        chain()
+    hot = [chain() for _ in range(rounds)]
+    idle = []
+    for _ in range(rounds):
+        time.sleep(gap)
+        idle.append(chain())
+    med = lambda rows: [1e3 * statistics.median(col) for col in zip(*rows)]  # noqa: E731
+    h, i = med(hot), med(idle)
+    return {"products": n, "hot_ms": h, "after_idle_ms": i, "hot_total_ms": sum(h), "after_idle_total_ms": sum(i)}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--gap", type=float, default=1.0, help="seconds asleep before the timed call")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--point", type=Path, default=None, help="a bench_spectrum.py point (.npz) for the product chain")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    out = {"machine": protocol.machine(), "gap_s": args.gap, "rounds": args.rounds,
+           "numpy_sum": numpy_sums(args.gap, args.rounds)}
+    s = out["numpy_sum"]
+    print(f"sum of {s['megabytes']} MB (huge pages granted: {s['anon_huge_pages_kb_added']} kB):")
+    for name in ("4 KB pages", "2 MB pages"):
+        print(f"  {name}: hot {s[name]['hot_ms']:.2f} ms, after {args.gap:g} s asleep {s[name]['after_idle_ms']:.2f} ms")
+    if args.point is not None:
+        c = out["product_chain"] = product_chain(args.point, args.gap, args.rounds)
+        pick = [0, 1, 2, 5, 10, 20, c["products"] - 1]
+        print(f"{c['products']} chained products at {args.point.name}, ms per product at positions {pick}:")
+        print("  hot:        " + ", ".join(f"{c['hot_ms'][i]:.2f}" for i in pick) + f"  (total {c['hot_total_ms']:.1f})")
+        print("  after idle: " + ", ".join(f"{c['after_idle_ms'][i]:.2f}" for i in pick)
+              + f"  (total {c['after_idle_total_ms']:.1f})")
+    if args.json is not None:
+        args.json.write_text(json.dumps(out, indent=1))
+    return out
+
+
+if __name__ == "__main__":
+    main()
