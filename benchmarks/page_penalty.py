@@ -82,20 +82,15 @@ def numpy_sums(gap: float, rounds: int, megabytes: int = 10) -> dict:
 
 
 def product_chain(point: Path, gap: float, rounds: int, n: int = 39) -> dict:
-    import jax
-    import jax.numpy as jnp
+    import side_theory_lab as side  # the benchmark's own loading of a point (x64 on at import)
 
-    jax.config.update("jax_enable_x64", True)
-    from theory_lab import derivatives as D
     from theory_lab import krylov, operators
-    from theory_lab.presets import architecture
 
-    z = np.load(point)
-    obj = D.objective(architecture("digits-cnn"))
-    params = (jnp.asarray(z["theta"]), jnp.asarray(z["X"]), jnp.asarray(z["Y"]))
-    op = D.HessianMatvec(obj)
-    lin = krylov.prepare(op, obj.P, params, driver="host")
-    q0 = np.random.default_rng(0).standard_normal(obj.P)
+    side.setup(str(point))
+    s = side.STATE
+    op, P = s["op"], s["obj"].P
+    lin = krylov.prepare(op, P, (s["theta"], s["X"], s["Y"]), driver="host")
+    q0 = np.random.default_rng(0).standard_normal(P)
 
     def chain():
         times, v = [], q0 / np.linalg.norm(q0)
