@@ -9,6 +9,7 @@ from theory_lab import critical
 from theory_lab import derivatives as D
 from theory_lab import loss_surface as LS
 from theory_lab import data
+from theory_lab import tolerances as T
 from theory_lab.arch import Architecture, Conv, Dense, Output
 from theory_lab.linalg import inertia_report
 from theory_lab.sampling import sample_params
@@ -29,6 +30,9 @@ def test_finds_a_zero_loss_minimum_to_1e_10(wide_data, rng):
     res = critical.find_critical_point(WIDE, sample_params(WIDE, rng), X, Y, callback=seen.append)
     assert res.converged and res.grad_norm <= 1e-10, res.message
     assert res.loss < 1e-20 and res.in_S_k and res.membership.k == 1
+    # the point is a solver's output: ranks decided at the forward error FORWARD_RTOL · σ_1, not at SVD rounding
+    F_1 = res.membership.F_k
+    assert F_1.tol == pytest.approx(T.FORWARD_RTOL * F_1.singular_values[0], rel=1e-12)
     assert res.kind == "degenerate"  # zero loss, P > Nm: the Hessian JᵀJ has P − Nm zero eigenvalues
     assert res.inertia.negative == 0 and res.inertia.zero >= D.objective(WIDE).P - Y.size
     assert len(seen) == res.iterations == len(res.history)

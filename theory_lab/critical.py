@@ -56,6 +56,7 @@ import numpy as np
 
 from theory_lab import derivatives as D
 from theory_lab import loss_surface
+from theory_lab import tolerances as T
 from theory_lab.arch import Architecture
 from theory_lab.curvature_report import hessian_inertia
 from theory_lab.linalg import Inertia
@@ -212,6 +213,8 @@ class Search:
     the dense Hessian, and ``"not converged"`` when ``‖∇Φ‖ > gtol``: such a point is not
     a critical point. ``parameter_norm`` is ``‖θ‖₂``: a very large one with a degenerate
     Hessian usually means saturated units (an infimum at infinity), not a finite critical point.
+    ``membership`` is the point's ``S_k`` membership with every rank decided at
+    :data:`~theory_lab.tolerances.FORWARD_RTOL`: the point is a solver's output, not an exact draw.
     """
 
     params: dict = field(repr=False)
@@ -388,7 +391,8 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
         message = f"‖∇Φ‖ = {gnorm:.3e} > gtol = {gtol:g}"
     seconds = time.perf_counter() - start
     final = obj.layout.unravel(theta)
-    member = loss_surface.membership(arch, final, X, k)
+    # a solver's output carries a forward error: ranks at FORWARD_RTOL, as `membership` asks of such points
+    member = loss_surface.membership(arch, final, X, k, forward_rtol=T.FORWARD_RTOL)
     classify = (P <= dense_limit) if classify is None else classify
     inertia = hessian_inertia(arch, final, X, Y) if (converged and classify) else None
     return Search(final, converged, mode, value, gnorm, gtol, it, seconds, message, tuple(methods), member,
