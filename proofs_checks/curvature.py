@@ -92,7 +92,7 @@ def _zero_loss(ctx: Context) -> Result:
     hyps = [h31, hyp.wide_layer(arch, arch.L - 1, ds.N),
             Hypothesis(f"rank F_{arch.L - 1} = N (Corollary 3.6's fit exists)", frank.rank == ds.N and frank.conclusive,
                        str(frank)),
-            Hypothesis("zero loss", rep["loss"] <= zero.value, f"Φ = {rep['loss']:.3e} (≤ {zero.value:.1e})")]
+            Hypothesis("zero loss", rep["loss"] <= zero.value, f"Φ = {rep['loss']:.3e} ({hyp.relation(rep['loss'], zero.value)} {zero.value:.1e})")]
     ev = Evidence()
     ev.at_most("‖H − JᵀJ‖₂ / ‖H‖₂", _sym_norm(rep["H"] - rep["GN"]) / float(np.max(np.abs(rep["eig"]))),
                T.IDENTITY)
@@ -173,7 +173,7 @@ def _critical_full_row_rank(ctx: Context) -> Result:
     r = float(np.linalg.norm(D.residuals(obj, theta, X, Y)))
     rJ = rank_report(J, tol=T.solver_rank_tol(_norm2(J)).value, name="J")
     crit = T.critical_tol(rJ.sigma_max, Y)
-    hyps = [Hypothesis("critical point", g <= crit.value, f"‖∇Φ‖ = {g:.2e} ≤ {crit.value:.1e}: {res.message}"),
+    hyps = [Hypothesis("critical point", g <= crit.value, f"‖∇Φ‖ = {g:.2e} {hyp.relation(g, crit.value)} {crit.value:.1e}: {res.message}"),
             Hypothesis("J has full row rank (solver forward-error tolerance)", rJ.full_row_rank and rJ.conclusive,
                        str(rJ))]
     ev = Evidence()
@@ -189,7 +189,7 @@ def _critical_converse(ctx: Context) -> Result:
     rJ = rank_report(rep["J"], name="J")
     g = float(np.linalg.norm(rep["grad"]))
     crit = T.critical_tol(rJ.sigma_max, Y)
-    kept = [Hypothesis("critical point", g <= crit.value, f"‖∇Φ‖ = {g:.2e} ≤ {crit.value:.1e}")]
+    kept = [Hypothesis("critical point", g <= crit.value, f"‖∇Φ‖ = {g:.2e} {hyp.relation(g, crit.value)} {crit.value:.1e}")]
     broken = [Hypothesis("J has full row rank (broken at U_{k+1} = 0, U_L = 0)", rJ.full_row_rank, str(rJ))]
     ev = Evidence()
     ev.at_most("Φ", rep["loss"], T.zero_loss_tol(Y))

@@ -14,9 +14,19 @@ from theory_lab import data as _data
 from theory_lab.arch import Architecture
 from theory_lab.checking import Hypothesis
 
-__all__ = ["assumption_3_1", "assumption_2_4", "wide_layer", "narrow_layer", "layers_conv_or_fc", "activations_3_2",
+__all__ = ["relation", "assumption_3_1", "assumption_2_4", "wide_layer", "narrow_layer", "layers_conv_or_fc", "activations_3_2",
            "activations_analytic", "activation_3_2", "per_neuron_bias", "scalar_output", "finite_float64",
            "theorem_3_5", "theorem_3_4", "float64_draws"]
+
+
+def relation(value: float, bound: float) -> str:
+    """``"≤"`` when ``value <= bound``, else ``">"``: a hypothesis' detail states the comparison it found.
+
+    Example:
+        >>> relation(1e-12, 1e-9), relation(8.5, 2.8e-9)
+        ('≤', '>')
+    """
+    return "≤" if value <= bound else ">"
 
 
 def assumption_3_1(arch: Architecture, X) -> tuple[Hypothesis, dict]:

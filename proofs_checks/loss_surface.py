@@ -259,7 +259,8 @@ def _theorem_4_4_widening(ctx: Context) -> Result:
     crit = S.critical_tol(arch, params, X, Y)
     kept += [Hypothesis("the point lies in S_1", m.member and m.conclusive, str(m)),
              Hypothesis("∇_{U_2} Φ = 0 (critical point)", max(g, b.grad_norm) <= crit.value,
-                        f"‖∇Φ‖ = {g:.2e}, ‖∇_U_2 Φ‖ = {b.grad_norm:.2e} ≤ {crit.value:.2e}")]
+                        f"‖∇Φ‖ = {g:.2e}, ‖∇_U_2 Φ‖ = {b.grad_norm:.2e} "
+                        f"{hyp.relation(max(g, b.grad_norm), crit.value)} {crit.value:.2e}")]
     ev = Evidence()
     ev.at_most("Φ", 0.5 * b.residual_norm ** 2, T.zero_loss_tol(Y))
     return conclude("∇_{U_{k+1}} Φ = 0 ⇒ Φ = 0 on S_k", kept, ev, broken=broken)

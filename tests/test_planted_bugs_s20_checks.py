@@ -412,6 +412,8 @@ def test_the_widening_converse_at_a_non_critical_point_is_not_applicable(monkeyp
     r = LSC._theorem_4_4_widening(Context(0))
     assert r.verdict is Verdict.NOT_APPLICABLE, r.summary
     assert "unmet hypothesis: ∇_{U_2} Φ = 0 (critical point)" in r.summary
+    crit = next(h for h in r.hypotheses if h.name == "∇_{U_2} Φ = 0 (critical point)")
+    assert " > " in crit.detail and " ≤ " not in crit.detail, crit.detail  # the detail states what was found
 
 
 def test_the_zero_loss_hessian_check_away_from_zero_loss_is_not_applicable(monkeypatch):
@@ -432,6 +434,8 @@ def test_the_zero_loss_hessian_check_away_from_zero_loss_is_not_applicable(monke
     r = C._zero_loss(Context(0))
     assert r.verdict is Verdict.NOT_APPLICABLE, r.summary
     assert "unmet hypothesis: zero loss" in r.summary
+    zero = next(h for h in r.hypotheses if h.name == "zero loss")
+    assert "(>" in zero.detail and "≤" not in zero.detail, zero.detail
 
 
 def test_the_construction_check_sees_U_k_plus_1_left_nonzero(monkeypatch):
