@@ -23,9 +23,10 @@ from typer.testing import CliRunner
 
 from theory_lab import activations, compile_cache, evidence_figures, report
 from theory_lab import strategies as tls
-from theory_lab.arch import Architecture, Conv, Dense, Output
+from theory_lab.arch import Architecture, Conv, Dense, Output, PatchLayer, PatchMaxPool
 from theory_lab.checking import Check, Context, Hypothesis, Record, Result, Verdict, run_check
 from theory_lab.cli import app
+from theory_lab.linalg import rank_report
 from theory_lab.testing import matrix_with_singular_values, probe_activation, tree_allclose
 
 runner = CliRunner(env={"COLUMNS": "300", "NO_COLOR": "1"})
@@ -513,3 +514,29 @@ def test_digit_crops_are_never_blank():
     1e-6 noise), which the docstring promises to redraw."""
     X = tls.digit_crops((2, 2, 1), 40, np.random.default_rng(0))
     assert np.linalg.norm(X.reshape(40, -1), axis=1).min() >= 0.1 - 1e-4
+
+
+# ----------------------------------------------------------------------------- bad input (library fixes)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: Architecture((3.5,), (Output(1),)), r"Architecture: `input_shape`=\(3.5,\) has non-integer size\(s\) "
+                                                 r"\[3.5\]; give integer sizes"),
+    (lambda: Architecture((True, 2), (Output(1),)), r"`input_shape`=\(True, 2\) has non-integer size\(s\) \[True\]"),
+    (lambda: PatchLayer(np.array([0, 1]), 2), r"PatchLayer: `patches` must be a list of index tuples, one per patch"),
+    (lambda: PatchLayer(((0.0, 1.0), (1.0, 2.0)), 2), r"PatchLayer: `patches`=0.0 must be an integer \(got float\)"),
+    (lambda: PatchLayer(((0, 1),), 2.5), r"PatchLayer: `filters`=2.5 must be an integer \(got float\)"),
+    (lambda: PatchMaxPool(((0, 1.5),)), r"PatchMaxPool: `patches`=1.5 must be an integer"),
+    (lambda: ARCH.wide_layers(0), r"`N`=0 is not a number of samples; expected an integer >= 1"),
+    (lambda: ARCH.wide_layers(2.5), r"`N`=2.5 is not a number of samples"),
+    (lambda: ARCH.assumption_4_1(1, -1), r"`N`=-1 is not a number of samples"),
+    (lambda: rank_report("abc"), r"`A` is not a numeric matrix \(could not convert string to float: 'abc'\); "
+                                 r"pass a 2-D float64 array"),
+])
+def test_public_constructors_refuse_what_they_would_silently_truncate(make, match):
+    """Bad input found by the sweep: float sizes and indices were truncated by ``int()`` (3.5 → 3), a flat
+    ``patches`` list failed deep inside with "'numpy.int64' object is not iterable", a sample count
+    ``N ≤ 0`` or fractional made every layer "wide", and a non-numeric matrix gave numpy's bare message."""
+    with pytest.raises(ValueError, match=match):
+        make()
+    assert ARCH.wide_layers(np.int64(4)) == (1,) and Architecture(np.array([3]), (Output(1),)).input_shape == (3,)

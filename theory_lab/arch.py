@@ -254,6 +254,13 @@ def _infer(input_shape, layers) -> tuple[LayerInfo, ...]:
     return tuple(infos)
 
 
+def _sample_count(N) -> int:
+    """``N``, a number of samples: an integer ``≥ 1`` (a bool, float or ``N ≤ 0`` would compare silently)."""
+    if isinstance(N, (bool, np.bool_)) or not isinstance(N, (int, np.integer)) or N < 1:
+        raise ValueError(f"`N`={N!r} is not a number of samples; expected an integer >= 1.")
+    return int(N)
+
+
 @dataclass(frozen=True)
 class Architecture:
     """A chain network: ``input_shape`` (without the sample axis) and ``layers``.
@@ -265,7 +272,12 @@ class Architecture:
     layers: tuple
 
     def __post_init__(self):
-        shape = tuple(int(s) for s in np.atleast_1d(self.input_shape))
+        raw = tuple(np.atleast_1d(np.asarray(self.input_shape, dtype=object)))
+        bad = [s for s in raw if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer))]
+        if bad:
+            raise ValueError(f"Architecture: `input_shape`={self.input_shape!r} has non-integer size(s) {bad}; "
+                             "give integer sizes of one sample, e.g. (8, 8, 1).")
+        shape = tuple(int(s) for s in raw)
         if not shape or any(s <= 0 for s in shape):
             raise ValueError(
                 f"Architecture: `input_shape` must be non-empty positive sizes, got {self.input_shape}. "
@@ -347,11 +359,12 @@ class Architecture:
 
     def wide_layers(self, N: int) -> tuple[int, ...]:
         """Hidden layers ``k`` (``1 ≤ k ≤ L−1``) with ``n_k ≥ N``."""
+        N = _sample_count(N)
         return tuple(k for k in range(1, self.L) if self.widths[k] >= N)
 
     def assumption_4_1(self, k: int, N: int) -> AssumptionReport:
         """Assumption 4.1 for wide layer ``k`` and ``N`` samples, part by part."""
-        k = self._k(k)
+        k, N = self._k(k), _sample_count(N)
         parts, reasons = [], []
 
         def part(name, ok, why):

@@ -49,6 +49,16 @@ def _tuple(value, name: str, layer: str, dims: int | None = None) -> tuple[int, 
     return value
 
 
+def _index_rows(patches, layer: str) -> tuple[tuple[int, ...], ...]:
+    """``patches`` as tuples of integer indices: one row per patch (a flat list or float indices are refused)."""
+    try:
+        rows = [list(p) for p in patches]
+    except TypeError:
+        raise ValueError(f"{layer}: `patches` must be a list of index tuples, one per patch (e.g. [(0, 1), (1, 2)]); "
+                         f"got {patches!r}.") from None
+    return tuple(tuple(_integer(i, "patches", layer) for i in p) for p in rows)
+
+
 def _set(obj, name, value):
     object.__setattr__(obj, name, value)
 
@@ -141,7 +151,7 @@ class PatchLayer:
     bias: str = "neuron"
 
     def __post_init__(self):
-        patches = tuple(tuple(int(i) for i in p) for p in self.patches)
+        patches = _index_rows(self.patches, "PatchLayer")
         if not patches or len({len(p) for p in patches}) != 1 or len(patches[0]) == 0:
             raise ValueError(
                 "PatchLayer: `patches` must be a non-empty list of index tuples of one common "
@@ -157,7 +167,7 @@ class PatchLayer:
                 )
             seen[key] = i
         _set(self, "patches", patches)
-        if int(self.filters) <= 0:
+        if _integer(self.filters, "filters", "PatchLayer") <= 0:
             raise ValueError(f"PatchLayer: `filters` must be positive, got {self.filters}. Use filters >= 1.")
         if self.bias not in ("neuron", "filter", "none"):
             raise ValueError(f"PatchLayer: `bias`={self.bias!r} is unknown; expected 'neuron', 'filter' or 'none'.")
@@ -186,7 +196,7 @@ class PatchMaxPool:
     patches: tuple[tuple[int, ...], ...]
 
     def __post_init__(self):
-        patches = tuple(tuple(int(i) for i in p) for p in self.patches)
+        patches = _index_rows(self.patches, "PatchMaxPool")
         if not patches or len({len(p) for p in patches}) != 1 or len(patches[0]) == 0:
             raise ValueError("PatchMaxPool: `patches` must be non-empty index tuples of one common length.")
         seen = {}

@@ -158,7 +158,10 @@ def _as_float64(A, name: str) -> np.ndarray:
             f"wrong in both directions). Build it in float64 (jax.config.update('jax_enable_x64', True)) "
             f"or pass np.asarray({name}, dtype=np.float64) if it was float64 data to begin with."
         )
-    A = np.asarray(A, dtype=np.float64)
+    try:
+        A = np.asarray(A, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"`{name}` is not a numeric matrix ({err}); pass a 2-D float64 array.") from None
     if A.ndim != 2:
         raise ValueError(f"`{name}` must be a 2-D matrix, got shape {A.shape}. Reshape it to (rows, cols).")
     if not np.all(np.isfinite(A)):
