@@ -540,3 +540,11 @@ def test_public_constructors_refuse_what_they_would_silently_truncate(make, matc
     with pytest.raises(ValueError, match=match):
         make()
     assert ARCH.wide_layers(np.int64(4)) == (1,) and Architecture(np.array([3]), (Output(1),)).input_shape == (3,)
+
+
+def test_spectrum_n_beyond_the_data_set_names_n(tmp_path):
+    """Bad input: ``--n 5000`` on the 1,797 digits was reported as ``Invalid value for --data: `n`=5000``."""
+    res = runner.invoke(app, ["spectrum", "--n", "5000", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "Invalid value for --n: `--n`=5000 for digits: expected an integer in [1, 1797]" in _text(res)
+    assert not (tmp_path / "o").exists()

@@ -224,8 +224,10 @@ def _arch_point(console, arch, data_name, n, noise, params, seed, loss, reductio
             raise typer.BadParameter(str(err).replace("`block`", "`--block`"), param_hint="--block") from None
     try:
         ds = _dataset(data_name, n, network, seed, noise)
-    except ValueError as err:
-        raise typer.BadParameter(str(err), param_hint="--data") from None
+    except ValueError as err:  # the data set's own size limit is about --n, the rest about --data
+        about_n = str(err).startswith("`n`=")
+        raise typer.BadParameter(str(err).replace("`n`=", "`--n`=", 1) if about_n else str(err),
+                                 param_hint="--n" if about_n else "--data") from None
     notes: list = []
     try:
         theta = random_point(network, seed) if params == "random" else load_point(Path(params), network, notes)
