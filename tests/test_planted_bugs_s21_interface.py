@@ -13,6 +13,7 @@ means that option's check fired), which keeps this file cheap.
 import dataclasses
 import json
 import os
+import re
 from pathlib import Path
 
 import matplotlib.figure
@@ -548,3 +549,42 @@ def test_spectrum_n_beyond_the_data_set_names_n(tmp_path):
     assert res.exit_code == 2
     assert "Invalid value for --n: `--n`=5000 for digits: expected an integer in [1, 1797]" in _text(res)
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seed", str(2**70), "--out", "TMP/o"],
+     r"Invalid value for --seed: --seed=1180591620717411303424 must be a non-negative integer at most 4294967295"),
+    (["--out", "FILE/sub"], r"Invalid value for --out: '.*FILE/sub' cannot be created: '.*FILE' is a file"),
+    (["--out", "/proc/theory-lab/out"], r"Invalid value for --out: '/proc/theory-lab/out' cannot be written"),
+])
+def test_demo_refuses_a_seed_or_out_it_cannot_use_before_running(args, message, tmp_path):
+    """Bad input: a seed beyond 2**32 − 1 ran the demo into an OverflowError; an ``--out`` under a file or
+    in a read-only place ran the whole demo and then failed to write (FileNotFoundError)."""
+    (tmp_path / "FILE").write_text("x")
+    args = [a.replace("FILE", str(tmp_path / "FILE")).replace("TMP", str(tmp_path)) for a in args]
+    res = runner.invoke(app, ["demo", "rank-jump", "--n", "10", "--draws", "1", *args])
+    assert res.exit_code == 2, res.output
+    assert re.search(message, _text(res)), _text(res)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["FILE"]
+
+
+def test_demo_writes_its_three_files_together(tmp_path, monkeypatch):
+    """Library fix: the JSON and PNG were written before the SVG was rendered, so a failed SVG left a new
+    JSON and PNG beside the previous SVG (a mixed set)."""
+    out = tmp_path / "o"
+    res = runner.invoke(app, ["demo", "rank-jump", "--n", "10", "--draws", "1", "--duplicates", "0", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    import theory_lab.demos as demos
+
+    real = demos.render
+
+    def render(fig, fmt="png", **kw):
+        if fmt == "svg":
+            raise OSError("svg failed (simulated)")
+        return real(fig, fmt, **kw)
+
+    monkeypatch.setattr(demos, "render", render)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    res = runner.invoke(app, ["demo", "rank-jump", "--n", "10", "--draws", "2", "--duplicates", "0", "--out", str(out)])
+    assert res.exit_code != 0 and isinstance(res.exception, OSError)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

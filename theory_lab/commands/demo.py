@@ -149,6 +149,8 @@ def _run(name: str, n: int, seed: int, draws: int | None, starts: int | None, du
 
 
 def _validate(name, n, draws, starts, seed, duplicates, out):
+    from theory_lab.commands import options
+    from theory_lab.commands.options import SEED_MAX
     from theory_lab.demos import DEMOS
 
     if name not in DEMOS:
@@ -167,14 +169,16 @@ def _validate(name, n, draws, starts, seed, duplicates, out):
     if starts is not None and name not in ("critical-points", "slices"):
         raise typer.BadParameter(f"--starts applies to critical-points and slices, not {name}; drop it.",
                                  param_hint="--starts")
-    if seed < 0:
-        raise typer.BadParameter(f"--seed={seed} must be a non-negative integer.", param_hint="--seed")
+    if not 0 <= seed <= SEED_MAX:
+        raise typer.BadParameter(f"--seed={seed} must be a non-negative integer at most {SEED_MAX} (2**32 - 1).",
+                                 param_hint="--seed")
     N = DEFAULT_N[name] if n is None else n
     if duplicates is not None and (name != "rank-jump" or not 0 <= duplicates <= N // 2):
         raise typer.BadParameter(f"--duplicates={duplicates} must be in [0, N/2] = [0, {N // 2}] and applies to "
                                  "rank-jump only; 0 omits the duplicates series.", param_hint="--duplicates")
     if out.exists() and not out.is_dir():
         raise typer.BadParameter(f"{out} is a file; give a folder for the figure and the JSON.", param_hint="--out")
+    options.out_dir(out)  # a folder that can be created and written, before the demo runs
     return N
 
 
@@ -220,9 +224,10 @@ def demo(
     console.print(text, highlight=False)
     payload = dict(result.to_dict(), explanation=text, seconds=round(seconds, 2), environment=environment())
     fig = figure(result)
-    write_atomic(out / f"{name}.json", json.dumps(payload, indent=2, ensure_ascii=False))
-    write_atomic(out / f"{name}.png", render(fig, "png"))
-    write_atomic(out / f"{name}.svg", render(fig, "svg"))
+    files = {f"{name}.json": json.dumps(payload, indent=2, ensure_ascii=False), f"{name}.png": render(fig, "png"),
+             f"{name}.svg": render(fig, "svg")}
+    for file_name, content in files.items():  # all three built first: a failure leaves the previous set whole
+        write_atomic(out / file_name, content)
     console.print("[green]the numbers agree with the prediction[/]" if ok else
                   "[bold red]the numbers do NOT agree with the prediction; see the JSON[/]")
     console.print(f"wrote {out / name}.png, .svg and .json in {seconds:.1f} s", highlight=False)
