@@ -73,3 +73,21 @@ def test_bad_arguments(kwargs, match):
 def test_json_records_the_data(result):
     """Issue 9.11: the data set, N, noise and seed are in the demo's JSON."""
     assert result.to_dict()["datasets"] == [{"name": "digits", "N": N, "noise": 1e-6, "seed": 0}]
+
+
+def _point(network, *, kind="minimum", relative_loss=0.0, in_S_k=True, conclusive=True):
+    from theory_lab.demos._critical_points import CriticalPoint
+
+    return CriticalPoint(network, "minimum", 0, True, kind, relative_loss, relative_loss, 0.0, 0, 0, 5, conclusive,
+                         in_S_k, 1, 0.0)
+
+
+@pytest.mark.parametrize("wide_loss, narrow_loss, agrees", [(0.0, 0.3, True), (0.2, 0.3, False), (0.0, 0.0, False)])
+def test_the_demo_agrees_only_when_both_halves_of_the_prediction_hold(wide_loss, narrow_loss, agrees):
+    """Both halves are needed (a planted ``or`` for ``and`` in the verdict passed every other test): a wide point in
+    ``S_1`` with ``Φ > 0`` refutes Theorem 4.5, and no bad narrow minimum leaves the converse unshown."""
+    from theory_lab.demos._critical_points import CriticalPoints
+
+    result = CriticalPoints(4, {}, 0, "sigmoid", 1, 0, (_point("wide", relative_loss=wide_loss),
+                                                      _point("narrow", relative_loss=narrow_loss)))
+    assert result.agrees is agrees and result.to_dict()["agrees"] is agrees

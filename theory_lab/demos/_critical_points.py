@@ -113,12 +113,18 @@ class CriticalPoints:
         """Narrow net's strict local minima (conclusive inertia, no zero eigenvalue) with ``Φ > 0``."""
         return [p for p in self.select("narrow") if p.kind == "minimum" and p.conclusive and not p.zero_loss]
 
+    @property
+    def agrees(self) -> bool:
+        """The prediction, both halves: every wide point in ``S_1`` has ``Φ = 0`` *and* the narrow net has a bad minimum."""
+        return self.wide_in_S_k_zero and bool(self.narrow_bad_minima)
+
     def to_dict(self) -> dict:
         return {"demo": "critical-points", "item": ITEM, "datasets": list(self.datasets), "N": self.N, "widths": self.widths, "seed": self.seed,
                 "activation": self.activation, "starts": self.starts, "saddle_starts": self.saddle_starts,
                 "noise": NOISE, "zero_loss_rtol": ZERO_LOSS_RTOL, "gtol": 1e-10,
                 "prediction": "wide: every critical point in S_1 has Φ = 0; narrow: minima with Φ > 0 exist",
                 "wide_in_S_k_zero": self.wide_in_S_k_zero, "narrow_bad_minima": len(self.narrow_bad_minima),
+                "agrees": self.agrees,
                 "points": [p.to_dict() for p in self.points]}
 
 
