@@ -141,7 +141,8 @@ def spectrum(
     loss: Optional[str] = typer.Option(None, "--loss", help="squared or softmax-cross-entropy (default: squared for "
                                        "--arch; for --model cross-entropy with integer labels, else squared)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Samples per batch (default: all in one)."),
-    seed: int = typer.Option(0, help="Seed for parameters, data noise and every probe."),
+    seed: int = typer.Option(0, help="Seed for parameters, every probe, the digits noise and the gaussian data "
+                                  "(MNIST-1D is always generated with its seed 42, as in verify)."),
     operator: str = typer.Option("hessian", help="hessian, gauss-newton or residual (H − JᵀJ)."),
     reduction: str = typer.Option("sum", help="Loss reduction: sum (the paper's Φ) or mean (divided by N)."),
     block: Optional[str] = typer.Option(None, help="Restrict to a diagonal block: layer k (--arch) or a parameter "
