@@ -99,13 +99,10 @@ def digits_resnet(n: int = 1797, *, widths: tuple = (32, 64, 64), batch_norm: bo
 
     ds = data.digits(n)
     net = resnet.ResNet(widths=tuple(widths), batch_norm=batch_norm)
-    with jax.numpy_dtype_promotion("standard"):  # flax keeps batch statistics in float32
-        variables = net.init(jax.random.key(seed), jnp.zeros((1, 8, 8, 1), jnp.float64))
-        if batch_norm:
-            _, stats = net.clone(train=True).apply(variables, jnp.asarray(ds.X), mutable=["batch_stats"])
-            variables = {"params": variables["params"],
-                         "batch_stats": jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64),
-                                                               stats["batch_stats"])}
+    variables = net.init(jax.random.key(seed), jnp.zeros((1, 8, 8, 1), jnp.float64))
+    if batch_norm:  # the running statistics of one training pass over the data
+        _, stats = net.clone(train=True).apply(variables, jnp.asarray(ds.X), mutable=["batch_stats"])
+        variables = {"params": variables["params"], "batch_stats": stats["batch_stats"]}
     return net, variables, (ds.X, ds.labels.astype(int))
 
 

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["ResNet", "ResidualBlock", "num_params"]
+__all__ = ["ResNet", "ResidualBlock", "BatchNorm", "num_params"]
 
 F64 = dict(param_dtype=jnp.float64, dtype=jnp.float64)
 PAD = ((1, 1), (1, 1))
@@ -36,6 +36,34 @@ PAD = ((1, 1), (1, 1))
 def _conv(features: int, kernel: int, stride: int, use_bias: bool):
     return nn.Conv(features, (kernel, kernel), strides=(stride, stride), padding=PAD if kernel == 3 else "VALID",
                    use_bias=use_bias, bias_init=nn.initializers.normal(0.1), **F64)
+
+
+class BatchNorm(nn.Module):
+    """Batch normalisation over all axes but the last, with float64 statistics (flax's keeps them in float32).
+
+    ``(x − mean) / √(var + epsilon) · scale + bias``; ``mean``/``var`` (collection ``batch_stats``) are the
+    running statistics, replaced by the batch's own when ``use_running_average`` is False (momentum 0).
+    Variable names are flax's, so a parameter tree keeps its paths.
+    """
+
+    use_running_average: bool = True
+    epsilon: float = 1e-5
+
+    @nn.compact
+    def __call__(self, x):
+        shape = (x.shape[-1],)
+        mean = self.variable("batch_stats", "mean", lambda: jnp.zeros(shape, jnp.float64))
+        var = self.variable("batch_stats", "var", lambda: jnp.ones(shape, jnp.float64))
+        scale = self.param("scale", nn.initializers.ones, shape, jnp.float64)
+        bias = self.param("bias", nn.initializers.zeros, shape, jnp.float64)
+        if not self.use_running_average:
+            axes = tuple(range(x.ndim - 1))
+            mu, sigma2 = jnp.mean(x, axis=axes), jnp.var(x, axis=axes)
+            if not self.is_initializing():
+                mean.value, var.value = mu, sigma2
+        else:
+            mu, sigma2 = mean.value, var.value
+        return (x - mu) * jax.lax.rsqrt(sigma2 + self.epsilon) * scale + bias
 
 
 class ResidualBlock(nn.Module):
@@ -52,7 +80,7 @@ class ResidualBlock(nn.Module):
         def norm(h):
             if not self.batch_norm:
                 return h
-            return nn.BatchNorm(use_running_average=not self.train, momentum=0.0, **F64)(h)
+            return BatchNorm(use_running_average=not self.train)(h)
 
         h = nn.relu(norm(_conv(self.features, 3, self.stride, not self.batch_norm)(x)))
         h = norm(_conv(self.features, 3, 1, not self.batch_norm)(h))
