@@ -13,8 +13,11 @@ residuals are kept for the pooled units only, which makes a product of the digit
 about 40 % cheaper on a CPU (``benchmarks/RESULTS.md``).
 
 Ties. Where entries of a window are equal at θ₀ the max is not differentiable; ``M`` then
-averages them, JAX's own convention for ``jnp.max`` (the products equal those of the plain
-network to rounding).
+averages them, JAX's own convention for ``jnp.max``. Values and gradients then equal the plain
+network's; Hessian products equal them (to rounding) when the tied entries also have equal
+gradients, as for identical input patches (the blank windows of the digits). A tie of entries
+with different gradients is a kink where neither form's second derivative is the Hessian: the
+resolved form gives ``σ''·(Σ_w M_w ∇G_w)(Σ_w M_w ∇G_w)ᵀ``, JAX's ``Σ_w M_w σ''·∇G_w ∇G_wᵀ``.
 
 A pool is resolved when it reads no padding and the layer before it is a weight layer whose
 activation is strictly increasing (so the largest entry before and after the activation is
