@@ -116,7 +116,7 @@ def class_targets(Y, Z=None, name: str = "Y") -> Hypothesis:
     full = s[-1] > T.svd_rank_tol(Z.shape, s[0]).value * T.SVD_BAND
     onehot = np.linalg.solve(Z.T, Y.T).T if full else np.full_like(Y, np.nan)
     ok = bool(full and np.allclose(np.sort(onehot, axis=1)[:, :-1], 0, atol=1e-10)
-              and np.allclose(onehot.max(axis=1), 1, atol=1e-10))
+              and np.allclose(onehot.max(axis=1), 1, rtol=0.0, atol=1e-10))
     return Hypothesis(f"class targets ({name} = rows of a full-rank Z)", ok,
                       f"σ_min(Z)/σ_max(Z) = {s[-1] / s[0]:.2e}; Y Z⁻¹ one-hot: {ok}")
 

@@ -497,6 +497,7 @@ def test_class_targets_are_exact_rows_of_a_full_rank_Z():
     assert S.class_targets(onehot).met
     singular = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 1.0, 0.0]])
     assert not S.class_targets(onehot[:, :3], singular).met
+    assert not S.class_targets((1 + 1e-6) * onehot).met
     off = onehot.copy()
     off[0, 1] = 1e-6
     assert not S.class_targets(off).met
