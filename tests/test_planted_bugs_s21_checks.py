@@ -73,7 +73,7 @@ def test_theorem_3_5_converse_draws_biases_of_mean_minus_half(monkeypatch):
     """Planted bug: the converse drew its ReLU biases from ``N(0, 0.1²)`` instead of ``N(−0.5, 0.1²)``.
 
     The check documents its instance: Gaussian biases of mean −0.5, under which ReLU units die. The
-    216 biases of every draw the check observes have a mean within 0.05 of −0.5 (5 standard errors).
+    216 biases of every draw the check observes have a mean within 0.05 of −0.5 (7 standard errors of 0.1 / √216).
     """
     seen = []
     real = feature_maps.feature_rank
