@@ -81,7 +81,29 @@ def numpy_sums(gap: float, rounds: int, megabytes: int = 10) -> dict:
     return out
 
 
-def product_chain(point: Path, gap: float, rounds: int, n: int = 39) -> dict:
+MADV_COLLAPSE = 25
+
+
+def collapse_heap() -> dict:
+    """Advise every writable anonymous mapping (and the heap) of 2 MB or more to use huge pages, and ask
+    the kernel to collapse them now (``MADV_HUGEPAGE`` then ``MADV_COLLAPSE``, Linux ≥ 6.1): the
+    arrays a product reads, wherever XLA put them, then sit on 2 MB pages if the kernel agrees."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    done = refused = 0
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        parts = line.split()
+        lo, hi = (int(x, 16) for x in parts[0].split("-"))
+        path = parts[5] if len(parts) > 5 else ""
+        a, b = -(-lo // HUGE) * HUGE, hi // HUGE * HUGE
+        if "w" not in parts[1] or path not in ("", "[heap]") or b <= a:
+            continue
+        libc.madvise(ctypes.c_void_p(a), ctypes.c_size_t(b - a), MADV_HUGEPAGE)
+        ok = libc.madvise(ctypes.c_void_p(a), ctypes.c_size_t(b - a), MADV_COLLAPSE) == 0
+        done, refused = done + ok, refused + (not ok)
+    return {"collapsed": done, "refused": refused, "anon_huge_pages_kb": _huge_pages_kb()}
+
+
+def product_chain(point: Path, gap: float, rounds: int, n: int = 39, huge: bool = False) -> dict:
     import side_theory_lab as side  # the benchmark's own loading of a point (x64 on at import)
 
     from theory_lab import krylov, operators
@@ -103,6 +125,7 @@ def product_chain(point: Path, gap: float, rounds: int, n: int = 39) -> dict:
 
     for _ in range(3):
         chain()
+    collapsed = collapse_heap() if huge else None
     hot = [chain() for _ in range(rounds)]
     idle = []
     for _ in range(rounds):
@@ -110,7 +133,8 @@ def product_chain(point: Path, gap: float, rounds: int, n: int = 39) -> dict:
         idle.append(chain())
     med = lambda rows: [1e3 * statistics.median(col) for col in zip(*rows)]  # noqa: E731
     h, i = med(hot), med(idle)
-    return {"products": n, "hot_ms": h, "after_idle_ms": i, "hot_total_ms": sum(h), "after_idle_total_ms": sum(i)}
+    return {"products": n, "hot_ms": h, "after_idle_ms": i, "hot_total_ms": sum(h), "after_idle_total_ms": sum(i),
+            "huge_pages": collapsed}
 
 
 def main(argv=None):
@@ -118,6 +142,8 @@ def main(argv=None):
     ap.add_argument("--gap", type=float, default=1.0, help="seconds asleep before the timed call")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--point", type=Path, default=None, help="a bench_spectrum.py point (.npz) for the product chain")
+    ap.add_argument("--huge", action="store_true",
+                    help="after the warm-up, collapse the process's anonymous memory onto 2 MB pages (collapse_heap)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     out = {"machine": protocol.machine(), "gap_s": args.gap, "rounds": args.rounds,
@@ -127,7 +153,7 @@ def main(argv=None):
     for name in ("4 KB pages", "2 MB pages"):
         print(f"  {name}: hot {s[name]['hot_ms']:.2f} ms, after {args.gap:g} s asleep {s[name]['after_idle_ms']:.2f} ms")
     if args.point is not None:
-        c = out["product_chain"] = product_chain(args.point, args.gap, args.rounds)
+        c = out["product_chain"] = product_chain(args.point, args.gap, args.rounds, huge=args.huge)
         pick = [0, 1, 2, 5, 10, 20, c["products"] - 1]
         print(f"{c['products']} chained products at {args.point.name}, ms per product at positions {pick}:")
         print("  hot:        " + ", ".join(f"{c['hot_ms'][i]:.2f}" for i in pick) + f"  (total {c['hot_total_ms']:.1f})")
