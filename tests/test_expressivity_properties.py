@@ -40,9 +40,10 @@ def float64_saturation(name: str) -> float:
     t = np.arange(0.0, 200.0, 0.125)
     fn = activations.get(name)
     second = np.asarray(fn(t + 1.0)) - 2.0 * np.asarray(fn(t)) + np.asarray(fn(t - 1.0))
-    nonzero = np.flatnonzero(second != 0.0)
-    return float(t[nonzero[-1] + 1]) if nonzero.size and nonzero[-1] + 1 < t.size else (0.0 if not nonzero.size
-                                                                                           else float("inf"))
+    curved = np.flatnonzero(second != 0.0)
+    if not curved.size:
+        return 0.0
+    return float(t[curved[-1] + 1]) if curved[-1] + 1 < t.size else float("inf")
 
 
 def saturated_layers(arch, params, X, k: int) -> list[str]:
