@@ -239,7 +239,7 @@ def _spectrum(point, *, negative=0, zero=90, positive=10, margin=100.0):
 @pytest.mark.parametrize("minimum, bad, converged, agrees", [
     (_spectrum("minimum", zero=90), _spectrum("bad", negative=3, zero=87), True, True),  # zeros exactly P − Nm
     (_spectrum("minimum", zero=89, positive=11), _spectrum("bad", negative=3, zero=87), True, False),
-    (_spectrum("minimum", negative=1, zero=89), _spectrum("bad", negative=3, zero=87), True, False),
+    (_spectrum("minimum", negative=1, zero=90, positive=9), _spectrum("bad", negative=3, zero=87), True, False),
     (_spectrum("minimum"), _spectrum("bad", negative=0), True, False),  # the bad point must be a saddle
     (_spectrum("minimum"), _spectrum("bad", negative=3, zero=87), False, False),  # no minimum was found
 ])
