@@ -242,11 +242,14 @@ def _spectrum(point, *, negative=0, zero=90, positive=10, margin=100.0):
     (_spectrum("minimum", negative=1, zero=90, positive=9), _spectrum("bad", negative=3, zero=87), True, False),
     (_spectrum("minimum"), _spectrum("bad", negative=0), True, False),  # the bad point must be a saddle
     (_spectrum("minimum"), _spectrum("bad", negative=3, zero=87), False, False),  # no minimum was found
+    (_spectrum("minimum"), _spectrum("bad", negative=3, zero=87), "Φ > 0", False),  # a minimum, but not at Φ = 0
 ])
 def test_spectra_agrees_follows_the_documented_rule(minimum, bad, converged, agrees):
     """Planted bugs: ``zero > P − Nm`` for ``≥``; ``negative ≤ 1`` at the minimum; ``b.negative ≥ 0``;
-    the search's convergence dropped; ``agrees`` hard-coded True in the payload."""
-    r = Spectra(10, 100, 10, (64, 36, 10), 0, "sigmoid", {"converged": converged}, (minimum, bad))
+    the search's convergence dropped; ``agrees`` hard-coded True in the payload. And (lead, s21) the
+    prediction rests on ``∇²Φ = JᵀJ`` at ``Φ = 0``: a converged search that stopped at ``Φ > 0`` does not agree."""
+    search = {"converged": bool(converged), "zero_loss": converged is True}
+    r = Spectra(10, 100, 10, (64, 36, 10), 0, "sigmoid", search, (minimum, bad))
     assert r.agrees is agrees
     d = r.to_dict()
     assert d["agrees"] is agrees
@@ -369,3 +372,24 @@ def test_narrow_minimum_must_be_conclusively_strict(monkeypatch):
     monkeypatch.setattr(critical, "find_critical_point", lambda *a, **k: fake)
     with pytest.raises(RuntimeError, match=r"none of 2 starts on the narrow net reached a strict local minimum"):
         _slices._narrow_minimum(40, 0, "sigmoid", 2)
+
+
+# ----------------------------------------------------------------------------- vacuous verdicts (lead, s21)
+
+
+def test_width_threshold_with_no_wide_full_rank_fit_tests_nothing():
+    """A sweep with no fit at ``n_1 ≥ N`` and conclusive rank ``N`` cannot confirm the prediction: ``threshold_ok``
+    is False and the explanation says the prediction was not tested (it said "as predicted" before)."""
+    from theory_lab.demos import width_threshold_explanation
+
+    r = WidthThreshold(20, (1,), 1, 0, "sigmoid", (_fit(19, loss=1.0), _fit(40, loss=1.0, rank=19)))
+    assert r.tested() == [] and r.threshold_ok is False and r.to_dict()["threshold_ok"] is False
+    assert "NOT tested" in width_threshold_explanation(r)
+
+
+def test_critical_points_with_no_wide_point_in_S_1_do_not_agree():
+    """With no converged wide critical point in ``S_1`` Theorem 4.5 was not tested: ``agrees`` is False even
+    when the narrow net has its bad minimum (it was True before, vacuously)."""
+    r = _crits(_crit("wide", in_S_k=False, relative_loss=0.3, kind="saddle"), _crit("narrow", relative_loss=0.3))
+    assert r.wide_in_S_k_zero and len(r.narrow_bad_minima) == 1
+    assert r.agrees is False and r.to_dict()["agrees"] is False

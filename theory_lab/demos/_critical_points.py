@@ -115,8 +115,10 @@ class CriticalPoints:
 
     @property
     def agrees(self) -> bool:
-        """The prediction, both halves: every wide point in ``S_1`` has ``Φ = 0`` *and* the narrow net has a bad minimum."""
-        return self.wide_in_S_k_zero and bool(self.narrow_bad_minima)
+        """The prediction, both halves: the wide net has critical points in ``S_1``, all with ``Φ = 0`` (none
+        found tests nothing), *and* the narrow net has a bad minimum."""
+        tested = any(p.in_S_k for p in self.select("wide"))
+        return tested and self.wide_in_S_k_zero and bool(self.narrow_bad_minima)
 
     def to_dict(self) -> dict:
         return {"demo": "critical-points", "item": ITEM, "datasets": list(self.datasets), "N": self.N, "widths": self.widths, "seed": self.seed,

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from theory_lab.demos.common import (Progress, activation_name, new_figure, positive_int, seed_int, slide_style,
-                                     tick)
+from theory_lab.demos.common import (ZERO_LOSS_RTOL, Progress, activation_name, new_figure, positive_int, seed_int,
+                                     slide_style, tick)
 
 __all__ = ["wide_architecture", "Landmarks", "landmarks", "PointSpectrum", "Spectra", "spectra", "spectra_figure",
            "spectra_explanation"]
@@ -86,7 +86,9 @@ def landmarks(N: int = 20, *, seed: int = 0, activation: str = "sigmoid", width:
     res = critical.find_critical_point(arch, sample_params(arch, np.random.default_rng([seed, 0])), ds.X, ds.Y,
                                        k=1, classify=False, max_iter=max_iter)
     bad = loss_surface.bad_critical_point(arch, sample_params(arch, np.random.default_rng([seed, 1])), ds.Y, 1)
-    search = {"converged": res.converged, "loss": res.loss, "grad_norm": res.grad_norm,
+    relative = float(res.loss) / (0.5 * float(np.sum(np.asarray(ds.Y) ** 2)))
+    search = {"converged": res.converged, "loss": res.loss, "relative_loss": relative,
+              "zero_loss": relative <= ZERO_LOSS_RTOL, "grad_norm": res.grad_norm,
               "iterations": res.iterations, "message": res.message, "in_S_k": res.in_S_k}
     return Landmarks(arch, ds.X, ds.Y, {"minimum": res.params, "bad": bad}, search, ds.provenance)
 
@@ -150,9 +152,11 @@ class Spectra:
 
     @property
     def agrees(self) -> bool:
-        """Minimum: no negative eigenvalue, at least ``P − Nm`` zeros; bad point: some negative."""
+        """Minimum (found, at ``Φ = 0``, where ``∇²Φ = JᵀJ``): no negative eigenvalue, at least ``P − Nm``
+        zeros; bad point: some negative."""
         m, b = self.at("minimum"), self.at("bad")
-        return bool(self.search["converged"] and m.negative == 0 and m.zero >= self.P - self.Nm and b.negative > 0)
+        return bool(self.search["converged"] and self.search["zero_loss"] and m.negative == 0
+                    and m.zero >= self.P - self.Nm and b.negative > 0)
 
     def to_dict(self) -> dict:
         return {"demo": "spectra", "item": ITEM, "datasets": list(self.datasets), "N": self.N, "P": self.P, "Nm": self.Nm, "widths": list(self.widths),

@@ -80,11 +80,15 @@ class WidthThreshold:
     def select(self, labels: str) -> list[FitPoint]:
         return [p for p in self.points if p.labels == labels]
 
+    def tested(self) -> list:
+        """The fits the prediction speaks about: ``n_1 ≥ N`` and ``rank F_1 = N`` (conclusive)."""
+        return [p for p in self.points if p.n1 >= self.N and p.rank == self.N and p.conclusive]
+
     @property
     def threshold_ok(self) -> bool:
-        """Every fit with ``n_1 ≥ N`` and ``rank F_1 = N`` (conclusive) has zero loss and zero error."""
-        return all(p.zero_loss and p.error == 0 for p in self.points
-                   if p.n1 >= self.N and p.rank == self.N and p.conclusive)
+        """Some fit with ``n_1 ≥ N`` and ``rank F_1 = N`` (conclusive) exists, and each has zero loss and zero error."""
+        tested = self.tested()
+        return bool(tested) and all(p.zero_loss and p.error == 0 for p in tested)
 
     def to_dict(self) -> dict:
         return {"demo": "width-threshold", "item": ITEM, "datasets": list(self.datasets), "N": self.N, "filters": list(self.filters),
@@ -162,8 +166,9 @@ def width_threshold_explanation(result: WidthThreshold) -> str:
         z = f"Φ = 0 from n_1/N = {zero[0] / N:.2f}" if zero else "Φ > 0 at every width"
         e = f"training error 0 from n_1/N = {err0[0] / N:.2f}" if err0 else "training error > 0 at every width"
         parts.append(f"{name} labels: {z}, {e}")
-    verdict = "as predicted, every fit with n_1 ≥ N is exact" if result.threshold_ok else \
-        "NOT as predicted: some fit with n_1 ≥ N and rank F_1 = N left Φ > 0 or errors; see the JSON"
+    verdict = ("as predicted, every fit with n_1 ≥ N is exact" if result.threshold_ok else
+               "NOT as predicted: some fit with n_1 ≥ N and rank F_1 = N left Φ > 0 or errors; see the JSON"
+               if result.tested() else "the prediction was NOT tested: no fit had n_1 ≥ N and rank F_1 = N")
     return (f"{ITEM}: once the wide layer has n_1 ≥ N features of full rank N, the output layer "
             f"λ = F_1ᵀ(F_1F_1ᵀ)⁻¹Y fits any labels exactly. On {N} digits ({result.draws} draws per width): "
             f"{'; '.join(parts)} — {verdict}. The error can vanish below n_1 = N: width N is sufficient, "
