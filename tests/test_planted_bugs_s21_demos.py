@@ -393,3 +393,16 @@ def test_critical_points_with_no_wide_point_in_S_1_do_not_agree():
     r = _crits(_crit("wide", in_S_k=False, relative_loss=0.3, kind="saddle"), _crit("narrow", relative_loss=0.3))
     assert r.wide_in_S_k_zero and len(r.narrow_bad_minima) == 1
     assert r.agrees is False and r.to_dict()["agrees"] is False
+
+
+@pytest.mark.parametrize("narrow_N, match", [(0, r"`narrow_N`=0"), (5000, r"`narrow_N`=5000 exceeds the 1797")])
+def test_slices_refuses_a_bad_narrow_N_before_searching(narrow_N, match, monkeypatch):
+    """A bad ``narrow_N`` is refused before the wide net's (expensive) search, not after it."""
+    from theory_lab.demos import _spectra
+
+    def search(*args, **kwargs):
+        raise AssertionError("the wide net's search ran before narrow_N was checked")
+
+    monkeypatch.setattr(_spectra, "landmarks", search)
+    with pytest.raises(ValueError, match=match):
+        slices(4, narrow_N=narrow_N)

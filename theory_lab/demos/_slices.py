@@ -176,7 +176,7 @@ def slices(N: int = 20, *, narrow_N: int = 40, seed: int = 0, activation: str = 
 
     from theory_lab import derivatives as D
     from theory_lab import spectrum
-    from theory_lab.demos._spectra import landmarks
+    from theory_lab.demos._spectra import _TOTAL_DIGITS, landmarks
 
     seed = seed_int(seed)
     grid = positive_int(grid, "grid", "e.g. 41")
@@ -187,10 +187,13 @@ def slices(N: int = 20, *, narrow_N: int = 40, seed: int = 0, activation: str = 
                          "grid point; e.g. grid=41, grid2d=31.")
     if not (isinstance(radius, (int, float)) and np.isfinite(radius) and radius > 0):
         raise ValueError(f"`radius`={radius!r} must be a positive finite number, e.g. 1.0.")
+    narrow_N = positive_int(narrow_N, "narrow_N", "e.g. 40")  # checked before the wide net's search
+    if narrow_N > _TOTAL_DIGITS:
+        raise ValueError(f"`narrow_N`={narrow_N} exceeds the {_TOTAL_DIGITS} bundled digits; choose narrow_N <= "
+                         f"{_TOTAL_DIGITS}.")
     total = 2 + len(POINTS)
     lm = landmarks(N, seed=seed, activation=activation, width=width)
     tick(progress, 1, total, "slices: wide net's zero-loss minimum found")
-    narrow_N = positive_int(narrow_N, "narrow_N", "e.g. 40")
     narrow_arch, nds, nres = _narrow_minimum(narrow_N, seed, activation, starts)
     tick(progress, 2, total, "slices: narrow net's local minimum found")
     cases = [("wide minimum", "wide", lm.arch, lm.params["minimum"], lm.X, lm.Y),
