@@ -39,6 +39,7 @@ __all__ = ["Slice", "PointSlices", "Slices", "slices", "slices_figure", "slices_
 ITEM = "Theorem 4.5, the bad critical point outside S_k (§3) and the Hessian at Φ = 0 (§4)"
 DIRECTIONS = ("top", "bottom", "random")
 POINTS = ("wide minimum", "bad point", "narrow minimum")
+_TOTAL_DIGITS = 1797
 
 
 def loss_on_grid(obj, theta, V, coords, X, Y):
@@ -176,7 +177,7 @@ def slices(N: int = 20, *, narrow_N: int = 40, seed: int = 0, activation: str = 
 
     from theory_lab import derivatives as D
     from theory_lab import spectrum
-    from theory_lab.demos._spectra import _TOTAL_DIGITS, landmarks
+    from theory_lab.demos._spectra import landmarks
 
     seed = seed_int(seed)
     grid = positive_int(grid, "grid", "e.g. 41")
