@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory_lab.demos.common import (LOG_FLOOR, ZERO_LOSS_RTOL, Progress, activation_name, new_figure, positive_int,
-                                     seed_int, slide_style, tick)
+from theory_lab.demos.common import (LOG_FLOOR, ZERO_LOSS_RTOL, Progress, activation_name, digit_count, new_figure,
+                                     positive_int, seed_int, slide_style, tick)
 
 __all__ = ["CriticalPoint", "CriticalPoints", "critical_points", "critical_points_figure",
            "critical_points_explanation", "wide_and_narrow"]
@@ -40,7 +40,6 @@ __all__ = ["CriticalPoint", "CriticalPoints", "critical_points", "critical_point
 ITEM = "Theorem 4.5 and its converse on a narrow net (THEORY.md §3)"
 NOISE = 1e-6
 NETWORKS = ("wide", "narrow")
-_TOTAL_DIGITS = 1797
 
 
 def wide_and_narrow(N: int, activation: str = "sigmoid", filters: int | None = None) -> dict:
@@ -151,9 +150,7 @@ def critical_points(N: int = 40, *, starts: int = 10, saddle_starts: int = 3, se
     from theory_lab import critical, data
     from theory_lab.sampling import sample_params
 
-    N = positive_int(N, "N", "give the number of digits, e.g. 40")
-    if N > _TOTAL_DIGITS:
-        raise ValueError(f"`N`={N} exceeds the {_TOTAL_DIGITS} bundled digits; choose N <= {_TOTAL_DIGITS}.")
+    N = digit_count(N, "N", "e.g. 40")
     starts = positive_int(starts, "starts", "use at least 1 random start per network")
     if isinstance(saddle_starts, bool) or not isinstance(saddle_starts, (int, np.integer)) or saddle_starts < 0:
         raise ValueError(f"`saddle_starts`={saddle_starts!r} must be a non-negative integer; 0 skips mode 'any'.")

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from theory_lab.demos.common import Progress, activation_name, new_figure, positive_int, seed_int, slide_style, tick
+from theory_lab.demos.common import (Progress, activation_name, digit_count, new_figure, positive_int, seed_int,
+                                     slide_style, tick)
 
 __all__ = [
     "ITEM",
@@ -47,7 +48,6 @@ __all__ = [
 
 ITEM = "Theorem 3.5 and rank F_k ≤ min(N, n_k) (THEORY.md §3)"
 PATCHES = 36  # 3x3 VALID on 8x8: 6x6 patch positions, so n_1 = 36·T
-_TOTAL_DIGITS = 1797
 NOISE = 1e-6
 
 
@@ -198,9 +198,7 @@ def rank_jump(N: int = 200, *, filters=None, draws: int = 3, seed: int = 0, dupl
     from theory_lab.linalg import DEFAULT_BAND, rank_report
     from theory_lab.sampling import sample_params
 
-    N = positive_int(N, "N", "give the number of digits, e.g. 200")
-    if N > _TOTAL_DIGITS:
-        raise ValueError(f"`N`={N} exceeds the {_TOTAL_DIGITS} bundled digits; choose N <= {_TOTAL_DIGITS}.")
+    N = digit_count(N, "N", "e.g. 200")
     draws = positive_int(draws, "draws", "use at least 1 parameter draw per width")
     seed = seed_int(seed)
     activation = activation_name(activation)

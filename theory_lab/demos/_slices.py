@@ -32,14 +32,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from theory_lab.demos.common import Progress, new_figure, positive_int, seed_int, slide_style, tick
+from theory_lab.demos.common import Progress, digit_count, new_figure, positive_int, seed_int, slide_style, tick
 
 __all__ = ["Slice", "PointSlices", "Slices", "slices", "slices_figure", "slices_explanation", "loss_on_grid"]
 
 ITEM = "Theorem 4.5, the bad critical point outside S_k (§3) and the Hessian at Φ = 0 (§4)"
 DIRECTIONS = ("top", "bottom", "random")
 POINTS = ("wide minimum", "bad point", "narrow minimum")
-_TOTAL_DIGITS = 1797
 
 
 def loss_on_grid(obj, theta, V, coords, X, Y):
@@ -188,10 +187,7 @@ def slices(N: int = 20, *, narrow_N: int = 40, seed: int = 0, activation: str = 
                          "grid point; e.g. grid=41, grid2d=31.")
     if not (isinstance(radius, (int, float)) and np.isfinite(radius) and radius > 0):
         raise ValueError(f"`radius`={radius!r} must be a positive finite number, e.g. 1.0.")
-    narrow_N = positive_int(narrow_N, "narrow_N", "e.g. 40")  # checked before the wide net's search
-    if narrow_N > _TOTAL_DIGITS:
-        raise ValueError(f"`narrow_N`={narrow_N} exceeds the {_TOTAL_DIGITS} bundled digits; choose narrow_N <= "
-                         f"{_TOTAL_DIGITS}.")
+    narrow_N = digit_count(narrow_N, "narrow_N", "e.g. 40")  # checked before the wide net's search
     total = 2 + len(POINTS)
     lm = landmarks(N, seed=seed, activation=activation, width=width)
     tick(progress, 1, total, "slices: wide net's zero-loss minimum found")

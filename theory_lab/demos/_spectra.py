@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from theory_lab.demos.common import (ZERO_LOSS_RTOL, Progress, activation_name, new_figure, positive_int, seed_int,
-                                     slide_style, tick)
+from theory_lab.demos.common import (ZERO_LOSS_RTOL, Progress, activation_name, digit_count, new_figure, positive_int,
+                                     seed_int, slide_style, tick)
 
 __all__ = ["wide_architecture", "Landmarks", "landmarks", "PointSpectrum", "Spectra", "spectra", "spectra_figure",
            "spectra_explanation"]
@@ -42,7 +42,6 @@ __all__ = ["wide_architecture", "Landmarks", "landmarks", "PointSpectrum", "Spec
 ITEM = "THEORY.md §4 (at Φ = 0, ∇²Φ = JᵀJ) and the bad critical point outside S_k (§3)"
 NOISE = 1e-6
 POINTS = ("minimum", "bad")
-_TOTAL_DIGITS = 1797
 
 
 def wide_architecture(N: int, activation: str = "sigmoid", width: int | None = None):
@@ -76,9 +75,7 @@ def landmarks(N: int = 20, *, seed: int = 0, activation: str = "sigmoid", width:
     from theory_lab import critical, data, loss_surface
     from theory_lab.sampling import sample_params
 
-    N = positive_int(N, "N", "give the number of digits, e.g. 20")
-    if N > _TOTAL_DIGITS:
-        raise ValueError(f"`N`={N} exceeds the {_TOTAL_DIGITS} bundled digits; choose N <= {_TOTAL_DIGITS}.")
+    N = digit_count(N, "N", "e.g. 20")
     seed = seed_int(seed)
     activation = activation_name(activation)
     ds = data.digits(N, noise=NOISE, seed=seed)

@@ -29,15 +29,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from theory_lab.demos._rank_jump import PATCHES, default_filters
-from theory_lab.demos.common import (LOG_FLOOR, ZERO_LOSS_RTOL, Progress, activation_name, new_figure, positive_int,
-                                     seed_int, slide_style, tick)
+from theory_lab.demos.common import (LOG_FLOOR, ZERO_LOSS_RTOL, Progress, activation_name, digit_count, new_figure,
+                                     positive_int, seed_int, slide_style, tick)
 
 __all__ = ["FitPoint", "WidthThreshold", "width_threshold", "width_threshold_figure", "width_threshold_explanation"]
 
 ITEM = "Corollary 3.6 with Theorem 3.5 (THEORY.md §3)"
 NOISE = 1e-6
 LABELS = ("true", "random")
-_TOTAL_DIGITS = 1797
 
 
 @dataclass(frozen=True)
@@ -121,9 +120,7 @@ def width_threshold(N: int = 360, *, filters=None, draws: int = 3, seed: int = 0
     from theory_lab.exact_fit import exact_fit, with_output_layer
     from theory_lab.sampling import sample_params
 
-    N = positive_int(N, "N", "give the number of digits, e.g. 360")
-    if N > _TOTAL_DIGITS:
-        raise ValueError(f"`N`={N} exceeds the {_TOTAL_DIGITS} bundled digits; choose N <= {_TOTAL_DIGITS}.")
+    N = digit_count(N, "N", "e.g. 360")
     draws = positive_int(draws, "draws", "use at least 1 draw per width")
     seed = seed_int(seed)
     activation = activation_name(activation)

@@ -23,7 +23,8 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["Progress", "FORMATS", "ZERO_LOSS_RTOL", "LOG_FLOOR", "positive_int", "seed_int", "activation_name",
+__all__ = ["Progress", "FORMATS", "ZERO_LOSS_RTOL", "LOG_FLOOR", "TOTAL_DIGITS", "positive_int", "digit_count", "seed_int",
+           "activation_name",
            "tick", "new_figure", "slide_style", "render"]
 
 #: ``progress(done, total, message)``.
@@ -44,6 +45,22 @@ def positive_int(value, name: str, fix: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"`{name}`={value!r} must be a positive integer; {fix}.")
     return int(value)
+
+
+#: Samples in scikit-learn's bundled digits.
+TOTAL_DIGITS = 1797
+
+
+def digit_count(value, name: str, example: str) -> int:
+    """``value`` as a number of bundled digits, in ``[1, TOTAL_DIGITS]``, else a ``ValueError`` naming ``name``.
+
+    >>> digit_count(40, "N", "e.g. 40")
+    40
+    """
+    n = positive_int(value, name, f"give the number of digits, {example}")
+    if n > TOTAL_DIGITS:
+        raise ValueError(f"`{name}`={n} exceeds the {TOTAL_DIGITS} bundled digits; choose {name} <= {TOTAL_DIGITS}.")
+    return n
 
 
 def seed_int(seed) -> int:
