@@ -179,3 +179,31 @@ def test_distinct_samples_give_no_certificate(rng):
     X[5] = -0.0 * X[5]  # -0.0 and 0.0 are the same real number: equal samples
     X[6] = 0.0 * X[6]
     assert duplicate_samples(X)[0] == 23 and "samples [5, 6]" in duplicate_samples(X)[1]
+
+
+def _partly_saturated(rng, copy: bool):
+    """Dense 3 → 6 GELU, ``N = 6``: unit 0's pre-activations are ≥ 12 on samples 0–2 (GELU(t) = t in float64)
+    and moderate on samples 3–5; the other units are generic (``copy``: unit 5 repeats unit 4's weights)."""
+    arch = Architecture((3,), (Dense(6, activation="gelu"), Output(1)))
+    X = rng.uniform(-1, 1, (6, 3))
+    X[:3, 0] += 5.0
+    W, b = rng.uniform(-1, 1, (3, 6)), rng.uniform(-1, 1, 6)
+    W[0, 1:] *= 0.3  # the shifted input keeps the other units moderate
+    W[:, 0], b[0] = (3.0, 0.0, 0.0), 0.5
+    if copy:
+        W[:, 5], b[5] = W[:, 4], b[4]
+    params = {"layer_1": {"W": W, "b": b}, "layer_2": {"W": np.zeros((6, 1)), "b": np.zeros(1)}}
+    G = X @ W + b
+    assert np.all(G[:3, 0] >= 12) and np.all(np.abs(G[3:, 0]) < 4) and np.all(np.abs(G[:, 1:]) < 6)
+    return arch, params, X
+
+
+def test_a_deficiency_the_saturated_entries_cannot_explain_stays_conclusive(rng):
+    """Unit 0 saturates on half the samples only (its entries there are free in the entry-by-entry diagnosis),
+    but units 4 and 5 are equal in exact arithmetic: no value of unit 0's entries lifts the rank to 6. Kills a
+    diagnosis that frees every entry, or the entries on the wrong side of the asymptote's threshold."""
+    arch, params, X = _partly_saturated(rng, copy=True)
+    r = feature_rank(arch, params, X, 1)
+    assert r.rank == 5 and r.conclusive and r.unresolved == "" and r.below(6) is True
+    arch, params, X = _partly_saturated(rng, copy=False)
+    assert feature_rank(arch, params, X, 1).below(6) is False  # without the copy: full rank, conclusively

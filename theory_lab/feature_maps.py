@@ -123,7 +123,8 @@ def _saturation(arch: Architecture, k: int, F, G, report: RankReport) -> str:
     ``rank(F_k without them) + #unresolved``, and never above the number of distinct rows of
     ``G_k`` (equal pre-activations give equal features in exact arithmetic too). If that
     reaches ``min(N, n_k)`` the deficiency is not evidence against full rank. A dead ReLU unit is
-    constant in exact arithmetic and never counts.
+    constant in exact arithmetic and never counts. A unit may also saturate on some samples only:
+    :func:`_saturated_entries` asks the same question entry by entry.
     """
     act = _act.get(arch.layer(k).activation) if arch.layer(k).activation else None
     if act is None or not (act.analytic or act.strictly_increasing):
@@ -137,12 +138,13 @@ def _saturation(arch: Architecture, k: int, F, G, report: RankReport) -> str:
         affine = varies & ~constant & (np.linalg.norm(Fc - slope * Gc, axis=0) <= report.tol)
     unresolved = constant | affine
     target = min(F.shape) if report.rank_bound is None else min(min(F.shape), report.rank_bound)
-    if not unresolved.any() or report.rank >= target:
+    if report.rank >= target:
         return ""
+    distinct = len(np.unique(G, axis=0))
     rest = rank_report(F[:, ~unresolved], tol=report.tol, name=f"F_{k}").rank if (~unresolved).any() else 0
-    reach = min(rest + int(unresolved.sum()), len(np.unique(G, axis=0)))
-    if reach < target:
-        return ""
+    reach = min(rest + int(unresolved.sum()), distinct)
+    if not unresolved.any() or reach < target:
+        return _saturated_entries(act, k, F, G, report, target, distinct, unresolved) if act.analytic else ""
     kinds = []
     for name, mask in (("saturate (outputs constant to within the tolerance)", constant),
                        ("are affine to rounding (outputs an affine function of the pre-activation to within "
@@ -153,6 +155,60 @@ def _saturation(arch: Architecture, k: int, F, G, report: RankReport) -> str:
             f"vary over the samples, so their exact outputs are not what float64 shows; with the other units "
             f"(rank {rest}) they can reach rank {reach} >= {target}, so the missing rank "
             f"{target - report.rank} is below float64 resolution")
+
+
+def _saturated_entries(act, k: int, F, G, report: RankReport, target: int, distinct: int, units_free) -> str:
+    """The same question entry by entry: a unit may saturate on some samples only.
+
+    Where an analytic, non-affine ``σ`` lies within the rank tolerance of its affine asymptote
+    for every pre-activation beyond ``t`` (GELU beyond about ±7 at a tolerance of 1e-12),
+    float64 shows the asymptote's value, while the exact value differs (an analytic σ is
+    affine on no interval). Those entries of ``F_k`` are known only to below the tolerance.
+    With them free (random values: the largest rank a completion reaches is attained
+    generically), if the rank reaches ``min(N, n_k)`` the deficiency is not evidence
+    against full rank. A deficiency that survives any values of those entries stays. The units
+    found unresolved as a whole (``units_free``) are free too.
+    """
+    if _affine_everywhere(act.name):
+        return ""
+    free = np.broadcast_to(units_free, G.shape).copy()
+    bounds = []
+    for side, (grid, dev) in zip((1.0, -1.0), _asymptote_deviation(act.name)):
+        over = np.flatnonzero(dev > report.tol)
+        if over.size and over[-1] + 1 >= grid.size:
+            continue  # not within the tolerance of an affine function on this side of the grid
+        start = grid[over[-1] + 1] if over.size else 0.0
+        free |= side * G >= start
+        bounds.append(f"{'≥' if side > 0 else '≤'} {side * start:g}")
+    if not free.any():
+        return ""
+    filled = np.where(free, np.random.default_rng(0).standard_normal(F.shape) * max(np.abs(F).max(), 1.0), F)
+    reach = min(rank_report(filled, tol=report.tol, name=f"F_{k}").rank, distinct)
+    if reach < target:
+        return ""
+    units = np.nonzero(free.any(axis=0))[0]
+    return (f"layer {k} ({act.name}), tolerance {report.tol:.1e}: {int(free.sum())} entries in {units.size} "
+            f"unit(s) (units {units[:8].tolist()}) have pre-activations {' or '.join(bounds)}, where σ is within "
+            f"the tolerance of its affine asymptote, so float64 shows the asymptote, not σ; with those entries "
+            f"free the rank reaches {reach} >= {target}, so the missing rank {target - report.rank} is below "
+            "float64 resolution")
+
+
+@functools.lru_cache(maxsize=64)
+def _asymptote_deviation(name: str) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Per side (right, left): the grid ``|t| = 0, 1/8, …, 1000`` and ``|σ(t) − a(t)|`` there, ``a`` the
+    line through ``σ(±500)`` and ``σ(±1000)`` (a side where those are not finite gets an all-``inf`` row)."""
+    fn = _act.get(name)
+    grid = np.arange(0.0, 1000.0, 0.125)
+    out = []
+    for sign in (1.0, -1.0):
+        t = sign * grid
+        y = np.asarray(fn(np.concatenate([t, [sign * 500.0, sign * 1000.0]])), dtype=np.float64)
+        (v1, v2), y = y[-2:], y[:-2]
+        slope = (v2 - v1) / (sign * 500.0)
+        dev = np.abs(y - (v2 + slope * (t - sign * 1000.0)))
+        out.append((grid, np.where(np.isfinite(dev), dev, np.inf)))
+    return tuple(out)
 
 
 @functools.lru_cache(maxsize=64)
