@@ -456,8 +456,8 @@ class HessianMatvec:
         if isinstance(X, (Batches, Stream)):
             if Y is not None:
                 raise ValueError(f"`Y` must be None when `X` is a {type(X).__name__} (its batches hold the targets).")
-            first = batching.example(X)
-            check_data(self.obj, first.X[0], first.Y[0])
+            first = X if isinstance(X, Batches) else batching.example(X)  # a Stream's chunks: checked as read
+            as_data(self.obj, first, None)  # shapes from the first batch, finiteness of every one
             return
         if Y is None:
             raise ValueError("`Y` is missing; pass targets (N, …), or data as batching.batches(X, Y, batch_size).")

@@ -49,7 +49,8 @@ from theory_lab.arch import Architecture
 from theory_lab.layout import Layout, TreeLayout, layout, require_float64, tree_layout
 
 __all__ = ["Objective", "Loss", "LOSSES", "REDUCTIONS", "objective", "from_model", "ArchNetwork",
-           "LinenNetwork", "NnxNetwork", "FunctionNetwork", "check_data", "as_data", "streamed"]
+           "LinenNetwork", "NnxNetwork", "FunctionNetwork", "check_data", "check_finite_data", "as_data",
+           "streamed"]
 
 REDUCTIONS = ("sum", "mean")
 LOSSES = ("squared", "softmax-cross-entropy")
@@ -233,6 +234,11 @@ class Objective:
         if tuple(theta.shape) != (self.P,):
             raise ValueError(f"`theta` has shape {tuple(theta.shape)}; expected ({self.P},) for this model. "
                              "Use derivatives.flatten(params)[0] (or the θ of from_model).")
+        if not isinstance(theta, jax.core.Tracer):
+            bad = np.flatnonzero(~np.isfinite(np.asarray(theta)))
+            if bad.size:  # a NaN θ gave NaN products, or numpy's "must not contain infs or NaNs" after compiling
+                raise ValueError(f"`theta`: θ[{bad[0]}] is {float(theta[bad[0]])}; {bad.size} of {self.P} parameters "
+                                 "are NaN or Inf. Parameters must be finite: pass the point before the run diverged.")
         return theta
 
     def check_vector(self, v, block) -> jax.Array:
@@ -369,7 +375,19 @@ def check_data(obj: Objective, X, Y=None, name: str = "X") -> tuple[int, int]:
                         "param_dtype=jnp.float64 and dtype=jnp.float64 (Flax defaults to float32).")
     if Y is not None:
         obj.loss.check((N, int(out.shape[1])), Y)
+    check_finite_data(X, Y, name)
     return N, int(out.shape[1])
+
+
+def check_finite_data(X, Y=None, name: str = "X") -> None:
+    """Refuse NaN/Inf in float inputs ``X`` and targets ``Y`` (tracers and integer arrays pass): they gave
+    NaN losses and products, or numpy's bare "must not contain infs or NaNs" after compiling."""
+    for label, a in ((name, X), ("Y", Y)):
+        if a is None or isinstance(a, jax.core.Tracer) or not np.issubdtype(np.dtype(a.dtype), np.inexact):
+            continue
+        count = int(np.size(a) - np.count_nonzero(np.isfinite(np.asarray(a))))
+        if count:
+            raise ValueError(f"`{label}` contains NaN or Inf ({count} entries); clean the data first.")
 
 
 def as_data(obj: Objective, X, Y) -> batching.Batches:
@@ -384,6 +402,7 @@ def as_data(obj: Objective, X, Y) -> batching.Batches:
         if Y is not None:
             raise ValueError("`Y` must be None when `X` is a Batches (it holds the targets).")
         check_data(obj, X.X[0], X.Y[0])
+        check_finite_data(X.X, X.Y)  # every batch, not only the first
         return X
     if isinstance(X, batching.Stream):
         batching.as_batches(X)  # raises the clear error: this routine needs the data whole

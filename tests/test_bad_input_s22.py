@@ -1,0 +1,57 @@
+"""Session 22's fuzzing of the public entry points: bad input refused up front, naming the argument and value.
+
+Each test holds one defect found by feeding wrong shapes, NaN/Inf, wrong dtypes, bools, negative or
+non-finite numbers to an entry point that used to answer with a bare numpy/jax/flax error, a late
+crash, or a silent wrong result.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from theory_lab import batching, critical, data, derivatives as D, feature_maps, loss_surface as LS, model
+from theory_lab import spectrum as S, trace
+from theory_lab.arch import Architecture, Dense, Output
+from theory_lab.cli import app
+from theory_lab.sampling import sample_params
+
+ARCH = Architecture((3,), (Dense(4), Output(1)))
+RNG = np.random.default_rng(0)
+X, Y = RNG.standard_normal((4, 3)), RNG.standard_normal((4, 1))
+OBJ = D.objective(ARCH)
+THETA = D.flatten(sample_params(ARCH, 0))[0]
+
+
+def _with(a, index, value):
+    a = np.array(a)
+    a[index] = value
+    return a
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_theta_is_refused_before_any_product(bad):
+    """Before: Lanczos compiled, then numpy's "array must not contain infs or NaNs"; trace estimates were NaN."""
+    theta = _with(THETA, 6, bad)
+    match = rf"`theta`: θ\[6\] is {bad}; 1 of {OBJ.P} parameters are NaN or Inf"
+    with pytest.raises(ValueError, match=match):
+        S.lanczos(D.HessianMatvec(OBJ), OBJ.P, jax.random.key(0), theta, X, Y, k=1)
+    with pytest.raises(ValueError, match=match):
+        trace.trace_estimates(D.HessianMatvec(OBJ), OBJ.P, jax.random.key(0), theta, X, Y, num_matvecs=6)
+    with pytest.raises(ValueError, match=match):
+        D.gradient(OBJ, theta, X, Y)
+
+
+def test_non_finite_targets_are_refused_in_every_batch():
+    """Before: NaN gradients and products, or numpy's bare error inside Lanczos after compiling."""
+    bad_Y = _with(Y, (3, 0), np.nan)
+    match = r"`Y` contains NaN or Inf \(1 entries\); clean the data first"
+    with pytest.raises(ValueError, match=match):
+        D.gradient(OBJ, THETA, X, bad_Y)
+    with pytest.raises(ValueError, match=match):  # the NaN is in the second batch, not the first
+        S.lanczos(D.HessianMatvec(OBJ), OBJ.P, jax.random.key(0), THETA, batching.batches(X, bad_Y, 2), k=1)
+    stream = batching.Stream(lambda: iter([(X[:2], Y[:2]), (X[2:], bad_Y[2:])]))
+    with pytest.raises(ValueError, match=match):
+        D.loss(OBJ, THETA, stream)
+    assert np.isfinite(float(D.loss(OBJ, jnp.asarray(THETA), X, Y)))
