@@ -55,3 +55,13 @@ def test_non_finite_targets_are_refused_in_every_batch():
     with pytest.raises(ValueError, match=match):
         D.loss(OBJ, THETA, stream)
     assert np.isfinite(float(D.loss(OBJ, jnp.asarray(THETA), X, Y)))
+
+
+def test_spectrum_trace_matvecs_below_hutch_plus_plus_minimum_is_refused_up_front(tmp_path):
+    """Before: `--trace-matvecs 5` passed the option check, and Hutch++ crashed with a traceback after Lanczos."""
+    result = CliRunner().invoke(app, ["spectrum", "--trace-matvecs", "5", "--out", str(tmp_path / "out")],
+                                env={"COLUMNS": "200"})
+    text = " ".join(result.output.replace("│", " ").split())
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for --trace-matvecs: 5 is too small; expected an integer >= 6" in text
+    assert not (tmp_path / "out").exists()

@@ -177,8 +177,9 @@ def spectrum(
         options.choice(loss, tuple(LOSSES), "--loss")
     if batch_size is not None:
         options.at_least(batch_size, 1, "--batch-size", "samples per batch")
-    for value, name in ((k, "--k"), (probes, "--probes"), (steps, "--steps"), (trace_matvecs, "--trace-matvecs")):
+    for value, name in ((k, "--k"), (probes, "--probes"), (steps, "--steps")):
         options.at_least(value, 1, name)
+    options.at_least(trace_matvecs, 6, "--trace-matvecs", "Hutch++ spends a third on each of its 3 parts, 2 at least")
     options.at_least(exact_max, 0, "--exact-max")
     out = options.out_dir(out)
     if model_spec is not None:
