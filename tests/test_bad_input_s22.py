@@ -65,3 +65,22 @@ def test_spectrum_trace_matvecs_below_hutch_plus_plus_minimum_is_refused_up_fron
     assert result.exit_code == 2, result.output
     assert "Invalid value for --trace-matvecs: 5 is too small; expected an integer >= 6" in text
     assert not (tmp_path / "out").exists()
+
+
+def test_loss_surface_loss_checks_its_targets():
+    """Before: Y of width 2 for a 1-output net broadcast to a wrong Φ; Y of 3 rows gave jax's broadcasting error."""
+    params = sample_params(ARCH, 0)
+    with pytest.raises(ValueError, match=r"`Y` has shape \(4, 2\); expected \(N, m\) = \(4, 1\)"):
+        LS.loss(ARCH, params, X, np.hstack([Y, Y]))
+    with pytest.raises(ValueError, match=r"`Y` has shape \(3, 1\); expected \(N, m\) = \(4, 1\)"):
+        LS.loss(ARCH, params, X, Y[:3])
+    with pytest.raises(ValueError, match=r"`Y` contains NaN or Inf; clean the targets first"):
+        LS.loss(ARCH, params, X, _with(Y, (0, 0), np.inf))
+    assert float(LS.loss(ARCH, params, X, Y.tolist())) == pytest.approx(float(LS.loss(ARCH, params, X, Y)))
+
+
+def test_gradient_bounds_refuses_a_gradient_of_another_shape():
+    """Before: any array's norm was taken as ‖∇_{U_2} Φ‖ and compared with the bounds."""
+    with pytest.raises(ValueError, match=r"`grad` has shape \(3,\); expected ∇_U_2 Φ of shape \(n_1, n_2\) = "
+                                         r"\(4, 1\)"):
+        LS.gradient_bounds(ARCH, sample_params(ARCH, 0), X, Y, 1, grad=np.ones(3))

@@ -72,6 +72,8 @@ def check_targets(arch: Architecture, X, Y, name: str = "Y"):
     if shape != (N, m):
         raise ValueError(f"`{name}` has shape {shape}; expected (N, m) = ({N}, {m}): one row per sample of X "
                          f"and one column per output of the network.")
+    if not isinstance(Y, jax.core.Tracer) and not bool(np.all(np.isfinite(np.asarray(Y)))):
+        raise ValueError(f"`{name}` contains NaN or Inf; clean the targets first.")
 
 
 def _act_and_derivative(name: str, G):
@@ -119,7 +121,8 @@ def forward_with_full_matrix(arch: Architecture, params, X, j: int, U) -> jax.Ar
 
 def loss(arch: Architecture, params, X, Y) -> jax.Array:
     """``Φ = ½ ‖F_L − Y‖_F²`` (a float64 scalar)."""
-    R = model.apply(arch, params, X) - Y
+    check_targets(arch, X, Y)  # a Y of another width broadcast silently to a wrong Φ
+    R = model.apply(arch, params, X) - jnp.asarray(Y)
     return 0.5 * jnp.sum(R * R)
 
 
@@ -287,7 +290,10 @@ def gradient_bounds(arch: Architecture, params, X, Y, k: int, *, grad=None) -> G
     can be measured; see ``Architecture.assumption_4_1``.
     """
     bp = backprop(arch, params, X, Y, k)
-    L = arch.L
+    L, shape = arch.L, (arch.widths[k], arch.widths[k + 1])
+    if grad is not None and tuple(np.shape(grad)) != shape:  # any array's norm was taken as the gradient's
+        raise ValueError(f"`grad` has shape {tuple(np.shape(grad))}; expected ∇_U_{k + 1} Φ of shape (n_{k}, "
+                         f"n_{k + 1}) = {shape}, as grad_full_matrix(arch, params, X, Y, {k + 1}) returns.")
     G = grad_full_matrix(arch, params, X, Y, k + 1) if grad is None else grad
     grad_norm = float(jnp.linalg.norm(G))
     res = float(jnp.linalg.norm(bp.delta[L]))
