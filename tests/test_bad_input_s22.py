@@ -84,3 +84,18 @@ def test_gradient_bounds_refuses_a_gradient_of_another_shape():
     with pytest.raises(ValueError, match=r"`grad` has shape \(3,\); expected ∇_U_2 Φ of shape \(n_1, n_2\) = "
                                          r"\(4, 1\)"):
         LS.gradient_bounds(ARCH, sample_params(ARCH, 0), X, Y, 1, grad=np.ones(3))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"max_iter": True}, r"`max_iter`=True must be a positive integer"),
+    ({"warm_start": True}, r"`warm_start`=True must be a non-negative number of Adam steps"),
+    ({"max_seconds": -1.0}, r"`max_seconds`=-1.0 must be a finite number >= 0, or None"),
+    ({"max_seconds": float("nan")}, r"`max_seconds`=nan must be a finite number >= 0"),
+    ({"warm_start": 2, "warm_lr": float("nan")}, r"`warm_lr`=nan must be a positive finite Adam step size"),
+    ({"warm_start": 2, "warm_lr": -0.01}, r"`warm_lr`=-0.01 must be a positive finite Adam step size"),
+])
+def test_find_critical_point_refuses_meaningless_budgets(kwargs, match):
+    """Before: True ran one iteration, a negative or NaN time limit was ignored, a negative Adam rate climbed Φ
+    and a NaN one ended in "SVD did not converge"."""
+    with pytest.raises(ValueError, match=match):
+        critical.find_critical_point(ARCH, sample_params(ARCH, 0), X, Y, **kwargs)
