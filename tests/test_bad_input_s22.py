@@ -99,3 +99,38 @@ def test_find_critical_point_refuses_meaningless_budgets(kwargs, match):
     and a NaN one ended in "SVD did not converge"."""
     with pytest.raises(ValueError, match=match):
         critical.find_critical_point(ARCH, sample_params(ARCH, 0), X, Y, **kwargs)
+
+
+def _edited(params, layer, leaf, value):
+    out = {name: dict(d) for name, d in params.items()}
+    if value is None:
+        del out[layer][leaf]
+    else:
+        out[layer][leaf] = value
+    return out
+
+
+@pytest.mark.parametrize("edit, error, match", [
+    (("layer_2", "b", None), ValueError, r"`params` lacks layer_2/b; expected the pytree of model.init\(arch, key\): "
+                                         r"layer_1/W \(3, 4\), layer_1/b \(4,\), layer_2/W \(4, 1\), layer_2/b \(1,\)"),
+    (("layer_1", "W", np.zeros((4, 3))), ValueError, r"`params`: layer_1/W has shape \(4, 3\); expected \(3, 4\)"),
+    (("layer_1", "W", np.zeros((3, 4)).tolist()), ValueError, r"`params` has a list, not an array, at layer_1/W"),
+    (("layer_1", "b", np.full(4, np.nan)), ValueError, r"`params`: layer_1/b contains NaN or Inf"),
+])
+def test_model_forward_checks_the_parameter_pytree_against_the_architecture(edit, error, match):
+    """Before: flax's ScopeParamNotFoundError / ScopeParamShapeError, or NaN outputs for a NaN leaf."""
+    params = _edited(sample_params(ARCH, 0), *edit)
+    with pytest.raises(error, match=match):
+        model.apply(ARCH, params, X)
+    if edit[0] == "layer_1":  # F_1 from layers 1 … 1 only: the same check
+        with pytest.raises(error, match=match):
+            feature_maps.features_upto(ARCH, params, X, 1)
+    with pytest.raises(TypeError, match=r"`params` is a NoneType; expected the dict"):
+        model.apply(ARCH, None, X)
+
+
+def test_float32_parameters_to_features_upto_name_the_leaf():
+    """Before: lax's "dot_general requires arguments to have the same dtypes" from inside the compiled forward."""
+    params = _edited(sample_params(ARCH, 0), "layer_1", "W", np.zeros((3, 4), np.float32))
+    with pytest.raises(TypeError, match=r"`params` has leaves that are not float64: \['layer_1'\]\['W'\] \(float32\)"):
+        feature_maps.features_upto(ARCH, params, X, 1)

@@ -238,6 +238,7 @@ _forward_other = jax.jit(_apply, static_argnums=0)
 def forward_upto(arch: Architecture, params, X, k: int):
     """Forward of layers ``1 … k`` only (a truncated copy of ``arch`` with a dummy output)."""
     _model.check_inputs(arch, X)
+    _model.check_params(params, arch=arch, upto=k)
     small = _truncated(arch, k)
     sub = {name: p for name, p in params.items() if int(name.split("_")[1]) <= k}
     # numpy zeros: an eager jnp.zeros would compile a broadcast for every new width

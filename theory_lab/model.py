@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import flax.linen as nn
@@ -38,6 +39,7 @@ import numpy as np
 
 from theory_lab import activations as _act
 from theory_lab.arch import Architecture, LayerInfo
+from theory_lab.layout import layout as _layout
 
 __all__ = ["init", "apply", "features", "preactivations", "forward", "full_weight_matrix",
            "weight_map", "CNN", "LAWS", "check_inputs", "preactivation", "maxpool", "bias_size"]
@@ -249,8 +251,10 @@ def _forward(arch, params, X, path):
     return CNN(arch, path=path).apply({"params": params}, X)
 
 
-def check_params(params, name: str = "params"):
-    """Validate a parameter pytree's dtypes: every leaf float64 (float32 leaves gave a raw lax error)."""
+def check_params(params, name: str = "params", arch: Architecture | None = None, upto: int | None = None):
+    """Validate a parameter pytree: every leaf float64 (float32 leaves gave a raw lax error) and, given
+    ``arch``, every array of layers ``1 … upto`` (default all) present, of its shape and finite (a missing or
+    mis-shaped leaf gave flax's scope errors, a NaN one NaN outputs). Keys beyond those are ignored."""
     try:
         leaves = jax.tree_util.tree_leaves_with_path(params)
     except Exception:  # pragma: no cover - not a pytree at all
@@ -261,6 +265,24 @@ def check_params(params, name: str = "params"):
         where = ", ".join(f"{p} ({d})" for p, d in bad[:4])
         raise TypeError(f"`{name}` has leaves that are not float64: {where}; theory-lab computes in float64. "
                         f"Cast them: jax.tree_util.tree_map(lambda a: numpy.asarray(a, numpy.float64), {name}).")
+    if arch is None:
+        return
+    want = [leaf for leaf in _layout(arch).leaves if upto is None or leaf.k <= upto]
+    if not isinstance(params, Mapping):
+        raise TypeError(f"`{name}` is a {type(params).__name__}; expected the dict {{'layer_k': {{'W': …, 'b': …}}}} "
+                        "of model.init(arch, key).")
+    for leaf in want:
+        key = f"layer_{leaf.k}/{leaf.name}"
+        a = params.get(f"layer_{leaf.k}", {}).get(leaf.name)
+        if a is None or not hasattr(a, "shape"):
+            what = "lacks" if a is None else f"has a {type(a).__name__}, not an array, at"
+            raise ValueError(f"`{name}` {what} {key}; expected the pytree of model.init(arch, key): "
+                             + ", ".join(f"layer_{w.k}/{w.name} {w.shape}" for w in want) + ".")
+        if tuple(a.shape) != leaf.shape:
+            raise ValueError(f"`{name}`: {key} has shape {tuple(a.shape)}; expected {leaf.shape}. Were the "
+                             "parameters made for another architecture (or W transposed: rows index the patch)?")
+        if not isinstance(a, jax.core.Tracer) and not bool(np.all(np.isfinite(np.asarray(a)))):
+            raise ValueError(f"`{name}`: {key} contains NaN or Inf; parameters must be finite.")
 
 
 def forward(arch: Architecture, params, X, *, path: str = "fast") -> Forward:
@@ -269,7 +291,7 @@ def forward(arch: Architecture, params, X, *, path: str = "fast") -> Forward:
     if path not in ("fast", "patch"):
         raise ValueError(f"`path`={path!r} is unknown; choose 'fast' or 'patch'.")
     check_inputs(arch, X)
-    check_params(params)
+    check_params(params, arch=arch)
     return _forward(arch, params, X if isinstance(X, jax.Array) else jax.device_put(np.asarray(X)), path)
 
 
