@@ -134,3 +134,31 @@ def test_float32_parameters_to_features_upto_name_the_leaf():
     params = _edited(sample_params(ARCH, 0), "layer_1", "W", np.zeros((3, 4), np.float32))
     with pytest.raises(TypeError, match=r"`params` has leaves that are not float64: \['layer_1'\]\['W'\] \(float32\)"):
         feature_maps.features_upto(ARCH, params, X, 1)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: data.digits(5, seed=-1, shuffle=True), r"`seed`=-1 for digits: expected an integer in \[0, 2\*\*32 - 1\]"),
+    (lambda: data.digits(5, seed=None), r"`seed`=None for digits"),
+    (lambda: data.mnist1d(5, seed=1.5), r"`seed`=1.5 for mnist1d"),
+    (lambda: data.digits(5, noise="x"), r"`noise`='x' must be a finite non-negative standard deviation"),
+    (lambda: data.gaussian(3, (3,), seed=-1), r"`seed`=-1 for gaussian"),
+    (lambda: data.gaussian(3, ()), r"`shape`=\(\) for gaussian: expected a non-empty tuple of positive integer"),
+    (lambda: data.gaussian(3, (0,)), r"`shape`=\(0,\) for gaussian"),
+    (lambda: data.gaussian(3, 3), r"`shape`=3 for gaussian"),
+    (lambda: data.one_hot([0, -1]), r"`labels` lie in \[-1, 0\]; expected classes 0 … 0 for m = 1"),
+    (lambda: data.one_hot([0, 5], m=3), r"`labels` lie in \[0, 5\]; expected classes 0 … 2 for m = 3"),
+    (lambda: data.one_hot([0.5, 1.0]), r"`labels` has shape \(2,\) and dtype float64; expected a non-empty 1-D"),
+    (lambda: data.one_hot([]), r"`labels` has shape \(0,\)"),
+    (lambda: data.one_hot([0], m=0), r"`m`=0 must be a positive integer number of classes"),
+])
+def test_data_loaders_refuse_bad_seeds_shapes_and_labels(make, match):
+    """Before: numpy's "expected non-negative integer" / "negative dimensions", an IndexError, a silent empty or
+    scalar-sample data set, or a silent wrong one-hot row (-1 became the last class, 0.5 became class 0)."""
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_check_distinct_patches_refuses_no_samples():
+    """Before: IndexError from X[0]."""
+    with pytest.raises(ValueError, match=r"`X` has shape \(0, 3\); expected \(N, \*\(3,\)\)"):
+        data.check_distinct_patches(ARCH, np.zeros((0, 3)))

@@ -53,10 +53,24 @@ class Dataset:
 
 
 def one_hot(labels, m: int | None = None) -> np.ndarray:
-    """One-hot targets ``(N, m)`` in float64."""
-    labels = np.asarray(labels, dtype=np.int64)
-    m = int(labels.max()) + 1 if m is None else m
-    return np.eye(m, dtype=np.float64)[labels]
+    """One-hot targets ``(N, m)`` in float64 from integer ``labels (N,)`` in ``[0, m)``."""
+    raw = np.asarray(labels)
+    if raw.ndim != 1 or not raw.size or raw.dtype.kind not in "iu":  # floats were truncated, -1 was class m-1
+        raise ValueError(f"`labels` has shape {raw.shape} and dtype {raw.dtype}; expected a non-empty 1-D array "
+                         "of integer class labels (N,).")
+    if m is not None and (isinstance(m, (bool, np.bool_)) or not isinstance(m, (int, np.integer)) or m < 1):
+        raise ValueError(f"`m`={m!r} must be a positive integer number of classes, or None for max(labels) + 1.")
+    m = int(raw.max()) + 1 if m is None else int(m)
+    if raw.min() < 0 or raw.max() >= m:
+        raise ValueError(f"`labels` lie in [{raw.min()}, {raw.max()}]; expected classes 0 … {m - 1} for m = {m}.")
+    return np.eye(m, dtype=np.float64)[raw]
+
+
+def _check_seed(seed, name: str) -> int:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ValueError(f"`seed`={seed!r} for {name}: expected an integer in [0, 2**32 - 1]; every draw comes "
+                         "from an explicit seed.")
+    return int(seed)
 
 
 def _check_n(n, total: int, name: str):
@@ -68,7 +82,7 @@ def _check_n(n, total: int, name: str):
 
 
 def _add_noise(X, noise: float, rng):
-    if noise < 0 or not np.isfinite(noise):
+    if not isinstance(noise, (int, float, np.integer, np.floating)) or noise < 0 or not np.isfinite(noise):
         raise ValueError(f"`noise`={noise!r} must be a finite non-negative standard deviation.")
     return X + noise * rng.standard_normal(X.shape) if noise > 0 else X
 
@@ -105,7 +119,7 @@ def digits(n: int | None = None, *, noise: float = 0.0, seed: int = 0, shuffle: 
         seed: seeds the noise and the shuffle.
     """
     pixels, targets = _digits_table()
-    n = _check_n(n, pixels.shape[0], "digits")
+    n, seed = _check_n(n, pixels.shape[0], "digits"), _check_seed(seed, "digits")
     rng = np.random.default_rng(seed)
     order = rng.permutation(pixels.shape[0]) if shuffle else np.arange(pixels.shape[0])
     idx = order[:n]
@@ -122,7 +136,7 @@ def mnist1d(n: int = 4000, *, noise: float = 0.0, seed: int = 42) -> Dataset:
     """
     from mnist1d.data import get_dataset_args, make_dataset
 
-    n = _check_n(n, 100_000, "mnist1d")
+    n, seed = _check_n(n, 100_000, "mnist1d"), _check_seed(seed, "mnist1d")
     args = get_dataset_args()
     args.num_samples = max(10 * (-(-n // 8)), 100)  # train split 0.8 must hold >= n samples
     args.seed = seed
@@ -139,11 +153,15 @@ def mnist1d(n: int = 4000, *, noise: float = 0.0, seed: int = 42) -> Dataset:
 
 def gaussian(n: int, shape: tuple[int, ...], *, m: int = 10, seed: int = 0) -> Dataset:
     """Standard normal inputs ``(n, *shape)`` with uniformly random class labels in ``[0, m)``."""
-    n = _check_n(n, 10**9, "gaussian")
+    n, seed = _check_n(n, 10**9, "gaussian"), _check_seed(seed, "gaussian")
     if not isinstance(m, (int, np.integer)) or m < 1:
         raise ValueError(f"`m`={m!r} for gaussian: expected a positive integer number of classes.")
+    dims = tuple(shape) if isinstance(shape, (tuple, list)) else ()
+    if not dims or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in dims):
+        raise ValueError(f"`shape`={shape!r} for gaussian: expected a non-empty tuple of positive integer sizes "
+                         "of one sample, e.g. (8, 8, 1).")
     rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, *shape))
+    X = rng.standard_normal((n, *dims))
     labels = rng.integers(0, m, n)
     return Dataset("gaussian", X, one_hot(labels, m), labels, {"seed": seed})
 
@@ -183,7 +201,7 @@ def check_distinct_patches(arch: Architecture, X) -> PatchReport:
     X = np.asarray(X)
     if X.dtype != np.float64:
         raise TypeError(f"`X` has dtype {X.dtype}; pass float64 data (X.astype(numpy.float64)).")
-    if X.ndim < 2 or X[0].size != arch.d:
+    if X.ndim < 2 or not X.shape[0] or X[0].size != arch.d:
         raise ValueError(f"`X` has shape {X.shape}; expected (N, *{arch.input_shape}).")
     if not np.all(np.isfinite(X)):
         raise ValueError(f"`X` contains NaN or Inf ({int((~np.isfinite(X)).sum())} entries); Assumption 3.1 "
