@@ -215,6 +215,22 @@ def check_inputs(arch: Architecture, X, name: str = "X"):
         raise ValueError(f"`{name}` contains NaN or Inf; clean the data first.")
 
 
+def _check_init_arguments(key, scale, bias_scale):
+    """Refuse what flax would reject late (a seed or None for ``key``) or accept silently (a NaN, negative or
+    infinite spread, which gives NaN/Inf or sign-flipped parameters)."""
+    if not hasattr(key, "dtype") or not (jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or np.shape(key) == (2,)):
+        raise TypeError(f"`key`={key!r} is not a jax.random key; expected jax.random.key(seed). For an int seed "
+                        "use jax.random.key(seed), or theory_lab.sampling.sample_params(arch, seed).")
+    for name, value, default in (("scale", scale, 1.0), ("bias_scale", bias_scale, 0.1)):
+        try:
+            number = float(value) if not isinstance(value, (bool, str)) else np.nan
+        except (TypeError, ValueError):
+            number = np.nan
+        if not np.isfinite(number) or number < 0:
+            raise ValueError(f"`{name}`={value!r} must be a finite non-negative number (the spread of the "
+                             f"{'weight' if name == 'scale' else 'bias'} law); the default is {name}={default}.")
+
+
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))
 def _init(arch, law, bias_law, scale, bias_scale, key):
     X = jnp.zeros((1,) + arch.input_shape, jnp.float64)
@@ -239,6 +255,7 @@ def init(arch: Architecture, key, *, law: str = "lecun_normal", bias_law: str = 
     if law not in LAWS:
         raise ValueError(f"`law`={law!r} is unknown; choose one of {LAWS}.")
     _bias_init(bias_law, bias_scale)
+    _check_init_arguments(key, scale, bias_scale)
     params = dict(_init(arch, law, bias_law, float(scale), float(bias_scale), key))
     bad = [jax.tree_util.keystr(p) for p, a in jax.tree_util.tree_leaves_with_path(params) if a.dtype != jnp.float64]
     if bad:
