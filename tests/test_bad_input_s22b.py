@@ -8,7 +8,8 @@ import jax
 import numpy as np
 import pytest
 
-from theory_lab import model
+from theory_lab import exact_fit as EF, model
+from theory_lab.sampling import sample_params
 from theory_lab.arch import Architecture, Dense, Output
 
 ARCH = Architecture((3,), (Dense(4), Output(1)))
@@ -29,3 +30,26 @@ def test_model_init_refuses_seeds_and_meaningless_spreads(kwargs, error, match):
     kwargs = {"key": jax.random.key(0), **kwargs}
     with pytest.raises(error, match=match):
         model.init(ARCH, kwargs.pop("key"), **kwargs)
+
+
+F_WIDE = np.random.default_rng(2).standard_normal((4, 6))
+
+
+@pytest.mark.parametrize("make, error, match", [
+    (lambda: EF.exact_fit(F_WIDE, [1.0, np.nan, 0.0, 0.0]), ValueError,
+     r"`y` contains NaN or Inf \(1 entries\); no finite λ fits them"),
+    (lambda: EF.exact_fit(F_WIDE, np.full((4, 1), np.inf)), ValueError, r"`y` contains NaN or Inf \(4 entries\)"),
+    (lambda: EF.exact_fit(F_WIDE, np.ones(4) * (1 + 1j)), TypeError,
+     r"`y` has dtype complex128; expected real numbers"),
+    (lambda: EF.with_output_layer(ARCH, sample_params(ARCH, 0), np.full(4, np.nan)), ValueError,
+     r"`lam` contains NaN or Inf \(4 entries\)"),
+    (lambda: EF.parameter_counts(ARCH, 0), ValueError, r"`N`=0 is not a number of samples; expected an integer >= 1"),
+    (lambda: EF.parameter_counts(ARCH, -1), ValueError, r"`N`=-1 is not a number of samples"),
+    (lambda: EF.parameter_counts(ARCH, 1.5), ValueError, r"`N`=1.5 is not a number of samples"),
+])
+def test_exact_fit_refuses_non_finite_complex_targets_and_impossible_sample_counts(make, error, match):
+    """Before: numpy's "array must not contain infs or NaNs" from lstsq; a complex y cast to its real part with
+    only a ComplexWarning; a NaN λ installed as U_L; N=0 a ZeroDivisionError, N=-1 or 1.5 silent nonsense."""
+    with pytest.raises(error, match=match):
+        make()
+    assert EF.parameter_counts(ARCH, 5)["cnn"] == 25

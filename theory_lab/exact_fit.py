@@ -48,6 +48,15 @@ class ExactFit:
                 "lambda_norm": float(np.linalg.norm(self.lam)), "F": self.report.to_dict(max_values=3)}
 
 
+def _real_targets(a, name: str) -> np.ndarray:
+    """``a`` as a float64 array; a complex one is refused (the cast would drop its imaginary part)."""
+    a = np.asarray(a)
+    if np.iscomplexobj(a) or not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
+        raise TypeError(f"`{name}` has dtype {a.dtype}; expected real numbers. Pass a real float64 array "
+                        f"(e.g. {name}.real if the imaginary part is zero).")
+    return a.astype(np.float64)
+
+
 def exact_fit(F, y, *, band: float = DEFAULT_BAND) -> ExactFit:
     """``λ = Fᵀ(FFᵀ)^{−1} y`` (Corollary 3.6) via QR of ``Fᵀ``, never forming ``FFᵀ``.
 
@@ -70,10 +79,13 @@ def exact_fit(F, y, *, band: float = DEFAULT_BAND) -> ExactFit:
     F = np.asarray(F)
     if F.dtype != np.float64 or F.ndim != 2:
         raise ValueError(f"`F` must be a float64 matrix (N, n); got dtype {F.dtype}, shape {F.shape}.")
-    y = np.asarray(y, dtype=np.float64)
+    y = _real_targets(y, "y")
     if y.shape[:1] != F.shape[:1] or y.ndim not in (1, 2):
         raise ValueError(f"`y` has shape {y.shape}; expected ({F.shape[0]},) or ({F.shape[0]}, m) to match "
                          f"F's {F.shape[0]} rows.")
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"`y` contains NaN or Inf ({int(np.sum(~np.isfinite(y)))} entries); no finite λ fits "
+                         "them. Clean the targets first.")
     report = rank_report(F, band=band, name="F")
     if report.full_row_rank and F.shape[1] >= F.shape[0]:
         Q, R = _sla.qr(F.T, mode="economic")
@@ -88,11 +100,14 @@ def exact_fit(F, y, *, band: float = DEFAULT_BAND) -> ExactFit:
 def with_output_layer(arch: Architecture, params, lam) -> dict:
     """``params`` with the output layer set to ``U_L = λ``, ``b_L = 0`` (Corollary 3.6's network)."""
     L = arch.L
-    lam = np.asarray(lam, dtype=np.float64)
+    lam = _real_targets(lam, "lam")
     lam = lam[:, None] if lam.ndim == 1 else lam
     info = arch.layer(L)
     if lam.shape != (info.l, info.T):
         raise ValueError(f"`lam` has shape {lam.shape}; the output layer expects (n_{L - 1}, m) = {(info.l, info.T)}.")
+    if not np.all(np.isfinite(lam)):
+        raise ValueError(f"`lam` contains NaN or Inf ({int(np.sum(~np.isfinite(lam)))} entries); expected the "
+                         "finite λ of exact_fit(F, y).lam.")
     return with_layer(params, L, W=lam, b=np.zeros(info.T))
 
 
@@ -109,6 +124,8 @@ def parameter_counts(arch: Architecture, N: int) -> dict:
         >>> c["T_1"], c["cnn"], c["fully_connected"]
         (6, 454, 13200)
     """
+    if isinstance(N, (bool, np.bool_)) or not isinstance(N, (int, np.integer)) or N < 1:
+        raise ValueError(f"`N`={N!r} is not a number of samples; expected an integer >= 1.")
     first = arch.layer(1)
     if not first.has_weights:
         raise ValueError("`arch`: layer 1 must be conv or fully connected to count parameters.")
