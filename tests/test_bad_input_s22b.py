@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from theory_lab import exact_fit as EF, model
+from theory_lab import exact_fit as EF, model, spectrum as S
 from theory_lab.sampling import sample_params
 from theory_lab.arch import Architecture, Dense, Output
 
@@ -53,3 +53,30 @@ def test_exact_fit_refuses_non_finite_complex_targets_and_impossible_sample_coun
     with pytest.raises(error, match=match):
         make()
     assert EF.parameter_counts(ARCH, 5)["cnn"] == 25
+
+
+A_DIAG = np.diag(np.arange(1.0, 11.0))
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: S.lanczos(S.dense_matvec, 10, jax.random.key(0), A_DIAG, k=2, rtol=np.inf),
+     r"`rtol`=inf must be a positive finite number .* an infinite one marks every pair converged"),
+    (lambda: S.lanczos(S.dense_matvec, 10, jax.random.key(0), A_DIAG, k=2, rtol=np.nan), r"`rtol`=nan must be"),
+    (lambda: S.slq_density(S.dense_matvec, 10, jax.random.key(0), A_DIAG, num_matvecs=4, grid_size=0),
+     r"`grid_size`=0 must be an integer >= 2"),
+    (lambda: S.slq_density(S.dense_matvec, 10, jax.random.key(0), A_DIAG, num_matvecs=4, grid_size=1),
+     r"`grid_size`=1 must be an integer >= 2"),
+    (lambda: S.slq_density(S.dense_matvec, 10, jax.random.key(0), A_DIAG, num_matvecs=4, sigma=np.inf),
+     r"`sigma`=inf must be a positive finite kernel width"),
+    (lambda: S.exact_density(np.arange(3.0), sigma=0.0, grid=np.linspace(0, 2, 5)),
+     r"`sigma`=0.0 must be a positive finite kernel width"),
+    (lambda: S.exact_density(np.arange(3.0), sigma=0.1, grid=np.zeros((2, 3))),
+     r"`grid` has shape \(2, 3\); expected a non-empty 1-D array of finite numbers .* grid.ravel\(\)"),
+    (lambda: S.exact_density([], sigma=0.1, grid=np.zeros(3)), r"`eigenvalues` has shape \(0,\)"),
+])
+def test_spectrum_refuses_infinite_tolerances_degenerate_grids_and_kernel_widths(make, match):
+    """Before: rtol=inf marked every pair converged (residual 1.6); grid_size 0 or 1 gave an empty or one-point
+    density; sigma=0 a NaN density; a 2-D grid numpy's broadcast error."""
+    with pytest.raises(ValueError, match=match):
+        make()
+    assert S.exact_density(np.arange(3.0), sigma=0.1, grid=[0.0, 1.0]).shape == (2,)

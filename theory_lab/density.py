@@ -179,22 +179,45 @@ def slq_density(matvec, dim: int, key, *params, num_probes: int = 8, num_matvecs
         raise ValueError(f"`num_probes`={num_probes!r} must be a positive integer.")
     if not isinstance(num_matvecs, (int, np.integer)) or not 1 <= num_matvecs <= dim:
         raise ValueError(f"`num_matvecs`={num_matvecs!r} must be an integer in [1, dim={dim}].")
+    if sigma is not None:
+        _check_sigma(sigma)
+    if isinstance(grid_size, (bool, np.bool_)) or not isinstance(grid_size, (int, np.integer)) or grid_size < 2:
+        raise ValueError(f"`grid_size`={grid_size!r} must be an integer >= 2 (points of the smoothed density on "
+                         "[λ_min − 3σ, λ_max + 3σ]), e.g. 512.")
     nodes, weights, depths = _slq_run(matvec, dim, int(num_probes), int(num_matvecs), key, params, driver)
     if not (np.all(np.isfinite(nodes)) and np.all(np.isfinite(weights))):
         raise FloatingPointError("SLQ produced non-finite nodes; the operator returned NaN/Inf or broke down.")
     lo, hi = float(nodes.min()), float(nodes.max())
     if sigma is None:
         sigma = max(hi - lo, abs(hi), 1e-300) / 200.0
-    if not sigma > 0:
-        raise ValueError(f"`sigma`={sigma!r} must be positive.")
     grid = np.linspace(lo - 3 * sigma, hi + 3 * sigma, int(grid_size))
     return Density(nodes, weights, dim, grid, _smooth(nodes, weights, grid, sigma), float(sigma), lo, hi, depths)
 
 
+def _check_sigma(sigma):
+    if isinstance(sigma, (bool, np.bool_)) or not isinstance(sigma, (int, float, np.integer, np.floating)) \
+            or not 0 < sigma < math.inf:
+        raise ValueError(f"`sigma`={sigma!r} must be a positive finite kernel width (the Gaussian's standard "
+                         "deviation), e.g. (λ_max − λ_min) / 200.")
+
+
+def _real_vector(a, name: str, hint: str) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim != 1 or a.size == 0 or not np.all(np.isfinite(a)):
+        raise ValueError(f"`{name}` has shape {a.shape}{' with NaN/Inf' if a.ndim == 1 and a.size else ''}; "
+                         f"expected a non-empty 1-D array of finite numbers ({hint}).")
+    return a
+
+
 def exact_density(eigenvalues, *, sigma: float, grid) -> np.ndarray:
-    """The same Gaussian smoothing applied to exact eigenvalues (a reference for plots and tests)."""
-    lam = np.asarray(eigenvalues, dtype=np.float64)
-    return _smooth(lam[None, :], np.full((1, lam.size), 1.0 / lam.size), np.asarray(grid), sigma)
+    """The same Gaussian smoothing applied to exact eigenvalues (a reference for plots and tests).
+
+    ``eigenvalues`` (any shape, flattened), ``grid`` ``(G,)``; returns the density on ``grid``, ``(G,)``.
+    """
+    _check_sigma(sigma)
+    lam = _real_vector(np.ravel(eigenvalues), "eigenvalues", "the spectrum, e.g. numpy.linalg.eigvalsh(A)")
+    grid = _real_vector(grid, "grid", "e.g. Density.grid; flatten a 2-D grid with grid.ravel()")
+    return _smooth(lam[None, :], np.full((1, lam.size), 1.0 / lam.size), grid, sigma)
 
 
 def wasserstein1(density: Density, eigenvalues) -> float:

@@ -225,8 +225,10 @@ def lanczos(matvec, dim: int, key, *params, k: int = 5, which: str = "top", num_
     dim = int(dim)
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= dim:
         raise ValueError(f"`k`={k!r} must be an integer in [1, dim={dim}].")
-    if not rtol > 0:
-        raise ValueError(f"`rtol`={rtol!r} must be positive, e.g. 1e-10.")
+    if isinstance(rtol, (bool, np.bool_)) or not isinstance(rtol, (int, float, np.integer, np.floating)) \
+            or not 0 < rtol < math.inf:
+        raise ValueError(f"`rtol`={rtol!r} must be a positive finite number (residuals are compared with "
+                         "rtol · max|θ|; an infinite one marks every pair converged), e.g. 1e-10.")
     k = int(k)
     need = min(2 * k, dim) if which == "both" else k
     cap = dim if max_matvecs is None else int(max_matvecs)
