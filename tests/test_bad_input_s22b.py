@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from theory_lab import exact_fit as EF, model, spectrum as S
+from theory_lab import derivatives as D, exact_fit as EF, model, spectrum as S
 from theory_lab.sampling import sample_params
 from theory_lab.arch import Architecture, Dense, Output
 
@@ -80,3 +80,27 @@ def test_spectrum_refuses_infinite_tolerances_degenerate_grids_and_kernel_widths
     with pytest.raises(ValueError, match=match):
         make()
     assert S.exact_density(np.arange(3.0), sigma=0.1, grid=[0.0, 1.0]).shape == (2,)
+
+
+def _custom_matvec(v, M):
+    return M @ v
+
+
+def test_custom_matvec_whose_params_do_not_fit_dim_names_matvec_dim_and_shapes():
+    """Before: jax's bare "dot_general requires contracting dimensions …" from the abstract trace."""
+    with pytest.raises(ValueError, match=r"`matvec` cannot be applied to a float64 \(12,\) vector with params of "
+                                         r"shapes \(\(10, 10\)\) \(dot_general .*\); check that `dim`=12 is the "
+                                         r"operator's size"):
+        S.lanczos(_custom_matvec, 12, jax.random.key(0), A_DIAG, k=2)
+
+
+@pytest.mark.parametrize("position, name", [(0, "theta"), (1, "X"), (2, "Y")])
+def test_hessian_matvec_refuses_python_lists_by_name(position, name):
+    """Before: AttributeError ('list' object has no attribute 'shape' / 'dtype' / 'reshape') deep in the checks."""
+    arch = Architecture((3,), (Dense(2), Output(1)))
+    obj = D.objective(arch)
+    args = [np.zeros(obj.P), np.ones((4, 3)), np.ones((4, 1))]
+    args[position] = args[position].tolist()
+    with pytest.raises(TypeError, match=rf"`{name}` is a Python list; HessianMatvec takes arrays. "
+                                        rf"Pass numpy.asarray\({name}, dtype=numpy.float64\)"):
+        S.lanczos(D.HessianMatvec(obj), obj.P, jax.random.key(0), *args, k=1)

@@ -46,6 +46,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Callable
 
 import jax
@@ -107,16 +108,41 @@ def check_operator(matvec, dim, params, name="matvec"):
         raise ValueError(f"`dim`={dim!r} must be a positive integer (the operator's size).")
     check_arguments = getattr(matvec, "check_arguments", None)
     if check_arguments is not None:  # the operator knows its shapes (HessianMatvec): no abstract trace
+        _refuse_lists(matvec, check_arguments, params)
         check_arguments(int(dim), *params)
         return
     # a Stream is checked through its first chunk: every chunk has its shapes
     params = jax.tree_util.tree_map(lambda a: batching.example(a) if isinstance(a, batching.Stream) else a,
                                     params, is_leaf=lambda a: isinstance(a, batching.Stream))
     leaves, tree = jax.tree_util.tree_flatten(params)
-    out = _output_shape(matvec, int(dim), tree, tuple((np.shape(x), jnp.result_type(x)) for x in leaves))
+    specs = tuple((np.shape(x), jnp.result_type(x)) for x in leaves)
+    try:
+        out = _output_shape(matvec, int(dim), tree, specs)
+    except (TypeError, ValueError, IndexError) as err:  # jax's dot_general / broadcasting errors from the trace
+        shapes = ", ".join(_describe(p) for p in params) or "none"
+        raise ValueError(f"`{name}` cannot be applied to a float64 ({dim},) vector with params of shapes "
+                         f"({shapes}) ({str(err).splitlines()[0].rstrip('.')}); check that `dim`={dim} is the "
+                         "operator's size and that params are the arrays it expects.") from err
     if out.shape != (dim,) or out.dtype != jnp.float64:
         raise ValueError(f"`{name}` maps a float64 ({dim},) vector to {out.dtype}{tuple(out.shape)}; expected "
                          f"float64 ({dim},). Check `dim` and `params`.")
+
+
+def _describe(param) -> str:
+    if isinstance(param, (list, tuple)):
+        return f"a {type(param).__name__} (a pytree of its items: pass numpy.asarray(...) for one array)"
+    return str(tuple(np.shape(param))) if hasattr(param, "shape") else type(param).__name__
+
+
+def _refuse_lists(matvec, check_arguments, params):
+    """A list or tuple among an operator's array arguments is a pytree of scalars to jit, not an array: refuse it
+    by its name in ``check_arguments(dim, ...)`` (a list X gave an AttributeError deep in the checks)."""
+    names = list(inspect.signature(check_arguments).parameters)[1:]
+    for i, param in enumerate(params):
+        if isinstance(param, (list, tuple)):
+            name = names[i] if i < len(names) else f"params[{i}]"
+            raise TypeError(f"`{name}` is a Python {type(param).__name__}; {type(matvec).__name__} "
+                            f"takes arrays. Pass numpy.asarray({name}, dtype=numpy.float64).")
 
 
 class HostProduct:
