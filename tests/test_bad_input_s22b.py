@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from theory_lab import derivatives as D, exact_fit as EF, model, spectrum as S
+from theory_lab import derivatives as D, exact_fit as EF, expressivity as ex, model, spectrum as S
 from theory_lab.sampling import sample_params
 from theory_lab.arch import Architecture, Dense, Output
 
@@ -104,3 +104,23 @@ def test_hessian_matvec_refuses_python_lists_by_name(position, name):
     with pytest.raises(TypeError, match=rf"`{name}` is a Python list; HessianMatvec takes arrays. "
                                         rf"Pass numpy.asarray\({name}, dtype=numpy.float64\)"):
         S.lanczos(D.HessianMatvec(obj), obj.P, jax.random.key(0), *args, k=1)
+
+
+TANH_ARCH = Architecture((3,), (Dense(6, activation="tanh"), Output(1)))
+X5 = np.random.default_rng(0).standard_normal((5, 3))
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: ex.rank_frequency(TANH_ARCH, X5, 1, draws=True), r"`draws`=True must be a positive int"),
+    (lambda: ex.wilson_interval(3, 10, z=-1.0), r"`z`=-1.0 must be a positive finite normal quantile"),
+    (lambda: ex.wilson_interval(3, 10, z=np.nan), r"`z`=nan must be a positive finite normal quantile"),
+    (lambda: ex.construct_full_rank(TANH_ARCH, X5, 1, alphas=()),
+     r"`alphas`=\(\) must be a non-empty tuple of positive finite weight scales"),
+    (lambda: ex.construct_full_rank(TANH_ARCH, X5, 1, alphas=(-1.0,)), r"`alphas`=\(-1.0,\) must be a non-empty"),
+])
+def test_expressivity_helpers_refuse_bool_draws_bad_quantiles_and_weight_scales(make, match):
+    """Before: draws=True ran one draw; z=-1 or NaN gave a silently wrong interval; alphas=() a misleading
+    RuntimeError about ties between samples, alphas=(-1,) a negated weight scale."""
+    with pytest.raises(ValueError, match=match):
+        make()
+    assert ex.wilson_interval(0, 20) == pytest.approx((0.0, 0.16113), abs=1e-4)

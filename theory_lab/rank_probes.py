@@ -192,8 +192,8 @@ def rank_frequency(arch: Architecture, X, k: int, *, draws: int, key=0, law: str
         >>> r.deficient, r.with_dead, r.explained
         (4, 4, 4)
     """
-    if not isinstance(draws, int) or draws < 1:
-        raise ValueError(f"`draws`={draws!r} must be a positive int.")
+    if isinstance(draws, (bool, np.bool_)) or not isinstance(draws, (int, np.integer)) or draws < 1:
+        raise ValueError(f"`draws`={draws!r} must be a positive int (the number of parameter draws), e.g. 20.")
     k = check_layer_index(arch, k, need_weights=False)
     rng = as_generator(key)
     N = int(np.shape(X)[0])
@@ -232,6 +232,10 @@ def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float
         >>> lo, round(hi, 3)
         (0.0, 0.161)
     """
+    if isinstance(z, (bool, np.bool_)) or not isinstance(z, (int, float, np.integer, np.floating)) \
+            or not 0 < z < math.inf:
+        raise ValueError(f"`z`={z!r} must be a positive finite normal quantile (a negative or NaN one gives a "
+                         "wrong interval); e.g. z=1.96 for 95 %.")
     if trials <= 0 or not 0 <= successes <= trials:
         raise ValueError(f"need 0 <= successes <= trials and trials > 0; got successes={successes}, "
                          f"trials={trials}.")

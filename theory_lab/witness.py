@@ -211,8 +211,15 @@ def construct_full_rank(arch: Architecture, X, k: int, *, key=0, attempts: int =
     if info.kind in ("conv", "patch") and getattr(info.spec, "bias", "neuron") != "neuron":
         raise ValueError(f"`k`={k}: layer {k} has bias={info.spec.bias!r}; the construction places one bias per "
                          "neuron (the paper's b_k ∈ R^n_k). Use bias='neuron' for the wide layer.")
-    if not isinstance(attempts, int) or attempts < 1:
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
         raise ValueError(f"`attempts`={attempts!r} must be a positive int.")
+    try:
+        scales = [float(a) for a in alphas] if not isinstance(alphas, (str, bool)) else None
+    except (TypeError, ValueError):
+        scales = None
+    if not scales or not all(a > 0 and np.isfinite(a) for a in scales) or any(isinstance(a, bool) for a in alphas):
+        raise ValueError(f"`alphas`={alphas!r} must be a non-empty tuple of positive finite weight scales "
+                         "(multiples of 1 / the smallest half-gap), e.g. (10.0, 40.0).")
     rng = as_generator(key)
     sign = _off_sign(info.activation)
     homogeneous = _homogeneous(info.activation)
