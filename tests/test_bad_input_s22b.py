@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from theory_lab import derivatives as D, exact_fit as EF, expressivity as ex, model, spectrum as S
+from theory_lab import derivatives as D, exact_fit as EF, expressivity as ex, model, sampling, spectrum as S
 from theory_lab.sampling import sample_params
 from theory_lab.arch import Architecture, Dense, Output
 
@@ -124,3 +124,16 @@ def test_expressivity_helpers_refuse_bool_draws_bad_quantiles_and_weight_scales(
     with pytest.raises(ValueError, match=match):
         make()
     assert ex.wilson_interval(0, 20) == pytest.approx((0.0, 0.16113), abs=1e-4)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"k": 0}, r"`k`=0 is not the index of a layer with parameters; `params` has \['layer_1', 'layer_2'\]"),
+    ({"W": np.ones((4, 3))}, r"`W` has shape \(4, 3\); expected \(3, 4\), the shape of layer_1/W it replaces"),
+    ({"W": np.full((3, 4), np.nan)}, r"`W` contains NaN or Inf \(12 entries\); layer_1/W must be finite"),
+    ({"b": np.zeros(3)}, r"`b` has shape \(3,\); expected \(4,\)"),
+])
+def test_with_layer_checks_the_layer_index_and_the_replacement_against_the_leaf(kwargs, match):
+    """Before: k=0 a bare KeyError; a W of the wrong shape or with NaN installed silently."""
+    kwargs = {"k": 1, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        sampling.with_layer(sample_params(ARCH, 0), kwargs.pop("k"), **kwargs)

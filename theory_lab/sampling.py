@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import jax
 import jax.numpy as jnp
@@ -148,11 +149,33 @@ def sample_params(arch: Architecture, key, *, law: str = "lecun_normal", bias_la
 # Used by the construction and the exact fit to install a layer without touching the rest.
 def with_layer(params, k: int, W=None, b=None):
     """A copy of ``params`` with layer ``k``'s ``W`` and/or ``b`` replaced (float64 device arrays); ``params`` is unchanged."""
+    if not isinstance(params, Mapping):
+        raise TypeError(f"`params` is a {type(params).__name__}; expected the dict of sample_params(arch, key).")
+    name = f"layer_{k}"
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or name not in params:
+        raise ValueError(f"`k`={k!r} is not the index of a layer with parameters; `params` has "
+                         f"{sorted(params, key=str)}, so expected an integer k with layer_k among them.")
     out = dict(params)
-    layer = dict(out[f"layer_{k}"])
-    if W is not None:
-        layer["W"] = to_device(np.asarray(W))
-    if b is not None:
-        layer["b"] = to_device(np.asarray(b))
-    out[f"layer_{k}"] = layer
+    layer = dict(out[name])
+    for leaf, value in (("W", W), ("b", b)):
+        if value is not None:
+            layer[leaf] = to_device(_replacement(layer, name, leaf, value))
+    out[name] = layer
     return out
+
+
+def _replacement(layer: dict, name: str, leaf: str, value) -> np.ndarray:
+    """``value`` checked against the leaf it replaces: same shape, real and finite (a wrong shape or a NaN was
+    installed silently, to fail or give NaN far from here)."""
+    if leaf not in layer:
+        raise ValueError(f"`{leaf}`: {name} has no {leaf} (a layer built with bias='none'); pass {leaf}=None.")
+    a = np.asarray(value)
+    if np.iscomplexobj(a) or not np.issubdtype(a.dtype, np.number):
+        raise TypeError(f"`{leaf}` has dtype {a.dtype}; expected real float64 numbers for {name}/{leaf}.")
+    want = tuple(np.shape(layer[leaf]))
+    if a.shape != want:
+        raise ValueError(f"`{leaf}` has shape {a.shape}; expected {want}, the shape of {name}/{leaf} it replaces.")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"`{leaf}` contains NaN or Inf ({int(a.size - np.count_nonzero(np.isfinite(a)))} "
+                         f"entries); {name}/{leaf} must be finite.")
+    return a
