@@ -8,9 +8,10 @@ import jax
 import numpy as np
 import pytest
 
-from theory_lab import derivatives as D, exact_fit as EF, expressivity as ex, model, sampling, spectrum as S
-from theory_lab.sampling import sample_params
+from theory_lab import derivatives as D, exact_fit as EF, expressivity as ex, linalg, loss_surface as LS, model
+from theory_lab import sampling, spectrum as S
 from theory_lab.arch import Architecture, Dense, Output
+from theory_lab.sampling import sample_params
 
 ARCH = Architecture((3,), (Dense(4), Output(1)))
 
@@ -137,3 +138,20 @@ def test_with_layer_checks_the_layer_index_and_the_replacement_against_the_leaf(
     kwargs = {"k": 1, **kwargs}
     with pytest.raises(ValueError, match=match):
         sampling.with_layer(sample_params(ARCH, 0), kwargs.pop("k"), **kwargs)
+
+
+@pytest.mark.parametrize("make, error, match", [
+    (lambda: Architecture((3,), None), TypeError, r"Architecture: `layers`=None is not a sequence of layers"),
+    (lambda: Architecture((3,), (Dense(10**12), Output(1))), MemoryError,
+     r"Architecture: the layer sizes \[1000000000000, 1\] on input \(3,\) cannot be represented on this machine"),
+    (lambda: LS.operator_lower_bound(np.ones(3)), ValueError,
+     r"`A` has shape \(3,\); expected a non-empty finite matrix \(rows, cols\)"),
+    (lambda: LS.operator_lower_bound(np.array([[np.nan, 1.0], [0.0, 1.0]])), ValueError, r"`A` has NaN or Inf"),
+    (lambda: linalg.rank_report(np.eye(2), tol="a"), ValueError, r"`tol`='a' must be a finite non-negative"),
+])
+def test_bare_errors_of_architecture_operator_lower_bound_and_rank_report_are_named(make, error, match):
+    """Before: TypeError "'NoneType' object is not iterable"; numpy's bare MemoryError (7.28 TiB) while the
+    architecture was built; IndexError / LinAlgError from the SVD; TypeError comparing 'a' with 0."""
+    with pytest.raises(error, match=match):
+        make()
+    assert LS.operator_lower_bound(np.eye(3)) == 1.0

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -261,6 +262,10 @@ def _sample_count(N) -> int:
     return int(N)
 
 
+def _size(spec):
+    return getattr(spec, "width", getattr(spec, "filters", type(spec).__name__))
+
+
 @dataclass(frozen=True)
 class Architecture:
     """A chain network: ``input_shape`` (without the sample axis) and ``layers``.
@@ -284,6 +289,9 @@ class Architecture:
                 "Give the shape of one sample, e.g. (8, 8, 1)."
             )
         object.__setattr__(self, "input_shape", shape)
+        if isinstance(self.layers, (str, bytes)) or not isinstance(self.layers, Iterable):
+            raise TypeError(f"Architecture: `layers`={self.layers!r} is not a sequence of layers; expected e.g. "
+                            "(Conv(4, (3, 3)), Dense(8), Output(1)).")
         layers = tuple(self.layers)
         if not layers:
             raise ValueError("Architecture: `layers` is empty; add at least an Output layer.")
@@ -293,7 +301,13 @@ class Architecture:
                 f"{type(layers[-1]).__name__}. Append Output(m)."
             )
         object.__setattr__(self, "layers", layers)
-        _infer(shape, layers)  # validate eagerly; cached below
+        try:
+            _infer(shape, layers)  # validate eagerly; cached below
+        except MemoryError as err:  # each layer's patch indices are an int64 array (a dense layer: one per input)
+            raise MemoryError(f"Architecture: the layer sizes {[_size(spec) for spec in layers]} on input "
+                              f"{shape} cannot be represented on this machine ({str(err).rstrip('.')}): theory-lab "
+                              "stores each layer's patch indices as int64 arrays and every weight matrix densely "
+                              "in float64. Use smaller widths.") from None
 
     @functools.cached_property
     def info(self) -> tuple[LayerInfo, ...]:

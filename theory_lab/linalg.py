@@ -199,7 +199,8 @@ def rank_report(A, *, tol: float | None = None, rtol: float | None = None,
         raise ValueError(f"`band`={band!r} must be a finite factor >= 1 (a margin below it is inconclusive); "
                          f"the default is {DEFAULT_BAND:g}.")
     for arg, value in (("tol", tol), ("rtol", rtol)):
-        if value is not None and not (value >= 0 and np.isfinite(value)):
+        number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+        if value is not None and not (number and value >= 0 and np.isfinite(value)):
             raise ValueError(f"`{arg}`={value!r} must be a finite non-negative threshold; omit it for the "
                              "default σ_1 · max(rows, cols) · eps.")
     s = singular_values(A, name)
@@ -358,7 +359,8 @@ def inertia_report(eigenvalues, *, tol: float | None = None, rtol: float | None 
     if tol is not None and rtol is not None:
         raise ValueError("give `tol` or `rtol`, not both.")
     for arg, value in (("tol", tol), ("rtol", rtol)):
-        if value is not None and not (value >= 0 and np.isfinite(value)):
+        number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+        if value is not None and not (number and value >= 0 and np.isfinite(value)):
             raise ValueError(f"`{arg}`={value!r} must be a finite non-negative threshold; omit it for the "
                              "default n · eps · max|λ|.")
     if not (np.isfinite(band) and band >= 1):

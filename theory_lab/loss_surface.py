@@ -227,6 +227,10 @@ def backprop(arch: Architecture, params, X, Y, k: int) -> Backprop:
 def operator_lower_bound(A) -> float:
     """``inf_{‖x‖=1} ‖A x‖`` for ``A (rows, cols)``: ``σ_cols(A)`` if ``rows ≥ cols``, else ``0``."""
     A = np.asarray(A, dtype=np.float64)
+    if A.ndim != 2 or A.size == 0 or not np.all(np.isfinite(A)):
+        what = "NaN or Inf entries" if A.ndim == 2 and A.size else f"shape {A.shape}"
+        raise ValueError(f"`A` has {what}; expected a non-empty finite matrix (rows, cols), e.g. F_k or U_l "
+                         "(reshape a vector v to v[:, None]).")
     if A.shape[0] < A.shape[1]:
         return 0.0
     return float(np.linalg.svd(A, compute_uv=False)[-1])
