@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from theory_lab import derivatives as D, exact_fit as EF, expressivity as ex, linalg, loss_surface as LS, model
-from theory_lab import sampling, spectrum as S
+from theory_lab import curvature_report, sampling, spectrum as S
 from theory_lab.arch import Architecture, Dense, Output
 from theory_lab.sampling import sample_params
 
@@ -155,3 +155,21 @@ def test_bare_errors_of_architecture_operator_lower_bound_and_rank_report_are_na
     with pytest.raises(error, match=match):
         make()
     assert LS.operator_lower_bound(np.eye(3)) == 1.0
+
+
+def test_spectrum_report_of_a_block_with_fewer_than_six_parameters_runs_hutch_plus_plus():
+    """Before: the trace budget min(trace_matvecs, dim) fell below Hutch++'s 6 for a block of P_k < 6, and the
+    report crashed with Hutch++'s error after Lanczos and SLQ had run; a library trace_matvecs=5 did the same."""
+    arch = Architecture((3,), (Dense(1), Output(1)))  # block 2: U_2 (1,) and b_2 (1,), P_2 = 2
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((5, 3)), rng.standard_normal((5, 1))
+    theta = D.flatten(sample_params(arch, 0))[0]
+    stages = []
+    with pytest.raises(ValueError, match=r"`trace_matvecs`=5 must be an integer >= 6 \(Hutch\+\+ spends a third"):
+        curvature_report.spectrum_report(arch, theta, X, Y, k=1, probes=2, steps=2, trace_matvecs=5,
+                                         progress=lambda stage, *_: stages.append(stage))
+    assert stages == []  # refused before any product
+    rep = curvature_report.spectrum_report(arch, theta, X, Y, block=2, k=1, probes=2, steps=2)
+    assert rep["dim"] == 2 and rep["trace"]["hutch++"]["num_matvecs"] == 6
+    exact = float(np.trace(D.hessian(D.objective(arch), theta, X, Y)[-2:, -2:]))
+    assert rep["trace"]["hutch++"]["estimate"] == pytest.approx(exact, rel=1e-8)  # the sketch spans the block

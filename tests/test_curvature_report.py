@@ -47,8 +47,10 @@ def test_spectrum_report_refuses_a_non_finite_loss():
     rng = np.random.default_rng(0)
     theta = rng.standard_normal(ARCH.num_params)
     X, Y = rng.standard_normal((4, 3)), np.zeros((4, 2))
-    theta[0] = np.nan
-    with pytest.raises(ValueError, match="the loss at θ is (nan|inf).*not finite"):
+    with pytest.raises(ValueError, match="the loss at θ is (nan|inf).*not finite"):  # finite θ, overflowing Φ
+        C.spectrum_report(ARCH, np.full_like(theta, 1e300), X, Y, k=1, probes=1, steps=4, trace_matvecs=6)
+    theta[0] = np.nan  # a NaN θ is refused before the loss (objective.check_theta)
+    with pytest.raises(ValueError, match=r"`theta`: θ\[0\] is nan; 1 of 26 parameters are NaN or Inf"):
         C.spectrum_report(ARCH, theta, X, Y, k=1, probes=1, steps=4, trace_matvecs=6)
     with pytest.raises(ValueError, match="`operator`='fisher' is unknown"):
         C.spectrum_report(ARCH, theta, X, Y, operator="fisher")

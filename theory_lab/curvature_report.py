@@ -44,6 +44,7 @@ from theory_lab import spectrum as S
 from theory_lab.arch import Architecture
 from theory_lab.linalg import Inertia, inertia_report
 from theory_lab.objective import Objective
+from theory_lab.trace import HUTCH_PP_MIN
 
 __all__ = ["BULK_LEVEL", "OPERATORS", "STAGES", "bulk_interval", "planned_products", "spectrum_report",
            "hessian_report", "hessian_inertia"]
@@ -71,8 +72,23 @@ def planned_products(dim: int, *, k: int = 5, probes: int = 8, steps: int = 64, 
     """Operator products each stage of :func:`spectrum_report` plans (Lanczos: its cap; a gradient counts 1)."""
     cap = dim if max_matvecs is None else min(int(max_matvecs), dim)
     return {"loss and gradient": 1, "Lanczos eigenpairs": cap + 2 * min(k, dim),
-            "SLQ density": probes * min(steps, dim), "trace estimates": 3 * min(trace_matvecs, dim),
+            "SLQ density": probes * min(steps, dim), "trace estimates": 3 * _trace_budget(trace_matvecs, dim),
             "inertia": dim if dim <= exact_max else 0}
+
+
+def _trace_budget(trace_matvecs: int, dim: int) -> int:
+    """Products per trace estimator: at most ``dim`` (more add nothing), but never below Hutch++'s minimum
+    :data:`HUTCH_PP_MIN` (a block with fewer parameters reached it only after Lanczos and SLQ had run)."""
+    return max(min(int(trace_matvecs), dim), HUTCH_PP_MIN)
+
+
+def _check_budgets(**budgets):
+    for name, value in budgets.items():
+        least = HUTCH_PP_MIN if name == "trace_matvecs" else 1
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < least:
+            raise ValueError(f"`{name}`={value!r} must be an integer >= {least}"
+                             f"{' (Hutch++ spends a third on each of its 3 parts, 2 at least)' if least > 1 else ''}"
+                             "; it is checked before any product is made.")
 
 
 def _objective(network, reduction: str) -> Objective:
@@ -107,13 +123,14 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
     """
     if operator not in OPERATORS:
         raise ValueError(f"`operator`={operator!r} is unknown; choose one of {', '.join(OPERATORS)}.")
+    _check_budgets(k=k, probes=probes, steps=steps, trace_matvecs=trace_matvecs)
     obj = _objective(network, reduction)
     op = D.HessianMatvec(obj, OPERATORS[operator], block)
     dim = op.dim()
     data = X if isinstance(X, (batching.Batches, batching.Stream)) else batching.as_batches(np.asarray(X), np.asarray(Y))
     args = (np.asarray(theta), data)
     keys = krylov.split_key(jax.random.key(seed), 4)  # split on the host: no compiled split and indexing
-    k, steps, budget = min(k, dim), min(steps, dim), min(trace_matvecs, dim)
+    k, steps, budget = min(k, dim), min(steps, dim), _trace_budget(trace_matvecs, dim)
     plan = planned_products(dim, k=k, probes=probes, steps=steps, trace_matvecs=budget, exact_max=exact_max,
                             max_matvecs=max_matvecs)
     report = progress or (lambda stage, done, planned: None)

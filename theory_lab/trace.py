@@ -24,7 +24,9 @@ import scipy.linalg
 
 from theory_lab import krylov
 
-__all__ = ["TraceEstimate", "hutchinson", "hutch_plus_plus", "xtrace", "trace_estimates", "sphere"]
+__all__ = ["TraceEstimate", "HUTCH_PP_MIN", "hutchinson", "hutch_plus_plus", "xtrace", "trace_estimates", "sphere"]
+
+HUTCH_PP_MIN = 6  # Hutch++ spends a third of its products on each of its 3 parts, 2 at least
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def hutch_plus_plus(matvec, dim: int, key, *params, num_matvecs: int = 48) -> Tr
     """
     key = krylov.check_key(key)
     krylov.check_operator(matvec, dim, params)
-    _check_budget(num_matvecs, dim, 6, "Hutch++ (at least 2 probes in each third)")
+    _check_budget(num_matvecs, dim, HUTCH_PP_MIN, "Hutch++ (at least 2 probes in each third)")
     s = min(num_matvecs // 3, int(dim))
     g = num_matvecs - 2 * s
     est, se = _hutchpp_run(matvec, int(dim), s, g, key, params)

@@ -159,6 +159,7 @@ def spectrum(
 
     from theory_lab.curvature_report import OPERATORS
     from theory_lab.objective import LOSSES
+    from theory_lab.trace import HUTCH_PP_MIN
 
     from theory_lab.commands import options
 
@@ -179,7 +180,8 @@ def spectrum(
         options.at_least(batch_size, 1, "--batch-size", "samples per batch")
     for value, name in ((k, "--k"), (probes, "--probes"), (steps, "--steps")):
         options.at_least(value, 1, name)
-    options.at_least(trace_matvecs, 6, "--trace-matvecs", "Hutch++ spends a third on each of its 3 parts, 2 at least")
+    options.at_least(trace_matvecs, HUTCH_PP_MIN, "--trace-matvecs",
+                     "Hutch++ spends a third on each of its 3 parts, 2 at least")
     options.at_least(exact_max, 0, "--exact-max")
     out = options.out_dir(out)
     if model_spec is not None:
