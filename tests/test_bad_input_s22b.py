@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from theory_lab import derivatives as D, exact_fit as EF, expressivity as ex, linalg, loss_surface as LS, model
-from theory_lab import curvature_report, sampling, spectrum as S
+from theory_lab import curvature_report, demos, sampling, spectrum as S
 from theory_lab.arch import Architecture, Dense, Output
 from theory_lab.sampling import sample_params
 
@@ -173,3 +173,13 @@ def test_spectrum_report_of_a_block_with_fewer_than_six_parameters_runs_hutch_pl
     assert rep["dim"] == 2 and rep["trace"]["hutch++"]["num_matvecs"] == 6
     exact = float(np.trace(D.hessian(D.objective(arch), theta, X, Y)[-2:, -2:]))
     assert rep["trace"]["hutch++"]["estimate"] == pytest.approx(exact, rel=1e-8)  # the sketch spans the block
+
+
+def test_spectra_demo_with_one_digit_does_not_call_a_point_without_negative_curvature_a_strict_saddle():
+    """Found by fuzzing `theory-lab demo spectra --n 1`: the bad point U_2 = U_3 = 0 fits one sample (Φ = 0) and
+    has no negative eigenvalue, yet the explanation said "most negative -1.09e-33: a strict saddle"."""
+    result = demos.spectra(1, seed=0)
+    assert result.at("bad").negative == 0 and not result.agrees  # the hypothesis Φ > 0 fails: not an error
+    text = demos.spectra_explanation(result)
+    assert "a strict saddle." not in text
+    assert "not shown to be a strict saddle (Φ = 0 there" in text and "NOT as predicted" in text

@@ -231,7 +231,14 @@ def spectra_explanation(result: Spectra) -> str:
     return (f"{ITEM}. Wide net, P = {result.P} parameters, Nm = {result.Nm} residuals. At the minimum "
             f"(Φ = {m.loss:.1e}): {counts(m)}; at least P − Nm = {result.P - result.Nm} zeros are forced by "
             f"∇²Φ = JᵀJ. At the bad point U_2 = U_3 = 0 (Φ = {b.loss:.3g}, outside S_1): {counts(b)}, most negative "
-            f"{b.bottom[0]:.3g}: a strict saddle. {verdict}.")
+            f"{b.bottom[0]:.3g}: {_saddle(b)}. {verdict}.")
+
+
+def _saddle(b: PointSpectrum) -> str:
+    if b.negative > 0:
+        return "a strict saddle"
+    why = " (Φ = 0 there: with so few samples the bad point fits the data)" if b.loss == 0 else ""
+    return f"no conclusive negative eigenvalue, so not shown to be a strict saddle{why}"
 
 
 _TITLES = {"minimum": "zero-loss minimum", "bad": "bad critical point U₂ = U₃ = 0"}
