@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from theory_lab import derivatives as D, exact_fit as EF, expressivity as ex, linalg, loss_surface as LS, model
-from theory_lab import curvature_report, demos, sampling, spectrum as S
+from theory_lab import curvature_report, demos, presets, resnet, sampling, spectrum as S
 from theory_lab.arch import Architecture, Dense, Output
 from theory_lab.sampling import sample_params
 
@@ -183,3 +183,17 @@ def test_spectra_demo_with_one_digit_does_not_call_a_point_without_negative_curv
     text = demos.spectra_explanation(result)
     assert "a strict saddle." not in text
     assert "not shown to be a strict saddle (Φ = 0 there" in text and "NOT as predicted" in text
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: resnet.ResNet(widths=()).init(jax.random.key(0), np.zeros((1, 8, 8, 1))),
+     r"ResNet: `widths`=\(\) must be a non-empty tuple of positive integers"),
+    (lambda: resnet.ResNet(widths=(0,)).init(jax.random.key(0), np.zeros((1, 8, 8, 1))), r"`widths`=\(0,\)"),
+    (lambda: resnet.ResNet(num_classes=0).init(jax.random.key(0), np.zeros((1, 8, 8, 1))), r"`num_classes`=0"),
+    (lambda: presets.architecture(["digits-small"]), r"`--arch`=\['digits-small'\] is not a preset"),
+])
+def test_resnet_widths_and_preset_names_are_checked(make, match):
+    """Found by fuzzing the presets: widths () an IndexError, (0,) a ZeroDivisionError in jax's initializer,
+    (-1, 2) jax's broadcasting TypeError; a list as a preset name "unhashable type: 'list'"."""
+    with pytest.raises(ValueError, match=match):
+        make()

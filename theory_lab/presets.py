@@ -67,7 +67,7 @@ ARCHITECTURES = ("digits-cnn", "digits-small", "digits-wide", "mnist1d-cnn", "di
 def architecture(name: str) -> Architecture:
     """The :class:`~theory_lab.arch.Architecture` of a named preset (one of :data:`ARCHITECTURES`)."""
     table = _architectures()
-    if name not in table:
+    if not isinstance(name, str) or name not in table:
         raise ValueError(f"`--arch`={name!r} is not a preset; choose one of {', '.join(ARCHITECTURES)}.")
     return table[name]
 
@@ -116,7 +116,7 @@ MODELS = {"digits-resnet": digits_resnet, "digits-resnet-bn": digits_resnet_bn}
 
 def model(name: str, **kwargs):
     """The output of the named model factory (one of :data:`MODELS`)."""
-    if name not in MODELS:
+    if not isinstance(name, str) or name not in MODELS:
         raise ValueError(f"`--model`={name!r} is not a preset model; choose one of {', '.join(MODELS)} or give "
                          "PKG.MODULE:FACTORY.")
     return MODELS[name](**kwargs)

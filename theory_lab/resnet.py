@@ -106,11 +106,21 @@ class ResNet(nn.Module):
 
     @nn.compact
     def __call__(self, x):
+        widths = tuple(self.widths) if isinstance(self.widths, (tuple, list)) else ()
+        if not widths or not all(_positive_int(w) for w in widths):
+            raise ValueError(f"ResNet: `widths`={self.widths!r} must be a non-empty tuple of positive integers (the "
+                             "channels of each residual block), e.g. (32, 64, 64).")
+        if not _positive_int(self.num_classes):
+            raise ValueError(f"ResNet: `num_classes`={self.num_classes!r} must be a positive integer, e.g. 10.")
         h = nn.relu(_conv(self.widths[0], 3, 1, True)(x))
         for features in self.widths:
             stride = 2 if features > h.shape[-1] else 1
             h = ResidualBlock(features, stride, self.batch_norm, self.train)(h)
         return nn.Dense(self.num_classes, **F64)(jnp.mean(h, axis=(1, 2)))
+
+
+def _positive_int(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= 1
 
 
 def num_params(params) -> int:
