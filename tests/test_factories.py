@@ -27,6 +27,7 @@ FACTORIES = {
     "mismatch": "return apply, params(), (X, np.zeros(5, int))",
     "not_per_sample": "return apply, params(), (X, np.zeros((6, 2))), lambda F, Y: jnp.sum((F - Y) ** 2)",
     "nan": "return apply, params(), (X * np.nan, np.zeros(6, int))",
+    "overflow": "return (lambda p, X: jnp.exp(1e3 * apply(p, X))), params(), (X, np.zeros(6, int))",
     "wrong_shape": "return apply, params(), (X[:, :2], np.zeros(6, int))",
     "not_a_tuple": "return apply",
 }
@@ -52,7 +53,8 @@ def test_a_factory_gives_objective_point_and_batches(module_file):
     ("float32", r"`--model`=.*:float32': `params\['v'\]` has dtype float32.*param_dtype=jnp.float64"),
     ("mismatch", r"returned X of shape \(6, 3\) and Y of shape \(5,\); expected the same number of samples"),
     ("not_per_sample", r"`loss` returned shape \(\) for 6 samples; expected per-sample losses \(6,\)"),
-    ("nan", r"the loss at the returned parameters is nan.*not finite"),
+    ("nan", r"`X` contains NaN or Inf \(18 entries\); clean the data first"),  # refused before the loss (801f2b6)
+    ("overflow", r"the loss at the returned parameters is (nan|inf).*not finite"),
     ("wrong_shape", r"`X` of shape \(6, 2\) does not fit the network"),
     ("not_a_tuple", r"returned a function; expected a tuple \(model, params, data\)"),
     ("missing", r"has no callable 'missing'"),
