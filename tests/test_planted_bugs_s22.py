@@ -228,3 +228,303 @@ def test_dense_limit_is_inclusive_for_classification_and_for_mode_any():
     critical.find_critical_point(arch, params, X, Y, mode="any", dense_limit=P, max_iter=1)  # no error
     with pytest.raises(ValueError, match=rf"P = {P} > `dense_limit`={P - 1}"):
         critical.find_critical_point(arch, params, X, Y, mode="any", dense_limit=P - 1, max_iter=1)
+
+
+# ----------------------------------------------------------------------------- critical: acceptance, convergence
+
+
+def test_a_flat_step_is_accepted_only_when_it_lowers_the_gradient():
+    """Planted bug: the gain-ratio test accepting every step whose merit change is at rounding level.
+
+    Documented (``_accept``): "when the merit change is at rounding level, a smaller gradient decides".
+    A flat step that doubles ``‖∇Φ‖`` is refused; one that halves it is accepted; a real decrease is
+    accepted whatever the gradient does.
+    """
+    ok = lambda merit_c, gnorm_c: bool(critical._accept(1.0, 1.0, jnp.asarray(merit_c), 1e-3, jnp.asarray(gnorm_c))[0])
+    assert ok(1.0, 0.5) and not ok(1.0, 2.0)
+    assert ok(0.5, 2.0) and not ok(1.5, 0.5)
+
+
+def test_convergence_is_decided_at_the_returned_point_not_by_the_iteration(monkeypatch):
+    """Planted bug: ``find_critical_point`` without its final check ``converged and ‖∇Φ(θ)‖ ≤ gtol``.
+
+    Documented: ``converged`` means ``‖∇Φ‖ ≤ gtol`` at the returned point. An iteration that reports
+    ``‖∇Φ‖ = 0`` (here a stub; in practice ``Jᵀr`` rounding below ``gtol`` while autodiff's gradient is
+    above it) must not make a point with a large gradient a critical point.
+    """
+    arch, params, X, Y = _tiny_search_instance()
+
+    def lying(obj, kernel_form, theta, lam, X, Y):
+        return {"theta": theta, "lam": lam, "accepted": True, "trials": 1, "value": 1.0, "grad_norm": 0.0}
+    monkeypatch.setattr(critical, "_lm_iteration", lying)
+    res = critical.find_critical_point(arch, params, X, Y, classify=False)
+    assert res.grad_norm > 1e-3 and not res.converged and res.kind == "not converged"
+
+
+# ----------------------------------------------------------------------------- loss_surface: S_k and Lemma 4.3
+
+
+def _membership(*U, F=None, N=4):
+    from theory_lab.linalg import rank_report
+    from theory_lab.loss_surface import Membership
+
+    F = rank_report(np.eye(N, 6), name="F_1") if F is None else F
+    return Membership(1, N, F, {3 + i: u for i, u in enumerate(U)})
+
+
+def test_membership_needs_every_U_l_full_rank_and_every_decision_conclusive():
+    """Planted bugs: ``Membership.weights_ok`` with ``any`` for ``all``; ``conclusive`` reading ``F_k`` only.
+
+    ``S_k`` asks ``rank F_k = N`` *and* every ``U_l`` (``l ∈ [k+2, L]``) of full rank: one deficient
+    ``U_l`` puts the point outside. A decision inside its band anywhere leaves membership undecided.
+    """
+    from theory_lab.linalg import rank_report
+
+    full, deficient = rank_report(np.eye(3)), rank_report(np.diag([1.0, 1.0, 0.0]))
+    undecided = rank_report(np.diag([1.0, 2e-10]), tol=1e-10)  # σ_2 twice the tolerance: inside the band
+    assert not undecided.conclusive
+    assert _membership(full, full).member and _membership(full, full).conclusive
+    m = _membership(full, deficient)
+    assert not m.weights_ok and not m.member and m.reasons == ("U_4 rank 2 < 3",)
+    u = _membership(full, undecided)
+    assert u.member and not u.conclusive and u.to_dict()["conclusive"] is False and "[inconclusive]" in str(u)
+
+
+def test_lemma_4_3_bounds_hold_up_to_their_rounding_allowance():
+    """Planted bug: ``lower_holds`` without the rounding allowance ``tol`` (``lower ≤ ‖∇‖``).
+
+    Where the lower bound is attained with equality, the two sides differ by rounding only: a bound
+    ``1e-14`` relatively above the norm holds (tol = ``ROUNDING · upper``); one ``1e-9`` above does not.
+    """
+    from theory_lab.loss_surface import ROUNDING, GradientBounds
+
+    def bounds(lower, grad, upper=2.0):
+        return GradientBounds(1, grad, 1.0, lower, upper, lower, ROUNDING * max(upper, grad), {})
+
+    assert bounds(1.0 + 1e-14, 1.0).lower_holds and bounds(1.0 + 1e-14, 1.0).holds
+    assert not bounds(1.0 + 1e-9, 1.0).lower_holds
+    assert bounds(0.5, 2.0 + 1e-14).upper_holds and not bounds(0.5, 2.0 + 1e-9).upper_holds
+
+
+def test_widening_targets_need_more_than_n_plus_1_samples():
+    """Planted bug: ``widening_critical_targets`` accepting ``N = n_{L-1} + 1`` (``<`` for ``≤``).
+
+    The residual ``R = A B`` needs a column space of ``A`` orthogonal to ``[F_{L-1}, 1]`` (``n_{L-1} + 1``
+    columns): with ``N = n_{L-1} + 1`` there is none. The documented error must say so instead of
+    returning NaN targets; with one sample more the point is critical with ``Φ = ½`` (``scale = 1``).
+    """
+    from theory_lab import loss_surface as LS
+    from theory_lab.arch import Architecture, Dense, Output
+    from theory_lab.sampling import sample_params
+
+    arch = Architecture((6,), (Dense(12), Dense(3), Output(6)))
+    params = sample_params(arch, np.random.default_rng(4))
+    X = np.random.default_rng(5).standard_normal((5, 6))
+    with pytest.raises(ValueError, match=r"N = 4 samples; the construction needs N > n_2 \+ 1 = 4"):
+        LS.widening_critical_targets(arch, params, X[:4])
+    Y = LS.widening_critical_targets(arch, params, X)
+    obj = D.objective(arch)
+    theta = obj.layout.ravel(params)
+    assert float(D.loss(obj, theta, X, Y)) == pytest.approx(0.5, rel=1e-12)
+    assert float(jnp.linalg.norm(D.gradient(obj, theta, X, Y))) < 1e-12
+
+
+
+
+# ----------------------------------------------------------------------------- §4 checks: hypotheses and verdicts
+
+
+def _no_search(*args, **kwargs):
+    raise AssertionError("a search ran on an instance whose hypotheses are not met")
+
+
+def _hypothesis(result, name):
+    return next(h for h in result.hypotheses if h.name == name)
+
+
+def test_corollary_4_6_with_a_repeated_sample_is_not_applicable(monkeypatch):
+    """Planted bug: ``corollary-4.6``'s "distinct samples" computed as ``gap ≥ 0`` (always met).
+
+    With ``x_2 = x_1`` the corollary's hypothesis fails: *not applicable*, and no search runs.
+    """
+    from proofs_checks import loss_surface as LSC
+    from proofs_checks import s4_instances as S
+    from theory_lab.checking import Context, Verdict
+
+    real = S.tiny_data
+
+    def repeated(ctx, arch):
+        X, Y = real(ctx, arch)
+        X = X.copy()
+        X[1] = X[0]
+        return X, Y
+    monkeypatch.setattr(S, "tiny_data", repeated)
+    monkeypatch.setattr(critical, "find_critical_point", _no_search)
+    r = LSC._corollary_4_6(Context(0))
+    assert r.verdict is Verdict.NOT_APPLICABLE, r.summary
+    h = _hypothesis(r, "distinct samples")
+    assert not h.met and h.detail == "smallest distance between samples 0"
+
+
+def test_corollary_4_6_on_a_conv_network_is_not_applicable(monkeypatch):
+    """Planted bug: ``corollary-4.6``'s "fully connected network" with ``any`` for ``all``.
+
+    Given the conv net ``4x4x1 → Conv → Dense → Output`` (Theorem 4.5's tiny instance) the corollary
+    does not apply, although every other hypothesis (4.1 at ``k = 2``, class targets) is met.
+    """
+    from proofs_checks import loss_surface as LSC
+    from proofs_checks import s4_instances as S
+    from theory_lab.checking import Context, Verdict
+
+    monkeypatch.setattr(S, "tiny_fc", S.tiny_conv)
+    monkeypatch.setattr(critical, "find_critical_point", _no_search)
+    r = LSC._corollary_4_6(Context(0))
+    assert r.verdict is Verdict.NOT_APPLICABLE, r.summary
+    assert [h.name for h in r.hypotheses if not h.met] == ["fully connected network"]
+
+
+def test_theorem_4_5_needs_layer_k_plus_1_fully_connected(monkeypatch):
+    """Planted bug: ``theorem-4.5``'s "layer k+1 fully connected" computed as "not max-pooling" (a conv
+    layer accepted). Theorem 4.5 asks for a fully connected layer ``k + 1``; with a conv layer 2 on the
+    tiny instance (``k = 1``; Assumption 4.1 still met) the check is *not applicable* and searches nothing.
+    """
+    from proofs_checks import loss_surface as LSC
+    from proofs_checks import s4_instances as S
+    from theory_lab.arch import Architecture, Conv, Output
+    from theory_lab.checking import Context, Verdict
+
+    conv2 = Architecture((4, 4, 1), (Conv(1, (2, 2)), Conv(1, (2, 2)), Output(3)))  # n = 16, 9, 4, 3
+    assert conv2.assumption_4_1(1, S.N_TINY).holds
+    monkeypatch.setattr(S, "tiny_conv", lambda: conv2)
+    monkeypatch.setattr(critical, "find_critical_point", _no_search)
+    r = LSC._theorem_4_5(Context(0))
+    assert r.verdict is Verdict.NOT_APPLICABLE, r.summary
+    assert [h.name for h in r.hypotheses if not h.met] == ["tiny-conv: layer k+1 = 2 fully connected"]
+
+
+def _claimed(loss_of):
+    """A stub search that ends at its start and reports ``Φ = loss_of(Y)``."""
+    def search(arch, params, X, Y, **kw):
+        return types.SimpleNamespace(params=params, loss=loss_of(Y), grad_norm=0.0)
+    return search
+
+
+def test_class_targets_count_only_conclusive_zero_loss(monkeypatch):
+    """Planted bug: the class-targets check counted a loss inside the zero-loss band as zero loss.
+
+    ``Φ`` at half the zero-loss tolerance is within the band (100): undecided, so no point is
+    classified and the check says *inconclusive* (it said *fails* from these undecided points).
+    """
+    from proofs_checks import loss_surface as LSC
+    from theory_lab import tolerances as T
+    from theory_lab.checking import Context, Verdict
+
+    monkeypatch.setattr(critical, "find_critical_point", _claimed(lambda Y: 0.5 * T.zero_loss_tol(Y).value))
+    r = LSC._class_targets_outside(Context(0))
+    assert r.verdict is Verdict.INCONCLUSIVE, r.summary
+    assert "0/4 at zero loss" in r.summary
+
+
+def _undecided_membership(monkeypatch):
+    """``loss_surface.membership`` with the ``F_k`` decision marked unresolved (member as computed)."""
+    from theory_lab import loss_surface as LS
+
+    real = LS.membership
+
+    def undecided(*args, **kwargs):
+        m = real(*args, **kwargs)
+        return dataclasses.replace(m, F_k=dataclasses.replace(m.F_k, unresolved="planted: below float64's reach"))
+    monkeypatch.setattr(LS, "membership", undecided)
+
+
+def test_widening_converse_with_undecided_membership_is_not_applicable(monkeypatch):
+    """Planted bug: ``theorem-4.4-widening``'s kept hypothesis "the point lies in S_1" without ``m.conclusive``.
+
+    The converse needs a critical point *in* ``S_1``; with the ``F_1`` decision undecided it is not
+    known to be there: *not applicable*.
+    """
+    from proofs_checks import loss_surface as LSC
+    from theory_lab.checking import Context, Verdict
+
+    _undecided_membership(monkeypatch)
+    r = LSC._theorem_4_4_widening(Context(0))
+    assert r.verdict is Verdict.NOT_APPLICABLE, r.summary
+    assert "unmet hypothesis: the point lies in S_1" in r.summary
+    assert not _hypothesis(r, "the point lies in S_1").met
+
+
+def test_bad_critical_point_with_undecided_membership_is_inconclusive(monkeypatch):
+    """Planted bug: ``bad-critical-point`` declared "outside S_k" conclusive whatever the membership's
+    own conclusiveness. With the ``F_1`` decision undecided the point is not shown outside ``S_1``."""
+    from proofs_checks import curvature as C
+    from theory_lab.checking import Context, Verdict
+
+    _undecided_membership(monkeypatch)
+    r = C._bad_critical(Context(0))
+    assert r.verdict is Verdict.INCONCLUSIVE, r.summary
+    obs = next(o for o in r.evidence["observations"] if o["name"] == "outside S_1")
+    assert obs["holds"] and not obs["conclusive"]
+
+
+def test_full_row_rank_hypothesis_needs_a_conclusive_rank(monkeypatch):
+    """Planted bug: ``critical-full-row-rank``'s hypothesis "J has full row rank" without ``rJ.conclusive``.
+
+    Every rank decision of the check is given a band of 1e300, so none is conclusive: the hypothesis is
+    unmet (the point here is a random one; its "critical point" hypothesis is unmet too).
+    """
+    from proofs_checks import curvature as C
+    from proofs_checks import s4_instances as S
+    from theory_lab.checking import Context
+
+    def random_point(ctx):
+        ds, arch = S.digits(ctx, S.N_SMALL), S.small_arch()
+        return arch, ds.X, ds.Y, types.SimpleNamespace(params=S.params(arch, ctx, "s22/random"), message="random")
+    real = C.rank_report
+    monkeypatch.setattr(C, "_found_critical_point", random_point)
+    monkeypatch.setattr(C, "rank_report", lambda A, **kw: real(A, **dict(kw, band=1e300)))
+    r = C._critical_full_row_rank(Context(0))
+    h = _hypothesis(r, "J has full row rank (solver forward-error tolerance)")
+    assert not h.met, h.detail
+
+
+def test_lanczos_check_needs_a_gap_after_the_k_th_eigenvalue(monkeypatch):
+    """Planted bug: ``lanczos-dense``'s hypothesis "top and bottom eigenvalues distinct" took the gaps
+    of ``λ_1..λ_k`` only, not the one between ``λ_k`` and ``λ_{k+1}`` (``k = 4``).
+
+    With ``λ_5 = λ_4`` the 4th Ritz value has no unique eigenvector to match: *not applicable*.
+    """
+    from proofs_checks import curvature as C
+    from theory_lab.checking import Context, Verdict
+
+    real = C.reference_hessian
+
+    def tied(ctx):
+        arch, X, Y, theta, H, GN = real(ctx)
+        w, V = np.linalg.eigh(H)
+        w[4] = w[3]
+        return arch, X, Y, theta, (V * w) @ V.T, GN
+    monkeypatch.setattr(C, "reference_hessian", tied)
+    r = C._lanczos_dense(Context(0))
+    assert r.verdict is Verdict.NOT_APPLICABLE, r.summary
+    assert not _hypothesis(r, "top and bottom eigenvalues distinct (gap > 1e-6 ‖H‖)").met
+
+
+def test_targets_constant_to_rounding_do_not_make_a_bad_critical_point():
+    """Planted bug: ``bad-critical-point``'s hypothesis "targets not constant" computed as
+    ``½‖Y − 1ȳᵀ‖² > 0``.
+
+    At ``U_{k+1} = 0, U_L = 0, b_L = ȳ`` the loss *is* ``½‖Y − 1ȳᵀ‖²``: targets that differ from their
+    mean by 1e-10 give ``Φ`` at zero-loss level, no bad critical point. The hypothesis must be unmet
+    there (decided at the zero-loss tolerance) and met for targets with a real spread.
+    """
+    from proofs_checks import curvature as C
+    from proofs_checks import s4_instances as S
+
+    arch = S.small_arch()
+    rng = np.random.default_rng(6)
+    Y = np.repeat(rng.standard_normal((1, 10)), 12, axis=0) + 1e-10 * rng.standard_normal((12, 10))
+    X = np.zeros((12, *arch.input_shape))
+    (h, _), spread = C._bad_hypotheses(arch, X, Y, 1)
+    assert 0 < spread < 1e-17 and not h.met, h.detail
+    (h, _), spread = C._bad_hypotheses(arch, X, Y + np.eye(12, 10), 1)
+    assert spread > 1 and h.met
