@@ -323,6 +323,11 @@ def _corollary_4_6(ctx: Context) -> Result:
     return _with_counts(conclude("every critical point found in S_k has Φ = 0 (fully connected)", hyps, ev), counts)
 
 
+def _ratio(num: float, den: float) -> float:
+    """``num / den`` for a reported bound; ``inf`` (or 0 for ``0 / 0``) when ``σ_min`` is exactly 0."""
+    return num / den if den > 0 else (0.0 if num == 0 else float("inf"))
+
+
 def _class_targets_outside(ctx: Context) -> Result:
     """Pyramidal net with ``n_{L-1} = 10 < N = 20``: where do zero-loss points of class targets lie?
 
@@ -359,7 +364,8 @@ def _class_targets_outside(ctx: Context) -> Result:
             row = {"run": f"{enc}/{i}", "loss": res.loss, "grad_norm": res.grad_norm, "in_S_k": m.member,
                    "S_k_conclusive": m.conclusive, "reasons": list(m.reasons), "sigma_min_A": a.sigma_min,
                    "A_rank": a.rank, "A_margin": a.margin, "‖U_L Z⁻¹1‖": float(np.linalg.norm(U_L @ v)),
-                   "bound ‖(F_L−Y)Z⁻¹1‖/σ_min(A)": float(np.linalg.norm((np.asarray(Fs[arch.L]) - Y) @ v)) / a.sigma_min,
+                   "bound ‖(F_L−Y)Z⁻¹1‖/σ_min(A)": _ratio(float(np.linalg.norm((np.asarray(Fs[arch.L]) - Y) @ v)),
+                                                          a.sigma_min),
                    "sigma_min_U_L": float(np.linalg.svd(U_L, compute_uv=False)[-1])}
             rows.append(row)
             zero = Evidence().at_most("Φ", res.loss, T.zero_loss_tol(Y))

@@ -93,6 +93,9 @@ def test_gradient_bounds_refuses_a_gradient_of_another_shape():
     ({"max_seconds": float("nan")}, r"`max_seconds`=nan must be a finite number >= 0"),
     ({"warm_start": 2, "warm_lr": float("nan")}, r"`warm_lr`=nan must be a positive finite Adam step size"),
     ({"warm_start": 2, "warm_lr": -0.01}, r"`warm_lr`=-0.01 must be a positive finite Adam step size"),
+    ({"gtol": True}, r"`gtol`=True must be a positive finite number"),
+    ({"dense_limit": -1}, r"`dense_limit`=-1 must be a non-negative integer"),
+    ({"dense_limit": 1e3}, r"`dense_limit`=1000.0 must be a non-negative integer"),
 ])
 def test_find_critical_point_refuses_meaningless_budgets(kwargs, match):
     """Before: True ran one iteration, a negative or NaN time limit was ignored, a negative Adam rate climbed Φ
@@ -162,3 +165,10 @@ def test_check_distinct_patches_refuses_no_samples():
     """Before: IndexError from X[0]."""
     with pytest.raises(ValueError, match=r"`X` has shape \(0, 3\); expected \(N, \*\(3,\)\)"):
         data.check_distinct_patches(ARCH, np.zeros((0, 3)))
+
+
+def test_class_targets_bound_with_a_singular_A_is_infinite_not_a_crash():
+    """The class-targets check reports ‖(F_L − Y)Z⁻¹1‖ / σ_min(A); σ_min exactly 0 raised ZeroDivisionError."""
+    from proofs_checks.loss_surface import _ratio
+
+    assert _ratio(2.0, 0.0) == float("inf") and _ratio(0.0, 0.0) == 0.0 and _ratio(3.0, 2.0) == 1.5

@@ -315,7 +315,7 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
     loss_surface.check_targets(arch, X, Y)
     if mode not in MODES:
         raise ValueError(f"`mode`={mode!r} is unknown; choose one of {MODES}.")
-    if not (isinstance(gtol, (int, float)) and gtol > 0 and math.isfinite(gtol)):
+    if not (_number(gtol) and gtol > 0 and math.isfinite(gtol)):
         raise ValueError(f"`gtol`={gtol!r} must be a positive finite number, e.g. 1e-10.")
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise ValueError(f"`max_iter`={max_iter!r} must be a positive integer.")
@@ -325,6 +325,9 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
         raise ValueError(f"`max_seconds`={max_seconds!r} must be a finite number >= 0, or None for no time limit.")
     if not (_number(warm_lr) and 0 < warm_lr < math.inf):  # NaN gave "SVD did not converge"; < 0 climbed Φ
         raise ValueError(f"`warm_lr`={warm_lr!r} must be a positive finite Adam step size, e.g. 0.01.")
+    if isinstance(dense_limit, bool) or not isinstance(dense_limit, (int, np.integer)) or dense_limit < 0:
+        raise ValueError(f"`dense_limit`={dense_limit!r} must be a non-negative integer: the largest P for which "
+                         "dense Hessians are formed (default 3000).")
     obj = D.objective(arch)
     theta = obj.layout.ravel(params)
     check_finite(theta, obj.layout, "params")  # issue 9.10: NaN/Inf gave "SVD did not converge" later
