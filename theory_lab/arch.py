@@ -37,6 +37,7 @@ from theory_lab.layers import (  # noqa: F401  (re-exported: their home is layer
     PatchLayer,
     PatchMaxPool,
 )
+from theory_lab.validate import is_integer
 
 __all__ = [
     "Conv",
@@ -257,7 +258,7 @@ def _infer(input_shape, layers) -> tuple[LayerInfo, ...]:
 
 def _sample_count(N) -> int:
     """``N``, a number of samples: an integer ``≥ 1`` (a bool, float or ``N ≤ 0`` would compare silently)."""
-    if isinstance(N, (bool, np.bool_)) or not isinstance(N, (int, np.integer)) or N < 1:
+    if not is_integer(N) or N < 1:
         raise ValueError(f"`N`={N!r} is not a number of samples; expected an integer >= 1.")
     return int(N)
 
@@ -278,7 +279,7 @@ class Architecture:
 
     def __post_init__(self):
         raw = tuple(np.atleast_1d(np.asarray(self.input_shape, dtype=object)))
-        bad = [s for s in raw if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer))]
+        bad = [s for s in raw if not is_integer(s)]
         if bad:
             raise ValueError(f"Architecture: `input_shape`={self.input_shape!r} has non-integer size(s) {bad}; "
                              "give integer sizes of one sample, e.g. (8, 8, 1).")

@@ -49,6 +49,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from theory_lab.validate import is_integer
+
 __all__ = ["Batches", "batches", "from_iterable", "Stream", "stream_sum", "looped", "example", "refuse_stream",
            "as_batches", "sum_over", "map_over", "batch_size", "products_at_once", "map_basis", "DEFAULT_MEMORY"]
 
@@ -90,7 +92,7 @@ jax.tree_util.register_dataclass(Batches, data_fields=["X", "Y", "weight"], meta
 
 
 def _positive(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    if not is_integer(value) or value < 1:
         raise ValueError(f"`{name}`={value!r} must be a positive integer number of samples per batch.")
     return int(value)
 
@@ -422,7 +424,7 @@ def products_at_once(obj, N: int, memory: int = DEFAULT_MEMORY, batch: int | Non
     """An explicit ``batch`` (products run at once) checked, or :func:`batch_size`'s choice when ``None``."""
     if batch is None:
         return batch_size(obj, N, memory)
-    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+    if not is_integer(batch) or batch < 1:
         raise ValueError(f"`batch`={batch!r} must be a positive integer (products run at once), or None for auto.")
     return int(batch)
 

@@ -61,6 +61,7 @@ from theory_lab.arch import Architecture
 from theory_lab.curvature_report import hessian_inertia
 from theory_lab.linalg import Inertia
 from theory_lab.params_io import check_finite
+from theory_lab.validate import is_integer, is_real
 
 __all__ = ["Search", "find_critical_point", "default_k", "MODES"]
 
@@ -283,10 +284,6 @@ def _adam(obj, steps, theta, X, Y, lr):
     return jax.lax.fori_loop(0, steps, body, (theta, opt.init(theta)))[0]
 
 
-def _number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
 def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimum", gtol: float = 1e-10,
                         max_iter: int = 200, max_seconds: float | None = None, warm_start: int = 0,
                         warm_lr: float = 1e-2, k: int | None = None, classify: bool | None = None,
@@ -315,17 +312,17 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
     loss_surface.check_targets(arch, X, Y)
     if mode not in MODES:
         raise ValueError(f"`mode`={mode!r} is unknown; choose one of {MODES}.")
-    if not (_number(gtol) and gtol > 0 and math.isfinite(gtol)):
+    if not (is_real(gtol) and gtol > 0 and math.isfinite(gtol)):
         raise ValueError(f"`gtol`={gtol!r} must be a positive finite number, e.g. 1e-10.")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+    if not is_integer(max_iter) or max_iter < 1:
         raise ValueError(f"`max_iter`={max_iter!r} must be a positive integer.")
-    if isinstance(warm_start, bool) or not isinstance(warm_start, (int, np.integer)) or warm_start < 0:
+    if not is_integer(warm_start) or warm_start < 0:
         raise ValueError(f"`warm_start`={warm_start!r} must be a non-negative number of Adam steps.")
-    if max_seconds is not None and not (_number(max_seconds) and 0 <= max_seconds < math.inf):
+    if max_seconds is not None and not (is_real(max_seconds) and 0 <= max_seconds < math.inf):
         raise ValueError(f"`max_seconds`={max_seconds!r} must be a finite number >= 0, or None for no time limit.")
-    if not (_number(warm_lr) and 0 < warm_lr < math.inf):  # NaN gave "SVD did not converge"; < 0 climbed Φ
+    if not (is_real(warm_lr) and 0 < warm_lr < math.inf):  # NaN gave "SVD did not converge"; < 0 climbed Φ
         raise ValueError(f"`warm_lr`={warm_lr!r} must be a positive finite Adam step size, e.g. 0.01.")
-    if isinstance(dense_limit, bool) or not isinstance(dense_limit, (int, np.integer)) or dense_limit < 0:
+    if not is_integer(dense_limit) or dense_limit < 0:
         raise ValueError(f"`dense_limit`={dense_limit!r} must be a non-negative integer: the largest P for which "
                          "dense Hessians are formed (default 3000).")
     obj = D.objective(arch)

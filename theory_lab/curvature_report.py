@@ -45,6 +45,7 @@ from theory_lab.arch import Architecture
 from theory_lab.linalg import Inertia, inertia_report
 from theory_lab.objective import Objective
 from theory_lab.trace import HUTCH_PP_MIN
+from theory_lab.validate import is_integer
 
 __all__ = ["BULK_LEVEL", "OPERATORS", "STAGES", "bulk_interval", "planned_products", "spectrum_report",
            "hessian_report", "hessian_inertia"]
@@ -85,7 +86,7 @@ def _trace_budget(trace_matvecs: int, dim: int) -> int:
 def _check_budgets(**budgets):
     for name, value in budgets.items():
         least = HUTCH_PP_MIN if name == "trace_matvecs" else 1
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < least:
+        if not is_integer(value) or value < least:
             raise ValueError(f"`{name}`={value!r} must be an integer >= {least}"
                              f"{' (Hutch++ spends a third on each of its 3 parts, 2 at least)' if least > 1 else ''}"
                              "; it is checked before any product is made.")

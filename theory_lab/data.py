@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from theory_lab.arch import Architecture
+from theory_lab.validate import is_integer
 
 __all__ = ["Dataset", "digits", "mnist1d", "gaussian", "one_hot", "PatchReport", "check_distinct_patches"]
 
@@ -58,7 +59,7 @@ def one_hot(labels, m: int | None = None) -> np.ndarray:
     if raw.ndim != 1 or not raw.size or raw.dtype.kind not in "iu":  # floats were truncated, -1 was class m-1
         raise ValueError(f"`labels` has shape {raw.shape} and dtype {raw.dtype}; expected a non-empty 1-D array "
                          "of integer class labels (N,).")
-    if m is not None and (isinstance(m, (bool, np.bool_)) or not isinstance(m, (int, np.integer)) or m < 1):
+    if m is not None and (not is_integer(m) or m < 1):
         raise ValueError(f"`m`={m!r} must be a positive integer number of classes, or None for max(labels) + 1.")
     m = int(raw.max()) + 1 if m is None else int(m)
     if raw.min() < 0 or raw.max() >= m:
@@ -67,7 +68,7 @@ def one_hot(labels, m: int | None = None) -> np.ndarray:
 
 
 def _check_seed(seed, name: str) -> int:
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+    if not is_integer(seed) or not 0 <= seed < 2**32:
         raise ValueError(f"`seed`={seed!r} for {name}: expected an integer in [0, 2**32 - 1]; every draw comes "
                          "from an explicit seed.")
     return int(seed)
@@ -76,7 +77,7 @@ def _check_seed(seed, name: str) -> int:
 def _check_n(n, total: int, name: str):
     if n is None:
         return total
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or not 1 <= n <= total:
+    if not is_integer(n) or not 1 <= n <= total:
         raise ValueError(f"`n`={n!r} for {name}: expected an integer in [1, {total}].")
     return int(n)
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from theory_lab import krylov
+from theory_lab.validate import is_integer, is_real
 
 __all__ = ["Density", "slq_density", "exact_density", "wasserstein1"]
 
@@ -181,7 +182,7 @@ def slq_density(matvec, dim: int, key, *params, num_probes: int = 8, num_matvecs
         raise ValueError(f"`num_matvecs`={num_matvecs!r} must be an integer in [1, dim={dim}].")
     if sigma is not None:
         _check_sigma(sigma)
-    if isinstance(grid_size, (bool, np.bool_)) or not isinstance(grid_size, (int, np.integer)) or grid_size < 2:
+    if not is_integer(grid_size) or grid_size < 2:
         raise ValueError(f"`grid_size`={grid_size!r} must be an integer >= 2 (points of the smoothed density on "
                          "[λ_min − 3σ, λ_max + 3σ]), e.g. 512.")
     nodes, weights, depths = _slq_run(matvec, dim, int(num_probes), int(num_matvecs), key, params, driver)
@@ -195,7 +196,7 @@ def slq_density(matvec, dim: int, key, *params, num_probes: int = 8, num_matvecs
 
 
 def _check_sigma(sigma):
-    if isinstance(sigma, (bool, np.bool_)) or not isinstance(sigma, (int, float, np.integer, np.floating)) \
+    if not is_real(sigma) \
             or not 0 < sigma < math.inf:
         raise ValueError(f"`sigma`={sigma!r} must be a positive finite kernel width (the Gaussian's standard "
                          "deviation), e.g. (λ_max − λ_min) / 200.")

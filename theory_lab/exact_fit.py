@@ -24,6 +24,7 @@ from scipy import linalg as _sla
 from theory_lab.arch import Architecture
 from theory_lab.linalg import DEFAULT_BAND, RankReport, rank_report
 from theory_lab.sampling import with_layer
+from theory_lab.validate import is_integer
 
 __all__ = ["ExactFit", "exact_fit", "with_output_layer", "parameter_counts"]
 
@@ -124,7 +125,7 @@ def parameter_counts(arch: Architecture, N: int) -> dict:
         >>> c["T_1"], c["cnn"], c["fully_connected"]
         (6, 454, 13200)
     """
-    if isinstance(N, (bool, np.bool_)) or not isinstance(N, (int, np.integer)) or N < 1:
+    if not is_integer(N) or N < 1:
         raise ValueError(f"`N`={N!r} is not a number of samples; expected an integer >= 1.")
     first = arch.layer(1)
     if not first.has_weights:

@@ -23,6 +23,7 @@ from typing import Union
 import numpy as np
 
 from theory_lab import activations as _act
+from theory_lab.validate import is_integer
 
 __all__ = ["Conv", "PatchLayer", "MaxPool", "PatchMaxPool", "Dense", "Output", "Layer", "Padding"]
 
@@ -31,7 +32,7 @@ Padding = Union[str, tuple]
 
 def _integer(value, name: str, layer: str) -> int:
     """An int (numpy ints too); refuses bools and floats, which ``int()`` would silently truncate."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+    if not is_integer(value):
         raise ValueError(f"{layer}: `{name}`={value!r} must be an integer (got {type(value).__name__}); "
                          f"e.g. {name}=2.")
     return int(value)

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from theory_lab.validate import is_integer, is_real
+
 __all__ = ["RankReport", "rank_report", "certify_rank_bound", "singular_values", "Inertia", "inertia_report", "DEFAULT_BAND"]
 
 DEFAULT_BAND = 10.0
@@ -194,7 +196,7 @@ def rank_report(A, *, tol: float | None = None, rtol: float | None = None,
     """
     if tol is not None and rtol is not None:
         raise ValueError("give `tol` or `rtol`, not both.")
-    if isinstance(band, bool) or not isinstance(band, (int, float, np.integer, np.floating)) or not (
+    if not is_real(band) or not (
             1 <= band < np.inf):
         raise ValueError(f"`band`={band!r} must be a finite factor >= 1 (a margin below it is inconclusive); "
                          f"the default is {DEFAULT_BAND:g}.")
@@ -237,7 +239,7 @@ def certify_rank_bound(report: RankReport, bound: int, certificate: str) -> Rank
         >>> r.rank, r.conclusive, r.below(2)
         (1, True, True)
     """
-    if isinstance(bound, bool) or not isinstance(bound, (int, np.integer)) or bound < 0:
+    if not is_integer(bound) or bound < 0:
         raise ValueError(f"`bound`={bound!r} must be a non-negative int (an exact upper bound on the rank).")
     bound = int(bound)
     if report.rank_bound is not None and report.rank_bound <= bound:

@@ -34,6 +34,7 @@ from theory_lab.arch import Architecture
 from theory_lab.feature_maps import check_layer_index, forward_upto, feature_rank
 from theory_lab.linalg import DEFAULT_BAND, rank_report
 from theory_lab.sampling import as_generator, sample_params
+from theory_lab.validate import is_integer, is_real
 
 __all__ = ["UnitDiagnosis", "diagnose_units", "FrequencyReport", "rank_frequency", "wilson_interval"]
 
@@ -192,7 +193,7 @@ def rank_frequency(arch: Architecture, X, k: int, *, draws: int, key=0, law: str
         >>> r.deficient, r.with_dead, r.explained
         (4, 4, 4)
     """
-    if isinstance(draws, (bool, np.bool_)) or not isinstance(draws, (int, np.integer)) or draws < 1:
+    if not is_integer(draws) or draws < 1:
         raise ValueError(f"`draws`={draws!r} must be a positive int (the number of parameter draws), e.g. 20.")
     k = check_layer_index(arch, k, need_weights=False)
     rng = as_generator(key)
@@ -232,7 +233,7 @@ def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float
         >>> lo, round(hi, 3)
         (0.0, 0.161)
     """
-    if isinstance(z, (bool, np.bool_)) or not isinstance(z, (int, float, np.integer, np.floating)) \
+    if not is_real(z) \
             or not 0 < z < math.inf:
         raise ValueError(f"`z`={z!r} must be a positive finite normal quantile (a negative or NaN one gives a "
                          "wrong interval); e.g. z=1.96 for 95 %.")

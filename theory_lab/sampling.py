@@ -29,6 +29,7 @@ from scipy import special as _special
 
 from theory_lab import model as _model
 from theory_lab.arch import Architecture
+from theory_lab.validate import is_integer
 
 __all__ = ["BIAS_LAWS", "as_generator", "sample_params", "with_layer", "to_device"]
 
@@ -152,7 +153,7 @@ def with_layer(params, k: int, W=None, b=None):
     if not isinstance(params, Mapping):
         raise TypeError(f"`params` is a {type(params).__name__}; expected the dict of sample_params(arch, key).")
     name = f"layer_{k}"
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or name not in params:
+    if not is_integer(k) or name not in params:
         raise ValueError(f"`k`={k!r} is not the index of a layer with parameters; `params` has "
                          f"{sorted(params, key=str)}, so expected an integer k with layer_k among them.")
     out = dict(params)

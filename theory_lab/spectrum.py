@@ -61,6 +61,7 @@ from theory_lab import batching, krylov
 from theory_lab.density import Density, exact_density, slq_density, wasserstein1
 from theory_lab.linalg import Inertia, inertia_report
 from theory_lab.trace import TraceEstimate, hutch_plus_plus, hutchinson, trace_estimates, xtrace
+from theory_lab.validate import is_real
 
 __all__ = ["Eigenpairs", "Density", "TraceEstimate", "Inertia", "dense_matvec", "materialize", "lanczos",
            "slq_density", "hutchinson", "hutch_plus_plus", "xtrace", "trace_exact", "trace_estimates",
@@ -225,7 +226,7 @@ def lanczos(matvec, dim: int, key, *params, k: int = 5, which: str = "top", num_
     dim = int(dim)
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= dim:
         raise ValueError(f"`k`={k!r} must be an integer in [1, dim={dim}].")
-    if isinstance(rtol, (bool, np.bool_)) or not isinstance(rtol, (int, float, np.integer, np.floating)) \
+    if not is_real(rtol) \
             or not 0 < rtol < math.inf:
         raise ValueError(f"`rtol`={rtol!r} must be a positive finite number (residuals are compared with "
                          "rtol · max|θ|; an infinite one marks every pair converged), e.g. 1e-10.")

@@ -34,6 +34,8 @@ import numpy as np
 from theory_lab.demos.common import (LOG_FLOOR, ZERO_LOSS_RTOL, Progress, activation_name, digit_count, new_figure,
                                      positive_int, seed_int, slide_style, tick)
 
+from theory_lab.validate import is_integer
+
 __all__ = ["CriticalPoint", "CriticalPoints", "critical_points", "critical_points_figure",
            "critical_points_explanation", "wide_and_narrow"]
 
@@ -152,7 +154,7 @@ def critical_points(N: int = 40, *, starts: int = 10, saddle_starts: int = 3, se
 
     N = digit_count(N, "N", "e.g. 40")
     starts = positive_int(starts, "starts", "use at least 1 random start per network")
-    if isinstance(saddle_starts, bool) or not isinstance(saddle_starts, (int, np.integer)) or saddle_starts < 0:
+    if not is_integer(saddle_starts) or saddle_starts < 0:
         raise ValueError(f"`saddle_starts`={saddle_starts!r} must be a non-negative integer; 0 skips mode 'any'.")
     max_iter = positive_int(max_iter, "max_iter", "e.g. 200")
     seed = seed_int(seed)

@@ -34,6 +34,8 @@ import numpy as np
 from theory_lab.demos.common import (Progress, activation_name, digit_count, new_figure, positive_int, seed_int,
                                      slide_style, tick)
 
+from theory_lab.validate import is_integer
+
 __all__ = [
     "ITEM",
     "PATCHES",
@@ -77,7 +79,7 @@ def duplicate_digits(X: np.ndarray, duplicates: int) -> np.ndarray:
     [0.0, 1.0, 2.0, 0.0, 1.0]
     """
     N = X.shape[0]
-    if isinstance(duplicates, bool) or not isinstance(duplicates, (int, np.integer)) \
+    if not is_integer(duplicates) \
             or not 0 <= duplicates <= N // 2:
         raise ValueError(f"`duplicates`={duplicates!r} must be an integer in [0, N/2] = [0, {N // 2}] "
                          f"for N={N}; use 0 to leave the duplicates series out.")

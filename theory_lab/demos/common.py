@@ -23,6 +23,8 @@ from typing import Callable
 
 import numpy as np
 
+from theory_lab.validate import is_integer
+
 __all__ = ["Progress", "FORMATS", "ZERO_LOSS_RTOL", "LOG_FLOOR", "TOTAL_DIGITS", "positive_int", "digit_count", "seed_int",
            "activation_name",
            "tick", "new_figure", "slide_style", "render"]
@@ -42,7 +44,7 @@ def positive_int(value, name: str, fix: str) -> int:
     >>> positive_int(3, "N", "e.g. 40")
     3
     """
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+    if not is_integer(value) or value <= 0:
         raise ValueError(f"`{name}`={value!r} must be a positive integer; {fix}.")
     return int(value)
 
@@ -65,7 +67,7 @@ def digit_count(value, name: str, example: str) -> int:
 
 def seed_int(seed) -> int:
     """A non-negative integer seed, else a ``ValueError``."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if not is_integer(seed) or seed < 0:
         raise ValueError(f"`seed`={seed!r} must be a non-negative integer.")
     return int(seed)
 
