@@ -129,7 +129,8 @@ def critical_tol(arch: Architecture, params, X, Y) -> T.Tolerance:
 
 
 def membership_margin(m: loss_surface.Membership) -> float:
-    return min([m.F_k.margin] + [r.margin for r in m.U.values()])
+    """The margin of ``m``'s decision (:attr:`theory_lab.loss_surface.Membership.margin`)."""
+    return m.margin
 
 
 def observe_critical_point(ev: Evidence, name: str, arch: Architecture, res, X, Y, k: int) -> dict:

@@ -245,3 +245,39 @@ def test_membership_at_the_solver_tolerance(rng):
     assert not solver.member and solver.conclusive
     with pytest.raises(ValueError, match="`forward_rtol`=2 must lie in"):
         LS.membership(arch, params, X, 1, forward_rtol=2)
+
+
+def test_membership_is_decided_by_the_singular_value_that_settles_each_condition():
+    """``S_k`` needs every condition: one conclusive failure decides membership, whatever the others do.
+
+    Before, ``Membership.conclusive`` asked every rank report to be conclusive about its *exact* rank. A
+    solver's point whose ``F_k`` collapses to rank 1 (``σ_2`` inside the band, ``σ_N`` far below it) was then
+    "inconclusive" although ``rank F_k < N`` is certain (``theorem-4.5`` at seed 107). Converse: a condition
+    whose deciding singular value sits inside the band keeps membership undecided, and a member needs every
+    condition decided.
+    """
+    from theory_lab.linalg import rank_report
+    from theory_lab.loss_surface import Membership
+
+    tol = 1e-8
+    collapsed = rank_report(np.diag([3.0, 2.7e-7, 2e-9, 7e-10]), tol=tol)  # rank 2 or 3: σ_3 in the band
+    assert not collapsed.conclusive and collapsed.at_least(4) == (False, pytest.approx(tol / 7e-10))
+    full_U = {3: rank_report(np.eye(3), tol=tol)}
+    m = Membership(1, 4, collapsed, full_U)
+    assert not m.member and m.conclusive and m.margin == pytest.approx(tol / 7e-10)
+    # a U_l inside its band does not make a conclusive failure of F_k undecided
+    m = Membership(1, 4, collapsed, {3: rank_report(np.diag([1.0, 1.0, 3e-8]), tol=tol)})
+    assert not m.member and m.conclusive
+    # converse: σ_N of F_k inside the band (no conclusive failure anywhere): undecided
+    edge = rank_report(np.diag([3.0, 2.0, 1.0, 3e-8]), tol=tol)
+    m = Membership(1, 4, edge, full_U)
+    assert m.member and not m.conclusive and m.margin == pytest.approx(3.0)
+    # a member needs every condition decided: F_k far above, one U_l inside its band
+    m = Membership(1, 4, rank_report(np.eye(4), tol=tol), {3: rank_report(np.diag([1.0, 1.0, 3e-8]), tol=tol)})
+    assert m.member and not m.conclusive
+    m = Membership(1, 4, rank_report(np.eye(4), tol=tol), full_U)
+    assert m.member and m.conclusive and m.margin == pytest.approx(1 / tol)
+    # a deficiency float64 cannot resolve (``unresolved``) is never a conclusive failure
+    from dataclasses import replace
+    m = Membership(1, 4, replace(collapsed, unresolved="saturated units"), full_U)
+    assert not m.member and not m.conclusive

@@ -599,14 +599,13 @@ def test_membership_margin_is_the_smallest_of_F_k_and_every_U_l():
     A point whose ``F_k`` has a large margin but one ``U_l`` close to its rank tolerance is only as
     far from the boundary of ``S_k`` as that ``U_l``.
     """
-    import types
-
     from proofs_checks import s4_instances as S
-    from theory_lab import linalg
+    from theory_lab import linalg, loss_surface
 
     F = linalg.rank_report(np.eye(4), tol=1e-10)  # margin 1e10
     U = {1: linalg.rank_report(np.diag([1.0, 5e-10]), tol=1e-10), 2: linalg.rank_report(np.eye(2), tol=1e-10)}
-    m = types.SimpleNamespace(F_k=F, U=U)
+    m = loss_surface.Membership(1, 4, F, U)  # every condition met: as far from the boundary as the closest
+    assert m.member and not m.conclusive
     assert S.membership_margin(m) == pytest.approx(min(F.margin, U[1].margin, U[2].margin))
     assert S.membership_margin(m) == pytest.approx(U[1].margin) and U[1].margin < F.margin
 

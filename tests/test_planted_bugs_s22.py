@@ -426,21 +426,24 @@ def test_class_targets_count_only_conclusive_zero_loss(monkeypatch):
 
 
 def _undecided_membership(monkeypatch):
-    """``loss_surface.membership`` with the ``F_k`` decision marked unresolved (member as computed)."""
+    """``loss_surface.membership`` with every rank decision (``F_k`` and each ``U_l``) marked unresolved (member
+    as computed): one conclusive failure would decide membership on its own (``U_L = 0`` at the bad point)."""
     from theory_lab import loss_surface as LS
 
     real = LS.membership
 
     def undecided(*args, **kwargs):
         m = real(*args, **kwargs)
-        return dataclasses.replace(m, F_k=dataclasses.replace(m.F_k, unresolved="planted: below float64's reach"))
+        planted = "planted: below float64's reach"
+        return dataclasses.replace(m, F_k=dataclasses.replace(m.F_k, unresolved=planted),
+                                   U={l: dataclasses.replace(r, unresolved=planted) for l, r in m.U.items()})
     monkeypatch.setattr(LS, "membership", undecided)
 
 
 def test_widening_converse_with_undecided_membership_is_not_applicable(monkeypatch):
     """Planted bug: ``theorem-4.4-widening``'s kept hypothesis "the point lies in S_1" without ``m.conclusive``.
 
-    The converse needs a critical point *in* ``S_1``; with the ``F_1`` decision undecided it is not
+    The converse needs a critical point *in* ``S_1``; with its rank decisions undecided it is not
     known to be there: *not applicable*.
     """
     from proofs_checks import loss_surface as LSC
@@ -455,7 +458,7 @@ def test_widening_converse_with_undecided_membership_is_not_applicable(monkeypat
 
 def test_bad_critical_point_with_undecided_membership_is_inconclusive(monkeypatch):
     """Planted bug: ``bad-critical-point`` declared "outside S_k" conclusive whatever the membership's
-    own conclusiveness. With the ``F_1`` decision undecided the point is not shown outside ``S_1``."""
+    own conclusiveness. With every rank decision undecided the point is not shown outside ``S_1``."""
     from proofs_checks import curvature as C
     from theory_lab.checking import Context, Verdict
 

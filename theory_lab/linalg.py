@@ -97,6 +97,31 @@ class RankReport:
         """True when ``rank_bound < min(shape)``: rank deficient in exact arithmetic, whatever the SVD shows."""
         return self.rank_bound is not None and self.rank_bound < min(self.shape)
 
+    def at_least(self, n: int) -> tuple[bool, float]:
+        """Decide ``rank ≥ n`` from ``σ_n`` alone: ``(met, margin)``, the margin ``σ_n / tol`` when met and
+        ``tol / σ_n`` when not; conclusive when ``margin >= band``, whatever the other singular values do.
+
+        ``(False, inf)`` when the shape or ``rank_bound`` rules ``n`` out; a report marked ``unresolved``
+        (float64 cannot resolve it) gives margin at most 1 either way, as :attr:`conclusive` does.
+
+        Example:
+            >>> r = rank_report(np.diag([1.0, 1e-9, 3e-16, 1e-30]))  # tol ≈ 8.9e-16: rank 2, margin 3
+            >>> r.conclusive, r.at_least(4)[0], r.at_least(4)[1] > r.band, r.at_least(2)[1] > r.band
+            (False, False, True, True)
+        """
+        s = self.singular_values
+        if n > s.size or (self.rank_bound is not None and self.rank_bound < n):
+            return False, math.inf
+        if n < 1:
+            return True, math.inf
+        sigma = float(s[n - 1])
+        met = sigma > self.tol
+        if met:
+            margin = sigma / self.tol if self.tol > 0 else math.inf
+        else:
+            margin = self.tol / sigma if sigma > 0 else math.inf
+        return met, min(margin, 1.0) if self.unresolved else margin
+
     def below(self, n: int) -> bool | None:
         """Decide ``rank < n`` in exact arithmetic: True, False, or ``None`` (inconclusive).
 

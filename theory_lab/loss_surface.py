@@ -1,29 +1,24 @@
 """The loss surface in the paper's variables (THEORY.md §3, from ``S_k`` on).
 
 * :func:`loss` — ``Φ = ½ ‖F_L − Y‖_F²``.
-* :func:`forward_with_full_matrix` — the network with layer ``j`` re-parametrised by its
-  full matrix ``U_j (n_{j-1}, n_j)`` instead of its filters ``W_j``.
-* :func:`grad_full_matrix` — ``∇_{U_j} Φ (n_{j-1}, n_j)`` for any conv or dense layer
-  ``j`` (for a dense layer it equals ``∇_{W_j} Φ``); :func:`pullback` maps it to the
-  true filter gradient ``M_jᵀ(∇_{U_j} Φ) = ∇_{W_j} Φ``.
-* :func:`backprop` — the recursion ``Δ_L = F_L − Y``, ``Δ_l = (Δ_{l+1} U_{l+1}ᵀ) ∘ σ_l'(G_l)``,
+* :func:`forward_with_full_matrix` — the network with layer ``j``'s filters ``W_j`` replaced by its full matrix ``U_j``.
+* :func:`grad_full_matrix` — ``∇_{U_j} Φ (n_{j-1}, n_j)`` for a conv or dense layer (for a dense layer ``∇_{W_j} Φ``);
+  :func:`pullback` maps it to the filter gradient ``M_jᵀ(∇_{U_j} Φ) = ∇_{W_j} Φ``.
+* :func:`backprop` — ``Δ_L = F_L − Y``, ``Δ_l = (Δ_{l+1} U_{l+1}ᵀ) ∘ σ_l'(G_l)``,
   ``∇_{U_l} Φ = F_{l−1}ᵀ Δ_l``, ``∇_{b_l} Φ = Δ_lᵀ 1``.
 * :func:`gradient_bounds` — both bounds of Lemma 4.3 with every factor.
 * :func:`membership` — whether parameters lie in ``S_k``, with rank reports.
 * :func:`bad_critical_point` — the critical point outside ``S_k`` with ``Φ > 0``.
-* :func:`widening_critical_targets` — targets that make given parameters a critical
-  point with ``Φ > 0`` *inside* ``S_k`` when the output layer widens (``n_{L-1} < m``),
-  the converse of the pyramidal condition.
+* :func:`widening_critical_targets` — targets making given parameters a critical point with ``Φ > 0``
+  *inside* ``S_k`` when the output layer widens (``n_{L-1} < m``), the converse of the pyramidal condition.
 
-Points built to probe Lemma 4.3 and Theorem 4.4 (a bound attained with equality, a search
-for small ``‖∇_{U_{k+1}} Φ‖``) live in :mod:`theory_lab.gradient_probes`.
+Points built to probe Lemma 4.3 and Theorem 4.4 live in :mod:`theory_lab.gradient_probes`.
 
-Lemma 4.3's ``σ_min`` is read as the operator lower bound ``inf_{‖x‖=1} ‖A x‖`` of the
-map the proof uses (``x ↦ F_kᵀ x`` on ``R^N``, ``z ↦ U_{l+1} z`` on ``R^{n_{l+1}}``). Under the
-pyramidal condition it is the smallest singular value; when a layer widens after ``k``
-it is ``0`` and the lower bound is vacuous. :attr:`GradientBounds.lower_naive` keeps the
-smallest *nonzero-dimension* singular value instead, the reading that breaks (see
-the converse checks).
+Lemma 4.3's ``σ_min`` is read as the operator lower bound ``inf_{‖x‖=1} ‖A x‖`` of the map the proof uses
+(``x ↦ F_kᵀ x`` on ``R^N``, ``z ↦ U_{l+1} z`` on ``R^{n_{l+1}}``): under the pyramidal condition the smallest
+singular value; ``0`` when a layer widens after ``k`` (the lower bound is then vacuous).
+:attr:`GradientBounds.lower_naive` keeps the smallest *nonzero-dimension* singular value instead, the
+reading that breaks (see the converse checks).
 
 Example:
     >>> import jax, numpy as np
@@ -299,22 +294,17 @@ def gradient_bounds(arch: Architecture, params, X, Y, k: int, *, grad=None) -> G
         raise ValueError(f"`grad` has shape {tuple(np.shape(grad))}; expected ∇_U_{k + 1} Φ of shape (n_{k}, "
                          f"n_{k + 1}) = {shape}, as grad_full_matrix(arch, params, X, Y, {k + 1}) returns.")
     G = grad_full_matrix(arch, params, X, Y, k + 1) if grad is None else grad
-    grad_norm = float(jnp.linalg.norm(G))
-    res = float(jnp.linalg.norm(bp.delta[L]))
-    Fk = np.asarray(bp.F[k])
+    grad_norm, res, Fk = float(jnp.linalg.norm(G)), float(jnp.linalg.norm(bp.delta[L])), np.asarray(bp.F[k])
     sF = np.linalg.svd(Fk, compute_uv=False)
-    lo_naive = float(sF[-1])
+    lo_naive, hi = float(sF[-1]), float(sF[0])
     lo = lo_naive if Fk.shape[1] >= Fk.shape[0] else 0.0  # operator_lower_bound(F_kᵀ)
-    hi = float(sF[0])
     factors = {"sigma_min_F_k": lo, "sigma_max_F_k": hi, "sigma_min_F_k_naive": lo_naive, "layers": []}
     for l in range(k + 1, L):
-        Ul = np.asarray(bp.U[l + 1])
+        Ul, d = np.asarray(bp.U[l + 1]), np.abs(np.asarray(bp.act_derivative[l]))
         s = np.linalg.svd(Ul, compute_uv=False)
-        d = np.abs(np.asarray(bp.act_derivative[l]))
         row = {"l": l, "sigma_min_U_next": float(s[-1]) if Ul.shape[0] >= Ul.shape[1] else 0.0,
-               "sigma_min_U_next_naive": float(s[-1]),
-               "sigma_max_U_next": float(s[0]), "dsigma_min": float(d.min()), "dsigma_max": float(d.max()),
-               "shape_U_next": list(Ul.shape)}
+               "sigma_min_U_next_naive": float(s[-1]), "sigma_max_U_next": float(s[0]),
+               "dsigma_min": float(d.min()), "dsigma_max": float(d.max()), "shape_U_next": list(Ul.shape)}
         factors["layers"].append(row)
         lo *= row["sigma_min_U_next"] * row["dsigma_min"]
         lo_naive *= row["sigma_min_U_next_naive"] * row["dsigma_min"]
@@ -327,7 +317,9 @@ def gradient_bounds(arch: Architecture, params, X, Y, k: int, *, grad=None) -> G
 class Membership:
     """Whether parameters lie in ``S_k``: ``rank F_k = N`` and ``U_l`` full rank for ``l ∈ [k+2, L]``.
 
-    ``conclusive`` is False when any rank decision sits inside its tolerance band.
+    Each condition is decided by the one singular value that settles it (:meth:`RankReport.at_least`:
+    ``σ_N(F_k)``, ``σ_min(U_l)``); ``conclusive`` when one condition fails conclusively (``S_k`` needs
+    them all) or all hold conclusively, and ``margin`` is that decision's margin.
     """
 
     k: int
@@ -347,9 +339,18 @@ class Membership:
     def member(self) -> bool:
         return self.feature_rank_ok and self.weights_ok
 
+    def _decisions(self) -> list[tuple[bool, float, float]]:
+        return [(*r.at_least(n), r.band) for r, n in [(self.F_k, self.N), *((r, min(r.shape)) for r in self.U.values())]]
+
     @property
     def conclusive(self) -> bool:
-        return self.F_k.conclusive and all(r.conclusive for r in self.U.values())
+        d = self._decisions()
+        return any(not met and m >= band for met, m, band in d) or all(m >= band for _, m, band in d)
+
+    @property
+    def margin(self) -> float:
+        d = self._decisions()
+        return max([m for met, m, band in d if not met and m >= band], default=min(m for _, m, _ in d))
 
     @property
     def reasons(self) -> tuple[str, ...]:
