@@ -70,9 +70,12 @@ def bulk_interval(grid, density, level: float = BULK_LEVEL) -> tuple[float, floa
 
 def planned_products(dim: int, *, k: int = 5, probes: int = 8, steps: int = 64, trace_matvecs: int = 48,
                      exact_max: int = 2000, max_matvecs: int | None = None) -> dict:
-    """Operator products each stage of :func:`spectrum_report` plans (Lanczos: its cap; a gradient counts 1)."""
+    """Operator products each stage of :func:`spectrum_report` plans (Lanczos: its cap; a gradient counts 1).
+
+    A plan is an upper bound: the report's ``products["done"]`` counts the products made (Lanczos stopping
+    when its pairs converge, SLQ probes whose Krylov space runs out, XTrace's even number of products)."""
     cap = dim if max_matvecs is None else min(int(max_matvecs), dim)
-    return {"loss and gradient": 1, "Lanczos eigenpairs": cap + 2 * min(k, dim),
+    return {"loss and gradient": 1, "Lanczos eigenpairs": cap,  # the residuals reuse the Krylov products
             "SLQ density": probes * min(steps, dim), "trace estimates": 3 * _trace_budget(trace_matvecs, dim),
             "inertia": dim if dim <= exact_max else 0}
 
@@ -156,9 +159,9 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
                                                                 max_matvecs=max_matvecs),
                         lambda out: out[0].num_matvecs)  # Krylov steps (the residuals reuse them)
     dens = timed("SLQ density", lambda: S.slq_density(op, dim, keys[1], *args, num_probes=probes, num_matvecs=steps),
-                 lambda out: probes * steps)
+                 lambda out: out.num_matvecs)  # a probe whose Krylov space ran out stopped early
     traces = timed("trace estimates", lambda: S.trace_estimates(op, dim, keys[2], *args, num_matvecs=budget),
-                   lambda out: 3 * budget)
+                   lambda out: sum(t.num_matvecs for t in out.values()))
     inert = timed("inertia", lambda: S.inertia(op, dim, *args, exact_max=exact_max,
                                                density=None if dim <= exact_max else dens),
                   lambda out: dim if dim <= exact_max else 0)

@@ -99,7 +99,7 @@ def sphere(key, num: int, dim: int) -> np.ndarray:
 
 
 def _xtrace_run(matvec, dim, num, key, params):
-    """``(mean, sem)`` of XTrace's leave-one-out estimates, as ``matfree.stochtrace.leave_one_out_xtrace``
+    """``(mean, sem, products)`` of XTrace's leave-one-out estimates, as ``matfree.stochtrace.leave_one_out_xtrace``
     (with resphering) computes them, but with the ``2·num`` products made one jitted product at a time
     (:func:`theory_lab.krylov.products`): inside one jitted estimator they ran as a vmapped batch, several
     times slower per product on CPU, and compiled for seconds."""
@@ -107,7 +107,7 @@ def _xtrace_run(matvec, dim, num, key, params):
     linear = krylov.prepare(matvec, dim, params)
     if 2 * num >= dim:  # matfree: exact (and cheaper) on the materialised operator
         tr = float(np.trace(np.asarray(krylov.products(matvec, dim, params, np.eye(dim), linear=linear))))
-        return tr, 0.0
+        return tr, 0.0, dim
     Y = np.asarray(krylov.products(matvec, dim, params, Omega.T, linear=linear)).T
     Q, R = np.linalg.qr(Y)
     Z = np.asarray(krylov.products(matvec, dim, params, Q.T, linear=linear)).T
@@ -123,21 +123,23 @@ def _xtrace_run(matvec, dim, num, key, params):
         projected = np.sum(Omega**2, axis=0) - np.sum(X**2, axis=0)
         scale = (dim - num + 1) / np.where(projected == 0.0, 1.0, projected)  # resphering
         est = np.trace(H) - np.sum(S * (H @ S), axis=0) + scale * (-T_X + X_HX + S_R * W_S)
-    return float(np.mean(est)), float(np.std(est) / math.sqrt(num))
+    return float(np.mean(est)), float(np.std(est) / math.sqrt(num)), 2 * num
 
 
 def xtrace(matvec, dim: int, key, *params, num_matvecs: int = 48) -> TraceEstimate:
     """XTrace (Epperly, Tropp, Webber 2024) as ``matfree.stochtrace`` computes it, with ``num_matvecs/2``
     sphere samples (the tests hold the two equal to rounding).
 
-    The standard error is matfree's: the spread of the leave-one-out estimates / √(samples).
+    The standard error is matfree's: the spread of the leave-one-out estimates / √(samples). With
+    ``2 · samples ≥ dim`` the trace is exact from the ``dim`` products ``A e_i`` (as matfree does), and
+    ``num_matvecs`` counts those.
     """
     key = krylov.check_key(key)
     krylov.check_operator(matvec, dim, params)
     _check_budget(num_matvecs, dim, 4, "XTrace (two samples, two products each)")
     num = min(num_matvecs // 2, int(dim))
-    est, se = _xtrace_run(matvec, int(dim), num, key, params)
-    return TraceEstimate("xtrace", float(est), float(se), 2 * num)
+    est, se, used = _xtrace_run(matvec, int(dim), num, key, params)
+    return TraceEstimate("xtrace", float(est), float(se), int(used))
 
 
 def trace_estimates(matvec, dim: int, key, *params, num_matvecs: int = 48) -> dict:
