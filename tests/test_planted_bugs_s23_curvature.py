@@ -177,6 +177,24 @@ def test_hutch_plus_plus_is_exact_when_the_sketch_spans_the_range():
     assert est.stderr == pytest.approx(0.0, abs=1e-12)
 
 
+def test_hutch_plus_plus_standard_error_matches_the_spread_of_its_estimates():
+    """Planted bug: Hutch++'s standard error divided by ``√s`` (the sketch's size) instead of ``√g`` (its
+    Hutchinson probes); with 8 products ``s = 2``, ``g = 4``, so the error is √2 too large.
+
+    Given the sketch ``Q`` the estimate is ``tr(QᵀAQ) + mean(q)``, unbiased for ``tr A`` (``E[q | Q]`` is the
+    trace of the deflated operator), so ``Var(estimate) = E[Var(q | Q)] / g = E[stderr²]``. Over 300 seeded
+    runs the mean ``stderr²`` must match the estimates' variance (ratio 1.00 here; the wrong error gives 2).
+    """
+    rng = np.random.default_rng(19)
+    U = np.linalg.qr(rng.standard_normal((10, 10)))[0]
+    A = (U * np.linspace(-1.0, 2.0, 10)) @ U.T
+    runs = [S.hutch_plus_plus(S.dense_matvec, 10, jax.random.fold_in(jax.random.key(20), i), A, num_matvecs=8)
+            for i in range(300)]
+    est, se = np.array([r.estimate for r in runs]), np.array([r.stderr for r in runs])
+    assert abs(est.mean() - np.trace(A)) <= 4 * est.std() / math.sqrt(est.size)
+    assert 0.75 <= np.mean(se**2) / np.var(est, ddof=1) <= 1.35
+
+
 def test_xtrace_with_as_many_products_as_the_dimension_is_exact():
     """Planted bug: XTrace's exact branch taken only for ``2·num > dim`` (not ``≥``).
 
@@ -286,6 +304,15 @@ def test_attaining_point_sets_every_pre_activation_of_layer_k_plus_1_to_level():
     np.testing.assert_allclose(G2, -1.25, rtol=0, atol=1e-15)
     b = LS.gradient_bounds(arch, p, X, Y, 1)
     assert b.grad_norm == pytest.approx(b.upper, rel=1e-12)
+
+
+def test_attaining_point_refuses_a_zero_scale():
+    """Planted bug: ``scale > 0`` loosened to ``scale >= 0``. At ``scale = 0`` the targets are the outputs,
+    ``Φ = 0`` and both bounds are 0: nothing is attained, so the construction must refuse it."""
+    arch = Architecture((3,), (Dense(6), Dense(4), Output(2)))
+    X = np.random.default_rng(17).standard_normal((5, 3))
+    with pytest.raises(ValueError, match=r"`scale`=0.0 finite and positive"):
+        GP.attaining_point(arch, sample_params(arch, 17), X, 1, scale=0.0)
 
 
 # ----------------------------------------------------------------------------- products counted
