@@ -427,3 +427,25 @@ def test_products_at_once_off_cpu_fit_the_memory_in_bytes():
     assert batching.batch_size(obj, N, 5 * per + 7, backend="gpu") == 5
     assert batching.batch_size(obj, N, per - 1, backend="gpu") == 1
     assert batching.batch_size(obj, N, 5 * per, backend="cpu") == 1
+
+
+def test_zero_products_at_once_is_refused_by_name():
+    """Planted bug: ``products_at_once`` accepting ``batch=0`` (``batch < 0`` for ``batch < 1``): zero products
+    at once cannot stack a matrix; the dense Hessian must refuse it before any work, naming ``batch``."""
+    arch = Architecture((3,), (Dense(4), Output(2)))
+    obj = D.objective(arch)
+    with pytest.raises(ValueError, match=r"`batch`=0 must be a positive integer \(products run at once\)"):
+        batching.products_at_once(obj, 5, batch=0)
+    with pytest.raises(ValueError, match=r"`batch`=0 must be a positive integer \(products run at once\)"):
+        D.hessian(obj, np.zeros(obj.P), np.ones((5, 3)), np.ones((5, 2)), batch=0)
+    assert batching.products_at_once(obj, 5, batch=3) == 3
+
+
+def test_a_negative_label_is_refused():
+    """Planted bug: the label range check without its lower end (``max(Y) < m`` only), so label −1 was taken by
+    ``take_along_axis`` as the last class (numpy's negative index), silently."""
+    obj, theta = D.from_model(lambda p, X: X @ p["w"], {"w": np.ones((2, 3))}, loss="softmax-cross-entropy")
+    X = np.ones((3, 2))
+    with pytest.raises(ValueError, match=r"`Y` has labels in \[-1, 1\]; expected 0 … 2 for m = 3 outputs"):
+        D.loss(obj, theta, X, np.array([-1, 0, 1]))
+    assert np.isfinite(float(D.loss(obj, theta, X, np.array([2, 0, 1]))))
