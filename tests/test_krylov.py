@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from theory_lab.testing import CountingMatvec
 from theory_lab import krylov
 from theory_lab.spectrum import dense_matvec
 
@@ -50,18 +51,7 @@ def lanczos_twin(A, q0, key, steps, restart):
     return np.array(alpha), np.array(beta), np.array(Q[:len(alpha)]), breakdowns
 
 
-class _Counter:
-    n = 0
-
-    @classmethod
-    def tick(cls, v):
-        cls.n += 1
-
-
-def counting_matvec(v, A):
-    """``A @ v`` that counts its executions (a host callback runs for every product actually made)."""
-    jax.debug.callback(_Counter.tick, v)
-    return A @ v
+counting_matvec = CountingMatvec()  # theory_lab.testing: counts the products actually made
 
 
 def _low_rank(dim=40):
@@ -92,7 +82,7 @@ def test_drivers_build_the_twin_basis_and_count_every_product(name, driver):
     A, depths, restart = CASES[name]
     dim, norm = A.shape[0], float(np.abs(np.linalg.eigvalsh(A)).max())
     key = jax.random.key(5)
-    _Counter.n = 0
+    counting_matvec.n = 0
     K = krylov.start(counting_matvec, dim, key, (A,), restart=restart, driver=driver, keep_products=True)
     q0 = np.asarray(K.state[0])[0]
     for depth in depths:  # extended in pieces, as spectrum.lanczos does
@@ -101,7 +91,7 @@ def test_drivers_build_the_twin_basis_and_count_every_product(name, driver):
     alpha, beta, Q, breakdowns = lanczos_twin(A, q0, K.key, depths[-1], restart)
     m = alpha.size
     assert (breakdowns > 0) == (name != "full rank")  # the low-rank cases do exercise breakdowns
-    assert K.depth == m and K.num_matvecs == m == _Counter.n and K.breakdowns == breakdowns
+    assert K.depth == m and K.num_matvecs == m == counting_matvec.n and K.breakdowns == breakdowns
     a, b, _ = K.tridiagonal()
     np.testing.assert_allclose(a, alpha, rtol=0, atol=1e-12 * norm)
     np.testing.assert_allclose(np.r_[b, K.tridiagonal()[2]], beta, rtol=0, atol=1e-12 * norm)

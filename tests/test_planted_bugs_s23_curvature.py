@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from theory_lab.testing import CountingMatvec
 from theory_lab import batching, model
 from theory_lab import curvature_report as C
 from theory_lab import derivatives as D
@@ -334,18 +335,7 @@ def test_attaining_point_refuses_a_zero_scale():
 # ----------------------------------------------------------------------------- products counted
 
 
-class _Count:
-    n = 0
-
-    @classmethod
-    def tick(cls, _):
-        cls.n += 1
-
-
-def counting_matvec(v, A):
-    """``A @ v``, counting the products actually made (a host callback runs once per product)."""
-    jax.debug.callback(_Count.tick, v)
-    return A @ v
+counting_matvec = CountingMatvec()  # theory_lab.testing: counts the products actually made
 
 
 @pytest.mark.parametrize("method, dim, budget", [("hutchinson", 10, 7), ("hutch++", 10, 11), ("xtrace", 10, 7),
@@ -356,10 +346,10 @@ def test_every_trace_estimate_reports_the_products_it_made(method, dim, budget):
     ``budget − 1``. Each estimate's ``num_matvecs`` is checked against a counting operator."""
     A = np.diag(np.arange(1.0, dim + 1.0))
     fn = {"hutchinson": S.hutchinson, "hutch++": S.hutch_plus_plus, "xtrace": S.xtrace}[method]
-    _Count.n = 0
+    counting_matvec.n = 0
     est = fn(counting_matvec, dim, jax.random.key(18), A, num_matvecs=budget)
     jax.effects_barrier()
-    assert est.num_matvecs == _Count.n <= budget
+    assert est.num_matvecs == counting_matvec.n <= budget
 
 
 def _report_instance():

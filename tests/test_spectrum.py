@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
+from theory_lab.testing import CountingMatvec
 from theory_lab import data
 from theory_lab import derivatives as D
 from theory_lab import krylov
@@ -244,18 +245,7 @@ def _low_rank(dim=60, seed=11):
     return (Q * lam) @ Q.T, np.sort(lam)
 
 
-class _Counter:
-    n = 0
-
-    @classmethod
-    def tick(cls, v):
-        cls.n += 1 if v.ndim == 1 else v.shape[0]  # under vmap the callback sees the whole batch
-
-
-def counting_matvec(v, A):
-    """``A @ v`` that counts its executions (a host callback runs for every product actually made)."""
-    jax.debug.callback(_Counter.tick, v)
-    return A @ v
+counting_matvec = CountingMatvec()  # theory_lab.testing: counts the products actually made
 
 
 def test_lanczos_survives_the_krylov_space_running_out():
@@ -329,10 +319,10 @@ def test_extending_the_basis_matches_a_fresh_run_and_counts_every_product():
     A = (Q * lam) @ Q.T
     norm = 10.0
     for driver in ("host", "python", "loop"):
-        _Counter.n = 0
+        counting_matvec.n = 0
         ext = S.lanczos(counting_matvec, 200, jax.random.key(7), A, k=5, driver=driver)
         jax.effects_barrier()  # host callbacks run asynchronously
-        assert ext.num_matvecs == _Counter.n == ext.depth  # Krylov steps only: residuals from their products
+        assert ext.num_matvecs == counting_matvec.n == ext.depth  # Krylov steps only: residuals from their products
         assert ext.converged.all()
         # the residuals assembled from the steps' products are the true ones (a fresh product each)
         true = np.linalg.norm(ext.vectors @ A - ext.values[:, None] * ext.vectors, axis=1)
@@ -353,10 +343,10 @@ def test_extending_the_basis_matches_a_fresh_run_and_counts_every_product():
                 break
         assert first is not None and first <= ext.depth <= 1.1 * first
         assert ext.num_matvecs <= 1.1 * first
-    _Counter.n = 0
+    counting_matvec.n = 0
     top, bottom = S.lanczos(counting_matvec, 200, jax.random.key(7), A, k=3, which="both")
     jax.effects_barrier()
-    assert top.num_matvecs == bottom.num_matvecs == _Counter.n == top.depth
+    assert top.num_matvecs == bottom.num_matvecs == counting_matvec.n == top.depth
 
 
 @pytest.mark.parametrize("driver", ("host", "python"))

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["tolerances", "tree_allclose", "assert_tree_allclose", "finite_difference_grad",
-           "matrix_with_singular_values", "probe_activation", "declaration_disagreements"]
+           "matrix_with_singular_values", "probe_activation", "declaration_disagreements", "CountingMatvec"]
 
 _TOLS = {
     np.dtype(np.float64): (1e-12, 1e-12),
@@ -248,3 +248,28 @@ def declaration_disagreements(act, probe: dict | None = None) -> list[str]:
     if act.clause is not None and not act.assumption_3_2:
         out.append(f"{act.name}: clause ({act.clause}) declared but Assumption 3.2 declared False")
     return out
+
+
+class CountingMatvec:
+    """``matvec(v, A) = A @ v`` that counts the products actually executed in :attr:`n`: a host callback
+    runs once per product, inside jitted loops too (a vmapped batch counts its rows). The evidence for product-count claims.
+
+    Example:
+        >>> import jax, numpy as np
+        >>> from theory_lab import spectrum
+        >>> from theory_lab.testing import CountingMatvec
+        >>> count = CountingMatvec()
+        >>> r = spectrum.lanczos(count, 8, jax.random.key(0), np.diag(np.arange(1.0, 9.0)), k=2)
+        >>> count.n == r.num_matvecs
+        True
+    """
+
+    def __init__(self):
+        self.n = 0
+
+    def _tick(self, v):
+        self.n += 1 if np.ndim(v) == 1 else np.shape(v)[0]  # under vmap the callback sees the whole batch
+
+    def __call__(self, v, A):
+        jax.debug.callback(self._tick, v)
+        return A @ v
