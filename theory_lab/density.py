@@ -170,7 +170,8 @@ def slq_density(matvec, dim: int, key, *params, num_probes: int = 8, num_matvecs
     Every node lies in ``[λ_min(A), λ_max(A)]`` (to rounding).
 
     Args:
-        sigma: width of the Gaussian smoothing; default ``(λ_max − λ_min) / 200``.
+        sigma: width of the Gaussian smoothing; default ``max(λ_max − λ_min, |λ_max|) / 200`` (a positive
+            width even when every Ritz value is the same).
         grid_size: points of the smoothed density on ``[λ_min − 3σ, λ_max + 3σ]``.
     """
     key = krylov.check_key(key)

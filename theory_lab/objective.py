@@ -390,6 +390,14 @@ def check_finite_data(X, Y=None, name: str = "X") -> None:
             raise ValueError(f"`{label}` contains NaN or Inf ({count} entries); clean the data first.")
 
 
+def _real_samples(b: batching.Batches) -> tuple:
+    """``(X, Y)`` of a Batches' real samples, ``(N, …)`` (the rows of weight > 0); traced batches as they are."""
+    if any(isinstance(a, jax.core.Tracer) for a in (b.X, b.Y, b.weight)):
+        return b.X, b.Y
+    real = np.asarray(b.weight).reshape(-1) > 0
+    return tuple(np.asarray(a).reshape((-1, *a.shape[2:]))[real] for a in (b.X, b.Y))
+
+
 def as_data(obj: Objective, X, Y) -> batching.Batches:
     """Validate the data outside jit (shapes and dtypes; tracers pass) and return them as Batches.
 
@@ -402,7 +410,7 @@ def as_data(obj: Objective, X, Y) -> batching.Batches:
         if Y is not None:
             raise ValueError("`Y` must be None when `X` is a Batches (it holds the targets).")
         check_data(obj, X.X[0], X.Y[0])
-        check_finite_data(X.X, X.Y)  # every batch, not only the first
+        check_finite_data(*_real_samples(X))  # every batch, not only the first; padding not counted twice
         return X
     if isinstance(X, batching.Stream):
         batching.as_batches(X)  # raises the clear error: this routine needs the data whole
