@@ -188,3 +188,14 @@ def test_a_certified_bound_decides_and_a_gap_still_fails():
     for bad in (-1, 2.5, True):
         with pytest.raises(ValueError, match=rf"`bound`={bad!r} must be a non-negative int"):
             certify_rank_bound(r, bad, "x")
+
+
+def test_a_margin_of_exactly_band_decides_in_rank_range_as_in_conclusive():
+    """At both ends of the band (σ = tol · band and σ = tol / band, exact powers of two) the margin equals the
+    band, which :attr:`RankReport.conclusive` counts as decided (``>=``); ``rank_range`` agrees (one rank),
+    and a value just inside the band leaves two ranks open."""
+    r = rank_report(np.diag([1.0, 0.25, 0.015625]), tol=0.0625, band=4.0)
+    assert r.rank == 2 and r.margin == 4.0 and r.conclusive and r.rank_range() == (2, 2)
+    assert r.at_least(2) == (True, 4.0) and r.below(3) is True
+    inside = rank_report(np.diag([1.0, 0.25 * (1 - 2**-20), 0.015625]), tol=0.0625, band=4.0)
+    assert not inside.conclusive and inside.rank_range() == (1, 2)

@@ -148,11 +148,11 @@ class RankReport:
         return self.rank < n
 
     def rank_range(self) -> tuple[int, int]:
-        """The ranks the evidence allows, ``(low, high)``: singular values within a factor ``band`` of
-        ``tol`` may count either way; ``high`` is ``min(shape)`` when ``unresolved``, and never above
-        ``rank_bound``."""
+        """The ranks the evidence allows, ``(low, high)``: singular values strictly within a factor ``band``
+        of ``tol`` may count either way (at a factor of exactly ``band`` the margin decides, as in
+        :attr:`conclusive`); ``high`` is ``min(shape)`` when ``unresolved``, and never above ``rank_bound``."""
         s, tol, band = self.singular_values, self.tol, self.band
-        lo = int(np.sum(s > tol * band)) if tol > 0 else self.rank
+        lo = int(np.sum(s >= tol * band)) if tol > 0 else self.rank
         hi = int(np.sum(s > tol / band)) if tol > 0 else self.rank
         if self.unresolved:
             hi = max(hi, min(self.shape))

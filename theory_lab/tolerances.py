@@ -3,8 +3,8 @@
 Each tolerance says what error it models, so that a check's *inconclusive* comes from
 a band around a number's real uncertainty (THEORY.md §5), never from its conclusion.
 A :class:`Tolerance` is a threshold plus a multiplicative ``band``: an observed value
-within a factor ``band`` of the threshold (on either side) cannot be told apart from
-it and is *inconclusive*.
+strictly within a factor ``band`` of the threshold (on either side) cannot be told apart
+from it and is *inconclusive*; a margin of exactly ``band`` decides.
 
 Rules (documented per source of error):
 
@@ -74,7 +74,8 @@ class Tolerance:
 
     Attributes:
         value: the threshold (in the units of the compared quantity).
-        band: factor ``≥ 1``; a value in ``[value / band, value · band]`` is inconclusive.
+        band: factor ``≥ 1``; a value strictly inside ``(value / band, value · band)`` is inconclusive (at
+            either end the margin equals ``band``, which decides: every verdict compares ``margin >= band``).
         name: short name shown in evidence (``"zero loss"``).
         models: the error source it models (``"SVD rounding"``, ``"solver forward error"``).
     """
