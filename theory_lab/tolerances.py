@@ -120,7 +120,10 @@ def zero_loss_tol(Y) -> Tolerance:
 
 
 def critical_tol(jacobian_norm: float, Y) -> Tolerance:
-    """``‖∇Φ‖`` is zero when ``≤ GTOL_RTOL · ‖J‖₂ · ‖Y‖`` (``‖Jᵀr‖ ≤ ‖J‖‖r‖``; band 10)."""
+    """``‖∇Φ‖`` is zero when ``≤ GTOL_RTOL · ‖J‖₂ · max(‖Y‖, 1)`` (``‖Jᵀr‖ ≤ ‖J‖‖r‖``; band 10).
+
+    The floor of 1 on ``‖Y‖`` keeps the threshold positive for targets near 0, where the residual is set
+    by the outputs' own size and rounding rather than by ``Y``."""
     return Tolerance(GTOL_RTOL * float(jacobian_norm) * max(_norm(Y), 1.0), SVD_BAND, "critical point",
                      "gradient rounding and solver stopping rule, relative to ‖J‖‖Y‖")
 
