@@ -207,3 +207,45 @@ def test_a_deficiency_the_saturated_entries_cannot_explain_stays_conclusive(rng)
     assert r.rank == 5 and r.conclusive and r.unresolved == "" and r.below(6) is True
     arch, params, X = _partly_saturated(rng, copy=False)
     assert feature_rank(arch, params, X, 1).below(6) is False  # without the copy: full rank, conclusively
+
+
+def _saturated_first_layer(n_2: int, copy: bool):
+    """Dense 3 → 3 → ``n_2`` softplus, ``N = 10``: layer 1's weights ×1e3 and biases −1e3, so its
+    pre-activations are beyond ±27 on most entries (softplus shows 0 or t there, not σ). The rows of F_1 that
+    differ only there come out equal, and F_2's rank collapses to 3 in float64 although it is full in exact
+    arithmetic (Theorem 3.5's hypotheses all hold). ``copy``: layer 2's units 0 and 1 share weights and bias,
+    scaled so layer 2 stays moderate: rank ≤ n_2 − 1 in exact arithmetic, whatever layer 1 does."""
+    arch = Architecture((3,), (Dense(3, activation="softplus"), Dense(n_2, activation="softplus"), Output(1)))
+    X = np.random.default_rng(0).standard_normal((10, 3))
+    params = {name: {key: np.array(a) for key, a in layer.items()} for name, layer in sample_params(arch, 0).items()}
+    params["layer_1"]["W"] *= 1e3
+    params["layer_1"]["b"] -= 1e3
+    if copy:
+        params["layer_2"]["W"] *= 1e-3
+        params["layer_2"]["W"][:, 1], params["layer_2"]["b"][1] = params["layer_2"]["W"][:, 0], params["layer_2"]["b"][0]
+    return arch, params, X
+
+
+def test_rounding_at_an_earlier_layer_leaves_the_deficit_of_f_k_unresolved():
+    """Layer 1 saturates, layer 2 does not explain the deficit on its own: an earlier layer's rounding makes rows
+    of F_2 equal. Without the earlier-layer diagnosis the rank 3 of 10 is conclusive and Theorem 3.5's check
+    says *fails* on a network where it holds."""
+    arch, params, X = _saturated_first_layer(12, copy=False)
+    r = feature_rank(arch, params, X, 2)
+    assert r.rank == 3 and r.margin >= r.band  # the spectrum alone: a clear gap
+    assert not r.conclusive and r.below(10) is None
+    assert r.unresolved.startswith("rounding at earlier layers") and "layer 1 (softplus" in r.unresolved
+    assert "reaches rank 10 >= 10" in r.unresolved
+    first = feature_rank(arch, params, X, 1)  # one unit of layer 1 saturates on every sample: unresolved there too
+    assert first.rank == 2 and first.below(3) is None and first.unresolved.startswith("layer 1 (softplus")
+
+
+def test_a_deficit_of_f_k_that_earlier_rounding_cannot_explain_stays_conclusive():
+    """The converse: same saturated layer 1, but F_2 (n_2 = N = 10) has two equal columns in exact arithmetic.
+    Moving layer 1's unresolved entries cannot lift the rank to 10, so the deficit stays a conclusive *fails*."""
+    arch, params, X = _saturated_first_layer(10, copy=True)
+    r = feature_rank(arch, params, X, 2)
+    assert r.rank < 10 and r.conclusive and r.unresolved == "" and r.below(10) is True
+    arch, params, X = _saturated_first_layer(10, copy=False)
+    params["layer_2"]["W"] *= 1e-3  # the same moderate layer 2 without the copy: the diagnosis applies
+    assert feature_rank(arch, params, X, 2).below(10) is None

@@ -74,8 +74,11 @@ def feature_rank(arch: Architecture, params, X, k: int, *, band: float = DEFAULT
     bound, certificate = duplicate_samples(X)
     if bound < min(F.shape):
         report = certify_rank_bound(report, bound, certificate)
-    if report.rank < min(min(F.shape), bound) and fw.G[k] is not None:
+    target = min(min(F.shape), bound)
+    if report.rank < target and fw.G[k] is not None:
         why = _saturation(arch, k, F, np.asarray(fw.G[k]), report)
+        if not why and k > 1:
+            why = _earlier_saturation(arch, params, fw, k, report, target)
         if why:
             report = dataclasses.replace(report, unresolved=why)
     return report
@@ -171,15 +174,8 @@ def _saturated_entries(act, k: int, F, G, report: RankReport, target: int, disti
     """
     if _affine_everywhere(act.name):
         return ""
-    free = np.broadcast_to(units_free, G.shape).copy()
-    bounds = []
-    for side, (grid, dev) in zip((1.0, -1.0), _asymptote_deviation(act.name)):
-        over = np.flatnonzero(dev > report.tol)
-        if over.size and over[-1] + 1 >= grid.size:
-            continue  # not within the tolerance of an affine function on this side of the grid
-        start = grid[over[-1] + 1] if over.size else 0.0
-        free |= side * G >= start
-        bounds.append(f"{'≥' if side > 0 else '≤'} {side * start:g}")
+    asymptotic, bounds = _asymptotic_entries(act.name, G, report.tol)
+    free = np.broadcast_to(units_free, G.shape) | asymptotic
     if not free.any():
         return ""
     filled = np.where(free, np.random.default_rng(0).standard_normal(F.shape) * max(np.abs(F).max(), 1.0), F)
@@ -192,6 +188,82 @@ def _saturated_entries(act, k: int, F, G, report: RankReport, target: int, disti
             f"the tolerance of its affine asymptote, so float64 shows the asymptote, not σ; with those entries "
             f"free the rank reaches {reach} >= {target}, so the missing rank {target - report.rank} is below "
             "float64 resolution")
+
+
+def _asymptotic_entries(name: str, G, tol: float) -> tuple[np.ndarray, list[str]]:
+    """Entries of ``G`` where ``σ = name`` is within ``tol`` of its affine asymptote, and the bounds in words."""
+    free = np.zeros(np.shape(G), dtype=bool)
+    bounds = []
+    for side, (grid, dev) in zip((1.0, -1.0), _asymptote_deviation(name)):
+        over = np.flatnonzero(dev > tol)
+        if over.size and over[-1] + 1 >= grid.size:
+            continue  # not within the tolerance of an affine function on this side of the grid
+        start = grid[over[-1] + 1] if over.size else 0.0
+        free |= side * G >= start
+        bounds.append(f"{'≥' if side > 0 else '≤'} {side * start:g}")
+    return free, bounds
+
+
+# Free entries of an earlier layer are moved by this fraction of the layer's largest |entry| (at least 1):
+# enough to show above the rank tolerance of F_k, small enough not to change the network's regime.
+_NUDGE = 1e-3
+
+
+def _earlier_saturation(arch: Architecture, params, fw, k: int, report: RankReport, target: int) -> str:
+    """Why a rank deficiency of ``F_k`` may come from rounding at an earlier layer ("" if it does not).
+
+    An analytic, non-affine ``σ_l`` (``l < k``) within the rank tolerance of ``F_l`` of its affine
+    asymptote (softplus below about −37 is 0 to within it; GELU beyond about ±7) shows the
+    asymptote's value, while the exact values differ between samples (an analytic σ is affine on
+    no interval). The next layer adds those entries to terms of order ``‖F_l‖``, so the differences
+    are lost there, and rows of ``F_k`` that are distinct in exact arithmetic come out equal to
+    rounding: the deficit is then an artefact. To tell, those entries of every such layer
+    ``l ≤ k`` are moved by a random :data:`_NUDGE` of the layer's scale (generic values: the largest
+    rank is attained generically) and the network is carried on to ``F_k``. If the rank then
+    reaches the target (capped by the distinct rows of ``G_l`` up to the first such layer, which
+    the exact network keeps equal too), the deficiency is not evidence against full rank. A
+    deficiency that survives stays. Non-analytic σ (ReLU, ELU) are not freed: where they are
+    constant or affine they are so exactly.
+    """
+    masks, notes = {}, []
+    for l in range(1, k + 1):
+        info = arch.layer(l)
+        act = _act.get(info.activation) if info.activation else None
+        if act is None or not act.analytic or _affine_everywhere(act.name):
+            continue
+        F_l, G_l = np.asarray(fw.F[l]), np.asarray(fw.G[l])
+        tol = report.tol if l == k else rank_report(F_l, name=f"F_{l}").tol
+        free, bounds = _asymptotic_entries(act.name, G_l, tol)
+        free &= (G_l.max(axis=0) - G_l.min(axis=0)) > 1e-8 * (1.0 + np.abs(G_l).max(axis=0))  # varies
+        if free.any():
+            masks[l] = free
+            notes.append(f"layer {l} ({act.name}): {int(free.sum())} entries with pre-activations "
+                         f"{' or '.join(bounds)} (within {tol:.1e} of σ's asymptote)")
+    first = min(masks, default=k)
+    if first >= k:
+        return ""
+    distinct = min(len(np.unique(np.asarray(fw.G[l]), axis=0)) for l in range(1, first + 1)
+                   if fw.G[l] is not None)
+    rng = np.random.default_rng(0)
+    F = np.asarray(fw.F[first])
+    F = F + masks[first] * rng.standard_normal(F.shape) * _NUDGE * max(np.abs(F).max(), 1.0)
+    for l in range(first + 1, k + 1):
+        info = arch.layer(l)
+        if info.kind == "maxpool":
+            F = np.asarray(_model.maxpool(info, F))
+            continue
+        layer = params[f"layer_{l}"]
+        G = _model.preactivation(info, F, np.asarray(layer["W"]), None if "b" not in layer else np.asarray(layer["b"]))
+        F = np.asarray(_act.get(info.activation)(G))
+        if l in masks:
+            F = F + masks[l] * rng.standard_normal(F.shape) * _NUDGE * max(np.abs(F).max(), 1.0)
+    reach = min(rank_report(F, tol=report.tol, name=f"F_{k}").rank, distinct)
+    if reach < target:
+        return ""
+    return (f"rounding at earlier layers, tolerance {report.tol:.1e}: " + "; ".join(notes) + ". There float64 "
+            f"shows σ's asymptote, not σ, so differences between samples are lost before layer {k}; with those "
+            f"entries moved slightly (generic values) F_{k} reaches rank {reach} >= {target}, so the missing "
+            f"rank {target - report.rank} is below float64 resolution")
 
 
 @functools.lru_cache(maxsize=64)
