@@ -24,6 +24,7 @@ from theory_lab.linalg import inertia_report, rank_report
 from theory_lab.rank_probes import diagnose_units
 from theory_lab.sampling import sample_params, with_layer
 from theory_lab.witness import Witness, construct_full_rank
+from theory_lab.testing import quadrature_measure
 
 
 EPS = float(np.finfo(np.float64).eps)
@@ -332,9 +333,7 @@ def test_membership_counts_a_weight_matrix_at_rounding_level_as_zero():
 # ----------------------------------------------------------------------------- spectral measures (density, spectrum)
 
 
-def _measure(nodes, weights):
-    nodes, weights = np.atleast_2d(nodes), np.atleast_2d(weights)
-    return S.Density(nodes, weights, nodes.shape[1], np.zeros(1), np.zeros(1), 1.0, nodes.min(), nodes.max())
+_measure = quadrature_measure
 
 
 def test_density_quantile_is_the_smallest_node_whose_mass_reaches_q():

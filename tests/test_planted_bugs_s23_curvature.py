@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from theory_lab.testing import CountingMatvec
+from theory_lab.testing import CountingMatvec, quadrature_measure
 from theory_lab import batching, model
 from theory_lab import curvature_report as C
 from theory_lab import derivatives as D
@@ -34,16 +34,10 @@ from theory_lab import gradient_probes as GP
 from theory_lab import loss_surface as LS
 from theory_lab import spectrum as S
 from theory_lab.arch import Architecture, Conv, Dense, MaxPool, Output
-from theory_lab.density import Density
 from theory_lab.sampling import sample_params
 
 
-def _measure(nodes, weights, depths=None):
-    """A hand-built quadrature measure: rows are probes."""
-    nodes, weights = np.atleast_2d(np.asarray(nodes, float)), np.atleast_2d(np.asarray(weights, float))
-    grid = np.linspace(nodes.min() - 1, nodes.max() + 1, 5)
-    return Density(nodes, weights, nodes.shape[1], grid, np.zeros(5), 1.0, float(nodes.min()), float(nodes.max()),
-                   None if depths is None else np.asarray(depths))
+_measure = quadrature_measure  # a hand-built quadrature measure: rows are probes
 
 
 # ----------------------------------------------------------------------------- krylov / lanczos

@@ -22,8 +22,7 @@ import pytest
 from theory_lab import krylov, operators
 from theory_lab import spectrum as S
 from theory_lab import trace as TR
-from theory_lab.density import Density
-from theory_lab.testing import CountingMatvec
+from theory_lab.testing import CountingMatvec, quadrature_measure
 
 
 def _random_symmetric(dim, seed):
@@ -39,12 +38,7 @@ def _low_rank(dim, lam, seed):
     return (V * d) @ V.T
 
 
-def _measure(nodes, weights, depths=None):
-    """A hand-built quadrature measure: rows are probes."""
-    nodes, weights = np.atleast_2d(np.asarray(nodes, float)), np.atleast_2d(np.asarray(weights, float))
-    grid = np.linspace(nodes.min() - 1, nodes.max() + 1, 5)
-    return Density(nodes, weights, nodes.shape[1], grid, np.zeros(5), 1.0, float(nodes.min()), float(nodes.max()),
-                   None if depths is None else np.asarray(depths))
+_measure = quadrature_measure  # a hand-built quadrature measure: rows are probes
 
 
 # ----------------------------------------------------------------------------- krylov

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["tolerances", "tree_allclose", "assert_tree_allclose", "finite_difference_grad",
+__all__ = ["quadrature_measure", "tolerances", "tree_allclose", "assert_tree_allclose", "finite_difference_grad",
            "matrix_with_singular_values", "probe_activation", "declaration_disagreements", "CountingMatvec"]
 
 _TOLS = {
@@ -119,6 +119,26 @@ def finite_difference_grad(f, x, *, h: float = 1e-6) -> np.ndarray:
         e[i] = h
         g[i] = (float(f(x + e)) - float(f(x - e))) / (2 * h)
     return g
+
+
+def quadrature_measure(nodes, weights, depths=None):
+    """A hand-built :class:`~theory_lab.density.Density` of quadrature ``nodes``/``weights`` ``(probes, m)``
+    (one row per probe; a 1-D input is one probe), for tests of its ``mass``/``cdf``/``quantile``/``exact``.
+
+    The smoothed curve is a placeholder (5 zeros on ``[min − 1, max + 1]``, σ = 1); ``depths`` (one per
+    probe) is ``None`` unless given.
+
+    Example:
+        >>> m = quadrature_measure([1.0, 2.0, 3.0, 4.0], [0.25, 0.25, 0.25, 0.25])
+        >>> m.quantile(0.5), m.num_probes
+        (2.0, 1)
+    """
+    from theory_lab.density import Density
+
+    nodes, weights = np.atleast_2d(np.asarray(nodes, float)), np.atleast_2d(np.asarray(weights, float))
+    grid = np.linspace(nodes.min() - 1, nodes.max() + 1, 5)
+    return Density(nodes, weights, nodes.shape[1], grid, np.zeros(5), 1.0, float(nodes.min()), float(nodes.max()),
+                   None if depths is None else np.asarray(depths))
 
 
 def matrix_with_singular_values(s, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
