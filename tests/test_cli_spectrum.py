@@ -36,6 +36,12 @@ def test_spectrum_writes_json_and_png_from_a_saved_point(saved_run):
     folder, theta, result = saved_run
     assert result.exit_code == 0, result.output
     assert "top-3" in result.output and "inertia (exact" in result.output
+    # each result is printed when its stage ends: the eigenpairs before the traces, the header first
+    lines = result.output.splitlines()
+    order = [next(i for i, line in enumerate(lines) if line.startswith(start))
+             for start in ("digits-small on digits (N = 16), hessian, P = 362", "Φ = ", "top-3: ", "bottom-3: ",
+                           "trace (hutchinson)", "inertia (exact", "outliers: ")]
+    assert order == sorted(order)
     rep = json.loads((folder / "out" / "spectrum.json").read_text())
     assert (folder / "out" / "spectrum.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     ds = data.digits(16, noise=1e-6, seed=0)

@@ -29,9 +29,10 @@ def test_spectrum_report_on_a_model_in_batches_matches_the_dense_hessian():
     params = {"w1": rng.standard_normal((3, 5)), "w2": rng.standard_normal((5, 3))}
     obj, theta = O.from_model(_tanh_net, params, loss="softmax-cross-entropy", reduction="mean")
     X, labels = rng.standard_normal((9, 3)), rng.integers(0, 3, 9)
-    seen = []
+    seen, results = [], []
     rep = C.spectrum_report(obj, theta, batching.batches(X, labels, 4), k=3, probes=2, steps=12, trace_matvecs=12,
-                            progress=lambda stage, done, planned: seen.append((stage, done, planned)))
+                            progress=lambda stage, done, planned: seen.append((stage, done, planned)),
+                            on_result=lambda stage, entries: results.append((stage, entries, len(seen))))
     eig = np.linalg.eigvalsh(np.asarray(D.hessian(obj, theta, X, labels)))
     top = np.asarray(rep["top"]["values"])
     assert all(rep["top"]["converged"])
@@ -41,6 +42,13 @@ def test_spectrum_report_on_a_model_in_batches_matches_the_dense_hessian():
     # progress: products done never decrease, each stage announced, the last call says done = planned
     assert [s for s, _, _ in seen] == [*C.STAGES, "done"]
     assert all(a[1] <= b[1] for a, b in zip(seen, seen[1:])) and seen[-1][1] == seen[-1][2] == rep["products"]["total"]
+    # results: each stage's entries, equal to the report's, given when the stage ends (before the next starts)
+    assert [s for s, _, _ in results] == list(C.STAGES)
+    assert [when for _, _, when in results] == list(range(1, len(C.STAGES) + 1))
+    for _, entries, _ in results:
+        assert entries and all(entries[key] == rep[key] for key in entries)
+    assert set().union(*(entries for _, entries, _ in results)) == {"loss", "gradient_norm", "top", "bottom",
+                                                                   "density", "trace", "inertia"}
 
 
 def test_spectrum_report_refuses_a_non_finite_loss():

@@ -6,7 +6,9 @@
   Lanczos eigenpairs with residuals, the SLQ density, trace estimates (Hutchinson,
   Hutch++, XTrace), the inertia (exact for ``dim ≤ exact_max``, else estimated), the
   *bulk* and the *outliers*. Progress goes to a callback ``progress(stage, done, planned)``
-  (products done / planned); drawing it is the caller's business (the CLI draws a bar).
+  (products done / planned), and each stage's entries of the report, as soon as the stage
+  ends, to ``on_result(stage, entries)``; drawing either is the caller's business (the CLI
+  draws a bar and prints each result when it is known).
 * :func:`hessian_report` — dense, for small ``P``: ``H``, ``J``, the Gauss–Newton term,
   eigenvalues, gradient, residuals and the inertia.
 * :func:`hessian_inertia` — the :class:`~theory_lab.linalg.Inertia` of the dense Hessian
@@ -106,7 +108,8 @@ def _objective(network, reduction: str) -> Objective:
 def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str = "hessian", reduction: str = "sum",
                     block=None, k: int = 5, probes: int = 8, steps: int = 64, trace_matvecs: int = 48,
                     exact_max: int = 2000, max_matvecs: int | None = None,
-                    progress: Callable[[str, int, int], None] | None = None) -> dict:
+                    progress: Callable[[str, int, int], None] | None = None,
+                    on_result: Callable[[str, dict], None] | None = None) -> dict:
     """All numbers of the Hessian (or Gauss–Newton, or residual term) spectrum at θ, as a JSON-ready dict.
 
     Args:
@@ -121,6 +124,9 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
             (``max_matvecs`` caps Lanczos' depth; default ``dim``).
         progress: called as ``progress(stage, products_done, products_planned)`` before each
             stage and once at the end (``stage="done"``).
+        on_result: called as ``on_result(stage, entries)`` when a stage of :data:`STAGES` ends, with
+            the report's entries it computed: ``{"loss", "gradient_norm"}``, ``{"top", "bottom"}``,
+            ``{"density"}``, ``{"trace"}``, ``{"inertia"}`` (the same dicts the report returns).
 
     Raises:
         ValueError: for an unknown operator, or when the loss or gradient at θ is not finite.
@@ -140,7 +146,7 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
     report = progress or (lambda stage, done, planned: None)
     timings, done = {}, 0
 
-    def timed(name, fn, used):
+    def timed(name, fn, used, entries):
         nonlocal done
         report(name, done, done + sum(plan[s] for s in STAGES[STAGES.index(name):]))
         t0 = time.perf_counter()
@@ -148,23 +154,34 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
         timings[name] = round(time.perf_counter() - t0, 3)
         plan[name] = used(out)
         done += plan[name]
+        if on_result is not None:
+            on_result(name, entries(out))
         return out
 
-    loss, grad = timed("loss and gradient", lambda: D.value_and_gradient(obj, *args), lambda out: 1)
-    gnorm = float(np.linalg.norm(np.asarray(grad)))
-    if not (math.isfinite(float(loss)) and math.isfinite(gnorm)):
-        raise ValueError(f"the loss at θ is {float(loss)} and ‖∇Φ‖ = {gnorm}: the network's outputs are not finite "
-                         "there. Check the inputs and parameters for NaN/Inf or overflow (smaller weights).")
+    def value_and_gradient():
+        loss, grad = D.value_and_gradient(obj, *args)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflowing norm is inf, refused just below
+            loss, gnorm = float(loss), float(np.linalg.norm(np.asarray(grad)))
+        if not (math.isfinite(loss) and math.isfinite(gnorm)):
+            raise ValueError(f"the loss at θ is {loss} and ‖∇Φ‖ = {gnorm}: the network's outputs are not finite "
+                             "there. Check the inputs and parameters for NaN/Inf or overflow (smaller weights).")
+        return loss, gnorm
+
+    loss, gnorm = timed("loss and gradient", value_and_gradient, lambda out: 1,
+                        lambda out: {"loss": out[0], "gradient_norm": out[1]})
     top, bottom = timed("Lanczos eigenpairs", lambda: S.lanczos(op, dim, keys[0], *args, k=k, which="both",
                                                                 max_matvecs=max_matvecs),
-                        lambda out: out[0].num_matvecs)  # Krylov steps (the residuals reuse them)
+                        lambda out: out[0].num_matvecs,  # Krylov steps (the residuals reuse them)
+                        lambda out: {"top": out[0].to_dict(), "bottom": out[1].to_dict()})
     dens = timed("SLQ density", lambda: S.slq_density(op, dim, keys[1], *args, num_probes=probes, num_matvecs=steps),
-                 lambda out: out.num_matvecs)  # a probe whose Krylov space ran out stopped early
+                 lambda out: out.num_matvecs,  # a probe whose Krylov space ran out stopped early
+                 lambda out: {"density": out.to_dict()})
     traces = timed("trace estimates", lambda: S.trace_estimates(op, dim, keys[2], *args, num_matvecs=budget),
-                   lambda out: sum(t.num_matvecs for t in out.values()))
+                   lambda out: sum(t.num_matvecs for t in out.values()),
+                   lambda out: {"trace": {name: t.to_dict() for name, t in out.items()}})
     inert = timed("inertia", lambda: S.inertia(op, dim, *args, exact_max=exact_max,
                                                density=None if dim <= exact_max else dens),
-                  lambda out: dim if dim <= exact_max else 0)
+                  lambda out: dim if dim <= exact_max else 0, lambda out: {"inertia": out.to_dict()})
     report("done", done, done)
     bulk = list(bulk_interval(dens.grid, dens.density))
     outliers = [float(v) for pairs in (top, bottom) for v, ok in zip(pairs.values, pairs.converged)
@@ -174,7 +191,7 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
             "reduction": obj.reduction, "loss_function": obj.loss.name, "N": N, "m": m,
             "batch_size": data.batch_size, "num_batches": data.num_batches,
             "streamed": isinstance(data, batching.Stream), "seed": seed,
-            "loss": float(loss), "gradient_norm": gnorm, "top": top.to_dict(), "bottom": bottom.to_dict(),
+            "loss": loss, "gradient_norm": gnorm, "top": top.to_dict(), "bottom": bottom.to_dict(),
             "density": dens.to_dict(), "trace": {name: t.to_dict() for name, t in traces.items()},
             "inertia": inert.to_dict(), "bulk": bulk, "outliers": sorted(outliers), "seconds": timings,
             "products": {"planned": planned_products(dim, k=k, probes=probes, steps=steps, trace_matvecs=budget,

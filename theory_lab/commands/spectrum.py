@@ -189,9 +189,10 @@ def spectrum(
     else:
         obj, theta, data, block, labels = _arch_point(console, arch, data_name, n, noise, params, seed, loss,
                                                       reduction, batch_size, block)
-    rep = _run(console, obj, theta, data, seed=seed, operator=operator, block=block, k=k, probes=probes, steps=steps,
-               trace_matvecs=trace_matvecs, exact_max=exact_max)
-    _write(console, rep, labels, operator, block, out)
+    name = labels.get("model") or f"{labels['arch']} on {labels['data']}"
+    rep = _run(console, obj, theta, data, name=name, seed=seed, operator=operator, block=block, k=k, probes=probes,
+               steps=steps, trace_matvecs=trace_matvecs, exact_max=exact_max)
+    _write(console, rep, labels, out)
 
 
 def _model_point(spec, loss, reduction, batch_size, block):
@@ -246,12 +247,41 @@ def _arch_point(console, arch, data_name, n, noise, params, seed, loss, reductio
         "dataset": ds.provenance}
 
 
-def _run(console, obj, theta, data, **kwargs) -> dict:
-    """The library report, with a progress bar of operator products done / planned."""
+def _title(name: str, rep: dict) -> str:
+    block = rep["block"]
+    return (f"{name} (N = {rep['N']}), {rep['operator']}{'' if block is None else f' block {block}'}, "
+            f"P = {rep['P']}, Φ = {rep['loss']:.4g}")
+
+
+def _result_lines(stage: str, entries: dict) -> list[str]:
+    """The lines ``spectrum`` prints for one stage's results, as soon as the stage ends."""
+    if stage == "loss and gradient":
+        return [f"Φ = {entries['loss']:.6g}, ‖∇Φ‖ = {entries['gradient_norm']:.3g}"]
+    if stage == "Lanczos eigenpairs":
+        top, bottom = entries["top"], entries["bottom"]
+        return [f"top-{len(top['values'])}: " + ", ".join(f"{v:.6g}" for v in top["values"])
+                + f"  (converged {sum(top['converged'])}/{len(top['converged'])}, {top['num_matvecs']} products)",
+                f"bottom-{len(bottom['values'])}: " + ", ".join(f"{v:.6g}" for v in bottom["values"])
+                + f"  (converged {sum(bottom['converged'])}/{len(bottom['converged'])})"]
+    if stage == "trace estimates":
+        return [f"trace ({trace_name}): {t['estimate']:.6g} ± {t['stderr']:.2g}"
+                for trace_name, t in entries["trace"].items()]
+    if stage == "inertia":
+        return [f"inertia ({entries['inertia']['method']}): {entries['inertia']['summary']}"]
+    return []  # the density is drawn, not printed
+
+
+def _run(console, obj, theta, data, name: str, **kwargs) -> dict:
+    """The library report, with a progress bar of operator products done / planned; each stage's results
+    are printed (above the bar) as soon as the stage ends, the eigenpairs before the density is computed."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from theory_lab.curvature_report import spectrum_report
 
+    block = kwargs.get("block")
+    size = "streamed" if data.N is None else f"N = {data.N}"  # a Stream knows N after its first pass
+    console.print(f"{name} ({size}), {kwargs.get('operator', 'hessian')}"
+                  f"{'' if block is None else f' block {block}'}, P = {obj.P}")
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total} products"), TimeElapsedColumn(), console=console,
                   transient=True) as bar:
@@ -260,29 +290,22 @@ def _run(console, obj, theta, data, **kwargs) -> dict:
         def progress(stage, done, planned):
             bar.update(task, description=stage, completed=done, total=planned)
 
-        return spectrum_report(obj, theta, data, progress=progress, **kwargs)
+        def on_result(stage, entries):
+            for line in _result_lines(stage, entries):
+                bar.console.print(line)
+
+        return spectrum_report(obj, theta, data, progress=progress, on_result=on_result, **kwargs)
 
 
-def _write(console, rep, labels, operator, block, out):
+def _write(console, rep, labels, out):
     from theory_lab.report import environment, write_atomic
 
     rep.update(labels)
     rep["environment"] = environment()
-    name = labels.get("model") or f"{labels['arch']} on {labels['data']}"
-    title = (f"{name} (N = {rep['N']}), {operator}{'' if block is None else f' block {block}'}, "
-             f"P = {rep['P']}, Φ = {rep['loss']:.4g}")
+    title = _title(labels.get("model") or f"{labels['arch']} on {labels['data']}", rep)
     text, figure = json.dumps(rep, indent=2, ensure_ascii=False), _density_figure(rep, title)
     write_atomic(out / "spectrum.json", text)  # both built first: a failure leaves the previous pair whole
     write_atomic(out / "spectrum.png", figure)
-    top, bottom, inert = rep["top"], rep["bottom"], rep["inertia"]
-    console.print(title)
-    console.print(f"top-{len(top['values'])}: " + ", ".join(f"{v:.6g}" for v in top["values"])
-                  + f"  (converged {sum(top['converged'])}/{len(top['converged'])}, {top['num_matvecs']} products)")
-    console.print(f"bottom-{len(bottom['values'])}: " + ", ".join(f"{v:.6g}" for v in bottom["values"])
-                  + f"  (converged {sum(bottom['converged'])}/{len(bottom['converged'])})")
-    for trace_name, t in rep["trace"].items():
-        console.print(f"trace ({trace_name}): {t['estimate']:.6g} ± {t['stderr']:.2g}")
-    console.print(f"inertia ({inert['method']}): {inert['summary']}")
     console.print(f"outliers: {', '.join(f'{v:.6g}' for v in rep['outliers']) or 'none'}; wrote {out}/spectrum.json "
                   f"and {out}/spectrum.png")
 
