@@ -10,7 +10,7 @@ dense 32, sigmoid, linear 10; P = 5,130), N = 512 digits (1e-6 noise, seed 0), f
   (a near-critical point; its gradient norm is recorded).
 
 At each point, interleaved over ``--rounds`` rounds in warm workers (theory-lab in one,
-torch in another with ``OMP_WAIT_POLICY=PASSIVE``):
+torch in another with ``OMP_WAIT_POLICY=PASSIVE`` and 2 threads, or ``--torch-threads 1``):
 
 * top-5 Hessian eigenvalues: ``spectrum.lanczos(k=5, which="top", rtol=1e-10)`` vs PyHessian
   ``eigenvalues(top_n=5)`` (defaults) vs curvlinops ``HessianLinearOperator`` + ``eigsh(k=5)``;
@@ -188,17 +188,21 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0,
                     help="initialisation and pixel-noise seed of the points (made in the cache folder if missing; 0 is the "
                          "recorded set)")
+    ap.add_argument("--torch-threads", type=int, default=2, choices=(1, 2),
+                    help="torch's intra-op threads: 2 (OMP_WAIT_POLICY=PASSIVE, the recorded setting) or 1 "
+                         "(protocol.TORCH_ENV_ONE_THREAD; faster where waking a sleeping thread is slow)")
     ap.add_argument("--json", type=Path, default=HERE / "bench_spectrum.json")
     args = ap.parse_args(argv)
     if args.cache is None:  # a seed of its own never reuses another seed's points
         args.cache = CACHE if args.seed == 0 else CACHE.with_name(f"{CACHE.name}-seed{args.seed}")
     CACHE = args.cache
-    results = {"machine": protocol.machine(), "rounds": args.rounds, "warm_each": args.warm_each, "seed": args.seed}
+    results = {"machine": protocol.machine(), "rounds": args.rounds, "warm_each": args.warm_each, "seed": args.seed,
+               "torch_threads": args.torch_threads}
     if not (args.cache / "points.json").exists():
         make_points(args.cache, args.seed)
     results["points"] = json.loads((args.cache / "points.json").read_text())
     with protocol.Worker("theory-lab", HERE / "side_theory_lab.py") as ours, \
-            protocol.Worker("torch", HERE / "side_torch.py", env=protocol.TORCH_ENV) as torch_w:
+            protocol.Worker("torch", HERE / "side_torch.py", env=protocol.torch_env(args.torch_threads)) as torch_w:
         for name in args.points:
             results[name] = run_point(name, args.cache / f"{name}.npz", ours, torch_w, args.rounds,
                                       args.dense_n if name in args.dense else 0, args.top5, args.warm_each)
@@ -222,7 +226,9 @@ def section(r: dict, versions: str) -> str:
              + (f", at the end {', '.join(f'{x:.1f}' for x in r['machine_end']['load_average'])}"
                 if "machine_end" in r else "") + ".", "",
              "Protocol (`benchmarks/protocol.py`): each side in its own warm worker process (theory-lab: "
-             "`OPENBLAS_NUM_THREADS=1`; torch: `OMP_WAIT_POLICY=PASSIVE`, 2 threads), one untimed first call per "
+             "`OPENBLAS_NUM_THREADS=1`; torch: "
+             + ("`OMP_WAIT_POLICY=PASSIVE`, 2 threads" if r.get("torch_threads", 2) == 2 else "`OMP_NUM_THREADS=1`")
+             + "), one untimed first call per "
              f"task, then {r['rounds']} rounds calling every side once in an order rotating from round to round. "
              "Times are wall-clock per call; *ratio* = ours / baseline within a round, its median over rounds; "
              "*CPU share* = CPU time the worker received / wall time (2.0 = both cores); load = 1-min load average "

@@ -41,12 +41,26 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["Worker", "interleave", "summarize", "machine", "load_average", "BASE_ENV", "TORCH_ENV"]
+__all__ = ["Worker", "interleave", "summarize", "machine", "load_average", "torch_env", "BASE_ENV", "TORCH_ENV",
+           "TORCH_ENV_ONE_THREAD"]
 
 BASE_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 # torch's intra-op threads: both cores, sleeping (not spinning) while idle
 TORCH_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE",
              "PYTHONUNBUFFERED": "1"}
+# one intra-op thread: nothing to wake or spin. On the AMD EPYC VM of 2026-12-02 a PyHessian product of the
+# digits CNN took 70-77 ms with TORCH_ENV against 13-14 ms with this (12.5 ms with 2 spinning threads,
+# which would steal the other side's core between calls): each of the float64 convolution backward's many
+# small parallel regions paid a sleeping thread's wake-up there. Where that holds, this is torch's best fair
+# setting.
+TORCH_ENV_ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def torch_env(threads: int) -> dict:
+    """The torch worker's environment: ``threads`` = 2 is :data:`TORCH_ENV`, 1 :data:`TORCH_ENV_ONE_THREAD`."""
+    if threads not in (1, 2):
+        raise ValueError(f"`threads`={threads!r}: choose 1 or 2 (the machine has 2 cores).")
+    return TORCH_ENV if threads == 2 else TORCH_ENV_ONE_THREAD
 
 
 def load_average() -> float:
