@@ -8,6 +8,7 @@ from theory_lab import batching
 from theory_lab import curvature_report as C
 from theory_lab import derivatives as D
 from theory_lab import objective as O
+from theory_lab import operators
 from theory_lab import presets
 from theory_lab.arch import Architecture, Dense, Output
 
@@ -32,23 +33,63 @@ def test_spectrum_report_on_a_model_in_batches_matches_the_dense_hessian():
     seen, results = [], []
     rep = C.spectrum_report(obj, theta, batching.batches(X, labels, 4), k=3, probes=2, steps=12, trace_matvecs=12,
                             progress=lambda stage, done, planned: seen.append((stage, done, planned)),
-                            on_result=lambda stage, entries: results.append((stage, entries, len(seen))))
+                            on_result=lambda stage, entries: results.append((stage, entries, seen[-1][0])))
     eig = np.linalg.eigvalsh(np.asarray(D.hessian(obj, theta, X, labels)))
     top = np.asarray(rep["top"]["values"])
     assert all(rep["top"]["converged"])
     np.testing.assert_allclose(top, eig[::-1][:3], rtol=0, atol=1e-10 * np.abs(eig).max())
     assert rep["N"] == 9 and rep["m"] == 3 and rep["num_batches"] == 3 and rep["loss_function"] == "softmax-cross-entropy"
     assert rep["inertia"]["method"] == "exact" and rep["inertia"]["positive"] == int(np.sum(eig > rep["inertia"]["tol"]))
-    # progress: products done never decrease, each stage announced, the last call says done = planned
-    assert [s for s, _, _ in seen] == [*C.STAGES, "done"]
+    # progress: products done never decrease, each stage announced in order (and maybe again inside it, as its
+    # products are made), the last call says done = planned
+    assert [s for i, (s, _, _) in enumerate(seen) if i == 0 or seen[i - 1][0] != s] == [*C.STAGES, "done"]
     assert all(a[1] <= b[1] for a, b in zip(seen, seen[1:])) and seen[-1][1] == seen[-1][2] == rep["products"]["total"]
     # results: each stage's entries, equal to the report's, given when the stage ends (before the next starts)
     assert [s for s, _, _ in results] == list(C.STAGES)
-    assert [when for _, _, when in results] == list(range(1, len(C.STAGES) + 1))
+    assert [during for _, _, during in results] == list(C.STAGES)
     for _, entries, _ in results:
         assert entries and all(entries[key] == rep[key] for key in entries)
     assert set().union(*(entries for _, entries, _ in results)) == {"loss", "gradient_norm", "top", "bottom",
                                                                    "density", "trace", "inertia"}
+
+
+def test_observed_products_are_every_product_made_from_the_host():
+    from theory_lab.spectrum import dense_matvec
+
+    A = np.diag([1.0, 2.0, 3.0])
+    outer, inner = [], []
+    with operators.observe_products(outer.append):
+        operators.apply_one(dense_matvec, None, (A,), np.ones(3))
+        with operators.observe_products(inner.append):  # nested: both observers see the products
+            operators.products(dense_matvec, 3, (A,), np.eye(3)[:2])
+            operators.apply_batch(dense_matvec, None, (A,), np.eye(3))
+            np.testing.assert_array_equal(np.asarray(operators.dense(dense_matvec, 3, (A,))), A)
+    operators.apply_one(dense_matvec, None, (A,), np.ones(3))  # outside: nobody is called
+    assert inner == [1, 1, 3, 1, 1, 1] and outer == [1, *inner]
+
+
+def test_spectrum_report_counts_the_products_it_makes_and_shows_them_within_a_stage(monkeypatch):
+    # the products each stage reports as done are the applications actually made (counted from outside), and
+    # with a report after every product the bar moves inside a stage without ever going back
+    monkeypatch.setattr(C, "PROGRESS_EVERY", 0.0)
+    rng = np.random.default_rng(2)
+    theta, X, Y = rng.standard_normal(ARCH.num_params), rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
+    seen, counted = [], {}
+
+    def count(n):
+        counted[seen[-1][0]] = counted.get(seen[-1][0], 0) + n
+
+    with operators.observe_products(count):
+        rep = C.spectrum_report(ARCH, theta, X, Y, k=2, probes=2, steps=8, trace_matvecs=12,
+                                progress=lambda stage, done, planned: seen.append((stage, done, planned)))
+    made = {stage: n for stage, n in rep["products"]["done"].items() if stage != "loss and gradient"}
+    assert counted == made and made["inertia"] == ARCH.num_params  # the exact inertia: one product per column
+    assert all(a[1] <= b[1] for a, b in zip(seen, seen[1:])) and seen[-1][1] == rep["products"]["total"]
+    first = {}
+    for stage, done, _ in seen:
+        first.setdefault(stage, done)
+    within = [done for stage, done, _ in seen if stage == "SLQ density" and done > first["SLQ density"]]
+    assert within and max(within) == first["SLQ density"] + made["SLQ density"]
 
 
 def test_spectrum_report_refuses_a_non_finite_loss():

@@ -42,6 +42,7 @@ import numpy as np
 from theory_lab import batching
 from theory_lab import derivatives as D
 from theory_lab import krylov
+from theory_lab import operators
 from theory_lab import spectrum as S
 from theory_lab.arch import Architecture
 from theory_lab.linalg import Inertia, inertia_report
@@ -49,12 +50,14 @@ from theory_lab.objective import Objective
 from theory_lab.trace import HUTCH_PP_MIN
 from theory_lab.validate import is_integer
 
-__all__ = ["BULK_LEVEL", "OPERATORS", "STAGES", "bulk_interval", "planned_products", "spectrum_report",
+__all__ = ["BULK_LEVEL", "OPERATORS", "PROGRESS_EVERY", "STAGES", "bulk_interval", "planned_products", "spectrum_report",
            "hessian_report", "hessian_inertia"]
 
 BULK_LEVEL = 1e-4
 OPERATORS = {"hessian": "hessian", "gauss-newton": "gauss_newton", "residual": "residual"}
 STAGES = ("loss and gradient", "Lanczos eigenpairs", "SLQ density", "trace estimates", "inertia")
+PROGRESS_EVERY = 0.1
+"""Seconds between two progress reports inside a stage (products seen by :func:`theory_lab.operators.observe_products`)."""
 
 
 def bulk_interval(grid, density, level: float = BULK_LEVEL) -> tuple[float, float]:
@@ -123,7 +126,8 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
         k, probes, steps, trace_matvecs, exact_max, max_matvecs: the probes' budgets
             (``max_matvecs`` caps Lanczos' depth; default ``dim``).
         progress: called as ``progress(stage, products_done, products_planned)`` before each
-            stage and once at the end (``stage="done"``).
+            stage, inside a stage as its products are made (at most every :data:`PROGRESS_EVERY`
+            seconds; products made from the host, i.e. on CPU), and once at the end (``stage="done"``).
         on_result: called as ``on_result(stage, entries)`` when a stage of :data:`STAGES` ends, with
             the report's entries it computed: ``{"loss", "gradient_norm"}``, ``{"top", "bottom"}``,
             ``{"density"}``, ``{"trace"}``, ``{"inertia"}`` (the same dicts the report returns).
@@ -148,9 +152,21 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
 
     def timed(name, fn, used, entries):
         nonlocal done
-        report(name, done, done + sum(plan[s] for s in STAGES[STAGES.index(name):]))
+        planned = done + sum(plan[s] for s in STAGES[STAGES.index(name):])
+        report(name, done, planned)
+        seen, last = 0, time.perf_counter()
+
+        def made(n):  # products seen as they are made, at most one report per PROGRESS_EVERY seconds
+            nonlocal seen, last
+            seen += n
+            now = time.perf_counter()
+            if now - last >= PROGRESS_EVERY:
+                report(name, done + min(seen, plan[name]), planned)
+                last = now
+
         t0 = time.perf_counter()
-        out = fn()
+        with operators.observe_products(made):
+            out = fn()
         timings[name] = round(time.perf_counter() - t0, 3)
         plan[name] = used(out)
         done += plan[name]

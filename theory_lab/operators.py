@@ -33,6 +33,11 @@ program, ``lax.scan`` over the batches ran 11–34× slower on CPU). The Python-
 :func:`theory_lab.krylov.apply_many` and :func:`dense` is then that call. The ``loop`` driver and operators
 without it are unchanged; a :class:`~theory_lab.batching.Stream` there is a clear error.
 
+**Watching products.** Inside ``with observe_products(callback):`` every product made from the host
+(:func:`apply_one`, :func:`apply_batch`, :func:`products`, :func:`dense`, and so every Lanczos step of the
+``"host"`` and ``"python"`` drivers) calls ``callback(n)`` once dispatched, ``n`` the products made; nested
+observers all see them. Products inside a jitted loop (``driver="loop"``) are not seen one by one.
+
 Example:
     >>> import numpy as np
     >>> from theory_lab import operators
@@ -45,9 +50,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import inspect
-from typing import Callable
+from typing import Callable, Iterator
 
 import jax
 import jax.numpy as jnp
@@ -56,7 +63,46 @@ import numpy as np
 from theory_lab import batching
 
 __all__ = ["DRIVERS", "PYTHON_DRIVEN", "driver_for", "bind", "check_operator", "HostProduct", "prepare", "as_function",
-           "apply_one", "apply_batch", "products", "dense", "stack_rows"]
+           "apply_one", "apply_batch", "products", "dense", "stack_rows", "observe_products"]
+
+_OBSERVER: contextvars.ContextVar = contextvars.ContextVar("theory_lab_product_observer", default=None)
+
+
+@contextlib.contextmanager
+def observe_products(callback: Callable[[int], None]) -> Iterator[None]:
+    """Call ``callback(n)`` after each ``n`` products made from the host inside the ``with`` block.
+
+    For progress bars and for counting applications; an observer already active (an outer ``with``) is
+    called too. Products inside a jitted loop (``driver="loop"``) are not seen one by one.
+
+    Example:
+        >>> import numpy as np
+        >>> from theory_lab import operators
+        >>> from theory_lab.spectrum import dense_matvec
+        >>> made = []
+        >>> with operators.observe_products(made.append):
+        ...     _ = operators.products(dense_matvec, 2, (np.eye(2),), np.eye(2))
+        >>> made
+        [1, 1]
+    """
+    outer = _OBSERVER.get()
+
+    def both(n: int) -> None:
+        callback(n)
+        if outer is not None:
+            outer(n)
+
+    token = _OBSERVER.set(both)
+    try:
+        yield
+    finally:
+        _OBSERVER.reset(token)
+
+
+def _made(n: int) -> None:
+    observer = _OBSERVER.get()
+    if observer is not None:
+        observer(n)
 
 _UNSET = object()
 
@@ -204,15 +250,25 @@ def _apply_one_jit(matvec, linear, params, v):
 
 def apply_one(matvec, linear, params, v):
     if isinstance(linear, HostProduct):
-        return linear(v)
-    # a prepared operator needs no params: not passing them spares a host-to-device copy per product
-    # when they are numpy arrays (the command line's), and their flattening at every dispatch
-    return _apply_one_jit(matvec, linear, () if linear is not None else params, v)
+        out = linear(v)
+    else:
+        # a prepared operator needs no params: not passing them spares a host-to-device copy per product
+        # when they are numpy arrays (the command line's), and their flattening at every dispatch
+        out = _apply_one_jit(matvec, linear, () if linear is not None else params, v)
+    _made(1)
+    return out
 
 
 @functools.partial(jax.jit, static_argnums=(0,))
-def apply_batch(matvec, linear, params, V):
+def _apply_batch_jit(matvec, linear, params, V):
     return jax.vmap(as_function(matvec, linear, params))(V)
+
+
+def apply_batch(matvec, linear, params, V):
+    """``A v`` for each row of ``V (n, dim)`` in one vmapped program."""
+    out = _apply_batch_jit(matvec, linear, params, V)
+    _made(int(V.shape[0]))
+    return out
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
@@ -233,8 +289,13 @@ def dense(matvec, dim: int, params: tuple, *, linear=_UNSET) -> jax.Array:
     out = np.empty((dim, dim))
     pending = None
     for i in range(dim + 1):
-        nxt = None if i == dim else (apply_one(matvec, linear, (), _unit(dim, i)) if isinstance(linear, HostProduct)
-                                     else _unit_product(matvec, dim, linear, tuple(params), jnp.int32(i)))
+        if i == dim:
+            nxt = None
+        elif isinstance(linear, HostProduct):
+            nxt = apply_one(matvec, linear, (), _unit(dim, i))
+        else:
+            nxt = _unit_product(matvec, dim, linear, tuple(params), jnp.int32(i))
+            _made(1)
         if pending is not None:
             out[i - 1] = np.asarray(pending)
         pending = nxt
