@@ -103,6 +103,14 @@ def test_spectrum_report_refuses_a_non_finite_loss():
         C.spectrum_report(ARCH, theta, X, Y, k=1, probes=1, steps=4, trace_matvecs=6)
     with pytest.raises(ValueError, match="`operator`='fisher' is unknown"):
         C.spectrum_report(ARCH, theta, X, Y, operator="fisher")
+    theta[0] = 0.0
+    with pytest.raises(TypeError, match=r"`on_result`='print' is not callable; pass a function \(or None\)"):
+        C.spectrum_report(ARCH, theta, X, Y, on_result="print")
+    with pytest.raises(TypeError, match="`progress`=3 is not callable"):
+        C.spectrum_report(ARCH, theta, X, Y, progress=3)
+    with pytest.raises(TypeError, match="`callback`=0 is not callable; pass a function of the number of products"):
+        with operators.observe_products(0):
+            pass
 
 
 def test_hessian_report_and_inertia_use_the_one_inertia_rule():

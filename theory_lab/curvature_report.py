@@ -138,6 +138,9 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
     if operator not in OPERATORS:
         raise ValueError(f"`operator`={operator!r} is unknown; choose one of {', '.join(OPERATORS)}.")
     _check_budgets(k=k, probes=probes, steps=steps, trace_matvecs=trace_matvecs)
+    for name, fn in (("progress", progress), ("on_result", on_result)):
+        if fn is not None and not callable(fn):
+            raise TypeError(f"`{name}`={fn!r} is not callable; pass a function (or None), checked before any product.")
     obj = _objective(network, reduction)
     op = D.HessianMatvec(obj, OPERATORS[operator], block)
     dim = op.dim()

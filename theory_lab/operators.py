@@ -85,6 +85,9 @@ def observe_products(callback: Callable[[int], None]) -> Iterator[None]:
         >>> made
         [1, 1]
     """
+    if not callable(callback):
+        raise TypeError(f"`callback`={callback!r} is not callable; pass a function of the number of products made, "
+                        "e.g. list.append.")
     outer = _OBSERVER.get()
 
     def both(n: int) -> None:
