@@ -54,7 +54,7 @@ def test_inertia_default_tolerance_is_n_eps_times_the_largest_eigenvalue():
     """
     w = np.array([-3.0, 2 * EPS * 3.0, 0.5, 1.0, 2.0])
     r = inertia_report(w)
-    assert r.tol == pytest.approx(5 * EPS * 3.0, rel=1e-15)
+    assert r.tol == pytest.approx(5 * EPS * 3.0, rel=1e-15, abs=0)  # 3.3e-15: below pytest's default abs=1e-12
     assert (r.negative, r.zero, r.positive) == (1, 1, 3)
 
 
@@ -68,7 +68,7 @@ def test_distinct_tol_is_sqrt_length_eps_scale():
     ``sqrt(l) · eps · scale`` in the 2-norm; for ``l = 10⁴`` that is ``100 eps``, not ``10⁴ eps``.
     """
     t = T.distinct_tol(2.0, 10_000)
-    assert t.value == pytest.approx(100 * EPS * 2.0, rel=1e-15)
+    assert t.value == pytest.approx(100 * EPS * 2.0, rel=1e-15, abs=0)  # 4.4e-14: below pytest's default abs=1e-12
     rng = np.random.default_rng(20)
     x = rng.uniform(-2.0, 2.0, 10_000)
     rounded = x * (1 + rng.choice([-1.0, 1.0], x.size) * EPS / 2)  # one relative rounding per entry
@@ -326,7 +326,7 @@ def test_membership_counts_a_weight_matrix_at_rounding_level_as_zero():
     tiny = with_layer(params, 3, W=w * (3 * EPS * scale / np.linalg.norm(w)))
     m = LS.membership(arch, tiny, X, 1)
     assert m.F_k.rank == 5 and m.U[3].rank == 0 and not m.member
-    assert m.U[3].tol == pytest.approx(8 * EPS * scale, rel=1e-12)
+    assert m.U[3].tol == pytest.approx(8 * EPS * scale, rel=1e-12, abs=0)  # ~2e-15: below pytest's default abs=1e-12
     assert LS.membership(arch, params, X, 1).member  # the drawn U_3 is full rank
 
 
@@ -383,7 +383,7 @@ def test_exact_inertia_default_tolerance_is_dim_eps_norm():
     """
     A = np.diag([-3.0, 2 * EPS * 3.0, 0.5, 1.0, 2.0])
     r = S.inertia(S.dense_matvec, 5, A)
-    assert r.tol == pytest.approx(5 * EPS * 3.0, rel=1e-12)
+    assert r.tol == pytest.approx(5 * EPS * 3.0, rel=1e-12, abs=0)  # 3.3e-15: below pytest's default abs=1e-12
     assert (r.negative, r.zero, r.positive) == (1, 1, 3)
 
 

@@ -32,7 +32,7 @@ def test_zero_loss_threshold_is_the_documented_1e_minus_8_relative_residual():
     The documented rule is ``Φ ≤ 1e-16 · ½‖Y‖²``, i.e. ``‖F_L − Y‖ ≤ 1e-8 ‖Y‖``: a residual of
     1e-7 ‖Y‖ (relative loss 1e-14) is not a zero loss; one of 1e-9 ‖Y‖ (1e-18) is.
     """
-    assert common.ZERO_LOSS_RTOL == pytest.approx(1e-8 ** 2, rel=1e-12)
+    assert common.ZERO_LOSS_RTOL == pytest.approx(1e-8 ** 2, rel=1e-12, abs=0)  # 1e-16: below default abs=1e-12
     assert not _crit("wide", relative_loss=1e-14).zero_loss
     assert _crit("wide", relative_loss=1e-18).zero_loss
 
@@ -168,7 +168,7 @@ def test_width_threshold_numbers_on_a_small_sweep(small_threshold):
     """
     r, N = small_threshold, 60
     for p in r.points:
-        assert p.relative_loss == pytest.approx(p.loss / (N / 2), rel=1e-12)
+        assert p.relative_loss == pytest.approx(p.loss / (N / 2), rel=1e-12, abs=0)  # zero-loss points are ~1e-27
         assert p.zero_loss is (p.relative_loss <= common.ZERO_LOSS_RTOL)
         assert 0 <= p.error <= 1 and p.error * N == pytest.approx(round(p.error * N), abs=1e-9)
         assert p.conclusive and p.rank == min(p.n1, N)

@@ -145,7 +145,8 @@ def test_width_threshold_a_fit_off_by_1e_minus_7_is_not_zero_loss(monkeypatch):
     _recording_exact_fit(monkeypatch, lambda F, y, out: dataclasses.replace(out, lam=out.lam * (1 + 1e-7)))
     r = width_threshold(30, filters=(1,), draws=1)
     for p in r.points:
-        assert p.relative_loss == pytest.approx(1e-14, rel=1e-3)
+        # measured within 5e-8 (relative) of 1e-14; abs=0: pytest's default abs=1e-12 accepted 0 or 1e-13
+        assert p.relative_loss == pytest.approx(1e-14, rel=1e-3, abs=0)
         assert p.rank == 30 and p.conclusive and p.error == 0.0
         assert p.zero_loss is False
     assert r.threshold_ok is False
@@ -182,7 +183,7 @@ def test_spectra_search_decides_zero_loss_at_the_documented_threshold(monkeypatc
                                          grad_norm=0.0, iterations=1, message="stub", in_S_k=True)
         monkeypatch.setattr(critical, "find_critical_point", search)
         s = landmarks(4).search
-        assert s["relative_loss"] == pytest.approx(rel, rel=1e-12)
+        assert s["relative_loss"] == pytest.approx(rel, rel=1e-12, abs=0)  # 1e-14, 1e-18: below default abs
         assert s["zero_loss"] is zero and common.ZERO_LOSS_RTOL == 1e-16
 
 

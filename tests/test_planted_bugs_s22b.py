@@ -109,10 +109,10 @@ def test_curvature_eigenvalue_tolerance_scales_with_the_largest_eigenvalue_in_ma
     from proofs_checks import curvature as CV
 
     inertia, tol = CV._inertia({"eig": np.array([-10.0, 1e-14, 1.0]), "P": 3})
-    assert tol.value == pytest.approx(3 * T.EPS * 10.0, rel=1e-12)
+    assert tol.value == pytest.approx(3 * T.EPS * 10.0, rel=1e-12, abs=0)  # 6.7e-15: below pytest's default abs=1e-12
     assert not inertia.conclusive
     inertia, tol = CV._inertia({"eig": np.array([-3.0, -2.0, -1.0]), "P": 3})
-    assert tol.value == pytest.approx(3 * T.EPS * 3.0, rel=1e-12)
+    assert tol.value == pytest.approx(3 * T.EPS * 3.0, rel=1e-12, abs=0)
     assert inertia.negative == 3 and inertia.conclusive and inertia.kind == "maximum"
 
 
