@@ -123,3 +123,27 @@ def test_resolving_the_padded_max_pool_anyway_is_caught(monkeypatch):
     fresh = _FreshPaddedPoolArch(arch.input_shape, arch.layers)
     obj2 = objective.Objective(objective.ArchNetwork(fresh), obj.layout, obj.reduction, obj.loss)
     assert np.abs(np.asarray(D.hessian(obj2, theta, X, Y)) - H).max() > 1e-3 * np.abs(H).max()
+
+
+# ----------------------------------------------------------------------------- affine to rounding, not at an asymptote
+
+def test_a_tanh_layer_affine_to_rounding_near_its_biases_is_unresolved():
+    """Units affine to rounding *away from* σ's asymptote: tanh with biases in [0.3, 1] and weights ~3e-8, so
+    each unit's pre-activations vary by ~1e-7 around its bias and its outputs are ``tanh(b) + tanh'(b)·δ``
+    to within the rank tolerance (the δ² term is ~1e-15). Float64 sees rank 3 (span of 1 and X); the
+    exact rank is N = 10 (tanh is analytic and affine on no interval). ``_saturated_entries`` frees only
+    entries near the asymptote (|x| ≳ 19 for tanh), so only ``_saturation``'s ``affine`` rule explains it.
+
+    Planted bug (left by earlier audits): ``_saturation`` with ``unresolved = constant`` (the affine rule
+    dropped) calls this rank-3 deficit conclusive."""
+    from theory_lab.feature_maps import feature_rank
+    from theory_lab.sampling import sample_params, with_layer
+
+    rng = np.random.default_rng(0)
+    arch = Architecture((2,), (Dense(10, activation="tanh"), Output(1)))
+    params = sample_params(arch, rng)
+    X = rng.standard_normal((10, 2))
+    params = with_layer(params, 1, W=rng.standard_normal((2, 10)) * 3e-8, b=rng.uniform(0.3, 1.0, 10))
+    r = feature_rank(arch, params, X, 1)
+    assert r.rank == 3 and not r.conclusive
+    assert "are affine to rounding" in r.unresolved and "saturate" not in r.unresolved
