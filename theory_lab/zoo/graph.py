@@ -40,6 +40,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from theory_lab.validate import is_integer
 from theory_lab.zoo.ops import (
     Add,
     Concat,
@@ -188,6 +189,11 @@ class Network:
         return conv.width, conv.name
 
 
+def _check_count(value, name: str, where: str) -> None:
+    if not is_integer(value) or value < 1:
+        raise ValueError(f"{where}: `{name}`={value!r} must be a positive int.")
+
+
 class Builder:
     """Add nodes one by one; each method infers the new node's shape at once and returns its name.
 
@@ -230,9 +236,8 @@ class Builder:
     def conv(self, x: str, filters: int, kernel, stride=1, padding: Padding | int = 0, *, dilation=1,
              groups: int = 1, name: str | None = None, output: bool = False) -> str:
         where = f"conv {name!r}"
-        if not isinstance(filters, int) or filters < 1:
-            raise ValueError(f"{where}: `filters`={filters!r} must be a positive int.")
-        op = Conv(filters, check_pair(kernel, "kernel", where), check_pair(stride, "stride", where), check_padding(padding, where),
+        _check_count(filters, "filters", where)
+        op = Conv(int(filters), check_pair(kernel, "kernel", where), check_pair(stride, "stride", where), check_padding(padding, where),
                   check_pair(dilation, "dilation", where), groups)
         return self._add(op, (x,), name, output)
 
@@ -249,10 +254,11 @@ class Builder:
     def conv_transpose(self, x: str, filters: int, kernel, stride=1, padding: int | Pads = 0, output_padding=0,
                        *, name: str | None = None, output: bool = False) -> str:
         where = f"conv transpose {name!r}"
+        _check_count(filters, "filters", where)
         pads = check_padding(padding, where)
         if isinstance(pads, str):
             raise ValueError(f"{where}: `padding` must be explicit (an int or pairs), got {padding!r}.")
-        op = ConvTranspose(filters, check_pair(kernel, "kernel", where), check_pair(stride, "stride", where), pads,
+        op = ConvTranspose(int(filters), check_pair(kernel, "kernel", where), check_pair(stride, "stride", where), pads,
                            check_pair(output_padding, "output_padding", where, 0))
         return self._add(op, (x,), name, output)
 
@@ -274,9 +280,8 @@ class Builder:
         return self._add(GlobalPool(op), (x,), name, output)
 
     def dense(self, x: str, units: int, *, name: str | None = None, output: bool = False) -> str:
-        if not isinstance(units, int) or units < 1:
-            raise ValueError(f"dense {name!r}: `units`={units!r} must be a positive int.")
-        return self._add(Dense(units), (x,), name, output)
+        _check_count(units, "units", f"dense {name!r}")
+        return self._add(Dense(int(units)), (x,), name, output)
 
     def concat(self, *xs: str, name: str | None = None) -> str:
         return self._add(Concat(), tuple(xs), name)

@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
+from theory_lab.validate import is_integer
+
 __all__ = ["Conv", "ConvTranspose", "Pool", "GlobalPool", "Dense", "Concat", "Add", "Elementwise",
            "PadChannels", "MaxUnpool", "Op", "Shape", "Padding", "Pads", "check_pair", "check_padding",
            "check_input_shape"]
@@ -36,11 +38,14 @@ _AXES = ("H", "W")
 
 def check_pair(value, name: str, where: str, minimum: int = 1) -> tuple[int, int]:
     """``value`` (an int or a pair) as ``(H, W)`` ints ``>= minimum``; a ValueError naming ``where`` and ``name`` otherwise."""
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or any(not isinstance(v, int) or v < minimum for v in pair):
+    try:  # a bool is not a size (``True`` would pass as 1)
+        pair = (value, value) if isinstance(value, int) or is_integer(value) else tuple(value)
+    except TypeError:
+        pair = (value,)
+    if len(pair) != 2 or any(not is_integer(v) or v < minimum for v in pair):
         raise ValueError(f"{where}: `{name}`={value!r} must be an int >= {minimum} or a pair of them (H, W), "
                          f"e.g. {name}={max(minimum, 1)}.")
-    return pair
+    return int(pair[0]), int(pair[1])
 
 
 def check_padding(value, where: str) -> Padding:
@@ -50,17 +55,16 @@ def check_padding(value, where: str) -> Padding:
             raise ValueError(f"{where}: `padding`={value!r} is unknown; expected 'valid', 'same', an int, "
                              "(ph, pw) or ((top, bottom), (left, right)).")
         return value.lower()
-    if isinstance(value, int):
-        value = (value, value)
+    pairs = (value, value) if isinstance(value, int) or is_integer(value) else value
     try:
-        pads = tuple((p, p) if isinstance(p, int) else tuple(p) for p in value)
-        ok = len(pads) == 2 and all(len(p) == 2 and all(isinstance(v, int) and v >= 0 for v in p) for p in pads)
+        pads = tuple((p, p) if isinstance(p, int) or is_integer(p) else tuple(p) for p in pairs)
+        ok = len(pads) == 2 and all(len(p) == 2 and all(is_integer(v) and v >= 0 for v in p) for p in pads)
     except TypeError:
         ok = False
     if not ok:
         raise ValueError(f"{where}: `padding`={value!r} must be non-negative: an int, (ph, pw) or "
                          "((top, bottom), (left, right)).")
-    return pads
+    return tuple((int(lo), int(hi)) for lo, hi in pads)
 
 
 def _resolve(padding: Padding, n: int, extent: int, stride: int, axis: int) -> tuple[int, int]:
@@ -96,10 +100,10 @@ def _window(where: str, shape: Shape, kernel, stride, padding: Padding, dilation
 def check_input_shape(name: str, shape) -> Shape:
     """``shape`` as ``(H, W, C)`` positive ints; a ValueError naming the network ``name`` otherwise."""
     shape = tuple(shape)
-    if len(shape) != 3 or any(not isinstance(v, int) or v < 1 for v in shape):
+    if len(shape) != 3 or any(not is_integer(v) or v < 1 for v in shape):
         raise ValueError(f"network {name!r}: `input_shape`={shape!r} must be (H, W, C) with positive ints, "
                          "e.g. (224, 224, 3).")
-    return shape
+    return tuple(int(v) for v in shape)
 
 
 def _one(where: str, shapes: list[Shape]) -> Shape:
@@ -126,6 +130,8 @@ class Conv:
 
     def infer(self, where: str, shapes: list[Shape]) -> Shape:
         shape = _one(where, shapes)
+        if not is_integer(self.groups) or self.groups < 1:
+            raise ValueError(f"{where}: `groups`={self.groups!r} must be a positive int (1 for a full convolution).")
         if shape[2] % self.groups or self.filters % self.groups:
             raise ValueError(f"{where}: `groups`={self.groups} must divide the input channels ({shape[2]}) and "
                              f"`filters` ({self.filters}). For a depthwise conv use groups = input channels.")
@@ -294,6 +300,8 @@ class PadChannels:
 
     def infer(self, where: str, shapes: list[Shape]) -> Shape:
         shape = _one(where, shapes)
+        if not is_integer(self.channels):
+            raise ValueError(f"{where}: `channels`={self.channels!r} must be an int.")
         if self.channels < shape[2]:
             raise ValueError(f"{where}: `channels`={self.channels} is below the input's {shape[2]} channels; "
                              "zero padding can only add channels.")

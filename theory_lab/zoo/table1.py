@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from typing import Callable
 
 from theory_lab import arch as _arch
@@ -186,7 +187,8 @@ def agreement(computed: int, paper: int) -> str:
     """
     if computed < paper:
         return "below"
-    return "matches" if computed < (1 + ROUNDING) * paper else "loose"
+    # exact: in floats (1 + 0.1)·700,000 is 770,000.0000000001, and 770,000 (10 % above) would match
+    return "matches" if computed < (1 + Fraction(ROUNDING).limit_denominator()) * paper else "loose"
 
 
 @dataclass(frozen=True)
