@@ -140,6 +140,45 @@ def test_affine_activation_units_are_never_unresolved(rng):
     assert r.rank == 2 and r.conclusive and r.unresolved == ""
 
 
+def _tiny_weights_instance(scale: float, activation: str = "tanh"):
+    """Dense(10) on 2 inputs, N = 10, weights ~``scale`` and biases in [0.3, 1] (away from any asymptote)."""
+    from theory_lab.sampling import with_layer
+
+    rng = np.random.default_rng(0)
+    arch = Architecture((2,), (Dense(10, activation=activation), Output(1)))
+    params = sample_params(arch, rng)
+    X = rng.standard_normal((10, 2))
+    return arch, with_layer(params, 1, W=rng.standard_normal((2, 10)) * scale, b=rng.uniform(0.3, 1.0, 10)), X
+
+
+def test_polynomial_to_rounding_units_make_the_deficiency_unresolved():
+    # pre-activations vary by ~1e-6 around each bias: tanh(b + δ) is quadratic in δ to rounding (δ³ ~ 1e-18), so
+    # float64 sees only the 6 monomials of degree <= 2 in the 2 inputs, with a clear gap (margin 57 at 1e-6); the
+    # exact rank is N = 10 (tanh is a polynomial on no interval): before this rule, a conclusive deficit
+    for scale, rank in ((1e-6, 6), (1e-5, 6)):
+        arch, params, X = _tiny_weights_instance(scale)
+        r = feature_rank(arch, params, X, 1)
+        assert r.rank == rank and r.margin >= r.band
+        assert not r.conclusive and "10 unit(s) are polynomial to rounding" in r.unresolved
+    arch, params, X = _tiny_weights_instance(1e-3)  # float64 resolves the bend: full rank, conclusive
+    r = feature_rank(arch, params, X, 1)
+    assert r.rank == 10 and r.conclusive and r.unresolved == ""
+
+
+def test_a_polynomial_activation_is_never_polynomial_to_rounding(monkeypatch):
+    # σ(t) = t² + t is a polynomial of degree 2: F_1 spans the 6 monomials of degree <= 2 *exactly*, a true deficit
+    from theory_lab import activations
+
+    name = "square_plus_identity_test"
+    act = activations.Activation(name, lambda t: t * t + t, continuous=True, analytic=True, strictly_increasing=False,
+                                 positive_derivative=False, differentiable=True, assumption_3_2=False, clause=None)
+    monkeypatch.setitem(activations._BASE, name, lambda: act)
+    monkeypatch.setattr(activations, "_CACHE", {})
+    arch, params, X = _tiny_weights_instance(1e-1, activation=name)
+    r = feature_rank(arch, params, X, 1)
+    assert r.rank == 6 and r.conclusive and r.unresolved == ""
+
+
 SEED_222 = Architecture((5,), (Dense(24, activation="softplus"), Output(1)))  # n_1 = N = 24
 
 

@@ -120,8 +120,11 @@ def _saturation(arch: Architecture, k: int, F, G, report: RankReport) -> str:
     float64 cannot see ``σ`` bend on them: its outputs are constant to within the rank
     tolerance (saturated: GELU at −11 is ~1e-27) or, for an analytic ``σ`` that is not affine,
     an affine function of the pre-activation to within it (GELU(x) = x in float64 for
-    x > ~8.3). Their exact outputs still differ from those values (a σ constant on no interval
-    — analytic or strictly increasing — and an analytic non-affine σ affine on no interval), so
+    x > ~8.3), or — for an analytic σ that is not a polynomial of degree ≤ :data:`_POLY_DEGREE` —
+    a polynomial of degree ≤ :data:`_POLY_DEGREE` in it to within it (tanh near its bias when
+    the pre-activations vary by ~1e-6: the cubic term is ~1e-18). Their exact outputs still differ
+    from those values (a σ constant on no interval — analytic or strictly increasing — and an
+    analytic σ that is not a polynomial of degree d is one on no interval), so
     their columns are known only up to rounding. They can lift the rank to at most
     ``rank(F_k without them) + #unresolved``, and never above the number of distinct rows of
     ``G_k`` (equal pre-activations give equal features in exact arithmetic too). If that
@@ -139,7 +142,10 @@ def _saturation(arch: Architecture, k: int, F, G, report: RankReport) -> str:
     if act.analytic and not _affine_everywhere(act.name):
         slope = (Gc * Fc).sum(axis=0) / np.where(varies, (Gc * Gc).sum(axis=0), 1.0)
         affine = varies & ~constant & (np.linalg.norm(Fc - slope * Gc, axis=0) <= report.tol)
-    unresolved = constant | affine
+    polynomial = np.zeros_like(constant)
+    if act.analytic and not _polynomial_everywhere(act.name, _POLY_DEGREE):
+        polynomial = varies & ~constant & ~affine & _polynomial_to(G, F, report.tol, _POLY_DEGREE)
+    unresolved = constant | affine | polynomial
     target = min(F.shape) if report.rank_bound is None else min(min(F.shape), report.rank_bound)
     if report.rank >= target:
         return ""
@@ -151,13 +157,40 @@ def _saturation(arch: Architecture, k: int, F, G, report: RankReport) -> str:
     kinds = []
     for name, mask in (("saturate (outputs constant to within the tolerance)", constant),
                        ("are affine to rounding (outputs an affine function of the pre-activation to within "
-                        "the tolerance)", affine)):
+                        "the tolerance)", affine),
+                       (f"are polynomial to rounding (outputs a polynomial of degree ≤ {_POLY_DEGREE} in the "
+                        "pre-activation to within the tolerance)", polynomial)):
         if mask.any():
             kinds.append(f"{int(mask.sum())} unit(s) {name}: units {np.nonzero(mask)[0][:8].tolist()}")
     return (f"layer {k} ({act.name}), tolerance {report.tol:.1e}: " + "; ".join(kinds) + ". Their pre-activations "
             f"vary over the samples, so their exact outputs are not what float64 shows; with the other units "
             f"(rank {rest}) they can reach rank {reach} >= {target}, so the missing rank "
             f"{target - report.rank} is below float64 resolution")
+
+
+# The largest degree of the polynomial-to-rounding rule of :func:`_saturation`. Each degree needs more distinct
+# pre-activation values than coefficients (a polynomial of degree d interpolates any d + 1 of them), so a unit
+# counts only with at least d + 3 of them.
+_POLY_DEGREE = 3
+
+
+def _polynomial_to(G, F, tol: float, degree: int) -> np.ndarray:
+    """Per unit: are its outputs ``F[:, u]`` a polynomial of degree ≤ ``degree`` in ``G[:, u]`` to within ``tol``?
+
+    Least squares on the pre-activations centred and scaled to [-1, 1] (a well-conditioned basis up to
+    degree 3), with at least ``degree + 3`` distinct values per unit.
+    """
+    out = np.zeros(G.shape[1], dtype=bool)
+    for u in range(G.shape[1]):
+        g, f = G[:, u], F[:, u]
+        t = g - g.mean()
+        spread = np.abs(t).max()
+        if spread == 0 or len(np.unique(g)) < degree + 3:
+            continue
+        V = np.vander(t / spread, degree + 1)
+        coef = np.linalg.lstsq(V, f, rcond=None)[0]
+        out[u] = np.linalg.norm(f - V @ coef) <= tol
+    return out
 
 
 def _saturated_entries(act, k: int, F, G, report: RankReport, target: int, distinct: int, units_free) -> str:
@@ -286,9 +319,16 @@ def _asymptote_deviation(name: str) -> tuple[tuple[np.ndarray, np.ndarray], ...]
 @functools.lru_cache(maxsize=64)
 def _affine_everywhere(name: str) -> bool:
     """True when σ is affine (the identity): an analytic σ affine on an interval is affine everywhere."""
-    t = np.linspace(-3.0, 3.0, 7)
+    return _polynomial_everywhere(name, 1)
+
+
+@functools.lru_cache(maxsize=64)
+def _polynomial_everywhere(name: str, degree: int) -> bool:
+    """True when σ is a polynomial of degree ≤ ``degree`` (an analytic σ that is one on an interval is one
+    everywhere), e.g. a registered ``t ↦ t²``: its outputs are then exactly polynomial, not to rounding."""
+    t = np.linspace(-3.0, 3.0, 13)
     y = np.asarray(_act.get(name)(t), dtype=np.float64)
-    fit = np.polyval(np.polyfit(t, y, 1), t)
+    fit = np.polyval(np.polyfit(t, y, degree), t)
     return bool(np.abs(y - fit).max() <= 1e-12 * (1.0 + np.abs(y).max()))
 
 
