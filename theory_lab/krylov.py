@@ -91,6 +91,20 @@ __all__ = ["HostProduct", "bind", "check_operator", "check_key", "key_rng", "spl
 BREAKDOWN_RTOL = 1e-12
 
 
+def _norm(x, axis=None, keepdims=False, xp=np):
+    """``‖x‖₂`` without overflow or underflow: ``x`` scaled by a power of two near its largest entry first.
+
+    ``sqrt(Σ x²)`` (numpy's and jax's vector norm) is 0 for a vector below ~1e-154 and inf above ~1e154:
+    an operator of that size then "broke down" at every step and its Ritz pairs got residual 0 (flagged
+    converged) or inf. Scaling by a power of two is exact, so in between the result is the plain norm's.
+    ``xp`` is ``numpy`` or ``jax.numpy`` (inside the device drivers' programs)."""
+    m = xp.max(xp.abs(x), axis=axis, keepdims=True)
+    ok = (m > 0) & (m < xp.inf)
+    s = xp.where(ok, xp.ldexp(xp.ones_like(m), xp.frexp(xp.where(ok, m, 1.0))[1]), 1.0)
+    n = xp.linalg.norm(x / s, axis=axis, keepdims=True) * s
+    return n if keepdims else (n.reshape(()) if axis is None else xp.squeeze(n, axis=axis))
+
+
 @dataclass(frozen=True)
 class Krylov:
     """A Lanczos basis and its tridiagonal, with the bookkeeping to extend it.
@@ -165,7 +179,7 @@ def _fresh(key, j, Q):
     r = jax.random.normal(jax.random.fold_in(key, j), (Q.shape[1],), jnp.float64)
     r = _cgs2(Q, r)[0]
     r = _cgs2(Q, r)[0]
-    return r / jnp.linalg.norm(r)
+    return r / _norm(r, xp=jnp)
 
 
 def _update(key, restart, st, Aq, *, inline_restart: bool):
@@ -180,10 +194,10 @@ def _update(key, restart, st, Aq, *, inline_restart: bool):
     Q, alpha, beta, j, scale, done, count, nbreak, AQ, _ = st
     B, dim = Q.shape
     w, h, w1 = _cgs2(Q, Aq)
-    b = jnp.linalg.norm(w)
-    s = jnp.maximum(scale, jnp.linalg.norm(Aq))
+    b = _norm(w, xp=jnp)
+    s = jnp.maximum(scale, _norm(Aq, xp=jnp))
     full = j + 1 >= dim
-    broke = (b <= BREAKDOWN_RTOL * s) | (b < 0.5 * jnp.linalg.norm(w1)) | full
+    broke = (b <= BREAKDOWN_RTOL * s) | (b < 0.5 * _norm(w1, xp=jnp)) | full
     restart = jnp.asarray(restart)
     due = broke & restart & ~full
 
@@ -245,10 +259,10 @@ def _extend_host(K: Krylov, n: int) -> tuple:
     for _ in range(n):
         Aq = np.asarray(apply_one(K.matvec, K.linear, K.params, q))
         w, h, w1 = _cgs2(Q[: j + 1], Aq)
-        b = float(np.linalg.norm(w))
-        scale = max(scale, float(np.linalg.norm(Aq)))
+        b = float(_norm(w))
+        scale = max(scale, float(_norm(Aq)))
         full = j + 1 >= dim
-        broke = bool(b <= BREAKDOWN_RTOL * scale or b < 0.5 * np.linalg.norm(w1) or full)
+        broke = bool(b <= BREAKDOWN_RTOL * scale or b < 0.5 * _norm(w1) or full)
         alpha[j], beta[j] = h[j], 0.0 if broke else b
         if AQ is not None:
             AQ[j] = Aq
@@ -258,7 +272,7 @@ def _extend_host(K: Krylov, n: int) -> tuple:
         elif broke:  # the restart vector normal(fold_in(key, j)), drawn by jax as the device drivers do
             r = np.asarray(jax.random.normal(jax.random.fold_in(K.key, j), (dim,), jnp.float64))
             r = _cgs2(Q[: j + 1], _cgs2(Q[: j + 1], r)[0])[0]
-            q = r / np.linalg.norm(r)
+            q = r / _norm(r)
         else:
             q = w / b
         j += 1
@@ -303,7 +317,7 @@ def start(matvec, dim: int, key, params: tuple, v0=None, *, restart: bool = True
     k0, k1 = jax.random.split(key)
     v0 = np.asarray(jax.random.normal(k0, (dim,), jnp.float64) if v0 is None else v0, np.float64)
     B = _capacity(capacity, dim)
-    q0 = v0 / np.linalg.norm(v0)
+    q0 = v0 / _norm(v0)
     Q = np.zeros((B, dim))
     Q[0] = q0
     AQ = np.zeros((B, dim)) if keep_products else None
@@ -375,7 +389,7 @@ def ritz(K: Krylov) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 @jax.jit
 def _combine(Q, S):
     V = S.T @ Q[: S.shape[0]]
-    return V / jnp.linalg.norm(V, axis=1, keepdims=True)
+    return V / _norm(V, axis=1, keepdims=True, xp=jnp)
 
 
 def ritz_vectors(K: Krylov, S_cols: np.ndarray) -> jax.Array:
@@ -385,7 +399,7 @@ def ritz_vectors(K: Krylov, S_cols: np.ndarray) -> jax.Array:
     m = S_cols.shape[0]
     if K.driver == "host":
         V = S_cols.T @ K.state[0][:m]
-        return V / np.linalg.norm(V, axis=1, keepdims=True)
+        return V / _norm(V, axis=1, keepdims=True)
     Spad = np.zeros((K.capacity, S_cols.shape[1]))
     Spad[:m] = S_cols
     return _combine(K.state[0], jnp.asarray(Spad))
@@ -394,9 +408,9 @@ def ritz_vectors(K: Krylov, S_cols: np.ndarray) -> jax.Array:
 @jax.jit
 def _combine_products(Q, AQ, S, theta):
     V, AV = S.T @ Q[: S.shape[0]], S.T @ AQ[: S.shape[0]]
-    n = jnp.linalg.norm(V, axis=1, keepdims=True)
+    n = _norm(V, axis=1, keepdims=True, xp=jnp)
     V, AV = V / n, AV / n
-    return V, jnp.linalg.norm(AV - theta[:, None] * V, axis=1)
+    return V, _norm(AV - theta[:, None] * V, axis=1, xp=jnp)
 
 
 def ritz_residuals(K: Krylov, S_cols: np.ndarray, theta: np.ndarray) -> tuple[jax.Array, jax.Array]:
@@ -416,9 +430,9 @@ def ritz_residuals(K: Krylov, S_cols: np.ndarray, theta: np.ndarray) -> tuple[ja
     if K.driver == "host":  # in numpy, as the basis was built: nothing copied to the device
         m, theta = S_cols.shape[0], np.asarray(theta, np.float64)
         V, AV = S_cols.T @ K.state[0][:m], S_cols.T @ AQ[:m]
-        n = np.linalg.norm(V, axis=1, keepdims=True)
+        n = _norm(V, axis=1, keepdims=True)
         V, AV = V / n, AV / n
-        return V, np.linalg.norm(AV - theta[:, None] * V, axis=1)
+        return V, _norm(AV - theta[:, None] * V, axis=1)
     Spad = np.zeros((K.capacity, S_cols.shape[1]))
     Spad[: S_cols.shape[0]] = S_cols
     return _combine_products(K.state[0], AQ, jnp.asarray(Spad), jnp.asarray(theta, jnp.float64))

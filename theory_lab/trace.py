@@ -111,7 +111,11 @@ def _xtrace_run(matvec, dim, num, key, params):
     Y = np.asarray(krylov.products(matvec, dim, params, Omega.T, linear=linear)).T
     Q, R = np.linalg.qr(Y)
     Z = np.asarray(krylov.products(matvec, dim, params, Q.T, linear=linear)).T
-    if np.sum(np.abs(np.diag(R)) > np.finfo(R.dtype).eps) < num:  # rank-deficient: tr(QᵀAQ) is exact
+    # rank-deficient: tr(QᵀAQ) is exact. matfree's test |R_ii| > eps is absolute: an operator below ~1e-16 then
+    # looked rank-deficient and tr(QᵀAQ) of a full-rank one came back with stderr 0; relative to max |R_ii| it
+    # is the same test at unit scale and invariant under scaling (the zero operator: every R_ii is 0).
+    d = np.abs(np.diag(R))
+    if np.sum(d > np.finfo(R.dtype).eps * d.max(initial=0.0)) < num:
         est = np.full(num, np.vdot(Q, Z))
     else:
         S = scipy.linalg.solve_triangular(R, np.eye(num), trans=2)
