@@ -76,7 +76,7 @@ def feature_rank(arch: Architecture, params, X, k: int, *, band: float = DEFAULT
         report = certify_rank_bound(report, bound, certificate)
     target = min(min(F.shape), bound)
     if report.rank < target and fw.G[k] is not None:
-        why = _saturation(arch, k, F, np.asarray(fw.G[k]), report)
+        why = _saturation(arch, k, F, np.asarray(fw.G[k]), report, _varies(arch, params, fw, k))
         if not why and k > 1:
             why = _earlier_saturation(arch, params, fw, k, report, target)
         if why:
@@ -113,7 +113,29 @@ def duplicate_samples(X) -> tuple[int, str]:
     return int(counts.size), shown + more
 
 
-def _saturation(arch: Architecture, k: int, F, G, report: RankReport) -> str:
+def _varies(arch: Architecture, params, fw, l: int) -> np.ndarray:
+    """Per unit of weight layer ``l``: do its pre-activations differ between samples by more than their rounding?
+
+    ``G_l = F_{l-1} U_l + 1 bᵀ`` is computed with an error of at most about ``(l_{l-1} + 2) · eps`` times
+    ``|F_{l-1}| |U_l| + |b|`` per entry (a dot product of length ``l_{l-1}``, plus the bias and the rounding
+    of ``F_{l-1}`` itself). A unit whose pre-activations spread by more than twice that bound varies in exact
+    arithmetic too, however small the spread is *relative to* ``G``: inputs 1e-10 apart, or weights 1e-10
+    with biases ~1, give pre-activations that vary by ~1e-10 around ~1, and their outputs are then affine
+    to rounding (the exact features are not). A spread within the bound may be rounding alone (a unit whose
+    exact pre-activation is constant): such a unit is never counted as unresolved.
+    """
+    info = arch.layer(l)
+    G, F_prev = np.asarray(fw.G[l]), np.abs(np.asarray(fw.F[l - 1]))
+    layer = params[f"layer_{l}"]
+    scale = F_prev @ np.abs(full_weight_matrix(arch, params, l))
+    if "b" in layer and layer["b"] is not None:
+        b = np.abs(np.asarray(layer["b"]))
+        scale = scale + (np.tile(b, info.P) if b.shape[0] != info.n else b)
+    err = (info.l + 2) * np.finfo(np.float64).eps * scale.max(axis=0)
+    return (G.max(axis=0) - G.min(axis=0)) > 2.0 * err
+
+
+def _saturation(arch: Architecture, k: int, F, G, report: RankReport, varies: np.ndarray) -> str:
     """Why a rank deficiency of ``F_k`` may be below float64 resolution ("" if it is not).
 
     A unit is *unresolved* when its pre-activation clearly varies over the samples while
@@ -136,7 +158,6 @@ def _saturation(arch: Architecture, k: int, F, G, report: RankReport) -> str:
     if act is None or not (act.analytic or act.strictly_increasing):
         return ""  # e.g. ReLU: a dead unit is constant in exact arithmetic too
     Gc, Fc = G - G.mean(axis=0), F - F.mean(axis=0)
-    varies = (G.max(axis=0) - G.min(axis=0)) > 1e-8 * (1.0 + np.abs(G).max(axis=0))
     constant = varies & (np.linalg.norm(Fc, axis=0) <= report.tol)
     affine = np.zeros_like(constant)
     if act.analytic and not _affine_everywhere(act.name):
@@ -267,7 +288,7 @@ def _earlier_saturation(arch: Architecture, params, fw, k: int, report: RankRepo
         F_l, G_l = np.asarray(fw.F[l]), np.asarray(fw.G[l])
         tol = report.tol if l == k else rank_report(F_l, name=f"F_{l}").tol
         free, bounds = _asymptotic_entries(act.name, G_l, tol)
-        free &= (G_l.max(axis=0) - G_l.min(axis=0)) > 1e-8 * (1.0 + np.abs(G_l).max(axis=0))  # varies
+        free &= _varies(arch, params, fw, l)
         if free.any():
             masks[l] = free
             notes.append(f"layer {l} ({act.name}): {int(free.sum())} entries with pre-activations "
