@@ -78,14 +78,17 @@ def test_a_unit_whose_pre_activation_varies_by_rounding_only_stays_a_conclusive_
     assert r.rank == 9 and r.conclusive and r.unresolved == "" and r.below(10) is True
 
 
-def _one_ulp_apart():
-    """Dense 3 → 12 sigmoid, N = 10 generic samples, except that sample 1 is sample 0 with its last coordinate
-    moved by one ulp (distinct: Assumption 3.1 holds, exactly as the library tests it)."""
+def _near_duplicate(gap: float | None):
+    """Dense 3 → 12 sigmoid, N = 10 generic samples, except that sample 1 is sample 0 moved by ``gap · z`` (``None``:
+    its last coordinate moved by one ulp). Distinct: Assumption 3.1 holds, exactly as the library tests it."""
     rng = np.random.default_rng(0)
     arch = Architecture((3,), (Dense(12, activation="sigmoid"), Output(1)))
     X = rng.standard_normal((10, 3))
-    X[1] = X[0]
-    X[1, 2] = np.nextafter(X[0, 2], np.inf)
+    if gap is None:
+        X[1] = X[0]
+        X[1, 2] = np.nextafter(X[0, 2], np.inf)
+    else:
+        X[1] = X[0] + gap * rng.standard_normal(3)
     return arch, sample_params(arch, 1), X
 
 
@@ -93,11 +96,13 @@ def _one_ulp_apart():
                    "are equal to rounding while the exact rows differ: feature_rank reports a conclusive deficit "
                    "(rank 9, margin 152), no rule diagnoses near-duplicate samples; the distinct-row caps also "
                    "compare float64 rows of G as if they were exact")
-def test_samples_one_ulp_apart_leave_the_deficit_unresolved():
+@pytest.mark.parametrize("gap", [None, 1e-13], ids=["one-ulp", "1e-13"])
+def test_near_duplicate_samples_leave_the_deficit_unresolved(gap):
     """Exact singular values (mpmath, 80 digits): 5.36, 1.69, 0.756, 0.479, 0.0641, 0.0351, 8.5e-3, 3.9e-3,
-    1.3e-3, 6.3e-19: exact rank 10 = N, so Theorem 3.5's conclusion holds here; σ_10 is below float64's reach.
-    The library says rank 9 conclusively: a false *fails*. It should be unresolved (or certified otherwise)."""
-    arch, params, X = _one_ulp_apart()
+    1.3e-3, then σ_10 = 6.3e-19 (one ulp) or 3.2e-16 (1e-13 apart; float64 gives 4.1e-16, tolerance 1.4e-14):
+    exact rank 10 = N, so Theorem 3.5's conclusion holds here; σ_10 is below float64's reach. The library says
+    rank 9 conclusively (margin 152, 35): a false *fails*. It should be unresolved (or certified otherwise)."""
+    arch, params, X = _near_duplicate(gap)
     r = feature_rank(arch, params, X, 1)
     assert r.rank == 9 and r.margin >= r.band
     assert r.below(10) is None
