@@ -91,13 +91,25 @@ __all__ = ["HostProduct", "bind", "check_operator", "check_key", "key_rng", "spl
 BREAKDOWN_RTOL = 1e-12
 
 
+# Plain norms in [_SAFE_LO, _SAFE_HI] are exact to rounding: no square overflows (every |x_i| <= ‖x‖ < 1e150),
+# and squares that underflow are below 1e-308, i.e. 1e-28 of ‖x‖² >= 1e-280.
+_SAFE_LO, _SAFE_HI = 1e-140, 1e150
+
+
 def _norm(x, axis=None, keepdims=False, xp=np):
     """``‖x‖₂`` without overflow or underflow: ``x`` scaled by a power of two near its largest entry first.
 
     ``sqrt(Σ x²)`` (numpy's and jax's vector norm) is 0 for a vector below ~1e-154 and inf above ~1e154:
     an operator of that size then "broke down" at every step and its Ritz pairs got residual 0 (flagged
     converged) or inf. Scaling by a power of two is exact, so in between the result is the plain norm's.
-    ``xp`` is ``numpy`` or ``jax.numpy`` (inside the device drivers' programs)."""
+    ``xp`` is ``numpy`` or ``jax.numpy`` (inside the device drivers' programs). With numpy (the CPU
+    driver's every step) the plain norm is returned as it is when it lies in ``[1e-140, 1e150]``: the
+    same bits, without the scaling's extra passes."""
+    if xp is np:
+        with np.errstate(over="ignore", under="ignore"):  # an overflowing sum is taken again, scaled
+            plain = np.linalg.norm(x, axis=axis, keepdims=keepdims)
+        if np.all((plain >= _SAFE_LO) & (plain <= _SAFE_HI)):
+            return plain
     m = xp.max(xp.abs(x), axis=axis, keepdims=True)
     ok = (m > 0) & (m < xp.inf)
     s = xp.where(ok, xp.ldexp(xp.ones_like(m), xp.frexp(xp.where(ok, m, 1.0))[1]), 1.0)
