@@ -82,18 +82,20 @@ def test_inertia_kind_with_negative_and_zero_eigenvalues_is_degenerate():
     assert inertia_report(np.array([-1.0, 1.0])).kind == "saddle"
 
 
-def test_slq_inertia_is_conclusive_only_when_each_count_is_pinned_to_one_integer():
+def test_slq_inertia_is_pinned_only_when_each_count_is_pinned_to_one_integer():
     """Chebyshev–Markov–Stieltjes bounds that allow two integers (``[0.5, 2.5]`` holds 1 and 2) leave
-    an SLQ count undecided; ``[0.6, 1.4]`` pins it to 1.
+    an SLQ count unpinned; ``[0.6, 1.4]`` pins it to 1. Pinned or not, an SLQ inertia is never
+    conclusive: the bounds hold for the probes' measure, not the eigenvalues (stop 27).
 
-    Catches ``Inertia.conclusive`` testing ``ceil(lo) <= floor(hi)`` (any interval holding an
+    Catches ``Inertia.pinned`` testing ``ceil(lo) <= floor(hi)`` (any interval holding an
     integer, instead of exactly one)."""
     def slq(bounds):
         return linalg.Inertia(1.0, 1.0, 1.0, 1e-8, method="slq", bounds=bounds)
 
-    assert slq(((0.6, 1.4), (0.9, 1.1), (1.0, 1.0))).conclusive
-    assert not slq(((0.5, 2.5), (0.9, 1.1), (1.0, 1.0))).conclusive
-    assert not slq(((1.2, 1.8), (0.9, 1.1), (1.0, 1.0))).conclusive
+    assert slq(((0.6, 1.4), (0.9, 1.1), (1.0, 1.0))).pinned
+    assert not slq(((0.5, 2.5), (0.9, 1.1), (1.0, 1.0))).pinned
+    assert not slq(((1.2, 1.8), (0.9, 1.1), (1.0, 1.0))).pinned
+    assert not any(slq(b).conclusive for b in (((0.6, 1.4), (0.9, 1.1), (1.0, 1.0)), ((1.0, 1.0),) * 3))
 
 
 def test_reports_list_the_smallest_values_smallest_first():

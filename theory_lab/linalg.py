@@ -297,8 +297,12 @@ class Inertia:
     (:func:`rank_report`): how far the eigenvalues next to ``±tol`` sit from it, as a
     factor, and the decision is conclusive when ``margin ≥ band``. ``method="slq"``:
     ``dim ×`` a quadrature's mass (float counts) with standard errors ``stderr`` and
-    Chebyshev–Markov–Stieltjes ``bounds`` (``(low, high)`` per count); it is conclusive
-    only when those bounds pin each count to one integer.
+    Chebyshev–Markov–Stieltjes ``bounds`` (``(low, high)`` per count). Those bounds hold for the
+    probes' quadrature measure, whose weights ``|⟨v, u_i⟩|²/‖v‖²`` are random, not ``1/dim``: they
+    bound the *estimate*, not the eigenvalue counts (``I₁₀ ⊗ [[0, 1], [1, 0]]`` with two Rademacher
+    probes: bounds pinned on 9 negative / 11 positive, the truth 10 / 10). An SLQ inertia is
+    therefore never conclusive; :attr:`pinned` says whether the bounds pin each estimated count
+    to one integer.
 
     Attributes:
         negative, zero, positive: the counts.
@@ -325,8 +329,15 @@ class Inertia:
 
     @property
     def conclusive(self) -> bool:
+        """Exact: ``margin >= band``. SLQ: never (a sampled estimate; see the class docstring)."""
+        return self.method == "exact" and self.margin >= self.band
+
+    @property
+    def pinned(self) -> bool:
+        """SLQ: the quadrature bounds pin each estimated count to one integer (a statement about the
+        probes' measure, not the eigenvalues); exact: :attr:`conclusive`."""
         if self.method == "exact":
-            return self.margin >= self.band
+            return self.conclusive
         if self.bounds is None:
             return False
         return all(math.ceil(lo - 1e-9) == math.floor(hi + 1e-9) for lo, hi in self.bounds)
@@ -357,6 +368,7 @@ class Inertia:
     def to_dict(self) -> dict:
         return {"summary": self.summary(), "kind": self.kind, "negative": self.negative, "zero": self.zero, "positive": self.positive,
                 "tol": self.tol, "margin": self.margin, "band": self.band, "conclusive": self.conclusive,
+                "pinned": self.pinned,
                 "method": self.method, "min_eigenvalue": self.min_eigenvalue,
                 "max_eigenvalue": self.max_eigenvalue, "smallest_abs": list(self.smallest_abs),
                 "stderr": list(self.stderr), "bounds": None if self.bounds is None else [list(b) for b in self.bounds]}
