@@ -93,22 +93,35 @@ _simple("arctan", jnp.arctan, continuous=True, analytic=True, strictly_increasin
         note="limits ±π/2, product ≠ 0")
 
 
+def _param(value: float) -> str:
+    """``value`` as written in a name: short (``2``, ``0.5``) when that reads back as the same float, else repr,
+    so that ``get(act.name)`` is ``act``'s function (``softplus(1.0000001)`` is not ``softplus(1)``)."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
+
+
+_TINY = 2.2250738585072014e-308  # float64's smallest normal number
+
+
 def _softplus(alpha: float = 1.0) -> Activation:
-    if not alpha > 0:
-        raise ValueError(f"softplus: `alpha`={alpha} must be positive.")
-    return Activation(f"softplus({alpha:g})", lambda t: jnp.logaddexp(0.0, alpha * t) / alpha,
+    # alpha = inf is no function (inf/inf = nan); a subnormal alpha overflows ln(2)/alpha to inf everywhere
+    if not (_TINY <= alpha < float("inf")):
+        raise ValueError(f"softplus: `alpha`={alpha} must be positive and finite (at least float64's smallest "
+                         f"normal number {_TINY:.3e}).")
+    return Activation(f"softplus({_param(alpha)})", lambda t: jnp.logaddexp(0.0, alpha * t) / alpha,
                       continuous=True, analytic=True, strictly_increasing=True, positive_derivative=True,
                       differentiable=True, assumption_3_2=True, clause="b",
                       note="σ_α(t) = ln(1+e^{αt})/α (Lemma 3.3)")
 
 
 def _leaky(slope: float = 0.01) -> Activation:
-    if not slope > 0:
-        raise ValueError(f"leaky_relu: `slope`={slope} must be positive (slope 0 is relu).")
-    return Activation(f"leaky_relu({slope:g})", lambda t: jnp.where(t >= 0, t, slope * t),
-                      continuous=True, analytic=False, strictly_increasing=True, positive_derivative=True,
-                      differentiable=False, assumption_3_2=False, clause=None,
-                      note="unbounded to the left")
+    if not 0 < slope < float("inf"):
+        raise ValueError(f"leaky_relu: `slope`={slope} must be positive and finite (slope 0 is relu).")
+    identity = slope == 1.0  # max(t, t) = t: analytic and differentiable, still unbounded to the left
+    return Activation(f"leaky_relu({_param(slope)})", lambda t: jnp.where(t >= 0, t, slope * t),
+                      continuous=True, analytic=identity, strictly_increasing=True, positive_derivative=True,
+                      differentiable=identity, assumption_3_2=False, clause=None,
+                      note="the identity (slope 1): unbounded to the left" if identity else "unbounded to the left")
 
 
 register("softplus", _softplus)
