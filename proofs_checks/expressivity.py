@@ -172,6 +172,8 @@ def _theorem_3_5(ctx: Context, draws: int = 3) -> Result:
         ctx.progress(f"theorem-3.5: {name}")
         hs, _ = hyp.theorem_3_5(arch, X, k)
         hyps += _prefixed(name, hs)
+        if not applicable(hs):  # non-finite data or an output layer k: a rank decides nothing (or cannot be taken)
+            continue
         drawn = []
         for law, bias_law, scale, bias_scale in LAWS_3_5:
             rng = ctx.rng(f"theorem-3.5/{name}/{law}/{bias_law}")

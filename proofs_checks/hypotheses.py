@@ -14,8 +14,9 @@ from theory_lab import data as _data
 from theory_lab.arch import Architecture
 from theory_lab.checking import Hypothesis
 
-__all__ = ["relation", "assumption_3_1", "assumption_2_4", "wide_layer", "narrow_layer", "layers_conv_or_fc", "activations_3_2",
-           "activations_analytic", "activation_3_2", "per_neuron_bias", "scalar_output", "finite_float64",
+__all__ = ["relation", "assumption_3_1", "assumption_2_4", "wide_layer", "narrow_layer", "hidden_layer",
+           "layers_conv_or_fc", "activations_3_2", "activations_analytic", "activation_3_2", "per_neuron_bias",
+           "scalar_output", "finite_float64",
            "theorem_3_5", "theorem_3_4", "float64_draws"]
 
 
@@ -30,6 +31,14 @@ def relation(value: float, bound: float) -> str:
 
 
 def assumption_3_1(arch: Architecture, X) -> tuple[Hypothesis, dict]:
+    """Assumption 3.1 on ``X``; not met, with the reason, when ``X`` is not finite float64 data (3.1 compares
+    patch values, and :func:`finite_float64` reports that hypothesis next to it instead of an exception)."""
+    arr = np.asarray(X)
+    if arr.dtype != np.float64 or not np.all(np.isfinite(arr)):
+        why = f"not evaluated: X has dtype {arr.dtype}" if arr.dtype != np.float64 else \
+            f"not evaluated: X has {int(np.size(arr) - np.isfinite(arr).sum())} non-finite entries"
+        return Hypothesis("Assumption 3.1 (patches of different samples differ)", False, why), \
+            {"holds": False, "evaluated": False, "reason": why}
     report = _data.check_distinct_patches(arch, X)
     return Hypothesis("Assumption 3.1 (patches of different samples differ)", report.holds, str(report)), \
         report.to_dict()
@@ -47,6 +56,12 @@ def wide_layer(arch: Architecture, k: int, N: int) -> Hypothesis:
 
 def narrow_layer(arch: Architecture, k: int, N: int) -> Hypothesis:
     return Hypothesis(f"n_{k} < N", arch.widths[k] < N, f"n_{k} = {arch.widths[k]}, N = {N}")
+
+
+def hidden_layer(arch: Architecture, k: int) -> Hypothesis:
+    """``k`` is a hidden layer (``1 ≤ k ≤ L−1``): Theorems 3.4/3.5 are about ``σ_1 … σ_k``, and the output
+    layer has none (it is affine, σ_L = identity, which violates Assumption 3.2)."""
+    return Hypothesis(f"layer {k} is hidden (1 ≤ k ≤ L−1)", 1 <= k <= arch.L - 1, f"k = {k}, L = {arch.L}")
 
 
 def scalar_output(arch: Architecture) -> Hypothesis:
@@ -122,14 +137,17 @@ def activation_3_2(name: str) -> Hypothesis:
 
 def theorem_3_5(arch: Architecture, X, k: int) -> tuple[list[Hypothesis], dict]:
     """Hypotheses of Theorem 3.5 for layer ``k`` on data ``X``."""
+    arch.layer(k)  # a ValueError naming `k` unless 1 ≤ k ≤ L
     h31, report = assumption_3_1(arch, X)
-    return [finite_float64(X), h31, layers_conv_or_fc(arch, k, False), wide_layer(arch, k, X.shape[0]),
-            activations_3_2(arch, k), activations_analytic(arch, k), per_neuron_bias(arch, k),
-            assumption_2_4(arch, k)], report
+    return [finite_float64(X), h31, hidden_layer(arch, k), layers_conv_or_fc(arch, k, False),
+            wide_layer(arch, k, X.shape[0]), activations_3_2(arch, k), activations_analytic(arch, k),
+            per_neuron_bias(arch, k), assumption_2_4(arch, k)], report
 
 
 def theorem_3_4(arch: Architecture, X, k: int) -> tuple[list[Hypothesis], dict]:
     """Hypotheses of Theorem 3.4 for layer ``k`` on data ``X`` (ReLU allowed, pooling between)."""
+    arch.layer(k)  # a ValueError naming `k` unless 1 ≤ k ≤ L
     h31, report = assumption_3_1(arch, X)
-    return [finite_float64(X), h31, layers_conv_or_fc(arch, k, True), wide_layer(arch, k, X.shape[0]),
-            activations_3_2(arch, k), per_neuron_bias(arch, k), assumption_2_4(arch, k)], report
+    return [finite_float64(X), h31, hidden_layer(arch, k), layers_conv_or_fc(arch, k, True),
+            wide_layer(arch, k, X.shape[0]), activations_3_2(arch, k), per_neuron_bias(arch, k),
+            assumption_2_4(arch, k)], report
