@@ -42,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from theory_lab import activations as _act
+from theory_lab import feature_maps
 from theory_lab import model
 from theory_lab import tolerances as _tol
 from theory_lab.arch import Architecture
@@ -406,7 +407,11 @@ def membership(arch: Architecture, params, X, k: int, *, F_k=None, forward_rtol:
         return ref * (max(A.shape) * eps if forward_rtol is None else forward_rtol)
 
     U = {l: rank_report(A, tol=u_tol(A), name=f"U_{l}") for l, A in mats.items()}
-    if forward_rtol is None:
+    if forward_rtol is None and F_k is None:
+        # the rank side's rules (duplicate samples, units saturated or affine/polynomial to rounding, earlier
+        # saturated layers): a float64 deficit that exact arithmetic need not have is unresolved, not a verdict
+        F_rep = feature_maps.feature_rank(arch, params, X, k)
+    elif forward_rtol is None:
         F_rep = rank_report(Fk, name=f"F_{k}")
     else:
         s1 = float(np.linalg.norm(Fk, 2)) if Fk.size else 0.0
