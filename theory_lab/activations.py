@@ -116,7 +116,7 @@ def _softplus(alpha: float = 1.0) -> Activation:
 
 def _leaky(slope: float = 0.01) -> Activation:
     if not 0 < slope < float("inf"):
-        raise ValueError(f"leaky_relu: `slope`={slope} must be positive and finite (slope 0 is relu).")
+        raise ValueError(f"leaky_relu: `slope`={slope} must be positive (slope 0 is relu) and finite.")
     identity = slope == 1.0  # max(t, t) = t: analytic and differentiable, still unbounded to the left
     return Activation(f"leaky_relu({_param(slope)})", lambda t: jnp.where(t >= 0, t, slope * t),
                       continuous=True, analytic=identity, strictly_increasing=True, positive_derivative=True,

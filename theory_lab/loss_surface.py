@@ -400,19 +400,14 @@ def membership(arch: Architecture, params, X, k: int, *, F_k=None, forward_rtol:
     # a weight matrix at rounding level next to the network's other parameters is numerically
     # zero, although a purely relative tolerance would call it full rank
     scale = max(float(np.max(np.abs(np.asarray(a)))) for a in jax.tree_util.tree_leaves(params))
-    eps = np.finfo(np.float64).eps
 
     def u_tol(A):
         ref = max(float(np.linalg.norm(A, 2)), scale)
-        return ref * (max(A.shape) * eps if forward_rtol is None else forward_rtol)
+        return ref * (max(A.shape) * np.finfo(np.float64).eps if forward_rtol is None else forward_rtol)
 
     U = {l: rank_report(A, tol=u_tol(A), name=f"U_{l}") for l, A in mats.items()}
-    if forward_rtol is None and F_k is None:
-        # the rank side's rules (duplicate samples, units saturated or affine/polynomial to rounding, earlier
-        # saturated layers): a float64 deficit that exact arithmetic need not have is unresolved, not a verdict
-        F_rep = feature_maps.feature_rank(arch, params, X, k)
-    elif forward_rtol is None:
-        F_rep = rank_report(Fk, name=f"F_{k}")
+    if forward_rtol is None:  # an exact draw: feature_rank's rules (a deficit below float64 is unresolved)
+        F_rep = feature_maps.feature_rank(arch, params, X, k) if F_k is None else rank_report(Fk, name=f"F_{k}")
     else:
         s1 = float(np.linalg.norm(Fk, 2)) if Fk.size else 0.0
         F_rep = rank_report(Fk, tol=_tol.solver_rank_tol(s1, forward_rtol).value, name=f"F_{k}")
