@@ -395,10 +395,8 @@ def membership(arch: Architecture, params, X, k: int, *, F_k=None, forward_rtol:
     _check_tail(arch, k)
     if forward_rtol is not None and not (0 < forward_rtol < 1):
         raise ValueError(f"`forward_rtol`={forward_rtol!r} must lie in (0, 1), e.g. tolerances.FORWARD_RTOL = 1e-8.")
-    Fk = np.asarray(model.features(arch, params, X)[k] if F_k is None else F_k)
     mats = {l: np.asarray(U) for l, U in _full_matrices(arch, params, tuple(range(k + 2, arch.L + 1))).items()}
-    # a weight matrix at rounding level next to the network's other parameters is numerically
-    # zero, although a purely relative tolerance would call it full rank
+    # a weight matrix at rounding level next to the other parameters is zero (a relative tolerance: full rank)
     scale = max(float(np.max(np.abs(np.asarray(a)))) for a in jax.tree_util.tree_leaves(params))
 
     def u_tol(A):
@@ -406,11 +404,13 @@ def membership(arch: Architecture, params, X, k: int, *, F_k=None, forward_rtol:
         return ref * (max(A.shape) * np.finfo(np.float64).eps if forward_rtol is None else forward_rtol)
 
     U = {l: rank_report(A, tol=u_tol(A), name=f"U_{l}") for l, A in mats.items()}
-    if forward_rtol is None:  # an exact draw: feature_rank's rules (a deficit below float64 is unresolved)
-        F_rep = feature_maps.feature_rank(arch, params, X, k) if F_k is None else rank_report(Fk, name=f"F_{k}")
+    if forward_rtol is None and F_k is None:  # an exact draw: feature_rank's rules (a deficit below float64 is
+        F_rep = feature_maps.feature_rank(arch, params, X, k)  # unresolved, not a verdict)
     else:
-        s1 = float(np.linalg.norm(Fk, 2)) if Fk.size else 0.0
-        F_rep = rank_report(Fk, tol=_tol.solver_rank_tol(s1, forward_rtol).value, name=f"F_{k}")
+        Fk = np.asarray(model.features(arch, params, X)[k] if F_k is None else F_k)
+        s1 = float(np.linalg.norm(Fk, 2)) if Fk.size and forward_rtol is not None else 0.0
+        F_rep = rank_report(Fk, tol=None if forward_rtol is None else _tol.solver_rank_tol(s1, forward_rtol).value,
+                            name=f"F_{k}")
     return Membership(int(k), int(np.shape(X)[0]), F_rep, U)
 
 
