@@ -33,10 +33,9 @@ def relation(value: float, bound: float) -> str:
 def assumption_3_1(arch: Architecture, X) -> tuple[Hypothesis, dict]:
     """Assumption 3.1 on ``X``; not met, with the reason, when ``X`` is not finite float64 data (3.1 compares
     patch values, and :func:`finite_float64` reports that hypothesis next to it instead of an exception)."""
-    arr = np.asarray(X)
-    if arr.dtype != np.float64 or not np.all(np.isfinite(arr)):
-        why = f"not evaluated: X has dtype {arr.dtype}" if arr.dtype != np.float64 else \
-            f"not evaluated: X has {int(np.size(arr) - np.isfinite(arr).sum())} non-finite entries"
+    data = finite_float64(X)
+    if not data.met:
+        why = f"not evaluated: X is not finite float64 ({data.detail})"
         return Hypothesis("Assumption 3.1 (patches of different samples differ)", False, why), \
             {"holds": False, "evaluated": False, "reason": why}
     report = _data.check_distinct_patches(arch, X)

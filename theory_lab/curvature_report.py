@@ -151,7 +151,7 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
     plan = planned_products(dim, k=k, probes=probes, steps=steps, trace_matvecs=budget, exact_max=exact_max,
                             max_matvecs=max_matvecs)
     report = progress or (lambda stage, done, planned: None)
-    timings, done = {}, 0
+    timings, done, parts = {}, 0, {}  # parts: each stage's entries of the report, built once
 
     def timed(name, fn, used, entries):
         nonlocal done
@@ -173,8 +173,10 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
         timings[name] = round(time.perf_counter() - t0, 3)
         plan[name] = used(out)
         done += plan[name]
+        stage_entries = entries(out)
+        parts.update(stage_entries)
         if on_result is not None:
-            on_result(name, entries(out))
+            on_result(name, stage_entries)
         return out
 
     def value_and_gradient():
@@ -186,8 +188,8 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
                              "there. Check the inputs and parameters for NaN/Inf or overflow (smaller weights).")
         return loss, gnorm
 
-    loss, gnorm = timed("loss and gradient", value_and_gradient, lambda out: 1,
-                        lambda out: {"loss": out[0], "gradient_norm": out[1]})
+    timed("loss and gradient", value_and_gradient, lambda out: 1,
+          lambda out: {"loss": out[0], "gradient_norm": out[1]})
     top, bottom = timed("Lanczos eigenpairs", lambda: S.lanczos(op, dim, keys[0], *args, k=k, which="both",
                                                                 max_matvecs=max_matvecs),
                         lambda out: out[0].num_matvecs,  # Krylov steps (the residuals reuse them)
@@ -195,12 +197,11 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
     dens = timed("SLQ density", lambda: S.slq_density(op, dim, keys[1], *args, num_probes=probes, num_matvecs=steps),
                  lambda out: out.num_matvecs,  # a probe whose Krylov space ran out stopped early
                  lambda out: {"density": out.to_dict()})
-    traces = timed("trace estimates", lambda: S.trace_estimates(op, dim, keys[2], *args, num_matvecs=budget),
-                   lambda out: sum(t.num_matvecs for t in out.values()),
-                   lambda out: {"trace": {name: t.to_dict() for name, t in out.items()}})
-    inert = timed("inertia", lambda: S.inertia(op, dim, *args, exact_max=exact_max,
-                                               density=None if dim <= exact_max else dens),
-                  lambda out: dim if dim <= exact_max else 0, lambda out: {"inertia": out.to_dict()})
+    timed("trace estimates", lambda: S.trace_estimates(op, dim, keys[2], *args, num_matvecs=budget),
+          lambda out: sum(t.num_matvecs for t in out.values()),
+          lambda out: {"trace": {name: t.to_dict() for name, t in out.items()}})
+    timed("inertia", lambda: S.inertia(op, dim, *args, exact_max=exact_max, density=None if dim <= exact_max else dens),
+          lambda out: dim if dim <= exact_max else 0, lambda out: {"inertia": out.to_dict()})
     report("done", done, done)
     bulk = list(bulk_interval(dens.grid, dens.density))
     outliers = [float(v) for pairs in (top, bottom) for v, ok in zip(pairs.values, pairs.converged)
@@ -210,9 +211,7 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
             "reduction": obj.reduction, "loss_function": obj.loss.name, "N": N, "m": m,
             "batch_size": data.batch_size, "num_batches": data.num_batches,
             "streamed": isinstance(data, batching.Stream), "seed": seed,
-            "loss": loss, "gradient_norm": gnorm, "top": top.to_dict(), "bottom": bottom.to_dict(),
-            "density": dens.to_dict(), "trace": {name: t.to_dict() for name, t in traces.items()},
-            "inertia": inert.to_dict(), "bulk": bulk, "outliers": sorted(outliers), "seconds": timings,
+            **parts, "bulk": bulk, "outliers": sorted(outliers), "seconds": timings,
             "products": {"planned": planned_products(dim, k=k, probes=probes, steps=steps, trace_matvecs=budget,
                                                      exact_max=exact_max, max_matvecs=max_matvecs),
                          "done": plan, "total": done}}

@@ -247,10 +247,10 @@ def _arch_point(console, arch, data_name, n, noise, params, seed, loss, reductio
         "dataset": ds.provenance}
 
 
-def _title(name: str, rep: dict) -> str:
-    block = rep["block"]
-    return (f"{name} (N = {rep['N']}), {rep['operator']}{'' if block is None else f' block {block}'}, "
-            f"P = {rep['P']}, Φ = {rep['loss']:.4g}")
+def _header(name: str, N: int | None, operator: str, block, P: int) -> str:
+    """The run's first line (and, with Φ, the figure's title); a Stream knows N after its first pass."""
+    size = "streamed" if N is None else f"N = {N}"
+    return f"{name} ({size}), {operator}{'' if block is None else f' block {block}'}, P = {P}"
 
 
 def _result_lines(stage: str, entries: dict) -> list[str]:
@@ -278,10 +278,7 @@ def _run(console, obj, theta, data, name: str, **kwargs) -> dict:
 
     from theory_lab.curvature_report import spectrum_report
 
-    block = kwargs.get("block")
-    size = "streamed" if data.N is None else f"N = {data.N}"  # a Stream knows N after its first pass
-    console.print(f"{name} ({size}), {kwargs.get('operator', 'hessian')}"
-                  f"{'' if block is None else f' block {block}'}, P = {obj.P}")
+    console.print(_header(name, data.N, kwargs.get("operator", "hessian"), kwargs.get("block"), obj.P))
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total} products"), TimeElapsedColumn(), console=console,
                   transient=True) as bar:
@@ -302,7 +299,8 @@ def _write(console, rep, labels, out):
 
     rep.update(labels)
     rep["environment"] = environment()
-    title = _title(labels.get("model") or f"{labels['arch']} on {labels['data']}", rep)
+    name = labels.get("model") or f"{labels['arch']} on {labels['data']}"
+    title = f"{_header(name, rep['N'], rep['operator'], rep['block'], rep['P'])}, Φ = {rep['loss']:.4g}"
     text, figure = json.dumps(rep, indent=2, ensure_ascii=False), _density_figure(rep, title)
     write_atomic(out / "spectrum.json", text)  # both built first: a failure leaves the previous pair whole
     write_atomic(out / "spectrum.png", figure)
