@@ -92,17 +92,14 @@ def _near_duplicate(gap: float | None):
     return arch, sample_params(arch, 1), X
 
 
-@pytest.mark.xfail(strict=True, reason="samples closer than float64 resolves (here one ulp) give rows of F_k that "
-                   "are equal to rounding while the exact rows differ: feature_rank reports a conclusive deficit "
-                   "(rank 9, margin 152), no rule diagnoses near-duplicate samples; the distinct-row caps also "
-                   "compare float64 rows of G as if they were exact")
 @pytest.mark.parametrize("gap", [None, 1e-13], ids=["one-ulp", "1e-13"])
 def test_near_duplicate_samples_leave_the_deficit_unresolved(gap):
     """Exact singular values (mpmath, 80 digits): 5.36, 1.69, 0.756, 0.479, 0.0641, 0.0351, 8.5e-3, 3.9e-3,
     1.3e-3, then σ_10 = 6.3e-19 (one ulp) or 3.2e-16 (1e-13 apart; float64 gives 4.1e-16, tolerance 1.4e-14):
     exact rank 10 = N, so Theorem 3.5's conclusion holds here; σ_10 is below float64's reach. The library says
-    rank 9 conclusively (margin 152, 35): a false *fails*. It should be unresolved (or certified otherwise)."""
+    rank 9 conclusively (margin 152, 35) before session 28: a false *fails*. Now the near-duplicate rule
+    (:mod:`theory_lab.near_duplicates`) leaves it unresolved."""
     arch, params, X = _near_duplicate(gap)
     r = feature_rank(arch, params, X, 1)
     assert r.rank == 9 and r.margin >= r.band
-    assert r.below(10) is None
+    assert r.below(10) is None and "near-duplicate samples" in r.unresolved and "[0, 1]" in r.unresolved

@@ -34,7 +34,7 @@ from theory_lab.arch import Architecture, Output
 from theory_lab.linalg import DEFAULT_BAND, RankReport, certify_rank_bound, rank_report
 from theory_lab.sampling import to_device
 
-__all__ = ["feature_rank", "features_upto", "forward_upto", "full_weight_matrix", "duplicate_samples",
+__all__ = ["feature_rank", "features_upto", "features_jvp", "forward_upto", "full_weight_matrix", "duplicate_samples",
            "check_layer_index"]
 
 def check_layer_index(arch: Architecture, k, N: int | None = None, *, need_weights: bool = True) -> int:
@@ -74,13 +74,17 @@ def feature_rank(arch: Architecture, params, X, k: int, *, band: float = DEFAULT
     bound, certificate = duplicate_samples(X)
     if bound < min(F.shape):
         report = certify_rank_bound(report, bound, certificate)
-    target = min(min(F.shape), bound)
+    target, why = min(min(F.shape), bound), ""
     if report.rank < target and fw.G[k] is not None:
         why = _saturation(arch, k, F, np.asarray(fw.G[k]), report, _varies(arch, params, fw, k))
         if not why and k > 1:
             why = _earlier_saturation(arch, params, fw, k, report, target)
-        if why:
-            report = dataclasses.replace(report, unresolved=why)
+    if report.rank < target and not why:
+        from theory_lab.near_duplicates import near_duplicate_rows  # it builds on this module
+
+        why = near_duplicate_rows(arch, params, X, F, k, report, target)
+    if why:
+        report = dataclasses.replace(report, unresolved=why)
     return report
 
 
@@ -368,16 +372,51 @@ _forward_cpu = jax.jit(_apply, static_argnums=0, compiler_options={"xla_backend_
 _forward_other = jax.jit(_apply, static_argnums=0)
 
 
-def forward_upto(arch: Architecture, params, X, k: int):
-    """Forward of layers ``1 … k`` only (a truncated copy of ``arch`` with a dummy output)."""
-    _model.check_inputs(arch, X)
-    _model.check_params(params, arch=arch, upto=k)
+def _upto(arch: Architecture, params, k: int):
+    """The truncated copy of ``arch`` (layers ``1 … k`` and a dummy output) and its parameters."""
     small = _truncated(arch, k)
     sub = {name: p for name, p in params.items() if int(name.split("_")[1]) <= k}
     # numpy zeros: an eager jnp.zeros would compile a broadcast for every new width
     sub[f"layer_{k + 1}"] = {"W": np.zeros((small.layer(k + 1).l, 1)), "b": np.zeros(1)}
+    return small, sub
+
+
+def forward_upto(arch: Architecture, params, X, k: int):
+    """Forward of layers ``1 … k`` only (a truncated copy of ``arch`` with a dummy output)."""
+    _model.check_inputs(arch, X)
+    _model.check_params(params, arch=arch, upto=k)
+    small, sub = _upto(arch, params, k)
     forward = _forward_cpu if jax.default_backend() == "cpu" else _forward_other
     return forward(small, sub, X if isinstance(X, jax.Array) else to_device(np.asarray(X)))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 4))
+def _tangent(small: Architecture, params, X0, D, k: int):
+    return jax.jvp(lambda Z: _apply(small, params, Z).F[k], (X0,), (D,))[1]
+
+
+def features_jvp(arch: Architecture, params, X0, D, k: int) -> np.ndarray:
+    """``J_{f_k}(x_i) · d_i`` for each row: the directional derivative of ``F_k`` ``(N, n_k)`` at ``X0`` along ``D``.
+
+    ``X0`` and ``D`` are ``(N, *input_shape)``; only layers ``1 … k`` are computed. Used where the
+    difference of two rows of ``F_k`` is below float64 resolution (:mod:`theory_lab.near_duplicates`).
+
+    Example:
+        >>> import numpy as np
+        >>> from theory_lab.arch import Architecture, Dense, Output
+        >>> from theory_lab.sampling import sample_params
+        >>> arch = Architecture((3,), (Dense(4, activation="identity"), Output(1)))
+        >>> params = sample_params(arch, 0)
+        >>> X0, D = np.zeros((2, 3)), np.eye(3)[:2]
+        >>> np.allclose(features_jvp(arch, params, X0, D, 1), np.asarray(params["layer_1"]["W"])[:2])
+        True
+    """
+    k = check_layer_index(arch, k, need_weights=False)
+    small, sub = _upto(arch, params, k)
+    shape = (-1,) + tuple(arch.input_shape)
+    X0, D = (np.reshape(np.asarray(a, np.float64), shape) for a in (X0, D))
+    out = _tangent(small, sub, X0, D, k)
+    return np.asarray(out).reshape(np.shape(X0)[0], -1)
 
 
 def features_upto(arch: Architecture, params, X, k: int) -> np.ndarray:

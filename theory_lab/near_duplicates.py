@@ -1,0 +1,151 @@
+"""Near-duplicate samples: rows of ``F_k`` that differ in exact arithmetic by less than float64 resolves.
+
+Two distinct samples ``x_i ≠ x_j`` closer than the rounding of the forward pass (one ulp apart,
+or ``1e-13``) give rows of ``F_k`` that are equal to within the rank tolerance, while their exact
+rows differ: the SVD then reports a rank deficit that is an artefact. :func:`feature_rank
+<theory_lab.feature_maps.feature_rank>` asks :func:`near_duplicate_rows` whether that explains a
+deficit.
+
+The test is an exact row operation to first order. ``rank [… f(x_i); f(x_j) …] = rank [… f(x_i);
+f(x_j) − f(x_i) …]``, and the difference is computed without cancellation as the directional
+derivative ``J_f · (x_j − x_i)`` (a JVP, averaged over both ends: the trapezoid rule, exact up to
+``O(‖x_j − x_i‖³)``). Each such row is scaled to the size of the others (scaling a row keeps the
+rank) and the rank is read again. If it reaches the target, the deficit is not evidence of a
+deficient ``F_k``.
+
+A pair is counted only when its exact rows can differ: the difference of the layer-1
+pre-activations ``(x_j − x_i) U_1`` exceeds its own rounding bound (pixels that no patch reads, or
+a difference in the kernel of ``U_1``, give equal rows in exact arithmetic too), and the JVP is not
+zero (dead ReLU units pass no difference on, exactly). A pair whose exact rows are equal but whose
+JVP is rounding noise can only make the deficit *unresolved*, never certify a rank.
+
+Example:
+    >>> import numpy as np
+    >>> from theory_lab.arch import Architecture, Dense, Output
+    >>> from theory_lab.feature_maps import feature_rank
+    >>> from theory_lab.sampling import sample_params
+    >>> arch = Architecture((3,), (Dense(12, activation="sigmoid"), Output(1)))
+    >>> X = np.random.default_rng(0).standard_normal((10, 3))
+    >>> X[1] = X[0]; X[1, 2] = np.nextafter(X[0, 2], np.inf)  # one ulp from sample 0
+    >>> r = feature_rank(arch, sample_params(arch, 1), X, 1)
+    >>> r.rank, r.conclusive, "samples [0, 1]" in r.unresolved
+    (9, False, True)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from theory_lab import feature_maps as _fm
+from theory_lab.linalg import RankReport, rank_report
+
+__all__ = ["near_duplicate_pairs", "near_duplicate_rows"]
+
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def near_duplicate_pairs(F, X, radius: float) -> list[tuple[int, int]]:
+    """Pairs ``i < j`` of distinct samples (``X[i] ≠ X[j]``) whose rows of ``F`` are within ``radius``.
+
+    Rows are sorted by a fixed random projection (``|u·(f_i − f_j)| ≤ ‖f_i − f_j‖``), so only
+    neighbours in that order are compared: ``O(N log N)`` for generic data.
+
+    Args:
+        F: ``(N, n)`` float64.
+        X: ``(N, ...)`` the samples the rows come from.
+        radius: the largest Euclidean distance between rows that counts.
+
+    Example:
+        >>> import numpy as np
+        >>> F = np.array([[0.0, 1.0], [0.0, 1.0 + 1e-17], [2.0, 0.0]])
+        >>> near_duplicate_pairs(F, np.array([[0.0], [1e-17], [1.0]]), 1e-15)
+        [(0, 1)]
+    """
+    F = np.asarray(F, dtype=np.float64)
+    rows = np.asarray(X, dtype=np.float64).reshape(F.shape[0], -1) + 0.0
+    u = np.random.default_rng(0).standard_normal(F.shape[1])
+    u /= np.linalg.norm(u)
+    p = F @ u
+    reach = radius + 4 * F.shape[1] * _EPS * float((np.abs(F) @ np.abs(u)).max(initial=0.0))
+    order = np.argsort(p, kind="stable")
+    pairs = set()
+    for a, i in enumerate(order):
+        for j in order[a + 1:]:
+            if p[j] - p[i] > reach:
+                break
+            if np.linalg.norm(F[i] - F[j]) <= radius and not np.array_equal(rows[i], rows[j]):
+                pairs.add((int(min(i, j)), int(max(i, j))))
+    return sorted(pairs)
+
+
+def near_duplicate_rows(arch, params, X, F, k: int, report: RankReport, target: int) -> str:
+    """Why the deficit ``report.rank < target`` of ``F_k`` may come from near-duplicate samples ("" if not).
+
+    Args:
+        arch, params, X: the network and the samples ``(N, *input_shape)``.
+        F: ``F_k`` ``(N, n_k)`` as computed.
+        k: the layer.
+        report: the rank evidence of ``F``.
+        target: the rank that full rank means here (``min(N, n_k)``, capped by equal samples).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    pairs = near_duplicate_pairs(F, X, np.sqrt(2.0) * report.band * report.tol)
+    if not pairs:
+        return ""
+    rep = _components(F.shape[0], pairs)
+    members = [m for m in range(F.shape[0]) if rep[m] != m]
+    D = X[members] - X[[rep[m] for m in members]]
+    moved = _first_layer_moves(arch, params, D)
+    if not moved.any():
+        return ""
+    members = [m for m, ok in zip(members, moved) if ok]
+    D, X0, X1 = D[moved], X[[rep[m] for m in members]], X[members]
+    delta = 0.5 * (_fm.features_jvp(arch, params, X0, D, k) + _fm.features_jvp(arch, params, X1, D, k))
+    size = np.linalg.norm(delta, axis=1)
+    keep = size > 0
+    if not keep.any():
+        return ""
+    G = np.array(F, copy=True)
+    scale = max(float(np.linalg.norm(F, axis=1).max()), 1.0)
+    for m, d, s in zip(np.asarray(members)[keep], delta[keep], size[keep]):
+        G[m] = d * (scale / s)
+    reach = rank_report(G, name=f"F_{k}").rank
+    if reach < target:
+        return ""
+    shown = [(rep[m], m) for m in np.asarray(members)[keep]][:4]
+    return (f"near-duplicate samples, tolerance {report.tol:.1e}: samples "
+            + "; ".join(f"[{a}, {b}]" for a, b in shown)
+            + (f" (and {int(keep.sum()) - 4} more)" if keep.sum() > 4 else "")
+            + f" are distinct, but their rows of F_{k} are equal to within the tolerance; their exact differences "
+            f"(directional derivatives J·(x_j − x_i), at most {float(size[keep].max()):.1e}) are not zero, and with "
+            f"those rows replaced by them (a row operation) F_{k} reaches rank {reach} >= {target}, so the missing "
+            f"rank {target - report.rank} is below float64 resolution")
+
+
+def _components(N: int, pairs) -> list[int]:
+    """Union-find over ``pairs``: each sample's representative (the smallest index of its group)."""
+    parent = list(range(N))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in pairs:
+        a, b = find(i), find(j)
+        parent[max(a, b)] = min(a, b)
+    return [find(i) for i in range(N)]
+
+
+def _first_layer_moves(arch, params, D) -> np.ndarray:
+    """Per row of ``D = x_j − x_i``: does ``D U_1`` exceed its rounding bound (so the exact ``G_1`` rows differ)?
+
+    A first layer without weights (max-pooling) passes any difference on: every row counts.
+    """
+    D = D.reshape(D.shape[0], -1)
+    if not arch.layer(1).has_weights:
+        return np.any(D != 0, axis=1)
+    U = _fm.full_weight_matrix(arch, params, 1)
+    bound = 2.0 * (arch.layer(1).l + 1) * _EPS * (np.abs(D) @ np.abs(U))
+    return np.any(np.abs(D @ U) > bound, axis=1)
