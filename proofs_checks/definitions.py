@@ -156,7 +156,7 @@ def _tolerance_rules(ctx: Context) -> Result:
     # critical: for Φ(λ) = ½‖Fλ − Y‖² (J = F), ∇Φ = Fᵀr. At the exact fit r is rounding: critical;
     # r = 3e-9 ‖Y‖ along F's top left singular vector gives ‖∇Φ‖ = 30× the modelled error: not critical
     Uf, sf, _ = np.linalg.svd(F, full_matrices=False)
-    crit = tols.critical_tol(float(sf[0]), Y)
+    crit = tols.critical_tol(float(sf[0]), Y, outputs=F @ fit.lam)
     ev.at_most("‖Fᵀ r‖ at the exact fit (rounding only)", float(np.linalg.norm(F.T @ (F @ fit.lam - Y))), crit)
     r_off = np.outer(Uf[:, 0], np.ones(Y.shape[1]))
     r_off *= 3e-9 * max(float(np.linalg.norm(Y)), 1.0) / np.linalg.norm(r_off)

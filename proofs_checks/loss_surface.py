@@ -207,7 +207,8 @@ def _reverse(ev: Evidence, label: str, arch, params, X, Y, k: int, solver: bool)
     ``U_{k+1} ↦ F_L``, whose norm Lemma 4.3's upper factor bounds (``upper / ‖F_L − Y‖``).
     """
     b = loss_surface.gradient_bounds(arch, params, X, Y, k)
-    tol = T.critical_tol(b.upper / b.residual_norm if b.residual_norm > 0 else 0.0, Y)
+    tol = T.critical_tol(b.upper / b.residual_norm if b.residual_norm > 0 else 0.0, Y,
+                         outputs=model.apply(arch, params, X))
     m = loss_surface.membership(arch, params, X, k, forward_rtol=T.FORWARD_RTOL if solver else None)
     loss = 0.5 * b.residual_norm ** 2
     row = {"point": label, "loss": loss, "grad_U_norm": b.grad_norm, "zero_tol": tol.value, "in_S_k": m.member,
@@ -237,7 +238,8 @@ def _theorem_4_4(ctx: Context) -> Result:
     zero = T.zero_loss_tol(Y)
     c = b.lower / b.residual_norm if b.residual_norm > 0 else 0.0
     ev.at_most("Φ at the zero-loss point", res.loss, zero)
-    ev.at_most("‖∇_U Φ‖ at the zero-loss point", b.grad_norm, T.critical_tol(b.upper / max(b.residual_norm, 1e-300), Y))
+    ev.at_most("‖∇_U Φ‖ at the zero-loss point", b.grad_norm,
+               T.critical_tol(b.upper / max(b.residual_norm, 1e-300), Y, outputs=model.apply(arch, res.params, ds.X)))
     ev.rank("zero-loss point: F_1 (in S_1)", m.F_k, S.N_WIDE)
     # reported, not decided: its distance to the zero-loss tolerance is the solver's last gradient
     # over Lemma 4.3's (loose) factor, not a property of the theorem

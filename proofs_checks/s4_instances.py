@@ -122,10 +122,11 @@ def class_targets(Y, Z=None, name: str = "Y") -> Hypothesis:
 
 
 def critical_tol(arch: Architecture, params, X, Y) -> T.Tolerance:
-    """The project's one definition of *critical*, ``‖∇Φ‖ ≤ 1e-10 ‖J‖₂ ‖Y‖`` (:func:`tolerances.critical_tol`)."""
+    """The project's one definition of *critical*, ``‖∇Φ‖ ≤ 1e-10 ‖J‖₂ max(‖Y‖, ‖F_L‖)`` (:func:`tolerances.critical_tol`)."""
     obj = D.objective(arch)
-    J = np.asarray(D.jacobian(obj, obj.layout.ravel(params), X))
-    return T.critical_tol(float(np.linalg.norm(J, 2)), Y)
+    theta = obj.layout.ravel(params)
+    J = np.asarray(D.jacobian(obj, theta, X))
+    return T.critical_tol(float(np.linalg.norm(J, 2)), Y, outputs=np.asarray(D.outputs(obj, theta, X)))
 
 
 def membership_margin(m: loss_surface.Membership) -> float:

@@ -46,11 +46,6 @@ def test_membership_stays_conclusive_where_float64_is_exact(activation, b, rank)
     assert m.conclusive and m.F_k.rank == rank and m.member == (rank == 4)
 
 
-@pytest.mark.xfail(strict=True, reason="tolerances.critical_tol floors ‖Y‖ at 1 (planted-bug test s22b keeps the "
-                   "floor for Y = 0), so with targets ~1e-12 any point whose outputs are ~1e-12 is 'critical' "
-                   "while the zero-loss tolerance (~1e-44) has no floor: a non-critical start is observed as a "
-                   "critical point in S_k with Φ > 0, a conclusive false 'fails' of Theorem 4.5. The residual's "
-                   "scale (max(‖Y‖, ‖F_L‖)) would be scale-invariant, but it changes the Y = 0 rule: not fixed here.")
 def test_tiny_class_targets_do_not_make_a_random_start_critical():
     arch = Architecture((3,), (Dense(8), Output(2)))
     X = np.random.default_rng(0).standard_normal((5, 3))

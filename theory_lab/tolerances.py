@@ -119,13 +119,27 @@ def zero_loss_tol(Y) -> Tolerance:
                      "residuals at 1e-10 of the targets (solver and rounding)")
 
 
-def critical_tol(jacobian_norm: float, Y) -> Tolerance:
-    """``‖∇Φ‖`` is zero when ``≤ GTOL_RTOL · ‖J‖₂ · max(‖Y‖, 1)`` (``‖Jᵀr‖ ≤ ‖J‖‖r‖``; band 10).
+def critical_tol(jacobian_norm: float, Y, outputs=None) -> Tolerance:
+    """``‖∇Φ‖`` is zero when ``≤ GTOL_RTOL · ‖J‖₂ · s`` (``‖Jᵀr‖ ≤ ‖J‖‖r‖``; band 10).
 
-    The floor of 1 on ``‖Y‖`` keeps the threshold positive for targets near 0, where the residual is set
-    by the outputs' own size and rounding rather than by ``Y``."""
-    return Tolerance(GTOL_RTOL * float(jacobian_norm) * max(_norm(Y), 1.0), SVD_BAND, "critical point",
-                     "gradient rounding and solver stopping rule, relative to ‖J‖‖Y‖")
+    ``s`` is the scale of the residual ``r = F_L − Y``: ``max(‖Y‖, ‖F_L‖)`` when the network's
+    ``outputs`` ``F_L`` are given (``‖r‖ ≤ 2s``, and both terms round at ``eps · s``), so the rule is the
+    same at every scale of the targets: targets ``1e-12 · e_c`` and outputs ~1e-12 are not critical
+    unless ``Jᵀr`` is small against ``‖J‖ · 1e-12``. (Both zero: ``r = 0`` and ``∇Φ = 0`` exactly; ``s = 1``.)
+    Without ``outputs``, ``s = max(‖Y‖, 1)``: a floor that keeps the threshold positive for ``Y = 0``
+    but calls any point critical whose outputs and targets are far below 1 -- pass ``outputs``.
+
+    Example:
+        >>> import numpy as np
+        >>> f"{critical_tol(2.0, np.full((1, 1), 3.0)).value:.0e}"
+        '6e-10'
+        >>> f"{critical_tol(2.0, np.full((1, 1), 1e-12), outputs=np.full((1, 1), 2e-12)).value:.0e}"
+        '4e-22'
+    """
+    scale = max(_norm(Y), 1.0) if outputs is None else (max(_norm(Y), _norm(outputs)) or 1.0)
+    return Tolerance(GTOL_RTOL * float(jacobian_norm) * scale, SVD_BAND, "critical point",
+                     "gradient rounding and solver stopping rule, relative to ‖J‖ max(‖Y‖, ‖F_L‖)"
+                     if outputs is not None else "gradient rounding and solver stopping rule, relative to ‖J‖‖Y‖")
 
 
 def eigen_tol(n: int, norm: float) -> Tolerance:
