@@ -164,3 +164,17 @@ def test_the_difference_row_is_the_jvp_not_any_direction():
     X = _nudge(np.random.default_rng(0).standard_normal((5, 3)), 3, 4, 0, 10)
     r = feature_rank(arch, sample_params(arch, 1), X, 1)
     assert r.rank == 4 and r.conclusive and r.unresolved == "" and r.below(5) is True
+
+
+def test_features_jvp_refuses_bad_directions_by_name():
+    from theory_lab.feature_maps import features_jvp
+
+    arch, params, X = _dense()
+    with pytest.raises(ValueError, match=r"`D` has shape \(2, 3\); expected the shape of `X0`, \(10, 3\)"):
+        features_jvp(arch, params, X, X[:2], 1)
+    with pytest.raises(ValueError, match="`D` contains NaN or Inf"):
+        features_jvp(arch, params, X, np.full_like(X, np.nan), 1)
+    with pytest.raises(TypeError, match="`X0` has dtype float32"):
+        features_jvp(arch, params, X.astype(np.float32), X, 1)
+    with pytest.raises(ValueError, match="`D` has shape \\(10, 4\\)"):
+        features_jvp(arch, params, X, np.zeros((10, 4)), 1)

@@ -412,6 +412,12 @@ def features_jvp(arch: Architecture, params, X0, D, k: int) -> np.ndarray:
         True
     """
     k = check_layer_index(arch, k, need_weights=False)
+    _model.check_inputs(arch, X0, "X0")
+    _model.check_inputs(arch, D, "D")
+    if np.shape(X0) != np.shape(D):
+        raise ValueError(f"`D` has shape {np.shape(D)}; expected the shape of `X0`, {np.shape(X0)} (one direction "
+                         "per sample).")
+    _model.check_params(params, arch=arch, upto=k)
     small, sub = _upto(arch, params, k)
     shape = (-1,) + tuple(arch.input_shape)
     X0, D = (np.reshape(np.asarray(a, np.float64), shape) for a in (X0, D))
