@@ -44,9 +44,10 @@ def assumption_3_1(arch: Architecture, X) -> tuple[Hypothesis, dict]:
 
 
 def assumption_2_4(arch: Architecture, upto: int) -> Hypothesis:
+    """Assumption 2.4 for layers ``1 … upto``; the detail: why each failing layer fails, else every layer's route."""
     report = arch.assumption_2_4(upto)  # the library's predicate, shared with theory_lab.strategies
-    return Hypothesis(f"Assumption 2.4 (layers 1..{upto}: patches cover their input and are distinct)",
-                      report.holds, "; ".join(report.reasons) or "all patches cover and are distinct")
+    return Hypothesis(f"Assumption 2.4 (layers 1..{upto}: some W_k gives U_k full rank)", report.holds,
+                      "; ".join(report.reasons or [name for name, _ in report.parts]) or "no conv layer")
 
 
 def wide_layer(arch: Architecture, k: int, N: int) -> Hypothesis:

@@ -84,9 +84,6 @@ def test_theorem_3_5_check_is_not_applicable_for_an_output_layer_or_nan_data(mon
     assert "nan data: X is float64 and finite" in unmet, unmet
 
 
-@pytest.mark.xfail(strict=True, reason="assumption_2_4 tests a sufficient condition (patches cover their input "
-                   "and are distinct sets); Assumption 2.4 itself (some W_k gives U_k full rank) can hold without it, "
-                   "and the theorems are then reported not applicable")
 def test_assumption_2_4_holds_when_some_filter_gives_a_full_rank_U():
     """Conv(1, (1,), stride 2) on (4, 1): patches {0}, {2} miss pixels 1 and 3, but U_1 = w [e_0, e_2] ∈ R^{4×2}
     has rank 2 = min(4, 2) for every w ≠ 0, so Assumption 2.4 holds."""

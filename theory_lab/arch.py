@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from theory_lab import activations as _act
+from theory_lab import generic_rank
 from theory_lab.layers import (  # noqa: F401  (re-exported: their home is layers)
     Conv,
     Dense,
@@ -52,9 +53,6 @@ __all__ = [
     "figure1",
     "named",
 ]
-
-
-
 
 
 @dataclass(frozen=True)
@@ -87,13 +85,26 @@ class LayerInfo:
 
     @property
     def flags(self) -> tuple[str, ...]:
-        """Warnings about Assumption 2.4 (legal layers outside the paper's standing assumptions)."""
+        """Warnings: patches miss a neuron of layer ``k−1`` or repeat a set (outside THEORY.md §1's patches).
+
+        Legal layers; whether Assumption 2.4 holds is :attr:`full_rank`'s question (neither flag settles it).
+        """
         out = []
         if self.has_weights and not self.covers_input:
-            out.append(f"layer {self.k}: patches do not cover layer {self.k - 1}; Assumption 2.4 can fail")
+            out.append(f"layer {self.k}: patches do not cover layer {self.k - 1}; Assumption 2.4 depends on "
+                       f"U_{self.k}'s generic rank")
         if self.has_weights and not self.distinct_patches:
-            out.append(f"layer {self.k}: two patches read the same neurons; Assumption 2.4 can fail")
+            out.append(f"layer {self.k}: two patches read the same neurons; Assumption 2.4 depends on "
+                       f"U_{self.k}'s generic rank")
         return tuple(out)
+
+    @functools.cached_property
+    def full_rank(self) -> generic_rank.FullRankDecision | None:
+        """Assumption 2.4 for this conv or patch layer (some ``W_k`` gives ``U_k`` full rank), decided once;
+        ``None`` for other layers. See :func:`theory_lab.generic_rank.decide`."""
+        if self.kind not in ("conv", "patch"):
+            return None
+        return generic_rank.decide(self.k, self.patches, int(np.prod(self.in_shape)), self.T, self.covers_input)
 
 
 @dataclass(frozen=True)
@@ -356,21 +367,32 @@ class Architecture:
         return int(k)
 
     def assumption_2_4(self, upto: int | None = None) -> AssumptionReport:
-        """Assumption 2.4 for layers ``1 … upto`` (default all): every conv layer's patches cover its input
-        and no two are the same set of neurons, so some ``W_k`` gives ``U_k`` full rank.
+        """Assumption 2.4 for layers ``1 … upto`` (default all): every conv layer admits some ``W_k`` with
+        ``U_k = M_k(W_k)`` of full rank ``min(n_{k-1}, n_k)``.
+
+        Each conv or patch layer is one part, decided by the cheapest exact route
+        (:func:`theory_lab.generic_rank.decide`): patches that cover their input with
+        ``T_k ≥ l_{k-1}`` (met); fewer covered neurons than ``min(n_{k-1}, n_k)`` (unmet for
+        every ``W_k``); else ``rank U_k`` modulo a prime at seeded integer filters. A layer too
+        large for the last is reported unmet, with the reason. Covering, distinct patches do
+        not suffice (Conv(2, (2, 2)) on (5, 5, 1): rank 23 < 25 for every ``W_1``). Part names
+        carry the route and its numbers; ``reasons`` say why each failing layer fails.
 
         Example:
-            >>> Architecture((6, 2, 1), (Conv(2, (1, 3), padding="SAME"), Output(1))).assumption_2_4().holds
+            >>> miss = Architecture((4, 1), (Conv(1, (1,), stride=2), Output(1)))  # U_1 = w [e_0, e_2]
+            >>> miss.flags != (), miss.assumption_2_4().holds
+            (True, True)
+            >>> dead = Architecture((4, 1), (Conv(1, (2,), stride=2, padding=((4, 0),)), Output(1)))
+            >>> dead.assumption_2_4().holds  # two windows lie in the padding: rank U_1 = 2 < 4
+            False
+            >>> Architecture((5, 5, 1), (Conv(2, (2, 2)), Output(1))).assumption_2_4().parts[0][1]
             False
         """
         upto = self.L if upto is None else self._k(upto)
-        parts, reasons = [], []
-        for info in self.info[:upto]:
-            if info.has_weights and info.kind not in ("dense", "output"):
-                ok = info.covers_input and info.distinct_patches
-                parts.append((f"layer {info.k}: patches cover and are distinct", ok))
-                reasons.extend(info.flags)
-        return AssumptionReport("Assumption 2.4", not reasons, tuple(parts), tuple(reasons))
+        decisions = [info.full_rank for info in self.info[:upto] if info.full_rank is not None]
+        return AssumptionReport("Assumption 2.4", all(d.holds for d in decisions),
+                                tuple((d.part, d.holds) for d in decisions),
+                                tuple(d.reason for d in decisions if not d.holds))
 
     def wide_layers(self, N: int) -> tuple[int, ...]:
         """Hidden layers ``k`` (``1 ≤ k ≤ L−1``) with ``n_k ≥ N``."""

@@ -127,11 +127,12 @@ def _conv(draw, shape, activations, biases, filters=None):
     T = filters if filters is not None else draw(st.integers(1, 3))
     spec = Conv(T, tuple(kernel), stride, padding, tuple(dilation), activation=draw(st.sampled_from(activations)),
                 bias=draw(st.sampled_from(biases)))
-    # keep Assumption 2.4 (the predicate the checks use): contiguous windows first, then 1x1 windows,
-    # which always cover their input and are distinct
+    # stay inside THEORY.md §1's patches (they cover their input and are distinct: no flags) and keep Assumption
+    # 2.4 (the predicate the checks use): contiguous windows first, then 1x1 windows, which always meet both
     for fallback in (spec, Conv(T, spec.kernel, 1, padding, 1, spec.activation, spec.bias),
                      Conv(T, (1,) * len(spatial), 1, "VALID", 1, spec.activation, spec.bias)):
-        if Architecture(shape, (fallback, Output(1))).assumption_2_4().holds:
+        arch = Architecture(shape, (fallback, Output(1)))
+        if not arch.flags and arch.assumption_2_4().holds:
             return fallback
     raise AssertionError(f"no conv layer meeting Assumption 2.4 on {shape}")  # pragma: no cover
 
