@@ -110,7 +110,8 @@ def test_patch_layer_def_2_1():
         assert info.patches.tolist() == [[0, 1], [1, 2], [3, 0]]
         assert arch.flags == ()
     uncovered = Architecture((4, 1), (PatchLayer(((0, 1), (1, 2)), 2), Output(1)))
-    assert uncovered.flags == ("layer 1: patches do not cover layer 0; Assumption 2.4 can fail",)
+    assert uncovered.flags == ("layer 1: patches do not cover layer 0; Assumption 2.4 depends on "
+                               "U_1's generic rank",)
 
 
 def test_maxpool_windows_def_2_3():
@@ -287,12 +288,14 @@ def test_strided_conv_that_misses_inputs_is_allowed_and_flagged():
     assert arch.widths == (7, 4, 1)
     assert arch.layer(1).patches.tolist() == [[0, 1], [3, 4]]  # neurons 2, 5, 6 unread
     assert not arch.layer(1).covers_input
-    assert arch.flags == ("layer 1: patches do not cover layer 0; Assumption 2.4 can fail",)
+    assert arch.flags == ("layer 1: patches do not cover layer 0; Assumption 2.4 depends on "
+                          "U_1's generic rank",)
     # the same stride with a covering kernel is not flagged
     assert Architecture((7, 1), (Conv(2, (3,), stride=3, padding="SAME"), Output(1))).flags == ()
     # zero padding can make two patches read the same neurons
     twin = Architecture((1, 1), (Conv(1, (2,), padding=((1, 1),)), Output(1)))
-    assert twin.flags == ("layer 1: two patches read the same neurons; Assumption 2.4 can fail",)
+    assert twin.flags == ("layer 1: two patches read the same neurons; Assumption 2.4 depends on "
+                          "U_1's generic rank",)
 
 
 def test_spec_normalisation():

@@ -159,10 +159,13 @@ def test_hypotheses_of_layer_k_read_layer_k_itself():
 def test_theorem_3_5_asks_assumption_2_4_up_to_layer_k():
     """Planted bug: ``theorem_3_5`` / ``theorem_3_4`` computed Assumption 2.4 for layer 1 only.
 
-    With stride 2, layer 2's patches miss the last of layer 1's five positions: Assumption 2.4 fails
-    at layer 2 (Lemma 2.5's full rank of U_2 is lost), so both theorems' hypotheses at k = 2 are unmet.
+    A 1-wide kernel at stride 2 reads positions 0, 2, 4 of layer 1's five: 12 of n_1 = 20 neurons, so
+    rank U_2 ≤ 12 < 20 = min(n_1, n_2 = 24) for every W_2. Assumption 2.4 fails at layer 2 (Lemma 2.5's
+    full rank of U_2 is lost), so both theorems' hypotheses at k = 2 are unmet. (Stride 2 with a 2-wide
+    kernel, which misses only the last position, keeps it: n_2 = 16 and U_2 has generic rank 16.)
     """
-    arch = _two_convs(stride2=2)
+    arch = Architecture((6, 1), (Conv(4, (2,), activation="sigmoid"), Conv(8, (1,), stride=2), Output(1)))
+    assert hyp.assumption_2_4(_two_convs(stride2=2), 2).met
     for theorem in (hyp.theorem_3_5, hyp.theorem_3_4):
         h24 = [h for h in theorem(arch, X, 2)[0] if h.name.startswith("Assumption 2.4")]
         assert len(h24) == 1 and h24[0].met is False and "layers 1..2" in h24[0].name

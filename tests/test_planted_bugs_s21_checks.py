@@ -147,14 +147,15 @@ def test_lemma_2_5_full_rank_of_a_narrowing_conv_is_rank_n_k(monkeypatch):
 def test_lemma_2_5_converse_needs_n_1_at_least_n_0(monkeypatch):
     """Planted bug: the converse's kept hypothesis ``n_1 ≥ n_0`` was the literal ``True``.
 
-    With 4 filters at stride 3 (``n_1 = 16 < n_0 = 64``), ``U_1`` has full rank 16 although patches
-    miss input neurons: the converse's instance does not break what it claims to, so *not applicable*.
+    With 4 1x1 filters at stride 3 (``n_1 = 36 < n_0 = 64``), Assumption 2.4 is broken (9 neurons read,
+    rank U_1 ≤ 9 < 36) but "full rank" means rank n_1, not n_0: the converse's instance does not show
+    what it claims to (missed inputs cost rank n_0), so *not applicable*, naming the unmet n_1 ≥ n_0.
     """
     monkeypatch.setattr(pf, "_uncovering_arch", lambda: Architecture(
-        (8, 8, 1), (Conv(4, (3, 3), stride=3, activation="sigmoid"), Output(1))))
+        (8, 8, 1), (Conv(4, (1, 1), stride=3, activation="sigmoid"), Output(1))))
     r = pf._lemma_2_5_converse(Context(0))
     assert r.verdict is Verdict.NOT_APPLICABLE, r.summary
-    assert "n_0 = 64, n_1 = 16" in r.summary
+    assert "n_0 = 64, n_1 = 36" in r.summary
 
 
 # ----------------------------------------------------------------------------- assumption-3.1 (foundations)

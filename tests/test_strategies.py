@@ -81,20 +81,25 @@ ISSUE_9_3 = Architecture((6, 6, 1), (Conv(1, (1, 2), stride=(1, 2)), Conv(1, (1,
                                      Conv(2, (1, 3), padding="SAME"), Output(1)))
 
 
-def test_issue_9_3_architecture_violates_assumption_2_4_and_the_checks_agree():
+def test_issue_9_3_architecture_repeats_patches_yet_meets_assumption_2_4():
+    """Layer 3 (a SAME kernel wider than its 2-wide input) reads the same two neurons in both patches of a row,
+    so the sufficient condition fails (a flag), but U_3 = [[w_1, w_0], [w_2, w_1]] per row has generic rank 12."""
     from proofs_checks import hypotheses as hyp
 
+    assert [f.split(";")[0] for f in ISSUE_9_3.flags] == ["layer 3: two patches read the same neurons"]
     report = ISSUE_9_3.assumption_2_4()
-    assert not report.holds and "layer 3: two patches read the same neurons" in report.reasons[0]
-    assert ISSUE_9_3.assumption_2_4(2).holds
-    assert hyp.assumption_2_4(ISSUE_9_3, 3).met is False and hyp.assumption_2_4(ISSUE_9_3, 2).met
+    assert report.holds and report.reasons == ()
+    assert "(exact: rank 12 = min(n_2, n_3) = 12 mod p" in report.parts[2][0]
+    assert hyp.assumption_2_4(ISSUE_9_3, 3).met and hyp.assumption_2_4(ISSUE_9_3, 2).met
 
 
 @settings(max_examples=60)
 @given(net=tls.networks(kinds=("conv2d",), input_shapes={"conv2d": ((6, 2, 1), (6, 6, 1))}, max_depth=3))
 def test_networks_never_draw_a_layer_violating_assumption_2_4(net):
-    """Issue 9.3: a SAME kernel wider than its input repeats a patch; the strategy must not draw it."""
+    """Issue 9.3: a SAME kernel wider than its input repeats a patch; the strategy must not draw it (its layers
+    stay inside THEORY.md §1's patches, no flags, so Assumption 2.4 holds by the sufficient condition)."""
     assert net.arch.assumption_2_4().holds, net.arch.assumption_2_4().reasons
+    assert not net.arch.flags, net.arch.flags
 
 
 @settings(max_examples=40)
