@@ -183,3 +183,19 @@ def test_the_same_architecture_gives_the_same_report(monkeypatch):
     monkeypatch.setattr(generic_rank, "PRIMES", (2, 3))
     reports = {Architecture(TWIN.input_shape, TWIN.layers).assumption_2_4() for _ in range(8)}
     assert len(reports) == 1, reports
+
+
+@pytest.mark.parametrize("p", [4, 2_147_483_647 * 2, 1, 2**31 + 11, 2.0, 2_147_483_627])
+def test_rank_mod_p_refuses_a_modulus_that_is_not_a_prime_below_2_31(p):
+    """A composite modulus is no field (2 has no inverse mod 4): the rank would be wrong, so it is refused."""
+    from theory_lab.generic_rank import rank_mod_p
+
+    with pytest.raises(ValueError, match=r"`p`=.* must be a prime in \[2, 2\^31\)"):
+        rank_mod_p(np.array([[1, 2], [3, 4]]), p)
+
+
+def test_the_primes_used_are_prime():
+    from theory_lab.generic_rank import PRIMES, _is_prime
+
+    assert all(_is_prime(p) for p in PRIMES)
+    assert [n for n in range(60) if _is_prime(n)] == [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59]

@@ -70,8 +70,9 @@ def rank_mod_p(A, p: int) -> int:
     A = np.asarray(A)
     if A.ndim != 2 or not np.issubdtype(A.dtype, np.integer):
         raise ValueError(f"`A` must be a 2-D integer array, got shape {A.shape} and dtype {A.dtype}.")
-    if not 2 <= p < 2**31:
-        raise ValueError(f"`p`={p} must be a prime in [2, 2^31) so that products of residues fit in int64.")
+    if not isinstance(p, (int, np.integer)) or not 2 <= p < 2**31 or not _is_prime(int(p)):
+        raise ValueError(f"`p`={p!r} must be a prime in [2, 2^31): elimination needs a field (every nonzero residue "
+                         "invertible) and products of residues must fit in int64; e.g. generic_rank.PRIMES[0].")
     A = np.mod(A.astype(np.int64), p)
     if A.shape[0] < A.shape[1]:
         A = A.T  # the loop runs over the shorter side: the rank is at most its length
@@ -95,6 +96,31 @@ def rank_mod_p(A, p: int) -> int:
             A[block] = (A[block] - A[rows, c][:, None] * row[cols][None, :] % p) % p
         rank += 1
     return rank
+
+
+def _is_prime(n: int) -> bool:
+    """Deterministic Miller–Rabin for ``n < 3.4e14`` (bases 2, 3, 5, 7, 11, 13, 17)."""
+    if n < 2:
+        return False
+    small = (2, 3, 5, 7, 11, 13, 17)
+    if n in small:
+        return True
+    if any(n % q == 0 for q in small):
+        return False
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d, s = d // 2, s + 1
+    for a in small:
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
 
 
 def weight_matrix(patches: np.ndarray, n_in: int, W: np.ndarray) -> np.ndarray:
