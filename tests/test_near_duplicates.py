@@ -178,3 +178,36 @@ def test_features_jvp_refuses_bad_directions_by_name():
         features_jvp(arch, params, X.astype(np.float32), X, 1)
     with pytest.raises(ValueError, match="`D` has shape \\(10, 4\\)"):
         features_jvp(arch, params, X, np.zeros((10, 4)), 1)
+
+
+def _cluster(activation: str):
+    """N = 10 distinct samples within a few ulps of one point: a cluster, not pairs."""
+    rng = np.random.default_rng(0)
+    arch = Architecture((3,), (Dense(12, activation=activation), Output(1)))
+    X = np.repeat(rng.standard_normal(3)[None], N, axis=0)
+    for i in range(1, N):
+        for c in range(3):
+            n = int(rng.integers(-4, 5))
+            for _ in range(abs(n)):
+                X[i, c] = np.nextafter(X[i, c], np.inf if n > 0 else -np.inf)
+    assert len(np.unique(X, axis=0)) == N
+    return arch, sample_params(arch, 1), X
+
+
+def test_a_cluster_of_ulp_close_samples_leaves_the_deficit_unresolved():
+    """Ten distinct samples within 4 ulps of one point, sigmoid units: float64 gives rank 1 (margin 21); the
+    first-order rows ``J Δ_i`` span at most 3 directions (rank 4 < 10), but the exact rows differ at second and
+    higher order too (sigmoid is not affine), so the deficit is below float64 resolution. Before session 28's
+    higher-order step it was a conclusive rank 1: a false *fails*."""
+    arch, params, X = _cluster("sigmoid")
+    r = feature_rank(arch, params, X, 1)
+    assert r.rank == 1 and r.margin >= r.band and not r.conclusive and r.below(N) is None
+    assert "second and higher order" in r.unresolved
+
+
+def test_a_cluster_in_an_affine_network_stays_a_conclusive_deficit():
+    """Converse: identity units make every row ``x W + b`` exactly affine in ``x`` (rank ≤ d + 1 = 4 < 10): no
+    higher-order terms exist, the first-order rows are exact, and the deficit stays conclusive."""
+    arch, params, X = _cluster("identity")
+    r = feature_rank(arch, params, X, 1)
+    assert r.rank <= 4 and r.conclusive and r.unresolved == "" and r.below(N) is True

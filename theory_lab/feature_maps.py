@@ -34,7 +34,7 @@ from theory_lab.arch import Architecture, Output
 from theory_lab.linalg import DEFAULT_BAND, RankReport, certify_rank_bound, rank_report
 from theory_lab.sampling import to_device
 
-__all__ = ["feature_rank", "features_upto", "features_jvp", "forward_upto", "full_weight_matrix", "duplicate_samples",
+__all__ = ["feature_rank", "features_upto", "features_jvp", "affine_everywhere", "forward_upto", "full_weight_matrix", "duplicate_samples",
            "check_layer_index"]
 
 def check_layer_index(arch: Architecture, k, N: int | None = None, *, need_weights: bool = True) -> int:
@@ -164,7 +164,7 @@ def _saturation(arch: Architecture, k: int, F, G, report: RankReport, varies: np
     Gc, Fc = G - G.mean(axis=0), F - F.mean(axis=0)
     constant = varies & (np.linalg.norm(Fc, axis=0) <= report.tol)
     affine = np.zeros_like(constant)
-    if act.analytic and not _affine_everywhere(act.name):
+    if act.analytic and not affine_everywhere(act.name):
         slope = (Gc * Fc).sum(axis=0) / np.where(varies, (Gc * Gc).sum(axis=0), 1.0)
         affine = varies & ~constant & (np.linalg.norm(Fc - slope * Gc, axis=0) <= report.tol)
     polynomial = np.zeros_like(constant)
@@ -230,7 +230,7 @@ def _saturated_entries(act, k: int, F, G, report: RankReport, target: int, disti
     against full rank. A deficiency that survives any values of those entries stays. The units
     found unresolved as a whole (``units_free``) are free too.
     """
-    if _affine_everywhere(act.name):
+    if affine_everywhere(act.name):
         return ""
     asymptotic, bounds = _asymptotic_entries(act.name, G, report.tol)
     free = np.broadcast_to(units_free, G.shape) | asymptotic
@@ -287,7 +287,7 @@ def _earlier_saturation(arch: Architecture, params, fw, k: int, report: RankRepo
     for l in range(1, k + 1):
         info = arch.layer(l)
         act = _act.get(info.activation) if info.activation else None
-        if act is None or not act.analytic or _affine_everywhere(act.name):
+        if act is None or not act.analytic or affine_everywhere(act.name):
             continue
         F_l, G_l = np.asarray(fw.F[l]), np.asarray(fw.G[l])
         tol = report.tol if l == k else rank_report(F_l, name=f"F_{l}").tol
@@ -342,7 +342,7 @@ def _asymptote_deviation(name: str) -> tuple[tuple[np.ndarray, np.ndarray], ...]
 
 
 @functools.lru_cache(maxsize=64)
-def _affine_everywhere(name: str) -> bool:
+def affine_everywhere(name: str) -> bool:
     """True when σ is affine (the identity): an analytic σ affine on an interval is affine everywhere."""
     return _polynomial_everywhere(name, 1)
 

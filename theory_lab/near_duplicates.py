@@ -19,6 +19,12 @@ a difference in the kernel of ``U_1``, give equal rows in exact arithmetic too),
 zero (dead ReLU units pass no difference on, exactly). A pair whose exact rows are equal but whose
 JVP is rounding noise can only make the deficit *unresolved*, never certify a rank.
 
+A group of three or more near-duplicate samples (a cluster a few ulps wide) has first-order rows
+``J Δ_i`` that span at most ``rank J`` directions; its exact rows differ at second and higher order
+too. Where some σ up to layer ``k`` is not affine those terms are non-zero and below rounding, so the
+rows of such a group are set free (random values) before the rank is read; an affine network keeps
+its first-order rows, which are exact there.
+
 Example:
     >>> import numpy as np
     >>> from theory_lab.arch import Architecture, Dense, Output
@@ -109,17 +115,46 @@ def near_duplicate_rows(arch, params, X, F, k: int, report: RankReport, target: 
     scale = max(float(np.linalg.norm(F, axis=1).max()), 1.0)
     for m, d, s in zip(np.asarray(members)[keep], delta[keep], size[keep]):
         G[m] = d * (scale / s)
-    reach = rank_report(G, name=f"F_{k}").rank
-    if reach < target:
-        return ""
+    reach = first = rank_report(G, name=f"F_{k}").rank
+    higher = ""
+    if first < target:
+        reach, higher = _higher_order(arch, k, F, G, rep, np.asarray(members)[keep], scale)
+        if reach < target:
+            return ""
     shown = [(rep[m], m) for m in np.asarray(members)[keep]][:4]
+    how = (f"with those rows replaced by them (a row operation) F_{k} reaches rank {reach} >= {target}" if not higher
+           else f"with those rows replaced by them (a row operation) F_{k} reaches rank {first} only, but {higher}; "
+                f"with their rows free F_{k} reaches rank {reach} >= {target}")
     return (f"near-duplicate samples, tolerance {report.tol:.1e}: samples "
             + "; ".join(f"[{a}, {b}]" for a, b in shown)
             + (f" (and {int(keep.sum()) - 4} more)" if keep.sum() > 4 else "")
             + f" are distinct, but their rows of F_{k} are equal to within the tolerance; their exact differences "
-            f"(directional derivatives J·(x_j − x_i), at most {float(size[keep].max()):.1e}) are not zero, and with "
-            f"those rows replaced by them (a row operation) F_{k} reaches rank {reach} >= {target}, so the missing "
-            f"rank {target - report.rank} is below float64 resolution")
+            f"(directional derivatives J·(x_j − x_i), at most {float(size[keep].max()):.1e}) are not zero, and {how}, "
+            f"so the missing rank {target - report.rank} is below float64 resolution")
+
+
+def _higher_order(arch, k: int, F, G, rep, freed, scale: float) -> tuple[int, str]:
+    """The rank when rows of groups of ≥ 3 near-duplicate samples are free (random), and why they may be.
+
+    In a group ``x_0, x_0 + Δ_1, …, x_0 + Δ_m`` the first-order rows ``J Δ_i`` span at most ``rank J``
+    directions; the exact rows differ also at second and higher order (``½ Δ_iᵀ ∇²f Δ_i``), far below
+    rounding. Where some σ of layers ``1 … k`` is not affine those terms are not zero, so the rows of such a
+    group are known only up to terms float64 cannot show: they are set free (random values; the largest rank
+    is attained generically). An affine network (every σ the identity) keeps its first-order rows: they are
+    exact there. Returns ``(rank, note)``; ``(rank of G, "")`` when nothing is freed.
+    """
+    per_group = np.bincount([rep[m] for m in freed], minlength=len(rep))  # distinct samples beside the first
+    big = [m for m in freed if per_group[rep[m]] >= 2]
+    nonlinear = [info.k for info in arch.info[:k]
+                 if info.activation is not None and not _fm.affine_everywhere(info.activation)]
+    if not big or not nonlinear:
+        return rank_report(G, name=f"F_{k}").rank, ""
+    H = np.array(G, copy=True)
+    H[big] = np.random.default_rng(0).standard_normal((len(big), F.shape[1])) * scale
+    groups = sorted({rep[m] for m in big})
+    return rank_report(H, name=f"F_{k}").rank, (
+        f"{len(groups)} group(s) of ≥ 3 near-duplicate samples (first samples {groups[:4]}) differ also at second "
+        f"and higher order, which the non-affine σ of layer(s) {nonlinear} makes non-zero and float64 cannot show")
 
 
 def _components(N: int, pairs) -> list[int]:
