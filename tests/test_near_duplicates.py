@@ -32,9 +32,20 @@ def _nudge(X, i: int, j: int, coord, steps: int = 1):
 def test_pairs_are_distinct_samples_with_close_rows():
     F = np.array([[0.0, 1.0], [0.0, 1.0], [0.0, 1.0 + 2.3e-16], [3.0, 0.0], [3.0, 1e-3]])
     X = np.array([[0.0], [0.0], [1e-16], [1.0], [2.0]])
-    assert near_duplicate_pairs(F, X, 1e-14) == [(0, 2), (1, 2)]  # (0, 1) are the same sample
-    assert near_duplicate_pairs(F, X, 1e-2) == [(0, 2), (1, 2), (3, 4)]
+    assert near_duplicate_pairs(F, X, 1e-14) == [(0, 2)]  # (0, 1) are the same sample; 1 joins through it
+    assert near_duplicate_pairs(F, X, 1e-2) == [(0, 2), (3, 4)]
     assert near_duplicate_pairs(F, X, 0.0) == []
+
+
+def test_equal_rows_of_distinct_samples_are_linked_in_a_star_not_all_pairs():
+    """Dead ReLU units can make hundreds of rows zero: linking each to the first keeps the pairs O(N)."""
+    F = np.zeros((300, 4))
+    F[:5] = np.arange(20.0).reshape(5, 4)
+    X = np.arange(300.0)[:, None]
+    pairs = near_duplicate_pairs(F, X, 1e-12)
+    assert pairs == [(5, j) for j in range(6, 300)]
+    X[7] = X[5]  # the same sample as the leader: rows equal in exact arithmetic, no pair
+    assert (5, 7) not in near_duplicate_pairs(F, X, 1e-12)
 
 
 def test_pairs_do_not_depend_on_the_order_of_the_samples():
@@ -45,7 +56,7 @@ def test_pairs_do_not_depend_on_the_order_of_the_samples():
     X = rng.standard_normal((40, 2))
     perm = rng.permutation(40)
     found = {tuple(sorted((perm[a], perm[b]))) for a, b in near_duplicate_pairs(F[perm], X[perm], 1e-13)}
-    assert found == set(near_duplicate_pairs(F, X, 1e-13)) == {(4, 17), (4, 30), (17, 30)}
+    assert found == set(near_duplicate_pairs(F, X, 1e-13)) == {(4, 17), (4, 30), (17, 30)}  # distinct rows: all
 
 
 @pytest.mark.parametrize("steps", [1, 1000])

@@ -51,10 +51,13 @@ _EPS = float(np.finfo(np.float64).eps)
 
 
 def near_duplicate_pairs(F, X, radius: float) -> list[tuple[int, int]]:
-    """Pairs ``i < j`` of distinct samples (``X[i] ≠ X[j]``) whose rows of ``F`` are within ``radius``.
+    """Pairs ``i < j`` of distinct samples (``X[i] ≠ X[j]``) whose rows of ``F`` are within ``radius``: enough
+    pairs to connect every such sample to its group, not every pair.
 
-    Rows are sorted by a fixed random projection (``|u·(f_i − f_j)| ≤ ‖f_i − f_j‖``), so only
-    neighbours in that order are compared: ``O(N log N)`` for generic data.
+    Equal rows are linked to the first of them (a star: dead ReLU units can make hundreds of rows zero, and
+    all their pairs would cost ``O(N²)``). The distinct rows are sorted by a fixed random projection
+    (``|u·(f_i − f_j)| ≤ ‖f_i − f_j‖``), so only neighbours in that order are compared: ``O(N log N)`` for
+    generic data.
 
     Args:
         F: ``(N, n)`` float64.
@@ -67,20 +70,23 @@ def near_duplicate_pairs(F, X, radius: float) -> list[tuple[int, int]]:
         >>> near_duplicate_pairs(F, np.array([[0.0], [1e-17], [1.0]]), 1e-15)
         [(0, 1)]
     """
-    F = np.asarray(F, dtype=np.float64)
+    F = np.asarray(F, dtype=np.float64) + 0.0  # + 0.0: -0.0 becomes 0.0
     rows = np.asarray(X, dtype=np.float64).reshape(F.shape[0], -1) + 0.0
-    u = np.random.default_rng(0).standard_normal(F.shape[1])
-    u /= np.linalg.norm(u)
-    p = F @ u
-    reach = radius + 4 * F.shape[1] * _EPS * float((np.abs(F) @ np.abs(u)).max(initial=0.0))
-    order = np.argsort(p, kind="stable")
-    pairs = set()
-    for a, i in enumerate(order):
-        for j in order[a + 1:]:
-            if p[j] - p[i] > reach:
-                break
-            if np.linalg.norm(F[i] - F[j]) <= radius and not np.array_equal(rows[i], rows[j]):
-                pairs.add((int(min(i, j)), int(max(i, j))))
+    _, first, inverse = np.unique(F, axis=0, return_index=True, return_inverse=True)
+    leader = first[np.ravel(inverse)]
+    pairs = {(int(a), int(b)) for b, a in enumerate(leader) if a != b and not np.array_equal(rows[a], rows[b])}
+    if radius > 0:
+        u = np.random.default_rng(0).standard_normal(F.shape[1])
+        u /= np.linalg.norm(u)
+        p = F @ u
+        reach = radius + 4 * F.shape[1] * _EPS * float((np.abs(F) @ np.abs(u)).max(initial=0.0))
+        order = first[np.argsort(p[first], kind="stable")]
+        for a, i in enumerate(order):
+            for j in order[a + 1:]:
+                if p[j] - p[i] > reach:
+                    break
+                if np.linalg.norm(F[i] - F[j]) <= radius and not np.array_equal(rows[i], rows[j]):
+                    pairs.add((int(min(i, j)), int(max(i, j))))
     return sorted(pairs)
 
 
