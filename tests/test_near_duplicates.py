@@ -222,3 +222,15 @@ def test_a_cluster_in_an_affine_network_stays_a_conclusive_deficit():
     arch, params, X = _cluster("identity")
     r = feature_rank(arch, params, X, 1)
     assert r.rank <= 4 and r.conclusive and r.unresolved == "" and r.below(N) is True
+
+
+def test_tiny_features_keep_their_scale_when_rows_are_replaced():
+    """F_2 ~ 1e-20 (layer 2's weights scaled down): the JVP rows are scaled to the other rows' size, not to 1, or
+    the other rows would fall below the rank tolerance and the deficit would stay (falsely) conclusive."""
+    arch = Architecture((3,), (Dense(12, activation="sigmoid"), Dense(11, activation="identity"), Output(1)))
+    params = sample_params(arch, 2)
+    params = with_layer(params, 2, W=np.asarray(params["layer_2"]["W"]) * 1e-20,
+                        b=np.asarray(params["layer_2"]["b"]) * 1e-20)
+    X = _nudge(np.random.default_rng(0).standard_normal((N, 3)), 0, 5, 2)
+    r = feature_rank(arch, params, X, 2)
+    assert r.rank == 9 and r.margin >= r.band and not r.conclusive and "samples [0, 5]" in r.unresolved

@@ -118,7 +118,7 @@ def near_duplicate_rows(arch, params, X, F, k: int, report: RankReport, target: 
     if not keep.any():
         return ""
     G = np.array(F, copy=True)
-    scale = max(float(np.linalg.norm(F, axis=1).max()), 1.0)
+    scale = float(np.linalg.norm(F, axis=1).max()) or 1.0  # the rows' own size: a floor would drown tiny rows
     for m, d, s in zip(np.asarray(members)[keep], delta[keep], size[keep]):
         G[m] = d * (scale / s)
     reach = first = rank_report(G, name=f"F_{k}").rank
