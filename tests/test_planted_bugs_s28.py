@@ -8,11 +8,11 @@ the CLI, the curvature and loss-surface suites) before it counted as one. 80 mut
 existing suite (two of them, ``level`` ignored and the pool check one layer late in ``gradient_probes``,
 repeat s23 plants), 16 survived. 3 survivors are equivalent: ``_off_sign``'s tie case flipped and the sign
 dropped from ``W_k`` in ``witness`` (every built-in activation has its off side at −∞, sign +1, and the
-sign cannot change the pre-activation anyway, see the second xfail), and ``continue`` for ``break`` in the
+sign could not change the pre-activation before the fix, see the last test), and ``continue`` for ``break`` in the
 sorted window of ``near_duplicate_pairs`` (same pairs, more work). The other 13 are killed by the tests
 below, each run with its bug planted (fails) and without it (passes).
 
-Two library bugs were found and are left to the lead as strict xfails at the end: the near-duplicate
+Two library bugs were found (strict xfails at first; the lead fixed both in stop 28, the tests at the end pass): the near-duplicate
 rescue scales the replaced rows to ``max(‖row‖, 1)``, so the verdict on ``F_k`` changes under an exact
 power-of-two scale of the features (a false conclusive deficit at ``2^-50``); and ``construct_full_rank``
 sets the pre-activation to ``α(A − θ)`` whatever the off side of ``σ``, so for an activation that vanishes
@@ -242,18 +242,16 @@ def test_a_near_duplicate_behind_a_max_pooling_first_layer_is_freed_only_through
         assert r.conclusive is (not freed) and ("samples [3, 7] are distinct" in r.unresolved) is freed
 
 
-# ----------------------------------------------------------------------------- real bugs found (not fixed here)
+# ----------------------------------------------------------------------------- real bugs found (fixed by the lead, stop 28)
 
 
-@pytest.mark.xfail(strict=True, reason="near_duplicate_rows scales the replaced rows to max(‖row‖, 1): below 1 the "
-                   "floor inflates the tolerance of the re-read rank, so the verdict depends on the scale of F_k")
 def test_a_near_duplicate_verdict_does_not_depend_on_a_power_of_two_scale_of_the_features():
     """Real bug. ReLU is positively homogeneous, so scaling layer 1's weights and biases by ``2^-50`` scales
     ``F_1`` by exactly ``2^-50`` in float64: every singular value, tolerance and margin scales with it and the
     rank evidence is the same (rank 9, margin 130). At scale 1 the near-duplicate pair [3, 7] leaves the deficit
     unresolved; at ``2^-50`` the replaced rows are scaled to 1 instead of to the rows' size (~1e-15), the
     re-read rank loses the other rows under the inflated tolerance, and the deficit becomes conclusive: a false
-    *fails* of Theorem 3.5 in exact arithmetic. Fix (checked): ``scale = max row norm, or 1 when F = 0``."""
+    *fails* of Theorem 3.5 in exact arithmetic. Fixed: ``scale = max row norm, or 1 when F = 0``."""
     from theory_lab.arch import Architecture, Dense, Output
     from theory_lab.feature_maps import feature_rank
     from theory_lab.sampling import sample_params, with_layer
@@ -274,15 +272,12 @@ def test_a_near_duplicate_verdict_does_not_depend_on_a_power_of_two_scale_of_the
     assert not tiny.conclusive and "samples [3, 7] are distinct" in tiny.unresolved
 
 
-@pytest.mark.xfail(strict=True, reason="construct_full_rank sets W_k = sign·α·W, b_k = −α·θ: the pre-activation is "
-                   "α(A − θ) whatever the sign, so for σ → 0 at +∞ the assigned neurons are on, not off, for the "
-                   "samples assigned after them")
 def test_the_witness_is_triangular_for_an_activation_that_vanishes_at_plus_infinity(monkeypatch):
     """Real bug. ``σ(t) = sigmoid(−t)`` meets Assumption 3.2 (a) (limits 1 and 0) and is analytic, so Theorem
     3.4 applies; ``_off_sign`` finds its off side at ``+∞`` (−1). The construction should make each assigned
     neuron off for every later sample, as the module docstring says (``features[order][:, neurons]`` triangular
     in the limit of large α). It is the reverse: diagonal ≈ 0, below it ≈ 1; the witness is still verified by
-    its rank, so no false verdict, only the documented construction is not the one run. Fix (checked):
+    its rank, so no false verdict, only the documented construction is not the one run. Fixed:
     ``W = α·W, b = −sign·α·θ`` (pre-activation ``sign·α·(A − θ)``)."""
     import jax
 

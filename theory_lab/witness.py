@@ -246,7 +246,7 @@ def construct_full_rank(arch: Architecture, X, k: int, *, key=0, attempts: int =
         half = 0.5 * float(gaps.min())
         for c in ((1.0,) if homogeneous else alphas):
             alpha = 1.0 if homogeneous else c / half
-            cand = with_layer(params, k, W=sign * alpha * W, b=-alpha * theta)
+            cand = with_layer(params, k, W=alpha * W, b=-sign * alpha * theta)  # pre-activation sign·α·(A − θ)
             F = features_upto(arch, cand, X, k)
             rep = rank_report(F, band=band, name=f"F_{k}")
             U = {l: rank_report(full_weight_matrix(arch, cand, l), band=band, name=f"U_{l}")
