@@ -29,6 +29,7 @@ import jax
 import numpy as np
 
 from theory_lab import activations as _act
+from theory_lab import generic_rank
 from theory_lab import model as _model
 from theory_lab.arch import Architecture, Output
 from theory_lab.linalg import DEFAULT_BAND, RankReport, certify_rank_bound, rank_report
@@ -455,9 +456,4 @@ def full_weight_matrix(arch: Architecture, params, k: int) -> np.ndarray:
     W = np.asarray(params[f"layer_{k}"]["W"])
     if info.kind in ("dense", "output"):
         return W
-    idx = info.patches  # (P, l); -1 marks zero padding
-    U = np.zeros((arch.widths[k - 1], info.n))
-    p, j = np.nonzero(idx >= 0)
-    cols = p[:, None] * info.T + np.arange(info.T)[None, :]
-    np.add.at(U, (np.broadcast_to(idx[p, j][:, None], cols.shape), cols), W[j])
-    return U
+    return generic_rank.weight_matrix(info.patches, arch.widths[k - 1], W.astype(np.float64, copy=False))
