@@ -127,8 +127,8 @@ def weight_matrix(patches: np.ndarray, n_in: int, W: np.ndarray) -> np.ndarray:
     """``U_k = M_k(W)`` ``(n_{k-1}, P·T)`` from a layer's patch indices, in W's dtype (int64 for exact work).
 
     Column ``h = p·T + t`` (0-based) is filter ``t`` applied to patch ``p``; ``-1`` in
-    ``patches`` marks zero padding; a neuron read twice by one patch gets the sum. The same
-    construction as :func:`theory_lab.feature_maps.full_weight_matrix` (a test checks it).
+    ``patches`` marks zero padding; a neuron read twice by one patch gets the sum. The builder
+    :func:`theory_lab.feature_maps.full_weight_matrix` calls (tests compare it with the jax twin).
 
     Args:
         patches: int array ``(P, l)`` of indices into the flattened layer ``k−1``.
