@@ -192,7 +192,8 @@ class Evidence:
         def ge(r):  # rank ≥ r  ⟺  σ_r > tol
             if r <= 0:
                 return math.inf
-            return sigma(r) / tol if tol > 0 else (math.inf if sigma(r) > 0 else 0.0)
+            floor = max(tol, float(report.forward_error))  # a forward error the SVD tolerance does not model
+            return sigma(r) / floor if floor > 0 else (math.inf if sigma(r) > 0 else 0.0)
 
         def le(r):  # rank ≤ r  ⟺  σ_{r+1} ≤ tol
             v = sigma(r + 1)

@@ -27,7 +27,7 @@ import numpy as np
 
 from theory_lab.validate import is_integer, is_real
 
-__all__ = ["RankReport", "rank_report", "certify_rank_bound", "singular_values", "Inertia", "inertia_report", "DEFAULT_BAND"]
+__all__ = ["RankReport", "rank_report", "certify_rank_bound", "with_forward_error", "singular_values", "Inertia", "inertia_report", "DEFAULT_BAND"]
 
 DEFAULT_BAND = 10.0
 
@@ -50,6 +50,9 @@ class RankReport:
             construction rather than read off its singular values (e.g. two equal samples give two
             equal rows of ``F_k``); ``None`` when there is none. See :func:`certify_rank_bound`.
         certificate: what proves ``rank_bound`` (which rows coincide); ``""`` when there is none.
+        forward_error: a bound on ``‖computed − exact‖₂`` for a matrix computed with an error the SVD
+            tolerance does not model (cancellation in a forward pass); by Weyl's inequality a singular
+            value certifies rank only above ``max(tol, forward_error)`` (:func:`with_forward_error`).
     """
 
     shape: tuple[int, int]
@@ -61,6 +64,12 @@ class RankReport:
     unresolved: str = ""
     rank_bound: int | None = None
     certificate: str = ""
+    forward_error: float = 0.0
+
+    @property
+    def floor(self) -> float:
+        """``max(tol, forward_error)``: what a singular value must exceed to certify rank in exact arithmetic."""
+        return max(self.tol, self.forward_error)
 
     @property
     def full_rank(self) -> bool:
@@ -117,7 +126,7 @@ class RankReport:
         sigma = float(s[n - 1])
         met = sigma > self.tol
         if met:
-            margin = sigma / self.tol if self.tol > 0 else math.inf
+            margin = sigma / self.floor if self.floor > 0 else math.inf
         else:
             margin = self.tol / sigma if sigma > 0 else math.inf
         return met, min(margin, 1.0) if self.unresolved else margin
@@ -152,7 +161,7 @@ class RankReport:
         of ``tol`` may count either way (at a factor of exactly ``band`` the margin decides, as in
         :attr:`conclusive`); ``high`` is ``min(shape)`` when ``unresolved``, and never above ``rank_bound``."""
         s, tol, band = self.singular_values, self.tol, self.band
-        lo = int(np.sum(s >= tol * band)) if tol > 0 else self.rank
+        lo = int(np.sum(s >= self.floor * band)) if self.floor > 0 else self.rank
         hi = int(np.sum(s > tol / band)) if tol > 0 else self.rank
         if self.unresolved:
             hi = max(hi, min(self.shape))
@@ -168,6 +177,7 @@ class RankReport:
             "sigma_min": self.sigma_min, "ratio": self.ratio, "tol": self.tol,
             "margin": self.margin, "band": self.band, "conclusive": self.conclusive,
             "unresolved": self.unresolved, "rank_bound": self.rank_bound, "certificate": self.certificate,
+            "forward_error": self.forward_error,
             "smallest_singular_values": s[-max_values:][::-1].tolist(),
         }
 
@@ -242,6 +252,27 @@ def rank_report(A, *, tol: float | None = None, rtol: float | None = None,
     above = s[rank - 1] / tol if rank > 0 and tol > 0 else np.inf
     below = tol / s[rank] if rank < s.size and s[rank] > 0 else np.inf
     return RankReport((rows, cols), s, float(tol), rank, float(min(above, below)), band)
+
+
+def with_forward_error(report: RankReport, bound: float, why: str = "") -> RankReport:
+    """``report`` for a matrix computed with error ``‖computed − exact‖₂ ≤ bound``: the counted singular values
+    must clear ``max(tol, bound)``, so the margin on that side becomes ``σ_rank / max(tol, bound)``; ``why``
+    (say where the error comes from) goes to ``unresolved`` when that margin is below the band.
+
+    Example:
+        >>> r = with_forward_error(rank_report(np.diag([1.0, 1e-9])), 1e-9, "cancellation")
+        >>> r.rank, r.conclusive, r.rank_range()
+        (2, False, (1, 2))
+    """
+    if not (is_real(bound) and 0 <= bound < np.inf):
+        raise ValueError(f"`bound`={bound!r} must be a finite non-negative error bound.")
+    out = replace(report, forward_error=float(bound))
+    if report.rank > 0 and out.floor > report.tol:
+        above = float(report.singular_values[report.rank - 1]) / out.floor
+        out = replace(out, margin=min(report.margin, above))
+        if above < report.band and why and not report.unresolved:
+            out = replace(out, unresolved=why)
+    return out
 
 
 def certify_rank_bound(report: RankReport, bound: int, certificate: str) -> RankReport:
