@@ -88,3 +88,35 @@ def test_with_forward_error_margin_and_range():
     assert not near.conclusive and near.unresolved == "cancellation" and near.rank_range() == (1, 2)
     with pytest.raises(ValueError, match="`bound`=-1.0 must be a finite non-negative"):
         with_forward_error(r, -1.0)
+
+
+def _cluster(seed_params: int, equal_units: bool):
+    """Dense 3 → 10 sigmoid, samples 1 and 2 one and three ulps from sample 0 (a group of three)."""
+    arch = Architecture((3,), (Dense(N, activation="sigmoid"), Output(1)))
+    X = np.random.default_rng(0).standard_normal((N, 3))
+    for j, m in ((1, 1), (2, 3)):
+        X[j] = X[0]
+        X[j, j] = X[0, j] + m * np.spacing(X[0, j])
+    p = sample_params(arch, seed_params)
+    if equal_units:  # unit 9 = unit 8: equal columns of F_1 at every input, so rank F_1 ≤ 9 exactly
+        W, b = np.array(p["layer_1"]["W"]), np.array(p["layer_1"]["b"])
+        W[:, 9], b[9] = W[:, 8], b[8]
+        p = {**p, "layer_1": {"W": W, "b": b}}
+    return arch, p, X
+
+
+def test_freed_cluster_rows_keep_equal_units_equal():
+    """Was: the cluster's rows set to random vectors broke the equality of columns 8 and 9 and the report said
+    'with their rows free F_1 reaches rank 10', unresolved, while rank F_1 ≤ 9 < N in exact arithmetic."""
+    arch, p, X = _cluster(1, equal_units=True)
+    r = feature_rank(arch, p, X, 1)
+    assert r.rank < N and r.conclusive and not r.unresolved
+    assert Evidence().rank("F_1", r, N).conclusive
+
+
+def test_freed_cluster_rows_still_resolve_generic_units():
+    """Converse: the same cluster with generic units stays unresolved (its exact rank can be N). The branch that
+    frees rows with generic units is pinned by tests/test_near_duplicates.py (ten samples within 4 ulps)."""
+    arch, p, X = _cluster(1, equal_units=False)
+    r = feature_rank(arch, p, X, 1)
+    assert r.rank < N and not r.conclusive and "near-duplicate samples" in r.unresolved

@@ -22,7 +22,7 @@ JVP is rounding noise can only make the deficit *unresolved*, never certify a ra
 A group of three or more near-duplicate samples (a cluster a few ulps wide) has first-order rows
 ``J Δ_i`` that span at most ``rank J`` directions; its exact rows differ at second and higher order
 too. Where some σ up to layer ``k`` is not affine those terms are non-zero and below rounding, so the
-rows of such a group are set free (random values) before the rank is read; an affine network keeps
+rows of such a group are set free (the features at generic points) before the rank is read; an affine network keeps
 its first-order rows, which are exact there.
 
 Example:
@@ -124,7 +124,7 @@ def near_duplicate_rows(arch, params, X, F, k: int, report: RankReport, target: 
     reach = first = rank_report(G, name=f"F_{k}").rank
     higher = ""
     if first < target:
-        reach, higher = _higher_order(arch, k, F, G, rep, np.asarray(members)[keep], scale)
+        reach, higher = _higher_order(arch, params, X, k, G, rep, np.asarray(members)[keep])
         if reach < target:
             return ""
     shown = [(rep[m], m) for m in np.asarray(members)[keep]][:4]
@@ -139,15 +139,19 @@ def near_duplicate_rows(arch, params, X, F, k: int, report: RankReport, target: 
             f"so the missing rank {target - report.rank} is below float64 resolution")
 
 
-def _higher_order(arch, k: int, F, G, rep, freed, scale: float) -> tuple[int, str]:
-    """The rank when rows of groups of ≥ 3 near-duplicate samples are free (random), and why they may be.
+def _higher_order(arch, params, X, k: int, G, rep, freed) -> tuple[int, str]:
+    """The rank when rows of groups of ≥ 3 near-duplicate samples are free, and why they may be.
 
     In a group ``x_0, x_0 + Δ_1, …, x_0 + Δ_m`` the first-order rows ``J Δ_i`` span at most ``rank J``
     directions; the exact rows differ also at second and higher order (``½ Δ_iᵀ ∇²f Δ_i``), far below
     rounding. Where some σ of layers ``1 … k`` is not affine those terms are not zero, so the rows of such a
-    group are known only up to terms float64 cannot show: they are set free (random values; the largest rank
-    is attained generically). An affine network (every σ the identity) keeps its first-order rows: they are
-    exact there. Returns ``(rank, note)``; ``(rank of G, "")`` when nothing is freed.
+    group are known only up to terms float64 cannot show: they are set free. Free means the features at
+    other, generic points (the samples moved by random amounts of the data's size), not random vectors:
+    the rows must keep the relations that hold between the columns as functions (two units equal in exact
+    arithmetic give equal columns at every input, so no choice of samples lifts the rank past them), and the
+    largest rank over the points is attained generically. An affine network (every σ the identity) keeps
+    its first-order rows: they are exact there. Returns ``(rank, note)``; ``(rank of G, "")`` when nothing
+    is freed.
     """
     per_group = np.bincount([rep[m] for m in freed], minlength=len(rep))  # distinct samples beside the first
     big = [m for m in freed if per_group[rep[m]] >= 2]
@@ -155,8 +159,11 @@ def _higher_order(arch, k: int, F, G, rep, freed, scale: float) -> tuple[int, st
                  if info.activation is not None and not _fm.affine_everywhere(info.activation)]
     if not big or not nonlinear:
         return rank_report(G, name=f"F_{k}").rank, ""
+    spread = float(np.std(X)) or float(np.abs(X).max()) or 1.0
+    Z = np.array(X, copy=True)  # the same shape as X: the forward pass is already compiled for it
+    Z[big] = X[big] + np.random.default_rng(0).standard_normal(X[big].shape) * spread
     H = np.array(G, copy=True)
-    H[big] = np.random.default_rng(0).standard_normal((len(big), F.shape[1])) * scale
+    H[big] = _fm.features_upto(arch, params, Z, k)[big]
     groups = sorted({rep[m] for m in big})
     return rank_report(H, name=f"F_{k}").rank, (
         f"{len(groups)} group(s) of ≥ 3 near-duplicate samples (first samples {groups[:4]}) differ also at second "
