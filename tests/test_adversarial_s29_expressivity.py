@@ -120,3 +120,29 @@ def test_freed_cluster_rows_still_resolve_generic_units():
     arch, p, X = _cluster(1, equal_units=False)
     r = feature_rank(arch, p, X, 1)
     assert r.rank < N and not r.conclusive and "near-duplicate samples" in r.unresolved
+
+
+@pytest.mark.parametrize("b9, unresolved", [(-60.0, False), (-61.0, True)])
+def test_saturated_identical_units_lift_the_rank_once(b9, unresolved):
+    """Units 8 and 9 saturated (sigmoid at ~−60: outputs ~1e-26). Identical (b9 = b8): equal columns at every
+    input, rank F_1 ≤ 9 < N exactly; was 'they can reach rank 10', unresolved. Different biases: unresolved."""
+    arch = Architecture((3,), (Dense(N, activation="sigmoid"), Output(1)))
+    X = np.random.default_rng(0).standard_normal((N, 3))
+    p = sample_params(arch, 1)
+    W, b = np.array(p["layer_1"]["W"]), np.array(p["layer_1"]["b"])
+    W[:, 9], b[8], b[9] = W[:, 8], -60.0, b9
+    r = feature_rank(arch, {**p, "layer_1": {"W": W, "b": b}}, X, 1)
+    assert r.rank == N - 2 and r.conclusive is not unresolved and bool(r.unresolved) is unresolved
+
+
+def test_saturated_entries_keep_identical_units_identical():
+    """The entry-wise rule (GELU beyond about ±7 shows its asymptote) fills identical units identically."""
+    arch = Architecture((3,), (Dense(N, activation="gelu"), Output(1)))
+    X = np.random.default_rng(0).standard_normal((N, 3))
+    X[:5, 0] += 40.0  # half the samples push units 8, 9 far right (GELU(t) = t there), half near 0
+    p = sample_params(arch, 1)
+    W, b = np.array(p["layer_1"]["W"]), np.array(p["layer_1"]["b"])
+    W[:, 8], b[8] = [1.0, 0.0, 0.0], 0.0
+    W[:, 9], b[9] = W[:, 8], b[8]
+    r = feature_rank(arch, {**p, "layer_1": {"W": W, "b": b}}, X, 1)
+    assert r.rank < N and r.conclusive, r.unresolved

@@ -78,7 +78,8 @@ def feature_rank(arch: Architecture, params, X, k: int, *, band: float = DEFAULT
         report = certify_rank_bound(report, bound, certificate)
     target, why = min(min(F.shape), bound), ""
     if report.rank < target and fw.G[k] is not None:
-        why = _saturation(arch, k, F, np.asarray(fw.G[k]), report, _varies(arch, params, fw, k))
+        same = generic_rank.identical_units(full_weight_matrix(arch, params, k), _model.bias_vector(arch, params, k))
+        why = _saturation(arch, k, F, np.asarray(fw.G[k]), report, _varies(arch, params, fw, k), same)
         if not why and k > 1:
             why = _earlier_saturation(arch, params, fw, k, report, target)
     if report.rank < target and not why:
@@ -144,7 +145,7 @@ def _varies(arch: Architecture, params, fw, l: int) -> np.ndarray:
     return (G.max(axis=0) - G.min(axis=0)) > 2.0 * err
 
 
-def _saturation(arch: Architecture, k: int, F, G, report: RankReport, varies: np.ndarray) -> str:
+def _saturation(arch: Architecture, k: int, F, G, report: RankReport, varies: np.ndarray, same: np.ndarray) -> str:
     """Why a rank deficiency of ``F_k`` may be below float64 resolution ("" if it is not).
 
     A unit is *unresolved* when its pre-activation clearly varies over the samples while
@@ -158,7 +159,8 @@ def _saturation(arch: Architecture, k: int, F, G, report: RankReport, varies: np
     analytic σ that is not a polynomial of degree d is one on no interval), so
     their columns are known only up to rounding. They can lift the rank to at most
     ``rank(F_k without them) + #unresolved``, and never above the number of distinct rows of
-    ``G_k`` (equal pre-activations give equal features in exact arithmetic too). If that
+    ``G_k`` (equal pre-activations give equal features in exact arithmetic too), and identical units
+    (``same``: equal columns of ``U_k`` and equal biases) count once. If that
     reaches ``min(N, n_k)`` the deficiency is not evidence against full rank. A dead ReLU unit is
     constant in exact arithmetic and never counts. A unit may also saturate on some samples only:
     :func:`_saturated_entries` asks the same question entry by entry.
@@ -181,9 +183,9 @@ def _saturation(arch: Architecture, k: int, F, G, report: RankReport, varies: np
         return ""
     distinct = len(np.unique(G, axis=0))
     rest = rank_report(F[:, ~unresolved], tol=report.tol, name=f"F_{k}").rank if (~unresolved).any() else 0
-    reach = min(rest + int(unresolved.sum()), distinct)
+    reach = min(rest + np.unique(same[unresolved]).size, distinct)  # identical units lift the rank once
     if not unresolved.any() or reach < target:
-        return _saturated_entries(act, k, F, G, report, target, distinct, unresolved) if act.analytic else ""
+        return _saturated_entries(act, k, F, G, report, target, distinct, unresolved, same) if act.analytic else ""
     kinds = []
     for name, mask in (("saturate (outputs constant to within the tolerance)", constant),
                        ("are affine to rounding (outputs an affine function of the pre-activation to within "
@@ -223,7 +225,7 @@ def _polynomial_to(G, F, tol: float, degree: int) -> np.ndarray:
     return out
 
 
-def _saturated_entries(act, k: int, F, G, report: RankReport, target: int, distinct: int, units_free) -> str:
+def _saturated_entries(act, k: int, F, G, report: RankReport, target: int, distinct: int, units_free, same) -> str:
     """The same question entry by entry: a unit may saturate on some samples only.
 
     Where an analytic, non-affine ``σ`` lies within the rank tolerance of its affine asymptote
@@ -241,7 +243,8 @@ def _saturated_entries(act, k: int, F, G, report: RankReport, target: int, disti
     free = np.broadcast_to(units_free, G.shape) | asymptotic
     if not free.any():
         return ""
-    filled = np.where(free, np.random.default_rng(0).standard_normal(F.shape) * max(np.abs(F).max(), 1.0), F)
+    noise = np.random.default_rng(0).standard_normal(F.shape)[:, same]  # identical units stay identical
+    filled = np.where(free, noise * max(np.abs(F).max(), 1.0), F)
     reach = min(rank_report(filled, tol=report.tol, name=f"F_{k}").rank, distinct)
     if reach < target:
         return ""

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PRIMES", "SEED", "MAX_ENTRIES", "rank_mod_p", "weight_matrix", "FullRankDecision", "decide"]
+__all__ = ["PRIMES", "SEED", "MAX_ENTRIES", "rank_mod_p", "weight_matrix", "identical_units", "FullRankDecision", "decide"]
 
 PRIMES = (2_147_483_629, 2_147_483_587)
 """One prime per draw, each below ``2^31`` so a product of two residues fits in int64."""
@@ -141,6 +141,19 @@ def weight_matrix(patches: np.ndarray, n_in: int, W: np.ndarray) -> np.ndarray:
     cols = p[:, None] * W.shape[1] + np.arange(W.shape[1])[None, :]
     np.add.at(U, (np.broadcast_to(patches[p, j][:, None], cols.shape), cols), W[j])
     return U
+
+
+def identical_units(U, b) -> np.ndarray:
+    """Per unit of layer ``k``, the index of its class of identical units: equal columns of ``U_k`` ``(n_{k-1}, n_k)``
+    and equal biases ``b`` ``(n_k,)`` (compared exactly). Identical units give equal columns of ``F_k`` at
+    every input, in exact arithmetic, so together they can lift a rank by one at most.
+
+    Example:
+        >>> identical_units(np.array([[1.0, 2.0, 1.0]]), np.array([0.5, 0.5, 0.5])).tolist()
+        [0, 1, 0]
+    """
+    cols = np.vstack([np.asarray(U, dtype=np.float64), np.asarray(b, dtype=np.float64)[None, :]]).T + 0.0
+    return np.ravel(np.unique(cols, axis=0, return_inverse=True)[1])
 
 
 @dataclass(frozen=True)
