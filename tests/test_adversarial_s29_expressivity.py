@@ -146,3 +146,13 @@ def test_saturated_entries_keep_identical_units_identical():
     W[:, 9], b[9] = W[:, 8], b[8]
     r = feature_rank(arch, {**p, "layer_1": {"W": W, "b": b}}, X, 1)
     assert r.rank < N and r.conclusive, r.unresolved
+
+
+def test_tiny_data_scale_stays_unresolved():
+    """Data of size 1e-150 beside biases ~0.1: every row of F_1 is equal in float64 (rank 1), the exact rank is
+    N (sigmoid, generic). The freed rows must be taken where float64 resolves them (points moved by 1 as well as
+    by the data's own spread), or the deficit turns conclusive: a false Theorem 3.5 fails."""
+    arch = Architecture((3,), (Dense(N, activation="sigmoid"), Output(1)))
+    X = np.random.default_rng(0).standard_normal((N, 3)) * 1e-150
+    r = feature_rank(arch, sample_params(arch, 1), X, 1)
+    assert r.rank == 1 and not r.conclusive and "near-duplicate samples" in r.unresolved

@@ -146,7 +146,9 @@ def _higher_order(arch, params, X, k: int, G, rep, freed) -> tuple[int, str]:
     directions; the exact rows differ also at second and higher order (``½ Δ_iᵀ ∇²f Δ_i``), far below
     rounding. Where some σ of layers ``1 … k`` is not affine those terms are not zero, so the rows of such a
     group are known only up to terms float64 cannot show: they are set free. Free means the features at
-    other, generic points (the samples moved by random amounts of the data's size), not random vectors:
+    other, generic points (the samples moved by random amounts of the data's spread, of its largest entry
+    and of 1, the best rank of the three: data of size 1e-150 next to biases of size 0.1 give features that
+    float64 cannot tell apart at the data's own scale), not random vectors:
     the rows must keep the relations that hold between the columns as functions (two units equal in exact
     arithmetic give equal columns at every input, so no choice of samples lifts the rank past them), and the
     largest rank over the points is attained generically. An affine network (every σ the identity) keeps
@@ -159,13 +161,15 @@ def _higher_order(arch, params, X, k: int, G, rep, freed) -> tuple[int, str]:
                  if info.activation is not None and not _fm.affine_everywhere(info.activation)]
     if not big or not nonlinear:
         return rank_report(G, name=f"F_{k}").rank, ""
-    spread = float(np.std(X)) or float(np.abs(X).max()) or 1.0
-    Z = np.array(X, copy=True)  # the same shape as X: the forward pass is already compiled for it
-    Z[big] = X[big] + np.random.default_rng(0).standard_normal(X[big].shape) * spread
-    H = np.array(G, copy=True)
-    H[big] = _fm.features_upto(arch, params, Z, k)[big]
+    reach, rng = 0, np.random.default_rng(0)
+    for spread in sorted({float(np.std(X)), float(np.abs(X).max()), 1.0} - {0.0}):
+        Z = np.array(X, copy=True)  # the same shape as X: the forward pass is already compiled for it
+        Z[big] = X[big] + rng.standard_normal(X[big].shape) * spread
+        H = np.array(G, copy=True)
+        H[big] = _fm.features_upto(arch, params, Z, k)[big]
+        reach = max(reach, rank_report(H, name=f"F_{k}").rank)
     groups = sorted({rep[m] for m in big})
-    return rank_report(H, name=f"F_{k}").rank, (
+    return reach, (
         f"{len(groups)} group(s) of ≥ 3 near-duplicate samples (first samples {groups[:4]}) differ also at second "
         f"and higher order, which the non-affine σ of layer(s) {nonlinear} makes non-zero and float64 cannot show")
 
