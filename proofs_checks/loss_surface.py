@@ -218,9 +218,11 @@ def _reverse(ev: Evidence, label: str, arch, params, X, Y, k: int, solver: bool)
     else:  # the gradient in U_{k+1} vanishes: then Φ = 0 or the point lies outside S_k
         nonzero = Evidence().at_least("Φ", loss, T.zero_loss_tol(Y))
         holds = not (m.member and nonzero.holds)
+        admits, row["lemma_4_3_phi_max"] = S.lemma_4_3_admits(b, loss)  # a tiny c explains Φ > 0: no counterexample
         ev.observe(f"{label}: ∇_U_{k + 1} Φ = 0 with Φ = {loss:.3e}", holds,
                    margin=max(S.membership_margin(m), 1.0) if holds else 1.0 / max(S.membership_margin(m), 1.0),
-                   conclusive=m.conclusive and nonzero.conclusive, detail=f"{label}: Φ = {loss:.3e}, {m}")
+                   conclusive=m.conclusive and nonzero.conclusive and (holds or not admits),
+                   detail=f"{label}: Φ = {loss:.3e} (Lemma 4.3 admits ≤ {row['lemma_4_3_phi_max']:.3e}), {m}")
     return row
 
 

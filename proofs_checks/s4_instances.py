@@ -17,6 +17,8 @@ Parameters come from :func:`theory_lab.sampling.sample_params` (LeCun-normal wei
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from proofs_checks import hypotheses as hyp
@@ -30,7 +32,7 @@ from theory_lab.sampling import sample_params
 
 __all__ = ["N_WIDE", "N_NARROW", "N_TINY", "N_SMALL", "digits", "tiny_data", "pyramidal", "wide_last", "tiny_conv",
            "tiny_fc", "narrow", "widening", "small_arch", "params", "encodings", "h41", "h31", "critical_tol",
-           "observe_critical_point", "membership_margin", "class_targets"]
+           "observe_critical_point", "membership_margin", "class_targets", "lemma_4_3_admits"]
 
 N_WIDE, N_NARROW, N_TINY, N_SMALL = 20, 40, 8, 12
 
@@ -129,6 +131,22 @@ def critical_tol(arch: Architecture, params, X, Y) -> T.Tolerance:
     return T.critical_tol(float(np.linalg.norm(J, 2)), Y, outputs=np.asarray(D.outputs(obj, theta, X)))
 
 
+def lemma_4_3_admits(b: loss_surface.GradientBounds, loss: float) -> tuple[bool, float]:
+    """Whether Lemma 4.3 lets a point with ``b``'s ``‖∇_{U_{k+1}} Φ‖`` have loss ``loss``; returns ``(admits, Φ_max)``.
+
+    Lemma 4.3 gives ``‖∇_{U_{k+1}} Φ‖ ≥ c ‖F_L − Y‖`` at every parameter, ``c = σ_min(F_k) Π σ_min(U_{l+1})
+    ‖σ_l'(G_l)‖_min``, so ``Φ ≤ Φ_max = ½((‖∇_{U_{k+1}} Φ‖ + δ) / c)²`` (``δ`` = ``b.tol``, the gradient's rounding).
+    In ``S_k`` ``c > 0``, but nothing bounds it away from 0 (saturated units, near-duplicate samples): a point
+    below the critical tolerance with ``Φ ≤ Φ_max`` may be no critical point at all, and ``Φ > 0`` there
+    refutes nothing. Only ``Φ > Φ_max`` (beyond :data:`tolerances.BOUND`) contradicts the lemma the theorems rest on.
+    """
+    c = b.factors["sigma_min_F_k"]
+    for row in b.factors["layers"]:
+        c *= row["sigma_min_U_next"] * row["dsigma_min"]
+    phi_max = 0.5 * ((b.grad_norm + b.tol) / c) ** 2 if c > 0 else np.inf
+    return bool(loss <= phi_max * T.BOUND.band), float(phi_max)
+
+
 def membership_margin(m: loss_surface.Membership) -> float:
     """The margin of ``m``'s decision (:attr:`theory_lab.loss_surface.Membership.margin`)."""
     return m.margin
@@ -140,8 +158,9 @@ def observe_critical_point(ev: Evidence, name: str, arch: Architecture, res, X, 
     Critical means ``‖∇Φ‖ ≤`` :func:`critical_tol`; membership of the solver's point is
     decided at the solver's forward error (:data:`tolerances.FORWARD_RTOL`). A critical
     point conclusively outside ``S_k`` is reported (the theorem says nothing there); one
-    inside is observed against the zero-loss tolerance; a point that is not critical is
-    reported as not converged, never dropped. Returns the row for the evidence.
+    inside is observed against the zero-loss tolerance (``Φ`` above it is inconclusive where
+    :func:`lemma_4_3_admits` it: below the critical tolerance is not yet critical); a point that is not
+    critical is reported as not converged, never dropped. Returns the row for the evidence.
     """
     crit = critical_tol(arch, res.params, X, Y)
     m = loss_surface.membership(arch, res.params, X, k, forward_rtol=T.FORWARD_RTOL)
@@ -154,7 +173,18 @@ def observe_critical_point(ev: Evidence, name: str, arch: Architecture, res, X, 
         row["status"] = "not converged (not a critical point)"
         return row
     if m.member and m.conclusive:
-        ev.at_most(f"Φ at {name} (in S_{k})", res.loss, zero)
+        admits = False
+        if res.loss > zero.value:  # Lemma 4.3 decides whether the gradient below the tolerance refutes Φ > 0
+            b = loss_surface.gradient_bounds(arch, res.params, X, Y, k)
+            if arch.layer(k + 1).kind in ("dense", "output"):  # ∇_{U_{k+1}} Φ is part of ∇Φ: the search's norm bounds it
+                b = dataclasses.replace(b, grad_norm=min(b.grad_norm, res.grad_norm))
+            admits, row["lemma_4_3_phi_max"] = lemma_4_3_admits(b, res.loss)
+        if admits:  # no counterexample: a point this close to critical may not be critical (tiny c)
+            ev.observe(f"Φ at {name} (in S_{k})", False, margin=zero.value / res.loss, conclusive=False,
+                       detail=f"{name}: Φ = {res.loss:.3e} > {zero.value:.1e} at ‖∇Φ‖ ≤ the critical tolerance, but "
+                              f"Lemma 4.3 admits Φ ≤ {row['lemma_4_3_phi_max']:.3e} at this ‖∇_U Φ‖")
+        else:
+            ev.at_most(f"Φ at {name} (in S_{k})", res.loss, zero)
         row["status"] = "in S_k"
     elif m.conclusive:
         ev.observe(f"{name} outside S_{k}", True, margin=max(membership_margin(m), 1.0), conclusive=True,

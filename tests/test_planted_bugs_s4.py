@@ -194,6 +194,23 @@ def _finder_reports_zero_loss(mp):
     mp.setattr(critical, "find_critical_point", wrong)
 
 
+def _finder_underreports_gradient(mp):
+    """A critical-point finder that stops at a gtol a million times too large and reports ‖∇Φ‖ a million times
+    too small (so its early stops pass for critical points).
+
+    Replaced the loose-tolerance plants of Theorem 4.5 / Corollary 4.6 in stop 29: a point whose small gradient
+    Lemma 4.3 explains (tiny c) is no counterexample, so those give *inconclusive* now (test below); a reported
+    gradient below Lemma 4.3's bound ``c ‖F_L − Y‖`` contradicts the lemma: *fails*."""
+    from theory_lab import critical
+    real = critical.find_critical_point
+
+    def wrong(*a, gtol=1e-10, **kw):
+        res = real(*a, gtol=1e6 * gtol, **kw)
+        res.grad_norm *= 1e-6
+        return res
+    mp.setattr(critical, "find_critical_point", wrong)
+
+
 def _bad_point_loss_zero(mp):
     """Loss and residuals computed against the network's own output (Φ = 0 everywhere)."""
     mp.setattr(D, "residuals", lambda obj, theta, X, Y: 0.0 * D.outputs(obj, theta, X).reshape(-1))
@@ -215,8 +232,8 @@ PLANTS = {
     "lemma-4.3-widening": _widening_lower_bound_as_operator,
     "theorem-4.4": _lost_gradient_block,
     "theorem-4.4-widening": _widening_targets_fitted,
-    "theorem-4.5": _membership_tol_zero,
-    "corollary-4.6": _loose_critical,
+    "theorem-4.5": _finder_underreports_gradient,
+    "corollary-4.6": _finder_underreports_gradient,
     "class-targets-outside-S_k": _membership_ignores_weights,
     "narrow-critical-points": _finder_reports_zero_loss,
 }
@@ -278,3 +295,21 @@ def test_a_converse_with_a_kept_hypothesis_unmet_is_not_applicable(fn, monkeypat
                                                                       S.Output(6))))
     result = fn(Context(seed=0))
     assert result.verdict == Verdict.NOT_APPLICABLE, result.summary
+
+
+@pytest.mark.parametrize("cid, plant", [("theorem-4.5", _membership_tol_zero), ("corollary-4.6", _loose_critical)])
+def test_plants_that_lemma_4_3_cannot_refute_are_inconclusive(cid, plant, monkeypatch):
+    """A lax membership (rank tolerance 0) or a critical tolerance 1e6 too loose lets points with ``Φ > 0`` count as
+    critical points in ``S_k``; their small gradients are what Lemma 4.3 allows at their tiny ``c`` (``σ_min(F_k)``
+    at rounding, or a far-from-critical point), so nothing refutes Φ > 0 conclusively: *inconclusive* (which
+    ``verify --strict`` rejects), never *holds*."""
+    check = _s4_checks()[cid]
+    plant(monkeypatch)
+    try:
+        rec = run_check(check, Context(seed=0))
+    finally:
+        monkeypatch.undo()
+        jax.clear_caches()
+    assert rec.error is None, rec.error
+    assert rec.result.verdict == Verdict.INCONCLUSIVE, rec.result.summary
+    assert "Lemma 4.3 admits" in str(rec.result.evidence), rec.result.summary
