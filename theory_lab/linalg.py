@@ -391,10 +391,12 @@ class Inertia:
         if self.method == "exact":
             counts = ", ".join(f"{int(getattr(self, n))} {n}" for n in names)
             return f"{counts} (tol {self.tol:.2g}, margin {self.margin:.3g})"
-        parts = [f"{n} ≈ {getattr(self, n):.1f} ± {se:.1f} (bounds {lo:.1f}…{hi:.1f})"
+        parts = [f"{n} ≈ {getattr(self, n):.1f} ± {se:.1f} (quadrature bounds {lo:.1f}…{hi:.1f})"
                  for n, se, (lo, hi) in zip(names, self.stderr, self.bounds or ((math.nan,) * 2,) * 3)]
+        # neither part bounds the counts: "zero ≈ 0.0 ± 0.0" was printed for 10 exact zeros (no node within tol)
         return "; ".join(parts) + (f" (SLQ estimate of {round(self.negative + self.zero + self.positive)} "
-                                   f"eigenvalues, tol {self.tol:.2g})")
+                                   f"eigenvalues, tol {self.tol:.2g}; ± is the spread over probes and the bounds "
+                                   "hold for the probes' quadrature, neither for the counts)")
 
     def to_dict(self) -> dict:
         return {"summary": self.summary(), "kind": self.kind, "negative": self.negative, "zero": self.zero, "positive": self.positive,
