@@ -96,6 +96,6 @@ def test_slq_inertia_summary_does_not_present_its_bars_as_bounds_on_the_counts()
     assert est.zero == 0.0 and est.stderr[1] == 0.0  # the estimate that misses all ten zeros
     assert not est.conclusive
     text = est.summary()
-    assert "quadrature bounds" in text and "neither for the counts" in text
+    assert "quadrature bounds" in text and "neither limits the counts" in text
     exact = S.inertia(S.dense_matvec, 60, A)
     assert (exact.negative, exact.zero, exact.positive) == (15, 10, 35) and exact.conclusive

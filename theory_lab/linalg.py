@@ -395,8 +395,8 @@ class Inertia:
                  for n, se, (lo, hi) in zip(names, self.stderr, self.bounds or ((math.nan,) * 2,) * 3)]
         # neither part bounds the counts: "zero ≈ 0.0 ± 0.0" was printed for 10 exact zeros (no node within tol)
         return "; ".join(parts) + (f" (SLQ estimate of {round(self.negative + self.zero + self.positive)} "
-                                   f"eigenvalues, tol {self.tol:.2g}; ± is the spread over probes and the bounds "
-                                   "hold for the probes' quadrature, neither for the counts)")
+                                   f"eigenvalues, tol {self.tol:.2g}; errors are the spread over probes, quadrature "
+                                   "limits hold for the probes' measure: neither limits the counts)")
 
     def to_dict(self) -> dict:
         return {"summary": self.summary(), "kind": self.kind, "negative": self.negative, "zero": self.zero, "positive": self.positive,
