@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from theory_lab import activations, curvature_report, data, derivatives as D, factories, keys, loss_surface as LS
-from theory_lab import model, params_io, spectrum as S, testing, tolerances as T, trace, zoo
+from theory_lab import feature_maps, model, near_duplicates, params_io, spectrum as S, testing, tolerances as T, trace
+from theory_lab import zoo
 from theory_lab.arch import Architecture, Conv, Dense, Output
 from theory_lab.cli import app
 from theory_lab.critical import find_critical_point
@@ -263,3 +264,19 @@ def test_demo_refuses_counts_that_cannot_finish(tmp_path, args, match):
     result, text = _cli(["demo", *args, "--out", str(tmp_path / "out")], tmp_path)
     assert result.exit_code == 2, text
     assert "Invalid value for" in text and __import__("re").search(match, text), text
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: feature_maps.full_weight_matrix(CONV, {**sample_params(CONV, 0), "layer_1": {
+        "W": np.full((9, 3), np.nan), "b": np.zeros(48)}}, 1),
+     r"`params`: layer_1/W contains NaN or Inf \(27 entries\); U_k is built from finite filters only"),
+    (lambda: near_duplicates.near_duplicate_pairs(X[:3], X, 0.1),
+     r"`F` has shape \(3, 3\) and `X` \(5, 3\); expected F \(N, n\) and X \(N, ...\) for the same N samples"),
+    (lambda: near_duplicates.near_duplicate_pairs(X, X, float("nan")), r"`radius`=nan must be a finite distance >= 0"),
+    (lambda: keys.split_key(jax.random.key(0), -1), r"`num`=-1 must be a non-negative integer number of keys"),
+])
+def test_internal_builders_refuse_nan_filters_mismatched_rows_and_negative_counts(make, match):
+    """Before: NaN filters gave NaN columns of the numpy U_k; an X of 5 rows beside an F of 3 was reshaped to 3 rows
+    of 5 (pairing the wrong samples); a NaN radius and split_key(num=-1) returned silently."""
+    with pytest.raises(ValueError, match=match):
+        make()

@@ -60,6 +60,8 @@ def split_key(key, num: int) -> list:
     their implementation.
     """
     key = check_key(key)
+    if isinstance(num, (bool, np.bool_)) or not isinstance(num, (int, np.integer)) or num < 0:
+        raise ValueError(f"`num`={num!r} must be a non-negative integer number of keys.")  # -1 gave [] silently
     typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
     out = []
     for i in range(int(num)):
