@@ -280,3 +280,10 @@ def test_internal_builders_refuse_nan_filters_mismatched_rows_and_negative_count
     of 5 (pairing the wrong samples); a NaN radius and split_key(num=-1) returned silently."""
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_spectrum_empty_params_is_called_empty(tmp_path):
+    """Before: `--params ''` was reported as "`--params`='.' is neither 'random' nor an existing .npz file"."""
+    result, text = _cli(["spectrum", "--n", "8", "--params", "", "--out", str(tmp_path / "out")], tmp_path)
+    assert result.exit_code == 2, text
+    assert "Invalid value for --params: `--params`='' is empty; give 'random' or the path of a saved .npz." in text

@@ -238,6 +238,9 @@ def _arch_point(console, arch, data_name, n, noise, params, seed, loss, reductio
         about = next((name for name in ("n", "noise") if str(err).startswith(f"`{name}`=")), None)
         raise typer.BadParameter(str(err).replace(f"`{about}`=", f"`--{about}`=", 1) if about else str(err),
                                  param_hint=f"--{about}" if about else "--data") from None
+    if not params.strip():  # Path('') is '.', which the message below would show
+        raise typer.BadParameter(f"`--params`={params!r} is empty; give 'random' or the path of a saved .npz.",
+                                 param_hint="--params")
     notes: list = []
     try:
         theta = random_point(network, seed) if params == "random" else load_point(Path(params), network, notes)
