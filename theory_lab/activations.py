@@ -60,6 +60,10 @@ _BASE: dict[str, Callable[..., Activation]] = {}
 
 def register(name: str, factory: Callable[..., Activation]) -> None:
     """Add an activation factory; ``factory(*params)`` returns an :class:`Activation`."""
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z_]+", name):  # get() reads names of this form only
+        raise ValueError(f"`name`={name!r} must be lower-case letters and underscores, e.g. 'my_tanh'.")
+    if not callable(factory):
+        raise TypeError(f"`factory`={factory!r} is not callable; pass a function returning an Activation.")
     _BASE[name] = factory
 
 
@@ -135,12 +139,15 @@ def get(spec: str | Activation) -> Activation:
     """Return the activation named ``spec`` (e.g. ``"sigmoid"``, ``"softplus(2)"``)."""
     if isinstance(spec, Activation):
         return spec
+    if not isinstance(spec, str):
+        raise TypeError(f"`activation`={spec!r} is a {type(spec).__name__}; expected a name such as 'sigmoid' or "
+                        f"'softplus(2)' (one of {', '.join(names())}), or an Activation.")
     if spec in _CACHE:
         return _CACHE[spec]
-    match = _PATTERN.match(str(spec))
+    match = _PATTERN.match(spec)
     if not match or match.group(1) not in _BASE:
-        raise KeyError(f"Known activations: {', '.join(names())}; parametrised as 'softplus(2)', "
-                       "'leaky_relu(0.1)'.")
+        raise KeyError(f"`activation`={spec!r} is unknown. Known activations: {', '.join(names())}; parametrised "
+                       "as 'softplus(2)', 'leaky_relu(0.1)'.")
     try:
         args = [float(a) for a in match.group(2).split(",")] if match.group(2) else []
         act = _BASE[match.group(1)](*args)

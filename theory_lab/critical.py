@@ -322,6 +322,8 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
         raise ValueError(f"`max_seconds`={max_seconds!r} must be a finite number >= 0, or None for no time limit.")
     if not (is_real(warm_lr) and 0 < warm_lr < math.inf):  # NaN gave "SVD did not converge"; < 0 climbed Φ
         raise ValueError(f"`warm_lr`={warm_lr!r} must be a positive finite Adam step size, e.g. 0.01.")
+    if callback is not None and not callable(callback):  # called only after the first iteration's work
+        raise TypeError(f"`callback`={callback!r} is not callable; pass a function of the iteration's dict, or None.")
     if not is_integer(dense_limit) or dense_limit < 0:
         raise ValueError(f"`dense_limit`={dense_limit!r} must be a non-negative integer: the largest P for which "
                          "dense Hessians are formed (default 3000).")

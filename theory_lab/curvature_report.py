@@ -45,10 +45,11 @@ from theory_lab import krylov
 from theory_lab import operators
 from theory_lab import spectrum as S
 from theory_lab.arch import Architecture
+from theory_lab.keys import check_probe_block
 from theory_lab.linalg import Inertia, inertia_report
 from theory_lab.objective import Objective
 from theory_lab.trace import HUTCH_PP_MIN
-from theory_lab.validate import is_integer
+from theory_lab.validate import is_integer, is_real
 
 __all__ = ["BULK_LEVEL", "OPERATORS", "PROGRESS_EVERY", "STAGES", "bulk_interval", "planned_products", "spectrum_report",
            "hessian_report", "hessian_inertia"]
@@ -62,7 +63,12 @@ PROGRESS_EVERY = 0.1
 
 def bulk_interval(grid, density, level: float = BULK_LEVEL) -> tuple[float, float]:
     """The interval around the density's highest peak where ``density ≥ level · peak``."""
-    grid, density = np.asarray(grid), np.asarray(density)
+    grid, density = np.asarray(grid, dtype=np.float64), np.asarray(density, dtype=np.float64)
+    if grid.ndim != 1 or not grid.size or density.shape != grid.shape or not np.all(np.isfinite(density)):
+        raise ValueError(f"`grid` {grid.shape} and `density` {density.shape}: expected two non-empty 1-D arrays of "
+                         "one length, the density finite (Density.grid and Density.density).")
+    if not is_real(level) or not 0 <= level <= 1:
+        raise ValueError(f"`level`={level!r} must be a fraction of the peak in [0, 1], e.g. {BULK_LEVEL}.")
     i = int(np.argmax(density))
     above = density >= level * density[i]
     lo, hi = i, i
@@ -93,7 +99,7 @@ def _trace_budget(trace_matvecs: int, dim: int) -> int:
 
 def _check_budgets(**budgets):
     for name, value in budgets.items():
-        least = HUTCH_PP_MIN if name == "trace_matvecs" else 1
+        least = {"trace_matvecs": HUTCH_PP_MIN, "exact_max": 0}.get(name, 1)
         if not is_integer(value) or value < least:
             raise ValueError(f"`{name}`={value!r} must be an integer >= {least}"
                              f"{' (Hutch++ spends a third on each of its 3 parts, 2 at least)' if least > 1 else ''}"
@@ -137,13 +143,16 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
     """
     if operator not in OPERATORS:
         raise ValueError(f"`operator`={operator!r} is unknown; choose one of {', '.join(OPERATORS)}.")
-    _check_budgets(k=k, probes=probes, steps=steps, trace_matvecs=trace_matvecs)
+    _check_budgets(k=k, probes=probes, steps=steps, trace_matvecs=trace_matvecs, exact_max=exact_max)
+    if not is_integer(seed) or not 0 <= seed < 2**32:  # jax.random.key takes any int64; the CLI's range
+        raise ValueError(f"`seed`={seed!r} must be an integer in [0, 2**32 - 1]; every probe is drawn from it.")
     for name, fn in (("progress", progress), ("on_result", on_result)):
         if fn is not None and not callable(fn):
             raise TypeError(f"`{name}`={fn!r} is not callable; pass a function (or None), checked before any product.")
     obj = _objective(network, reduction)
     op = D.HessianMatvec(obj, OPERATORS[operator], block)
     dim = op.dim()
+    check_probe_block(probes, dim, "probes")  # SLQ draws its probes at once
     data = X if isinstance(X, (batching.Batches, batching.Stream)) else batching.as_batches(np.asarray(X), np.asarray(Y))
     args = (np.asarray(theta), data)
     keys = krylov.split_key(jax.random.key(seed), 4)  # split on the host: no compiled split and indexing

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from theory_lab.arch import Architecture
-from theory_lab.validate import is_integer
+from theory_lab.validate import is_integer, is_real
 
 __all__ = ["Dataset", "digits", "mnist1d", "gaussian", "one_hot", "PatchReport", "check_distinct_patches"]
 
@@ -64,7 +64,13 @@ def one_hot(labels, m: int | None = None) -> np.ndarray:
     m = int(raw.max()) + 1 if m is None else int(m)
     if raw.min() < 0 or raw.max() >= m:
         raise ValueError(f"`labels` lie in [{raw.min()}, {raw.max()}]; expected classes 0 … {m - 1} for m = {m}.")
-    return np.eye(m, dtype=np.float64)[raw]
+    try:  # (N, m), not np.eye(m)[labels]: that builds m × m first (8 GB at m = 32768)
+        out = np.zeros((raw.size, m), dtype=np.float64)
+    except (MemoryError, ValueError):
+        raise MemoryError(f"`m`={m}: {raw.size} one-hot rows of {m} classes do not fit in memory; m is the number "
+                          "of classes (None for max(labels) + 1).") from None
+    out[np.arange(raw.size), raw] = 1.0
+    return out
 
 
 def _check_seed(seed, name: str) -> int:
@@ -83,9 +89,16 @@ def _check_n(n, total: int, name: str):
 
 
 def _add_noise(X, noise: float, rng):
-    if not isinstance(noise, (int, float, np.integer, np.floating)) or noise < 0 or not np.isfinite(noise):
+    if not is_real(noise) or noise < 0 or not np.isfinite(noise):
         raise ValueError(f"`noise`={noise!r} must be a finite non-negative standard deviation.")
-    return X + noise * rng.standard_normal(X.shape) if noise > 0 else X
+    if noise == 0:
+        return X
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below, by name
+        noisy = X + noise * rng.standard_normal(X.shape)
+    if not np.all(np.isfinite(noisy)):
+        raise ValueError(f"`noise`={noise!r} overflows float64: the noisy pixels are not finite. Give a standard "
+                         "deviation below ~1e300 (1e-6 restores Assumption 3.1 on the digits).")
+    return noisy
 
 
 def _digits_table() -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from theory_lab import krylov
+from theory_lab.keys import check_probe_block
 from theory_lab.validate import is_integer, is_real
 
 __all__ = ["Density", "slq_density", "exact_density", "wasserstein1"]
@@ -179,6 +180,7 @@ def slq_density(matvec, dim: int, key, *params, num_probes: int = 8, num_matvecs
     dim = int(dim)
     if not isinstance(num_probes, (int, np.integer)) or num_probes < 1:
         raise ValueError(f"`num_probes`={num_probes!r} must be a positive integer.")
+    check_probe_block(num_probes, dim, "num_probes")
     if not isinstance(num_matvecs, (int, np.integer)) or not 1 <= num_matvecs <= dim:
         raise ValueError(f"`num_matvecs`={num_matvecs!r} must be an integer in [1, dim={dim}].")
     if sigma is not None:
@@ -224,7 +226,9 @@ def exact_density(eigenvalues, *, sigma: float, grid) -> np.ndarray:
 
 def wasserstein1(density: Density, eigenvalues) -> float:
     """W1 distance between the quadrature measure and ``(1/n) Σ δ_{λ_i}``: ``∫ |F_SLQ − F_exact| dx``."""
-    lam = np.sort(np.asarray(eigenvalues, dtype=np.float64).ravel())
+    if not isinstance(density, Density):
+        raise TypeError(f"`density` is a {type(density).__name__}; expected the Density of slq_density.")
+    lam = np.sort(_real_vector(np.ravel(eigenvalues), "eigenvalues", "the exact eigenvalues to compare with"))
     x = density.nodes.ravel()
     w = density.weights.ravel() / density.num_probes
     pts = np.concatenate([x, lam])

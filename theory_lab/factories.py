@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import math
 import sys
 from pathlib import Path
@@ -62,6 +63,9 @@ def resolve(spec: str) -> Callable:
     except ImportError as err:
         raise ValueError(f"`--model`={spec!r}: cannot import {module_name!r} ({err}); check the module path, or "
                          "give a file as path/to/file.py:FACTORY.") from None
+    except Exception as err:  # the module's own code failed while it was imported (a SyntaxError, a raise)
+        raise ValueError(f"`--model`={spec!r}: importing {module_name!r} raised {type(err).__name__}: {err}. Fix "
+                         "the module (import it in Python to see the traceback).") from err
     factory = getattr(module, name, None)
     if not callable(factory):
         raise ValueError(f"`--model`={spec!r}: {module_name!r} has no callable {name!r}.")
@@ -110,7 +114,19 @@ def load(spec: str, *, loss: str | None = None, reduction: str = "sum", batch_si
     from theory_lab import derivatives as D
     from theory_lab.objective import check_data, from_model
 
-    out = resolve(spec)()
+    factory = resolve(spec)
+    try:
+        inspect.signature(factory).bind()
+    except TypeError:
+        raise ValueError(f"`--model`={spec!r}: the factory needs arguments {inspect.signature(factory)}; a factory "
+                         "is called with none. Wrap it: def factory(): return make(...).") from None
+    except ValueError:  # no signature to read (some builtins): the call below says what is wrong
+        pass
+    try:
+        out = factory()
+    except Exception as err:
+        raise ValueError(f"`--model`={spec!r}: the factory raised {type(err).__name__}: {err}. Call it in Python "
+                         "to see the traceback.") from err
     if not isinstance(out, tuple) or len(out) not in (3, 4):
         raise ValueError(f"`--model`={spec!r} returned a {type(out).__name__}; expected a tuple (model, params, "
                          "data) or (model, params, data, loss).")

@@ -461,6 +461,9 @@ def full_weight_matrix(arch: Architecture, params, k: int) -> np.ndarray:
         raise ValueError(f"`k`={k}: layer {k} is {info.kind} and has no weights; U_k exists for conv and fully "
                          "connected layers only.")
     W = np.asarray(params[f"layer_{k}"]["W"])
+    if not np.all(np.isfinite(W)):  # NaN filters gave NaN columns of U_k, silently
+        raise ValueError(f"`params`: layer_{k}/W contains NaN or Inf ({int(np.sum(~np.isfinite(W)))} entries); "
+                         "U_k is built from finite filters only.")
     if info.kind in ("dense", "output"):
         return W
     return generic_rank.weight_matrix(info.patches, arch.widths[k - 1], W.astype(np.float64, copy=False))

@@ -2,7 +2,8 @@
 
 :func:`check_key` refuses anything but a key; :func:`key_rng` turns a key (and tags) into a
 numpy ``Generator``, so probes are drawn without compiling a program per shape;
-:func:`split_key` derives keys the same way; :func:`rademacher` draws ±1 probes.
+:func:`split_key` derives keys the same way; :func:`rademacher` draws ±1 probes, after
+:func:`check_probe_block` has refused a block of probes larger than the machine's memory.
 
 Example:
     >>> import jax
@@ -18,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["check_key", "key_rng", "split_key", "rademacher"]
+__all__ = ["check_key", "key_rng", "split_key", "rademacher", "check_probe_block"]
 
 
 def check_key(key, name="key"):
@@ -59,6 +60,8 @@ def split_key(key, num: int) -> list:
     their implementation.
     """
     key = check_key(key)
+    if isinstance(num, (bool, np.bool_)) or not isinstance(num, (int, np.integer)) or num < 0:
+        raise ValueError(f"`num`={num!r} must be a non-negative integer number of keys.")  # -1 gave [] silently
     typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
     out = []
     for i in range(int(num)):
@@ -71,3 +74,24 @@ def split_key(key, num: int) -> list:
 def rademacher(key, shape) -> np.ndarray:
     """±1 float64 entries of ``shape``, drawn on the host from :func:`key_rng` ``(key)``."""
     return key_rng(key).integers(0, 2, shape).astype(np.float64) * 2.0 - 1.0
+
+
+def _physical_memory() -> int | None:
+    try:
+        import os
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not every platform reports it
+        return None
+
+
+def check_probe_block(num: int, dim: int, name: str, example: int = 8) -> None:
+    """Refuse ``num`` float64 probes of length ``dim`` drawn at once when they alone exceed the physical memory.
+
+    Numpy would raise a bare ``MemoryError`` (or, with overcommit, start swapping) deep inside the draw;
+    this names the argument, the size needed and a count that fits. Counts that fit are never refused.
+    """
+    need, total = int(num) * int(dim) * 8, _physical_memory()
+    if total is not None and need > total:
+        raise MemoryError(f"`{name}`={num!r}: {num} probes of dimension {dim} take {need / 2**30:.3g} GiB as "
+                          f"float64, more than this machine's {total / 2**30:.3g} GiB of memory; use fewer, e.g. "
+                          f"{name}={example}.")

@@ -41,12 +41,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from theory_lab import activations as _act
-from theory_lab import feature_maps
-from theory_lab import model
-from theory_lab import tolerances as _tol
+from theory_lab import activations as _act, feature_maps, model, tolerances as _tol
 from theory_lab.arch import Architecture
 from theory_lab.linalg import RankReport, rank_report
+from theory_lab.validate import all_finite
 
 __all__ = ["loss", "check_targets", "forward_with_full_matrix", "grad_full_matrix", "pullback", "backprop",
            "Backprop", "GradientBounds", "gradient_bounds", "operator_lower_bound", "Membership", "membership",
@@ -106,8 +104,9 @@ def forward_with_full_matrix(arch: Architecture, params, X, j: int, U) -> jax.Ar
     """
     _check_weight_layer(arch, j)
     shape = (arch.widths[j - 1], arch.widths[j])
-    if tuple(np.shape(U)) != shape:
-        raise ValueError(f"`U` has shape {tuple(np.shape(U))}; layer {j} needs (n_{j-1}, n_{j}) = {shape}.")
+    if tuple(np.shape(U)) != shape or not all_finite(U):  # a NaN U gave a NaN F_L, silently
+        raise ValueError(f"`U` has shape {tuple(np.shape(U))}{'' if all_finite(U) else ' and NaN/Inf entries'}; "
+                         f"layer {j} needs finite (n_{j-1}, n_{j}) = {shape}.")
     F = model.features(arch, params, X)[j - 1]
     F, _ = _layer(arch, params, j, F, U)
     for l in range(j + 1, arch.L + 1):
@@ -291,9 +290,10 @@ def gradient_bounds(arch: Architecture, params, X, Y, k: int, *, grad=None) -> G
     """
     bp = backprop(arch, params, X, Y, k)
     L, shape = arch.L, (arch.widths[k], arch.widths[k + 1])
-    if grad is not None and tuple(np.shape(grad)) != shape:  # any array's norm was taken as the gradient's
-        raise ValueError(f"`grad` has shape {tuple(np.shape(grad))}; expected ∇_U_{k + 1} Φ of shape (n_{k}, "
-                         f"n_{k + 1}) = {shape}, as grad_full_matrix(arch, params, X, Y, {k + 1}) returns.")
+    if grad is not None and (tuple(np.shape(grad)) != shape or not all_finite(grad)):  # any array's norm was taken
+        raise ValueError(f"`grad` has shape {tuple(np.shape(grad))}{'' if all_finite(grad) else ' and NaN/Inf'}; "
+                         f"expected ∇_U_{k + 1} Φ of shape (n_{k}, n_{k + 1}) = {shape}, finite, as "
+                         f"grad_full_matrix(arch, params, X, Y, {k + 1}) returns.")
     G = grad_full_matrix(arch, params, X, Y, k + 1) if grad is None else grad
     grad_norm, res, Fk = float(jnp.linalg.norm(G)), float(jnp.linalg.norm(bp.delta[L])), np.asarray(bp.F[k])
     sF = np.linalg.svd(Fk, compute_uv=False)

@@ -40,6 +40,7 @@ import numpy as np
 from theory_lab import activations as _act
 from theory_lab.arch import Architecture, LayerInfo
 from theory_lab.layout import layout as _layout
+from theory_lab.layout import require_float64
 
 __all__ = ["init", "apply", "features", "preactivations", "forward", "full_weight_matrix",
            "weight_map", "CNN", "LAWS", "check_inputs", "preactivation", "maxpool", "bias_size"]
@@ -218,9 +219,11 @@ def check_inputs(arch: Architecture, X, name: str = "X"):
 def _check_init_arguments(key, scale, bias_scale):
     """Refuse what flax would reject late (a seed or None for ``key``) or accept silently (a NaN, negative or
     infinite spread, which gives NaN/Inf or sign-flipped parameters)."""
-    if not hasattr(key, "dtype") or not (jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or np.shape(key) == (2,)):
+    typed = hasattr(key, "dtype") and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+    if not hasattr(key, "dtype") or not ((typed and np.shape(key) == ()) or (not typed and np.shape(key) == (2,))):
         raise TypeError(f"`key`={key!r} is not a jax.random key; expected jax.random.key(seed). For an int seed "
-                        "use jax.random.key(seed), or theory_lab.sampling.sample_params(arch, seed).")
+                        "use jax.random.key(seed), or theory_lab.sampling.sample_params(arch, seed); of "
+                        "jax.random.split(key, n), pass one key.")
     for name, value, default in (("scale", scale, 1.0), ("bias_scale", bias_scale, 0.1)):
         try:
             number = float(value) if not isinstance(value, (bool, str)) else np.nan
@@ -336,6 +339,11 @@ def weight_map(arch: Architecture, k: int, W) -> jax.Array:
     W = jnp.asarray(W)
     if W.shape != (info.l, info.T):
         raise ValueError(f"`W` has shape {W.shape}; layer {k} expects (l_{k-1}, T_{k}) = {(info.l, info.T)}.")
+    if not isinstance(W, jax.core.Tracer):  # a float32 W gave a float32 U_k, a NaN W a NaN U_k, silently
+        require_float64(W, "W")
+        if not bool(jnp.all(jnp.isfinite(W))):
+            raise ValueError(f"`W` (layer {k}) contains NaN or Inf ({int(jnp.sum(~jnp.isfinite(W)))} entries); "
+                             "U_k is built from finite filters only.")
     if info.kind in ("dense", "output"):
         return W
     n_in = arch.widths[k - 1]

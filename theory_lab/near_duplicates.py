@@ -44,6 +44,7 @@ import numpy as np
 
 from theory_lab import feature_maps as _fm
 from theory_lab.linalg import RankReport, rank_report
+from theory_lab.validate import is_real
 
 __all__ = ["near_duplicate_pairs", "near_duplicate_rows"]
 
@@ -71,6 +72,11 @@ def near_duplicate_pairs(F, X, radius: float) -> list[tuple[int, int]]:
         [(0, 1)]
     """
     F = np.asarray(F, dtype=np.float64) + 0.0  # + 0.0: -0.0 becomes 0.0
+    if F.ndim != 2 or np.shape(X)[:1] != F.shape[:1]:  # X of other rows was reshaped to F's, pairing wrong samples
+        raise ValueError(f"`F` has shape {F.shape} and `X` {np.shape(X)}; expected F (N, n) and X (N, ...) for the "
+                         "same N samples.")
+    if not is_real(radius) or not 0 <= radius < np.inf:
+        raise ValueError(f"`radius`={radius!r} must be a finite distance >= 0.")
     rows = np.asarray(X, dtype=np.float64).reshape(F.shape[0], -1) + 0.0
     _, first, inverse = np.unique(F, axis=0, return_index=True, return_inverse=True)
     leader = first[np.ravel(inverse)]

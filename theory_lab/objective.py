@@ -251,6 +251,9 @@ class Objective:
         if v.ndim not in (1, 2) or v.shape[-1] != size:
             where = f"block {block!r}'s P_k = {size}" if block is not None else f"P = {size}"
             raise ValueError(f"`v` has shape {tuple(v.shape)}; expected ({size},) or (B, {size}) for {where}.")
+        if not isinstance(v, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(v))):  # a NaN v gave a NaN product
+            raise ValueError(f"`v` contains NaN or Inf ({int(jnp.sum(~jnp.isfinite(v)))} entries); the product of a "
+                             "non-finite vector is not finite. Multiply finite vectors.")
         return v
 
     def block_size(self, block) -> int:

@@ -98,8 +98,9 @@ def load_theta(path, layout, *, name: str = "params") -> LoadedParams:
         raise ValueError(f"`{name}`={str(path)!r} is not an existing file; {HOW_TO_SAVE}.")
     with open(path, "rb") as fh:
         magic = fh.read(4)
-    if magic != b"PK\x03\x04":
-        what = "a .npy array" if magic.startswith(b"\x93NUM") else "not a zip archive"
+    if magic != b"PK\x03\x04":  # PK\x05\x06 opens a zip with no members: numpy.savez(path) with no arrays
+        what = ("a .npy array" if magic.startswith(b"\x93NUM") else
+                "an empty archive: it holds no arrays" if magic == b"PK\x05\x06" else "not a zip archive")
         raise ValueError(f"`{name}`={str(path)!r} is not an .npz archive ({what}); {HOW_TO_SAVE}.")
     notes: list[str] = []
     try:

@@ -101,12 +101,20 @@ def materialize(matvec, dim: int, *params, batch: int | None = None) -> jax.Arra
     if batch is None:
         traced = any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(params))
         if krylov.driver_for() in krylov.PYTHON_DRIVEN and not traced:
-            return krylov.dense(matvec, int(dim), params)
+            return _finite(krylov.dense(matvec, int(dim), params), dim)
         batch = 64
     if not isinstance(batch, (int, np.integer)) or batch < 1:
         raise ValueError(f"`batch`={batch!r} must be a positive integer (products at once), or None for auto.")
     batching.refuse_stream(params, f"materialize with `batch`={batch} (lax.map over products) or off CPU")
-    return _materialize(matvec, int(dim), int(batch), params)
+    return _finite(_materialize(matvec, int(dim), int(batch), params), dim)
+
+
+def _finite(M, dim):
+    """``M``, or a ValueError when its entries are not finite: a trace or inertia of NaN was NaN or a LinAlgError."""
+    if not isinstance(M, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(M))):
+        raise ValueError(f"`matvec` gave NaN or Inf in {int(jnp.sum(~jnp.isfinite(M)))} of {int(dim) ** 2} entries "
+                         "of the dense operator; check its params (the matrix, θ, the data) for NaN/Inf.")
+    return M
 
 
 # ----------------------------------------------------------------------------- eigenpairs

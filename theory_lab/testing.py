@@ -112,6 +112,9 @@ def finite_difference_grad(f, x, *, h: float = 1e-6) -> np.ndarray:
     Returns:
         ``(x.shape)`` float64 array.
     """
+    if isinstance(h, (bool, np.bool_)) or not isinstance(h, (int, float, np.integer, np.floating)) \
+            or not 0 < h < np.inf:  # h = 0 divided by zero, NaN gave a NaN gradient
+        raise ValueError(f"`h`={h!r} must be a positive finite step, e.g. 1e-6.")
     x = np.asarray(x, dtype=np.float64)
     g = np.zeros_like(x)
     for i in np.ndindex(x.shape):

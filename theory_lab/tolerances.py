@@ -51,9 +51,12 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from theory_lab.validate import is_integer
 
 __all__ = ["Tolerance", "EPS", "SVD_BAND", "FORWARD_RTOL", "ZERO_LOSS_RTOL", "GTOL_RTOL", "IDENTITY_RTOL",
            "BOUND_RTOL", "BOUND", "IDENTITY", "svd_rank_tol", "solver_rank_tol", "zero_loss_tol", "critical_tol",
@@ -98,24 +101,50 @@ class Tolerance:
 BOUND = Tolerance(1.0, 1.0 + BOUND_RTOL, "bound ratio", "relative rounding of products of float64 norms")
 
 
-def _norm(A) -> float:
-    A = np.asarray(A, dtype=np.float64)
+def _norm(A, name: str) -> float:
+    try:
+        A = np.asarray(A, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` is a {type(A).__name__}; expected an array of real numbers.") from None
+    if not np.all(np.isfinite(A)):
+        raise ValueError(f"`{name}` contains NaN or Inf; a tolerance is a finite number. Clean the data first.")
     return float(np.linalg.norm(A))
+
+
+def _scale(value, name: str) -> float:
+    """A finite non-negative number (a norm, a singular value, a relative tolerance), named when it is not."""
+    try:  # numpy and 0-d jax scalars too; not a bool or a string
+        number = math.nan if isinstance(value, (bool, np.bool_, str)) or np.ndim(value) else float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not 0 <= number < math.inf:
+        raise ValueError(f"`{name}`={value!r} must be a finite non-negative number (a norm or scale).")
+    return number
+
+
+def _size(value, name: str) -> int:
+    if not is_integer(value) or value < 0:
+        raise ValueError(f"`{name}`={value!r} must be a non-negative integer (a dimension).")
+    return int(value)
 
 
 def svd_rank_tol(shape, sigma_max: float) -> Tolerance:
     """``σ_1 · max(m, n) · eps`` for a matrix of ``shape`` stored in float64 (band 10)."""
-    return Tolerance(float(sigma_max) * max(shape) * EPS, SVD_BAND, "SVD rank", "SVD rounding")
+    if not isinstance(shape, (tuple, list)) or not shape:
+        raise ValueError(f"`shape`={shape!r} must be the matrix's shape, a tuple (m, n).")
+    size = max(_size(n, "shape") for n in shape)
+    return Tolerance(_scale(sigma_max, "sigma_max") * size * EPS, SVD_BAND, "SVD rank", "SVD rounding")
 
 
 def solver_rank_tol(sigma_max: float, forward_rtol: float = FORWARD_RTOL) -> Tolerance:
     """``σ_1 · forward_rtol`` for a matrix built from an iterative solver's output (band 10)."""
-    return Tolerance(float(sigma_max) * forward_rtol, SVD_BAND, "solver rank", "solver forward error")
+    return Tolerance(_scale(sigma_max, "sigma_max") * _scale(forward_rtol, "forward_rtol"), SVD_BAND, "solver rank",
+                     "solver forward error")
 
 
 def zero_loss_tol(Y) -> Tolerance:
     """``Φ`` is zero when ``Φ ≤ ZERO_LOSS_RTOL · ½‖Y‖_F²`` (band 100 on Φ, i.e. 10 on ‖r‖)."""
-    return Tolerance(ZERO_LOSS_RTOL * 0.5 * _norm(Y) ** 2, 100.0, "zero loss",
+    return Tolerance(ZERO_LOSS_RTOL * 0.5 * _norm(Y, "Y") ** 2, 100.0, "zero loss",
                      "residuals at 1e-10 of the targets (solver and rounding)")
 
 
@@ -136,20 +165,22 @@ def critical_tol(jacobian_norm: float, Y, outputs=None) -> Tolerance:
         >>> f"{critical_tol(2.0, np.full((1, 1), 1e-12), outputs=np.full((1, 1), 2e-12)).value:.0e}"
         '4e-22'
     """
-    scale = max(_norm(Y), 1.0) if outputs is None else (max(_norm(Y), _norm(outputs)) or 1.0)
-    return Tolerance(GTOL_RTOL * float(jacobian_norm) * scale, SVD_BAND, "critical point",
+    scale = max(_norm(Y, "Y"), 1.0) if outputs is None else (max(_norm(Y, "Y"), _norm(outputs, "outputs")) or 1.0)
+    return Tolerance(GTOL_RTOL * _scale(jacobian_norm, "jacobian_norm") * scale, SVD_BAND, "critical point",
                      "gradient rounding and solver stopping rule, relative to ‖J‖ max(‖Y‖, ‖F_L‖)"
                      if outputs is not None else "gradient rounding and solver stopping rule, relative to ‖J‖‖Y‖")
 
 
 def eigen_tol(n: int, norm: float) -> Tolerance:
     """An eigenvalue of a dense symmetric ``n × n`` float64 matrix is zero within ``n · eps · ‖A‖₂``."""
-    return Tolerance(int(n) * EPS * float(norm), SVD_BAND, "eigenvalue sign", "symmetric eigensolver rounding")
+    return Tolerance(_size(n, "n") * EPS * _scale(norm, "norm"), SVD_BAND, "eigenvalue sign",
+                     "symmetric eigensolver rounding")
 
 
 def identity_tol(scale: float = 1.0) -> Tolerance:
     """Two float64 routes to the same quantity agree to ``IDENTITY_RTOL · scale`` (band 100)."""
-    return Tolerance(IDENTITY_RTOL * float(scale), 100.0, "float64 identity", "rounding of two computation routes")
+    return Tolerance(IDENTITY_RTOL * _scale(scale, "scale"), 100.0, "float64 identity",
+                     "rounding of two computation routes")
 
 
 IDENTITY = identity_tol(1.0)
@@ -167,13 +198,15 @@ def fit_residual_tol(shape, F_norm: float, lam_norm: float, y_norm: float = 0.0)
         >>> f"{t.value:.2e}", t.band
         ('1.44e-12', 10.0)
     """
-    N, n = (int(v) for v in shape)
+    N, n = (_size(v, "shape") for v in shape)
     gamma = max(N, n) * EPS
-    return Tolerance(gamma * (float(F_norm) * float(lam_norm) + float(y_norm)), SVD_BAND, "exact-fit residual",
+    F_norm, lam_norm, y_norm = _scale(F_norm, "F_norm"), _scale(lam_norm, "lam_norm"), _scale(y_norm, "y_norm")
+    return Tolerance(gamma * (F_norm * lam_norm + y_norm), SVD_BAND, "exact-fit residual",
                      "backward error of a QR solve and the product's rounding, at max(N, n)·eps")
 
 
 def distinct_tol(scale: float, length: int) -> Tolerance:
     """``sqrt(length) · eps · scale``: the distance below which float64 rounding could merge two vectors (band 10)."""
-    return Tolerance(float(np.sqrt(int(length))) * EPS * float(scale), SVD_BAND, "distinct float64 vectors",
+    return Tolerance(float(np.sqrt(_size(length, "length"))) * EPS * _scale(scale, "scale"), SVD_BAND,
+                     "distinct float64 vectors",
                      "one rounding of entries of size ≤ scale")

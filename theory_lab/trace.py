@@ -23,6 +23,7 @@ import numpy as np
 import scipy.linalg
 
 from theory_lab import krylov
+from theory_lab.keys import check_probe_block
 
 __all__ = ["TraceEstimate", "HUTCH_PP_MIN", "hutchinson", "hutch_plus_plus", "xtrace", "trace_estimates", "sphere"]
 
@@ -83,9 +84,11 @@ def _sketch_rounding(Q, Z, dim) -> float:
     return float(_gamma(dim + s) * np.sum(_abs_dots(Q.T, Z.T)) + np.sum(np.abs(Q.T @ Z) * np.abs(E)))
 
 
-def _check_budget(num_matvecs, dim, minimum, name):
+def _check_budget(num_matvecs, dim, minimum, name, probes=True):
     if not isinstance(num_matvecs, (int, np.integer)) or num_matvecs < minimum:
         raise ValueError(f"`num_matvecs`={num_matvecs!r} must be an integer >= {minimum} for {name}.")
+    if probes:  # Hutchinson and Hutch++ draw up to num_matvecs probes at once; XTrace at most dim
+        check_probe_block(num_matvecs, dim, "num_matvecs", example=48)
 
 
 def _hutchinson_run(matvec, dim, num, key, params):
@@ -195,7 +198,7 @@ def xtrace(matvec, dim: int, key, *params, num_matvecs: int = 48) -> TraceEstima
     """
     key = krylov.check_key(key)
     krylov.check_operator(matvec, dim, params)
-    _check_budget(num_matvecs, dim, 4, "XTrace (two samples, two products each)")
+    _check_budget(num_matvecs, dim, 4, "XTrace (two samples, two products each)", probes=False)
     num = min(num_matvecs // 2, int(dim))
     est, se, used, rnd = _xtrace_run(matvec, int(dim), num, key, params)
     return TraceEstimate("xtrace", float(est), float(se) + rnd, int(used), rnd)

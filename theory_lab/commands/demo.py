@@ -20,11 +20,14 @@ from typing import Optional
 
 import typer
 
-__all__ = ["demo", "register", "DEFAULT_N", "MAX_N"]
+__all__ = ["demo", "register", "DEFAULT_N", "MAX_N", "MAX_REPEATS"]
 
 #: ``--n`` when not given, and its largest allowed value (P grows like N² for spectra and slices).
 DEFAULT_N = {"rank-jump": 200, "width-threshold": 360, "critical-points": 40, "spectra": 20, "slices": 20}
 MAX_N = {"rank-jump": 1797, "width-threshold": 1797, "critical-points": 200, "spectra": 100, "slices": 100}
+#: Largest ``--draws`` and ``--starts``: each draw is a dozen SVDs, each start a critical-point search, so a count
+#: in the millions (a typo) ran for days instead of being refused.
+MAX_REPEATS = 1000
 
 
 def _rank_range(points) -> str:
@@ -160,11 +163,17 @@ def _validate(name, n, draws, starts, seed, duplicates, out):
                                  f"{DEFAULT_N[name]}.", param_hint="--n")
     if draws is not None and draws <= 0:
         raise typer.BadParameter(f"--draws={draws} must be at least 1, e.g. --draws 3.", param_hint="--draws")
+    if draws is not None and draws > MAX_REPEATS:
+        raise typer.BadParameter(f"--draws={draws} is more than {MAX_REPEATS} draws per width; use fewer, e.g. "
+                                 "--draws 3.", param_hint="--draws")
     if draws is not None and name not in ("rank-jump", "width-threshold"):
         raise typer.BadParameter(f"--draws applies to rank-jump and width-threshold, not {name}; drop it.",
                                  param_hint="--draws")
     if starts is not None and starts <= 0:
         raise typer.BadParameter(f"--starts={starts} must be at least 1, e.g. --starts 10.", param_hint="--starts")
+    if starts is not None and starts > MAX_REPEATS:
+        raise typer.BadParameter(f"--starts={starts} is more than {MAX_REPEATS} starts per network; use fewer, e.g. "
+                                 "--starts 10.", param_hint="--starts")
     if starts is not None and name not in ("critical-points", "slices"):
         raise typer.BadParameter(f"--starts applies to critical-points and slices, not {name}; drop it.",
                                  param_hint="--starts")

@@ -158,6 +158,7 @@ def spectrum(
     from rich.console import Console
 
     from theory_lab.curvature_report import OPERATORS
+    from theory_lab.keys import check_probe_block
     from theory_lab.objective import LOSSES
     from theory_lab.trace import HUTCH_PP_MIN
 
@@ -189,6 +190,10 @@ def spectrum(
     else:
         obj, theta, data, block, labels = _arch_point(console, arch, data_name, n, noise, params, seed, loss,
                                                       reduction, batch_size, block)
+    try:  # SLQ draws its probes at once: refused here, not as numpy's MemoryError after Lanczos
+        check_probe_block(probes, obj.block_size(block), "--probes")
+    except MemoryError as err:
+        raise typer.BadParameter(str(err), param_hint="--probes") from None
     name = labels.get("model") or f"{labels['arch']} on {labels['data']}"
     rep = _run(console, obj, theta, data, name=name, seed=seed, operator=operator, block=block, k=k, probes=probes,
                steps=steps, trace_matvecs=trace_matvecs, exact_max=exact_max)
@@ -229,10 +234,13 @@ def _arch_point(console, arch, data_name, n, noise, params, seed, loss, reductio
             raise typer.BadParameter(str(err).replace("`block`", "`--block`"), param_hint="--block") from None
     try:
         ds = _dataset(data_name, n, network, seed, noise)
-    except ValueError as err:  # the data set's own size limit is about --n, the rest about --data
-        about_n = str(err).startswith("`n`=")
-        raise typer.BadParameter(str(err).replace("`n`=", "`--n`=", 1) if about_n else str(err),
-                                 param_hint="--n" if about_n else "--data") from None
+    except ValueError as err:  # the data set's own limits are about --n or --noise, the rest about --data
+        about = next((name for name in ("n", "noise") if str(err).startswith(f"`{name}`=")), None)
+        raise typer.BadParameter(str(err).replace(f"`{about}`=", f"`--{about}`=", 1) if about else str(err),
+                                 param_hint=f"--{about}" if about else "--data") from None
+    if not params.strip():  # Path('') is '.', which the message below would show
+        raise typer.BadParameter(f"`--params`={params!r} is empty; give 'random' or the path of a saved .npz.",
+                                 param_hint="--params")
     notes: list = []
     try:
         theta = random_point(network, seed) if params == "random" else load_point(Path(params), network, notes)

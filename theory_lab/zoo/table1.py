@@ -90,6 +90,8 @@ def from_architecture(architecture: _arch.Architecture, name: str = "architectur
         >>> [l.width for l in from_architecture(figure1()).counted_layers]
         [67600, 16900, 2880, 720, 100, 10]
     """
+    if not isinstance(architecture, _arch.Architecture):
+        raise TypeError(f"`architecture` is a {type(architecture).__name__}; expected a theory_lab.arch.Architecture.")
     shape = architecture.input_shape
     if len(shape) != 3:
         raise ValueError(f"from_architecture: input shape {shape} is not (H, W, C); only 2-D networks convert.")
@@ -151,6 +153,9 @@ def network_names() -> tuple[str, ...]:
 
 
 def _normal(name: str) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"`name`={name!r} is a {type(name).__name__}; expected a network name such as 'resnet-50' "
+                        f"(one of {', '.join(network_names())}).")
     return re.sub(r"[^a-z0-9.]", "", name.lower())
 
 
