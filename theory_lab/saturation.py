@@ -59,11 +59,39 @@ def explain_deficit(arch: Architecture, params, fw, k: int, report: RankReport, 
         The reason, naming the layers, units and the rank they can reach; ``""`` if no rule explains it.
     """
     F, G = np.asarray(fw.F[k]), np.asarray(fw.G[k])
-    same = generic_rank.identical_units(_fm.full_weight_matrix(arch, params, k), _model.bias_vector(arch, params, k))
-    why = _saturation(arch, k, F, G, report, _varies(arch, params, fw, k), same)
+    classes = _unit_classes(arch, params, k)
+    why = _saturation(arch, k, F, G, report, _varies(arch, params, fw, k), classes[k])
     if not why and k > 1:
-        why = _earlier_saturation(arch, params, fw, k, report, target)
+        why = _earlier_saturation(arch, params, fw, k, report, target, classes)
     return why
+
+
+def _unit_classes(arch: Architecture, params, k: int) -> dict[int, np.ndarray]:
+    """Per layer ``l ≤ k``, the classes ``(n_l,)`` of units equal in exact arithmetic at every input.
+
+    :func:`theory_lab.generic_rank.identical_units` with layer ``l−1``'s classes, so a unit that reads one of
+    two identical units and its twin that reads the other with the same weight are identical too. A
+    max-pooling layer's units count as distinct: that can only leave a deficit unresolved, never conclusive.
+    """
+    classes, prev = {}, None
+    for l in range(1, k + 1):
+        info = arch.layer(l)
+        if info.has_weights:
+            prev = generic_rank.identical_units(_fm.full_weight_matrix(arch, params, l),
+                                                _model.bias_vector(arch, params, l), prev)
+        else:
+            prev = np.arange(info.n)
+        classes[l] = prev
+    return classes
+
+
+def _by_class(mask: np.ndarray, same: np.ndarray) -> np.ndarray:
+    """``mask`` ``(N, n)`` with each unit's column replaced by the union over its class ``same`` ``(n,)``: an entry
+    free in one of identical units is free in all (they are the same number in exact arithmetic)."""
+    union = np.zeros((mask.shape[0], int(same.max(initial=0)) + 1), dtype=bool)
+    for u, c in enumerate(same):
+        union[:, c] |= mask[:, u]
+    return union[:, same]
 
 
 def _varies(arch: Architecture, params, fw, l: int) -> np.ndarray:
@@ -103,7 +131,7 @@ def _saturation(arch: Architecture, k: int, F, G, report: RankReport, varies: np
     their columns are known only up to rounding. They can lift the rank to at most
     ``rank(F_k without them) + #unresolved``, and never above the number of distinct rows of
     ``G_k`` (equal pre-activations give equal features in exact arithmetic too), and identical units
-    (``same``: equal columns of ``U_k`` and equal biases) count once. If that
+    (``same``: :func:`_unit_classes`) count once, and not at all beside a resolved twin. If that
     reaches ``min(N, n_k)`` the deficiency is not evidence against full rank. A dead ReLU unit is
     constant in exact arithmetic and never counts. A unit may also saturate on some samples only:
     :func:`_saturated_entries` asks the same question entry by entry.
@@ -126,7 +154,8 @@ def _saturation(arch: Architecture, k: int, F, G, report: RankReport, varies: np
         return ""
     distinct = len(np.unique(G, axis=0))
     rest = rank_report(F[:, ~unresolved], tol=report.tol, name=f"F_{k}").rank if (~unresolved).any() else 0
-    reach = min(rest + np.unique(same[unresolved]).size, distinct)  # identical units lift the rank once
+    lift = np.setdiff1d(same[unresolved], same[~unresolved]).size  # identical units lift the rank once
+    reach = min(rest + lift, distinct)
     if not unresolved.any() or reach < target:
         return _saturated_entries(act, k, F, G, report, target, distinct, unresolved, same) if act.analytic else ""
     kinds = []
@@ -183,7 +212,7 @@ def _saturated_entries(act, k: int, F, G, report: RankReport, target: int, disti
     if affine_everywhere(act.name):
         return ""
     asymptotic, bounds = _asymptotic_entries(act.name, G, report.tol)
-    free = np.broadcast_to(units_free, G.shape) | asymptotic
+    free = _by_class(np.broadcast_to(units_free, G.shape) | asymptotic, same)
     if not free.any():
         return ""
     noise = np.random.default_rng(0).standard_normal(F.shape)[:, same]  # identical units stay identical
@@ -218,7 +247,8 @@ def _asymptotic_entries(name: str, G, tol: float) -> tuple[np.ndarray, list[str]
 _NUDGE = 1e-3
 
 
-def _earlier_saturation(arch: Architecture, params, fw, k: int, report: RankReport, target: int) -> str:
+def _earlier_saturation(arch: Architecture, params, fw, k: int, report: RankReport, target: int,
+                        classes: dict[int, np.ndarray]) -> str:
     """Why a rank deficiency of ``F_k`` may come from rounding at an earlier layer ("" if it does not).
 
     An analytic, non-affine ``σ_l`` (``l < k``) within the rank tolerance of ``F_l`` of its affine
@@ -228,7 +258,8 @@ def _earlier_saturation(arch: Architecture, params, fw, k: int, report: RankRepo
     are lost there, and rows of ``F_k`` that are distinct in exact arithmetic come out equal to
     rounding: the deficit is then an artefact. To tell, those entries of every such layer
     ``l ≤ k`` are moved by a random :data:`_NUDGE` of the layer's scale (generic values: the largest
-    rank is attained generically) and the network is carried on to ``F_k``. If the rank then
+    rank is attained generically; identical units, :func:`_unit_classes`, get the same move, since
+    they are the same number in exact arithmetic) and the network is carried on to ``F_k``. If the rank then
     reaches the target (capped by the distinct rows of ``G_l`` up to the first such layer, which
     the exact network keeps equal too), the deficiency is not evidence against full rank. A
     deficiency that survives stays. Non-analytic σ (ReLU, ELU) are not freed: where they are
@@ -243,7 +274,7 @@ def _earlier_saturation(arch: Architecture, params, fw, k: int, report: RankRepo
         F_l, G_l = np.asarray(fw.F[l]), np.asarray(fw.G[l])
         tol = report.tol if l == k else rank_report(F_l, name=f"F_{l}").tol
         free, bounds = _asymptotic_entries(act.name, G_l, tol)
-        free &= _varies(arch, params, fw, l)
+        free = _by_class(free & _varies(arch, params, fw, l), classes[l])
         if free.any():
             masks[l] = free
             notes.append(f"layer {l} ({act.name}): {int(free.sum())} entries with pre-activations "
@@ -255,7 +286,7 @@ def _earlier_saturation(arch: Architecture, params, fw, k: int, report: RankRepo
                    if fw.G[l] is not None)
     rng = np.random.default_rng(0)
     F = np.asarray(fw.F[first])
-    F = F + masks[first] * rng.standard_normal(F.shape) * _NUDGE * max(np.abs(F).max(), 1.0)
+    F = F + masks[first] * rng.standard_normal(F.shape)[:, classes[first]] * _NUDGE * max(np.abs(F).max(), 1.0)
     for l in range(first + 1, k + 1):
         info = arch.layer(l)
         if info.kind == "maxpool":
@@ -265,7 +296,7 @@ def _earlier_saturation(arch: Architecture, params, fw, k: int, report: RankRepo
         G = _model.preactivation(info, F, np.asarray(layer["W"]), None if "b" not in layer else np.asarray(layer["b"]))
         F = np.asarray(_act.get(info.activation)(G))
         if l in masks:
-            F = F + masks[l] * rng.standard_normal(F.shape) * _NUDGE * max(np.abs(F).max(), 1.0)
+            F = F + masks[l] * rng.standard_normal(F.shape)[:, classes[l]] * _NUDGE * max(np.abs(F).max(), 1.0)
     reach = min(rank_report(F, tol=report.tol, name=f"F_{k}").rank, distinct)
     if reach < target:
         return ""
