@@ -32,7 +32,7 @@ from theory_lab import forward_error
 from theory_lab import generic_rank
 from theory_lab import model as _model
 from theory_lab.arch import Architecture, Output
-from theory_lab.linalg import DEFAULT_BAND, RankReport, certify_rank_bound, rank_report, with_forward_error
+from theory_lab.linalg import DEFAULT_BAND, RankReport, certify_rank_bound, rank_report
 from theory_lab.sampling import to_device
 
 __all__ = ["feature_rank", "features_upto", "features_jvp", "forward_upto", "full_weight_matrix", "duplicate_samples",
@@ -84,9 +84,8 @@ def feature_rank(arch: Architecture, params, X, k: int, *, band: float = DEFAULT
         from theory_lab.near_duplicates import near_duplicate_rows  # it builds on this module
 
         why = near_duplicate_rows(arch, params, X, F, k, report, target)
-    if report.rank >= target > 0:  # a full-rank claim must clear the forward pass's own error (cancellation)
-        bound = forward_error.feature_error_bound(arch, params, fw, k)
-        report = with_forward_error(report, bound, forward_error.forward_error_note(k, report, bound, target))
+    # a full-rank claim must clear the forward pass's own error (cancellation)
+    report = forward_error.certify_full_rank(report, arch, params, fw, k, target)
     if why:
         report = dataclasses.replace(report, unresolved=why)
     return report
