@@ -227,6 +227,14 @@ def _observe_fits(ev: Evidence, arch: Architecture, params, F: np.ndarray, X, ta
     return fits
 
 
+def _observe_corollary_3_6(ev: Evidence, arch: Architecture, params, X, k: int, targets: dict) -> None:
+    """Corollary 3.6's premise, ``rank F_k = N`` read as every other check reads it (:func:`feature_maps.feature_rank`:
+    the forward-error bound on a full-rank claim, the saturation and near-duplicate rules on a deficit), then the
+    fits through ``F_k`` ``(N, n_k)``."""
+    ev.rank(f"F_{k} (Theorem 3.4's construction)", feature_maps.feature_rank(arch, params, X, k), np.shape(X)[0])
+    ev.facts["fits"] = _observe_fits(ev, arch, params, feature_maps.features_upto(arch, params, X, k), X, targets)
+
+
 def _corollary_3_6_data(ctx: Context):
     ds = _digits(ctx, 216)
     counts = exact_fit.parameter_counts(Architecture((8, 8, 1), (Conv(1, (3, 3)), Output(1))), ds.N)
@@ -244,9 +252,7 @@ def _corollary_3_6(ctx: Context) -> Result:
     if not applicable(hyps):
         return conclude(claim, hyps, ev)
     w = witness.construct_full_rank(arch, ds.X, k, key=ctx.key("corollary-3.6"))
-    F = feature_maps.features_upto(arch, w.params, ds.X, k)
-    ev.rank(f"F_{k} (Theorem 3.4's construction)", linalg.rank_report(F, name=f"F_{k}"), ds.N)
-    ev.facts["fits"] = _observe_fits(ev, arch, w.params, F, ds.X, targets)
+    _observe_corollary_3_6(ev, arch, w.params, ds.X, k, targets)
     # the paper's count: T_1 l_0 filter weights, n_1 = N biases, N output weights (b_L = 0 is not used)
     used = arch.num_params - arch.widths[-1]
     ev.exact("parameters of the fitting CNN (output bias unused)", used, counts["cnn"],

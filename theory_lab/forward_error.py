@@ -43,8 +43,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from theory_lab import activations as _act
+from theory_lab.linalg import RankReport, with_forward_error
 
-__all__ = ["feature_error_bound", "forward_error_note", "lipschitz"]
+__all__ = ["feature_error_bound", "forward_error_note", "certify_full_rank", "lipschitz"]
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -90,6 +91,19 @@ def feature_error_bound(arch, params, fw, k: int) -> float:
         F_l = np.abs(np.asarray(fw.F[l], dtype=np.float64))
         e = lipschitz(info.activation) * g_err + 4 * _EPS * F_l if info.activation else g_err
     return float(np.linalg.norm(e))
+
+
+def certify_full_rank(report: RankReport, arch, params, fw, k: int, target: int) -> RankReport:
+    """``report`` (the rank of ``F_k`` ``(N, n_k)`` as computed by ``fw``) with a full-rank reading, ``rank ≥ target >
+    0``, held to :func:`feature_error_bound` (:func:`theory_lab.linalg.with_forward_error`); other readings as they are.
+
+    ``fw`` is :func:`theory_lab.feature_maps.forward_upto` ``(arch, params, X, k)``. Every full-rank claim of a
+    computed ``F_k`` goes through here (``feature_rank``, ``S_k`` membership at a solver's tolerance).
+    """
+    if not report.rank >= target > 0:
+        return report
+    bound = feature_error_bound(arch, params, fw, k)
+    return with_forward_error(report, bound, forward_error_note(k, report, bound, target))
 
 
 def forward_error_note(k: int, report, bound: float, target: int) -> str:

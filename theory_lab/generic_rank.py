@@ -38,6 +38,7 @@ Example (Conv(1, (1,), stride 2) on (4, 1): patches {0}, {2}; U_1 = w [e_0, e_2]
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -143,17 +144,37 @@ def weight_matrix(patches: np.ndarray, n_in: int, W: np.ndarray) -> np.ndarray:
     return U
 
 
-def identical_units(U, b) -> np.ndarray:
+def identical_units(U, b, inputs=None) -> np.ndarray:
     """Per unit of layer ``k``, the index of its class of identical units: equal columns of ``U_k`` ``(n_{k-1}, n_k)``
     and equal biases ``b`` ``(n_k,)`` (compared exactly). Identical units give equal columns of ``F_k`` at
     every input, in exact arithmetic, so together they can lift a rank by one at most.
 
+    ``inputs`` ``(n_{k-1},)``: the classes of layer ``k−1``'s own identical units (this function at layer
+    ``k−1``). Units of layer ``k−1`` in one class are equal columns of ``F_{k-1}``, so only the sum of their
+    rows of ``U_k`` matters: two units of layer ``k`` are identical when their biases, their entries in the
+    other rows and those sums agree. The sums are compared in exact rational arithmetic (float64 sums in
+    different orders can round apart, or together).
+
     Example:
         >>> identical_units(np.array([[1.0, 2.0, 1.0]]), np.array([0.5, 0.5, 0.5])).tolist()
         [0, 1, 0]
+        >>> U = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]])  # inputs 0 and 1 identical: the columns agree
+        >>> identical_units(U, np.zeros(2), inputs=np.array([0, 0, 1])).tolist()
+        [0, 0]
     """
-    cols = np.vstack([np.asarray(U, dtype=np.float64), np.asarray(b, dtype=np.float64)[None, :]]).T + 0.0
-    return np.ravel(np.unique(cols, axis=0, return_inverse=True)[1])
+    U, b = np.asarray(U, dtype=np.float64) + 0.0, np.asarray(b, dtype=np.float64) + 0.0
+    labels, counts = (None, None) if inputs is None else np.unique(np.ravel(inputs), return_counts=True)
+    if inputs is None or counts.max(initial=1) == 1:
+        return np.ravel(np.unique(np.vstack([U, b[None, :]]).T, axis=0, return_inverse=True)[1])
+    inputs = np.ravel(inputs)
+    single = np.isin(inputs, labels[counts == 1])
+    groups = [np.flatnonzero(inputs == g) for g in labels[counts > 1]]
+    keys, out = {}, np.empty(U.shape[1], dtype=np.int64)
+    for u in range(U.shape[1]):
+        sums = tuple(sum((Fraction(float(v)) for v in U[rows, u]), Fraction(0)) for rows in groups)
+        key = (U[single, u].tobytes(), float(b[u]), sums)
+        out[u] = keys.setdefault(key, len(keys))
+    return out
 
 
 @dataclass(frozen=True)

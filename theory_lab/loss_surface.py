@@ -41,7 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from theory_lab import activations as _act, feature_maps, model, tolerances as _tol
+from theory_lab import activations as _act, feature_maps, forward_error, model, tolerances as _tol
 from theory_lab.arch import Architecture
 from theory_lab.linalg import RankReport, rank_report
 from theory_lab.validate import all_finite
@@ -389,7 +389,8 @@ def membership(arch: Architecture, params, X, k: int, *, F_k=None, forward_rtol:
     output of an iterative solver pass ``forward_rtol`` (e.g.
     :data:`theory_lab.tolerances.FORWARD_RTOL`): every rank is then decided at
     ``forward_rtol · σ_1`` (:func:`theory_lab.tolerances.solver_rank_tol`; for ``U_l``,
-    ``forward_rtol · max(σ_1(U_l), max|θ|)``), the forward error such a point carries.
+    ``forward_rtol · max(σ_1(U_l), max|θ|)``), the forward error such a point carries. A full rank of ``F_k``
+    must also clear the forward pass's own rounding (:func:`theory_lab.forward_error.certify_full_rank`).
     """
     model.check_inputs(arch, X)
     _check_tail(arch, k)
@@ -398,19 +399,17 @@ def membership(arch: Architecture, params, X, k: int, *, F_k=None, forward_rtol:
     mats = {l: np.asarray(U) for l, U in _full_matrices(arch, params, tuple(range(k + 2, arch.L + 1))).items()}
     # a weight matrix at rounding level next to the other parameters is zero (a relative tolerance: full rank)
     scale = max(float(np.max(np.abs(np.asarray(a)))) for a in jax.tree_util.tree_leaves(params))
-
-    def u_tol(A):
-        ref = max(float(np.linalg.norm(A, 2)), scale)
-        return ref * (max(A.shape) * np.finfo(np.float64).eps if forward_rtol is None else forward_rtol)
-
-    U = {l: rank_report(A, tol=u_tol(A), name=f"U_{l}") for l, A in mats.items()}
+    U = {l: rank_report(A, tol=max(float(np.linalg.norm(A, 2)), scale) * (max(A.shape) * np.finfo(np.float64).eps if
+                                                                           forward_rtol is None else forward_rtol),
+                        name=f"U_{l}") for l, A in mats.items()}
     if forward_rtol is None and F_k is None:  # an exact draw: feature_rank's rules (a deficit below float64 is
         F_rep = feature_maps.feature_rank(arch, params, X, k)  # unresolved, not a verdict)
     else:
         Fk = np.asarray(model.features(arch, params, X)[k] if F_k is None else F_k)
-        s1 = float(np.linalg.norm(Fk, 2)) if Fk.size and forward_rtol is not None else 0.0
-        F_rep = rank_report(Fk, tol=None if forward_rtol is None else _tol.solver_rank_tol(s1, forward_rtol).value,
-                            name=f"F_{k}")
+        tol = None if forward_rtol is None else _tol.solver_rank_tol(float(np.linalg.norm(Fk, 2)) if Fk.size else 0.0,
+                                                                     forward_rtol).value
+        F_rep = forward_error.certify_full_rank(rank_report(Fk, tol=tol, name=f"F_{k}"), arch, params,
+                                                feature_maps.forward_upto(arch, params, X, k), k, Fk.shape[0])
     return Membership(int(k), int(np.shape(X)[0]), F_rep, U)
 
 

@@ -44,6 +44,7 @@ import numpy as np
 
 from theory_lab import feature_maps as _fm
 from theory_lab.linalg import RankReport, rank_report
+from theory_lab.saturation import affine_everywhere
 from theory_lab.validate import is_real
 
 __all__ = ["near_duplicate_pairs", "near_duplicate_rows"]
@@ -164,7 +165,7 @@ def _higher_order(arch, params, X, k: int, G, rep, freed) -> tuple[int, str]:
     per_group = np.bincount([rep[m] for m in freed], minlength=len(rep))  # distinct samples beside the first
     big = [m for m in freed if per_group[rep[m]] >= 2]
     nonlinear = [info.k for info in arch.info[:k]
-                 if info.activation is not None and not _fm.affine_everywhere(info.activation)]
+                 if info.activation is not None and not affine_everywhere(info.activation)]
     if not big or not nonlinear:
         return rank_report(G, name=f"F_{k}").rank, ""
     reach, rng = 0, np.random.default_rng(0)
