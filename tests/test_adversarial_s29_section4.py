@@ -1,0 +1,54 @@
+"""Section 4 and the curvature checks, second adversarial pass (stop 29): each test failed on the code before it.
+
+**The inertia of a solver's point is not the inertia of the critical point it approximates.** ``hessian_inertia``
+decided signs at ``1e-9 · max|λ|``. A point with ``‖∇Φ‖ ≤ gtol`` can lie ``~t`` away from the critical point it
+approximates along a flat direction, and there the Hessian's eigenvalues that vanish at the critical point are
+``O(t²)``, far above ``1e-9 · max|λ|``. ``Φ(w₁, b₁, w₂, b₂) = (w₁w₂)² + (w₂b₁ + b₂)²`` (a linear 1 → 1 → 1 net on
+``x = ±1``, ``y = 0``) has only global minima as critical points, yet at ``w₁ = w₂ = 2e-4`` (``‖∇Φ‖ = 2.3e-11``)
+the search reported a *conclusive* saddle (eigenvalue ``−8e-8`` against the tolerance ``2e-9``, margin 40).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from theory_lab import critical
+from theory_lab.arch import Architecture, Dense, Output
+
+_LINEAR = Architecture((1,), (Dense(1, "identity"), Output(1)))
+_X = np.array([[1.0], [-1.0]])
+
+
+def _point(w1, b1, w2, b2):
+    return {"layer_1": {"W": jnp.array([[w1]]), "b": jnp.array([b1])},
+            "layer_2": {"W": jnp.array([[w2]]), "b": jnp.array([b2])}}
+
+
+def test_no_conclusive_saddle_next_to_a_manifold_of_global_minima():
+    # Φ = (w₁w₂)² + (w₂b₁ + b₂)²: ∇Φ = 0 forces w₂b₁ + b₂ = 0 and w₁w₂ = 0, so every critical point has Φ = 0
+    for t in (2e-4, 3e-4):
+        res = critical.find_critical_point(_LINEAR, _point(t, 0.0, t, 0.0), _X, np.zeros((2, 1)), max_iter=1)
+        assert res.converged and res.grad_norm <= 1e-10
+        # the point's own Hessian has eigenvalue −2t² (−8e-8 at t = 2e-4), 40× the old tolerance 2e-9 ...
+        assert min(res.inertia.eigenvalues) < -1e-8
+        # ... but it vanishes at the critical points nearby: a second-order classification is not decided here
+        assert res.kind == "degenerate" or not res.inertia.conclusive, (t, res.inertia.summary())
+
+
+def test_a_strict_saddle_stays_conclusive():
+    # converse: y = x gives Φ = (w₁w₂ − 1)² + (w₂b₁ + b₂)²; at the origin a strict saddle (eigenvalues ±2, 2, 0)
+    Y = _X.copy()
+    for start in (_point(0.0, 0.0, 0.0, 0.0), _point(1e-12, 0.0, -1e-12, 0.0)):
+        res = critical.find_critical_point(_LINEAR, start, _X, Y, max_iter=1)
+        assert res.converged
+        assert (res.kind, res.inertia.conclusive) == ("saddle", True), res.inertia.summary()
+        assert (res.inertia.negative, res.inertia.positive) == (1, 2)
+
+
+def test_an_exact_degenerate_minimum_keeps_its_exact_zeros():
+    # converse: at the origin with y = 0, Φ = 0 and ∇²Φ = 2 e_{b₂} e_{b₂}ᵀ exactly: three zeros, one positive
+    res = critical.find_critical_point(_LINEAR, _point(0.0, 0.0, 0.0, 0.0), _X, np.zeros((2, 1)), max_iter=1)
+    assert res.converged and res.grad_norm == 0.0
+    assert (res.inertia.negative, res.inertia.zero, res.inertia.positive) == (0, 3, 1)
+    assert (res.kind, res.inertia.conclusive) == ("degenerate", True), res.inertia.summary()
