@@ -52,3 +52,20 @@ def test_an_exact_degenerate_minimum_keeps_its_exact_zeros():
     assert res.converged and res.grad_norm == 0.0
     assert (res.inertia.negative, res.inertia.zero, res.inertia.positive) == (0, 3, 1)
     assert (res.kind, res.inertia.conclusive) == ("degenerate", True), res.inertia.summary()
+
+
+def test_theorem_4_4_reverse_at_an_exact_fit():
+    # F_L = Y to the last bit: ‖F_L − Y‖ = 0. `_reverse` divided by it (ZeroDivisionError); ∇_U Φ = 0 and Φ = 0 agree
+    from proofs_checks import loss_surface as LSC
+    from theory_lab import model
+    from theory_lab.checking import Evidence
+    from theory_lab.sampling import sample_params
+
+    arch = Architecture((3,), (Dense(8), Output(2)))
+    X = np.random.default_rng(0).standard_normal((6, 3))
+    params = sample_params(arch, np.random.default_rng(1))
+    ev = Evidence()
+    row = LSC._reverse(ev, "exact fit", arch, params, X, np.asarray(model.apply(arch, params, X)), 1, False)
+    assert row["loss"] == 0.0 and row["grad_U_norm"] == 0.0 and row["lower_factor"] == 0.0
+    (ob,) = ev.observations
+    assert ob.holds and ob.conclusive
