@@ -191,7 +191,16 @@ def _critical_full_row_rank(ctx: Context) -> Result:
                        str(rJ))]
     ev = Evidence()
     ev.at_most("‖r‖ σ_min(J) / ‖∇Φ‖", r * rJ.sigma_min / g if g > 0 else (0.0 if r == 0 else np.inf), T.BOUND)
-    ev.at_most("Φ", 0.5 * r * r, T.zero_loss_tol(Y))
+    zero, phi = T.zero_loss_tol(Y), 0.5 * r * r
+    # below the critical tolerance is not yet critical: ‖∇Φ‖ ≥ σ_min(J)‖r‖ admits Φ ≤ ½(‖∇Φ‖/σ_min)², and Φ > 0
+    # inside that is explained by ∇Φ ≠ 0 (the bound above decides whether the numbers are consistent)
+    admits = phi > zero.value and rJ.sigma_min > 0 and phi <= 0.5 * (g / rJ.sigma_min) ** 2 * T.BOUND.band
+    if admits:
+        ev.observe("Φ", False, margin=zero.value / phi, conclusive=False,
+                   detail=f"Φ = {phi:.3e} > {zero.value:.1e} (zero loss), but ‖∇Φ‖ = {g:.2e} admits Φ ≤ "
+                          f"½(‖∇Φ‖/σ_min(J))² = {0.5 * (g / rJ.sigma_min) ** 2:.3e}: the point may not be critical")
+    else:
+        ev.at_most("Φ", phi, zero)
     ev.facts.update(residual_norm=r, grad_norm=g, rank_J=rJ.to_dict(), search=res.message)
     return conclude("a critical point with J of full row rank has r = 0", hyps, ev)
 

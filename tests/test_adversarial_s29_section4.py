@@ -69,3 +69,52 @@ def test_theorem_4_4_reverse_at_an_exact_fit():
     assert row["loss"] == 0.0 and row["grad_U_norm"] == 0.0 and row["lower_factor"] == 0.0
     (ob,) = ev.observations
     assert ob.holds and ob.conclusive
+
+
+def _near_critical_point(ctx):
+    """A point of a 3 → 6 → 5 → 2 sigmoid net whose residual lies along ``J``'s weakest left singular vector,
+    scaled so that ``‖∇Φ‖ = σ_min(J) ‖r‖`` sits at half the critical tolerance: ``Φ`` is 400× the zero-loss
+    tolerance, ``J`` has full row rank (cond 41), and in exact arithmetic ``∇Φ ≠ 0``: no critical point."""
+    import types
+
+    from theory_lab import derivatives as D
+    from theory_lab import model
+    from theory_lab.sampling import sample_params
+
+    arch = Architecture((3,), (Dense(6), Dense(5), Output(2)))
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4, 3))
+    params = sample_params(arch, np.random.default_rng(1))
+    obj = D.objective(arch)
+    J = np.asarray(D.jacobian(obj, obj.layout.ravel(params), X))
+    U, s, _ = np.linalg.svd(J)
+    FL = np.asarray(model.apply(arch, params, X))
+    eps = 0.5 * 1e-10 * s[0] * np.linalg.norm(FL) / s[-1]
+    Y = FL - eps * U[:, -1].reshape(FL.shape)
+    return arch, X, Y, types.SimpleNamespace(params=params, message="built")
+
+
+def test_full_row_rank_check_below_the_critical_tolerance_is_not_a_counterexample(monkeypatch):
+    from proofs_checks import curvature as C
+    from theory_lab.checking import Context, Verdict
+
+    monkeypatch.setattr(C, "_found_critical_point", _near_critical_point)
+    r = C._critical_full_row_rank(Context(0))
+    # ‖r‖ = ‖∇Φ‖ / σ_min(J) exactly as the bound says: Φ > 0 is explained by ∇Φ ≠ 0, not a counterexample
+    assert r.verdict is not Verdict.FAILS, r.summary
+    assert r.verdict is Verdict.INCONCLUSIVE, r.summary
+
+
+def test_full_row_rank_check_fails_where_the_gradient_is_below_the_bound(monkeypatch):
+    # converse: the same point with ‖∇Φ‖ under-reported 100× (below σ_min(J)‖r‖): Lemma-free linear algebra is
+    # contradicted, and Φ > 0 is no longer admitted: a conclusive violation
+    from proofs_checks import curvature as C
+    from theory_lab import derivatives as D
+    from theory_lab.checking import Context, Verdict
+
+    monkeypatch.setattr(C, "_found_critical_point", _near_critical_point)
+    real = D.gradient
+    monkeypatch.setattr(D, "gradient", lambda *a, **kw: real(*a, **kw) / 100)
+    r = C._critical_full_row_rank(Context(0))
+    assert r.verdict is Verdict.FAILS, r.summary
+    assert "Φ = " in r.summary or "‖r‖ σ_min(J)" in r.summary
