@@ -6,6 +6,11 @@ approximates along a flat direction, and there the Hessian's eigenvalues that va
 ``O(t²)``, far above ``1e-9 · max|λ|``. ``Φ(w₁, b₁, w₂, b₂) = (w₁w₂)² + (w₂b₁ + b₂)²`` (a linear 1 → 1 → 1 net on
 ``x = ±1``, ``y = 0``) has only global minima as critical points, yet at ``w₁ = w₂ = 2e-4`` (``‖∇Φ‖ = 2.3e-11``)
 the search reported a *conclusive* saddle (eigenvalue ``−8e-8`` against the tolerance ``2e-9``, margin 40).
+
+**Below a tolerance is not yet exact.** ``critical-full-row-rank`` took a point half the critical tolerance from
+critical (``∇Φ ≠ 0`` exactly) as a counterexample; ``hessian-zero-loss`` decided ranks at rounding at a point that
+is zero-loss only to tolerance (``H = JᵀJ + R``). Also: ``_reverse`` at an exact fit, and (strict xfail) norms
+that underflow below ~1e-154. See docs/planted_bugs.md, "Section 4 and curvature checks, second adversarial pass".
 """
 
 from __future__ import annotations
