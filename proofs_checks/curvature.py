@@ -90,10 +90,11 @@ def _sym_norm(A) -> float:
     return float(np.max(np.abs(np.linalg.eigvalsh(A)))) if np.size(A) else 0.0
 
 
-def _inertia(rep):
+def _inertia(rep, extra: float = 0.0):
+    """Exact inertia at the eigensolver tolerance, plus ``extra`` (a known perturbation's norm)."""
     normH = float(np.max(np.abs(rep["eig"])))
     tol = T.eigen_tol(rep["P"], normH)
-    return inertia_report(rep["eig"], tol=tol.value, band=tol.band), tol
+    return inertia_report(rep["eig"], tol=tol.value + extra, band=tol.band), tol
 
 
 def _zero_loss(ctx: Context) -> Result:
@@ -107,13 +108,14 @@ def _zero_loss(ctx: Context) -> Result:
                        str(frank)),
             Hypothesis("zero loss", rep["loss"] <= zero.value, f"Φ = {rep['loss']:.3e} ({hyp.relation(rep['loss'], zero.value)} {zero.value:.1e})")]
     ev = Evidence()
-    ev.at_most("‖H − JᵀJ‖₂ / ‖H‖₂", _sym_norm(rep["H"] - rep["GN"]) / float(np.max(np.abs(rep["eig"]))),
-               T.IDENTITY)
+    resid = _sym_norm(rep["H"] - rep["GN"])  # the residual term Σ r_a ∇²f_a: "zero loss" is a tolerance, not Φ = 0
+    ev.at_most("‖H − JᵀJ‖₂ / ‖H‖₂", resid / float(np.max(np.abs(rep["eig"]))), T.IDENTITY)
     rJ = rank_report(rep["J"], name="J")
-    rH = rank_report(rep["H"], name="H")
+    # H's singular values and eigenvalues lie within ‖H − JᵀJ‖₂ of JᵀJ's (Weyl): that distance joins the rounding
+    rH = rank_report(rep["H"], tol=T.svd_rank_tol(rep["H"].shape, _norm2(rep["H"])).value + resid, name="H")
     ev.rank("rank J ≤ Nm", rJ, Nm, "<=")
     ev.rank("rank H = rank J", rH, rJ.rank)
-    inertia, tol = _inertia(rep)
+    inertia, tol = _inertia(rep, extra=resid)
     ev.observe(f"at least P − Nm = {P - Nm} zero eigenvalues", inertia.zero >= P - Nm,
                margin=inertia.margin if inertia.zero >= P - Nm else 1 / max(inertia.margin, 1.0),
                conclusive=inertia.conclusive, detail=str(inertia))
@@ -191,7 +193,16 @@ def _critical_full_row_rank(ctx: Context) -> Result:
                        str(rJ))]
     ev = Evidence()
     ev.at_most("‖r‖ σ_min(J) / ‖∇Φ‖", r * rJ.sigma_min / g if g > 0 else (0.0 if r == 0 else np.inf), T.BOUND)
-    ev.at_most("Φ", 0.5 * r * r, T.zero_loss_tol(Y))
+    zero, phi = T.zero_loss_tol(Y), 0.5 * r * r
+    # below the critical tolerance is not yet critical: ‖∇Φ‖ ≥ σ_min(J)‖r‖ admits Φ ≤ ½(‖∇Φ‖/σ_min)², and Φ > 0
+    # inside that is explained by ∇Φ ≠ 0 (the bound above decides whether the numbers are consistent)
+    admits = phi > zero.value and rJ.sigma_min > 0 and phi <= 0.5 * (g / rJ.sigma_min) ** 2 * T.BOUND.band
+    if admits:
+        ev.observe("Φ", False, margin=zero.value / phi, conclusive=False,
+                   detail=f"Φ = {phi:.3e} > {zero.value:.1e} (zero loss), but ‖∇Φ‖ = {g:.2e} admits Φ ≤ "
+                          f"½(‖∇Φ‖/σ_min(J))² = {0.5 * (g / rJ.sigma_min) ** 2:.3e}: the point may not be critical")
+    else:
+        ev.at_most("Φ", phi, zero)
     ev.facts.update(residual_norm=r, grad_norm=g, rank_J=rJ.to_dict(), search=res.message)
     return conclude("a critical point with J of full row rank has r = 0", hyps, ev)
 

@@ -212,7 +212,7 @@ def _reverse(ev: Evidence, label: str, arch, params, X, Y, k: int, solver: bool)
     m = loss_surface.membership(arch, params, X, k, forward_rtol=T.FORWARD_RTOL if solver else None)
     loss = 0.5 * b.residual_norm ** 2
     row = {"point": label, "loss": loss, "grad_U_norm": b.grad_norm, "zero_tol": tol.value, "in_S_k": m.member,
-           "S_k_conclusive": m.conclusive, "reasons": list(m.reasons), "lower_factor": b.lower / b.residual_norm}
+           "S_k_conclusive": m.conclusive, "reasons": list(m.reasons), "lower_factor": b.lower / b.residual_norm if b.residual_norm > 0 else 0.0}
     if b.grad_norm > tol.value:
         ev.at_least(f"{label}: ‖∇_U_{k + 1} Φ‖", b.grad_norm, tol)
     else:  # the gradient in U_{k+1} vanishes: then Φ = 0 or the point lies outside S_k

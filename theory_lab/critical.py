@@ -404,6 +404,6 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
     # a solver's output carries a forward error: ranks at FORWARD_RTOL, as `membership` asks of such points
     member = loss_surface.membership(arch, final, X, k, forward_rtol=T.FORWARD_RTOL)
     classify = (P <= dense_limit) if classify is None else classify
-    inertia = hessian_inertia(arch, final, X, Y) if (converged and classify) else None
+    inertia = hessian_inertia(arch, final, X, Y, critical=True) if (converged and classify) else None
     return Search(final, converged, mode, value, gnorm, gtol, it, seconds, message, tuple(methods), member,
                   inertia, history, float(jnp.linalg.norm(theta)))

@@ -263,15 +263,34 @@ def hessian_report(network, params, X, Y) -> dict:
             "loss": float(D.loss(obj, theta, X, Y)), "P": obj.P, "Nm": J.shape[0], "inertia": inertia_report(eig)}
 
 
-def hessian_inertia(arch: Architecture, params, X, Y, *, rtol: float = 1e-9, band: float = 10.0) -> Inertia:
+def hessian_inertia(arch: Architecture, params, X, Y, *, rtol: float = 1e-9, band: float = 10.0,
+                    critical: bool = False) -> Inertia:
     """Inertia of the dense Hessian ``∇²Φ (P, P)`` at ``params`` (small ``P``), at a solver's point.
 
-    ``tol = rtol · max|λ|`` (default 1e-9: a point found by a solver carries its forward
-    error, well above eigensolver rounding); the margin rule is :func:`theory_lab.linalg.inertia_report`'s.
+    ``tol = rtol · max|λ|`` (default 1e-9: a point found by a solver carries its forward error, well above
+    eigensolver rounding). With ``critical=True`` the point stands for a critical point (the inertia that
+    :func:`theory_lab.critical.find_critical_point` reports): a solver's point ``θ`` has ``‖∇Φ‖ ≤ gtol``, not
+    ``∇Φ = 0``, the critical point ``θ*`` lies about a Newton step ``δ = −H⁺∇Φ`` away and
+    ``∇²Φ(θ*) ≈ ∇²Φ(θ) + D∇²Φ(θ)[δ]``, so an eigenvalue is signed only beyond
+    ``tol = max(rtol · max|λ|, ‖D∇²Φ(θ)[δ]‖₂)`` (Weyl, first order). Along a flat direction the second term
+    is of the size of the eigenvalues themselves: ``Φ = (w₁w₂)² + (w₂b₁ + b₂)²``, whose critical points are
+    all global minima, has eigenvalue ``−2t²`` at ``w₁ = w₂ = t``, a conclusive "saddle" against ``rtol``
+    alone (``t = 2e-4``: ``‖∇Φ‖ = 2e-11``, margin 40). ``H⁺`` keeps the eigenvalues above ``rtol · max|λ|``;
+    at an exact critical point ``δ = 0``. The margin rule is :func:`theory_lab.linalg.inertia_report`'s.
     """
     from theory_lab import loss_surface
 
     loss_surface.check_targets(arch, X, Y)
     obj = D.objective(arch)
-    H = np.asarray(D.hessian(obj, obj.layout.ravel(params), X, Y))
-    return inertia_report(np.linalg.eigvalsh(0.5 * (H + H.T)), rtol=rtol, band=band)
+    theta = obj.layout.ravel(params)
+    H = np.asarray(D.hessian(obj, theta, X, Y))
+    w, Q = np.linalg.eigh(0.5 * (H + H.T))
+    tol = rtol * float(np.max(np.abs(w))) if w.size else 0.0
+    if critical:
+        gq = Q.T @ np.asarray(D.gradient(obj, theta, X, Y))
+        keep = np.abs(w) > tol
+        delta = Q[:, keep] @ (-gq[keep] / w[keep])
+        if np.any(delta):
+            dH = np.asarray(jax.jvp(lambda t: D.hessian(obj, t, X, Y), (theta,), (jax.numpy.asarray(delta),))[1])
+            tol = max(tol, float(np.max(np.abs(np.linalg.eigvalsh(0.5 * (dH + dH.T))))))
+    return inertia_report(w, tol=tol, band=band)
