@@ -26,7 +26,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-__all__ = ["Activation", "get", "names", "register"]
+__all__ = ["Activation", "get", "known", "names", "register"]
 
 
 @dataclass(frozen=True)
@@ -135,6 +135,11 @@ _PATTERN = re.compile(r"^\s*([a-z_]+)\s*(?:\(\s*([^)]*)\s*\))?\s*$")
 _CACHE: dict[str, Activation] = {}
 
 
+def known() -> str:
+    """The sentence listing the activation names :func:`get` accepts (for error messages)."""
+    return f"Known activations: {', '.join(names())}; parametrised as 'softplus(2)', 'leaky_relu(0.1)'."
+
+
 def get(spec: str | Activation) -> Activation:
     """Return the activation named ``spec`` (e.g. ``"sigmoid"``, ``"softplus(2)"``)."""
     if isinstance(spec, Activation):
@@ -146,8 +151,7 @@ def get(spec: str | Activation) -> Activation:
         return _CACHE[spec]
     match = _PATTERN.match(spec)
     if not match or match.group(1) not in _BASE:
-        raise KeyError(f"`activation`={spec!r} is unknown. Known activations: {', '.join(names())}; parametrised "
-                       "as 'softplus(2)', 'leaky_relu(0.1)'.")
+        raise KeyError(f"`activation`={spec!r} is unknown. {known()}")
     try:
         args = [float(a) for a in match.group(2).split(",")] if match.group(2) else []
         act = _BASE[match.group(1)](*args)

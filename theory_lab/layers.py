@@ -67,8 +67,8 @@ def _set(obj, name, value):
 def _check_activation(obj, layer: str):
     try:
         _act.get(obj.activation)
-    except KeyError as err:
-        raise ValueError(f"{layer}: `activation`={obj.activation!r} is unknown. {err.args[0]}") from None
+    except KeyError:
+        raise ValueError(f"{layer}: `activation`={obj.activation!r} is unknown. {_act.known()}") from None
     except ValueError as err:
         raise ValueError(f"{layer}: `activation`={obj.activation!r} is invalid: {err}") from None
 

@@ -100,8 +100,8 @@ def _validate_activations(acts) -> tuple:
     for a in acts:
         try:
             _act.get(a)
-        except KeyError as err:
-            raise ValueError(f"`activations` contains {a!r}, which is unknown. {err.args[0]}") from None
+        except KeyError:
+            raise ValueError(f"`activations` contains {a!r}, which is unknown. {_act.known()}") from None
     return acts
 
 
