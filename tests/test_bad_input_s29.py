@@ -287,3 +287,11 @@ def test_spectrum_empty_params_is_called_empty(tmp_path):
     result, text = _cli(["spectrum", "--n", "8", "--params", "", "--out", str(tmp_path / "out")], tmp_path)
     assert result.exit_code == 2, text
     assert "Invalid value for --params: `--params`='' is empty; give 'random' or the path of a saved .npz." in text
+
+
+@pytest.mark.parametrize("shape", [5, (5, 6, 7), None])
+def test_fit_residual_tol_names_a_shape_that_is_not_a_pair(shape):
+    from theory_lab import tolerances
+
+    with pytest.raises(ValueError, match=r"`shape`=.* must be F's shape, a pair \(N, n\)"):
+        tolerances.fit_residual_tol(shape, 1.0, 1.0)

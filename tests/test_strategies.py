@@ -50,7 +50,7 @@ def test_networks_without_pooling_have_no_pool_before_k(net):
 def test_networks_cover_every_kind():
     seen = collections.Counter()
 
-    @settings(max_examples=150)
+    @settings(max_examples=150, derandomize=True, database=None)  # a frequency, not a property: one fixed draw
     @given(net=tls.networks(max_depth=3))
     def collect(net):
         kinds = _weight_kinds(net)
@@ -67,11 +67,11 @@ def test_networks_cover_every_kind():
                 "conv stride 2", "SAME"):
         assert seen[key] > 0, (key, seen)
     assert seen["pool"] == 0
-    # both kinds of wide layer are drawn often: conv-wide is ~2/3 by design (two conv kinds to one dense), but
-    # "at least as often as dense" failed at a random seed (74 vs 76; eight seeds gave 35-61 dense of 150), so the
-    # floor is one any seed clears
+    # conv-wide is ~2/3 by design (two conv kinds to one dense); at random seeds "at least as often as dense"
+    # failed once (74 vs 76; eight seeds gave 35-61 dense of 150), so the collection above is derandomized and,
+    # for any profile, both kinds must stay frequent
     drawn = seen["dense-input"] + seen["1-D"] + seen["2-D"]
-    assert min(seen["wide conv"], seen["wide dense"]) >= 0.15 * drawn, seen
+    assert seen["wide conv"] >= seen["wide dense"] >= 0.15 * drawn, seen
 
 
 def test_pooling_true_needs_room_for_a_pool():

@@ -41,6 +41,7 @@ class Activation:
     assumption_3_2: bool
     clause: str | None  # "a", "b" or None
     note: str = ""
+    lipschitz: float | None = None  # sup |σ'| over the real line (None: not declared; forward_error samples it)
 
     def __call__(self, t):
         return self.fn(t)
@@ -73,28 +74,28 @@ def _simple(name, fn, **props):
 
 _simple("sigmoid", jax.nn.sigmoid, continuous=True, analytic=True, strictly_increasing=True,
         positive_derivative=True, differentiable=True, assumption_3_2=True, clause="a",
-        note="limits 0 and 1 (Lemma 3.3)")
+        note="limits 0 and 1 (Lemma 3.3)", lipschitz=0.25)
 _simple("tanh", jnp.tanh, continuous=True, analytic=True, strictly_increasing=True,
         positive_derivative=True, differentiable=True, assumption_3_2=False, clause=None,
-        note="limits -1 and 1: μ₊·μ₋ ≠ 0 and not bounded by ρ e^{ρt} on the left")
+        note="limits -1 and 1: μ₊·μ₋ ≠ 0 and not bounded by ρ e^{ρt} on the left", lipschitz=1.0)
 _simple("relu", jax.nn.relu, continuous=True, analytic=False, strictly_increasing=False,
         positive_derivative=False, differentiable=False, assumption_3_2=True, clause="b",
-        note="zero on the left (Lemma 3.3)")
+        note="zero on the left (Lemma 3.3)", lipschitz=1.0)
 _simple("elu", jax.nn.elu, continuous=True, analytic=False, strictly_increasing=True,
         positive_derivative=True, differentiable=True, assumption_3_2=False, clause=None,
-        note="tends to -1 at -∞ and is unbounded at +∞")
+        note="tends to -1 at -∞ and is unbounded at +∞", lipschitz=1.0)
 _simple("gelu", _gelu, continuous=True, analytic=True, strictly_increasing=False,
         positive_derivative=False, differentiable=True, assumption_3_2=True, clause="b",
-        note="decays to 0 exponentially on the left; not monotone")
+        note="decays to 0 exponentially on the left; not monotone", lipschitz=1.1290)
 _simple("silu", jax.nn.silu, continuous=True, analytic=True, strictly_increasing=False,
         positive_derivative=False, differentiable=True, assumption_3_2=True, clause="b",
-        note="decays to 0 exponentially on the left; not monotone")
+        note="decays to 0 exponentially on the left; not monotone", lipschitz=1.0999)
 _simple("identity", lambda t: t, continuous=True, analytic=True, strictly_increasing=True,
         positive_derivative=True, differentiable=True, assumption_3_2=False, clause=None,
-        note="unbounded to the left; features stay in a (d+1)-dim affine image")
+        note="unbounded to the left; features stay in a (d+1)-dim affine image", lipschitz=1.0)
 _simple("arctan", jnp.arctan, continuous=True, analytic=True, strictly_increasing=True,
         positive_derivative=True, differentiable=True, assumption_3_2=False, clause=None,
-        note="limits ±π/2, product ≠ 0")
+        note="limits ±π/2, product ≠ 0", lipschitz=1.0)
 
 
 def _param(value: float) -> str:
@@ -115,7 +116,7 @@ def _softplus(alpha: float = 1.0) -> Activation:
     return Activation(f"softplus({_param(alpha)})", lambda t: jnp.logaddexp(0.0, alpha * t) / alpha,
                       continuous=True, analytic=True, strictly_increasing=True, positive_derivative=True,
                       differentiable=True, assumption_3_2=True, clause="b",
-                      note="σ_α(t) = ln(1+e^{αt})/α (Lemma 3.3)")
+                      note="σ_α(t) = ln(1+e^{αt})/α (Lemma 3.3)", lipschitz=1.0)
 
 
 def _leaky(slope: float = 0.01) -> Activation:
@@ -125,7 +126,8 @@ def _leaky(slope: float = 0.01) -> Activation:
     return Activation(f"leaky_relu({_param(slope)})", lambda t: jnp.where(t >= 0, t, slope * t),
                       continuous=True, analytic=identity, strictly_increasing=True, positive_derivative=True,
                       differentiable=identity, assumption_3_2=False, clause=None,
-                      note="the identity (slope 1): unbounded to the left" if identity else "unbounded to the left")
+                      note="the identity (slope 1): unbounded to the left" if identity else "unbounded to the left",
+                      lipschitz=max(1.0, slope))
 
 
 register("softplus", _softplus)

@@ -36,6 +36,7 @@ Example (dense 2 → 3 identity, no cancellation: the bound is a few ulps of ``�
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import jax
@@ -52,15 +53,20 @@ _EPS = float(np.finfo(np.float64).eps)
 
 @functools.lru_cache(maxsize=64)
 def lipschitz(name: str) -> float:
-    """``max |σ'(t)|`` for ``σ = name`` on ``t ∈ [−64, 64]`` (step 1/256) and at ``±1e3, ±1e6``, times 1.01.
+    """``sup |σ'|`` for ``σ = name``: the activation's declared constant (every built-in one declares it; e.g.
+    softplus(α) has slope ``sigmoid(αt)``, which reaches 1 only far out for small α), else ``max |σ'(t)|`` sampled
+    on ``t ∈ [−64, 64]`` (step 1/256) and at ``±1e3, ±1e6``, times 1.01 (a registered σ without a declared constant:
+    a sample, not a proof; ``inf`` where a slope is not finite).
 
     Example:
-        >>> round(lipschitz("sigmoid"), 4), round(lipschitz("relu"), 2)
-        (0.2525, 1.01)
+        >>> lipschitz("sigmoid"), lipschitz("softplus(1e-7)"), lipschitz("leaky_relu(5)")
+        (0.25, 1.0, 5.0)
     """
-    fn = _act.get(name)
+    act = _act.get(name)
+    if act.lipschitz is not None:
+        return float(act.lipschitz)
     t = jnp.concatenate([jnp.arange(-64.0, 64.0, 1.0 / 256), jnp.array([-1e6, -1e3, 1e3, 1e6])])
-    slopes = np.abs(np.asarray(jax.vmap(jax.grad(lambda s: fn(s)))(t), dtype=np.float64))
+    slopes = np.abs(np.asarray(jax.vmap(jax.grad(lambda s: act(s)))(t), dtype=np.float64))
     return 1.01 * float(np.max(np.where(np.isfinite(slopes), slopes, np.inf)))
 
 
@@ -103,6 +109,10 @@ def certify_full_rank(report: RankReport, arch, params, fw, k: int, target: int)
     if not report.rank >= target > 0:
         return report
     bound = feature_error_bound(arch, params, fw, k)
+    if not np.isfinite(bound):  # an activation without a finite slope bound: nothing certifies the reading
+        return dataclasses.replace(report, margin=min(report.margin, 1.0), unresolved=report.unresolved or (
+            f"forward rounding of F_{k}: no finite bound on ‖F̂_{k} − F_{k}‖₂ (an activation of layers 1..{k} has no "
+            f"finite slope bound), so rank {target} is not certified in exact arithmetic"))
     return with_forward_error(report, bound, forward_error_note(k, report, bound, target))
 
 

@@ -257,7 +257,8 @@ def rank_report(A, *, tol: float | None = None, rtol: float | None = None,
 def with_forward_error(report: RankReport, bound: float, why: str = "") -> RankReport:
     """``report`` for a matrix computed with error ``‖computed − exact‖₂ ≤ bound``: the counted singular values
     must clear ``max(tol, bound)``, so the margin on that side becomes ``σ_rank / max(tol, bound)``; ``why``
-    (say where the error comes from) goes to ``unresolved`` when that margin is below the band.
+    (say where the error comes from; a generic reason when empty) goes to ``unresolved`` when that margin is
+    below the band, so such a reading is never conclusive.
 
     Example:
         >>> r = with_forward_error(rank_report(np.diag([1.0, 1e-9])), 1e-9, "cancellation")
@@ -270,8 +271,10 @@ def with_forward_error(report: RankReport, bound: float, why: str = "") -> RankR
     if report.rank > 0 and out.floor > report.tol:
         above = float(report.singular_values[report.rank - 1]) / out.floor
         out = replace(out, margin=min(report.margin, above))
-        if above < report.band and why and not report.unresolved:
-            out = replace(out, unresolved=why)
+        if above < report.band and not report.unresolved:  # the reading is not certified: always say why
+            out = replace(out, unresolved=why or (f"σ_{report.rank} = {report.singular_values[report.rank - 1]:.1e} "
+                                                  f"does not clear the forward error {bound:.1e} by the band's "
+                                                  f"factor {report.band:g}"))
     return out
 
 

@@ -198,6 +198,8 @@ def fit_residual_tol(shape, F_norm: float, lam_norm: float, y_norm: float = 0.0)
         >>> f"{t.value:.2e}", t.band
         ('1.44e-12', 10.0)
     """
+    if not isinstance(shape, (tuple, list)) or len(shape) != 2:
+        raise ValueError(f"`shape`={shape!r} must be F's shape, a pair (N, n).")
     N, n = (_size(v, "shape") for v in shape)
     gamma = max(N, n) * EPS
     F_norm, lam_norm, y_norm = _scale(F_norm, "F_norm"), _scale(lam_norm, "lam_norm"), _scale(y_norm, "y_norm")
