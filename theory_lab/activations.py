@@ -3,7 +3,9 @@
 Each entry declares: continuous, real analytic, strictly increasing, ``σ' > 0``
 everywhere, differentiable, and Assumption 3.2 with its clause ((a) finite limits
 with ``μ₊·μ₋ = 0``, (b) exponential decay on the left and linear growth on the
-right). The test-suite probes every declaration numerically.
+right), and ``lipschitz``, ``sup |σ'|`` over the real line (the forward-error bound of
+:mod:`theory_lab.forward_error` uses it; a registered σ without it gets a sampled value). The
+test-suite probes every declaration numerically.
 
 Parametrised activations are named with their parameter: ``"softplus(2)"``,
 ``"leaky_relu(0.1)"``.
