@@ -243,16 +243,22 @@ def test_every_registered_section_4_check_has_a_planted_bug():
     assert set(_s4_checks()) == set(PLANTS)
 
 
-@pytest.mark.parametrize("cid", sorted(PLANTS))
-def test_planted_bug_makes_the_check_fail(cid, monkeypatch):
+def _run_planted(cid, plant, monkeypatch):
+    """``(check, record)`` of check ``cid`` at seed 0 with ``plant`` applied, undone (and jax's caches cleared) after."""
     check = _s4_checks()[cid]
-    PLANTS[cid](monkeypatch)
+    plant(monkeypatch)
     try:
         rec = run_check(check, Context(seed=0))
     finally:
         monkeypatch.undo()
         jax.clear_caches()
     assert rec.error is None, rec.error
+    return check, rec
+
+
+@pytest.mark.parametrize("cid", sorted(PLANTS))
+def test_planted_bug_makes_the_check_fail(cid, monkeypatch):
+    check, rec = _run_planted(cid, PLANTS[cid], monkeypatch)
     assert rec.result.hypotheses_met or check.kind == "converse", rec.result.summary
     assert rec.result.verdict == Verdict.FAILS, (cid, rec.result.summary)
 
@@ -303,13 +309,6 @@ def test_plants_that_lemma_4_3_cannot_refute_are_inconclusive(cid, plant, monkey
     critical points in ``S_k``; their small gradients are what Lemma 4.3 allows at their tiny ``c`` (``σ_min(F_k)``
     at rounding, or a far-from-critical point), so nothing refutes Φ > 0 conclusively: *inconclusive* (which
     ``verify --strict`` rejects), never *holds*."""
-    check = _s4_checks()[cid]
-    plant(monkeypatch)
-    try:
-        rec = run_check(check, Context(seed=0))
-    finally:
-        monkeypatch.undo()
-        jax.clear_caches()
-    assert rec.error is None, rec.error
+    _, rec = _run_planted(cid, plant, monkeypatch)
     assert rec.result.verdict == Verdict.INCONCLUSIVE, rec.result.summary
     assert "Lemma 4.3 admits" in str(rec.result.evidence), rec.result.summary
