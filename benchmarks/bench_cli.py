@@ -11,6 +11,11 @@ Run (the project venv; from the repository root)::
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_cli.py --rounds 5 --json /tmp/bench_cli.json
 
+With ``--floor`` each round also measures the *floor* of a cached run (``cli_floor.py``): the same
+command run again inside one process, where every program is already traced and compiled, plus a fresh
+interpreter importing exactly the modules the command had loaded (by its first result, and by its end).
+No cache of compiled or traced programs can make a second run faster than that floor.
+
 Nothing is asserted: the numbers go to RESULTS.md by hand, with the machine and the load.
 """
 
@@ -56,12 +61,38 @@ def run_once(cmd: list[str], cache: Path, out: Path) -> dict:
             "lines": lines}
 
 
+def import_wall(modules: list[str]) -> float:
+    """Seconds for a fresh interpreter (this Python) to start, import ``modules`` in order and exit."""
+    code = ("import importlib, sys\nfor n in sys.argv[1:]:\n    try:\n        importlib.import_module(n)\n"
+            "    except Exception:\n        pass\n")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code, *modules], check=True, env=env)
+    return time.perf_counter() - t0
+
+
+def run_floor(cmd_args: list[str], cache: Path, out: Path) -> dict:
+    """The floor of a cached run of ``theory-lab cmd_args`` (see the module docstring)."""
+    env = dict(os.environ, THEORY_LAB_COMPILE_CACHE=str(cache), COLUMNS="200", PYTHONUNBUFFERED="1")
+    spec = out.parent / "floor.json"
+    subprocess.run([sys.executable, str(Path(__file__).with_name("cli_floor.py")), "--json", str(spec), "--",
+                    *cmd_args, "--out", str(out)], check=True, env=env, stdout=subprocess.DEVNULL)
+    got = json.loads(spec.read_text())
+    warm = min(got["warm"], key=lambda r: r["wall_s"])
+    imp_first, imp_all = import_wall(got["modules_first"]), import_wall(got["modules_all"])
+    return {"import_first_s": round(imp_first, 3), "import_all_s": round(imp_all, 3),
+            "warm_first_result_s": warm["first_result_s"], "warm_wall_s": warm["wall_s"],
+            "first_result_s": round(imp_first + warm["first_result_s"], 3),
+            "wall_s": round(imp_all + warm["wall_s"], 3), "load": round(protocol.load_average(), 2)}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--json", type=Path, default=Path("bench_cli.json"))
     ap.add_argument("--theory-lab", default=str(Path(sys.executable).with_name("theory-lab")),
                     help="the command (default: theory-lab beside this Python)")
+    ap.add_argument("--floor", action="store_true", help="also measure the floor of a cached run (cli_floor.py)")
     ap.add_argument("args", nargs="*", default=["spectrum", "--arch", "digits-cnn"],
                     help="the command's arguments (default: spectrum --arch digits-cnn)")
     args = ap.parse_args(argv)
@@ -72,10 +103,16 @@ def main(argv=None):
         for i in range(args.rounds):
             cache = work / f"cache{i}"  # new and empty: the first run of the round is cold
             row = {name: run_once(cmd, cache, work / "out") for name in ("cold", "second")}
+            if args.floor:
+                row["floor"] = run_floor(args.args, cache, work / "out")
             results["rounds"].append(row)
             print(f"[{time.strftime('%H:%M:%S')}] round {i + 1}: " + ", ".join(
                 f"{name} {r['first_result_s']:.2f} s to first result, {r['wall_s']:.2f} s in all "
-                f"(CPU {r['cpu_s']:.2f} s, load {r['load']:.1f})" for name, r in row.items()), file=sys.stderr, flush=True)
+                f"(CPU {r['cpu_s']:.2f} s, load {r['load']:.1f})" for name, r in row.items() if name != "floor"), file=sys.stderr, flush=True)
+            if args.floor:
+                f = row["floor"]
+                print(f"    floor {f['first_result_s']:.2f} s to first result (imports {f['import_first_s']:.2f}), "
+                      f"{f['wall_s']:.2f} s in all (imports {f['import_all_s']:.2f})", file=sys.stderr, flush=True)
             shutil.rmtree(cache, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -84,6 +121,11 @@ def main(argv=None):
         cold = [r["cold"][what] for r in results["rounds"]]
         second = [r["second"][what] for r in results["rounds"]]
         ratios = [s / c for s, c in zip(second, cold)]
+        if args.floor:
+            floor = [r["floor"][what] for r in results["rounds"]]
+            summary[what + "_floor"] = {"floor_min": min(floor), "floor_median": statistics.median(floor),
+                                         "ratio_median": round(statistics.median(f / c for f, c in zip(floor, cold)), 3),
+                                         "ratios": [round(f / c, 3) for f, c in zip(floor, cold)]}
         summary[what] = {"cold_min": min(cold), "cold_median": statistics.median(cold), "second_min": min(second),
                          "second_median": statistics.median(second), "ratio_median": round(statistics.median(ratios), 3),
                          "ratios": [round(x, 3) for x in ratios]}
