@@ -114,8 +114,8 @@ def _observe_witness(ev: Evidence, name: str, arch: Architecture, params, X, k: 
 
 
 def _theorem_3_4(ctx: Context) -> Result:
-    hyps, ev = [], Evidence()
-    for name, arch, X, k in _theorem_3_4_cases(ctx):
+    hyps, ev, cases = [], Evidence(), _theorem_3_4_cases(ctx)
+    for name, arch, X, k in cases:
         ctx.progress(f"theorem-3.4: {name}")
         hs, _ = hyp.theorem_3_4(arch, X, k)
         hyps += _prefixed(name, hs)
@@ -126,7 +126,8 @@ def _theorem_3_4(ctx: Context) -> Result:
         _observe_witness(ev, name, arch, w.params, X, k)
         ev.facts[name] = {"witness": w.to_dict(), "parameters": _param_summary(w.params, k),
                           "random_parameters": baseline.to_dict()}
-    return conclude("the proof's construction gives rank F_k = N with every U_l of full rank", hyps, ev)
+    return conclude("the proof's construction gives rank F_k = N with every U_l of full rank", hyps, ev,
+                    instances=[case[0] for case in cases])
 
 
 def _theorem_3_4_converse(ctx: Context) -> Result:
@@ -167,8 +168,8 @@ def _theorem_3_5_cases(ctx: Context):
 
 
 def _theorem_3_5(ctx: Context, draws: int = 3) -> Result:
-    hyps, ev = [], Evidence()
-    for name, arch, X, k in _theorem_3_5_cases(ctx):
+    hyps, ev, cases = [], Evidence(), _theorem_3_5_cases(ctx)
+    for name, arch, X, k in cases:
         ctx.progress(f"theorem-3.5: {name}")
         hs, _ = hyp.theorem_3_5(arch, X, k)
         hyps += _prefixed(name, hs)
@@ -185,7 +186,8 @@ def _theorem_3_5(ctx: Context, draws: int = 3) -> Result:
                         feature_maps.feature_rank(arch, params, X, k), np.shape(X)[0])
         hyps.append(hyp.float64_draws(drawn, f"{name}: the {len(drawn)} draws"))
     ev.facts["sampler"] = "theory_lab.sampling.sample_params (the laws of model.init)"
-    return conclude("rank F_k = N at draws from absolutely continuous laws", hyps, ev)
+    return conclude("rank F_k = N at draws from absolutely continuous laws", hyps, ev,
+                    instances=[case[0] for case in cases])
 
 
 def _theorem_3_5_converse(ctx: Context, draws: int = 3) -> Result:

@@ -76,6 +76,14 @@ class Observation:
     threshold: float | None = None
     tolerance: str = ""
 
+    @property
+    def finite(self) -> bool:
+        """The deciding number is finite (an exact count, a rank or a decision made elsewhere always is)."""
+        try:
+            return self.value is None or math.isfinite(float(self.value))
+        except (TypeError, ValueError, OverflowError):  # not a float (a huge int is finite)
+            return True
+
     def to_dict(self) -> dict:
         return jsonable({"name": self.name, "holds": bool(self.holds), "conclusive": bool(self.conclusive),
                           "margin": self.margin, "value": self.value, "threshold": self.threshold,
@@ -231,6 +239,12 @@ class Evidence:
     def violations(self) -> list[Observation]:
         """Conclusive observations where the conclusion does not hold."""
         return [o for o in self.observations if o.conclusive and not o.holds]
+
+    @property
+    def non_finite(self) -> list[Observation]:
+        """Observations whose number is NaN or ±Inf: a conclusive violation of a theorem's conclusion (a bug
+        is never hidden), but no evidence that a converse's conclusion fails (:func:`~theory_lab.checking.converse_verdict`)."""
+        return [o for o in self.observations if not o.finite]
 
     @property
     def unresolved(self) -> list[Observation]:
