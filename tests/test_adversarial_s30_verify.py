@@ -110,3 +110,120 @@ def test_theorem_3_5_fails_on_one_instance_though_the_other_breaks_assumption_3_
     r = expressivity._theorem_3_5(Context(0), draws=1)
     assert r.verdict is Verdict.FAILS, r.summary  # was *not applicable*: exit 0 without --strict
     assert "duplicated: Assumption 3.1" in r.summary and "violated: clean: F_1" in r.summary
+
+
+# ----------------------------------------------------------------------------- what results.json can hold
+
+def _good(ctx):
+    ev = Evidence()
+    ev.exact("n_1", 216, 200, ">=")
+    return conclude("wide", [Hypothesis("h", True)], ev)
+
+
+def test_a_result_json_cannot_hold_is_an_error_and_the_report_is_still_written(tmp_path, local_registry):
+    # a Fraction (generic_rank sums in exact rationals) or a complex number in the evidence made json.dumps
+    # raise after every check had run: no report at all, a traceback, every other verdict lost
+    local_registry += [Check("t-good", "T", "fine", _good),
+                       Check("t-fraction", "T", "bad", lambda ctx: Result(
+                           Verdict.HOLDS, [Hypothesis("h", True)], 2.0, {"ratio": Fraction(1, 3)}, "holds: x")),
+                       Check("t-complex", "T", "bad", lambda ctx: Result(
+                           Verdict.HOLDS, [Hypothesis("h", True)], 2.0, {"z": [1.0, 1 + 2j]}, "holds: x"))]
+    result = runner.invoke(app, ["verify", "--check", "t-*", "-o", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    by_id = {c["id"]: c for c in _strict_json(tmp_path / "results.json")["checks"]}
+    assert by_id["t-good"]["verdict"] == "holds"
+    assert by_id["t-fraction"]["verdict"] == "error" and "result['evidence']['ratio'] is Fraction" in \
+        by_id["t-fraction"]["summary"]
+    assert by_id["t-complex"]["verdict"] == "error" and "result['evidence']['z'][1] is complex" in \
+        by_id["t-complex"]["summary"]
+    assert (tmp_path / "report.html").exists() and (tmp_path / "report.md").exists()
+
+
+def test_data_provenance_with_numpy_numbers_and_nan_is_written_as_json(tmp_path, local_registry):
+    def run(ctx):
+        ctx.cached("data", lambda: SimpleNamespace(provenance={"name": "x", "N": np.int64(5), "noise": math.nan}))
+        return _good(ctx)
+    local_registry.append(Check("t-prov", "T", "provenance", run))
+    result = runner.invoke(app, ["verify", "--check", "t-prov", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output  # was a TypeError (np.int64) after the run, nothing written
+    data = _strict_json(tmp_path / "results.json")  # and a NaN was written as a bare NaN token
+    assert data["datasets"] == [{"name": "x", "N": 5, "noise": "nan"}] == data["checks"][0]["datasets"]
+
+
+def test_extreme_evidence_numbers_are_strict_json_and_reach_the_report(tmp_path, local_registry):
+    def run(ctx):
+        ev = Evidence()
+        ev.at_most("big", 1e308, TOL)
+        ev.at_most("subnormal", 5e-324, TOL)
+        ev.at_least("inf", math.inf, TOL)
+        ev.at_most("nan", np.float32(np.nan), TOL)
+        ev.facts["s"] = np.array([np.inf, -np.inf, np.nan, 1e308, -0.0])
+        return conclude("extreme", [Hypothesis("h", True)], ev)
+    local_registry.append(Check("t-extreme", "T", "extreme numbers", run))
+    result = runner.invoke(app, ["verify", "--check", "t-extreme", "-o", str(tmp_path)])
+    assert result.exit_code == 1, result.output  # a NaN / Inf conclusion fails the theorem's rule
+    rec = _strict_json(tmp_path / "results.json")["checks"][0]
+    assert rec["verdict"] == "fails" and rec["margin"] == 0.0
+    obs = {o["name"]: o for o in rec["evidence"]["observations"]}
+    assert obs["big"]["value"] == 1e308 and obs["big"]["conclusive"] and not obs["big"]["holds"]
+    assert obs["subnormal"]["value"] == 5e-324 and obs["subnormal"]["holds"] and obs["subnormal"]["margin"] == "inf"
+    assert obs["inf"]["value"] == "inf" and obs["nan"]["value"] == "nan"
+    assert rec["evidence"]["s"] == ["inf", "-inf", "nan", 1e308, -0.0]
+    assert "t-extreme" in (tmp_path / "report.html").read_text()
+
+
+def test_results_json_is_kept_whole_when_the_run_is_interrupted_or_the_report_fails(tmp_path, local_registry,
+                                                                                    monkeypatch):
+    local_registry.append(Check("t-good", "T", "fine", _good))
+    assert runner.invoke(app, ["verify", "--check", "t-good", "-o", str(tmp_path)]).exit_code == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def interrupted(ctx):
+        raise KeyboardInterrupt  # Ctrl-C inside a check: not an error verdict, the run stops
+    local_registry.append(Check("t-interrupted", "T", "interrupted", interrupted))
+    runner.invoke(app, ["verify", "--check", "t-*", "-o", str(tmp_path)])
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no partial or temporary file
+    local_registry.pop()
+    monkeypatch.setattr("theory_lab.cli.report_html", lambda *a, **k: 1 / 0)  # the last report to build fails
+    assert runner.invoke(app, ["verify", "--check", "t-*", "-o", str(tmp_path)]).exit_code != 0
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+# ----------------------------------------------------------------------------- results that contradict themselves
+
+@pytest.mark.parametrize("result, why", [
+    (Result(Verdict.HOLDS, [Hypothesis("n_1 ≥ N", False)], 2.0, {}, "holds: x"), "hypotheses not as the rule"),
+    (Result(Verdict.FAILS, [Hypothesis("kept", True), Hypothesis("broken", True)], 0.5, {}, "fails: x",
+            ("broken",)), "hypotheses not as the rule"),
+    (Result(Verdict.INCONCLUSIVE, [Hypothesis("h", True)], 2.0, {}, "holds: rank F_1 = N"), "the summary says"),
+])
+def test_a_result_that_contradicts_itself_is_an_error(result, why):
+    record = run_check(Check("t", "T", "t", lambda ctx: result), Context(0))
+    assert record.result.verdict is Verdict.ERROR and why in record.result.summary
+
+
+def test_consistent_results_pass_unchanged():
+    probe = Result(Verdict.MEASURED, [Hypothesis("h", False)], None, {"rows": []}, "rank F_1 < N in 3/15")
+    converse = Result(Verdict.HOLDS, [Hypothesis("kept", True), Hypothesis("broken", False)], 4.0, {},
+                      "holds: converse of x", ("broken",))
+    for result in (probe, converse, Result(Verdict.NOT_APPLICABLE, [Hypothesis("h", False)], None, {}, "n/a")):
+        assert run_check(Check("t", "T", "t", lambda ctx: result), Context(0)).result is result
+
+
+# ----------------------------------------------------------------------------- reproducibility
+
+FAST = ("theorem-3.4-converse", "theorem-3.5-converse", "corollary-3.6-narrow", "probe-tanh")
+
+
+def _numbers(seed, order):
+    checks = {c.id: c for c in expressivity.CHECKS}
+    ctx = Context(seed)
+    return {i: json.dumps(run_check(checks[i], ctx).to_dict() | {"seconds": 0}, sort_keys=True) for i in order}
+
+
+def test_the_same_seed_gives_byte_identical_verdicts_and_evidence():
+    first = _numbers(3, FAST)
+    again = _numbers(3, FAST[::-1])  # another order and a fresh context: each check's streams are its own
+    assert first == again
+    assert all(json.loads(v)["verdict"] == ("measured" if k.startswith("probe") else "holds") for k, v in first.items())
+    assert _numbers(4, FAST[-1:]) != {k: v for k, v in first.items() if k == FAST[-1]}  # the seed matters

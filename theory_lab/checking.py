@@ -357,22 +357,56 @@ class Record:
 
     def to_dict(self) -> dict:
         out = {"id": self.check.id, "item": self.check.item, "title": self.check.title, "kind": self.check.kind,
-               "seconds": round(self.seconds, 3), "datasets": list(self.datasets), **self.result.to_dict()}
+               "seconds": round(self.seconds, 3), "datasets": jsonable(list(self.datasets)), **self.result.to_dict()}
         if self.error:
             out["error"] = self.error
         return out
 
 
+def _not_json(x, path: str) -> str | None:
+    """Where ``x`` (already :func:`jsonable`) holds something JSON cannot write, or ``None``."""
+    if isinstance(x, dict):
+        return next((p for k, v in x.items() if (p := _not_json(v, f"{path}[{k!r}]"))), None)
+    if isinstance(x, list):
+        return next((p for i, v in enumerate(x) if (p := _not_json(v, f"{path}[{i}]"))), None)
+    if x is None or isinstance(x, (str, bool, int)) or isinstance(x, float) and math.isfinite(x):
+        return None
+    return f"{path} is {type(x).__name__} {x!r:.80}"
+
+
+def _contradiction(result: Result) -> str | None:
+    """What a result states against itself or the rule (THEORY.md §5), or ``None``."""
+    v = result.verdict
+    if v in (Verdict.HOLDS, Verdict.FAILS, Verdict.INCONCLUSIVE) and not result.set_up:
+        unmet = [h.name for h in result.hypotheses if h.met == (h.name in result.broken)]
+        return f"verdict {v.value!r} with hypotheses not as the rule needs them ({'; '.join(unmet)}): not applicable"
+    said = next((w for w in Verdict if result.summary.startswith(f"{w.value}:")), v)
+    if said is not v:
+        return f"verdict {v.value!r} but the summary says {said.value!r}: {result.summary[:120]!r}"
+    return None
+
+
 def run_check(check: Check, ctx: Context) -> Record:
-    """Run one check; an exception becomes an ``error`` verdict with its traceback."""
+    """Run one check; an exception becomes an ``error`` verdict with its traceback.
+
+    So does a result that contradicts itself (a verdict other than *not applicable* with a
+    hypothesis unmet, a summary that names another verdict) or that JSON cannot hold (an object,
+    a complex number): ``results.json`` is then still written, with every other check in it.
+    """
     start = time.perf_counter()
     ctx.datasets = []
     try:
         result = check.run(ctx)
         if not isinstance(result, Result):
             raise TypeError(f"check {check.id!r} returned {type(result).__name__}, expected Result")
+        wrong = _contradiction(result) or _not_json(result.to_dict(), "result")
+        if wrong:
+            raise ValueError(f"check {check.id!r} returned a result that cannot be reported: {wrong}")
         error = None
     except Exception as exc:  # a crashing check is reported, never hidden
         result = Result(Verdict.ERROR, summary=f"{type(exc).__name__}: {exc}")
         error = traceback.format_exc()
-    return Record(check, result, time.perf_counter() - start, error, list(ctx.datasets))
+    datasets = jsonable(list(ctx.datasets))
+    if _not_json(datasets, "datasets"):  # provenance JSON cannot write: kept as text
+        datasets = [repr(d) for d in ctx.datasets]
+    return Record(check, result, time.perf_counter() - start, error, datasets)
