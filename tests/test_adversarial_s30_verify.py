@@ -210,6 +210,18 @@ def test_consistent_results_pass_unchanged():
         assert run_check(Check("t", "T", "t", lambda ctx: result), Context(0)).result is result
 
 
+# ----------------------------------------------------------------------------- --strict
+
+def test_strict_fails_a_check_or_converse_that_says_measured(tmp_path, local_registry):
+    for kind in ("check", "converse"):
+        local_registry.append(Check(f"t-{kind}", "T", "t", kind=kind, run=lambda ctx: Result(
+            Verdict.MEASURED, [Hypothesis("h", True)], None, {}, "3/15")))
+    result = runner.invoke(app, ["verify", "--strict", "--check", "t-*", "-o", str(tmp_path)])
+    assert result.exit_code == 1, result.output  # was 0: only *not applicable* and *inconclusive* were refused
+    assert "measured (--strict): t-check" in result.output and "measured (--strict): t-converse" in result.output
+    assert runner.invoke(app, ["verify", "--check", "t-*", "-o", str(tmp_path)]).exit_code == 0
+
+
 # ----------------------------------------------------------------------------- reproducibility
 
 FAST = ("theorem-3.4-converse", "theorem-3.5-converse", "corollary-3.6-narrow", "probe-tanh")
