@@ -292,8 +292,10 @@ def _probe_result(rows: list, hyps: list, summary: str, extra: dict | None = Non
 
 
 def _fmt(r: rank_probes.FrequencyReport) -> str:
+    """``deficient/draws [95 % CI]``, with the inconclusive draws (which the interval spans) named."""
     lo, hi = r.ci
-    return f"{r.deficient}/{r.draws} [{lo:.2f}, {hi:.2f}]"
+    unsure = f" (+{r.inconclusive} inconclusive)" if r.inconclusive else ""
+    return f"{r.deficient}/{r.draws}{unsure} [{lo:.2f}, {hi:.2f}]"
 
 
 def _conv_net(filters: int, activation: str, bias: str = "neuron") -> Architecture:

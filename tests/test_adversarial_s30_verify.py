@@ -222,6 +222,29 @@ def test_strict_fails_a_check_or_converse_that_says_measured(tmp_path, local_reg
     assert runner.invoke(app, ["verify", "--check", "t-*", "-o", str(tmp_path)]).exit_code == 0
 
 
+# ----------------------------------------------------------------------------- probes
+
+def test_a_probe_interval_spans_its_inconclusive_draws(monkeypatch):
+    # σ_N = 2·tol sits inside the band 10: every draw is inconclusive, so the frequency may be anything
+    def unsure(arch, params, X, k, band=10.0):
+        N = np.shape(X)[0]
+        return linalg.rank_report(np.diag(np.r_[np.ones(N - 1), 2e-3]), tol=1e-3, band=band)
+    monkeypatch.setattr(rank_probes, "feature_rank", unsure)
+    r = expressivity._probe_tanh(Context(0), draws=6)
+    row = r.evidence["rows"][0]
+    assert (row["deficient"], row["inconclusive"]) == (0, 6)
+    assert row["ci95"][0] == 0.0 and row["ci95"][1] == pytest.approx(1.0, abs=1e-12)  # was [0, 0.39]
+    assert "0/6 (+6 inconclusive) [0.00, 1.00]" in r.summary
+
+
+def test_a_decided_probe_keeps_the_wilson_interval():
+    arch = Architecture((8, 8, 1), (Conv(3, (3, 3), activation="relu"), Output(1)))
+    X = np.random.default_rng(0).standard_normal((20, 64))
+    r = rank_probes.rank_frequency(arch, X, 1, draws=4, key=0, bias_mean=-30.0)
+    assert r.inconclusive == 0 and r.ci == rank_probes.wilson_interval(r.deficient, 4)
+    assert "(+" not in expressivity._fmt(r)
+
+
 # ----------------------------------------------------------------------------- reproducibility
 
 FAST = ("theorem-3.4-converse", "theorem-3.5-converse", "corollary-3.6-narrow", "probe-tanh")
