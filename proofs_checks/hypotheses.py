@@ -36,7 +36,7 @@ def assumption_3_1(arch: Architecture, X) -> tuple[Hypothesis, dict]:
     data = finite_float64(X)
     if not data.met:
         why = f"not evaluated: X is not finite float64 ({data.detail})"
-        return Hypothesis("Assumption 3.1 (patches of different samples differ)", False, why), \
+        return Hypothesis("Assumption 3.1 (patches of different samples differ)", data.met, why), \
             {"holds": False, "evaluated": False, "reason": why}
     report = _data.check_distinct_patches(arch, X)
     return Hypothesis("Assumption 3.1 (patches of different samples differ)", report.holds, str(report)), \

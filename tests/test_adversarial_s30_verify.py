@@ -222,6 +222,31 @@ def test_strict_fails_a_check_or_converse_that_says_measured(tmp_path, local_reg
     assert runner.invoke(app, ["verify", "--check", "t-*", "-o", str(tmp_path)]).exit_code == 0
 
 
+# ----------------------------------------------------------------------------- hypotheses are computed
+
+def _literal_hypotheses(path):
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "Hypothesis":
+            met = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "met"), None)
+            if isinstance(met, ast.Constant) and isinstance(met.value, bool):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_no_hypothesis_is_typed_as_a_literal_boolean():
+    files = sorted((ROOT / "proofs_checks").glob("*.py")) + sorted((ROOT / "theory_lab").rglob("*.py"))
+    assert [f for path in files for f in _literal_hypotheses(path)] == []
+
+
+def test_assumption_3_1_on_non_finite_data_is_unmet_from_the_data_check():
+    arch = Architecture((8, 8, 1), (Conv(3, (3, 3)), Output(1)))
+    X = np.zeros((4, 64))
+    X[2, 5] = np.nan
+    h, report = hyp.assumption_3_1(arch, X)
+    assert h.met is False and report["evaluated"] is False and "1 non-finite entries" in h.detail
+
+
 # ----------------------------------------------------------------------------- probes
 
 def test_a_probe_interval_spans_its_inconclusive_draws(monkeypatch):
