@@ -287,3 +287,14 @@ def test_the_same_seed_gives_byte_identical_verdicts_and_evidence():
     assert first == again
     assert all(json.loads(v)["verdict"] == ("measured" if k.startswith("probe") else "holds") for k, v in first.items())
     assert _numbers(4, FAST[-1:]) != {k: v for k, v in first.items() if k == FAST[-1]}  # the seed matters
+
+
+# ----------------------------------------------------------------------------- a decision made elsewhere
+
+@pytest.mark.parametrize("holds, margin", [(True, 0.3), (False, 4.0), (True, math.nan), (False, math.nan)])
+def test_an_observation_whose_margin_contradicts_it_is_refused(holds, margin):
+    # holds=True with margin 0.3 gave a conclusive *holds* whose reported margin said violated
+    with pytest.raises(ValueError, match=f"holds={holds} with margin=nan|holds={holds} with margin={margin}"):
+        Evidence().observe("inertia", holds, margin=margin, conclusive=True)
+    for ok in ((True, 1.0), (True, math.inf), (False, 1.0), (False, 0.0)):
+        assert Evidence().observe("inertia", ok[0], margin=ok[1], conclusive=True).margin == ok[1]

@@ -135,8 +135,16 @@ class Evidence:
 
     def observe(self, name: str, holds: bool, *, margin: float, conclusive: bool, detail: str = "",
                 **extra) -> Observation:
-        """An observation decided elsewhere (an inertia); ``margin > 1`` exactly when it holds."""
-        return self.add(Observation(name, bool(holds), bool(conclusive), float(margin), detail, **extra))
+        """An observation decided elsewhere (an inertia); ``margin > 1`` exactly when it holds (``1`` at a tie).
+
+        A margin that contradicts ``holds`` (or is NaN) is refused: the verdict and its margin would disagree.
+        """
+        margin = float(margin)
+        if math.isnan(margin) or (margin < 1 if holds else margin > 1):
+            raise ValueError(f"observation {name!r}: holds={bool(holds)} with margin={margin!r}; the margin is the "
+                             "factor by which the number clears its threshold, >= 1 when it holds and <= 1 when it "
+                             "is violated. Pass the margin of the side the number is on.")
+        return self.add(Observation(name, bool(holds), bool(conclusive), margin, detail, **extra))
 
     def _compare(self, name, value, tol, at_most: bool, detail: str) -> Observation:
         value = float(value)
@@ -243,7 +251,8 @@ class Evidence:
     @property
     def non_finite(self) -> list[Observation]:
         """Observations whose number is NaN or ±Inf: a conclusive violation of a theorem's conclusion (a bug
-        is never hidden), but no evidence that a converse's conclusion fails (:func:`~theory_lab.checking.converse_verdict`)."""
+        is never hidden), but no evidence that a converse's conclusion fails
+        (:func:`~theory_lab.checking.converse_verdict`)."""
         return [o for o in self.observations if not o.finite]
 
     @property
