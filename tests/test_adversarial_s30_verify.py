@@ -298,3 +298,16 @@ def test_an_observation_whose_margin_contradicts_it_is_refused(holds, margin):
         Evidence().observe("inertia", holds, margin=margin, conclusive=True)
     for ok in ((True, 1.0), (True, math.inf), (False, 1.0), (False, 0.0)):
         assert Evidence().observe("inertia", ok[0], margin=ok[1], conclusive=True).margin == ok[1]
+
+
+# ----------------------------------------------------------------------------- a not-applicable summary
+
+def test_a_converse_not_set_up_for_two_reasons_names_both():
+    # the summary named only the broken hypothesis that holds, not the kept one that is unmet
+    ev = Evidence()
+    ev.exact("rank F_1", 150, 200)
+    r = conclude("rank F_1 = N", [Hypothesis("n_1 ≥ N", False, "n_1 = 10")], ev,
+                 broken=[Hypothesis("Assumption 3.1", True, "no shared patch")])
+    assert r.verdict is Verdict.NOT_APPLICABLE
+    assert r.summary == ("not applicable: converse of rank F_1 = N — the hypothesis to break holds on the instance: "
+                         "Assumption 3.1 is met (no shared patch); and unmet hypothesis: n_1 ≥ N (n_1 = 10)")

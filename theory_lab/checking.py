@@ -216,14 +216,15 @@ def conclude(claim: str, hypotheses, evidence: Evidence, *, broken=None, instanc
         broken = list(broken)
         verdict, shown = converse_verdict(hypotheses, broken, evidence), hypotheses + broken
     prefix = f"converse of {claim}" if broken is not None else claim
-    if verdict is Verdict.NOT_APPLICABLE:
+    if verdict is Verdict.NOT_APPLICABLE:  # every reason: a kept hypothesis unmet and a broken one met
+        parts = []
         if broken is not None and any(h.met for h in broken):
-            why = "; ".join(f"{h.name} is met ({h.detail})" if h.detail else f"{h.name} is met"
-                            for h in broken if h.met)
-            text = f"not applicable: {prefix} — the hypothesis to break holds on the instance: {why}"
-        else:
-            why = "; ".join(f"{h.name}" + (f" ({h.detail})" if h.detail else "") for h in hypotheses if not h.met)
-            text = f"not applicable: {prefix} — unmet hypothesis: {why}"
+            parts.append("the hypothesis to break holds on the instance: " + "; ".join(
+                f"{h.name} is met ({h.detail})" if h.detail else f"{h.name} is met" for h in broken if h.met))
+        if not all(h.met for h in hypotheses):
+            parts.append("unmet hypothesis: " + "; ".join(
+                f"{h.name}" + (f" ({h.detail})" if h.detail else "") for h in hypotheses if not h.met))
+        text = f"not applicable: {prefix} — " + "; and ".join(parts)
     elif broken is not None and evidence.non_finite:
         worst = evidence.non_finite[0]
         text = (f"{verdict.value}: {prefix} — not shown: a number that is not finite shows nothing about the "
