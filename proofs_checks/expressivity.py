@@ -249,7 +249,8 @@ def _corollary_3_6(ctx: Context) -> Result:
     k = wide_layer_of(arch, ds.N)  # the last hidden layer, n_1 = N exactly
     hs, _ = hyp.theorem_3_4(arch, ds.X, k)
     targets = _targets(ctx, ds)
-    hyps = hs + [hyp.scalar_output(arch)] + [hyp.finite_float64(y, f"{name} targets") for name, y in targets.items()]
+    hyps = hs + [hyp.last_hidden_layer(arch, k), hyp.scalar_output(arch)] + [
+        hyp.finite_float64(y, f"{name} targets") for name, y in targets.items()]
     ev, claim = Evidence(), "every target fitted exactly through the wide last hidden layer"
     if not applicable(hyps):
         return conclude(claim, hyps, ev)
@@ -274,8 +275,8 @@ def _corollary_3_6_narrow(ctx: Context) -> Result:
     hs, _ = hyp.theorem_3_4(arch, ds.X, k)
     broken = [hyp.wide_layer(arch, k, ds.N)]
     targets = _targets(ctx, ds)
-    kept = [h for h in hs if h.name != broken[0].name] + [hyp.scalar_output(arch)] + [
-        hyp.finite_float64(y, f"{name} targets") for name, y in targets.items()]
+    kept = [h for h in hs if h.name != broken[0].name] + [hyp.last_hidden_layer(arch, k), hyp.scalar_output(arch)]
+    kept += [hyp.finite_float64(y, f"{name} targets") for name, y in targets.items()]
     ev, claim = Evidence(), "every target fitted exactly through the last hidden layer (Corollary 3.6)"
     if not applicable(kept, broken):
         return conclude(claim, kept, ev, broken=broken)

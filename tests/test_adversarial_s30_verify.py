@@ -311,3 +311,16 @@ def test_a_converse_not_set_up_for_two_reasons_names_both():
     assert r.verdict is Verdict.NOT_APPLICABLE
     assert r.summary == ("not applicable: converse of rank F_1 = N — the hypothesis to break holds on the instance: "
                          "Assumption 3.1 is met (no shared patch); and unmet hypothesis: n_1 ≥ N (n_1 = 10)")
+
+
+# ----------------------------------------------------------------------------- corollary 3.6's hypotheses
+
+def test_corollary_3_6_computes_that_the_wide_layer_is_the_last_hidden_one(monkeypatch):
+    # the claim "through the wide last hidden layer" was quoted, not computed: a hidden layer after the wide one
+    # (k = 1 < L − 1 = 2) met every listed hypothesis, and the fit through F_1 then crashed in the output layer
+    from theory_lab.arch import Dense
+    deeper = lambda shape, layers: Architecture(shape, (*layers[:-1], Dense(20, activation="relu"), layers[-1]))
+    monkeypatch.setattr(expressivity, "Architecture", deeper)
+    r = expressivity._corollary_3_6(Context(0))
+    assert r.verdict is Verdict.NOT_APPLICABLE, r.summary
+    assert "unmet hypothesis: layer 1 is the last hidden layer (k = L−1) (k = 1, L = 3)" in r.summary
