@@ -262,6 +262,22 @@ def test_a_probe_interval_spans_its_inconclusive_draws(monkeypatch):
     assert "0/6 (+6 inconclusive) [0.00, 1.00]" in r.summary
 
 
+def test_a_probe_row_inside_theorem_3_5_that_loses_rank_fails_the_probe(monkeypatch):
+    # a planted rank bug (every F_k of rank 1) was *measured* as 15/15 for per-neuron sigmoid on noisy digits,
+    # a network and data that meet every hypothesis of Theorem 3.5: a counterexample no probe could report
+    monkeypatch.setattr(rank_probes, "feature_rank",
+                        lambda arch, p, X, k, band=10.0: linalg.rank_report(np.ones((np.shape(X)[0], arch.widths[k]))))
+    r = expressivity._probe_tied_bias(Context(0), draws=2)
+    assert r.verdict is Verdict.FAILS, r.summary
+    assert r.summary.startswith("fails: a row meeting every hypothesis of Theorem 3.5 lost rank conclusively — "
+                                "sigmoid neuron bias, n_k/N=1.08, b̄=0: rank F_k < N in 2/2")
+    assert r.hypotheses and all(h.met for h in r.hypotheses)
+    assert r.evidence["inside_theorem_3_5"] == [{"row": "sigmoid neuron bias, n_k/N=1.08, b̄=0", "deficient": 2,
+                                                 "draws": 2}]
+    # outside the theorem the same numbers are a measurement
+    assert expressivity._probe_tanh(Context(0), draws=2).verdict is Verdict.MEASURED
+
+
 def test_a_decided_probe_keeps_the_wilson_interval():
     arch = Architecture((8, 8, 1), (Conv(3, (3, 3), activation="relu"), Output(1)))
     X = np.random.default_rng(0).standard_normal((20, 64))
