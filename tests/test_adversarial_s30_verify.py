@@ -112,6 +112,22 @@ def test_theorem_3_5_fails_on_one_instance_though_the_other_breaks_assumption_3_
     assert "duplicated: Assumption 3.1" in r.summary and "violated: clean: F_1" in r.summary
 
 
+def test_theorem_3_5_default_fails_on_one_instance_though_the_other_is_not_applicable(monkeypatch):
+    from proofs_checks import foundations
+    from proofs_checks.instances import Instance, digits_instance
+
+    inst = digits_instance(Context(0))
+    dup = inst.data.X.copy()
+    dup[1] = dup[0]
+    broken = Instance("digits-dup", inst.arch, SimpleNamespace(X=dup, N=inst.N), inst.k)
+    monkeypatch.setattr(foundations, "default_instances", lambda ctx: [inst, broken])
+    monkeypatch.setattr(foundations, "feature_maps", SimpleNamespace(  # a planted rank bug: F_k of rank 1
+        feature_rank=lambda arch, p, X, k: linalg.rank_report(np.ones((X.shape[0], arch.widths[k])))))
+    r = foundations._theorem_3_5_default(Context(0))
+    assert r.verdict is Verdict.FAILS, r.summary  # was *not applicable*
+    assert "violated: digits-200: F_1" in r.summary and "digits-dup: Assumption 3.1" in r.summary
+
+
 # ----------------------------------------------------------------------------- what results.json can hold
 
 def _good(ctx):
