@@ -356,3 +356,18 @@ def test_corollary_3_6_computes_that_the_wide_layer_is_the_last_hidden_one(monke
     r = expressivity._corollary_3_6(Context(0))
     assert r.verdict is Verdict.NOT_APPLICABLE, r.summary
     assert "unmet hypothesis: layer 1 is the last hidden layer (k = L−1) (k = 1, L = 3)" in r.summary
+
+
+# ----------------------------------------------------------------------------- exit codes
+
+@pytest.mark.parametrize("code", [0, None, 3])
+def test_a_check_that_calls_sys_exit_is_an_error_not_the_runs_exit_code(tmp_path, local_registry, code):
+    # SystemExit is not an Exception: sys.exit(0) inside a check ended verify with exit 0 and no report
+    def run(ctx):
+        raise SystemExit(code)
+    local_registry += [Check("t-good", "T", "fine", _good), Check("t-exits", "T", "exits", run)]
+    result = runner.invoke(app, ["verify", "--check", "t-*", "-o", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    by_id = {c["id"]: c for c in _strict_json(tmp_path / "results.json")["checks"]}
+    assert by_id["t-good"]["verdict"] == "holds" and by_id["t-exits"]["verdict"] == "error"
+    assert by_id["t-exits"]["summary"] == f"SystemExit: the check called sys.exit({code!r})"

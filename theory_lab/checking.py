@@ -388,7 +388,8 @@ def _contradiction(result: Result) -> str | None:
 
 
 def run_check(check: Check, ctx: Context) -> Record:
-    """Run one check; an exception becomes an ``error`` verdict with its traceback.
+    """Run one check; an exception (``SystemExit`` too, not ``KeyboardInterrupt``) becomes an ``error`` verdict
+    with its traceback.
 
     So does a result that contradicts itself (a verdict other than *not applicable* with a
     hypothesis unmet, a summary that names another verdict) or that JSON cannot hold (an object,
@@ -404,8 +405,10 @@ def run_check(check: Check, ctx: Context) -> Record:
         if wrong:
             raise ValueError(f"check {check.id!r} returned a result that cannot be reported: {wrong}")
         error = None
-    except Exception as exc:  # a crashing check is reported, never hidden
-        result = Result(Verdict.ERROR, summary=f"{type(exc).__name__}: {exc}")
+    except (Exception, SystemExit) as exc:  # a crashing check is reported, never hidden; Ctrl-C still stops the run
+        # sys.exit(0) inside a check would otherwise end the whole run with its code (0: CI passes) and no report
+        why = f"the check called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else exc
+        result = Result(Verdict.ERROR, summary=f"{type(exc).__name__}: {why}")
         error = traceback.format_exc()
     datasets = jsonable(list(ctx.datasets))
     if _not_json(datasets, "datasets"):  # provenance JSON cannot write: kept as text
