@@ -17,9 +17,12 @@
   ``corollary-3.6-narrow``: the same pipeline with ``n_{L−1} < N`` (width broken) leaves a
   residual far above that tolerance.
 * :mod:`proofs_checks.widths`: Table 1 and Figure 1.
-* Probes (measured frequencies with 95 % Wilson intervals, never pass/fail): ReLU and
+* Probes (measured frequencies with 95 % Wilson intervals, *measured*): ReLU and
   leaky ReLU against bias and width, tanh, tied bias, raw digits, max-pooling; their
   hypotheses (Theorem 3.5's, computed on each probed network) show which one is broken.
+  A row whose network and data meet all of them (per-neuron sigmoid on noisy digits in
+  ``probe-tied-bias`` and ``probe-raw-digits``) is a control inside the theorem: a
+  conclusively deficient draw there makes the probe *fail*.
 
 Everything runs on small instances (N ≤ 216) so the section stays within its time budget.
 """
@@ -114,8 +117,8 @@ def _observe_witness(ev: Evidence, name: str, arch: Architecture, params, X, k: 
 
 
 def _theorem_3_4(ctx: Context) -> Result:
-    hyps, ev = [], Evidence()
-    for name, arch, X, k in _theorem_3_4_cases(ctx):
+    hyps, ev, cases = [], Evidence(), _theorem_3_4_cases(ctx)
+    for name, arch, X, k in cases:
         ctx.progress(f"theorem-3.4: {name}")
         hs, _ = hyp.theorem_3_4(arch, X, k)
         hyps += _prefixed(name, hs)
@@ -126,7 +129,8 @@ def _theorem_3_4(ctx: Context) -> Result:
         _observe_witness(ev, name, arch, w.params, X, k)
         ev.facts[name] = {"witness": w.to_dict(), "parameters": _param_summary(w.params, k),
                           "random_parameters": baseline.to_dict()}
-    return conclude("the proof's construction gives rank F_k = N with every U_l of full rank", hyps, ev)
+    return conclude("the proof's construction gives rank F_k = N with every U_l of full rank", hyps, ev,
+                    instances=[case[0] for case in cases])
 
 
 def _theorem_3_4_converse(ctx: Context) -> Result:
@@ -167,8 +171,8 @@ def _theorem_3_5_cases(ctx: Context):
 
 
 def _theorem_3_5(ctx: Context, draws: int = 3) -> Result:
-    hyps, ev = [], Evidence()
-    for name, arch, X, k in _theorem_3_5_cases(ctx):
+    hyps, ev, cases = [], Evidence(), _theorem_3_5_cases(ctx)
+    for name, arch, X, k in cases:
         ctx.progress(f"theorem-3.5: {name}")
         hs, _ = hyp.theorem_3_5(arch, X, k)
         hyps += _prefixed(name, hs)
@@ -185,7 +189,8 @@ def _theorem_3_5(ctx: Context, draws: int = 3) -> Result:
                         feature_maps.feature_rank(arch, params, X, k), np.shape(X)[0])
         hyps.append(hyp.float64_draws(drawn, f"{name}: the {len(drawn)} draws"))
     ev.facts["sampler"] = "theory_lab.sampling.sample_params (the laws of model.init)"
-    return conclude("rank F_k = N at draws from absolutely continuous laws", hyps, ev)
+    return conclude("rank F_k = N at draws from absolutely continuous laws", hyps, ev,
+                    instances=[case[0] for case in cases])
 
 
 def _theorem_3_5_converse(ctx: Context, draws: int = 3) -> Result:
@@ -247,7 +252,8 @@ def _corollary_3_6(ctx: Context) -> Result:
     k = wide_layer_of(arch, ds.N)  # the last hidden layer, n_1 = N exactly
     hs, _ = hyp.theorem_3_4(arch, ds.X, k)
     targets = _targets(ctx, ds)
-    hyps = hs + [hyp.scalar_output(arch)] + [hyp.finite_float64(y, f"{name} targets") for name, y in targets.items()]
+    hyps = hs + [hyp.last_hidden_layer(arch, k), hyp.scalar_output(arch)] + [
+        hyp.finite_float64(y, f"{name} targets") for name, y in targets.items()]
     ev, claim = Evidence(), "every target fitted exactly through the wide last hidden layer"
     if not applicable(hyps):
         return conclude(claim, hyps, ev)
@@ -272,8 +278,8 @@ def _corollary_3_6_narrow(ctx: Context) -> Result:
     hs, _ = hyp.theorem_3_4(arch, ds.X, k)
     broken = [hyp.wide_layer(arch, k, ds.N)]
     targets = _targets(ctx, ds)
-    kept = [h for h in hs if h.name != broken[0].name] + [hyp.scalar_output(arch)] + [
-        hyp.finite_float64(y, f"{name} targets") for name, y in targets.items()]
+    kept = [h for h in hs if h.name != broken[0].name] + [hyp.last_hidden_layer(arch, k), hyp.scalar_output(arch)]
+    kept += [hyp.finite_float64(y, f"{name} targets") for name, y in targets.items()]
     ev, claim = Evidence(), "every target fitted exactly through the last hidden layer (Corollary 3.6)"
     if not applicable(kept, broken):
         return conclude(claim, kept, ev, broken=broken)
@@ -285,13 +291,40 @@ def _corollary_3_6_narrow(ctx: Context) -> Result:
 
 # --------------------------------------------------------------------------- probes
 
-def _probe_result(rows: list, hyps: list, summary: str, extra: dict | None = None) -> Result:
-    return Result(Verdict.MEASURED, hyps, None, {"rows": [r.to_dict() for r in rows], **(extra or {})}, summary)
+def _row_label(r: rank_probes.FrequencyReport) -> str:
+    s = r.setting
+    noise = f" noise {s['noise']:g}" if "noise" in s else ""
+    return f"{s['activation']} {s['bias']} bias, n_k/N={s['n_k_over_N']:.2f}, b̄={s['bias_mean']:g}{noise}"
+
+
+def _probe_result(rows: list, cases: list, hyps: list, summary: str, extra: dict | None = None) -> Result:
+    """A probe's measurement (*measured*), unless a row is a control inside Theorem 3.5.
+
+    ``cases``: each row's ``(arch, X, k)``. A row whose network and data meet every hypothesis of
+    Theorem 3.5 (computed here, as for the theorem's own check) measures the theorem itself: a
+    conclusively deficient draw there is a counterexample or a bug, so the probe *fails*.
+    """
+    evidence = {"rows": [r.to_dict() for r in rows], **(extra or {})}
+    inside = []
+    for r, (arch, X, k) in zip(rows, cases, strict=True):
+        hs = hyp.theorem_3_5(arch, X, k)[0]
+        if all(h.met for h in hs):
+            inside.append((_row_label(r), hs, r))
+    evidence["inside_theorem_3_5"] = [{"row": label, "deficient": r.deficient, "draws": r.draws}
+                                      for label, _, r in inside]
+    lost = [(label, hs, r) for label, hs, r in inside if r.deficient]
+    if lost:
+        text = "; ".join(f"{label}: rank F_k < N in {_fmt(r)}" for label, _, r in lost)
+        return Result(Verdict.FAILS, [h for label, hs, _ in lost for h in _prefixed(label, hs)], 0.0, evidence,
+                      f"fails: a row meeting every hypothesis of Theorem 3.5 lost rank conclusively — {text}")
+    return Result(Verdict.MEASURED, hyps, None, evidence, summary)
 
 
 def _fmt(r: rank_probes.FrequencyReport) -> str:
+    """``deficient/draws [95 % CI]``, with the inconclusive draws (which the interval spans) named."""
     lo, hi = r.ci
-    return f"{r.deficient}/{r.draws} [{lo:.2f}, {hi:.2f}]"
+    unsure = f" (+{r.inconclusive} inconclusive)" if r.inconclusive else ""
+    return f"{r.deficient}/{r.draws}{unsure} [{lo:.2f}, {hi:.2f}]"
 
 
 def _conv_net(filters: int, activation: str, bias: str = "neuron") -> Architecture:
@@ -300,12 +333,13 @@ def _conv_net(filters: int, activation: str, bias: str = "neuron") -> Architectu
 
 def _probe_relu(ctx: Context, draws: int = 15) -> Result:
     ds = _digits(ctx, PROBE_N)
-    rows = []
+    rows, cases = [], []
     for act in ("relu", "leaky_relu(0.1)"):
         for filters in (3, 6, 12):
             arch = _conv_net(filters, act)
             for mean in (0.0, -0.5, -1.0):
                 ctx.progress(f"probe-relu: {act} T={filters} bias {mean}")
+                cases.append((arch, ds.X, 1))
                 rows.append(rank_probes.rank_frequency(arch, ds.X, 1, draws=draws, bias_mean=mean,
                                               key=ctx.key(f"probe-relu/{act}/{filters}/{mean}")))
     hyps = [h for act in ("relu", "leaky_relu(0.1)")
@@ -316,7 +350,7 @@ def _probe_relu(ctx: Context, draws: int = 15) -> Result:
               "no sign change": sum(r.with_no_sign_change for r in rows),
               "deficient explained by dead/affine units": sum(r.explained for r in rows),
               "deficient": sum(r.deficient for r in rows)}
-    return _probe_result(rows, hyps, f"rank F_1 < N (count/draws [95% CI]): {text}. Causes: {causes['deficient']} "
+    return _probe_result(rows, cases, hyps, f"rank F_1 < N (count/draws [95% CI]): {text}. Causes: {causes['deficient']} "
                          f"deficient draws, {causes['deficient explained by dead/affine units']} of them forced by dead "
                          f"or affine units alone; dead units in {causes['dead units']} draws, units whose "
                          f"pre-activation never changes sign in {causes['no sign change']}",
@@ -328,25 +362,26 @@ def _probe_tanh(ctx: Context, draws: int = 20) -> Result:
     arch = _conv_net(3, "tanh")
     r = rank_probes.rank_frequency(arch, ds.X, 1, draws=draws, key=ctx.key("probe-tanh"))
     hyps = hyp.theorem_3_5(arch, ds.X, 1)[0]
-    return _probe_result([r], hyps, f"tanh, n_1/N = {r.setting['n_k_over_N']:.2f}: rank F_1 < N in {_fmt(r)}")
+    return _probe_result([r], [(arch, ds.X, 1)], hyps, f"tanh, n_1/N = {r.setting['n_k_over_N']:.2f}: rank F_1 < N in {_fmt(r)}")
 
 
 def _probe_tied_bias(ctx: Context, draws: int = 15) -> Result:
     ds = _digits(ctx, PROBE_N)
-    rows = []
+    rows, cases = [], []
     for act in ("sigmoid", "relu"):
         for bias in ("neuron", "filter"):
             ctx.progress(f"probe-tied-bias: {act} {bias}")
-            rows.append(rank_probes.rank_frequency(_conv_net(3, act, bias), ds.X, 1, draws=draws,
+            cases.append((_conv_net(3, act, bias), ds.X, 1))
+            rows.append(rank_probes.rank_frequency(cases[-1][0], ds.X, 1, draws=draws,
                                           key=ctx.key(f"probe-tied/{act}/{bias}")))
     # tied biases are a measure-zero subset of the paper's parameters: Theorem 3.5 does not transfer
     hyps = _prefixed("sigmoid, tied bias", hyp.theorem_3_5(_conv_net(3, "sigmoid", "filter"), ds.X, 1)[0])
     text = "; ".join(f"{r.setting['activation']} {r.setting['bias']}: {_fmt(r)}" for r in rows)
-    return _probe_result(rows, hyps, f"rank F_1 < N, per-neuron vs tied bias: {text}")
+    return _probe_result(rows, cases, hyps, f"rank F_1 < N, per-neuron vs tied bias: {text}")
 
 
 def _probe_raw_digits(ctx: Context, draws: int = 15) -> Result:
-    rows, reports = [], {}
+    rows, cases, reports = [], [], {}
     for noise in (0.0, 1e-6):
         ds = _digits(ctx, PROBE_N, noise)
         reports[f"noise={noise:g}"] = hyp.assumption_3_1(_conv_net(3, "sigmoid"), ds.X)[1]
@@ -355,23 +390,26 @@ def _probe_raw_digits(ctx: Context, draws: int = 15) -> Result:
                                            key=ctx.key(f"probe-raw/{act}/{noise}"))
             r.setting["noise"] = noise
             rows.append(r)
+            cases.append((_conv_net(3, act), ds.X, 1))
     hyps = _prefixed("sigmoid, raw digits", hyp.theorem_3_5(_conv_net(3, "sigmoid"), _digits(ctx, PROBE_N, 0.0).X,
                                                             1)[0])
     text = "; ".join(f"{r.setting['activation']} noise {r.setting['noise']:g}: {_fmt(r)}" for r in rows)
-    return _probe_result(rows, hyps, f"rank F_1 < N, raw digits vs 1e-6 noise: {text}", {"assumption_3_1": reports})
+    return _probe_result(rows, cases, hyps, f"rank F_1 < N, raw digits vs 1e-6 noise: {text}",
+                         {"assumption_3_1": reports})
 
 
 def _probe_maxpool(ctx: Context, draws: int = 15) -> Result:
     ds = _digits(ctx, PROBE_N)
-    rows, hyps = [], []
+    rows, cases, hyps = [], [], []
     for act in ("sigmoid", "relu"):
         arch = Architecture((8, 8, 1), (Conv(4, (3, 3), activation=act), MaxPool((2, 2), 1),
                                         Conv(7, (2, 2), activation=act), Output(1)))
         rows.append(rank_probes.rank_frequency(arch, ds.X, 3, draws=draws, key=ctx.key(f"probe-maxpool/{act}")))
+        cases.append((arch, ds.X, 3))
         if act == "sigmoid":  # Theorem 3.5's hypotheses; 3.4 allows the pooling layer
             hyps = _prefixed("sigmoid", hyp.theorem_3_5(arch, ds.X, 3)[0])
     text = "; ".join(f"{r.setting['activation']} n_3/N={r.setting['n_k_over_N']:.2f}: {_fmt(r)}" for r in rows)
-    return _probe_result(rows, hyps, f"rank F_3 < N with max-pooling before the wide layer: {text}")
+    return _probe_result(rows, cases, hyps, f"rank F_3 < N with max-pooling before the wide layer: {text}")
 
 
 CHECKS = [

@@ -163,14 +163,14 @@ def _activation_registry(ctx: Context) -> Result:
 # --------------------------------------------------------------------------- Theorem 3.5 and width
 
 def _theorem_3_5_default(ctx: Context) -> Result:
-    ev, hyps = Evidence(), []
-    for inst in default_instances(ctx):
+    ev, hyps, instances = Evidence(), [], default_instances(ctx)
+    for inst in instances:
         hs, _ = hyp.theorem_3_5(inst.arch, inst.data.X, inst.k)
         params = sampling.sample_params(inst.arch, ctx.key(f"theorem-3.5/{inst.name}"))
         hyps += [h.prefixed(inst.name) for h in hs + [hyp.float64_draws([params])]]
         ev.rank(f"{inst.name}: F_{inst.k}", feature_maps.feature_rank(inst.arch, params, inst.data.X, inst.k),
                 inst.N)
-    return conclude("rank F_k = N at random parameters", hyps, ev)
+    return conclude("rank F_k = N at random parameters", hyps, ev, instances=[inst.name for inst in instances])
 
 
 def _width_necessity(ctx: Context) -> Result:

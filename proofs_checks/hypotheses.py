@@ -16,7 +16,7 @@ from theory_lab.checking import Hypothesis
 
 __all__ = ["relation", "assumption_3_1", "assumption_2_4", "wide_layer", "narrow_layer", "hidden_layer",
            "layers_conv_or_fc", "activations_3_2", "activations_analytic", "activation_3_2", "per_neuron_bias",
-           "scalar_output", "finite_float64",
+           "last_hidden_layer", "scalar_output", "finite_float64",
            "theorem_3_5", "theorem_3_4", "float64_draws"]
 
 
@@ -36,7 +36,7 @@ def assumption_3_1(arch: Architecture, X) -> tuple[Hypothesis, dict]:
     data = finite_float64(X)
     if not data.met:
         why = f"not evaluated: X is not finite float64 ({data.detail})"
-        return Hypothesis("Assumption 3.1 (patches of different samples differ)", False, why), \
+        return Hypothesis("Assumption 3.1 (patches of different samples differ)", data.met, why), \
             {"holds": False, "evaluated": False, "reason": why}
     report = _data.check_distinct_patches(arch, X)
     return Hypothesis("Assumption 3.1 (patches of different samples differ)", report.holds, str(report)), \
@@ -62,6 +62,11 @@ def hidden_layer(arch: Architecture, k: int) -> Hypothesis:
     """``k`` is a hidden layer (``1 ≤ k ≤ L−1``): Theorems 3.4/3.5 are about ``σ_1 … σ_k``, and the output
     layer has none (it is affine, σ_L = identity, which violates Assumption 3.2)."""
     return Hypothesis(f"layer {k} is hidden (1 ≤ k ≤ L−1)", 1 <= k <= arch.L - 1, f"k = {k}, L = {arch.L}")
+
+
+def last_hidden_layer(arch: Architecture, k: int) -> Hypothesis:
+    """``k = L−1``: Corollary 3.6 fits through the features the output layer reads, ``F_{L−1}``."""
+    return Hypothesis(f"layer {k} is the last hidden layer (k = L−1)", k == arch.L - 1, f"k = {k}, L = {arch.L}")
 
 
 def scalar_output(arch: Architecture) -> Hypothesis:

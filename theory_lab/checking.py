@@ -42,8 +42,8 @@ import numpy as np
 from theory_lab.evidence import Evidence, Observation, jsonable
 
 __all__ = ["Verdict", "Hypothesis", "Result", "Check", "Context", "Record", "Observation", "Evidence",
-           "theorem_verdict", "converse_verdict", "conclude", "applicable", "register", "discover",
-           "run_check", "ENTRY_POINT_GROUP"]
+           "theorem_verdict", "converse_verdict", "instance_violations", "conclude", "applicable", "register",
+           "discover", "run_check", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "theory_lab.checks"
 
@@ -117,17 +117,40 @@ class Result:
         return jsonable(out)
 
 
-def theorem_verdict(hypotheses, evidence: Evidence) -> Verdict:
+def _scoped(prefixes, items):
+    return [x for x in items if any(x.name.startswith(p) for p in prefixes)]
+
+
+def instance_violations(hypotheses, evidence: Evidence, instances=()) -> list[Observation]:
+    """Conclusive violations on an instance that meets every hypothesis it is held to.
+
+    A check that runs several instances names each one's hypotheses and observations
+    ``"{instance}: …"`` (:meth:`Hypothesis.prefixed`); an unprefixed hypothesis holds every
+    instance to it. A counterexample on such an instance is one, whatever another instance
+    breaks: that instance's *not applicable* must not hide it.
+    """
+    found = []
+    shared = [h for h in hypotheses if not _scoped([f"{p}: " for p in instances], [h])]
+    for p in instances:
+        own = _scoped([f"{p}: "], hypotheses)
+        if all(h.met for h in shared + own):
+            found += _scoped([f"{p}: "], evidence.violations)
+    return found
+
+
+def theorem_verdict(hypotheses, evidence: Evidence, instances=()) -> Verdict:
     """The rule for a theorem's check (THEORY.md §5).
 
     A hypothesis unmet on the instance: *not applicable* (the conclusion need not have been
-    observed: a check may stop before work that its hypotheses make meaningless). Else any
+    observed: a check may stop before work that its hypotheses make meaningless), unless
+    ``instances`` names the check's instances and one that meets all of its hypotheses shows
+    a conclusive violation (:func:`instance_violations`): *fails*. Else any
     conclusive violation: *fails* (a counterexample or a bug, never hidden by other
     inconclusive observations). Else any observation inside its band: *inconclusive*.
     Else *holds*.
     """
     if not all(h.met for h in hypotheses):
-        return Verdict.NOT_APPLICABLE
+        return Verdict.FAILS if instance_violations(hypotheses, evidence, instances) else Verdict.NOT_APPLICABLE
     if not evidence.observations:
         raise ValueError("a check must observe its conclusion at least once; the Evidence is empty.")
     if evidence.violations:
@@ -143,7 +166,9 @@ def converse_verdict(kept, broken, evidence: Evidence) -> Verdict:
     ``kept``: hypotheses the instance must still meet; ``broken``: the hypotheses the
     converse breaks, each computed on the instance (``met`` must be False). ``evidence``
     observes the theorem's *conclusion*. If a kept hypothesis is unmet or a broken one
-    is in fact met: *not applicable*. A conclusive violation of the conclusion: *holds*
+    is in fact met: *not applicable*. A NaN or infinite number (:attr:`Evidence.non_finite`)
+    shows nothing about the conclusion: *fails* (the converse is not shown, and a bug is never
+    hidden, as in :func:`theorem_verdict`). A conclusive violation of the conclusion: *holds*
     (the converse is shown). Every observation conclusively satisfying it: *fails*.
     Otherwise *inconclusive*.
     """
@@ -153,6 +178,8 @@ def converse_verdict(kept, broken, evidence: Evidence) -> Verdict:
         return Verdict.NOT_APPLICABLE
     if not evidence.observations:
         raise ValueError("a converse must observe the conclusion at least once; the Evidence is empty.")
+    if evidence.non_finite:
+        return Verdict.FAILS
     if evidence.violations:
         return Verdict.HOLDS
     if evidence.unresolved:
@@ -164,14 +191,16 @@ def _closest(observations):
     return min(observations, key=lambda o: abs(math.log(o.margin)) if 0 < o.margin < math.inf else math.inf)
 
 
-def conclude(claim: str, hypotheses, evidence: Evidence, *, broken=None) -> Result:
+def conclude(claim: str, hypotheses, evidence: Evidence, *, broken=None, instances=()) -> Result:
     """A :class:`Result` with its verdict, margin and summary generated from the evidence.
 
     ``claim`` states the conclusion (``"rank F_1 = N"``). With ``broken`` (a list of
     :class:`Hypothesis`) the converse rule applies: ``hypotheses`` are the kept ones and
-    the result lists kept and broken hypotheses together. The margin is the evidence's
-    smallest (the observation closest to flipping, ``< 1`` when violated) for a theorem,
-    and the strongest violation's factor (``> 1`` when shown) for a converse.
+    the result lists kept and broken hypotheses together. ``instances``: the names that
+    prefix a several-instance check's hypotheses and observations (:func:`theorem_verdict`).
+    The margin is the evidence's smallest (the observation closest to flipping, ``< 1``
+    when violated) for a theorem, and the strongest violation's factor (``> 1`` when
+    shown; ``0`` when a number is not finite) for a converse.
 
     Example:
         >>> from theory_lab.tolerances import Tolerance
@@ -182,25 +211,36 @@ def conclude(claim: str, hypotheses, evidence: Evidence, *, broken=None) -> Resu
     """
     hypotheses = list(hypotheses)
     if broken is None:
-        verdict, shown = theorem_verdict(hypotheses, evidence), hypotheses
+        verdict, shown = theorem_verdict(hypotheses, evidence, instances), hypotheses
     else:
         broken = list(broken)
         verdict, shown = converse_verdict(hypotheses, broken, evidence), hypotheses + broken
     prefix = f"converse of {claim}" if broken is not None else claim
-    if verdict is Verdict.NOT_APPLICABLE:
+    if verdict is Verdict.NOT_APPLICABLE:  # every reason: a kept hypothesis unmet and a broken one met
+        parts = []
         if broken is not None and any(h.met for h in broken):
-            why = "; ".join(f"{h.name} is met ({h.detail})" if h.detail else f"{h.name} is met"
-                            for h in broken if h.met)
-            text = f"not applicable: {prefix} — the hypothesis to break holds on the instance: {why}"
-        else:
-            why = "; ".join(f"{h.name}" + (f" ({h.detail})" if h.detail else "") for h in hypotheses if not h.met)
-            text = f"not applicable: {prefix} — unmet hypothesis: {why}"
+            parts.append("the hypothesis to break holds on the instance: " + "; ".join(
+                f"{h.name} is met ({h.detail})" if h.detail else f"{h.name} is met" for h in broken if h.met))
+        if not all(h.met for h in hypotheses):
+            parts.append("unmet hypothesis: " + "; ".join(
+                f"{h.name}" + (f" ({h.detail})" if h.detail else "") for h in hypotheses if not h.met))
+        text = f"not applicable: {prefix} — " + "; and ".join(parts)
+    elif broken is not None and evidence.non_finite:
+        worst = evidence.non_finite[0]
+        text = (f"{verdict.value}: {prefix} — not shown: a number that is not finite shows nothing about the "
+                f"conclusion: {worst.detail or worst.name}")
     else:
-        if evidence.violations:
-            worst = min(evidence.violations, key=lambda o: o.margin)
+        met = all(h.met for h in hypotheses)  # else an instance meeting its own hypotheses fails (`instances`)
+        violations = evidence.violations if met or broken is not None else \
+            instance_violations(hypotheses, evidence, instances)
+        if violations:
+            worst = min(violations, key=lambda o: o.margin)
             part = f"violated: {worst.detail or worst.name}"
-            if len(evidence.violations) > 1:
-                part += f" (and {len(evidence.violations) - 1} more)"
+            if len(violations) > 1:
+                part += f" (and {len(violations) - 1} more)"
+            if not met and broken is None:
+                part += "; not applicable to the other instances: unmet " + \
+                    "; ".join(h.name for h in hypotheses if not h.met)
         elif evidence.unresolved:
             worst = _closest(evidence.unresolved)
             part = f"inside the tolerance band: {worst.detail or worst.name}"
@@ -210,7 +250,7 @@ def conclude(claim: str, hypotheses, evidence: Evidence, *, broken=None) -> Resu
             worst = min(evidence.observations, key=lambda o: o.margin)
             part = f"observed {len(evidence.observations)}×, closest: {worst.detail or worst.name}"
         text = f"{verdict.value}: {prefix} — {part}"
-    margin = evidence.margin if broken is None else evidence.violation_margin
+    margin = evidence.margin if broken is None else (0.0 if evidence.non_finite else evidence.violation_margin)
     names = tuple(h.name for h in broken) if broken is not None else ()
     return Result(verdict, shown, margin, evidence.to_dict(), text, names)
 
@@ -318,22 +358,59 @@ class Record:
 
     def to_dict(self) -> dict:
         out = {"id": self.check.id, "item": self.check.item, "title": self.check.title, "kind": self.check.kind,
-               "seconds": round(self.seconds, 3), "datasets": list(self.datasets), **self.result.to_dict()}
+               "seconds": round(self.seconds, 3), "datasets": jsonable(list(self.datasets)), **self.result.to_dict()}
         if self.error:
             out["error"] = self.error
         return out
 
 
+def _not_json(x, path: str) -> str | None:
+    """Where ``x`` (already :func:`jsonable`) holds something JSON cannot write, or ``None``."""
+    if isinstance(x, dict):
+        return next((p for k, v in x.items() if (p := _not_json(v, f"{path}[{k!r}]"))), None)
+    if isinstance(x, list):
+        return next((p for i, v in enumerate(x) if (p := _not_json(v, f"{path}[{i}]"))), None)
+    if x is None or isinstance(x, (str, bool, int)) or isinstance(x, float) and math.isfinite(x):
+        return None
+    return f"{path} is {type(x).__name__} {x!r:.80}"
+
+
+def _contradiction(result: Result) -> str | None:
+    """What a result states against itself or the rule (THEORY.md §5), or ``None``."""
+    v = result.verdict
+    if v in (Verdict.HOLDS, Verdict.FAILS, Verdict.INCONCLUSIVE) and not result.set_up:
+        unmet = [h.name for h in result.hypotheses if h.met == (h.name in result.broken)]
+        return f"verdict {v.value!r} with hypotheses not as the rule needs them ({'; '.join(unmet)}): not applicable"
+    said = next((w for w in Verdict if result.summary.startswith(f"{w.value}:")), v)
+    if said is not v:
+        return f"verdict {v.value!r} but the summary says {said.value!r}: {result.summary[:120]!r}"
+    return None
+
+
 def run_check(check: Check, ctx: Context) -> Record:
-    """Run one check; an exception becomes an ``error`` verdict with its traceback."""
+    """Run one check; an exception (``SystemExit`` too, not ``KeyboardInterrupt``) becomes an ``error`` verdict
+    with its traceback.
+
+    So does a result that contradicts itself (a verdict other than *not applicable* with a
+    hypothesis unmet, a summary that names another verdict) or that JSON cannot hold (an object,
+    a complex number): ``results.json`` is then still written, with every other check in it.
+    """
     start = time.perf_counter()
     ctx.datasets = []
     try:
         result = check.run(ctx)
         if not isinstance(result, Result):
             raise TypeError(f"check {check.id!r} returned {type(result).__name__}, expected Result")
+        wrong = _contradiction(result) or _not_json(result.to_dict(), "result")
+        if wrong:
+            raise ValueError(f"check {check.id!r} returned a result that cannot be reported: {wrong}")
         error = None
-    except Exception as exc:  # a crashing check is reported, never hidden
-        result = Result(Verdict.ERROR, summary=f"{type(exc).__name__}: {exc}")
+    except (Exception, SystemExit) as exc:  # a crashing check is reported, never hidden; Ctrl-C still stops the run
+        # sys.exit(0) inside a check would otherwise end the whole run with its code (0: CI passes) and no report
+        why = f"the check called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else exc
+        result = Result(Verdict.ERROR, summary=f"{type(exc).__name__}: {why}")
         error = traceback.format_exc()
-    return Record(check, result, time.perf_counter() - start, error, list(ctx.datasets))
+    datasets = jsonable(list(ctx.datasets))
+    if _not_json(datasets, "datasets"):  # provenance JSON cannot write: kept as text
+        datasets = [repr(d) for d in ctx.datasets]
+    return Record(check, result, time.perf_counter() - start, error, datasets)

@@ -2,8 +2,10 @@
 
 ``theory-lab verify`` runs every registered check on the embedded default and
 exits non-zero only if a check fails (or crashes); with ``--strict`` (CI) also if a
-check or converse says *not applicable* or *inconclusive*, which on the built-in
-default instances means a bug. Other commands live in
+check or converse says anything but *holds* (*not applicable*, *inconclusive*, or a
+probe's *measured*), which on the built-in default instances means a bug: a converse
+is *not applicable* only when its instance does not break the hypothesis it is built
+to break. Probes measure: they fail CI only by failing or crashing. Other commands live in
 :mod:`theory_lab.commands` and are attached here.
 """
 
@@ -76,7 +78,8 @@ def verify(
     kind: Optional[list[str]] = typer.Option(None, "--kind", help="Only this kind: check, converse or probe."),
     list_only: bool = typer.Option(False, "--list", help="List the registered checks and exit."),
     strict: bool = typer.Option(False, "--strict", help="Also exit 1 when a check or converse (not a probe) says "
-                                "'not applicable' or 'inconclusive': on the built-in instances that is a bug."),
+                                "anything but 'holds' ('not applicable', 'inconclusive'): on the built-in instances "
+                                "that is a bug."),
 ):
     """Run every registered check on the embedded default and write a report."""
     from theory_lab.commands import options
@@ -120,14 +123,12 @@ def verify(
              "report.html": report_html(records, seed)}
     for name, text in texts.items():  # all built first: a failure leaves the previous report whole
         write_atomic(out / name, text)
-    bad = [r for r in records if r.result.verdict in (checking.Verdict.FAILS, checking.Verdict.ERROR)]
-    if strict:
-        bad += [r for r in records if r.check.kind != "probe" and r.result.verdict in (
-            checking.Verdict.NOT_APPLICABLE, checking.Verdict.INCONCLUSIVE)]
+    hard = (checking.Verdict.FAILS, checking.Verdict.ERROR)
+    bad = [r for r in records if r.result.verdict in hard
+           or strict and r.check.kind != "probe" and r.result.verdict is not checking.Verdict.HOLDS]
     console.print(f"{len(records)} checks in {time.perf_counter() - start:.1f} s; report in {out}/")
     for r in bad:
-        strict_note = " (--strict)" if r.result.verdict in (checking.Verdict.NOT_APPLICABLE,
-                                                            checking.Verdict.INCONCLUSIVE) else ""
+        strict_note = "" if r.result.verdict in hard else " (--strict)"
         console.print(f"[bold red]{r.result.verdict.value}[/]{strict_note}: {r.check.id}: {r.result.summary}")
     if bad:
         raise typer.Exit(1)

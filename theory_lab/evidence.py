@@ -76,6 +76,14 @@ class Observation:
     threshold: float | None = None
     tolerance: str = ""
 
+    @property
+    def finite(self) -> bool:
+        """The deciding number is finite (an exact count, a rank or a decision made elsewhere always is)."""
+        try:
+            return self.value is None or math.isfinite(float(self.value))
+        except (TypeError, ValueError, OverflowError):  # not a float (a huge int is finite)
+            return True
+
     def to_dict(self) -> dict:
         return jsonable({"name": self.name, "holds": bool(self.holds), "conclusive": bool(self.conclusive),
                           "margin": self.margin, "value": self.value, "threshold": self.threshold,
@@ -127,8 +135,16 @@ class Evidence:
 
     def observe(self, name: str, holds: bool, *, margin: float, conclusive: bool, detail: str = "",
                 **extra) -> Observation:
-        """An observation decided elsewhere (an inertia); ``margin > 1`` exactly when it holds."""
-        return self.add(Observation(name, bool(holds), bool(conclusive), float(margin), detail, **extra))
+        """An observation decided elsewhere (an inertia); ``margin > 1`` exactly when it holds (``1`` at a tie).
+
+        A margin that contradicts ``holds`` (or is NaN) is refused: the verdict and its margin would disagree.
+        """
+        margin = float(margin)
+        if math.isnan(margin) or (margin < 1 if holds else margin > 1):
+            raise ValueError(f"observation {name!r}: holds={bool(holds)} with margin={margin!r}; the margin is the "
+                             "factor by which the number clears its threshold, >= 1 when it holds and <= 1 when it "
+                             "is violated. Pass the margin of the side the number is on.")
+        return self.add(Observation(name, bool(holds), bool(conclusive), margin, detail, **extra))
 
     def _compare(self, name, value, tol, at_most: bool, detail: str) -> Observation:
         value = float(value)
@@ -231,6 +247,13 @@ class Evidence:
     def violations(self) -> list[Observation]:
         """Conclusive observations where the conclusion does not hold."""
         return [o for o in self.observations if o.conclusive and not o.holds]
+
+    @property
+    def non_finite(self) -> list[Observation]:
+        """Observations whose number is NaN or ±Inf: a conclusive violation of a theorem's conclusion (a bug
+        is never hidden), but no evidence that a converse's conclusion fails
+        (:func:`~theory_lab.checking.converse_verdict`)."""
+        return [o for o in self.observations if not o.finite]
 
     @property
     def unresolved(self) -> list[Observation]:

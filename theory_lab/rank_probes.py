@@ -142,7 +142,9 @@ class FrequencyReport:
         deficient: draws with ``rank F_k < N``, conclusively (:meth:`~theory_lab.linalg.RankReport.below`:
             a clear gap at the tolerance, or a certificate such as duplicate samples).
         inconclusive: draws whose rank decision sat inside the tolerance band.
-        ci: 95 % Wilson interval of ``deficient / draws``.
+        ci: 95 % interval of the frequency of ``rank F_k < N``: from the Wilson lower end of
+            ``deficient / draws`` to the Wilson upper end of ``(deficient + inconclusive) / draws``
+            (an inconclusive draw may be either); the Wilson interval when every draw is decided.
         min_margin: smallest rank margin over the draws.
         min_rank: smallest rank seen.
         with_dead: draws with at least one dead unit in layers ``1 … k``.
@@ -221,7 +223,8 @@ def rank_frequency(arch: Architecture, X, k: int, *, draws: int, key=0, law: str
     setting = {"activation": info.activation, "bias": getattr(info.spec, "bias", "neuron"), "N": N, "n_k": info.n,
                "n_k_over_N": info.n / N, "law": law, "bias_law": bias_law, "bias_scale": bias_scale,
                "bias_mean": bias_mean}
-    return FrequencyReport(draws, full, deficient, inconclusive, wilson_interval(deficient, draws),
+    ci = (wilson_interval(deficient, draws)[0], wilson_interval(deficient + inconclusive, draws)[1])
+    return FrequencyReport(draws, full, deficient, inconclusive, ci,
                            float(min(margins)), int(min(ranks)), dead, nsc, explained, setting)
 
 

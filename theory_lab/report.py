@@ -26,6 +26,8 @@ import platform
 import tempfile
 from pathlib import Path
 
+from theory_lab.evidence import jsonable
+
 __all__ = ["write_atomic", "format_margin", "environment", "results_json", "report_markdown", "report_html",
            "VERDICT_STYLE", "VERDICT_COLOR"]
 
@@ -81,9 +83,10 @@ def results_json(records, seed: int) -> str:
     seed; each record also lists its own) and the records."""
     datasets: list[dict] = []
     for r in records:
-        datasets += [d for d in r.datasets if d not in datasets]
+        datasets += [d for d in jsonable(list(r.datasets)) if d not in datasets]
+    # allow_nan=False: never a bare NaN or Infinity, which strict JSON readers refuse (jsonable writes them as text)
     return json.dumps({"seed": seed, "environment": environment(), "datasets": datasets,
-                       "checks": [r.to_dict() for r in records]}, indent=2, ensure_ascii=False)
+                       "checks": [r.to_dict() for r in records]}, indent=2, ensure_ascii=False, allow_nan=False)
 
 
 def _claim(result) -> str:
