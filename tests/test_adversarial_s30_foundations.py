@@ -1,0 +1,102 @@
+"""Session 30, adversarial review of the foundations: Assumption 3.1's predicate, the layer
+definitions and shape inference, the activation probes (Assumption 3.2), widths.
+
+Each instance has its truth known by construction or from an independent brute-force
+reference written here (explicit loops, exact rational arithmetic).
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from theory_lab import data
+from theory_lab.arch import Architecture, Conv, Output
+
+
+def _brute_min_distance(arch, X) -> float:
+    """Smallest Euclidean distance between layer-1 patches of different samples, by explicit loops in exact
+    rational arithmetic (square root taken last, in float64 of a scaled Fraction)."""
+    N = X.shape[0]
+    flat = X.reshape(N, -1)
+    idx = arch.layer(1).patches
+    patches = [[tuple(Fraction(float(flat[i, j])) if j >= 0 else Fraction(0) for j in row) for row in idx]
+               for i in range(N)]
+    best = None
+    for i in range(N):
+        for j in range(i + 1, N):
+            for a in patches[i]:
+                for b in patches[j]:
+                    d2 = sum((u - v) ** 2 for u, v in zip(a, b))
+                    best = d2 if best is None or d2 < best else best
+    if best == 0:
+        return 0.0
+    # sqrt of a Fraction far outside float64's range: split off a power of 4
+    e = (best.numerator.bit_length() - best.denominator.bit_length()) // 2
+    return math.ldexp(math.sqrt(float(best / Fraction(4) ** e if e >= 0 else best * Fraction(4) ** -e)), e)
+
+
+# --------------------------------------------------------------------------- Assumption 3.1 at extreme scales
+
+_A31_ARCH = Architecture((6, 1), (Conv(2, (3,)), Output(1)))
+_A31_X = np.random.default_rng(0).standard_normal((5, 6, 1))
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0 ** -600, 1e-170, 1e-300, 2.0 ** 540, 1e160, 1e300])
+def test_assumption_3_1_distance_at_extreme_scales(scale):
+    """Distinct patches at 1e-170 read "holds, smallest distance 0" (the squares underflowed), which the
+    assumption-3.1 check turned into a conclusive *fails*; at 1e160 the squares overflowed and the
+    nearest-neighbour loop crashed with an IndexError. The distance must match the exact one at every scale."""
+    X = _A31_X * scale
+    rep = data.check_distinct_patches(_A31_ARCH, X)
+    want = _brute_min_distance(_A31_ARCH, X)
+    assert rep.holds and rep.shared_patch_values == 0
+    assert want > 0
+    assert rep.min_distance == pytest.approx(want, rel=1e-12, abs=0)
+
+
+def test_assumption_3_1_distance_one_ulp_apart_among_huge_values():
+    """Two patches of different samples one ulp apart, next to entries of 1e300: the distance is one ulp
+    of the differing entry (its square underflows even after scaling by the largest entry)."""
+    X = np.random.default_rng(1).standard_normal((4, 6, 1))
+    X[0, 0, 0] = 1e300
+    X[2, 3:6, 0] = X[1, 3:6, 0]
+    X[2, 5, 0] = np.nextafter(X[1, 5, 0], np.inf)
+    rep = data.check_distinct_patches(_A31_ARCH, X)
+    want = _brute_min_distance(_A31_ARCH, X)
+    assert rep.holds and want == float(np.spacing(X[1, 5, 0]))
+    assert rep.min_distance == pytest.approx(want, rel=1e-12, abs=0)
+
+
+def test_assumption_3_1_check_at_tiny_scale_is_not_a_failure():
+    """The assumption-3.1 observation on data scaled by 1e-170 (3.1 met by a wide margin) holds, as at scale 1."""
+    from proofs_checks.foundations import _observe_3_1
+    from theory_lab.checking import Evidence
+
+    for scale in (1.0, 1e-170):
+        ev = Evidence()
+        _observe_3_1(ev, "x", _A31_ARCH, _A31_X * scale)
+        assert all(o.holds and o.conclusive for o in ev.observations), (scale, ev.observations)
+
+
+def test_assumption_3_1_distance_against_brute_force():
+    """Near-duplicate patches (1e-15 relative), padding, strides and a sample whose 64 nearest patches are all
+    its own (the search's brute-force fallback): the reported distance is the exact smallest one."""
+    rng = np.random.default_rng(2)
+    cases = [(Architecture((7, 1), (Conv(2, (3,), stride=2, padding="SAME"), Output(1))), (6, 7, 1)),
+             (Architecture((4, 4, 2), (Conv(3, (2, 2), padding=((1, 0), (0, 1))), Output(1))), (4, 4, 4, 2)),
+             (Architecture((80, 1), (Conv(1, (2,)), Output(1))), (2, 80, 1))]
+    for arch, shape in cases:
+        X = rng.standard_normal(shape)
+        if shape[0] == 2:  # sample 0: 79 patches within 1e-4 of each other, sample 1 far away
+            X[0] = np.arange(80.0).reshape(80, 1) * 1e-6
+            X[1] += 100.0
+        else:  # sample 1 := sample 0 moved by 1e-15 relative
+            X[1] = X[0] * (1 + 1e-15 * rng.standard_normal(X[0].shape))
+        rep = data.check_distinct_patches(arch, X)
+        want = _brute_min_distance(arch, X)
+        assert rep.holds == (want > 0)
+        assert rep.min_distance == pytest.approx(want, rel=1e-12, abs=0), (arch, rep.min_distance, want)
