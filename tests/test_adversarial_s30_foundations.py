@@ -100,3 +100,47 @@ def test_assumption_3_1_distance_against_brute_force():
         want = _brute_min_distance(arch, X)
         assert rep.holds == (want > 0)
         assert rep.min_distance == pytest.approx(want, rel=1e-12, abs=0), (arch, rep.min_distance, want)
+
+
+# --------------------------------------------------------------------------- activation probes (Assumption 3.2)
+
+def _user_activation(name, fn, **declared):
+    import dataclasses
+
+    from theory_lab import activations
+
+    return dataclasses.replace(activations.get("sigmoid"), name=name, fn=fn, **declared)
+
+
+def test_probe_is_scale_invariant_near_the_3_2_boundary():
+    """Multiplying σ by a constant changes none of its properties. ``1e-13·tanh`` (limits ±1e-13: 3.2 fails)
+    was measured to meet clause (a) (|μ₊μ₋| = 1e-26 ≤ 1e-12), as was ``sigmoid + 1e-13`` (μ₋ = 1e-13 exactly,
+    resolved by float64), so their correct declarations read as disagreements; ``1e6·sigmoid`` was measured
+    discontinuous, not differentiable and not smooth, so sigmoid's declarations read wrong for it."""
+    import jax
+    import jax.numpy as jnp
+
+    from theory_lab.testing import declaration_disagreements
+
+    not_32 = dict(assumption_3_2=False, clause=None)
+    cases = [_user_activation("tiny tanh", lambda t: 1e-13 * jnp.tanh(t), **not_32),
+             _user_activation("sigmoid + 1e-13", lambda t: jax.nn.sigmoid(t) + 1e-13, **not_32),
+             _user_activation("1e6 sigmoid", lambda t: 1e6 * jax.nn.sigmoid(t)),
+             _user_activation("1e-300 sigmoid", lambda t: 1e-300 * jax.nn.sigmoid(t))]
+    for act in cases:
+        assert declaration_disagreements(act) == [], act.name
+    # the converse: the same functions declared to meet 3.2 (clause a) are caught
+    for act in cases[:2]:
+        wrong = _user_activation(act.name, act.fn, assumption_3_2=True, clause="a")
+        assert any("assumption_3_2" in p for p in declaration_disagreements(wrong)), act.name
+
+
+def test_probe_clause_a_allows_a_limit_still_converging():
+    """``σ = 1/(1 − t)`` on the left (→ 0 like 1/|t|, σ(−2e8) = 5e-9) and sigmoid-like on the right meets
+    clause (a) (μ₋ = 0, μ₊ = 1): the probe reads the tail's convergence, not a fixed 1e-12."""
+    import jax.numpy as jnp
+
+    from theory_lab.testing import probe_activation
+
+    act = _user_activation("slow", lambda t: jnp.where(t < 0, 1 / (1 - t), 2 - 1 / (1 + t)), analytic=False)
+    assert probe_activation(act)["clause_a"] is True
