@@ -144,3 +144,47 @@ def test_probe_clause_a_allows_a_limit_still_converging():
 
     act = _user_activation("slow", lambda t: jnp.where(t < 0, 1 / (1 - t), 2 - 1 / (1 + t)), analytic=False)
     assert probe_activation(act)["clause_a"] is True
+
+
+# --------------------------------------------------------------------------- layer-definition: Definition 2.3
+
+def _pool_case(ctx):
+    from proofs_checks import definitions
+
+    return [("max-pooling", definitions.pooling_arch(), ctx.rng("pool").standard_normal((6, 6, 6, 2)))]
+
+
+def _run_layer_definition(monkeypatch):
+    from proofs_checks import definitions
+    from theory_lab import model
+    from theory_lab.checking import Context
+
+    monkeypatch.setattr(definitions, "_layer_cases", _pool_case)
+    model._forward.clear_cache()
+    try:
+        return definitions._layer_definition(Context(0))
+    finally:
+        model._forward.clear_cache()
+
+
+def test_layer_definition_checks_max_pooling_against_definition_2_3(monkeypatch):
+    """No check compared a max-pooling layer with Definition 2.3: the forward pass pools by a reshape when the
+    windows tile and by ``reduce_window`` when they overlap, and a pool with height and width swapped (same
+    shapes, same values, wrong positions) changed no verdict of ``layer-definition`` (whose cases had no pool)
+    and no rank. Now it *fails* on the plant, naming the pool's F_k (``verify`` runs the case unplanted: holds)."""
+    from theory_lab import model
+    from theory_lab.checking import Verdict
+
+    real = model.maxpool
+
+    def swapped(info, F, path="fast"):
+        if getattr(info.spec, "stride", None) != getattr(info.spec, "window", ()):
+            return real(info, F, path)
+        x = F.reshape((F.shape[0],) + info.in_shape).transpose(0, 2, 1, 3)  # H and W swapped (square input)
+        return real(info, x.reshape(F.shape[0], -1), path)
+
+    monkeypatch.setattr(model, "maxpool", swapped)
+    r = _run_layer_definition(monkeypatch)
+    assert r.verdict is Verdict.FAILS, r.summary
+    bad = {o["name"] for o in r.evidence["observations"] if not o["holds"]}
+    assert bad == {"max-pooling: F_3 vs Definition 2.3 (max over each patch of F_2)"}
