@@ -18,7 +18,8 @@
   a fit left at a relative residual 3e-9 (30× the modelled 1e-10) is not; likewise the
   critical-point tolerance: ``‖Fᵀr‖`` at the exact fit is critical, at a residual ``3e-9 ‖Y‖``
   along ``F``'s top singular direction it is not; an eigenvalue 30× the eigenvalue-sign
-  tolerance counts as positive beyond the band.
+  tolerance counts as positive beyond the band; two vectors one rounding apart are within the
+  distinct-vector tolerance (Assumption 3.1's distances), two ``30 · sqrt(l)·eps·scale`` apart beyond it.
 * ``assumption-3.1-predicate``: the Assumption 3.1 predicate
   (:func:`theory_lab.data.check_distinct_patches`) finds one shared patch planted at every
   patch position of the default data (the same position and another one), so a predicate
@@ -141,6 +142,8 @@ def _layer_definition(ctx: Context) -> Result:
 # --------------------------------------------------------------------------- tolerance rules
 
 RANK_SHAPE, RANK_R = (200, 216), 150
+#: length of the vectors the distinct-vector tolerance (Assumption 3.1's distances) is tried on
+DISTINCT_L = 400
 
 
 def _tolerance_rules(ctx: Context) -> Result:
@@ -190,7 +193,19 @@ def _tolerance_rules(ctx: Context) -> Result:
     ev.observe("inertia (0, 39, 61) with λ_61 = 30× the eigenvalue tolerance", ok,
                margin=inertia.margin if ok else 1 / max(inertia.margin, 1.0), conclusive=inertia.conclusive,
                detail=f"{inertia} (expected (−0, 0:39, +61))")
+    # distinct vectors (Assumption 3.1's distance): one rounding of the largest entry of a length-400 vector is
+    # within the tolerance; a distance 30× the modelled sqrt(l)·eps·scale is resolved
+    v = rng.standard_normal(DISTINCT_L)
+    v[0] = 1.5 * float(np.max(np.abs(v)))
+    w = v.copy()
+    w[0] = np.nextafter(v[0], np.inf)
+    dtol = tols.distinct_tol(float(np.max(np.abs(w))), DISTINCT_L)
+    ev.at_most(f"length-{DISTINCT_L} vectors one rounding apart in their largest entry", float(np.linalg.norm(w - v)),
+               dtol)
+    far = 30.0 * np.sqrt(DISTINCT_L) * np.finfo(np.float64).eps * float(np.max(np.abs(v)))
+    ev.at_least(f"length-{DISTINCT_L} vectors 30 × sqrt(l)·eps·scale apart", far, dtol)
     ev.facts.update(rank_tol=rep.tol, svd_rank_tol=svd_tol.to_dict(), zero_loss_tol=zero.to_dict(),
+                    distinct_tol=dtol.to_dict(),
                     exact_fit_phi=phi, perturbed_phi=phi_off, critical_tol=crit.to_dict())
     hyps = [Hypothesis("float64 arithmetic", A.dtype == np.float64 and F.dtype == np.float64, str(A.dtype))]
     return conclude("tolerances sit between the rounding they model and the errors they must resolve", hyps, ev)

@@ -188,3 +188,24 @@ def test_layer_definition_checks_max_pooling_against_definition_2_3(monkeypatch)
     assert r.verdict is Verdict.FAILS, r.summary
     bad = {o["name"] for o in r.evidence["observations"] if not o["holds"]}
     assert bad == {"max-pooling: F_3 vs Definition 2.3 (max over each patch of F_2)"}
+
+
+# --------------------------------------------------------------------------- tolerance-rules: the distinct-vector rule
+
+@pytest.mark.parametrize("factor", [1e-3, 1e3])
+def test_tolerance_rules_fail_on_a_wrong_distinct_vector_tolerance(monkeypatch, factor):
+    """``tolerances.distinct_tol`` (the band of assumption-3.1's patch distances) was in no check but
+    assumption-3.1, whose default data sit 1e9 beyond it: 1000× too small (1e-18 apart read as conclusively
+    distinct) or 1000× too large changed no verdict. ``tolerance-rules`` now fails on either."""
+    from proofs_checks import definitions
+    from theory_lab import tolerances
+    from theory_lab.checking import Context, Verdict
+
+    real = tolerances.distinct_tol
+    monkeypatch.setattr(tolerances, "distinct_tol", lambda scale, length: tolerances.Tolerance(
+        factor * real(scale, length).value, 10.0, "distinct float64 vectors", "planted"))
+    r = definitions._tolerance_rules(Context(0))
+    assert r.verdict is Verdict.FAILS, r.summary
+    bad = {o["name"] for o in r.evidence["observations"] if not o["holds"]}
+    assert bad == {"length-400 vectors one rounding apart in their largest entry" if factor < 1 else
+                   "length-400 vectors 30 × sqrt(l)·eps·scale apart"}
