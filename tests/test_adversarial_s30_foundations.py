@@ -209,3 +209,21 @@ def test_tolerance_rules_fail_on_a_wrong_distinct_vector_tolerance(monkeypatch, 
     bad = {o["name"] for o in r.evidence["observations"] if not o["holds"]}
     assert bad == {"length-400 vectors one rounding apart in their largest entry" if factor < 1 else
                    "length-400 vectors 30 × sqrt(l)·eps·scale apart"}
+
+
+# --------------------------------------------------------------------------- ranks of matrices near float64's range
+
+def test_rank_report_refuses_singular_values_beyond_float64():
+    """A finite rank-5 matrix with entries ~1e308 has σ_1 > 1.8e308: LAPACK returned inf singular values, the
+    tolerance became inf and ``rank_report`` said rank 0, *conclusive* (margin inf). Its rank is that of a
+    power-of-two scaling, exact in float64: the error says so; at 1e300 the rank is read as usual."""
+    from theory_lab import linalg
+
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((30, 5)) @ rng.standard_normal((5, 40))
+    assert linalg.rank_report(A * 1e300).rank == 5
+    with pytest.raises(ValueError, match=r"`U_1` \(30×40, largest entry 1\.317e\+308\) has singular values beyond "
+                                         r"float64's range .*numpy\.ldexp\(U_1, -64\)"):
+        linalg.rank_report(A * 1e307, name="U_1")
+    r = linalg.rank_report(np.ldexp(A * 1e307, -64))
+    assert r.rank == 5 and r.conclusive
