@@ -227,3 +227,31 @@ def test_rank_report_refuses_singular_values_beyond_float64():
         linalg.rank_report(A * 1e307, name="U_1")
     r = linalg.rank_report(np.ldexp(A * 1e307, -64))
     assert r.rank == 5 and r.conclusive
+
+
+# --------------------------------------------------------------------------- near-duplicate samples at tiny scale
+
+@pytest.mark.parametrize("exponent", [0, -520])
+def test_near_duplicates_at_tiny_feature_scale(exponent):
+    """Dense 3 → 12 ReLU, N = 10, sample 7 one ulp from sample 3 (exact F_1 of rank 10, stop 28). ReLU is
+    homogeneous: layer 1 scaled by 2^-520 (exact) scales F_1 by 2^-520 and changes no rank. There the JVP
+    rows (~1e-173) had norms that underflowed to 0, the pair was dropped, and the deficit (rank 9) was
+    *conclusive*: a false rank F_1 < N. Now unresolved at both scales. Converse: the same samples with
+    the differing pixel unread (zero weights) stay a conclusive deficit at both scales."""
+    import jax
+
+    from theory_lab import feature_maps, sampling
+    from theory_lab.arch import Dense
+
+    arch = Architecture((3,), (Dense(12, activation="relu"), Output(1)))
+    X = np.random.default_rng(0).standard_normal((10, 3))
+    X[7] = X[3]
+    X[7, 2] = np.nextafter(X[3, 2], np.inf)
+    params = jax.tree_util.tree_map(np.asarray, sampling.sample_params(arch, 1))
+    params["layer_1"] = {name: np.ldexp(a, exponent) for name, a in params["layer_1"].items()}
+    r = feature_maps.feature_rank(arch, params, X, 1)
+    assert r.rank == 9 and not r.conclusive and "samples [3, 7]" in r.unresolved
+    unread = dict(params, layer_1=dict(params["layer_1"], W=params["layer_1"]["W"].copy()))
+    unread["layer_1"]["W"][2] = 0.0
+    r = feature_maps.feature_rank(arch, unread, X, 1)
+    assert r.rank < 10 and r.conclusive, r.unresolved
