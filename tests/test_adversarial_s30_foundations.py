@@ -255,3 +255,32 @@ def test_near_duplicates_at_tiny_feature_scale(exponent):
     unread["layer_1"]["W"][2] = 0.0
     r = feature_maps.feature_rank(arch, unread, X, 1)
     assert r.rank < 10 and r.conclusive, r.unresolved
+
+
+# --------------------------------------------------------------------------- softplus(α) with a tiny α (Theorem 3.5's σ)
+
+@pytest.mark.parametrize("alpha", [1e-8, 1e-300])
+def test_softplus_with_tiny_alpha_is_not_a_conclusive_deficit(alpha):
+    """softplus(α) is analytic and meets 3.2 for every α > 0; Dense 3 → 12, N = 10 meets every Theorem 3.5
+    hypothesis. In float64 its outputs ln2/α + G/2 + αG²/8 + … lose every term below eps·ln2/α: at α = 1e-8
+    F_1 reads as affine in x (rank 4), at α = 1e-300 as constant (rank 1), both *conclusive*. The reference
+    ``F_1 − ln2/α = log1p(expm1(αG)/2)/α`` (no cancellation) has rank 10 at α = 1e-8, so rank F_1 ≥ 9.
+    Two causes: ``affine_everywhere`` sampled σ on [−3, 3], where softplus(1e-8) is affine to 1e-12 of its
+    size, so the affine-to-rounding rule was switched off; and at features ~7e299 the centred column norms
+    overflowed, so no unit read as constant. Now the deficit is unresolved."""
+    from theory_lab import activations, feature_maps, model, sampling, saturation
+    from theory_lab.arch import Dense
+
+    act = f"softplus({alpha:g})"
+    assert not saturation.affine_everywhere(act)
+    arch = Architecture((3,), (Dense(12, activation=act), Output(1)))
+    X = np.random.default_rng(0).standard_normal((10, 3))
+    params = sampling.sample_params(arch, 1)
+    G = np.asarray(model.forward(arch, params, X).G[1])
+    shifted = np.log1p(np.expm1(alpha * G) / 2) / alpha
+    if alpha == 1e-8:
+        s = np.linalg.svd(shifted, compute_uv=False)
+        assert s[9] > 1e3 * 12 * np.finfo(float).eps * s[0]  # rank 10, far above rounding
+    r = feature_maps.feature_rank(arch, params, X, 1)
+    assert activations.get(act).analytic and activations.get(act).assumption_3_2
+    assert r.rank < 10 and not r.conclusive and r.unresolved, (r.rank, r.margin)
