@@ -284,3 +284,18 @@ def test_softplus_with_tiny_alpha_is_not_a_conclusive_deficit(alpha):
     r = feature_maps.feature_rank(arch, params, X, 1)
     assert activations.get(act).analytic and activations.get(act).assumption_3_2
     assert r.rank < 10 and not r.conclusive and r.unresolved, (r.rank, r.margin)
+
+
+def test_assumption_3_1_bad_arch_and_patches_near_max_float():
+    """``check_distinct_patches(None, X)`` was an AttributeError (``'NoneType' object has no attribute 'd'``);
+    patches at ±max float are 3.1-distinct at a distance beyond float64 (inf), without an overflow warning."""
+    import warnings
+
+    with pytest.raises(TypeError, match=r"`arch` is a NoneType; expected a theory_lab.arch.Architecture"):
+        data.check_distinct_patches(None, _A31_X)
+    big = np.finfo(np.float64).max
+    X = np.stack([np.full((6, 1), big), np.full((6, 1), -big)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rep = data.check_distinct_patches(_A31_ARCH, X)
+    assert rep.holds and rep.min_distance == np.inf

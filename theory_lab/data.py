@@ -206,11 +206,12 @@ class PatchReport:
 def _distance(a: np.ndarray, b: np.ndarray) -> float:
     """``‖a − b‖`` without overflow or underflow in the squares (0 only when ``a == b``: float64 subtraction of
     distinct numbers is never 0, subnormals included)."""
-    d = a - b
-    half = not np.all(np.isfinite(d))  # entries near ±max float: a/2 − b/2 is finite
-    d = np.abs(a / 2 - b / 2) if half else np.abs(d)
-    top = float(d.max())
-    return 0.0 if top == 0 else (2.0 if half else 1.0) * top * float(np.linalg.norm(d / top))
+    with np.errstate(over="ignore"):
+        d = a - b
+        half = not np.all(np.isfinite(d))  # entries near ±max float: a/2 − b/2 is finite
+        d = np.abs(a / 2 - b / 2) if half else np.abs(d)
+        top = float(d.max())
+        return 0.0 if top == 0 else (2.0 if half else 1.0) * top * float(np.linalg.norm(d / top))
 
 
 #: below this distance (relative to the largest entry) the squares a k-d tree sums lose precision
@@ -262,6 +263,9 @@ def check_distinct_patches(arch: Architecture, X) -> PatchReport:
     samples carry such a value, and the smallest Euclidean distance between patches of
     different samples (0 when 3.1 fails). Exact comparison: 3.1 is about equality.
     """
+    if not isinstance(arch, Architecture):
+        raise TypeError(f"`arch` is a {type(arch).__name__}; expected a theory_lab.arch.Architecture (its layer 1 "
+                        "defines the patches Assumption 3.1 compares).")
     X = np.asarray(X)
     if X.dtype != np.float64:
         raise TypeError(f"`X` has dtype {X.dtype}; pass float64 data (X.astype(numpy.float64)).")
