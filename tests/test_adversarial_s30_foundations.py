@@ -109,7 +109,7 @@ def _user_activation(name, fn, **declared):
 
     from theory_lab import activations
 
-    return dataclasses.replace(activations.get("sigmoid"), name=name, fn=fn, **declared)
+    return dataclasses.replace(activations.get("sigmoid"), name=name, fn=fn, **{"lipschitz": None, **declared})
 
 
 def test_probe_is_scale_invariant_near_the_3_2_boundary():
@@ -299,3 +299,22 @@ def test_assumption_3_1_bad_arch_and_patches_near_max_float():
         warnings.simplefilter("error")
         rep = data.check_distinct_patches(_A31_ARCH, X)
     assert rep.holds and rep.min_distance == np.inf
+
+
+def test_activation_registry_fails_on_a_lipschitz_constant_below_a_slope(monkeypatch):
+    """The declared ``sup |σ'|`` sets the forward-error bound every full-rank reading must clear, yet no check
+    compared it with σ: sigmoid declared 0.025 (10× too small: the bound is then no bound) changed no verdict.
+    ``activation-registry`` now fails on it, naming the constant and the slope; the registry as it is holds."""
+    import dataclasses
+
+    from proofs_checks import foundations
+    from theory_lab import activations
+    from theory_lab.checking import Context, Verdict
+
+    wrong = dataclasses.replace(activations.get("sigmoid"), lipschitz=0.025)
+    monkeypatch.setitem(activations._BASE, "sigmoid", lambda *args: wrong)
+    monkeypatch.setattr(activations, "_CACHE", {})
+    r = foundations._activation_registry(Context(0))
+    assert r.verdict is Verdict.FAILS, r.summary
+    bad = [o["detail"] for o in r.evidence["observations"] if not o["holds"]]
+    assert bad == ["sigmoid: sigmoid: `lipschitz` declared 0.025, but |σ'| reaches 0.25"]

@@ -218,6 +218,7 @@ def probe_activation(act) -> dict:
     * ``clause_b``: for some ``ρ₂ ∈ {1, 0.1, 0.01}``, ``log|σ(t)| − ρ₂ t`` stays bounded on
       ``t ∈ [−10⁴, 0)`` and ``|σ(t)|/(1+t)`` stays bounded on ``t ∈ [0, 10⁸]``.
     * ``assumption_3_2``: continuous, non-constant, and clause (a) or (b).
+    * ``lipschitz``: the largest finite ``|σ'(t)|`` over every sampled ``t`` (a lower bound on ``sup |σ'|``).
 
     Every property is unchanged when ``σ`` is multiplied by a positive constant, so ``σ`` is probed
     divided by ``max |σ|`` on ``[−8, 8]``: the absolute thresholds above are relative to its size
@@ -226,6 +227,8 @@ def probe_activation(act) -> dict:
     points, cut = _points()
     with np.errstate(all="ignore"):
         ders = _derivatives(act, points, _SMOOTH_ORDERS)
+        slopes = np.abs(ders[1])
+        lipschitz = float(np.max(slopes[np.isfinite(slopes)], initial=0.0))
         size = float(np.max(np.abs(ders[0][cut["t"]]), initial=0.0))
         if 0 < size < np.inf:  # every derivative is linear in σ
             ders = [d / size for d in ders]
@@ -253,6 +256,7 @@ def probe_activation(act) -> dict:
         ratio = np.abs(v[cut["right"]]) / (1.0 + _RIGHT)
         out["clause_b"] = bool(left_ok and _tail_bounded(ratio, _RIGHT > 1e4))
     out["assumption_3_2"] = out["continuous"] and out["non_constant"] and (out["clause_a"] or out["clause_b"])
+    out["lipschitz"] = lipschitz
     return out
 
 
@@ -260,7 +264,8 @@ def declaration_disagreements(act, probe: dict | None = None) -> list[str]:
     """Declared properties of ``act`` that the numerical probe contradicts (empty when all agree).
 
     ``analytic`` is compared with the probe's ``smooth``: analytic declared ⇒ smooth measured, and
-    not analytic declared ⇒ a jump in some derivative of order ≤ 3 found (a witness).
+    not analytic declared ⇒ a jump in some derivative of order ≤ 3 found (a witness). A declared
+    ``lipschitz`` (``sup |σ'|``) below a sampled ``|σ'|`` is a disagreement.
     """
     p = probe_activation(act) if probe is None else probe
     out = []
@@ -281,6 +286,11 @@ def declaration_disagreements(act, probe: dict | None = None) -> list[str]:
         out.append(f"{act.name}: Assumption 3.2 declared without a clause")
     if act.clause is not None and not act.assumption_3_2:
         out.append(f"{act.name}: clause ({act.clause}) declared but Assumption 3.2 declared False")
+    declared = getattr(act, "lipschitz", None)
+    # sup |σ'| bounds the forward error, so it must bound every slope (a larger one is only conservative, and a
+    # slope may reach its sup far beyond the samples: softplus(1e-300)'s slope is 1/2 on every sampled t)
+    if declared is not None and "lipschitz" in p and p["lipschitz"] > declared * (1 + 1e-9):
+        out.append(f"{act.name}: `lipschitz` declared {declared:g}, but |σ'| reaches {p['lipschitz']:.6g}")
     return out
 
 
