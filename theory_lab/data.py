@@ -232,16 +232,22 @@ def _min_cross_distance(vals: np.ndarray, owner: np.ndarray) -> float:
     top = float(np.abs(vals).max())
     scaled = np.ldexp(vals, -int(np.frexp(top)[1])) if top > 0 else vals
     tree = cKDTree(scaled)
-    candidates, kk, todo, best = set(), 2, np.arange(vals.shape[0]), np.inf
+    best, pair, kk, todo = np.inf, (0, 0), 2, np.arange(vals.shape[0])
+
+    def keep(dist, i, j):
+        nonlocal best, pair
+        a = int(np.argmin(dist))
+        if dist[a] < best:
+            best, pair = float(dist[a]), (int(i[a]), int(j[a]))
+
     while todo.size and kk <= 64:
         dist, nb = tree.query(scaled[todo], k=min(kk, vals.shape[0]))
         other = owner[nb] != owner[todo][:, None]
         hit = other.any(axis=1)
-        first = np.argmax(other[hit], axis=1)
-        rows = np.arange(first.size)
-        for i, j, dd in zip(todo[hit], nb[hit][rows, first], dist[hit][rows, first]):
-            candidates.add((int(i), int(j)))
-            best = min(best, float(dd))
+        if hit.any():
+            first = np.argmax(other[hit], axis=1)
+            rows = np.arange(first.size)
+            keep(dist[hit][rows, first], todo[hit], nb[hit][rows, first])
         # a point whose kk neighbours all share its sample is farther than its kk-th neighbour
         far = dist[~hit][:, -1]
         todo = todo[~hit]
@@ -250,7 +256,8 @@ def _min_cross_distance(vals: np.ndarray, owner: np.ndarray) -> float:
         kk *= 2
     for i in todo:  # rare: exact brute force for the rest
         others = np.nonzero(owner != owner[i])[0]
-        candidates.add((int(i), int(others[np.argmin(np.linalg.norm(scaled[others] - scaled[i], axis=1))])))
+        keep(np.linalg.norm(scaled[others] - scaled[i], axis=1), np.full(others.size, i), others)
+    candidates = {pair}
     if best <= _SMALL:
         candidates |= {(i, j) for i, j in tree.query_pairs(_SMALL, p=np.inf) if owner[i] != owner[j]}
     return min(_distance(vals[i], vals[j]) for i, j in candidates)
