@@ -318,3 +318,23 @@ def test_activation_registry_fails_on_a_lipschitz_constant_below_a_slope(monkeyp
     assert r.verdict is Verdict.FAILS, r.summary
     bad = [o["detail"] for o in r.evidence["observations"] if not o["holds"]]
     assert bad == ["sigmoid: sigmoid: `lipschitz` declared 0.025, but |σ'| reaches 0.25"]
+
+
+def test_probe_clause_b_refuses_superlinear_growth():
+    """Clause (b) asks ``|σ(t)| ≤ ρ3 t + ρ4``. ``softplus(t)·log(1 + softplus(t))`` (~ t log t) and
+    ``softplus(t)^1.05`` grow faster than any line, and violate 3.2 (no finite limit at +∞ either). The
+    right-tail test added 1.0 to ``|σ|/(1+t)``, a slack that depends on σ's size: probed at its own size
+    (normalised), both passed. On a log scale (1.5×), both fail; ReLU, softplus, GELU, SiLU still pass."""
+    import jax
+    import jax.numpy as jnp
+
+    from theory_lab import activations
+    from theory_lab.testing import probe_activation
+
+    grows = {"t log t": lambda t: jax.nn.softplus(t) * jnp.log1p(jax.nn.softplus(t)),
+             "t^1.05": lambda t: jax.nn.softplus(t) ** 1.05}
+    for name, fn in grows.items():
+        p = probe_activation(_user_activation(name, fn, assumption_3_2=False, clause=None))
+        assert not p["clause_b"] and not p["assumption_3_2"], name
+    for name in ("relu", "softplus(1)", "gelu", "silu"):
+        assert probe_activation(activations.get(name))["clause_b"], name
