@@ -203,19 +203,23 @@ class PatchReport:
                 f"between patches of different samples {self.min_distance:.3e}")
 
 
-def _distance(a: np.ndarray, b: np.ndarray) -> float:
-    """``‖a − b‖`` without overflow or underflow in the squares (0 only when ``a == b``: float64 subtraction of
-    distinct numbers is never 0, subnormals included)."""
-    with np.errstate(over="ignore"):
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``‖a_i − b_i‖`` per row of ``a, b (m, l)`` without overflow or underflow in the squares (0 only when the rows
+    are equal: float64 subtraction of distinct numbers is never 0, subnormals included)."""
+    with np.errstate(over="ignore", invalid="ignore"):
         d = a - b
-        half = not np.all(np.isfinite(d))  # entries near ±max float: a/2 − b/2 is finite
-        d = np.abs(a / 2 - b / 2) if half else np.abs(d)
-        top = float(d.max())
-        return 0.0 if top == 0 else (2.0 if half else 1.0) * top * float(np.linalg.norm(d / top))
+        half = ~np.all(np.isfinite(d), axis=1)  # entries near ±max float: a/2 − b/2 is finite
+        d[half] = a[half] / 2 - b[half] / 2
+        d = np.abs(d)
+        top = d.max(axis=1)
+        norm = top * np.linalg.norm(d / np.where(top > 0, top, 1.0)[:, None], axis=1)
+        return np.where(half, 2.0, 1.0) * norm
 
 
 #: below this distance (relative to the largest entry) the squares a k-d tree sums lose precision
 _SMALL = 1e-140
+#: the most ordered pairs that close the exact search of :func:`_min_cross_distance` takes
+_MAX_CLOSE = 4_000_000
 
 
 def _min_cross_distance(vals: np.ndarray, owner: np.ndarray) -> float:
@@ -223,9 +227,11 @@ def _min_cross_distance(vals: np.ndarray, owner: np.ndarray) -> float:
 
     The search runs on the rows scaled by a power of two (their largest entry in [½, 1)), so no square
     overflows; a nearest pair closer than :data:`_SMALL` there (whose squares underflow) is found among all
-    pairs within that Chebyshev distance, which sums no squares. Every candidate's distance is then taken
-    on the rows as given by :func:`_distance`. (Squared distances of the raw rows underflowed to 0 at scale
-    1e-170, reporting distinct patches at distance 0, and overflowed at 1e160.)
+    pairs within that Chebyshev distance, which sums no squares (at most :data:`_MAX_CLOSE` of them; beyond,
+    the pair found stands: a distance below ``1e-140`` of the scale, whatever the exact minimum). Every
+    candidate's distance is then taken on the rows as given by :func:`_distances`. (Squared distances of the
+    raw rows underflowed to 0 at scale 1e-170, reporting distinct patches at distance 0, and overflowed at
+    1e160.)
     """
     from scipy.spatial import cKDTree
 
@@ -257,10 +263,14 @@ def _min_cross_distance(vals: np.ndarray, owner: np.ndarray) -> float:
     for i in todo:  # rare: exact brute force for the rest
         others = np.nonzero(owner != owner[i])[0]
         keep(np.linalg.norm(scaled[others] - scaled[i], axis=1), np.full(others.size, i), others)
-    candidates = {pair}
-    if best <= _SMALL:
-        candidates |= {(i, j) for i, j in tree.query_pairs(_SMALL, p=np.inf) if owner[i] != owner[j]}
-    return min(_distance(vals[i], vals[j]) for i, j in candidates)
+    candidates = np.array([pair])
+    # (a cluster of ~1e5 rows this close, blank patches with 1e-150 noise, would be ~1e10 pairs: then the
+    # nearest pair found stands, a distance below 1e-140 of the scale either way)
+    if best <= _SMALL and tree.count_neighbors(tree, _SMALL, p=np.inf) <= _MAX_CLOSE:
+        close = tree.query_pairs(_SMALL, p=np.inf, output_type="ndarray").reshape(-1, 2)
+        candidates = np.concatenate([candidates, close[owner[close[:, 0]] != owner[close[:, 1]]]])
+    I, J = candidates.T
+    return min(float(_distances(vals[I[c:c + 65536]], vals[J[c:c + 65536]]).min()) for c in range(0, I.size, 65536))
 
 
 def check_distinct_patches(arch: Architecture, X) -> PatchReport:
