@@ -2,7 +2,10 @@
 
 * ``layer-definition``: the forward pass against Definitions 2.1/2.2 computed here from
   the patches, filters and per-neuron biases (``G_k[:, h] = ⟨w^t, f_{k-1}^p⟩ + (b_k)_h``,
-  ``h = (p−1)T_k + t``), against ``F_{k−1} U_k + 1 b_kᵀ`` with both full-weight-matrix
+  ``h = (p−1)T_k + t``), a max-pooling layer against Definition 2.3 (``F_k[:, p]`` the
+  largest entry of patch ``p`` of ``F_{k−1}``; windows that overlap and windows that tile,
+  which the forward pass computes by two different routes),
+  against ``F_{k−1} U_k + 1 b_kᵀ`` with both full-weight-matrix
   twins (:func:`theory_lab.model.full_weight_matrix`, :func:`theory_lab.feature_maps.full_weight_matrix`),
   ``F_k = σ_k(G_k)``, and the truncated forward every rank check uses
   (:func:`theory_lab.feature_maps.features_upto`). A wrong patch order, a transposed or
@@ -15,7 +18,8 @@
   a fit left at a relative residual 3e-9 (30× the modelled 1e-10) is not; likewise the
   critical-point tolerance: ``‖Fᵀr‖`` at the exact fit is critical, at a residual ``3e-9 ‖Y‖``
   along ``F``'s top singular direction it is not; an eigenvalue 30× the eigenvalue-sign
-  tolerance counts as positive beyond the band.
+  tolerance counts as positive beyond the band; two vectors one rounding apart are within the
+  distinct-vector tolerance (Assumption 3.1's distances), two ``30 · sqrt(l)·eps·scale`` apart beyond it.
 * ``assumption-3.1-predicate``: the Assumption 3.1 predicate
   (:func:`theory_lab.data.check_distinct_patches`) finds one shared patch planted at every
   patch position of the default data (the same position and another one), so a predicate
@@ -35,10 +39,10 @@ from theory_lab import activations, exact_fit, feature_maps, linalg, model, samp
 from theory_lab import data as _data
 from theory_lab import testing as probes
 from theory_lab import tolerances as tols
-from theory_lab.arch import Architecture, Conv, Dense, Output
+from theory_lab.arch import Architecture, Conv, Dense, MaxPool, Output
 from theory_lab.checking import Check, Context, Evidence, Hypothesis, Result, conclude
 
-__all__ = ["CHECKS", "definition_preactivation", "odd_conv_arch"]
+__all__ = ["CHECKS", "definition_preactivation", "definition_maxpool", "odd_conv_arch", "pooling_arch"]
 
 #: samples of each default instance pushed through the layer definitions (the same shapes as the other checks)
 LAYER_N = 200
@@ -53,6 +57,16 @@ def odd_conv_arch() -> Architecture:
     """A 2-D conv with stride, SAME padding and dilation, then a tied-bias conv, a dense and the output."""
     return Architecture((7, 6, 2), (Conv(3, (3, 2), stride=(2, 1), padding="SAME", dilation=(1, 2)),
                                     Conv(2, (2, 2), bias="filter"), Dense(5), Output(3)))
+
+
+def pooling_arch() -> Architecture:
+    """Conv, max-pooling with overlapping windows (stride 1), max-pooling whose windows tile, output."""
+    return Architecture((6, 6, 2), (Conv(3, (2, 2)), MaxPool((2, 2), stride=1), MaxPool((2, 2)), Output(2)))
+
+
+def definition_maxpool(arch: Architecture, F_prev, k: int) -> np.ndarray:
+    """``F_k (N, n_k)`` by Definition 2.3: ``F_k[:, p]`` is the largest entry of patch ``p`` of ``F_{k−1}`` (numpy)."""
+    return np.asarray(F_prev, dtype=np.float64)[:, arch.layer(k).patches].max(axis=-1)
 
 
 def definition_preactivation(arch: Architecture, params, F_prev, k: int) -> np.ndarray:
@@ -82,6 +96,7 @@ def _layer_cases(ctx: Context):
     cases = [(inst.name, inst.arch, np.asarray(inst.data.X)[:LAYER_N]) for inst in default_instances(ctx)]
     arch = odd_conv_arch()
     cases.append(("strided SAME dilated conv", arch, ctx.rng("layer-definition/X").standard_normal((24, 7, 6, 2))))
+    cases.append(("max-pooling", pooling_arch(), ctx.rng("layer-definition/pool").standard_normal((24, 6, 6, 2))))
     return cases
 
 
@@ -95,6 +110,9 @@ def _layer_definition(ctx: Context) -> Result:
         fw = model.forward(arch, params, X)
         for info in arch.info:
             k = info.k
+            if info.kind == "maxpool":
+                ev.at_most(f"{name}: F_{k} vs Definition 2.3 (max over each patch of F_{k - 1})",
+                           _rel(fw.F[k], definition_maxpool(arch, fw.F[k - 1], k)), tols.IDENTITY)
             if not info.has_weights:
                 continue
             G = np.asarray(fw.G[k])
@@ -117,13 +135,15 @@ def _layer_definition(ctx: Context) -> Result:
                 ev.at_most(f"{name}: F_{k} vs σ_{k}(G_{k})", _rel(fw.F[k], np.asarray(act(G))), tols.IDENTITY)
                 ev.at_most(f"{name}: features_upto F_{k} vs the forward pass",
                            _rel(feature_maps.features_upto(arch, params, X, k), fw.F[k]), tols.IDENTITY)
-    return conclude("the forward pass, U_k and F_k agree with Definitions 2.1/2.2 (patch order h = (p−1)T + t)",
+    return conclude("the forward pass, U_k and F_k agree with Definitions 2.1–2.3 (patch order h = (p−1)T + t)",
                     hyps, ev)
 
 
 # --------------------------------------------------------------------------- tolerance rules
 
 RANK_SHAPE, RANK_R = (200, 216), 150
+#: length of the vectors the distinct-vector tolerance (Assumption 3.1's distances) is tried on
+DISTINCT_L = 400
 
 
 def _tolerance_rules(ctx: Context) -> Result:
@@ -173,7 +193,19 @@ def _tolerance_rules(ctx: Context) -> Result:
     ev.observe("inertia (0, 39, 61) with λ_61 = 30× the eigenvalue tolerance", ok,
                margin=inertia.margin if ok else 1 / max(inertia.margin, 1.0), conclusive=inertia.conclusive,
                detail=f"{inertia} (expected (−0, 0:39, +61))")
+    # distinct vectors (Assumption 3.1's distance): one rounding of the largest entry of a length-400 vector is
+    # within the tolerance; a distance 30× the modelled sqrt(l)·eps·scale is resolved
+    v = rng.standard_normal(DISTINCT_L)
+    v[0] = 1.5 * float(np.max(np.abs(v)))
+    w = v.copy()
+    w[0] = np.nextafter(v[0], np.inf)
+    dtol = tols.distinct_tol(float(np.max(np.abs(w))), DISTINCT_L)
+    ev.at_most(f"length-{DISTINCT_L} vectors one rounding apart in their largest entry", float(np.linalg.norm(w - v)),
+               dtol)
+    far = 30.0 * np.sqrt(DISTINCT_L) * np.finfo(np.float64).eps * float(np.max(np.abs(v)))
+    ev.at_least(f"length-{DISTINCT_L} vectors 30 × sqrt(l)·eps·scale apart", far, dtol)
     ev.facts.update(rank_tol=rep.tol, svd_rank_tol=svd_tol.to_dict(), zero_loss_tol=zero.to_dict(),
+                    distinct_tol=dtol.to_dict(),
                     exact_fit_phi=phi, perturbed_phi=phi_off, critical_tol=crit.to_dict())
     hyps = [Hypothesis("float64 arithmetic", A.dtype == np.float64 and F.dtype == np.float64, str(A.dtype))]
     return conclude("tolerances sit between the rounding they model and the errors they must resolve", hyps, ev)
@@ -220,7 +252,7 @@ def _assumption_3_1_predicate(ctx: Context) -> Result:
 
 
 CHECKS = [
-    Check("layer-definition", "Def. 2.1/2.2", "forward pass, U_k (both twins) and F_k against the layer definitions",
+    Check("layer-definition", "Def. 2.1–2.3", "forward pass, U_k (both twins) and F_k against the layer definitions",
           _layer_definition),
     Check("tolerance-rules", "§5 numerics", "rank and zero-loss tolerances between rounding and resolved errors",
           _tolerance_rules),

@@ -7,8 +7,9 @@
   between patches of different samples beyond float64 rounding); ``assumption-3.1-raw``:
   THEORY.md's claim that raw digits violate it and 1e-6 noise restores it;
   ``assumption-3.1-converse``: a duplicated sample (3.1 broken) makes ``rank F_k = N`` fail.
-* ``activation-registry``: every declared activation property against numerical probes,
-  and the registry against THEORY.md's classification (Assumption 3.2, Lemma 3.3).
+* ``activation-registry``: every declared activation property against numerical probes
+  (the declared ``sup |σ'|`` the forward-error bound uses included), and the registry against
+  THEORY.md's classification (Assumption 3.2, Lemma 3.3).
 * ``theorem-3.5-default``: ``rank F_k = N`` at random parameters on the default instances.
 * :mod:`proofs_checks.definitions`: the layer definitions and the tolerance rules every
   check stands on, and the Assumption 3.1 predicate against planted shared patches.

@@ -203,6 +203,76 @@ class PatchReport:
                 f"between patches of different samples {self.min_distance:.3e}")
 
 
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``‖a_i − b_i‖`` per row of ``a, b (m, l)`` without overflow or underflow in the squares (0 only when the rows
+    are equal: float64 subtraction of distinct numbers is never 0, subnormals included)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = a - b
+        half = ~np.all(np.isfinite(d), axis=1)  # entries near ±max float: a/2 − b/2 is finite
+        d[half] = a[half] / 2 - b[half] / 2
+        d = np.abs(d)
+        top = d.max(axis=1)
+        norm = top * np.linalg.norm(d / np.where(top > 0, top, 1.0)[:, None], axis=1)
+        return np.where(half, 2.0, 1.0) * norm
+
+
+#: below this distance (relative to the largest entry) the squares a k-d tree sums lose precision
+_SMALL = 1e-140
+#: the most ordered pairs that close the exact search of :func:`_min_cross_distance` takes
+_MAX_CLOSE = 4_000_000
+
+
+def _min_cross_distance(vals: np.ndarray, owner: np.ndarray) -> float:
+    """Smallest Euclidean distance between rows of ``vals (n, l)`` with different ``owner (n,)`` (n ≥ 2 distinct rows).
+
+    The search runs on the rows scaled by a power of two (their largest entry in [½, 1)), so no square
+    overflows; a nearest pair closer than :data:`_SMALL` there (whose squares underflow) is found among all
+    pairs within that Chebyshev distance, which sums no squares (at most :data:`_MAX_CLOSE` of them; beyond,
+    the pair found stands: a distance below ``1e-140`` of the scale, whatever the exact minimum). Every
+    candidate's distance is then taken on the rows as given by :func:`_distances`. (Squared distances of the
+    raw rows underflowed to 0 at scale 1e-170, reporting distinct patches at distance 0, and overflowed at
+    1e160.)
+    """
+    from scipy.spatial import cKDTree
+
+    top = float(np.abs(vals).max())
+    scaled = np.ldexp(vals, -int(np.frexp(top)[1])) if top > 0 else vals
+    tree = cKDTree(scaled)
+    best, pair, kk, todo = np.inf, (0, 0), 2, np.arange(vals.shape[0])
+
+    def keep(dist, i, j):
+        nonlocal best, pair
+        a = int(np.argmin(dist))
+        if dist[a] < best:
+            best, pair = float(dist[a]), (int(i[a]), int(j[a]))
+
+    while todo.size and kk <= 64:
+        dist, nb = tree.query(scaled[todo], k=min(kk, vals.shape[0]))
+        other = owner[nb] != owner[todo][:, None]
+        hit = other.any(axis=1)
+        if hit.any():
+            first = np.argmax(other[hit], axis=1)
+            rows = np.arange(first.size)
+            keep(dist[hit][rows, first], todo[hit], nb[hit][rows, first])
+        # a point whose kk neighbours all share its sample is farther than its kk-th neighbour
+        far = dist[~hit][:, -1]
+        todo = todo[~hit]
+        if np.isfinite(best):
+            todo = todo[far < best]
+        kk *= 2
+    for i in todo:  # rare: exact brute force for the rest
+        others = np.nonzero(owner != owner[i])[0]
+        keep(np.linalg.norm(scaled[others] - scaled[i], axis=1), np.full(others.size, i), others)
+    candidates = np.array([pair])
+    # (a cluster of ~1e5 rows this close, blank patches with 1e-150 noise, would be ~1e10 pairs: then the
+    # nearest pair found stands, a distance below 1e-140 of the scale either way)
+    if best <= _SMALL and tree.count_neighbors(tree, _SMALL, p=np.inf) <= _MAX_CLOSE:
+        close = tree.query_pairs(_SMALL, p=np.inf, output_type="ndarray").reshape(-1, 2)
+        candidates = np.concatenate([candidates, close[owner[close[:, 0]] != owner[close[:, 1]]]])
+    I, J = candidates.T
+    return min(float(_distances(vals[I[c:c + 65536]], vals[J[c:c + 65536]]).min()) for c in range(0, I.size, 65536))
+
+
 def check_distinct_patches(arch: Architecture, X) -> PatchReport:
     """Test Assumption 3.1 (``x_i^p ≠ x_j^q`` for ``i ≠ j``) for layer 1's patches of ``X``.
 
@@ -210,8 +280,9 @@ def check_distinct_patches(arch: Architecture, X) -> PatchReport:
     samples carry such a value, and the smallest Euclidean distance between patches of
     different samples (0 when 3.1 fails). Exact comparison: 3.1 is about equality.
     """
-    from scipy.spatial import cKDTree
-
+    if not isinstance(arch, Architecture):
+        raise TypeError(f"`arch` is a {type(arch).__name__}; expected a theory_lab.arch.Architecture (its layer 1 "
+                        "defines the patches Assumption 3.1 compares).")
     X = np.asarray(X)
     if X.dtype != np.float64:
         raise TypeError(f"`X` has dtype {X.dtype}; pass float64 data (X.astype(numpy.float64)).")
@@ -241,28 +312,7 @@ def check_distinct_patches(arch: Architecture, X) -> PatchReport:
         min_dist = 0.0
     elif N < 2:  # one sample: no pair of different samples, 3.1 holds vacuously
         min_dist = np.inf
-    else:
-        # each unique value belongs to exactly one sample: nearest neighbour of another sample
-        vals, val_owner = uniq_rows[pairs[:, 0]], pairs[:, 1]
-        tree = cKDTree(vals)
-        min_dist, kk = np.inf, 2
-        todo = np.arange(vals.shape[0])
-        while todo.size and kk <= 64:
-            dist, nb = tree.query(vals[todo], k=min(kk, vals.shape[0]))
-            other = val_owner[nb] != val_owner[todo][:, None]
-            hit = other.any(axis=1)
-            if hit.any():
-                first = np.argmax(other[hit], axis=1)
-                min_dist = min(min_dist, float(dist[hit][np.arange(first.size), first].min()))
-            # a point whose kk neighbours all share its sample is farther than its kk-th neighbour
-            far = dist[~hit][:, -1]
-            todo = todo[~hit]
-            if np.isfinite(min_dist):
-                todo = todo[far < min_dist]
-            kk *= 2
-        if todo.size:  # rare: fall back to exact brute force for the rest
-            for i in todo:
-                d = np.linalg.norm(vals[val_owner != val_owner[i]] - vals[i], axis=1)
-                min_dist = min(min_dist, float(d.min()))
+    else:  # each unique value belongs to exactly one sample
+        min_dist = _min_cross_distance(uniq_rows[pairs[:, 0]], pairs[:, 1])
     return PatchReport(bool(shared.size == 0), N, P, l, int(shared.size), int(affected.size),
                        float(min_dist), example)

@@ -212,7 +212,13 @@ def singular_values(A, name: str = "A") -> np.ndarray:
     A = _as_float64(A, name)
     if A.size == 0:
         return np.zeros(0)
-    return np.linalg.svd(A, compute_uv=False)
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = np.linalg.svd(A, compute_uv=False)
+    if not np.all(np.isfinite(s)):  # σ_1 beyond float64: inf singular values gave an inf tolerance and rank 0
+        raise ValueError(f"`{name}` ({np.shape(A)[0]}×{np.shape(A)[1]}, largest entry {float(np.abs(A).max()):.3e}) "
+                         "has singular values beyond float64's range (σ_1 > 1.8e308); its rank is that of "
+                         f"{name} scaled by a power of two (exact): pass numpy.ldexp({name}, -64).")
+    return s
 
 
 def rank_report(A, *, tol: float | None = None, rtol: float | None = None,

@@ -52,6 +52,14 @@ __all__ = ["near_duplicate_pairs", "near_duplicate_rows"]
 _EPS = float(np.finfo(np.float64).eps)
 
 
+def _norms(A) -> np.ndarray:
+    """Euclidean norms of the rows of ``A (m, n)`` without underflow in the squares (rows of size 1e-170 have
+    norms of size 1e-170, not 0): each row is divided by its largest entry first."""
+    A = np.abs(np.asarray(A, dtype=np.float64))
+    top = A.max(axis=1, initial=0.0)
+    return top * np.linalg.norm(A / np.where(top > 0, top, 1.0)[:, None], axis=1)
+
+
 def near_duplicate_pairs(F, X, radius: float) -> list[tuple[int, int]]:
     """Pairs ``i < j`` of distinct samples (``X[i] ≠ X[j]``) whose rows of ``F`` are within ``radius``: enough
     pairs to connect every such sample to its group, not every pair.
@@ -92,7 +100,7 @@ def near_duplicate_pairs(F, X, radius: float) -> list[tuple[int, int]]:
             for j in order[a + 1:]:
                 if p[j] - p[i] > reach:
                     break
-                if np.linalg.norm(F[i] - F[j]) <= radius and not np.array_equal(rows[i], rows[j]):
+                if _norms((F[i] - F[j])[None])[0] <= radius and not np.array_equal(rows[i], rows[j]):
                     pairs.add((int(min(i, j)), int(max(i, j))))
     return sorted(pairs)
 
@@ -120,12 +128,12 @@ def near_duplicate_rows(arch, params, X, F, k: int, report: RankReport, target: 
     members = [m for m, ok in zip(members, moved) if ok]
     D, X0, X1 = D[moved], X[[rep[m] for m in members]], X[members]
     delta = 0.5 * (_fm.features_jvp(arch, params, X0, D, k) + _fm.features_jvp(arch, params, X1, D, k))
-    size = np.linalg.norm(delta, axis=1)
+    size = _norms(delta)
     keep = size > 0
     if not keep.any():
         return ""
     G = np.array(F, copy=True)
-    scale = float(np.linalg.norm(F, axis=1).max()) or 1.0  # the rows' own size: a floor would drown tiny rows
+    scale = float(_norms(F).max()) or 1.0  # the rows' own size: a floor would drown tiny rows
     for m, d, s in zip(np.asarray(members)[keep], delta[keep], size[keep]):
         G[m] = d * (scale / s)
     reach = first = rank_report(G, name=f"F_{k}").rank

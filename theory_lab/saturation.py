@@ -85,6 +85,14 @@ def _unit_classes(arch: Architecture, params, k: int) -> dict[int, np.ndarray]:
     return classes
 
 
+def _column_norms(A) -> np.ndarray:
+    """Euclidean norms of the columns of ``A (N, n)`` without overflow or underflow in the squares (features
+    ~7e299, softplus(1e-300), have centred columns ~1e284, whose squares overflowed to ``inf``)."""
+    A = np.abs(np.asarray(A, dtype=np.float64))
+    top = A.max(axis=0, initial=0.0)
+    return top * np.linalg.norm(A / np.where(top > 0, top, 1.0), axis=0)
+
+
 def _by_class(mask: np.ndarray, same: np.ndarray) -> np.ndarray:
     """``mask`` ``(N, n)`` with each unit's column replaced by the union over its class ``same`` ``(n,)``: an entry
     free in one of identical units is free in all (they are the same number in exact arithmetic)."""
@@ -140,11 +148,11 @@ def _saturation(arch: Architecture, k: int, F, G, report: RankReport, varies: np
     if act is None or not (act.analytic or act.strictly_increasing):
         return ""  # e.g. ReLU: a dead unit is constant in exact arithmetic too
     Gc, Fc = G - G.mean(axis=0), F - F.mean(axis=0)
-    constant = varies & (np.linalg.norm(Fc, axis=0) <= report.tol)
+    constant = varies & (_column_norms(Fc) <= report.tol)
     affine = np.zeros_like(constant)
     if act.analytic and not affine_everywhere(act.name):
         slope = (Gc * Fc).sum(axis=0) / np.where(varies, (Gc * Gc).sum(axis=0), 1.0)
-        affine = varies & ~constant & (np.linalg.norm(Fc - slope * Gc, axis=0) <= report.tol)
+        affine = varies & ~constant & (_column_norms(Fc - slope * Gc) <= report.tol)
     polynomial = np.zeros_like(constant)
     if act.analytic and not _polynomial_everywhere(act.name, _POLY_DEGREE):
         polynomial = varies & ~constant & ~affine & _polynomial_to(G, F, report.tol, _POLY_DEGREE)
@@ -193,7 +201,7 @@ def _polynomial_to(G, F, tol: float, degree: int) -> np.ndarray:
             continue
         V = np.vander(t / spread, degree + 1)
         coef = np.linalg.lstsq(V, f, rcond=None)[0]
-        out[u] = np.linalg.norm(f - V @ coef) <= tol
+        out[u] = _column_norms((f - V @ coef)[:, None])[0] <= tol
     return out
 
 
@@ -332,9 +340,19 @@ def affine_everywhere(name: str) -> bool:
 @functools.lru_cache(maxsize=64)
 def _polynomial_everywhere(name: str, degree: int) -> bool:
     """True when σ is a polynomial of degree ≤ ``degree`` (an analytic σ that is one on an interval is one
-    everywhere), e.g. a registered ``t ↦ t²``: its outputs are then exactly polynomial, not to rounding."""
-    t = np.linspace(-3.0, 3.0, 13)
-    y = np.asarray(_act.get(name)(t), dtype=np.float64)
-    fit = np.polyval(np.polyfit(t, y, degree), t)
-    return bool(np.abs(y - fit).max() <= 1e-12 * (1.0 + np.abs(y).max()))
+    everywhere), e.g. a registered ``t ↦ t²``: its outputs are then exactly polynomial, not to rounding.
+
+    Sampled on ``[−s, s]`` for ``s = 3, 300, …, 3·10³⁰⁰`` (13 points each, windows with a non-finite value
+    skipped): a σ that bends only at a scale of its own is no polynomial (softplus(1e-8) is affine to 1e-12 of
+    its size ln2/α on ``[−3, 3]``, and bends at ``|t| ~ 1e8``).
+    """
+    unit = np.linspace(-1.0, 1.0, 13)
+    tops = 3.0 * 10.0 ** np.arange(0, 301, 2)
+    with np.errstate(all="ignore"):
+        ys = np.asarray(_act.get(name)(np.outer(tops, unit)), dtype=np.float64)
+        for y in ys[np.all(np.isfinite(ys), axis=1)]:  # a polynomial in t is one of the same degree in t/s
+            fit = np.polyval(np.polyfit(unit, y, degree), unit)
+            if not np.abs(y - fit).max() <= 1e-12 * (1.0 + np.abs(y).max()):
+                return False
+    return True
 

@@ -195,11 +195,12 @@ def _derivatives(act, points: np.ndarray, orders: int) -> list[np.ndarray]:
     return [np.asarray(d, dtype=np.float64) for d in values]
 
 
-def _tail_bounded(values: np.ndarray, far: np.ndarray) -> bool:
-    """A sampled function is bounded toward its tail: no NaN or +inf, and its far part no larger than the rest."""
+def _tail_bounded(values: np.ndarray, far: np.ndarray, slack: float = 1.0) -> bool:
+    """A sampled function is bounded toward its tail: no NaN or +inf, and its far part at most ``slack`` above
+    the rest (values on a log scale: a factor ``e^slack``)."""
     if np.any(np.isnan(values)) or np.any(values == np.inf):
         return False
-    return bool(np.max(values[far], initial=-np.inf) <= np.max(values[~far]) + 1.0)
+    return bool(np.max(values[far], initial=-np.inf) <= np.max(values[~far]) + slack)
 
 
 def probe_activation(act) -> dict:
@@ -212,14 +213,27 @@ def probe_activation(act) -> dict:
     * ``strictly_increasing``: every difference on a fine grid of ``[−8, 8]`` is positive.
     * ``positive_derivative``: ``σ'(t) > 0`` on that grid.
     * ``non_constant``.
-    * ``clause_a``: ``σ(±10⁸)`` and ``σ(±2·10⁸)`` agree (finite limits) and ``|μ₊ μ₋| ≤ 1e-12``.
+    * ``clause_a``: ``σ(±10⁸)`` and ``σ(±2·10⁸)`` agree (finite limits) and one limit is zero:
+      ``|σ(±2·10⁸)| ≤ 64 eps · max(1, |σ(±2·10⁸)|) + 2 |σ(±2·10⁸) − σ(±10⁸)|`` (rounding, and what the
+      samples say is still to come) at one end.
     * ``clause_b``: for some ``ρ₂ ∈ {1, 0.1, 0.01}``, ``log|σ(t)| − ρ₂ t`` stays bounded on
-      ``t ∈ [−10⁴, 0)`` and ``|σ(t)|/(1+t)`` stays bounded on ``t ∈ [0, 10⁸]``.
+      ``t ∈ [−10⁴, 0)`` and ``|σ(t)|/(1+t)`` stays bounded on ``t ∈ [0, 10⁸]`` (its largest value on
+      ``(10⁴, 10⁸]`` at most 1.5× its largest on ``[0, 10⁴]``; ``t·log t`` grows 2×, ``t^1.05`` 1.6×).
     * ``assumption_3_2``: continuous, non-constant, and clause (a) or (b).
+    * ``lipschitz``: the largest finite ``|σ'(t)|`` over every sampled ``t`` (a lower bound on ``sup |σ'|``).
+
+    Every property is unchanged when ``σ`` is multiplied by a positive constant, so ``σ`` is probed
+    divided by ``max |σ|`` on ``[−8, 8]``: the absolute thresholds above are relative to its size
+    (``10⁶·sigmoid`` was measured discontinuous, ``10⁻¹³·tanh`` as meeting clause (a)).
     """
     points, cut = _points()
     with np.errstate(all="ignore"):
         ders = _derivatives(act, points, _SMOOTH_ORDERS)
+        slopes = np.abs(ders[1])
+        lipschitz = float(np.max(slopes[np.isfinite(slopes)], initial=0.0))
+        size = float(np.max(np.abs(ders[0][cut["t"]]), initial=0.0))
+        if 0 < size < np.inf:  # every derivative is linear in σ
+            ders = [d / size for d in ders]
         v = ders[0]
         out = {"continuous": bool(np.all(np.abs(v[cut["t+delta"]] - v[cut["t-delta"]]) <= 1e-6))}
         out["smooth"] = all(
@@ -235,13 +249,17 @@ def probe_activation(act) -> dict:
         far = v[cut["far"]]
         finite_limits = bool(np.all(np.isfinite(far)) and np.all(
             np.abs(far[[0, 3]] - far[[1, 2]]) <= 1e-6 * (1.0 + np.abs(far[[1, 2]]))))
-        out["clause_a"] = finite_limits and bool(abs(far[1] * far[2]) <= 1e-12)
+        gap = np.abs(far[[0, 3]] - far[[1, 2]])
+        zero = np.abs(far[[0, 3]]) <= 64 * np.finfo(np.float64).eps * max(1.0, float(np.max(np.abs(far)))) + 2 * gap
+        out["clause_a"] = finite_limits and bool(zero.any())
 
         log_abs = np.log(np.abs(v[cut["left"]]))
         left_ok = any(_tail_bounded(log_abs - rho2 * _LEFT, _LEFT <= -100.0) for rho2 in (1.0, 0.1, 0.01))
-        ratio = np.abs(v[cut["right"]]) / (1.0 + _RIGHT)
-        out["clause_b"] = bool(left_ok and _tail_bounded(ratio, _RIGHT > 1e4))
+        # log |σ(t)|/(1+t): a growth by more than 1.5× from [0, 1e4] to [1e4, 1e8] (t·log t: 2×) is not linear
+        ratio = np.log(np.abs(v[cut["right"]]) / (1.0 + _RIGHT))
+        out["clause_b"] = bool(left_ok and _tail_bounded(ratio, _RIGHT > 1e4, np.log(1.5)))
     out["assumption_3_2"] = out["continuous"] and out["non_constant"] and (out["clause_a"] or out["clause_b"])
+    out["lipschitz"] = lipschitz
     return out
 
 
@@ -249,7 +267,8 @@ def declaration_disagreements(act, probe: dict | None = None) -> list[str]:
     """Declared properties of ``act`` that the numerical probe contradicts (empty when all agree).
 
     ``analytic`` is compared with the probe's ``smooth``: analytic declared ⇒ smooth measured, and
-    not analytic declared ⇒ a jump in some derivative of order ≤ 3 found (a witness).
+    not analytic declared ⇒ a jump in some derivative of order ≤ 3 found (a witness). A declared
+    ``lipschitz`` (``sup |σ'|``) below a sampled ``|σ'|`` is a disagreement.
     """
     p = probe_activation(act) if probe is None else probe
     out = []
@@ -270,6 +289,11 @@ def declaration_disagreements(act, probe: dict | None = None) -> list[str]:
         out.append(f"{act.name}: Assumption 3.2 declared without a clause")
     if act.clause is not None and not act.assumption_3_2:
         out.append(f"{act.name}: clause ({act.clause}) declared but Assumption 3.2 declared False")
+    declared = getattr(act, "lipschitz", None)
+    # sup |σ'| bounds the forward error, so it must bound every slope (a larger one is only conservative, and a
+    # slope may reach its sup far beyond the samples: softplus(1e-300)'s slope is 1/2 on every sampled t)
+    if declared is not None and "lipschitz" in p and p["lipschitz"] > declared * (1 + 1e-9):
+        out.append(f"{act.name}: `lipschitz` declared {declared:g}, but |σ'| reaches {p['lipschitz']:.6g}")
     return out
 
 
