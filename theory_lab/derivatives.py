@@ -33,12 +33,10 @@ such products.
 
 Every function is jitted with the Objective static and ``θ``, the data and ``v`` as
 arguments (never closed over); :func:`batch_size` (products run at once) is re-exported
-from :mod:`theory_lab.batching`, :func:`jacobian` and :func:`sample_jacobian` from
-:mod:`theory_lab.jacobians`.
+from :mod:`theory_lab.batching`, :func:`jacobian` and :func:`sample_jacobian` from :mod:`theory_lab.jacobians`.
 
-Every derivative also takes ``block=``: a layer index ``k`` (chain networks) or the
-path of a parameter subtree (``"Conv_0"``; any pytree); θ's other entries are held
-fixed and ``v`` and the results have the block's ``P_k`` entries.
+Every derivative also takes ``block=``: a layer index ``k`` (chain networks) or the path of a parameter
+subtree (``"Conv_0"``; any pytree); θ's other entries are held fixed, ``v`` and the results have ``P_k`` entries.
 
 Example:
     >>> import jax, numpy as np
@@ -84,11 +82,11 @@ KINDS = ("hessian", "gauss_newton", "residual")
 
 def _default_targets(obj: Objective, X):
     """Targets for the Gauss–Newton term, which does not depend on them for the built-in losses."""
+    if isinstance(X, (Batches, Stream)):  # their batches hold the targets, a custom loss's included
+        return None
     if obj.loss.fn is not None:
         raise ValueError("`Y` is needed: the Gauss–Newton term of a custom loss may depend on the targets; "
                          "pass Y=… (or the data as a Batches).")
-    if isinstance(X, (Batches, Stream)):
-        return None
     N = int(np.shape(X)[0])
     if obj.loss.name == "softmax-cross-entropy":
         return jnp.zeros((N,), jnp.int32)
@@ -166,8 +164,8 @@ def _operator(obj, kind, theta, data, block, linearize: bool) -> Callable:
 
 @functools.partial(jax.jit, static_argnums=(0, 3))
 def _value_and_grad_jit(obj, theta, data, block):
-    return _summed(obj, "hessian", theta, data, block, jax.value_and_grad)[0](obj.restrict(lambda t: t, theta,
-                                                                                       block)[1])
+    fn, x0 = _summed(obj, "hessian", theta, data, block, jax.value_and_grad)
+    return fn(x0)
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -207,8 +205,10 @@ def outputs(obj: Objective, theta, X) -> jax.Array:
 
 
 def residuals(obj: Objective, theta, X, Y) -> jax.Array:
-    """``r = vec(F_L − Y) (Nm,)``, row-major (entry ``i·m + j``); the squared loss's residuals."""
-    return (outputs(obj, theta, X) - jnp.asarray(Y)).reshape(-1)
+    """``r = vec(F_L − Y) (Nm,)``, row-major (entry ``i·m + j``): the squared loss's, ``Y (N, m)``, no broadcast."""
+    obj.residual_targets(Y)  # the loss and a missing Y, before a pass over the data
+    F = outputs(obj, theta, X)
+    return (F - obj.residual_targets(Y, tuple(F.shape))).reshape(-1)
 
 
 def value_and_gradient(obj: Objective, theta, X, Y=None, *, block=None):
