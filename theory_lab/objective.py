@@ -429,8 +429,8 @@ def as_data(obj: Objective, X, Y) -> batching.Batches:
         m = check_data(obj, X.X[0], X.Y[0])[1]
         Xr, Yr = _real_samples(X)
         check_finite_data(Xr, Yr)  # every batch, not only the first; padding not counted twice
-        if not isinstance(Yr, jax.core.Tracer):  # a label out of range in a later batch gave a NaN loss
-            obj.loss.check((int(Yr.shape[0]), m), Yr)
+        if not any(isinstance(a, jax.core.Tracer) for a in (X.X, X.Y, X.weight)):  # then Yr holds the real rows
+            obj.loss.check((int(Yr.shape[0]), m), Yr)  # a label out of range in a later batch gave a NaN loss
         return X
     if isinstance(X, batching.Stream):
         batching.as_batches(X)  # raises the clear error: this routine needs the data whole
