@@ -180,3 +180,32 @@ def test_spectrum_report_refuses_a_reduction_its_objective_does_not_have():
         curvature_report.spectrum_report(ARCH, theta, X, Y, reduction="avg", **budgets)
     rep = curvature_report.spectrum_report(ARCH, theta, X, Y, reduction="mean", **budgets)
     assert rep["reduction"] == "mean"
+
+
+def test_spectrum_report_checks_max_matvecs_before_any_product():
+    """``max_matvecs`` below ``k`` was refused by Lanczos after the gradient had been computed and reported, and one
+    above ``dim`` (which the plan clamps, as it does ``k`` and ``steps``) was refused there too."""
+    theta, X, _, Y = _data(8)
+    budgets = dict(k=3, probes=1, steps=3, trace_matvecs=6, exact_max=0)
+    stages = []
+    with pytest.raises(ValueError, match="`max_matvecs`=2 is below k=3"):
+        curvature_report.spectrum_report(ARCH, theta, X, Y, max_matvecs=2, on_result=lambda s, e: stages.append(s),
+                                         **budgets)
+    assert stages == []
+    with pytest.raises(ValueError, match=r"`max_matvecs`=0 must be an integer >= 1"):
+        curvature_report.spectrum_report(ARCH, theta, X, Y, max_matvecs=0, **budgets)
+    rep = curvature_report.spectrum_report(ARCH, theta, X, Y, block=3, max_matvecs=10**6, **budgets)
+    assert rep["products"]["planned"]["Lanczos eigenpairs"] == rep["dim"] == 8
+    assert rep["products"]["done"]["Lanczos eigenpairs"] <= 8
+
+
+def test_cross_entropy_gauss_newton_of_rows_not_summing_to_one_needs_their_targets():
+    """``Λ = s (diag p − ppᵀ)`` with ``s`` the row sum: with ``Y`` given, GN + residual = H; without it (the
+    docstring promised independence of the targets) GN is that of rows summing to 1, here half the truth."""
+    theta, X, _, _ = _data(9)
+    obj = D.objective(ARCH, loss="softmax-cross-entropy")
+    Y = 2.0 * np.eye(2)[[0, 1, 1, 0, 1, 0, 0]]
+    v = np.linspace(-1, 1, obj.P)
+    gn = D.gauss_newton_vp(obj, theta, X, v, Y=Y)
+    _close(gn + D.residual_vp(obj, theta, X, Y, v), D.hvp(obj, theta, X, Y, v), rtol=1e-12)
+    _close(D.gauss_newton_vp(obj, theta, X, v), 0.5 * gn)

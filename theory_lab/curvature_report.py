@@ -151,7 +151,8 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
     """
     if operator not in OPERATORS:
         raise ValueError(f"`operator`={operator!r} is unknown; choose one of {', '.join(OPERATORS)}.")
-    _check_budgets(k=k, probes=probes, steps=steps, trace_matvecs=trace_matvecs, exact_max=exact_max)
+    _check_budgets(k=k, probes=probes, steps=steps, trace_matvecs=trace_matvecs, exact_max=exact_max,
+                   **({} if max_matvecs is None else {"max_matvecs": max_matvecs}))
     if not is_integer(seed) or not 0 <= seed < 2**32:  # jax.random.key takes any int64; the CLI's range
         raise ValueError(f"`seed`={seed!r} must be an integer in [0, 2**32 - 1]; every probe is drawn from it.")
     for name, fn in (("progress", progress), ("on_result", on_result)):
@@ -165,6 +166,11 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
     args = (np.asarray(theta), data)
     keys = krylov.split_key(jax.random.key(seed), 4)  # split on the host: no compiled split and indexing
     k, steps, budget = min(k, dim), min(steps, dim), _trace_budget(trace_matvecs, dim)
+    if max_matvecs is not None:  # clamped to dim as the plan has it; below k Lanczos refused it after the gradient
+        max_matvecs = min(int(max_matvecs), dim)
+        if max_matvecs < k:
+            raise ValueError(f"`max_matvecs`={max_matvecs} is below k={k}: Lanczos needs at least k products for k "
+                             "eigenpairs. Raise max_matvecs or lower k.")
     plan = planned_products(dim, k=k, probes=probes, steps=steps, trace_matvecs=budget, exact_max=exact_max,
                             max_matvecs=max_matvecs)
     report = progress or (lambda stage, done, planned: None)

@@ -5,8 +5,8 @@ loss; for theory-lab's chain CNNs with the squared loss it is the paper's
 ``Φ(θ) = ½ ‖F_L(θ) − Y‖_F²`` (THEORY.md §1, eq. 7; ``reduction="sum"``, the default;
 ``"mean"`` divides by ``N``). Write ``c`` for that scale, ``f = vec F ∈ R^{Nm}`` for the
 outputs (row-major: entry ``i·m + j`` is sample ``i``, output ``j``), ``J = ∂f/∂θ``
-``(Nm, P)`` and ``Λ = ∇²_f Σ_i ℓ_i`` (block diagonal: ``I`` for the squared loss,
-``diag p_i − p_i p_iᵀ`` for softmax cross-entropy). Then
+``(Nm, P)`` and ``Λ = ∇²_f Σ_i ℓ_i`` (block diagonal: ``I`` for squared loss, ``s_i (diag p_i − p_i p_iᵀ)``
+for softmax cross-entropy, ``s_i = Σ_c y_ic``: 1 for labels and probability rows). Then
 
 * ``∇Φ = c Jᵀ ∇_f ℓ`` (``= c Jᵀ r`` for the squared loss, ``r = f − vec Y``),
 * ``∇²Φ = c JᵀΛJ + c Σ_a (∂ℓ/∂f_a) ∇²f_a`` (generalised Gauss–Newton + residual term).
@@ -253,8 +253,8 @@ def hvp(obj: Objective, theta, X, Y=None, v=None, *, block=None) -> jax.Array:
 def gauss_newton_vp(obj: Objective, theta, X, v, *, Y=None, block=None) -> jax.Array:
     """Generalised Gauss–Newton product ``c JᵀΛJ v`` without forming ``J``; ``v`` ``(P,)`` or ``(B, P)``.
 
-    ``Λ`` does not depend on the targets for the built-in losses, so ``Y`` is optional
-    there (needed for a custom loss).
+    ``Λ`` does not depend on the targets for the built-in losses (cross-entropy: rows summing to 1), so ``Y`` is
+    optional there; without it rows of other sums ``s_i`` get ``s_i = 1``. Needed for a custom loss.
     """
     if Y is None:
         Y = _default_targets(obj, X)

@@ -21,7 +21,8 @@ statistics are per-channel vectors). The loss is one of
 
 * ``"squared"`` — ``ℓ = ½‖f − y‖²``, the paper's ``Φ`` (THEORY.md eq. 7); ``y (N, m)``;
 * ``"softmax-cross-entropy"`` — ``ℓ = logsumexp(f) − f_y``; ``y`` integer labels ``(N,)``
-  or one-hot / probability rows ``(N, m)``; ``∇²_f ℓ = diag p − ppᵀ`` with ``p = softmax f``;
+  or one-hot / probability rows ``(N, m)`` (``ℓ = s·logsumexp(f) − y·f``, ``s = Σ_c y_c``);
+  ``∇²_f ℓ = s (diag p − ppᵀ)`` with ``p = softmax f``;
 * a callable ``loss(outputs (N, m), targets) -> per-sample losses (N,)``.
 
 Example:
