@@ -13,10 +13,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from theory_lab import batching, curvature_report, operators
+from theory_lab import batching, critical, curvature_report, model, operators
 from theory_lab import derivatives as D
 from theory_lab import objective as O
-from theory_lab.arch import Architecture, Dense, Output
+from theory_lab.arch import Architecture, Conv, Dense, MaxPool, Output
 
 ARCH = Architecture((3,), (Dense(4, activation="tanh"), Dense(3, activation="sigmoid"), Output(2)))
 SIZES = ((3, 4), (4, 3), (3, 2))
@@ -209,3 +209,32 @@ def test_cross_entropy_gauss_newton_of_rows_not_summing_to_one_needs_their_targe
     gn = D.gauss_newton_vp(obj, theta, X, v, Y=Y)
     _close(gn + D.residual_vp(obj, theta, X, Y, v), D.hvp(obj, theta, X, Y, v), rtol=1e-12)
     _close(D.gauss_newton_vp(obj, theta, X, v), 0.5 * gn)
+
+
+POOLED = Architecture((6, 6, 1), (Conv(1, (3, 3)), MaxPool((2, 2)), Output(2)))
+
+
+def test_critical_point_search_before_a_pool_reports_no_membership_instead_of_failing_after_it():
+    """Conv (wide, n_1 = 16 ≥ N) → max-pool → output: ``default_k`` took k = 1 and the membership report refused it
+    (pooling after k) once the whole search had run; S_k is defined at no layer here, so no membership."""
+    X = np.random.default_rng(10).standard_normal((6, 6, 6, 1))
+    Y = np.random.default_rng(11).standard_normal((6, 2))
+    res = critical.find_critical_point(POOLED, model.init(POOLED, jax.random.key(0)), X, Y, max_iter=2,
+                                       classify=False)
+    assert res.membership is None and res.in_S_k is None and res.to_dict()["membership"] is None
+    with pytest.raises(ValueError, match="no hidden conv or dense layer after its last max-pooling layer"):
+        critical.default_k(POOLED, 6)
+    after = Architecture((6, 6, 1), (Conv(1, (3, 3)), MaxPool((2, 2)), Dense(3), Output(2)))
+    assert critical.default_k(after, 6) == 3  # was 1, the wide layer before the pool
+
+
+@pytest.mark.parametrize("k", [5, 1, 2.0])
+def test_critical_point_search_refuses_a_wrong_k_before_searching(k):
+    """``k`` out of range, or with pooling after it, was refused by the membership report after the search."""
+    X = np.random.default_rng(12).standard_normal((6, 6, 6, 1))
+    Y = np.random.default_rng(13).standard_normal((6, 2))
+    calls = []
+    with pytest.raises(ValueError, match=rf"`k`={k!r} is not a hidden layer with only conv or dense layers after it"):
+        critical.find_critical_point(POOLED, model.init(POOLED, jax.random.key(0)), X, Y, k=k, max_iter=2,
+                                     callback=calls.append)
+    assert calls == []
