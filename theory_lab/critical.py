@@ -253,18 +253,40 @@ class Search:
 
 
 def default_k(arch: Architecture, N: int) -> int:
-    """The layer ``S_k`` is taken at: the last wide layer meeting Assumption 4.1, else the last
-    wide layer, else the widest hidden layer (last among equals)."""
-    wide = arch.wide_layers(N)
+    """The layer ``S_k`` is taken at, among the layers with no max-pooling after them (``S_k``'s recursion needs
+    conv or dense layers ``k+1 … L``): the last wide layer meeting Assumption 4.1, else the last such wide layer,
+    else the widest hidden conv or dense layer (last among equals)."""
+    k = _pick_k(arch, N)
+    if k is None:
+        raise ValueError("the network has no hidden conv or dense layer after its last max-pooling layer, so S_k is "
+                         "undefined; pass `k`.")
+    return k
+
+
+def _tail_layers(arch: Architecture) -> list[int]:
+    """Hidden layers ``k`` with no max-pooling among layers ``k+1 … L``: those where ``S_k`` is defined."""
+    return [k for k in range(1, arch.L) if all(arch.layer(j).kind != "maxpool" for j in range(k + 1, arch.L + 1))]
+
+
+def _pick_k(arch: Architecture, N: int) -> int | None:
+    tail = _tail_layers(arch)
+    wide = [k for k in arch.wide_layers(N) if k in tail]  # one before a pool was refused after the search
     ok = [k for k in wide if arch.assumption_4_1(k, N)]
     if ok:
         return ok[-1]
     if wide:
         return wide[-1]
-    hidden = [k for k in range(1, arch.L) if arch.layer(k).kind != "maxpool"]
-    if not hidden:
-        raise ValueError("the network has no hidden conv or dense layer, so S_k is undefined; pass `k`.")
-    return max(hidden, key=lambda k: (arch.widths[k], k))
+    hidden = [k for k in tail if arch.layer(k).kind != "maxpool"]
+    return max(hidden, key=lambda k: (arch.widths[k], k)) if hidden else None
+
+
+def _check_k(arch: Architecture, k) -> int:
+    """A given ``k`` checked before the search (a wrong one was refused by the membership report after it)."""
+    tail = _tail_layers(arch)
+    if not is_integer(k) or int(k) not in tail:
+        raise ValueError(f"`k`={k!r} is not a hidden layer with only conv or dense layers after it, where S_k is "
+                         f"defined; expected one of {tail}.")
+    return int(k)
 
 
 # ----------------------------------------------------------------------------- the driver
@@ -298,7 +320,8 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
         gtol: success when ``‖∇Φ‖₂ ≤ gtol`` (the gradient in all parameters).
         max_iter, max_seconds: stop there; the result then says ``converged=False``.
         warm_start: number of ``optax.adam(warm_lr)`` steps before the second-order phase.
-        k: layer of ``S_k`` for the membership report (default :func:`default_k`).
+        k: layer of ``S_k`` for the membership report (default :func:`default_k`; no report when every
+            hidden conv or dense layer has max-pooling after it).
         classify: compute the dense Hessian's inertia at a converged point
             (default: when ``P ≤ dense_limit``).
         dense_limit: largest ``P`` for which dense Hessians are formed.
@@ -338,7 +361,7 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
         raise ValueError(f"`mode`='any' forms the dense Hessian, but P = {P} > `dense_limit`={dense_limit}. "
                          "Use a smaller network, raise dense_limit if memory allows (P² float64), or mode='minimum'.")
     N = int(np.shape(X)[0])
-    k = default_k(arch, N) if k is None else k
+    k = _pick_k(arch, N) if k is None else _check_k(arch, k)  # None: no S_k (a pool before the output)
     X = jnp.asarray(X)
     Y = jnp.asarray(Y)
     Nm = int(Y.size)
@@ -402,7 +425,7 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
     seconds = time.perf_counter() - start
     final = obj.layout.unravel(theta)
     # a solver's output carries a forward error: ranks at FORWARD_RTOL, as `membership` asks of such points
-    member = loss_surface.membership(arch, final, X, k, forward_rtol=T.FORWARD_RTOL)
+    member = None if k is None else loss_surface.membership(arch, final, X, k, forward_rtol=T.FORWARD_RTOL)
     classify = (P <= dense_limit) if classify is None else classify
     inertia = hessian_inertia(arch, final, X, Y, critical=True) if (converged and classify) else None
     return Search(final, converged, mode, value, gnorm, gtol, it, seconds, message, tuple(methods), member,

@@ -47,7 +47,7 @@ from theory_lab import spectrum as S
 from theory_lab.arch import Architecture
 from theory_lab.keys import check_probe_block
 from theory_lab.linalg import Inertia, inertia_report
-from theory_lab.objective import Objective
+from theory_lab.objective import REDUCTIONS, Objective
 from theory_lab.trace import HUTCH_PP_MIN
 from theory_lab.validate import is_integer, is_real
 
@@ -106,15 +106,22 @@ def _check_budgets(**budgets):
                              "; it is checked before any product is made.")
 
 
-def _objective(network, reduction: str) -> Objective:
+def _objective(network, reduction: str | None) -> Objective:
+    """An Architecture's objective (``reduction``, default ``"sum"``), or an Objective, whose own reduction a
+    different ``reduction`` may not silently replace (``"mean"`` was ignored and reported as ``"sum"``)."""
+    if reduction is not None and reduction not in REDUCTIONS:
+        raise ValueError(f"`reduction`={reduction!r} is unknown; expected one of {REDUCTIONS}.")
     if isinstance(network, Objective):
+        if reduction is not None and reduction != network.reduction:
+            raise ValueError(f"`reduction`={reduction!r} but the Objective's reduction is {network.reduction!r}; "
+                             "build the Objective with the reduction wanted, and leave `reduction` out.")
         return network
     if isinstance(network, Architecture):
-        return D.objective(network, reduction=reduction)
+        return D.objective(network, reduction=reduction or "sum")
     raise TypeError(f"`network` must be an Architecture or a derivatives Objective, got {type(network).__name__}.")
 
 
-def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str = "hessian", reduction: str = "sum",
+def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str = "hessian", reduction: str | None = None,
                     block=None, k: int = 5, probes: int = 8, steps: int = 64, trace_matvecs: int = 48,
                     exact_max: int = 2000, max_matvecs: int | None = None,
                     progress: Callable[[str, int, int], None] | None = None,
@@ -122,7 +129,8 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
     """All numbers of the Hessian (or Gauss–Newton, or residual term) spectrum at θ, as a JSON-ready dict.
 
     Args:
-        network: an :class:`~theory_lab.arch.Architecture` (``reduction`` applies) or an Objective.
+        network: an :class:`~theory_lab.arch.Architecture` (``reduction`` applies, default ``"sum"``) or an
+            Objective (its own reduction; a different ``reduction`` is an error).
         theta: the point ``(P,)`` float64.
         X, Y: the data (``X`` may be a :class:`~theory_lab.batching.Batches` or a
             :class:`~theory_lab.batching.Stream`, then no ``Y``; on CPU each product of
@@ -143,7 +151,8 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
     """
     if operator not in OPERATORS:
         raise ValueError(f"`operator`={operator!r} is unknown; choose one of {', '.join(OPERATORS)}.")
-    _check_budgets(k=k, probes=probes, steps=steps, trace_matvecs=trace_matvecs, exact_max=exact_max)
+    _check_budgets(k=k, probes=probes, steps=steps, trace_matvecs=trace_matvecs, exact_max=exact_max,
+                   **({} if max_matvecs is None else {"max_matvecs": max_matvecs}))
     if not is_integer(seed) or not 0 <= seed < 2**32:  # jax.random.key takes any int64; the CLI's range
         raise ValueError(f"`seed`={seed!r} must be an integer in [0, 2**32 - 1]; every probe is drawn from it.")
     for name, fn in (("progress", progress), ("on_result", on_result)):
@@ -157,6 +166,11 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
     args = (np.asarray(theta), data)
     keys = krylov.split_key(jax.random.key(seed), 4)  # split on the host: no compiled split and indexing
     k, steps, budget = min(k, dim), min(steps, dim), _trace_budget(trace_matvecs, dim)
+    if max_matvecs is not None:  # clamped to dim as the plan has it; below k Lanczos refused it after the gradient
+        max_matvecs = min(int(max_matvecs), dim)
+        if max_matvecs < k:
+            raise ValueError(f"`max_matvecs`={max_matvecs} is below k={k}: Lanczos needs at least k products for k "
+                             "eigenpairs. Raise max_matvecs or lower k.")
     plan = planned_products(dim, k=k, probes=probes, steps=steps, trace_matvecs=budget, exact_max=exact_max,
                             max_matvecs=max_matvecs)
     report = progress or (lambda stage, done, planned: None)

@@ -5,8 +5,8 @@ loss; for theory-lab's chain CNNs with the squared loss it is the paper's
 ``Φ(θ) = ½ ‖F_L(θ) − Y‖_F²`` (THEORY.md §1, eq. 7; ``reduction="sum"``, the default;
 ``"mean"`` divides by ``N``). Write ``c`` for that scale, ``f = vec F ∈ R^{Nm}`` for the
 outputs (row-major: entry ``i·m + j`` is sample ``i``, output ``j``), ``J = ∂f/∂θ``
-``(Nm, P)`` and ``Λ = ∇²_f Σ_i ℓ_i`` (block diagonal: ``I`` for the squared loss,
-``diag p_i − p_i p_iᵀ`` for softmax cross-entropy). Then
+``(Nm, P)`` and ``Λ = ∇²_f Σ_i ℓ_i`` (block diagonal: ``I`` for squared loss, ``s_i (diag p_i − p_i p_iᵀ)``
+for softmax cross-entropy, ``s_i = Σ_c y_ic``: 1 for labels and probability rows). Then
 
 * ``∇Φ = c Jᵀ ∇_f ℓ`` (``= c Jᵀ r`` for the squared loss, ``r = f − vec Y``),
 * ``∇²Φ = c JᵀΛJ + c Σ_a (∂ℓ/∂f_a) ∇²f_a`` (generalised Gauss–Newton + residual term).
@@ -33,12 +33,10 @@ such products.
 
 Every function is jitted with the Objective static and ``θ``, the data and ``v`` as
 arguments (never closed over); :func:`batch_size` (products run at once) is re-exported
-from :mod:`theory_lab.batching`, :func:`jacobian` and :func:`sample_jacobian` from
-:mod:`theory_lab.jacobians`.
+from :mod:`theory_lab.batching`, :func:`jacobian` and :func:`sample_jacobian` from :mod:`theory_lab.jacobians`.
 
-Every derivative also takes ``block=``: a layer index ``k`` (chain networks) or the
-path of a parameter subtree (``"Conv_0"``; any pytree); θ's other entries are held
-fixed and ``v`` and the results have the block's ``P_k`` entries.
+Every derivative also takes ``block=``: a layer index ``k`` (chain networks) or the path of a parameter
+subtree (``"Conv_0"``; any pytree); θ's other entries are held fixed, ``v`` and the results have ``P_k`` entries.
 
 Example:
     >>> import jax, numpy as np
@@ -84,11 +82,11 @@ KINDS = ("hessian", "gauss_newton", "residual")
 
 def _default_targets(obj: Objective, X):
     """Targets for the Gauss–Newton term, which does not depend on them for the built-in losses."""
+    if isinstance(X, (Batches, Stream)):  # their batches hold the targets, a custom loss's included
+        return None
     if obj.loss.fn is not None:
         raise ValueError("`Y` is needed: the Gauss–Newton term of a custom loss may depend on the targets; "
                          "pass Y=… (or the data as a Batches).")
-    if isinstance(X, (Batches, Stream)):
-        return None
     N = int(np.shape(X)[0])
     if obj.loss.name == "softmax-cross-entropy":
         return jnp.zeros((N,), jnp.int32)
@@ -166,8 +164,8 @@ def _operator(obj, kind, theta, data, block, linearize: bool) -> Callable:
 
 @functools.partial(jax.jit, static_argnums=(0, 3))
 def _value_and_grad_jit(obj, theta, data, block):
-    return _summed(obj, "hessian", theta, data, block, jax.value_and_grad)[0](obj.restrict(lambda t: t, theta,
-                                                                                       block)[1])
+    fn, x0 = _summed(obj, "hessian", theta, data, block, jax.value_and_grad)
+    return fn(x0)
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -207,8 +205,10 @@ def outputs(obj: Objective, theta, X) -> jax.Array:
 
 
 def residuals(obj: Objective, theta, X, Y) -> jax.Array:
-    """``r = vec(F_L − Y) (Nm,)``, row-major (entry ``i·m + j``); the squared loss's residuals."""
-    return (outputs(obj, theta, X) - jnp.asarray(Y)).reshape(-1)
+    """``r = vec(F_L − Y) (Nm,)``, row-major (entry ``i·m + j``): the squared loss's, ``Y (N, m)``, no broadcast."""
+    obj.residual_targets(Y)  # the loss and a missing Y, before a pass over the data
+    F = outputs(obj, theta, X)
+    return (F - obj.residual_targets(Y, tuple(F.shape))).reshape(-1)
 
 
 def value_and_gradient(obj: Objective, theta, X, Y=None, *, block=None):
@@ -253,8 +253,8 @@ def hvp(obj: Objective, theta, X, Y=None, v=None, *, block=None) -> jax.Array:
 def gauss_newton_vp(obj: Objective, theta, X, v, *, Y=None, block=None) -> jax.Array:
     """Generalised Gauss–Newton product ``c JᵀΛJ v`` without forming ``J``; ``v`` ``(P,)`` or ``(B, P)``.
 
-    ``Λ`` does not depend on the targets for the built-in losses, so ``Y`` is optional
-    there (needed for a custom loss).
+    ``Λ`` does not depend on the targets for the built-in losses (cross-entropy: rows summing to 1), so ``Y`` is
+    optional there; without it rows of other sums ``s_i`` get ``s_i = 1``. Needed for a custom loss.
     """
     if Y is None:
         Y = _default_targets(obj, X)

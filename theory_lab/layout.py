@@ -84,7 +84,8 @@ class Layout:
 
     def block(self, k: int) -> slice:
         """The slice of θ holding layer ``k``'s parameters (``W_k`` then ``b_k``)."""
-        mine = [leaf for leaf in self.leaves if leaf.k == k]
+        exact = isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_))  # True, 1.0 read as layer 1
+        mine = [leaf for leaf in self.leaves if leaf.k == k] if exact else []
         if not mine:
             raise ValueError(f"`block`={k!r} is not a layer with parameters; expected one of {self.layers}.")
         return slice(mine[0].start, mine[-1].stop)

@@ -21,7 +21,8 @@ statistics are per-channel vectors). The loss is one of
 
 * ``"squared"`` — ``ℓ = ½‖f − y‖²``, the paper's ``Φ`` (THEORY.md eq. 7); ``y (N, m)``;
 * ``"softmax-cross-entropy"`` — ``ℓ = logsumexp(f) − f_y``; ``y`` integer labels ``(N,)``
-  or one-hot / probability rows ``(N, m)``; ``∇²_f ℓ = diag p − ppᵀ`` with ``p = softmax f``;
+  or one-hot / probability rows ``(N, m)`` (``ℓ = s·logsumexp(f) − y·f``, ``s = Σ_c y_c``);
+  ``∇²_f ℓ = s (diag p − ppᵀ)`` with ``p = softmax f``;
 * a callable ``loss(outputs (N, m), targets) -> per-sample losses (N,)``.
 
 Example:
@@ -225,6 +226,7 @@ class Objective:
         if block is None:
             return fn, theta
         sl = self.layout.block(block)
+        theta = jnp.asarray(theta)  # a numpy θ has no .at (sample_jacobian takes θ unchecked: it is traceable)
         return (lambda theta_k: fn(theta.at[sl].set(theta_k))), theta[sl]
 
     def check_theta(self, theta) -> jax.Array:
@@ -240,6 +242,19 @@ class Objective:
                 raise ValueError(f"`theta`: θ[{bad[0]}] is {float(theta[bad[0]])}; {bad.size} of {self.P} parameters "
                                  "are NaN or Inf. Parameters must be finite: pass the point before the run diverged.")
         return theta
+
+    def residual_targets(self, Y, out: tuple | None = None) -> jax.Array:
+        """``Y`` for the squared loss's residuals ``F − Y`` (checked against ``out = (N, m)`` if given), or a clear
+        error: for another loss, a missing ``Y``, or a shape that would only broadcast ((N, 1) or (m,))."""
+        if self.loss.name != "squared" or self.loss.fn is not None:
+            raise ValueError(f"`obj` has the {self.loss.name!r} loss; residuals F_L − Y are the squared loss's. Use "
+                             "derivatives.outputs(obj, theta, X) for the outputs.")
+        if Y is None:
+            raise ValueError("`Y` is missing; pass the targets (N, m) of the samples of `X`.")
+        Y = jnp.asarray(Y)
+        if out is not None:
+            self.loss.check(out, Y)
+        return Y
 
     def check_vector(self, v, block) -> jax.Array:
         """``v`` as float64 ``(P_k,)`` or ``(B, P_k)`` for the block, or a clear error."""
@@ -412,8 +427,11 @@ def as_data(obj: Objective, X, Y) -> batching.Batches:
     if isinstance(X, batching.Batches):
         if Y is not None:
             raise ValueError("`Y` must be None when `X` is a Batches (it holds the targets).")
-        check_data(obj, X.X[0], X.Y[0])
-        check_finite_data(*_real_samples(X))  # every batch, not only the first; padding not counted twice
+        m = check_data(obj, X.X[0], X.Y[0])[1]
+        Xr, Yr = _real_samples(X)
+        check_finite_data(Xr, Yr)  # every batch, not only the first; padding not counted twice
+        if not any(isinstance(a, jax.core.Tracer) for a in (X.X, X.Y, X.weight)):  # then Yr holds the real rows
+            obj.loss.check((int(Yr.shape[0]), m), Yr)  # a label out of range in a later batch gave a NaN loss
         return X
     if isinstance(X, batching.Stream):
         batching.as_batches(X)  # raises the clear error: this routine needs the data whole
@@ -437,6 +455,8 @@ def streamed(obj: Objective, stream, Y, program: Callable):
         kind = "Stream" if isinstance(stream, batching.Stream) else "Batches"
         raise ValueError(f"`Y` must be None when `X` is a {kind} (its batches hold the targets).")
     per = replace(obj, reduction="sum")
+    if isinstance(stream, batching.Batches):  # every batch checked before any work (a Stream: as it is read)
+        as_data(per, stream, None)
     total = batching.stream_sum(lambda chunk: program(per, as_data(per, chunk, None)), stream)
     c = obj.scale(stream.N)
     return total if c == 1.0 else jax.tree_util.tree_map(lambda a: a * c, total)
