@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -43,11 +44,11 @@ def menu(value, name: str) -> tuple:
     """A strategy argument as a non-empty tuple of choices (a single value becomes a 1-tuple).
 
     Example:
-        >>> menu("normal", "laws"), menu((1, 2), "sizes")
-        (('normal',), (1, 2))
+        >>> menu("normal", "laws"), menu((1, 2), "sizes"), menu(0.5, "bias_scales")
+        (('normal',), (1, 2), (0.5,))
     """
-    if isinstance(value, (int, str, np.integer)):
-        value = (value,)
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable) or getattr(value, "ndim", 1) == 0:
+        value = (value,)  # one choice: "normal", 16, 0.5, np.float32(1)
     value = tuple(value)
     if not value:
         raise ValueError(f"`{name}` is empty; give at least one choice.")

@@ -162,8 +162,8 @@ def networks(*, n_samples=SAMPLE_SIZES, kinds=("conv1d", "conv2d", "dense"), max
         outputs: width ``m`` of the output layer.
 
     Returns:
-        a :class:`Network`; ``arch`` is always valid, layer ``k`` is conv or dense (conv three
-        times in four where the shape allows), layers ``1 … k`` contain pooling exactly when
+        a :class:`Network`; ``arch`` is always valid, layer ``k`` is conv wherever the shape
+        allows it (dense otherwise, or when a narrow target is below the conv's patch count), layers ``1 … k`` contain pooling exactly when
         ``pooling``, layer 1 is never pooling, and every conv layer meets Assumption 2.4
         (:meth:`~theory_lab.arch.Architecture.assumption_2_4`, the predicate the checks use).
     """
@@ -293,7 +293,9 @@ def _networks(draw, Ns, kinds, shapes, max_depth, acts, pooling, min_ratio, narr
     layers.append(wide)
     width = int(np.prod(_shape_of(input_shape, layers)))
     for _ in range(draw(st.integers(0, after))):
-        width = draw(st.integers(max(outputs, 2), max(outputs, min(width, 8))))
+        # pyramidal down to the output: at most the width before (a narrow n_k may be 1), at least m
+        hi = max(outputs, min(width, 8))
+        width = draw(st.integers(min(max(outputs, 2), hi), hi))
         layers.append(Dense(width, activation=draw(st.sampled_from(acts))))
     layers.append(Output(outputs))
     return Network(Architecture(input_shape, tuple(layers)), k, N)
@@ -314,7 +316,7 @@ def parameters(arch: Architecture, *, laws=("lecun_normal", "uniform", "normal")
         raise ValueError(f"`laws`={laws}: each must be one of {_model.LAWS}.")
     if any(b not in BIAS_LAWS for b in bias_laws):
         raise ValueError(f"`bias_laws`={bias_laws}: each must be one of {BIAS_LAWS}.")
-    means = (float(bias_mean),) if isinstance(bias_mean, (int, float)) else tuple(float(m) for m in bias_mean)
+    means = tuple(float(m) for m in menu(bias_mean, "bias_mean"))
     scales = tuple(float(v) for v in menu(bias_scales, "bias_scales"))
     if not means or any(not np.isfinite(v) for v in means + scales) or any(v < 0 for v in scales):
         raise ValueError(f"`bias_scales`={bias_scales!r} / `bias_mean`={bias_mean!r} must be finite numbers "
