@@ -54,6 +54,13 @@ def as_generator(key) -> np.random.Generator:
     except AttributeError:
         raise TypeError(f"`key` has type {type(key).__name__}; expected a jax.random key, an int seed "
                         "or a numpy Generator.") from None
+    # a raw key holds non-negative integers (uint32); casting 1.5 or -1 would seed silently with 1 or 2**32 - 1
+    if data.dtype.kind == "i" and np.any(data < 0):
+        raise ValueError(f"`key` holds negative entries ({data.ravel()[:4].tolist()}); a raw key is non-negative "
+                         "uint32 words: pass jax.random.key(seed) or a non-negative int seed.")
+    if data.dtype.kind not in "iu" or data.size == 0:
+        raise TypeError(f"`key` is an array of dtype {data.dtype} and shape {data.shape}; expected a jax.random "
+                        "key (jax.random.key(seed)), a raw uint32 key, a non-negative int seed or a numpy Generator.")
     return np.random.default_rng(data.astype(np.uint32).ravel().tolist())
 
 
