@@ -296,7 +296,7 @@ def test_slices_agrees_needs_every_minimum_and_the_bottom_direction(narrow_lows,
     direction; ``agrees`` hard-coded True in the payload."""
     pts = (_point_slices("wide minimum"), _point_slices("bad point", lows=bad_lows),
            _point_slices("narrow minimum", lows=narrow_lows))
-    r = Slices(10, 40, 0, 1.0, 3, 3, pts)
+    r = Slices(10, 40, 0, 1.0, 3, 3, pts, search={"converged": True, "zero_loss": True})
     assert r.agrees is agrees and r.to_dict()["agrees"] is agrees
 
 

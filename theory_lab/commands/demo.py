@@ -54,7 +54,7 @@ def _rank_jump_table(result):
         at = [p for p in result.points if p.T == T]
         n1 = at[0].n1
         noisy = [p for p in at if p.series == "noisy"]
-        ok = all(p.rank == p.expected and p.conclusive for p in at)
+        ok = all(result.point_agrees(p) for p in at)
         table.add_row(str(T), str(n1), f"{n1 / result.N:.2f}", str(min(n1, result.N)),
                       *(_rank_range([p for p in at if p.series == s]) for s in result.series),
                       f"{min(p.ratio for p in noisy):.2e}", format_margin(min(p.margin for p in at)),
