@@ -1,0 +1,178 @@
+"""Session 30, adversarial review of the data, the strategies, sampling and the demos.
+
+Each test failed on the library before its fix (checked by stashing the library change):
+legal strategy arguments that crashed inside hypothesis, a demo whose prediction ignored
+the theorem's hypotheses on σ, a demo whose points were named by literals, text files that
+could not be written under an ASCII locale, and raw keys seeded silently from floats.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from theory_lab import strategies as tls
+from theory_lab.arch import Architecture, Dense, Output
+from theory_lab.data_strategies import menu
+from theory_lab.demos._rank_jump import RankJump, RankPoint, rank_jump, rank_jump_explanation
+from theory_lab.demos._slices import PointSlices, Slice, Slices, _kind, slices_explanation
+from theory_lab.sampling import as_generator
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+# ----------------------------------------------------------------------------- strategies
+
+
+@FAST
+@given(net=tls.networks(n_samples=(4, 6), narrow=True, after=2, kinds=("dense", "conv1d"), max_depth=2))
+def test_narrow_networks_with_layers_after_k_are_drawn(net):
+    """``networks(narrow=True, after=…)`` at small N: a narrow layer of width 1 (N // 4 = 1) made the layers
+    after k draw ``integers(2, 1)``, a hypothesis InvalidArgument on legal arguments. Every draw is narrow
+    and pyramidal from layer k + 1 to the output."""
+    widths = net.arch.widths
+    assert widths[net.k] < net.N
+    after = widths[net.k + 1:]
+    assert all(a >= b for a, b in zip(after, after[1:])) and widths[-1] == 1
+
+
+@FAST
+@given(data=st.data())
+def test_parameters_take_a_single_float_as_a_menu(data):
+    """``menu`` wrapped only int and str scalars: ``parameters(bias_scales=0.5)`` raised "'float' object is not
+    iterable", and a numpy ``bias_mean`` scalar other than float64 failed the same way."""
+    arch = Architecture((3,), (Dense(2), Output(1)))
+    params = data.draw(tls.parameters(arch, bias_laws="zeros", bias_scales=0.5, bias_mean=np.float32(1.5)))
+    assert np.asarray(params["layer_1"]["b"]).tolist() == [1.5, 1.5]
+
+
+def test_menu_keeps_iterables_and_wraps_scalars():
+    assert menu(0.5, "x") == (0.5,) and menu(np.float32(2), "x") == (np.float32(2),)
+    assert menu({3}, "x") == (3,) and menu([0.1, 1.0], "x") == (0.1, 1.0) and menu("normal", "x") == ("normal",)
+    with pytest.raises(ValueError, match=r"`bias_scales` is empty"):
+        menu((), "bias_scales")
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def test_write_atomic_writes_utf8_under_an_ascii_locale(tmp_path):
+    """Every demo JSON holds Φ, σ and ≥; under ``LC_ALL=C`` without UTF-8 mode ``write_atomic`` opened its file
+    in the locale's ASCII and raised UnicodeEncodeError after the whole demo had run."""
+    target = tmp_path / "out.json"
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from theory_lab.report import write_atomic; "
+            "write_atomic(sys.argv[2], '\\u03a6 \\u2265 \\u03c3')")
+    env = dict(os.environ, LC_ALL="C", LANG="C", PYTHONUTF8="0", PYTHONCOERCECLOCALE="0", PYTHONIOENCODING="ascii")
+    proc = subprocess.run([sys.executable, "-c", code, str(ROOT), str(target)], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-500:]
+    assert target.read_bytes() == "Φ ≥ σ".encode("utf-8")
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temporary file left behind
+
+
+# ----------------------------------------------------------------------------- sampling keys
+
+
+@pytest.mark.parametrize("key, error, match", [
+    (np.float64(1.5), TypeError, r"`key` is an array of dtype float64 and shape \(\)"),
+    (np.array([1.0, 2.0]), TypeError, r"dtype float64 and shape \(2,\)"),
+    (np.array([], dtype=np.uint32), TypeError, r"shape \(0,\)"),
+    (np.array([-1, 3]), ValueError, r"`key` holds negative entries \(\[-1, 3\]\)"),
+])
+def test_raw_keys_that_are_not_uint32_words_are_refused(key, error, match):
+    """``as_generator(np.float64(1.5))`` seeded the same stream as ``1`` (and ``-1`` as ``2**32 - 1``): a
+    reproducibility trap. A raw key must hold non-negative integers."""
+    with pytest.raises(error, match=match):
+        as_generator(key)
+
+
+def test_raw_keys_still_seed_the_documented_stream():
+    import jax
+
+    a = as_generator(jax.random.key(4)).standard_normal(3)
+    assert np.array_equal(a, as_generator(jax.random.PRNGKey(4)).standard_normal(3))
+    assert np.array_equal(as_generator(np.uint32(7)).standard_normal(3), as_generator(7).standard_normal(3))
+
+
+# ----------------------------------------------------------------------------- rank-jump
+
+
+def test_rank_jump_predicts_only_the_bound_where_theorem_3_5_does_not_apply():
+    """σ = identity is analytic but breaks Assumption 3.2: ``rank F_1 ≤ d + 1 = 65`` at every width. The demo
+    still predicted ``min(n_1, N) = 80`` and said "the numbers do NOT agree", calling identity "an analytic
+    conv layer" that Theorem 3.5 covers. Only ``rank ≤ min(n_1, distinct)`` is a prediction there."""
+    r = rank_jump(80, filters=(1, 3), draws=1, seed=0, duplicates=0, activation="identity")
+    assert not r.theorem_3_5
+    assert max(p.rank for p in r.points) <= 65 < 80 == r.points[-1].expected
+    assert r.agrees and r.to_dict()["theorem_3_5_applies"] is False
+    text = rank_jump_explanation(r)
+    assert "Theorem 3.5 makes no prediction" in text and "analytic conv layer" not in text
+
+
+def _point(rank, expected=36, conclusive=True):
+    return RankPoint("noisy", 1, 36, 0, rank, expected, 1.0, 0.1, 0.1, 1e-14, 100.0, conclusive)
+
+
+@pytest.mark.parametrize("activation, rank, conclusive, agrees", [
+    ("relu", 30, False, True),  # below the bound: ReLU's dead units are allowed
+    ("relu", 37, True, False),  # above min(n_1, distinct): impossible, a wrong number
+    ("sigmoid", 35, True, False),  # Theorem 3.5 applies: equality required
+    ("sigmoid", 36, False, False),
+])
+def test_rank_jump_verdict_follows_the_activation(activation, rank, conclusive, agrees):
+    r = RankJump(36, (1,), 1, 0, 0, activation, {"noisy": True}, {"noisy": 36}, (_point(rank, conclusive=conclusive),))
+    assert r.agrees is agrees and r.to_dict()["agrees"] is agrees
+
+
+# ----------------------------------------------------------------------------- slices
+
+
+def _rising(name, loss=0.0):
+    t = np.array([-1.0, 0.0, 1.0])
+    rows = tuple(Slice(d, t, np.array([loss + 1.0, loss, loss + 1.0]), 2.0) for d in ("top", "bottom", "random"))
+    return PointSlices(name, "wide", loss, 0.0, "minimum", rows, np.full((3, 3), loss + 1.0), 1e-12)
+
+
+def _descending_bottom():
+    t = np.array([-1.0, 0.0, 1.0])
+    rows = (Slice("top", t, np.array([4.0, 3.0, 4.0]), 2.0), Slice("bottom", t, np.array([2.0, 3.0, 2.0]), -2.0),
+            Slice("random", t, np.array([4.0, 3.0, 4.0]), 2.0))
+    return PointSlices("bad point", "wide", 3.0, 0.0, "saddle", rows, np.full((3, 3), 3.0), 1e-12)
+
+
+@pytest.mark.parametrize("search, agrees", [
+    ({"converged": True, "zero_loss": True, "relative_loss": 1e-30}, True),
+    ({"converged": False, "zero_loss": False, "relative_loss": 3e-9}, False),  # the finder stopped early
+    ({"converged": True, "zero_loss": False, "relative_loss": 1e-3}, False),  # a critical point with Φ > 0
+    ({}, False),  # no evidence at all
+])
+def test_slices_agrees_needs_the_wide_minimum_found(search, agrees):
+    """The wide point was named "minimum (Φ = 0)" by a literal and ``agrees`` never read the finder's report:
+    a point the search left at Φ/(½‖Y‖²) = 3e-9 whose three slices rise "agreed" with Theorem 4.5."""
+    pts = (_rising("wide minimum"), _descending_bottom(), _rising("narrow minimum", 2.0))
+    r = Slices(10, 40, 0, 1.0, 3, 3, pts, search=search)
+    assert r.agrees is agrees and r.to_dict()["agrees"] is agrees
+    kind = _kind(pts[0], search)
+    assert (kind == "minimum (Φ = 0)") is agrees
+    if not agrees:
+        assert "NOT as predicted" in slices_explanation(r) and "is global" not in slices_explanation(r)
+
+
+def test_slices_name_the_bad_point_a_saddle_only_when_it_descends():
+    assert _kind(_descending_bottom(), {}) == "saddle (bad point)"
+    flat = dataclass_replace(_rising("bad point", 3.0))
+    assert _kind(flat, {}) == "bad critical point, no descent seen"
+
+
+def dataclass_replace(p):
+    import dataclasses
+
+    return dataclasses.replace(p, point="bad point")
