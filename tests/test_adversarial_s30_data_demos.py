@@ -176,3 +176,32 @@ def dataclass_replace(p):
     import dataclasses
 
     return dataclasses.replace(p, point="bad point")
+
+
+# ----------------------------------------------------------------------------- data
+
+
+@FAST
+@given(data=st.data())
+def test_digit_crops_fill_inputs_with_three_spatial_axes(data):
+    """A dense net on ``(4, 4, 4, 1)`` inputs is legal, and ``datasets(laws="digits")`` drew crops of length 0
+    for it: "cannot reshape array of size 0 into shape (4,4,4,1)". Such shapes now take consecutive pixels."""
+    from theory_lab import data as tl_data
+    from theory_lab.data_strategies import datasets
+
+    arch = Architecture((4, 4, 4, 1), (Dense(3), Output(1)))
+    X = data.draw(datasets(arch, 5, laws="digits"))
+    assert X.shape == (5, 4, 4, 4, 1) and X.dtype == np.float64
+    assert tl_data.check_distinct_patches(arch, X).holds
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda d: d.digits(5, shuffle="no"), r"`shuffle`='no' for digits: expected True or False"),
+    (lambda d: d.gaussian(5, (3,), m=True), r"`m`=True for gaussian: expected a positive integer"),
+])
+def test_data_refuses_truthy_stand_ins(call, match):
+    """``digits(shuffle="no")`` shuffled (a non-empty string is truthy) and ``gaussian(m=True)`` drew one class."""
+    from theory_lab import data as tl_data
+
+    with pytest.raises(ValueError, match=match):
+        call(tl_data)
