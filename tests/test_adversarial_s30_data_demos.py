@@ -205,3 +205,57 @@ def test_data_refuses_truthy_stand_ins(call, match):
 
     with pytest.raises(ValueError, match=match):
         call(tl_data)
+
+
+# ----------------------------------------------------------------------------- params_io
+
+
+def _layout():
+    from theory_lab.layout import layout
+
+    return layout(Architecture((3,), (Dense(2), Output(1))))
+
+
+def test_a_damaged_archive_member_is_named_as_such(tmp_path):
+    """numpy hands back the raw bytes of a member that is not an ``.npy`` array; ``load_theta`` then said
+    "`theta` has dtype |S7; expected float64 numbers", as if the user had saved strings."""
+    import zipfile
+
+    from theory_lab.params_io import load_theta
+
+    path = tmp_path / "point.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("theta.npy", b"garbage")
+    with pytest.raises(ValueError, match=r"member\(s\) \['theta'\] of the archive are not \.npy arrays"):
+        load_theta(path, _layout())
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).max <= np.finfo(np.float64).max, reason="long double is float64 here")
+def test_long_doubles_beyond_float64_are_not_called_a_diverged_run(tmp_path):
+    """A finite float128 entry of 1e400 became inf in the cast, and the message said the point was NaN/Inf
+    and to "save the point before the run diverged"."""
+    from theory_lab.params_io import load_theta
+
+    theta = np.ones(_layout().P, dtype=np.longdouble)
+    theta[3] = np.longdouble("1e400")
+    np.savez(tmp_path / "point.npz", theta=theta)
+    with pytest.raises(ValueError, match=r"holds finite values beyond float64's range \(largest \|entry\| 1\.e\+400\)"):
+        load_theta(tmp_path / "point.npz", _layout())
+
+
+def test_saved_points_round_trip_bit_for_bit(tmp_path):
+    """Per-leaf and flat archives, Fortran order, big-endian and compressed: θ comes back bit-identical."""
+    from theory_lab.layout import layout
+    from theory_lab.arch import Conv, MaxPool
+    from theory_lab.params_io import load_theta
+    from theory_lab.sampling import sample_params
+
+    arch = Architecture((6, 6, 2), (Conv(3, (3, 3), bias="filter"), MaxPool((2, 2)), Conv(2, (2, 2), bias="none"),
+                                    Dense(5), Output(2)))
+    lay, params = layout(arch), sample_params(arch, 1)
+    theta = np.asarray(lay.ravel(params))
+    np.savez(tmp_path / "a.npz", **{f"{k}/{n}": np.asfortranarray(v) for k in params for n, v in params[k].items()})
+    np.savez(tmp_path / "b.npz", theta=theta.astype(">f8"))
+    np.savez_compressed(tmp_path / "c.npz", theta=theta)
+    for name in ("a", "b", "c"):
+        assert np.array_equal(load_theta(tmp_path / f"{name}.npz", lay).theta, theta)
