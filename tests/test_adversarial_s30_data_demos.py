@@ -259,3 +259,26 @@ def test_saved_points_round_trip_bit_for_bit(tmp_path):
     np.savez_compressed(tmp_path / "c.npz", theta=theta)
     for name in ("a", "b", "c"):
         assert np.array_equal(load_theta(tmp_path / f"{name}.npz", lay).theta, theta)
+
+
+# ----------------------------------------------------------------------------- output folders
+
+
+@pytest.mark.parametrize("args, taken", [
+    (["demo", "rank-jump", "--n", "10", "--draws", "1"], "rank-jump.png"),
+    (["spectrum", "--n", "4"], "spectrum.png"),
+    (["verify", "--check", "lemma-2.5"], "report.md"),
+])
+def test_an_output_name_taken_by_a_folder_is_refused_before_any_work(tmp_path, args, taken):
+    """``demo rank-jump -o out`` with a folder ``out/rank-jump.png`` ran the demo, replaced ``rank-jump.json``,
+    then died with IsADirectoryError on the PNG (a traceback, and a half-updated set). Refused up front now."""
+    from typer.testing import CliRunner
+
+    from theory_lab.cli import app
+
+    (tmp_path / taken).mkdir()
+    res = CliRunner().invoke(app, args + ["--out", str(tmp_path)])
+    text = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2, res.output
+    assert f"holds folder(s) named {taken}, where the output files go" in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == [taken]  # nothing written

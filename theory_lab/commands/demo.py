@@ -186,7 +186,7 @@ def _validate(name, n, draws, starts, seed, duplicates, out):
                                  "rank-jump only; 0 omits the duplicates series.", param_hint="--duplicates")
     if out.exists() and not out.is_dir():
         raise typer.BadParameter(f"{out} is a file; give a folder for the figure and the JSON.", param_hint="--out")
-    options.out_dir(out)  # a folder that can be created and written, before the demo runs
+    options.out_dir(out, files=[f"{name}.{ext}" for ext in ("json", "png", "svg")])  # before the demo runs
     return N
 
 
