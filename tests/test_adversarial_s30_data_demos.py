@@ -282,3 +282,20 @@ def test_an_output_name_taken_by_a_folder_is_refused_before_any_work(tmp_path, a
     assert res.exit_code == 2, res.output
     assert f"holds folder(s) named {taken}, where the output files go" in text
     assert sorted(p.name for p in tmp_path.iterdir()) == [taken]  # nothing written
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"n_samples": 2.5}, r"`n_samples`=2\.5: every N must be an integer >= 2"),
+    ({"min_ratio": float("inf")}, r"`min_ratio`=inf must be a positive finite number"),
+])
+def test_networks_refuse_sizes_that_were_truncated_or_overflowed(kwargs, match):
+    """``n_samples=2.5`` drew N = 2 (``int(2.5)``); ``min_ratio=inf`` passed and overflowed in ``math.ceil``
+    inside the first draw."""
+    with pytest.raises(ValueError, match=match):
+        tls.networks(**kwargs)
+
+
+@FAST
+@given(net=tls.networks(n_samples=np.int64(16), max_depth=np.int64(2), after=np.int64(1), kinds="dense"))
+def test_networks_take_numpy_integers(net):
+    assert net.N == 16 and 1 <= net.k <= 2

@@ -67,6 +67,7 @@ from theory_lab.data_strategies import (
     patchwork_split,
 )
 from theory_lab.expressivity import BIAS_LAWS, sample_params
+from theory_lab.validate import is_integer, is_real
 
 __all__ = ["Network", "networks", "datasets", "parameters", "setups", "patchwork_split",
            "digit_crops", "resolvable", "INPUT_SHAPES", "SAMPLE_SIZES", "WIDTH_STEPS", "DATA_LAWS", "DIGIT_NOISE", "ANALYTIC_3_2", "VIOLATIONS"]
@@ -167,9 +168,10 @@ def networks(*, n_samples=SAMPLE_SIZES, kinds=("conv1d", "conv2d", "dense"), max
         ``pooling``, layer 1 is never pooling, and every conv layer meets Assumption 2.4
         (:meth:`~theory_lab.arch.Architecture.assumption_2_4`, the predicate the checks use).
     """
-    Ns = tuple(int(n) for n in menu(n_samples, "n_samples"))
-    if any(n < 2 for n in Ns):
-        raise ValueError(f"`n_samples`={n_samples!r}: every N must be >= 2.")
+    Ns = menu(n_samples, "n_samples")
+    if not all(is_integer(n) and n >= 2 for n in Ns):  # int(2.5) drew N = 2 silently
+        raise ValueError(f"`n_samples`={n_samples!r}: every N must be an integer >= 2.")
+    Ns = tuple(int(n) for n in Ns)
     kinds = menu(kinds, "kinds")
     bad = [k for k in kinds if k not in INPUT_SHAPES]
     if bad:
@@ -179,10 +181,10 @@ def networks(*, n_samples=SAMPLE_SIZES, kinds=("conv1d", "conv2d", "dense"), max
     if any(b not in ("neuron", "filter", "none") for b in biases):
         raise ValueError(f"`biases`={biases}: each must be 'neuron', 'filter' or 'none'.")
     for name, value, lo in (("max_depth", max_depth, 1), ("after", after, 0), ("outputs", outputs, 1)):
-        if not isinstance(value, int) or value < lo:
+        if not is_integer(value) or value < lo:
             raise ValueError(f"`{name}`={value!r} must be an int >= {lo}.")
-    if not (narrow or min_ratio > 0):
-        raise ValueError(f"`min_ratio`={min_ratio!r} must be positive.")
+    if not (narrow or (is_real(min_ratio) and 0 < min_ratio < math.inf)):  # inf overflowed inside the draw
+        raise ValueError(f"`min_ratio`={min_ratio!r} must be a positive finite number, e.g. 1.5.")
     shapes = {}
     for kind in kinds:
         if input_shapes is None:
@@ -202,8 +204,8 @@ def networks(*, n_samples=SAMPLE_SIZES, kinds=("conv1d", "conv2d", "dense"), max
                              f"a conv kind and `max_depth` >= 3; got kinds={kinds or ('dense',)}, "
                              f"max_depth={max_depth}.")
     # the same predicate the checks use (Architecture.assumption_2_4); met by construction, kept as a guard
-    return _networks(Ns, kinds, shapes, max_depth, acts, pooling, float(min_ratio), narrow, biases, after,
-                     outputs).filter(lambda net: net.arch.assumption_2_4().holds and resolvable(net))
+    return _networks(Ns, kinds, shapes, int(max_depth), acts, pooling, float(min_ratio), narrow, biases, int(after),
+                     int(outputs)).filter(lambda net: net.arch.assumption_2_4().holds and resolvable(net))
 
 
 def resolvable(net: Network, degree: int = 3) -> bool:
