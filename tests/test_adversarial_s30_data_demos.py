@@ -299,3 +299,39 @@ def test_networks_refuse_sizes_that_were_truncated_or_overflowed(kwargs, match):
 @given(net=tls.networks(n_samples=np.int64(16), max_depth=np.int64(2), after=np.int64(1), kinds="dense"))
 def test_networks_take_numpy_integers(net):
     assert net.N == 16 and 1 <= net.k <= 2
+
+
+# ----------------------------------------------------------------------------- spectra
+
+
+def _spectrum(point, *, negative=0, zero=90, positive=10, margin=100.0, method="exact"):
+    import types
+
+    from theory_lab.demos._spectra import PointSpectrum
+
+    density = types.SimpleNamespace(nodes=np.zeros((1, 2)), weights=np.full((1, 2), 0.5), lambda_min=-1.0,
+                                    lambda_max=1.0)
+    return PointSpectrum(point, 0.0, 0.0, negative, zero, positive, 1e-10, margin, method, (1.0,), (-1.0,),
+                         (0.0, 0.0), (True, True), density)
+
+
+@pytest.mark.parametrize("minimum, bad, agrees, decided", [
+    (_spectrum("minimum"), _spectrum("bad", negative=3, zero=87), True, True),
+    # SLQ on the same point: 90.01 "zeros" against P − Nm = 90 is an estimate, not a count
+    (_spectrum("minimum", zero=90.01, positive=9.99, margin=float("nan"), method="slq"),
+     _spectrum("bad", negative=3.2, zero=86.8, margin=float("nan"), method="slq"), False, False),
+    (_spectrum("minimum", margin=1.5), _spectrum("bad", negative=3, zero=87), False, False),  # inside the band
+    (_spectrum("minimum", zero=89, positive=11), _spectrum("bad", negative=3, zero=87), False, True),
+])
+def test_spectra_agree_only_on_exact_conclusive_counts(minimum, bad, agrees, decided):
+    """The prediction (≥ P − Nm zeros, none negative, a negative eigenvalue at the bad point) was read off SLQ
+    estimates: spectra(8, seed=1, exact_max=100) "agreed" on an estimated 539.009 zeros against P − Nm = 539,
+    a margin far inside SLQ's noise, and an inertia inside its tolerance band agreed as well."""
+    from theory_lab.demos._spectra import Spectra, spectra_explanation
+
+    r = Spectra(10, 100, 10, (64, 36, 10), 0, "sigmoid", {"converged": True, "zero_loss": True}, (minimum, bad))
+    assert r.agrees is agrees and r.decided is decided
+    assert r.to_dict()["agrees"] is agrees and r.to_dict()["decided"] is decided
+    if not decided:
+        assert spectra_explanation(r).endswith("Not decided: the counts are SLQ estimates or inside the tolerance "
+                                               "band (exact_max >= P counts them).")

@@ -237,6 +237,8 @@ def demo(
     for file_name, content in files.items():  # all three built first: a failure leaves the previous set whole
         write_atomic(out / file_name, content)
     console.print("[green]the numbers agree with the prediction[/]" if ok else
+                  "[yellow]the numbers do not decide the prediction (estimates, or inside the tolerance band); see "
+                  "the JSON[/]" if getattr(result, "decided", True) is False else
                   "[bold red]the numbers do NOT agree with the prediction; see the JSON[/]")
     console.print(f"wrote {out / name}.png, .svg and .json in {seconds:.1f} s", highlight=False)
 
