@@ -335,3 +335,25 @@ def test_spectra_agree_only_on_exact_conclusive_counts(minimum, bad, agrees, dec
     if not decided:
         assert spectra_explanation(r).endswith("Not decided: the counts are SLQ estimates or inside the tolerance "
                                                "band (exact_max >= P counts them).")
+
+
+# ----------------------------------------------------------------------------- critical points
+
+
+def test_critical_points_refuse_a_narrow_net_that_is_not_narrow(tmp_path):
+    """At N = 3 the "narrow" net (n_1 = 4) is wide: its critical points were in S_1 at Φ = 0, as Theorem 4.5
+    says, the explanation printed "n_1 = 4 < N" and the demo reported "do NOT agree" for lack of bad minima.
+    Refused before any work now, in the library, in slices' narrow_N and in the CLI."""
+    from typer.testing import CliRunner
+
+    from theory_lab.cli import app
+    from theory_lab.demos import critical_points, slices
+
+    with pytest.raises(ValueError, match=r"`N`=3: the narrow net has n_1 = 4 >= N, so it is not narrow"):
+        critical_points(3, starts=1, saddle_starts=0)
+    with pytest.raises(ValueError, match=r"`narrow_N`=4: the narrow net has n_1 = 4 >= N"):
+        slices(4, narrow_N=4)
+    res = CliRunner().invoke(app, ["demo", "critical-points", "--n", "4", "--out", str(tmp_path / "o")])
+    text = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and "--n=4 must be a number of samples in [5, 200] for critical-points" in text
+    assert not (tmp_path / "o").exists()

@@ -20,11 +20,13 @@ from typing import Optional
 
 import typer
 
-__all__ = ["demo", "register", "DEFAULT_N", "MAX_N", "MAX_REPEATS"]
+__all__ = ["demo", "register", "DEFAULT_N", "MAX_N", "MIN_N", "MAX_REPEATS"]
 
 #: ``--n`` when not given, and its largest allowed value (P grows like N² for spectra and slices).
 DEFAULT_N = {"rank-jump": 200, "width-threshold": 360, "critical-points": 40, "spectra": 20, "slices": 20}
 MAX_N = {"rank-jump": 1797, "width-threshold": 1797, "critical-points": 200, "spectra": 100, "slices": 100}
+#: Smallest ``--n`` where it is not 1: critical-points' narrow net (n_1 = 4) must be narrower than N.
+MIN_N = {"critical-points": 5}
 #: Largest ``--draws`` and ``--starts``: each draw is a dozen SVDs, each start a critical-point search, so a count
 #: in the millions (a typo) ran for days instead of being refused.
 MAX_REPEATS = 1000
@@ -157,9 +159,11 @@ def _validate(name, n, draws, starts, seed, duplicates, out):
 
     if name not in DEMOS:
         raise typer.BadParameter(f"unknown demo {name!r}; valid names: {', '.join(DEMOS)}.", param_hint="NAME")
-    if n is not None and not 1 <= n <= MAX_N[name]:
+    low = MIN_N.get(name, 1)
+    if n is not None and not low <= n <= MAX_N[name]:
         unit = "a number of digits" if MAX_N[name] == 1797 else "a number of samples"
-        raise typer.BadParameter(f"--n={n} must be {unit} in [1, {MAX_N[name]}] for {name}, e.g. --n "
+        why = " (the narrow net has n_1 = 4: it must be narrower than N)" if low > 1 else ""
+        raise typer.BadParameter(f"--n={n} must be {unit} in [{low}, {MAX_N[name]}] for {name}{why}, e.g. --n "
                                  f"{DEFAULT_N[name]}.", param_hint="--n")
     if draws is not None and draws <= 0:
         raise typer.BadParameter(f"--draws={draws} must be at least 1, e.g. --draws 3.", param_hint="--draws")

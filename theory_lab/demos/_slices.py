@@ -185,6 +185,7 @@ def slices(N: int = 20, *, narrow_N: int = 40, seed: int = 0, activation: str = 
 
     from theory_lab import derivatives as D
     from theory_lab import spectrum
+    from theory_lab.demos._critical_points import narrow_width, wide_and_narrow
     from theory_lab.demos._spectra import landmarks
 
     seed = seed_int(seed)
@@ -197,6 +198,7 @@ def slices(N: int = 20, *, narrow_N: int = 40, seed: int = 0, activation: str = 
     if not (isinstance(radius, (int, float)) and np.isfinite(radius) and radius > 0):
         raise ValueError(f"`radius`={radius!r} must be a positive finite number, e.g. 1.0.")
     narrow_N = digit_count(narrow_N, "narrow_N", "e.g. 40")  # checked before the wide net's search
+    narrow_width(narrow_N, wide_and_narrow(narrow_N, activation)["narrow"], "narrow_N")
     total = 2 + len(POINTS)
     lm = landmarks(N, seed=seed, activation=activation, width=width)
     tick(progress, 1, total, "slices: wide net's zero-loss minimum found")
