@@ -8,6 +8,7 @@ could not be written under an ASCII locale, and raw keys seeded silently from fl
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -332,6 +333,7 @@ def test_spectra_agree_only_on_exact_conclusive_counts(minimum, bad, agrees, dec
     r = Spectra(10, 100, 10, (64, 36, 10), 0, "sigmoid", {"converged": True, "zero_loss": True}, (minimum, bad))
     assert r.agrees is agrees and r.decided is decided
     assert r.to_dict()["agrees"] is agrees and r.to_dict()["decided"] is decided
+    json.dumps(r.to_dict(), allow_nan=False)  # an SLQ margin (NaN) was written as the non-JSON token NaN
     if not decided:
         assert spectra_explanation(r).endswith("Not decided: the counts are SLQ estimates or inside the tolerance "
                                                "band (exact_max >= P counts them).")

@@ -29,6 +29,7 @@ Example (the network and its size; ``spectra(20)`` runs the demo in about 15 s):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -135,6 +136,8 @@ class PointSpectrum:
                    eigenvalues=None if self.eigenvalues is None else self.eigenvalues.tolist())
         if out["margin"] == float("inf"):
             out["margin"] = "inf"
+        elif out["margin"] is not None and math.isnan(out["margin"]):  # SLQ: no margin; NaN is not JSON
+            out["margin"] = None
         return out
 
 
