@@ -359,3 +359,16 @@ def test_critical_points_refuse_a_narrow_net_that_is_not_narrow(tmp_path):
     text = " ".join(res.output.replace("│", " ").split())
     assert res.exit_code == 2 and "--n=4 must be a number of samples in [5, 200] for critical-points" in text
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"law": "normal", "scale": 1e308}, r"`scale`=1e\+308 overflows float64: layer_1/W has non-finite draws"),
+    ({"bias_scale": 1e308}, r"`bias_scale`=1e\+308 / `bias_mean`=0\.0 overflows float64: layer_1/b"),
+])
+def test_sample_params_refuse_scales_that_overflow(kwargs, match):
+    """``scale=1e308`` is finite, so it passed the check, and ``1e308 · z`` gave ±inf weights silently (NaN
+    features downstream)."""
+    from theory_lab.sampling import sample_params
+
+    with pytest.raises(ValueError, match=match):
+        sample_params(Architecture((3,), (Dense(50), Output(1))), 0, **kwargs)

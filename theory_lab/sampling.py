@@ -146,10 +146,16 @@ def sample_params(arch: Architecture, key, *, law: str = "lecun_normal", bias_la
     for info in arch.info:
         if not info.has_weights:
             continue
-        layer = {"W": to_device(_weights(rng, law, (info.l, info.T), float(scale)))}
-        size = _bias_size(info)
-        if size is not None:
-            layer["b"] = to_device(_bias(rng, bias_law, size, float(bias_scale), float(bias_mean)))
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below, by name
+            W = _weights(rng, law, (info.l, info.T), float(scale))
+            size = _bias_size(info)
+            b = None if size is None else _bias(rng, bias_law, size, float(bias_scale), float(bias_mean))
+        for leaf, a, blame in (("W", W, f"`scale`={scale!r}"),
+                               ("b", b, f"`bias_scale`={bias_scale!r} / `bias_mean`={bias_mean!r}")):
+            if a is not None and not np.all(np.isfinite(a)):  # 1e308 · z overflowed to ±inf, silently
+                raise ValueError(f"{blame} overflows float64: layer_{info.k}/{leaf} has non-finite draws. Give a "
+                                 "scale below ~1e300.")
+        layer = {"W": to_device(W)} if b is None else {"W": to_device(W), "b": to_device(b)}
         params[f"layer_{info.k}"] = layer
     return params
 
