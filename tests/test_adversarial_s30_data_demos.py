@@ -286,8 +286,8 @@ def test_an_output_name_taken_by_a_folder_is_refused_before_any_work(tmp_path, a
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"n_samples": 2.5}, r"`n_samples`=2\.5: every N must be an integer >= 2"),
-    ({"min_ratio": float("inf")}, r"`min_ratio`=inf must be a positive finite number"),
+    ({"n_samples": 2.5}, r"`n_samples`=2\.5: every N must be >= 2 and an integer"),
+    ({"min_ratio": float("inf")}, r"`min_ratio`=inf must be positive and finite"),
 ])
 def test_networks_refuse_sizes_that_were_truncated_or_overflowed(kwargs, match):
     """``n_samples=2.5`` drew N = 2 (``int(2.5)``); ``min_ratio=inf`` passed and overflowed in ``math.ceil``

@@ -170,7 +170,7 @@ def networks(*, n_samples=SAMPLE_SIZES, kinds=("conv1d", "conv2d", "dense"), max
     """
     Ns = menu(n_samples, "n_samples")
     if not all(is_integer(n) and n >= 2 for n in Ns):  # int(2.5) drew N = 2 silently
-        raise ValueError(f"`n_samples`={n_samples!r}: every N must be an integer >= 2.")
+        raise ValueError(f"`n_samples`={n_samples!r}: every N must be >= 2 and an integer.")
     Ns = tuple(int(n) for n in Ns)
     kinds = menu(kinds, "kinds")
     bad = [k for k in kinds if k not in INPUT_SHAPES]
@@ -184,7 +184,7 @@ def networks(*, n_samples=SAMPLE_SIZES, kinds=("conv1d", "conv2d", "dense"), max
         if not is_integer(value) or value < lo:
             raise ValueError(f"`{name}`={value!r} must be an int >= {lo}.")
     if not (narrow or (is_real(min_ratio) and 0 < min_ratio < math.inf)):  # inf overflowed inside the draw
-        raise ValueError(f"`min_ratio`={min_ratio!r} must be a positive finite number, e.g. 1.5.")
+        raise ValueError(f"`min_ratio`={min_ratio!r} must be positive and finite, e.g. 1.5.")
     shapes = {}
     for kind in kinds:
         if input_shapes is None:
