@@ -372,3 +372,24 @@ def test_sample_params_refuse_scales_that_overflow(kwargs, match):
 
     with pytest.raises(ValueError, match=match):
         sample_params(Architecture((3,), (Dense(50), Output(1))), 0, **kwargs)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1.0, 1e154, 1e200, 1e300])
+def test_assumption_3_1_distance_at_any_scale(scale):
+    """``check_distinct_patches`` on finite data of size ≥ ~1e154 raised IndexError (the k-d tree's squared
+    distances overflowed and it answered "no neighbour"); at 1e-200 it reported a smallest distance of 0 beside
+    "3.1 holds" (they underflowed). The distance is now exact at every scale."""
+    from theory_lab import data as tl_data
+
+    arch = Architecture((3,), (Dense(4), Output(1)))
+    X = np.array([[1.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 3.0, 0.0]]) * scale
+    rep = tl_data.check_distinct_patches(arch, X)
+    assert rep.holds and rep.min_distance == pytest.approx(scale, rel=1e-15, abs=0)
+
+
+def test_assumption_3_1_distance_between_mixed_scales():
+    from theory_lab import data as tl_data
+
+    arch = Architecture((3,), (Dense(4), Output(1)))
+    X = np.array([[1e200, 0.0, 0.0], [1e200, 1e-200, 0.0], [0.0, 3.0, 0.0]])
+    assert tl_data.check_distinct_patches(arch, X).min_distance == pytest.approx(1e-200, rel=1e-15, abs=0)

@@ -182,6 +182,50 @@ def gaussian(n: int, shape: tuple[int, ...], *, m: int = 10, seed: int = 0) -> D
     return Dataset("gaussian", X, one_hot(labels, m), labels, {"seed": seed})
 
 
+def _safe_norms(D: np.ndarray) -> np.ndarray:
+    """Row norms of ``D (M, l)`` without squaring overflow or underflow (scaled by each row's largest entry)."""
+    m = np.max(np.abs(D), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(m > 0, m * np.sqrt(np.sum((D / np.where(m > 0, m, 1.0)[:, None]) ** 2, axis=1)), 0.0)
+
+
+def _min_distance(vals: np.ndarray, owner: np.ndarray) -> float:
+    """Smallest Euclidean distance between rows of ``vals (M, l)`` (distinct) with different ``owner (M,)``.
+
+    The k-d tree squares distances: beyond ~1e154 they overflowed (its "no neighbour" index then raised
+    IndexError) and below ~1e-154 they underflowed to 0 (a distance 0 beside "3.1 holds"). The rows are
+    scaled by a power of two (exact), and pairs the tree still puts at distance 0 are measured exactly.
+    """
+    from scipy.spatial import cKDTree
+
+    top = float(np.max(np.abs(vals)))
+    scale = 2.0 ** np.ceil(np.log2(top)) if top > 0 else 1.0
+    unit = vals / scale
+    tree = cKDTree(unit)
+    min_dist, kk = np.inf, 2
+    todo = np.arange(unit.shape[0])
+    while todo.size and kk <= 64:
+        dist, nb = tree.query(unit[todo], k=min(kk, unit.shape[0]))
+        other = owner[nb] != owner[todo][:, None]
+        hit = other.any(axis=1)
+        if hit.any():
+            first = np.argmax(other[hit], axis=1)
+            min_dist = min(min_dist, float(dist[hit][np.arange(first.size), first].min()))
+        # a point whose kk neighbours all share its sample is farther than its kk-th neighbour
+        far = dist[~hit][:, -1]
+        todo = todo[~hit]
+        if np.isfinite(min_dist):
+            todo = todo[far < min_dist]
+        kk *= 2
+    for i in todo:  # rare: exact brute force for the rest
+        min_dist = min(min_dist, float(_safe_norms(unit[owner != owner[i]] - unit[i]).min()))
+    if min_dist == 0.0:  # distinct rows whose squared distance underflowed: measure those pairs exactly
+        ties = tree.query_pairs(0.0, output_type="ndarray")
+        ties = ties[owner[ties[:, 0]] != owner[ties[:, 1]]]
+        return float(_safe_norms(vals[ties[:, 0]] - vals[ties[:, 1]]).min()) if ties.size else 0.0
+    return min_dist * scale
+
+
 @dataclass(frozen=True)
 class PatchReport:
     """Assumption 3.1 on actual data: patches of different samples never coincide."""
@@ -212,8 +256,6 @@ def check_distinct_patches(arch: Architecture, X) -> PatchReport:
     samples carry such a value, and the smallest Euclidean distance between patches of
     different samples (0 when 3.1 fails). Exact comparison: 3.1 is about equality.
     """
-    from scipy.spatial import cKDTree
-
     X = np.asarray(X)
     if X.dtype != np.float64:
         raise TypeError(f"`X` has dtype {X.dtype}; pass float64 data (X.astype(numpy.float64)).")
@@ -245,26 +287,6 @@ def check_distinct_patches(arch: Architecture, X) -> PatchReport:
         min_dist = np.inf
     else:
         # each unique value belongs to exactly one sample: nearest neighbour of another sample
-        vals, val_owner = uniq_rows[pairs[:, 0]], pairs[:, 1]
-        tree = cKDTree(vals)
-        min_dist, kk = np.inf, 2
-        todo = np.arange(vals.shape[0])
-        while todo.size and kk <= 64:
-            dist, nb = tree.query(vals[todo], k=min(kk, vals.shape[0]))
-            other = val_owner[nb] != val_owner[todo][:, None]
-            hit = other.any(axis=1)
-            if hit.any():
-                first = np.argmax(other[hit], axis=1)
-                min_dist = min(min_dist, float(dist[hit][np.arange(first.size), first].min()))
-            # a point whose kk neighbours all share its sample is farther than its kk-th neighbour
-            far = dist[~hit][:, -1]
-            todo = todo[~hit]
-            if np.isfinite(min_dist):
-                todo = todo[far < min_dist]
-            kk *= 2
-        if todo.size:  # rare: fall back to exact brute force for the rest
-            for i in todo:
-                d = np.linalg.norm(vals[val_owner != val_owner[i]] - vals[i], axis=1)
-                min_dist = min(min_dist, float(d.min()))
+        min_dist = _min_distance(uniq_rows[pairs[:, 0]], pairs[:, 1])
     return PatchReport(bool(shared.size == 0), N, P, l, int(shared.size), int(affected.size),
                        float(min_dist), example)
