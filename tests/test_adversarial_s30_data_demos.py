@@ -393,3 +393,22 @@ def test_assumption_3_1_distance_between_mixed_scales():
     arch = Architecture((3,), (Dense(4), Output(1)))
     X = np.array([[1e200, 0.0, 0.0], [1e200, 1e-200, 0.0], [0.0, 3.0, 0.0]])
     assert tl_data.check_distinct_patches(arch, X).min_distance == pytest.approx(1e-200, rel=1e-15, abs=0)
+
+
+# ----------------------------------------------------------------------------- exact fit
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e200, 1e300])
+@pytest.mark.parametrize("m", [None, 3])
+def test_exact_fit_residual_at_any_target_scale(scale, m):
+    """``exact_fit`` measured ``‖Fλ − y‖`` with numpy's norm, which squares: targets of size 1e-200 got residual
+    0 and relative residual 0 ("exact" by underflow, the true value is ~5e-16); 1e200 gave inf and nan. The
+    residual is the fit's evidence (Corollary 3.6), so it must not depend on the units of ``y``."""
+    from theory_lab.exact_fit import exact_fit
+
+    rng = np.random.default_rng(0)
+    F = rng.standard_normal((4, 9))
+    y = rng.standard_normal(4 if m is None else (4, m))
+    fit = exact_fit(F, y * scale)
+    assert 0 < fit.relative_residual < 1e-14 and np.isfinite(fit.residual)
+    assert fit.residual == pytest.approx(scale * fit.relative_residual * np.linalg.norm(y), rel=1e-12)
