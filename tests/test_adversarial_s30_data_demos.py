@@ -173,10 +173,10 @@ def test_slices_name_the_bad_point_a_saddle_only_when_it_descends():
     assert _kind(flat, {}) == "bad critical point, no descent seen"
 
 
-def dataclass_replace(p):
+def dataclass_replace(p, **changes):
     import dataclasses
 
-    return dataclasses.replace(p, point="bad point")
+    return dataclasses.replace(p, **(changes or {"point": "bad point"}))
 
 
 # ----------------------------------------------------------------------------- data
@@ -312,8 +312,8 @@ def _spectrum(point, *, negative=0, zero=90, positive=10, margin=100.0, method="
 
     density = types.SimpleNamespace(nodes=np.zeros((1, 2)), weights=np.full((1, 2), 0.5), lambda_min=-1.0,
                                     lambda_max=1.0)
-    return PointSpectrum(point, 0.0, 0.0, negative, zero, positive, 1e-10, margin, method, (1.0,), (-1.0,),
-                         (0.0, 0.0), (True, True), density)
+    return PointSpectrum(point, 0.0 if point == "minimum" else 1.0, 0.0, negative, zero, positive, 1e-10, margin,
+                         method, (1.0,), (-1.0,), (0.0, 0.0), (True, True), density)
 
 
 @pytest.mark.parametrize("minimum, bad, agrees, decided", [
@@ -412,3 +412,21 @@ def test_exact_fit_residual_at_any_target_scale(scale, m):
     fit = exact_fit(F, y * scale)
     assert 0 < fit.relative_residual < 1e-14 and np.isfinite(fit.residual)
     assert fit.residual == pytest.approx(scale * fit.relative_residual * np.linalg.norm(y), rel=1e-12)
+
+
+def test_a_bad_point_that_fits_the_data_decides_nothing():
+    """With one sample ``Y = 1ȳᵀ``: the "bad" point ``U_2 = U_3 = 0, b_3 = ȳ`` is a global minimum (Φ = 0).
+    ``spectra(1)`` said "NOT as predicted" for lack of a negative eigenvalue, and slices would have asked it to
+    descend below 0. Its premise (Φ > 0) is checked now: not decided."""
+    from theory_lab.demos._spectra import Spectra, spectra_explanation
+
+    bad = dataclass_replace(_spectrum("bad", negative=0, zero=90), loss=0.0)
+    r = Spectra(1, 100, 10, (64, 36, 10), 0, "sigmoid", {"converged": True, "zero_loss": True},
+                (_spectrum("minimum"), bad))
+    assert not r.decided and not r.agrees
+    assert "Not decided: the bad point fits the data (Φ = 0)" in spectra_explanation(r)
+    flat = dataclass_replace(_rising("bad point", 0.0))
+    s = Slices(1, 40, 0, 1.0, 3, 3, (_rising("wide minimum"), flat, _rising("narrow minimum", 2.0)),
+               search={"converged": True, "zero_loss": True})
+    assert not s.decided and not s.agrees and s.to_dict()["decided"] is False
+    assert _kind(flat, {}) == "U_2 = U_3 = 0 fits the data (Φ = 0): not a bad point"

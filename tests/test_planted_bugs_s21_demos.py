@@ -232,7 +232,8 @@ def test_critical_point_zero_loss_is_relative():
 def _spectrum(point, *, negative=0, zero=90, positive=10, margin=100.0):
     density = types.SimpleNamespace(nodes=np.zeros((1, 2)), weights=np.full((1, 2), 0.5), lambda_min=-1.0,
                                     lambda_max=1.0)
-    return PointSpectrum(point, 0.0, 0.0, negative, zero, positive, 1e-10, margin, "exact", (1.0,), (-1.0,),
+    loss = 0.0 if point == "minimum" else 1.0  # the bad point is bad: Φ > 0 (a premise since session 30)
+    return PointSpectrum(point, loss, 0.0, negative, zero, positive, 1e-10, margin, "exact", (1.0,), (-1.0,),
                          (0.0, 0.0), (True, True), density)
 
 

@@ -134,16 +134,23 @@ class Slices:
         return bool(self.search.get("converged") and self.search.get("zero_loss"))
 
     @property
+    def decided(self) -> bool:
+        """The prediction's premises hold: the wide minimum was found (converged, ``Φ = 0``) and the bad point is
+        bad (``Φ > tol``; with one sample ``Y = 1ȳᵀ`` and it is a global minimum, with nothing to descend to)."""
+        bad = self.at("bad point")
+        return self.wide_minimum_found and bad.loss > bad.tol
+
+    @property
     def agrees(self) -> bool:
-        """The wide minimum was found (converged, ``Φ = 0``); minima rise along every slice; the bad point
-        descends along its bottom eigenvector."""
+        """Premises met (:attr:`decided`); minima rise along every slice; the bad point descends along its
+        bottom eigenvector."""
         mins = [p for p in self.points if p.point != "bad point"]
-        return (self.wide_minimum_found and all(p.rises_everywhere for p in mins)
-                and self.at("bad point").descends("bottom"))
+        return self.decided and all(p.rises_everywhere for p in mins) and self.at("bad point").descends("bottom")
 
     def to_dict(self) -> dict:
         return {"demo": "slices", "item": ITEM, "datasets": list(self.datasets), "N": self.N, "narrow_N": self.narrow_N, "seed": self.seed, "radius": self.radius,
-                "grid": self.grid, "grid2d": self.grid2d, "wide_minimum_search": self.search, "agrees": self.agrees,
+                "grid": self.grid, "grid2d": self.grid2d, "wide_minimum_search": self.search, "decided": self.decided,
+                "agrees": self.agrees,
                 "prediction": "minima rise along every slice; the bad point descends along its bottom eigenvector",
                 "points": [p.to_dict() for p in self.points]}
 
@@ -243,6 +250,8 @@ def slices(N: int = 20, *, narrow_N: int = 40, seed: int = 0, activation: str = 
 def _kind(point: PointSlices, search: dict) -> str:
     """The wide net's points named from the evidence, not assumed: the search's report, the bottom slice."""
     if point.point == "bad point":
+        if point.loss <= point.tol:
+            return "U_2 = U_3 = 0 fits the data (Φ = 0): not a bad point"
         return "saddle (bad point)" if point.descends("bottom") else "bad critical point, no descent seen"
     if search.get("converged") and search.get("zero_loss"):
         return "minimum (Φ = 0)"

@@ -160,8 +160,9 @@ class Spectra:
 
     @property
     def decided(self) -> bool:
-        """Both points' counts are exact and conclusive (:attr:`PointSpectrum.decided`): only then can they agree."""
-        return all(s.decided for s in self.spectra)
+        """Both points' counts are exact and conclusive (:attr:`PointSpectrum.decided`), and the bad point is bad
+        (``Φ > 0``; with one sample ``Y = 1ȳᵀ`` and it is a global minimum): only then can they agree."""
+        return all(s.decided for s in self.spectra) and self.at("bad").loss > 0
 
     @property
     def agrees(self) -> bool:
@@ -245,7 +246,8 @@ def spectra_explanation(result: Spectra) -> str:
                 f"({s.method}); largest {s.top[0]:.3g}")
 
     verdict = ("As predicted" if result.agrees else "NOT as predicted (see the JSON)" if result.decided else
-               "Not decided: the counts are SLQ estimates or inside the tolerance band (exact_max >= P counts them)")
+               "Not decided: the bad point fits the data (Φ = 0), so it is no bad point" if result.at("bad").loss <= 0
+               else "Not decided: the counts are SLQ estimates or inside the tolerance band (exact_max >= P counts them)")
     return (f"{ITEM}. Wide net, P = {result.P} parameters, Nm = {result.Nm} residuals. At the minimum "
             f"(Φ = {m.loss:.1e}): {counts(m)}; at least P − Nm = {result.P - result.Nm} zeros are forced by "
             f"∇²Φ = JᵀJ. At the bad point U_2 = U_3 = 0 (Φ = {b.loss:.3g}, outside S_1): {counts(b)}, most negative "
