@@ -232,7 +232,8 @@ def test_critical_point_zero_loss_is_relative():
 def _spectrum(point, *, negative=0, zero=90, positive=10, margin=100.0):
     density = types.SimpleNamespace(nodes=np.zeros((1, 2)), weights=np.full((1, 2), 0.5), lambda_min=-1.0,
                                     lambda_max=1.0)
-    return PointSpectrum(point, 0.0, 0.0, negative, zero, positive, 1e-10, margin, "exact", (1.0,), (-1.0,),
+    loss = 0.0 if point == "minimum" else 1.0  # the bad point is bad: Φ > 0 (a premise since session 30)
+    return PointSpectrum(point, loss, 0.0, negative, zero, positive, 1e-10, margin, "exact", (1.0,), (-1.0,),
                          (0.0, 0.0), (True, True), density)
 
 
@@ -296,7 +297,7 @@ def test_slices_agrees_needs_every_minimum_and_the_bottom_direction(narrow_lows,
     direction; ``agrees`` hard-coded True in the payload."""
     pts = (_point_slices("wide minimum"), _point_slices("bad point", lows=bad_lows),
            _point_slices("narrow minimum", lows=narrow_lows))
-    r = Slices(10, 40, 0, 1.0, 3, 3, pts)
+    r = Slices(10, 40, 0, 1.0, 3, 3, pts, search={"converged": True, "zero_loss": True})
     assert r.agrees is agrees and r.to_dict()["agrees"] is agrees
 
 

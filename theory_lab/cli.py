@@ -88,7 +88,7 @@ def verify(
     seed = options.seed(seed)  # before any check runs and before anything is written
     if out.exists() and not out.is_dir():  # refuse before the checks run, not after
         raise typer.BadParameter(f"{out} is a file; give a folder for report.md and results.json", param_hint="--out")
-    out = options.out_dir(out)
+    out = options.out_dir(out, files=("results.json", "report.md", "report.html"))
     checks = _select(checking.discover(), check, kind)
     if list_only:
         table = Table("id", "item", "kind", "title")

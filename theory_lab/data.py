@@ -134,6 +134,8 @@ def digits(n: int | None = None, *, noise: float = 0.0, seed: int = 0, shuffle: 
     """
     pixels, targets = _digits_table()
     n, seed = _check_n(n, pixels.shape[0], "digits"), _check_seed(seed, "digits")
+    if not isinstance(shuffle, (bool, np.bool_)):  # shuffle="no" was truthy: a shuffled set, silently
+        raise ValueError(f"`shuffle`={shuffle!r} for digits: expected True or False.")
     rng = np.random.default_rng(seed)
     order = rng.permutation(pixels.shape[0]) if shuffle else np.arange(pixels.shape[0])
     idx = order[:n]
@@ -168,7 +170,7 @@ def mnist1d(n: int = 4000, *, noise: float = 0.0, seed: int = 42) -> Dataset:
 def gaussian(n: int, shape: tuple[int, ...], *, m: int = 10, seed: int = 0) -> Dataset:
     """Standard normal inputs ``(n, *shape)`` with uniformly random class labels in ``[0, m)``."""
     n, seed = _check_n(n, 10**9, "gaussian"), _check_seed(seed, "gaussian")
-    if not isinstance(m, (int, np.integer)) or m < 1:
+    if not is_integer(m) or m < 1:
         raise ValueError(f"`m`={m!r} for gaussian: expected a positive integer number of classes.")
     dims = tuple(shape) if isinstance(shape, (tuple, list)) else ()
     if not dims or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in dims):

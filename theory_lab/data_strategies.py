@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -43,11 +44,11 @@ def menu(value, name: str) -> tuple:
     """A strategy argument as a non-empty tuple of choices (a single value becomes a 1-tuple).
 
     Example:
-        >>> menu("normal", "laws"), menu((1, 2), "sizes")
-        (('normal',), (1, 2))
+        >>> menu("normal", "laws"), menu((1, 2), "sizes"), menu(0.5, "bias_scales")
+        (('normal',), (1, 2), (0.5,))
     """
-    if isinstance(value, (int, str, np.integer)):
-        value = (value,)
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable) or getattr(value, "ndim", 1) == 0:
+        value = (value,)  # one choice: "normal", 16, 0.5, np.float32(1)
     value = tuple(value)
     if not value:
         raise ValueError(f"`{name}` is empty; give at least one choice.")
@@ -177,7 +178,7 @@ def digit_crops(input_shape, n_samples: int, rng, *, separation: float = 0.1) ->
     """Image-like inputs ``(n_samples, *input_shape)``: crops of scikit-learn's digits, blank regions kept.
 
     Each sample is a different digit; each channel a crop at its own offset (2-D shapes: a
-    ``h × w`` window; 1-D and flat shapes: consecutive pixels of the row-major image), plus
+    ``h × w`` window; every other shape: consecutive pixels of the row-major image), plus
     :data:`DIGIT_NOISE` Gaussian noise, so blank patches repeat across samples up to that
     noise. A crop closer than ``separation`` (Euclidean, pixels in ``[0, 1]``) to an earlier
     sample, or to blank, is redrawn, so whole samples stay apart.
@@ -193,7 +194,8 @@ def digit_crops(input_shape, n_samples: int, rng, *, separation: float = 0.1) ->
         f = max(1, -(-max(spatial) // 8))
         images = np.kron(images, np.ones((f, f))) if f > 1 else images
     flat = images.reshape(images.shape[0], -1)
-    span = int(np.prod(input_shape)) if not spatial else (spatial[0] if len(spatial) == 1 else 0)
+    # consecutive pixels for every shape but 2-D windows (3-D spatial shapes gave a span of 0: a bare reshape error)
+    span = int(np.prod(input_shape)) if not spatial else (0 if len(spatial) == 2 else int(np.prod(spatial)))
     if span > flat.shape[1]:
         flat = np.tile(flat, (1, -(-span // flat.shape[1])))
     order = rng.permutation(images.shape[0])

@@ -93,8 +93,10 @@ def exact_fit(F, y, *, band: float = DEFAULT_BAND) -> ExactFit:
         lam = Q @ _sla.solve_triangular(R, y, trans="T", lower=False)
     else:
         lam = np.linalg.lstsq(F, y, rcond=None)[0]
-    res = float(np.linalg.norm(F @ lam - y))
-    ny = float(np.linalg.norm(y))
+    # BLAS nrm2 scales as it sums: numpy's norm squares, so ‖y‖ ~ 1e-200 gave residual 0 ("exact") and
+    # ‖y‖ ~ 1e200 gave inf / nan
+    res = float(_sla.norm(np.ravel(F @ lam - y)))
+    ny = float(_sla.norm(np.ravel(y)))
     return ExactFit(lam, res, res / ny if ny > 0 else res, report)
 
 

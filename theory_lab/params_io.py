@@ -59,7 +59,12 @@ def _as_float64(a: np.ndarray, key: str, name: str, notes: list) -> np.ndarray:
         raise ValueError(f"`{name}`: `{key}` has dtype {a.dtype}; expected float64 numbers.")
     if a.dtype != np.float64:
         notes.append(f"`{key}` has dtype {a.dtype}; cast to float64.")
-    return a.astype(np.float64)
+    with np.errstate(over="ignore"):
+        out = a.astype(np.float64)
+    if kind == "f" and not np.all(np.isfinite(out)) and np.all(np.isfinite(a)):  # finite long doubles beyond 1.8e308
+        raise ValueError(f"`{name}`: `{key}` ({a.dtype}) holds finite values beyond float64's range (largest "
+                         f"|entry| {np.format_float_scientific(np.max(np.abs(a)), precision=3)}); parameters are float64. Rescale or save float64 values.")
+    return out
 
 
 def check_finite(theta, layout, name: str = "params") -> None:
@@ -105,10 +110,15 @@ def load_theta(path, layout, *, name: str = "params") -> LoadedParams:
     notes: list[str] = []
     try:
         with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:  # our handle: closed on any error
-            arrays = {key: np.asarray(z[key]) for key in z.files}
+            raw = {key: z[key] for key in z.files}
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as err:
         raise ValueError(f"`{name}`={str(path)!r} is not an .npz archive numpy can read (damaged, truncated or "
                          f"holding pickled objects: {str(err).splitlines()[0]}); {HOW_TO_SAVE}.") from None
+    damaged = sorted(key for key, value in raw.items() if isinstance(value, bytes))  # numpy's fallback for a non-.npy member
+    if damaged:
+        raise ValueError(f"`{name}`={str(path)!r}: member(s) {damaged} of the archive are not .npy arrays (damaged, or "
+                         f"not written by numpy.savez); {HOW_TO_SAVE}.")
+    arrays = {key: np.asarray(value) for key, value in raw.items()}
     expected = _expected(layout)
     if "theta" in arrays:
         extra = sorted(set(arrays) - {"theta"})

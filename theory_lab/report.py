@@ -39,13 +39,14 @@ VERDICT_COLOR = {"holds": "#c8ecc9", "fails": "#f6b3b3", "not applicable": "#fbe
 
 
 def write_atomic(path, text: str | bytes) -> None:
-    """Write a whole file or nothing: a temporary file in the same folder, then ``os.replace``."""
+    """Write a whole file or nothing: a temporary file in the same folder, then ``os.replace``; text as UTF-8."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as fh:
-            fh.write(text)
+        # text as UTF-8 whatever the locale: under LANG=C the JSON's Φ, σ, ≥ raised UnicodeEncodeError after the work
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text if isinstance(text, bytes) else text.encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
         umask = os.umask(0)  # mkstemp makes the file 0600; give it the permissions a plain open() would

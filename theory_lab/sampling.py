@@ -54,6 +54,13 @@ def as_generator(key) -> np.random.Generator:
     except AttributeError:
         raise TypeError(f"`key` has type {type(key).__name__}; expected a jax.random key, an int seed "
                         "or a numpy Generator.") from None
+    # a raw key holds non-negative integers (uint32); casting 1.5 or -1 would seed silently with 1 or 2**32 - 1
+    if data.dtype.kind == "i" and np.any(data < 0):
+        raise ValueError(f"`key` holds negative entries ({data.ravel()[:4].tolist()}); a raw key is non-negative "
+                         "uint32 words: pass jax.random.key(seed) or a non-negative int seed.")
+    if data.dtype.kind not in "iu" or data.size == 0:
+        raise TypeError(f"`key` is an array of dtype {data.dtype} and shape {data.shape}; expected a jax.random "
+                        "key (jax.random.key(seed)), a raw uint32 key, a non-negative int seed or a numpy Generator.")
     return np.random.default_rng(data.astype(np.uint32).ravel().tolist())
 
 
@@ -139,10 +146,16 @@ def sample_params(arch: Architecture, key, *, law: str = "lecun_normal", bias_la
     for info in arch.info:
         if not info.has_weights:
             continue
-        layer = {"W": to_device(_weights(rng, law, (info.l, info.T), float(scale)))}
-        size = _bias_size(info)
-        if size is not None:
-            layer["b"] = to_device(_bias(rng, bias_law, size, float(bias_scale), float(bias_mean)))
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below, by name
+            W = _weights(rng, law, (info.l, info.T), float(scale))
+            size = _bias_size(info)
+            b = None if size is None else _bias(rng, bias_law, size, float(bias_scale), float(bias_mean))
+        for leaf, a, blame in (("W", W, f"`scale`={scale!r}"),
+                               ("b", b, f"`bias_scale`={bias_scale!r} / `bias_mean`={bias_mean!r}")):
+            if a is not None and not np.all(np.isfinite(a)):  # 1e308 · z overflowed to ±inf, silently
+                raise ValueError(f"{blame} overflows float64: layer_{info.k}/{leaf} has non-finite draws. Give a "
+                                 "scale below ~1e300.")
+        layer = {"W": to_device(W)} if b is None else {"W": to_device(W), "b": to_device(b)}
         params[f"layer_{info.k}"] = layer
     return params
 

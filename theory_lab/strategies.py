@@ -67,6 +67,7 @@ from theory_lab.data_strategies import (
     patchwork_split,
 )
 from theory_lab.expressivity import BIAS_LAWS, sample_params
+from theory_lab.validate import is_integer, is_real
 
 __all__ = ["Network", "networks", "datasets", "parameters", "setups", "patchwork_split",
            "digit_crops", "resolvable", "INPUT_SHAPES", "SAMPLE_SIZES", "WIDTH_STEPS", "DATA_LAWS", "DIGIT_NOISE", "ANALYTIC_3_2", "VIOLATIONS"]
@@ -162,14 +163,15 @@ def networks(*, n_samples=SAMPLE_SIZES, kinds=("conv1d", "conv2d", "dense"), max
         outputs: width ``m`` of the output layer.
 
     Returns:
-        a :class:`Network`; ``arch`` is always valid, layer ``k`` is conv or dense (conv three
-        times in four where the shape allows), layers ``1 … k`` contain pooling exactly when
+        a :class:`Network`; ``arch`` is always valid, layer ``k`` is conv wherever the shape
+        allows it (dense otherwise, or when a narrow target is below the conv's patch count), layers ``1 … k`` contain pooling exactly when
         ``pooling``, layer 1 is never pooling, and every conv layer meets Assumption 2.4
         (:meth:`~theory_lab.arch.Architecture.assumption_2_4`, the predicate the checks use).
     """
-    Ns = tuple(int(n) for n in menu(n_samples, "n_samples"))
-    if any(n < 2 for n in Ns):
-        raise ValueError(f"`n_samples`={n_samples!r}: every N must be >= 2.")
+    Ns = menu(n_samples, "n_samples")
+    if not all(is_integer(n) and n >= 2 for n in Ns):  # int(2.5) drew N = 2 silently
+        raise ValueError(f"`n_samples`={n_samples!r}: every N must be >= 2 and an integer.")
+    Ns = tuple(int(n) for n in Ns)
     kinds = menu(kinds, "kinds")
     bad = [k for k in kinds if k not in INPUT_SHAPES]
     if bad:
@@ -179,10 +181,10 @@ def networks(*, n_samples=SAMPLE_SIZES, kinds=("conv1d", "conv2d", "dense"), max
     if any(b not in ("neuron", "filter", "none") for b in biases):
         raise ValueError(f"`biases`={biases}: each must be 'neuron', 'filter' or 'none'.")
     for name, value, lo in (("max_depth", max_depth, 1), ("after", after, 0), ("outputs", outputs, 1)):
-        if not isinstance(value, int) or value < lo:
+        if not is_integer(value) or value < lo:
             raise ValueError(f"`{name}`={value!r} must be an int >= {lo}.")
-    if not (narrow or min_ratio > 0):
-        raise ValueError(f"`min_ratio`={min_ratio!r} must be positive.")
+    if not (narrow or (is_real(min_ratio) and 0 < min_ratio < math.inf)):  # inf overflowed inside the draw
+        raise ValueError(f"`min_ratio`={min_ratio!r} must be positive and finite, e.g. 1.5.")
     shapes = {}
     for kind in kinds:
         if input_shapes is None:
@@ -202,8 +204,8 @@ def networks(*, n_samples=SAMPLE_SIZES, kinds=("conv1d", "conv2d", "dense"), max
                              f"a conv kind and `max_depth` >= 3; got kinds={kinds or ('dense',)}, "
                              f"max_depth={max_depth}.")
     # the same predicate the checks use (Architecture.assumption_2_4); met by construction, kept as a guard
-    return _networks(Ns, kinds, shapes, max_depth, acts, pooling, float(min_ratio), narrow, biases, after,
-                     outputs).filter(lambda net: net.arch.assumption_2_4().holds and resolvable(net))
+    return _networks(Ns, kinds, shapes, int(max_depth), acts, pooling, float(min_ratio), narrow, biases, int(after),
+                     int(outputs)).filter(lambda net: net.arch.assumption_2_4().holds and resolvable(net))
 
 
 def resolvable(net: Network, degree: int = 3) -> bool:
@@ -293,7 +295,9 @@ def _networks(draw, Ns, kinds, shapes, max_depth, acts, pooling, min_ratio, narr
     layers.append(wide)
     width = int(np.prod(_shape_of(input_shape, layers)))
     for _ in range(draw(st.integers(0, after))):
-        width = draw(st.integers(max(outputs, 2), max(outputs, min(width, 8))))
+        # pyramidal down to the output: at most the width before (a narrow n_k may be 1), at least m
+        hi = max(outputs, min(width, 8))
+        width = draw(st.integers(min(max(outputs, 2), hi), hi))
         layers.append(Dense(width, activation=draw(st.sampled_from(acts))))
     layers.append(Output(outputs))
     return Network(Architecture(input_shape, tuple(layers)), k, N)
@@ -314,7 +318,7 @@ def parameters(arch: Architecture, *, laws=("lecun_normal", "uniform", "normal")
         raise ValueError(f"`laws`={laws}: each must be one of {_model.LAWS}.")
     if any(b not in BIAS_LAWS for b in bias_laws):
         raise ValueError(f"`bias_laws`={bias_laws}: each must be one of {BIAS_LAWS}.")
-    means = (float(bias_mean),) if isinstance(bias_mean, (int, float)) else tuple(float(m) for m in bias_mean)
+    means = tuple(float(m) for m in menu(bias_mean, "bias_mean"))
     scales = tuple(float(v) for v in menu(bias_scales, "bias_scales"))
     if not means or any(not np.isfinite(v) for v in means + scales) or any(v < 0 for v in scales):
         raise ValueError(f"`bias_scales`={bias_scales!r} / `bias_mean`={bias_mean!r} must be finite numbers "

@@ -80,11 +80,19 @@ def _writable_parent(path: Path, option: str) -> None:
                    "Choose another place.", option) from None
 
 
-def out_dir(path, option: str = "--out") -> Path:
-    """A folder that exists and is writable, or can be created; never an existing file."""
+def out_dir(path, option: str = "--out", files=()) -> Path:
+    """A folder that exists and is writable, or can be created; never an existing file.
+
+    ``files``: the names the command will write there; one that is an existing folder is refused now (its
+    ``os.replace`` failed after the work, with the files before it already replaced).
+    """
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise _bad(f"{str(path)!r} is a file; give a folder for the outputs.", option)
+    taken = [name for name in files if (path / name).is_dir()]
+    if taken:
+        raise _bad(f"{str(path)!r} holds folder(s) named {', '.join(taken)}, where the output files go; move them "
+                   "or give another folder.", option)
     _writable_parent(path, option)
     return path
 

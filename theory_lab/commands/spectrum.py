@@ -184,7 +184,7 @@ def spectrum(
     options.at_least(trace_matvecs, HUTCH_PP_MIN, "--trace-matvecs",
                      "Hutch++ spends a third on each of its 3 parts, 2 at least")
     options.at_least(exact_max, 0, "--exact-max")
-    out = options.out_dir(out)
+    out = options.out_dir(out, files=("spectrum.json", "spectrum.png"))
     if model_spec is not None:
         obj, theta, data, block, labels = _model_point(model_spec, loss, reduction, batch_size, block)
     else:

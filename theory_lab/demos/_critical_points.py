@@ -56,6 +56,16 @@ def wide_and_narrow(N: int, activation: str = "sigmoid", filters: int | None = N
             "narrow": Architecture((8, 8, 1), (Conv(1, (3, 3), stride=3, activation=activation), Output(10)))}
 
 
+def narrow_width(N: int, narrow, name: str) -> int:
+    """``n_1`` of the narrow net, which must be below ``N``: at ``N ≤ n_1`` it is wide, Theorem 4.5 covers it
+    (its critical points in ``S_1`` are global minima) and the converse tests nothing."""
+    n1 = narrow.widths[1]
+    if N <= n1:
+        raise ValueError(f"`{name}`={N}: the narrow net has n_1 = {n1} >= N, so it is not narrow (Theorem 4.5 covers "
+                         f"it) and its converse tests nothing; use {name} > {n1}, e.g. 40.")
+    return n1
+
+
 @dataclass(frozen=True)
 class CriticalPoint:
     """One search: ``network``, ``mode``, ``start`` and where it ended.
@@ -159,9 +169,10 @@ def critical_points(N: int = 40, *, starts: int = 10, saddle_starts: int = 3, se
     max_iter = positive_int(max_iter, "max_iter", "e.g. 200")
     seed = seed_int(seed)
     activation = activation_name(activation)
+    archs = wide_and_narrow(N, activation, filters)
+    narrow_width(N, archs["narrow"], "N")
     ds = data.digits(N, noise=NOISE, seed=seed)
     scale = 0.5 * float(np.sum(ds.Y ** 2))
-    archs = wide_and_narrow(N, activation, filters)
     plan = [(n, m, i) for n in NETWORKS for m, count in (("minimum", starts), ("any", saddle_starts))
             for i in range(count)]
     points = []
@@ -195,7 +206,8 @@ def critical_points_explanation(result: CriticalPoints) -> str:
               f"(up to {max(p.negative or 0 for p in outside)} negative eigenvalues), where the theorem is silent")
     bad = result.narrow_bad_minima
     saddles = [p for p in narrow if p.kind == "saddle"]
-    n = (f"narrow net (n_1 = {result.widths['narrow'][1]} < N): strict local minima with Φ > 0: {len(bad)}"
+    rel = "<" if result.widths["narrow"][1] < result.N else "≥"
+    n = (f"narrow net (n_1 = {result.widths['narrow'][1]} {rel} N): strict local minima with Φ > 0: {len(bad)}"
          + (f" (Φ from {min(p.loss for p in bad):.3g} to {max(p.loss for p in bad):.3g})" if bad else "")
          + f"; saddles: {len(saddles)}")
     return (f"{ITEM}: with a layer at least as wide as the number of samples, every critical point in S_k is a "

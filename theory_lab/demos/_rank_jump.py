@@ -146,9 +146,25 @@ class RankJump:
         return [p for p in self.points if p.series == series]
 
     @property
+    def theorem_3_5(self) -> bool:
+        """Whether ``σ_1`` meets Theorem 3.5's hypotheses on the activation: real analytic and Assumption 3.2."""
+        from theory_lab import activations
+
+        act = activations.get(self.activation)
+        return bool(act.analytic and act.assumption_3_2)
+
+    def point_agrees(self, p: RankPoint) -> bool:
+        """``rank = expected``, conclusively, where Theorem 3.5 speaks (:attr:`theorem_3_5`); otherwise only the
+        linear-algebra bound ``rank ≤ min(n_1, distinct samples)`` is a prediction."""
+        if not self.theorem_3_5:
+            return p.rank <= p.expected
+        return p.rank == p.expected and p.conclusive
+
+    @property
     def agrees(self) -> bool:
-        """Every rank equals its prediction ``min(n_1, distinct samples)`` and every decision is conclusive."""
-        return all(p.rank == p.expected and p.conclusive for p in self.points)
+        """Every point agrees with its prediction (:meth:`point_agrees`): for an analytic σ meeting Assumption 3.2,
+        every rank equals ``min(n_1, distinct samples)`` and every decision is conclusive."""
+        return all(self.point_agrees(p) for p in self.points)
 
     def to_dict(self) -> dict:
         return {"demo": "rank-jump", "datasets": dict(self.datasets), "N": self.N, "filters": list(self.filters),
@@ -156,7 +172,10 @@ class RankJump:
                 "duplicates": self.duplicates, "noise": NOISE,
                 "activation": self.activation,
                 "architecture": f"8x8x1 -> Conv(T, 3x3, VALID, {self.activation}, bias per neuron) -> Output(10)",
-                "prediction": "rank F_1 = min(n_1, number of distinct samples)",
+                "theorem_3_5_applies": self.theorem_3_5,
+                "prediction": ("rank F_1 = min(n_1, number of distinct samples)" if self.theorem_3_5 else
+                               f"rank F_1 <= min(n_1, number of distinct samples) only: σ = {self.activation} is "
+                               "not real analytic with Assumption 3.2, so Theorem 3.5 does not apply"),
                 "assumption_3_1": self.assumption_3_1, "distinct_samples": self.distinct,
                 "agrees": self.agrees, "points": [p.to_dict() for p in self.points]}
 
@@ -187,7 +206,8 @@ def rank_jump(N: int = 200, *, filters=None, draws: int = 3, seed: int = 0, dupl
         duplicates: ``D`` for the duplicates series (default ``N // 10``; ``0`` leaves it out).
         band: conclusiveness band for :func:`~theory_lab.linalg.rank_report` (its default if None).
         activation: ``σ_1`` (default sigmoid: analytic, so Theorem 3.5 applies; ReLU is covered by
-            Theorem 3.4's existence only).
+            Theorem 3.4's existence only). For a σ that is not real analytic with Assumption 3.2
+            (ReLU, identity, tanh, …) :attr:`RankJump.agrees` checks only ``rank ≤ min(n_1, distinct)``.
         progress: ``progress(done, total, message)`` after each width.
 
     Returns:
@@ -243,6 +263,12 @@ def rank_jump_explanation(result: RankJump) -> str:
     dup = (f" With {result.duplicates} repeated digits the rank stops at {result.distinct['duplicates']} distinct "
            "samples however wide the layer: Assumption 3.1 is violated in the way that matters."
            if "duplicates" in result.series else "")
+    if not result.theorem_3_5:
+        verdict = ("Every rank is at most min(n_1, distinct samples), the only prediction here." if result.agrees
+                   else "Some rank exceeds min(n_1, distinct samples), which no network can do: see the JSON.")
+        return (f"{ITEM}: σ = {result.activation} is not a real analytic activation satisfying Assumption 3.2, so "
+                f"Theorem 3.5 makes no prediction for it; only rank F_1 ≤ min(n_1, N) holds. Here rank F_1 = N "
+                f"{where}.{dup} {verdict}")
     verdict = "Every rank equals min(n_1, distinct samples), conclusively." if result.agrees else \
         "Some rank differs from min(n_1, distinct samples) or is inconclusive: see the JSON."
     return (f"{ITEM}: random weights of an analytic conv layer (here σ = {result.activation}) give rank F_1 = min(n_1, N), so the "

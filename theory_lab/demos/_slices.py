@@ -27,6 +27,7 @@ Example (the vmapped grid; ``slices(20)`` runs the demo in about 30 s):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 
@@ -122,19 +123,34 @@ class Slices:
     grid2d: int
     points: tuple
     datasets: tuple = ()  # provenance of the wide and the narrow net's data (``Dataset.provenance``)
+    search: dict = field(default_factory=dict)  # the wide minimum's finder report (``Landmarks.search``)
 
     def at(self, point: str) -> PointSlices:
         return next(p for p in self.points if p.point == point)
 
     @property
+    def wide_minimum_found(self) -> bool:
+        """The wide net's point is what the prediction speaks about: the search converged, at ``Φ = 0``."""
+        return bool(self.search.get("converged") and self.search.get("zero_loss"))
+
+    @property
+    def decided(self) -> bool:
+        """The prediction's premises hold: the wide minimum was found (converged, ``Φ = 0``) and the bad point is
+        bad (``Φ > tol``; with one sample ``Y = 1ȳᵀ`` and it is a global minimum, with nothing to descend to)."""
+        bad = self.at("bad point")
+        return self.wide_minimum_found and bad.loss > bad.tol
+
+    @property
     def agrees(self) -> bool:
-        """Minima rise along every slice; the bad point descends along its bottom eigenvector."""
+        """Premises met (:attr:`decided`); minima rise along every slice; the bad point descends along its
+        bottom eigenvector."""
         mins = [p for p in self.points if p.point != "bad point"]
-        return all(p.rises_everywhere for p in mins) and self.at("bad point").descends("bottom")
+        return self.decided and all(p.rises_everywhere for p in mins) and self.at("bad point").descends("bottom")
 
     def to_dict(self) -> dict:
         return {"demo": "slices", "item": ITEM, "datasets": list(self.datasets), "N": self.N, "narrow_N": self.narrow_N, "seed": self.seed, "radius": self.radius,
-                "grid": self.grid, "grid2d": self.grid2d, "agrees": self.agrees,
+                "grid": self.grid, "grid2d": self.grid2d, "wide_minimum_search": self.search, "decided": self.decided,
+                "agrees": self.agrees,
                 "prediction": "minima rise along every slice; the bad point descends along its bottom eigenvector",
                 "points": [p.to_dict() for p in self.points]}
 
@@ -176,6 +192,7 @@ def slices(N: int = 20, *, narrow_N: int = 40, seed: int = 0, activation: str = 
 
     from theory_lab import derivatives as D
     from theory_lab import spectrum
+    from theory_lab.demos._critical_points import narrow_width, wide_and_narrow
     from theory_lab.demos._spectra import landmarks
 
     seed = seed_int(seed)
@@ -188,6 +205,7 @@ def slices(N: int = 20, *, narrow_N: int = 40, seed: int = 0, activation: str = 
     if not (isinstance(radius, (int, float)) and np.isfinite(radius) and radius > 0):
         raise ValueError(f"`radius`={radius!r} must be a positive finite number, e.g. 1.0.")
     narrow_N = digit_count(narrow_N, "narrow_N", "e.g. 40")  # checked before the wide net's search
+    narrow_width(narrow_N, wide_and_narrow(narrow_N, activation)["narrow"], "narrow_N")
     total = 2 + len(POINTS)
     lm = landmarks(N, seed=seed, activation=activation, width=width)
     tick(progress, 1, total, "slices: wide net's zero-loss minimum found")
@@ -221,11 +239,24 @@ def slices(N: int = 20, *, narrow_N: int = 40, seed: int = 0, activation: str = 
         values2 = np.asarray(loss_on_grid(obj, theta, V, coords, X, Y)).reshape(grid2d, grid2d)
         # Φ is a sum of N·m squares each computed to a few ulps of ½‖Y‖²-sized terms
         tol = 1e3 * np.finfo(np.float64).eps * max(float(value), 0.5 * float(np.sum(np.asarray(Y) ** 2)))
-        kind = nres.kind if net == "narrow" else ("minimum (Φ = 0)" if i == 0 else "saddle (bad point)")
-        out.append(PointSlices(name, net, float(value), float(np.linalg.norm(np.asarray(g))), kind, tuple(rows),
-                               values2, float(tol)))
+        point = PointSlices(name, net, float(value), float(np.linalg.norm(np.asarray(g))), nres.kind, tuple(rows),
+                            values2, float(tol))
+        out.append(dataclasses.replace(point, kind=_kind(point, lm.search)) if net == "wide" else point)
         tick(progress, 3 + i, total, f"slices: {name}")
-    return Slices(lm.N, narrow_N, seed, float(radius), grid, grid2d, tuple(out), (lm.dataset, nds.provenance))
+    return Slices(lm.N, narrow_N, seed, float(radius), grid, grid2d, tuple(out), (lm.dataset, nds.provenance),
+                  dict(lm.search))
+
+
+def _kind(point: PointSlices, search: dict) -> str:
+    """The wide net's points named from the evidence, not assumed: the search's report, the bottom slice."""
+    if point.point == "bad point":
+        if point.loss <= point.tol:
+            return "U_2 = U_3 = 0 fits the data (Φ = 0): not a bad point"
+        return "saddle (bad point)" if point.descends("bottom") else "bad critical point, no descent seen"
+    if search.get("converged") and search.get("zero_loss"):
+        return "minimum (Φ = 0)"
+    return (f"search point, not a verified zero-loss minimum (converged: {bool(search.get('converged'))}, "
+            f"Φ/(½‖Y‖²) = {search.get('relative_loss', float('nan')):.1e})")
 
 
 def slices_explanation(result: Slices) -> str:
@@ -236,10 +267,11 @@ def slices_explanation(result: Slices) -> str:
         shape = "rises along every slice" if p.rises_everywhere else \
             "descends along " + ", ".join(s.direction for s in p.slices if p.descends(s.direction))
         parts.append(f"{p.point} (Φ = {p.loss:.3g}): {shape}; curvatures vᵀ∇²Φv: {c}")
-    verdict = "As predicted" if result.agrees else "NOT as predicted (see the JSON)"
+    verdict = ("As predicted: the wide net's minimum is global (Φ = 0), the bad point is a saddle one can roll off, "
+               "the narrow net's minimum is a true local minimum above zero." if result.agrees else
+               "NOT as predicted (see the JSON): " + "; ".join(f"{p.point}: {p.kind}" for p in result.points) + ".")
     return (f"{ITEM}. Slices of radius {result.radius:g} along the top and bottom Hessian eigenvectors and a random "
-            f"direction: " + "; ".join(parts) + f". {verdict}: the wide net's minimum is global (Φ = 0), the bad "
-            "point is a saddle one can roll off, the narrow net's minimum is a true local minimum above zero.")
+            f"direction: " + "; ".join(parts) + f". {verdict}")
 
 
 _COLORS = {"top": "tab:blue", "bottom": "tab:red", "random": "tab:gray"}

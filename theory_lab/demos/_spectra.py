@@ -29,6 +29,7 @@ Example (the network and its size; ``spectra(20)`` runs the demo in about 15 s):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -117,9 +118,17 @@ class PointSpectrum:
     density: object = field(repr=False)
     eigenvalues: np.ndarray | None = field(default=None, repr=False)
 
+    @property
+    def decided(self) -> bool:
+        """The counts are decisions: every eigenvalue computed (``"exact"``) and none inside the band around
+        ``tol`` (margin ≥ :data:`~theory_lab.linalg.DEFAULT_BAND`). SLQ counts are estimates and decide nothing."""
+        from theory_lab.linalg import DEFAULT_BAND
+
+        return self.method == "exact" and self.margin is not None and float(self.margin) >= DEFAULT_BAND
+
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in ("point", "loss", "grad_norm", "negative", "zero", "positive", "tol",
-                                             "margin", "method")}
+                                             "margin", "method", "decided")}
         out.update(top=list(self.top), bottom=list(self.bottom), lanczos_residuals=list(self.residuals),
                    lanczos_converged=list(self.converged),
                    slq={"nodes": self.density.nodes.tolist(), "weights": self.density.weights.tolist(),
@@ -127,6 +136,8 @@ class PointSpectrum:
                    eigenvalues=None if self.eigenvalues is None else self.eigenvalues.tolist())
         if out["margin"] == float("inf"):
             out["margin"] = "inf"
+        elif out["margin"] is not None and math.isnan(out["margin"]):  # SLQ: no margin; NaN is not JSON
+            out["margin"] = None
         return out
 
 
@@ -148,18 +159,25 @@ class Spectra:
         return next(s for s in self.spectra if s.point == point)
 
     @property
+    def decided(self) -> bool:
+        """Both points' counts are exact and conclusive (:attr:`PointSpectrum.decided`), and the bad point is bad
+        (``Φ > 0``; with one sample ``Y = 1ȳᵀ`` and it is a global minimum): only then can they agree."""
+        return all(s.decided for s in self.spectra) and self.at("bad").loss > 0
+
+    @property
     def agrees(self) -> bool:
         """Minimum (found, at ``Φ = 0``, where ``∇²Φ = JᵀJ``): no negative eigenvalue, at least ``P − Nm``
-        zeros; bad point: some negative."""
+        zeros; bad point: some negative — all counted exactly and conclusively (:attr:`decided`). An SLQ estimate
+        of 539.01 zeros against ``P − Nm = 539`` (exact: 539) is no evidence either way."""
         m, b = self.at("minimum"), self.at("bad")
-        return bool(self.search["converged"] and self.search["zero_loss"] and m.negative == 0
+        return bool(self.decided and self.search["converged"] and self.search["zero_loss"] and m.negative == 0
                     and m.zero >= self.P - self.Nm and b.negative > 0)
 
     def to_dict(self) -> dict:
         return {"demo": "spectra", "item": ITEM, "datasets": list(self.datasets), "N": self.N, "P": self.P, "Nm": self.Nm, "widths": list(self.widths),
                 "seed": self.seed, "activation": self.activation, "noise": NOISE, "minimum_search": self.search,
                 "prediction": "minimum: no negative eigenvalue and >= P - Nm zeros; bad point: negative eigenvalues",
-                "agrees": self.agrees, "points": [s.to_dict() for s in self.spectra]}
+                "decided": self.decided, "agrees": self.agrees, "points": [s.to_dict() for s in self.spectra]}
 
 
 def spectra(N: int = 20, *, seed: int = 0, activation: str = "sigmoid", width: int | None = None,
@@ -227,7 +245,9 @@ def spectra_explanation(result: Spectra) -> str:
         return (f"{s.negative:.0f} negative, {s.zero:.0f} zero (|λ| ≤ {s.tol:.1e}), {s.positive:.0f} positive "
                 f"({s.method}); largest {s.top[0]:.3g}")
 
-    verdict = "As predicted" if result.agrees else "NOT as predicted (see the JSON)"
+    verdict = ("As predicted" if result.agrees else "NOT as predicted (see the JSON)" if result.decided else
+               "Not decided: the bad point fits the data (Φ = 0), so it is no bad point" if result.at("bad").loss <= 0
+               else "Not decided: the counts are SLQ estimates or inside the tolerance band (exact_max >= P counts them)")
     return (f"{ITEM}. Wide net, P = {result.P} parameters, Nm = {result.Nm} residuals. At the minimum "
             f"(Φ = {m.loss:.1e}): {counts(m)}; at least P − Nm = {result.P - result.Nm} zeros are forced by "
             f"∇²Φ = JᵀJ. At the bad point U_2 = U_3 = 0 (Φ = {b.loss:.3g}, outside S_1): {counts(b)}, most negative "
