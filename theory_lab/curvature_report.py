@@ -12,7 +12,8 @@
 * :func:`hessian_report` — dense, for small ``P``: ``H``, ``J``, the Gauss–Newton term,
   eigenvalues, gradient, residuals and the inertia.
 * :func:`hessian_inertia` — the :class:`~theory_lab.linalg.Inertia` of the dense Hessian
-  (the one inertia type and margin rule, :func:`theory_lab.linalg.inertia_report`).
+  (the one inertia type and margin rule, :func:`theory_lab.linalg.inertia_report`);
+  :func:`critical_inertia` — the same at a solver's point standing for a critical point.
 
 Outliers are converged Lanczos eigenvalues outside the bulk: the interval around the
 smoothed density's highest peak on which the density stays above ``BULK_LEVEL`` (1e-4)
@@ -52,7 +53,7 @@ from theory_lab.trace import HUTCH_PP_MIN
 from theory_lab.validate import is_integer, is_real
 
 __all__ = ["BULK_LEVEL", "OPERATORS", "PROGRESS_EVERY", "STAGES", "bulk_interval", "planned_products", "spectrum_report",
-           "hessian_report", "hessian_inertia"]
+           "hessian_report", "hessian_inertia", "critical_inertia"]
 
 BULK_LEVEL = 1e-4
 OPERATORS = {"hessian": "hessian", "gauss-newton": "gauss_newton", "residual": "residual"}
@@ -282,29 +283,73 @@ def hessian_inertia(arch: Architecture, params, X, Y, *, rtol: float = 1e-9, ban
     """Inertia of the dense Hessian ``∇²Φ (P, P)`` at ``params`` (small ``P``), at a solver's point.
 
     ``tol = rtol · max|λ|`` (default 1e-9: a point found by a solver carries its forward error, well above
-    eigensolver rounding). With ``critical=True`` the point stands for a critical point (the inertia that
-    :func:`theory_lab.critical.find_critical_point` reports): a solver's point ``θ`` has ``‖∇Φ‖ ≤ gtol``, not
-    ``∇Φ = 0``, the critical point ``θ*`` lies about a Newton step ``δ = −H⁺∇Φ`` away and
-    ``∇²Φ(θ*) ≈ ∇²Φ(θ) + D∇²Φ(θ)[δ]``, so an eigenvalue is signed only beyond
-    ``tol = max(rtol · max|λ|, ‖D∇²Φ(θ)[δ]‖₂)`` (Weyl, first order). Along a flat direction the second term
-    is of the size of the eigenvalues themselves: ``Φ = (w₁w₂)² + (w₂b₁ + b₂)²``, whose critical points are
-    all global minima, has eigenvalue ``−2t²`` at ``w₁ = w₂ = t``, a conclusive "saddle" against ``rtol``
-    alone (``t = 2e-4``: ``‖∇Φ‖ = 2e-11``, margin 40). ``H⁺`` keeps the eigenvalues above ``rtol · max|λ|``;
-    at an exact critical point ``δ = 0``. The margin rule is :func:`theory_lab.linalg.inertia_report`'s.
+    eigensolver rounding). With ``critical=True`` the point stands for the critical point near it (the inertia
+    that :func:`theory_lab.critical.find_critical_point` reports): :func:`critical_inertia`. The margin rule is
+    :func:`theory_lab.linalg.inertia_report`'s.
     """
     from theory_lab import loss_surface
 
     loss_surface.check_targets(arch, X, Y)
     obj = D.objective(arch)
     theta = obj.layout.ravel(params)
-    H = np.asarray(D.hessian(obj, theta, X, Y))
-    w, Q = np.linalg.eigh(0.5 * (H + H.T))
-    tol = rtol * float(np.max(np.abs(w))) if w.size else 0.0
     if critical:
-        gq = Q.T @ np.asarray(D.gradient(obj, theta, X, Y))
-        keep = np.abs(w) > tol
-        delta = Q[:, keep] @ (-gq[keep] / w[keep])
-        if np.any(delta):
-            dH = np.asarray(jax.jvp(lambda t: D.hessian(obj, t, X, Y), (theta,), (jax.numpy.asarray(delta),))[1])
-            tol = max(tol, float(np.max(np.abs(np.linalg.eigvalsh(0.5 * (dH + dH.T))))))
+        return critical_inertia(lambda t: D.hessian(obj, t, X, Y), lambda t: D.gradient(obj, t, X, Y), theta,
+                                rtol=rtol, band=band)
+    H = np.asarray(D.hessian(obj, theta, X, Y))
+    return inertia_report(np.linalg.eigvalsh(0.5 * (H + H.T)), rtol=rtol, band=band)
+
+
+def critical_inertia(hessian: Callable, gradient: Callable, theta, *, rtol: float = 1e-9,
+                     band: float = 10.0) -> Inertia:
+    """The inertia at a solver's point ``θ (P,)`` standing for the critical point ``θ*`` it approximates.
+
+    A solver's point has ``‖∇Φ(θ)‖ ≤ gtol``, not ``∇Φ = 0``: ``θ*`` lies about a Newton step
+    ``δ = −H⁺∇Φ(θ)`` away (``H = ∇²Φ(θ)``; ``H⁺`` keeps the eigenvalues above ``rtol · max|λ|``), and an
+    eigenvalue of ``H`` is signed only beyond how much the Hessian changes on the way (Weyl):
+    ``tol = max(rtol · max|λ|, ‖D∇²Φ(θ)[δ]‖₂, ‖∇²Φ(θ + δ) − ∇²Φ(θ)‖₂)``.
+
+    * The first-order term: along a flat direction the change is of the size of the eigenvalues
+      themselves. ``Φ = (w₁w₂)² + (w₂b₁ + b₂)²``, whose critical points are all global minima, has eigenvalue
+      ``−2t²`` at ``w₁ = w₂ = t``: a conclusive "saddle" against ``rtol`` alone (``t = 2e-4``:
+      ``‖∇Φ‖ = 2e-11``, margin 40).
+    * The change measured at the Newton point catches what the first order misses where ``D³Φ`` vanishes:
+      ``Φ = ½x² + ½εy² − y⁴ + gy`` at 0 (``ε = 1e-7``, ``g = 5e-11``) has eigenvalues 1 and 1e-7 and
+      ``D³Φ(0) = 0``, so the first order called it a conclusive minimum; yet ``Φ_y > 0`` for all ``y < 0``
+      near 0 and the critical point nearby (``y ≈ 2.7e-4``) is a saddle. ``∇²Φ`` changes by ``3e-6`` over
+      ``δ = (0, −5e-4)``, so the small eigenvalue is not signed.
+
+    A non-finite Hessian at ``θ + δ`` signs nothing (``tol = max|λ|``, margin 1: inconclusive). At an exact
+    critical point ``δ = 0`` and ``tol = rtol · max|λ|``.
+
+    Args:
+        hessian: ``t (P,) -> ∇²Φ(t) (P, P)``, float64, differentiable by ``jax.jvp``.
+        gradient: ``t (P,) -> ∇Φ(t) (P,)``, float64.
+        theta: ``(P,)`` float64, the solver's point.
+        rtol, band: as in :func:`hessian_inertia`.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> phi = lambda t: 0.5 * t[0] ** 2 + 0.5e-7 * t[1] ** 2 - t[1] ** 4 + 5e-11 * t[1]
+        >>> r = critical_inertia(jax.hessian(phi), jax.grad(phi), jnp.zeros(2))
+        >>> r.kind, r.tol > 1e-7
+        ('degenerate', True)
+    """
+    theta = jax.numpy.asarray(theta)
+    if theta.dtype != np.float64 or theta.ndim != 1:
+        raise TypeError(f"`theta` has dtype {theta.dtype} and shape {theta.shape}; expected a float64 vector (P,) "
+                        "(turn on jax_enable_x64).")
+    H = np.asarray(hessian(theta))
+    w, Q = np.linalg.eigh(0.5 * (H + H.T))
+    scale = float(np.max(np.abs(w))) if w.size else 0.0
+    tol = rtol * scale
+    gq = Q.T @ np.asarray(gradient(theta))
+    keep = np.abs(w) > tol
+    delta = Q[:, keep] @ (-gq[keep] / w[keep])
+    if np.any(delta):
+        step = jax.numpy.asarray(delta)
+        first = np.asarray(jax.jvp(hessian, (theta,), (step,))[1])
+        moved = np.asarray(hessian(theta + step)) - H
+        change = max(float(np.max(np.abs(np.linalg.eigvalsh(0.5 * (M + M.T))))) if np.all(np.isfinite(M))
+                     else math.inf for M in (first, moved))
+        tol = max(tol, change) if math.isfinite(change) else scale
     return inertia_report(w, tol=tol, band=band)
