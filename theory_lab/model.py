@@ -263,6 +263,12 @@ def init(arch: Architecture, key, *, law: str = "lecun_normal", bias_law: str = 
     bad = [jax.tree_util.keystr(p) for p, a in jax.tree_util.tree_leaves_with_path(params) if a.dtype != jnp.float64]
     if bad:
         raise TypeError(f"parameters {bad} are not float64; this is a bug in theory-lab's float64 guard.")
+    for path, a in jax.tree_util.tree_leaves_with_path(params):  # a finite spread can still draw ±inf
+        if not bool(jnp.all(jnp.isfinite(a))):
+            name = jax.tree_util.keystr(path, simple=True, separator="/")
+            arg, value = ("bias_scale", bias_scale) if name.endswith("/b") else ("scale", scale)
+            raise ValueError(f"`{arg}`={value!r} overflows float64: {name} has non-finite draws; give a spread "
+                             "whose draws stay finite (well below 1e308).")
     return params
 
 
