@@ -108,7 +108,16 @@ def _norm(A, name: str) -> float:
         raise TypeError(f"`{name}` is a {type(A).__name__}; expected an array of real numbers.") from None
     if not np.all(np.isfinite(A)):
         raise ValueError(f"`{name}` contains NaN or Inf; a tolerance is a finite number. Clean the data first.")
-    return float(np.linalg.norm(A))
+    # scaled by the largest entry: squares of entries beyond ~1e154 overflowed (a tolerance of inf, refused late)
+    # and below ~1e-154 underflowed (a norm of 0 made `critical_tol` fall back to the scale 1)
+    top = float(np.max(np.abs(A))) if A.size else 0.0
+    if top == 0.0:
+        return 0.0
+    norm = top * float(np.linalg.norm(A / top))
+    if not math.isfinite(norm):
+        raise ValueError(f"`{name}` has norm beyond float64 (largest entry {top:.3g}); rescale it (e.g. the targets "
+                         "and the output layer together) below ~1e300.")
+    return norm
 
 
 def _scale(value, name: str) -> float:
