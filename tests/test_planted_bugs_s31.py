@@ -1,0 +1,123 @@
+"""Session 31 (s31-a): regression tests for planted bugs that neither ``verify --strict`` nor the module's tests saw.
+
+Each test feeds a quantity whose right value is known independently (an exact rational forward pass, a brute-force
+search, a hand-made tie) and checks the library's answer against it. docs/planted_bugs.md, "Session 31 — a new
+planted-bug pass (mutants nobody has tried)"; the bugs are in tools/plant_bugs.py (ids ``s31-*``).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from theory_lab.arch import Architecture
+from theory_lab.evidence import Evidence
+from theory_lab.feature_maps import forward_upto
+from theory_lab.forward_error import feature_error_bound
+from theory_lab.layers import Dense, Output, PatchMaxPool
+from theory_lab.tolerances import Tolerance
+
+
+# ----------------------------------------------------------------------------- Evidence at the band's edge
+
+@pytest.mark.parametrize("at_most", [True, False])
+def test_a_margin_of_exactly_the_band_decides(at_most):
+    """s31-band-strict (``ratio > band``): the documented rule is ``margin >= band`` decides (tolerances.py:
+    "a margin of exactly ``band`` decides"). Powers of two make the margin exactly 8."""
+    tol = Tolerance(1.0, 8.0, "t", "test")
+    ev = Evidence()
+    obs = ev.at_most("x", 0.125, tol) if at_most else ev.at_least("x", 8.0, tol)
+    assert obs.holds and obs.margin == 8.0 and obs.conclusive
+    obs = ev.at_most("x", 8.0, tol) if at_most else ev.at_least("x", 0.125, tol)  # violated by exactly the band
+    assert not obs.holds and obs.margin == 0.125 and obs.conclusive
+    obs = ev.at_most("x", 0.25, tol) if at_most else ev.at_least("x", 4.0, tol)  # inside the band
+    assert obs.holds and not obs.conclusive
+
+
+# ----------------------------------------------------------------------------- the forward error bound, exactly
+
+def _exact_forward(arch, params, X):
+    """``F_l`` of every layer in exact rational arithmetic (dense layers with identity σ, max-pooling): lists of
+    rows of Fractions, from the float64 inputs and parameters as stored."""
+    F = [[[Fraction(float(v)) for v in row] for row in np.asarray(X, dtype=np.float64)]]
+    for info in arch.info:
+        prev = F[-1]
+        if info.kind == "maxpool":
+            F.append([[max(row[j] for j in patch) for patch in info.patches] for row in prev])
+            continue
+        assert info.activation in (None, "identity")
+        W = [[Fraction(float(v)) for v in r] for r in np.asarray(params[f"layer_{info.k}"]["W"])]
+        b = [Fraction(float(v)) for v in np.asarray(params[f"layer_{info.k}"]["b"])]
+        F.append([[sum((row[i] * W[i][j] for i in range(len(row))), Fraction(0)) + b[j] for j in range(len(b))]
+                  for row in prev])
+    return F
+
+
+def _actual_error(F_hat, F_exact) -> float:
+    diff = [float(Fraction(float(a)) - e) for ra, re in zip(np.asarray(F_hat), F_exact) for a, e in zip(ra, re)]
+    return float(np.linalg.norm(diff))
+
+
+def _cancelling_net(big: float = 2.0**27):
+    """Dense 2 → 2 (identity) → max-pool over both units → dense 1 → 1 → output. Unit 0 of layer 1 is
+    ``w x_0 + big · x_1 − big`` with ``x_1 = 1``: exactly ``w x_0``, computed with an error of about ``eps · big``;
+    unit 1 is far below it, so the pool passes unit 0 (and its error) on; layer 3 copies it."""
+    arch = Architecture((2,), (Dense(2, activation="identity"), PatchMaxPool(((0, 1),)),
+                               Dense(1, activation="identity"), Output(1)))
+    rng = np.random.default_rng(3)
+    X = np.column_stack([rng.uniform(1.0, 2.0, 6), np.ones(6)])
+    params = {"layer_1": {"W": np.array([[0.7 + rng.uniform(), 0.25], [big, 0.0]]), "b": np.array([-big, -64.0])},
+              "layer_3": {"W": np.array([[1.0]]), "b": np.array([0.0])},
+              "layer_4": {"W": np.array([[1.0]]), "b": np.array([0.0])}}
+    return arch, params, X
+
+
+def test_the_forward_error_bound_covers_the_actual_error_at_every_layer():
+    """s31-fe-no-propagation (``e_{l−1}|U_l|`` dropped) and s31-fe-maxpool-min (the window's smallest error):
+    at layers 2 and 3 the bound fell to ~1e-16 while the exact rational forward pass shows an error of ~1e-9
+    (the cancellation at layer 1, passed on by the pool and the copy)."""
+    arch, params, X = _cancelling_net()
+    exact = _exact_forward(arch, params, X)
+    fw = forward_upto(arch, params, X, 3)
+    errors = [_actual_error(fw.F[k], exact[k]) for k in (1, 2, 3)]
+    assert errors[0] > 1e-12  # the instance does cancel: float64 is off by far more than eps · |F|
+    for k, err in zip((1, 2, 3), errors):
+        bound = feature_error_bound(arch, params, fw, k)
+        assert err <= bound, f"layer {k}: actual error {err:.2e} above the bound {bound:.2e}"
+        assert bound < 1e3 * errors[0]  # and the bound is not vacuous
+
+
+def test_a_rank_observation_holds_a_full_rank_reading_to_the_forward_error():
+    """s31-rank-no-forward-error (``Evidence.rank`` divides by ``tol`` only): the margin of ``rank ≥ 2`` of a
+    matrix whose entries carry an error up to 1e-4 is ``σ_2 / 1e-4 = 10``, not ``σ_2 / tol ≈ 2e12`` (the report
+    itself says 10; an observation must not claim more than its report)."""
+    from theory_lab.linalg import rank_report, with_forward_error
+
+    report = with_forward_error(rank_report(np.diag([1.0, 1e-3])), 1e-4, "test")
+    obs = Evidence().rank("A", report, 2, ">=")
+    assert obs.holds and obs.margin == pytest.approx(10.0) and obs.margin == pytest.approx(report.margin)
+    obs = Evidence().rank("A", report, 2, "==")
+    assert obs.margin == pytest.approx(10.0)
+
+
+# ----------------------------------------------------------------------------- several-instance checks
+
+def test_an_unmet_shared_hypothesis_makes_every_instance_not_applicable():
+    """s31-instance-own-only (``instance_violations`` ignores the unprefixed hypotheses): an instance whose own
+    hypotheses hold but which breaks a hypothesis every instance is held to shows no counterexample; the bug
+    turned its violation into *fails*."""
+    from theory_lab.checking import Hypothesis, Verdict, conclude, instance_violations
+
+    tol = Tolerance(1.0, 10.0, "t", "test")
+    ev = Evidence()
+    ev.at_most("a: residual", 100.0, tol)  # conclusively violated on instance a
+    ev.at_most("b: residual", 0.01, tol)
+    hyps = [Hypothesis("float64 data", False), Hypothesis("a: n_1 >= N", True), Hypothesis("b: n_1 >= N", True)]
+    assert instance_violations(hyps, ev, ("a", "b")) == []
+    assert conclude("fit", hyps, ev, instances=("a", "b")).verdict is Verdict.NOT_APPLICABLE
+    hyps[0] = Hypothesis("float64 data", True)  # the shared one met: instance a's violation is a counterexample
+    assert [o.name for o in instance_violations(hyps, ev, ("a", "b"))] == ["a: residual"]
+    hyps[2] = Hypothesis("b: n_1 >= N", False)  # another instance's own unmet hypothesis does not hide it
+    assert conclude("fit", hyps, ev, instances=("a", "b")).verdict is Verdict.FAILS
