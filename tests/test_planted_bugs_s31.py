@@ -121,3 +121,57 @@ def test_an_unmet_shared_hypothesis_makes_every_instance_not_applicable():
     assert [o.name for o in instance_violations(hyps, ev, ("a", "b"))] == ["a: residual"]
     hyps[2] = Hypothesis("b: n_1 >= N", False)  # another instance's own unmet hypothesis does not hide it
     assert conclude("fit", hyps, ev, instances=("a", "b")).verdict is Verdict.FAILS
+
+
+# ----------------------------------------------------------------------------- Assumption 3.1 on data
+
+def _patch_arch(length: int = 20):
+    from theory_lab.layers import Conv
+
+    return Architecture((length, 1), (Conv(1, (2,), stride=2), Output(1)))  # 10 disjoint patches of length 2
+
+
+def _brute_min_cross(arch, X) -> float:
+    idx = arch.layer(1).patches
+    P = X.reshape(X.shape[0], -1)[:, idx]  # (N, P, l)
+    owner = np.repeat(np.arange(X.shape[0]), idx.shape[0])
+    rows = P.reshape(-1, idx.shape[1])
+    D = np.linalg.norm(rows[:, None, :] - rows[None, :, :], axis=2)
+    return float(D[owner[:, None] != owner[None, :]].min())
+
+
+def test_a_patch_repeated_inside_one_sample_does_not_break_assumption_3_1():
+    """s31-patches-repeats-count (pairs (value, sample) not made unique): a blank sample repeats one patch value
+    10 times; that is no pair of *different* samples, so 3.1 holds. The bug reported 1 shared value."""
+    from theory_lab.data import check_distinct_patches
+
+    arch = _patch_arch()
+    X = np.random.default_rng(0).standard_normal((4, 20, 1))
+    X[0] = 0.5  # one constant sample: its 10 patches are equal
+    rep = check_distinct_patches(arch, X)
+    assert rep.holds and rep.shared_patch_values == 0 and rep.samples_affected == 0, str(rep)
+    assert rep.min_distance == pytest.approx(_brute_min_cross(arch, X), rel=1e-12)
+    X[1, :2, 0] = 0.5  # now sample 1 shares that value: 3.1 fails, samples 0 and 1
+    rep = check_distinct_patches(arch, X)
+    assert not rep.holds and rep.shared_patch_values == 1 and rep.samples_affected == 2 and rep.example == (0, 1)
+
+
+def test_the_nearest_cross_sample_patches_are_found_inside_clusters():
+    """s31-patches-prune-inverted (``todo[far > best]``): two samples whose patches form tight clusters 0.05
+    apart hold the nearest pair of different samples; an easier pair 0.1 apart (samples 2, 3) is found first.
+    The search must keep the cluster points whose own neighbours are nearer than 0.1 (the bug dropped exactly
+    those and reported 0.1). Checked against the brute-force minimum over all cross-sample pairs."""
+    from theory_lab.data import check_distinct_patches
+
+    arch = _patch_arch()
+    rng = np.random.default_rng(1)
+    X = np.zeros((4, 10, 2))
+    X[0] = 1e-3 * rng.standard_normal((10, 2))
+    X[1] = [0.05, 0.0] + 1e-3 * rng.standard_normal((10, 2))
+    X[2] = np.column_stack([5.0 + np.arange(10), np.full(10, 5.0)])
+    X[3] = X[2] + [0.0, 0.1]
+    X = X.reshape(4, 20, 1)
+    expected = _brute_min_cross(arch, X)
+    assert 0.04 < expected < 0.06
+    rep = check_distinct_patches(arch, X)
+    assert rep.holds and rep.min_distance == pytest.approx(expected, rel=1e-12)
