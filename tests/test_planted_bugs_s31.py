@@ -175,3 +175,25 @@ def test_the_nearest_cross_sample_patches_are_found_inside_clusters():
     assert 0.04 < expected < 0.06
     rep = check_distinct_patches(arch, X)
     assert rep.holds and rep.min_distance == pytest.approx(expected, rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- saturation
+
+def test_saturated_units_of_a_non_analytic_activation_are_constant_after_centring():
+    """s31-saturation-uncentered (a unit counted as constant when ``‖F[:, u]‖``, not ``‖F[:, u] − mean‖``, is
+    below the tolerance): ELU (not analytic, so no affine rule) at pre-activations −45 … −40 outputs −1 to
+    rounding (``e^{−40} ≈ 4e-18``) while the pre-activations vary; the 3 units saturate and their exact outputs
+    differ, so ``rank F_1 = 1 < 3`` is below float64 resolution. The bug saw ``‖F[:, u]‖ ≈ 2.4`` and explained
+    nothing."""
+    from theory_lab.linalg import rank_report
+    from theory_lab.saturation import explain_deficit
+
+    arch = Architecture((2,), (Dense(3, activation="elu"), Output(1)))
+    X = np.column_stack([np.linspace(0.0, 1.0, 6), np.ones(6)])
+    params = {"layer_1": {"W": np.array([[5.0, 4.0, 3.0], [-45.0, -44.0, -43.0]]), "b": np.zeros(3)},
+              "layer_2": {"W": np.ones((3, 1)), "b": np.zeros(1)}}
+    fw = forward_upto(arch, params, X, 1)
+    report = rank_report(np.asarray(fw.F[1]), name="F_1")
+    assert report.rank < 3
+    why = explain_deficit(arch, params, fw, 1, report, 3)
+    assert "3 unit(s) saturate" in why, why
