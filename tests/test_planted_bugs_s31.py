@@ -197,3 +197,42 @@ def test_saturated_units_of_a_non_analytic_activation_are_constant_after_centrin
     assert report.rank < 3
     why = explain_deficit(arch, params, fw, 1, report, 3)
     assert "3 unit(s) saturate" in why, why
+
+
+# ----------------------------------------------------------------------------- rank frequencies
+
+def test_the_frequency_interval_counts_inconclusive_draws_as_possibly_deficient(monkeypatch):
+    """s31-wilson-drops-inconclusive (the interval's upper end from the deficient draws only): three draws whose
+    rank evidence is unresolved may each be deficient, so the 95 % interval of the deficiency frequency runs
+    from 0 to 1 (Wilson at 0/3 and 3/3); the bug gave (0, 0.56), as if the three draws were full rank."""
+    import dataclasses
+
+    from theory_lab import rank_probes
+    from theory_lab.feature_maps import feature_rank
+
+    def unresolved(*args, **kwargs):
+        return dataclasses.replace(feature_rank(*args, **kwargs), unresolved="test: float64 cannot resolve it")
+
+    monkeypatch.setattr(rank_probes, "feature_rank", unresolved)
+    arch = Architecture((4,), (Dense(12, activation="relu"), Output(1)))
+    X = np.random.default_rng(28).standard_normal((10, 4))
+    r = rank_probes.rank_frequency(arch, X, 1, draws=3, key=1)
+    assert (r.full, r.deficient, r.inconclusive) == (0, 0, 3)
+    assert r.ci == (rank_probes.wilson_interval(0, 3)[0], rank_probes.wilson_interval(3, 3)[1]) == (0.0, 1.0)
+
+
+def test_the_affine_unit_bound_counts_the_bias_column():
+    """s31-diagnose-no-ones (affine units bounded by ``rank F_{k−1}``, the bias column dropped): ReLU units that
+    are positive on every sample give ``F_1 = X U_1 + 1 b_1ᵀ``, of rank ``rank [X, 1] = 5`` for ``d = 4``;
+    the bug's bound 4 sat below the rank the features actually have."""
+    from theory_lab.feature_maps import features_upto
+    from theory_lab.linalg import rank_report
+    from theory_lab.rank_probes import diagnose_units
+    from theory_lab.sampling import sample_params, with_layer
+
+    arch = Architecture((4,), (Dense(12, activation="relu"), Output(1)))
+    X = np.random.default_rng(5).standard_normal((10, 4))
+    params = with_layer(sample_params(arch, 0), 1, b=np.full(12, 40.0))  # every unit on for every sample
+    diag = diagnose_units(arch, params, X, 1)
+    rank = rank_report(np.asarray(features_upto(arch, params, X, 1))).rank
+    assert rank == 5 and diag.bound == 5 and diag.explains_deficiency
