@@ -20,6 +20,8 @@
   along ``F``'s top singular direction it is not; an eigenvalue 30× the eigenvalue-sign
   tolerance counts as positive beyond the band; two vectors one rounding apart are within the
   distinct-vector tolerance (Assumption 3.1's distances), two ``30 · sqrt(l)·eps·scale`` apart beyond it.
+  The forward-error bound that full-rank claims of computed ``F_k`` must clear covers the actual error
+  (against exact rational arithmetic) of a cancelling forward pass at every layer, through max-pooling.
 * ``assumption-3.1-predicate``: the Assumption 3.1 predicate
   (:func:`theory_lab.data.check_distinct_patches`) finds one shared patch planted at every
   patch position of the default data (the same position and another one), so a predicate
@@ -146,6 +148,49 @@ RANK_SHAPE, RANK_R = (200, 216), 150
 DISTINCT_L = 400
 
 
+def _exact_forward(arch: Architecture, params, X) -> list:
+    """``F_l`` of every layer in exact rational arithmetic (dense layers with identity σ, max-pooling), from the
+    float64 inputs and parameters as stored: the reference the forward-error bound must cover."""
+    from fractions import Fraction
+
+    F = [[[Fraction(float(v)) for v in row] for row in np.asarray(X, dtype=np.float64)]]
+    for info in arch.info:
+        if info.kind == "maxpool":
+            F.append([[max(row[j] for j in patch) for patch in info.patches] for row in F[-1]])
+            continue
+        W = [[Fraction(float(v)) for v in r] for r in np.asarray(params[f"layer_{info.k}"]["W"])]
+        b = [Fraction(float(v)) for v in np.asarray(params[f"layer_{info.k}"]["b"])]
+        F.append([[sum((row[i] * W[i][j] for i in range(len(row))), Fraction(0)) + b[j] for j in range(len(b))]
+                  for row in F[-1]])
+    return F
+
+
+def _observe_forward_error(ev: Evidence, rng) -> None:
+    """The forward-error bound (:func:`theory_lab.forward_error.feature_error_bound`) covers the actual error of a
+    cancelling forward pass at every layer: unit 0 of a dense identity layer is ``w x_0 + 2^27 x_1 − 2^27`` with
+    ``x_1 = 1`` (exactly ``w x_0``, computed with an error ~``eps · 2^27``), a max-pooling layer passes it on (unit
+    1 is far below), a dense layer copies it. The error is measured against exact rational arithmetic."""
+    from fractions import Fraction
+
+    from theory_lab.forward_error import feature_error_bound
+    from theory_lab.layers import PatchMaxPool
+
+    big = 2.0**27
+    arch = Architecture((2,), (Dense(2, activation="identity"), PatchMaxPool(((0, 1),)),
+                               Dense(1, activation="identity"), Output(1)))
+    X = np.column_stack([rng.uniform(1.0, 2.0, 6), np.ones(6)])
+    params = {"layer_1": {"W": np.array([[0.7 + rng.uniform(), 0.25], [big, 0.0]]), "b": np.array([-big, -64.0])},
+              "layer_3": {"W": np.array([[1.0]]), "b": np.array([0.0])},
+              "layer_4": {"W": np.array([[1.0]]), "b": np.array([0.0])}}
+    exact, fw = _exact_forward(arch, params, X), feature_maps.forward_upto(arch, params, X, 3)
+    for k in (1, 2, 3):
+        err = float(np.linalg.norm([float(Fraction(float(a)) - e) for ra, re in zip(np.asarray(fw.F[k]), exact[k])
+                                    for a, e in zip(ra, re)]))
+        bound = feature_error_bound(arch, params, fw, k)
+        ev.at_most(f"‖F̂_{k} − F_{k}‖ (exact rational pass) / feature_error_bound, cancelling net", err / bound,
+                   tols.BOUND, detail=f"layer {k}: actual forward error {err:.2e} vs the bound {bound:.2e}")
+
+
 def _tolerance_rules(ctx: Context) -> Result:
     rng = ctx.rng("tolerance-rules")
     ev = Evidence()
@@ -204,6 +249,7 @@ def _tolerance_rules(ctx: Context) -> Result:
                dtol)
     far = 30.0 * np.sqrt(DISTINCT_L) * np.finfo(np.float64).eps * float(np.max(np.abs(v)))
     ev.at_least(f"length-{DISTINCT_L} vectors 30 × sqrt(l)·eps·scale apart", far, dtol)
+    _observe_forward_error(ev, rng)
     ev.facts.update(rank_tol=rep.tol, svd_rank_tol=svd_tol.to_dict(), zero_loss_tol=zero.to_dict(),
                     distinct_tol=dtol.to_dict(),
                     exact_fit_phi=phi, perturbed_phi=phi_off, critical_tol=crit.to_dict())
