@@ -236,3 +236,17 @@ def test_the_affine_unit_bound_counts_the_bias_column():
     diag = diagnose_units(arch, params, X, 1)
     rank = rank_report(np.asarray(features_upto(arch, params, X, 1))).rank
     assert rank == 5 and diag.bound == 5 and diag.explains_deficiency
+
+
+def test_tolerance_rules_fail_when_the_forward_error_bound_misses_the_actual_error(monkeypatch):
+    """The check that now sees s31-fe-no-propagation / s31-fe-maxpool-min in ``verify``: ``tolerance-rules`` holds
+    the bound to the exact rational error of a cancelling pass; a bound 100× too small fails it."""
+    from proofs_checks import definitions
+    from theory_lab import forward_error
+    from theory_lab.checking import Context, Verdict
+
+    assert definitions._tolerance_rules(Context(0)).verdict is Verdict.HOLDS
+    real = forward_error.feature_error_bound
+    monkeypatch.setattr(forward_error, "feature_error_bound", lambda *a, **kw: real(*a, **kw) / 100)
+    r = definitions._tolerance_rules(Context(0))
+    assert r.verdict is Verdict.FAILS and "actual forward error" in r.summary, r.summary
