@@ -27,6 +27,7 @@
   patch position of the default data (the same position and another one), so a predicate
   that skips a patch cannot certify 3.1; and its smallest distance between patches of different
   samples (3.1's margin) is the brute-force minimum, on that data and on patches in tight clusters.
+  Samples that repeat a patch value inside themselves only (constant samples) do not break 3.1.
 
 Every observation is decided against a named tolerance (:mod:`theory_lab.tolerances`) or
 is exact, and the verdict comes from :func:`theory_lab.checking.conclude`.
@@ -323,6 +324,11 @@ def _assumption_3_1_predicate(ctx: Context) -> Result:
                         + (f" (sample 1 patch p = sample 0 patch q at (p, q) = {missed[:5]})" if missed else ""))
         ev.facts[inst.name] = {"patches": P, "planted": tried, "missed": missed}
         _observe_min_distance(ev, inst.name, inst.arch, X)
+        # each sample constant, a different constant each: every sample repeats its patches, no two samples share one
+        flat = np.broadcast_to(np.linspace(1.0, 2.0, X.shape[0])[:, None], (X.shape[0], inst.arch.d))
+        rep = _data.check_distinct_patches(inst.arch, flat.reshape(X.shape).copy())
+        ev.exact(f"{inst.name}: patch values shared between constant samples (distinct constants)",
+                 rep.shared_patch_values, 0, detail=f"{inst.name}, samples constant at distinct values: {rep}")
     _observe_min_distance(ev, "clustered patches", *_clustered_patches(ctx.rng("assumption-3.1-predicate")))
     return conclude("the Assumption 3.1 predicate finds a shared patch at every patch position", hyps, ev)
 

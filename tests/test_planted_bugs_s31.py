@@ -250,3 +250,28 @@ def test_tolerance_rules_fail_when_the_forward_error_bound_misses_the_actual_err
     monkeypatch.setattr(forward_error, "feature_error_bound", lambda *a, **kw: real(*a, **kw) / 100)
     r = definitions._tolerance_rules(Context(0))
     assert r.verdict is Verdict.FAILS and "actual forward error" in r.summary, r.summary
+
+
+@pytest.mark.parametrize("wrong", ["distance", "repeats"])
+def test_the_assumption_3_1_predicate_check_fails_on_a_wrong_distance_or_in_sample_repeats(monkeypatch, wrong):
+    """The check that now sees s31-patches-prune-inverted and s31-patches-repeats-count in ``verify``:
+    ``assumption-3.1-predicate`` compares the smallest cross-sample distance with brute force and feeds constant
+    samples (repeats inside each sample only); a predicate off on either fails it."""
+    import dataclasses
+
+    from proofs_checks import definitions
+    from theory_lab import data
+    from theory_lab.checking import Context, Verdict
+
+    real = data.check_distinct_patches
+
+    def off(arch, X):
+        rep = real(arch, X)
+        if wrong == "distance":
+            return dataclasses.replace(rep, min_distance=1.5 * rep.min_distance)
+        constant = np.all(np.asarray(X).reshape(len(X), -1) == np.asarray(X).reshape(len(X), -1)[:, :1])
+        return dataclasses.replace(rep, holds=False, shared_patch_values=1) if constant else rep
+
+    monkeypatch.setattr(data, "check_distinct_patches", off)
+    r = definitions._assumption_3_1_predicate(Context(0))
+    assert r.verdict is Verdict.FAILS, r.summary
