@@ -15,7 +15,8 @@
   rank ``r`` beyond the band; a singular value 30× the SVD tolerance counts, beyond the
   band; ``rank_report``'s default threshold is :func:`theory_lab.tolerances.svd_rank_tol`
   (one home); an exact fit's ``Φ`` (rounding only) is zero beyond the band, and ``Φ`` of
-  a fit left at a relative residual 3e-9 (30× the modelled 1e-10) is not; likewise the
+  a fit left at a relative residual 3e-9 (30× the modelled 1e-10) is not, at the targets' scale and at
+  2^-30 of it (the rule is scale-free); likewise the
   critical-point tolerance: ``‖Fᵀr‖`` at the exact fit is critical, at a residual ``3e-9 ‖Y‖``
   along ``F``'s top singular direction it is not; an eigenvalue 30× the eigenvalue-sign
   tolerance counts as positive beyond the band; two vectors one rounding apart are within the
@@ -220,6 +221,14 @@ def _tolerance_rules(ctx: Context) -> Result:
     off *= 3e-9 * np.linalg.norm(Y) / np.linalg.norm(off)
     phi_off = 0.5 * float(np.sum(((F @ fit.lam - Y) + off) ** 2))
     ev.at_least("Φ of a fit left at relative residual 3e-9 (not zero loss)", phi_off, zero)
+    # the rule is the same at every scale of the targets: both again with Y, λ and the residual scaled by 2^-30
+    # (exactly), where Φ scales by 2^-60
+    small = 2.0**-30
+    zero_small = tols.zero_loss_tol(small * Y)
+    ev.at_most("Φ of an exact fit, targets scaled by 2^-30 (rounding only)",
+               0.5 * float(np.sum((F @ (small * fit.lam) - small * Y) ** 2)), zero_small)
+    ev.at_least("Φ of a fit left at relative residual 3e-9, targets scaled by 2^-30 (not zero loss)",
+                0.5 * float(np.sum((small * ((F @ fit.lam - Y) + off)) ** 2)), zero_small)
     # critical: for Φ(λ) = ½‖Fλ − Y‖² (J = F), ∇Φ = Fᵀr. At the exact fit r is rounding: critical;
     # r = 3e-9 ‖Y‖ along F's top left singular vector gives ‖∇Φ‖ = 30× the modelled error: not critical
     Uf, sf, _ = np.linalg.svd(F, full_matrices=False)

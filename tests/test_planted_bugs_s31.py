@@ -275,3 +275,19 @@ def test_the_assumption_3_1_predicate_check_fails_on_a_wrong_distance_or_in_samp
     monkeypatch.setattr(data, "check_distinct_patches", off)
     r = definitions._assumption_3_1_predicate(Context(0))
     assert r.verdict is Verdict.FAILS, r.summary
+
+
+def test_tolerance_rules_fail_on_a_zero_loss_rule_that_is_not_scale_free(monkeypatch):
+    """s31-zero-loss-no-square (``zero_loss_tol`` from ``‖Y‖``, not ``‖Y‖²``): at the targets' own scale (‖Y‖ ≈ 11)
+    every observation still held; ``tolerance-rules`` now repeats them at targets scaled by 2^-30, where the
+    fit left at relative residual 3e-9 read as zero loss."""
+    from proofs_checks import definitions
+    from theory_lab import tolerances
+    from theory_lab.checking import Context, Verdict
+
+    def linear_in_Y(Y):
+        return Tolerance(tolerances.ZERO_LOSS_RTOL * 0.5 * float(np.linalg.norm(Y)), 100.0, "zero loss", "test")
+
+    monkeypatch.setattr(tolerances, "zero_loss_tol", linear_in_Y)
+    r = definitions._tolerance_rules(Context(0))
+    assert r.verdict is Verdict.FAILS and "scaled by 2^-30" in r.summary, r.summary
