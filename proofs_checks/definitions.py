@@ -18,7 +18,8 @@
   a fit left at a relative residual 3e-9 (30× the modelled 1e-10) is not, at the targets' scale and at
   2^-30 of it (the rule is scale-free); likewise the
   critical-point tolerance: ``‖Fᵀr‖`` at the exact fit is critical, at a residual ``3e-9 ‖Y‖``
-  along ``F``'s top singular direction it is not; an eigenvalue 30× the eigenvalue-sign
+  along ``F``'s top singular direction it is not, and a least-squares minimum whose outputs are 1e-9 of
+  the targets is critical (the rule's scale is the residual's); an eigenvalue 30× the eigenvalue-sign
   tolerance counts as positive beyond the band; two vectors one rounding apart are within the
   distinct-vector tolerance (Assumption 3.1's distances), two ``30 · sqrt(l)·eps·scale`` apart beyond it.
   The forward-error bound that full-rank claims of computed ``F_k`` must clear covers the actual error
@@ -238,6 +239,15 @@ def _tolerance_rules(ctx: Context) -> Result:
     r_off *= 3e-9 * max(float(np.linalg.norm(Y)), 1.0) / np.linalg.norm(r_off)
     ev.at_least("‖Fᵀ r‖ at a residual 3e-9 ‖Y‖ along F's top direction (not critical)",
                 float(np.linalg.norm(F.T @ r_off)), crit)
+    # a least-squares minimum (critical, Φ > 0) whose outputs are 1e-9 of the targets: the gradient is rounding of
+    # the residual's size ‖Y‖, so the rule's scale is max(‖Y‖, ‖F_L‖) = ‖Y‖, not the outputs' size
+    Ft = rng.standard_normal((60, 40))
+    G = rng.standard_normal((60, 3))
+    Yt = G - Ft @ np.linalg.lstsq(Ft, G, rcond=None)[0] + 1e-9 * Ft @ rng.standard_normal((40, 3))
+    lam_t = np.linalg.lstsq(Ft, Yt, rcond=None)[0]
+    crit_t = tols.critical_tol(float(np.linalg.norm(Ft, 2)), Yt, outputs=Ft @ lam_t)
+    ev.at_most("‖Fᵀ r‖ at a least-squares minimum whose outputs are 1e-9 of the targets (critical)",
+               float(np.linalg.norm(Ft.T @ (Ft @ lam_t - Yt))), crit_t)
     # eigenvalue signs: a symmetric matrix with 60 unit eigenvalues, one 30x the eigensolver tolerance, 39 zeros
     n_eig = 100
     lam = np.concatenate([np.ones(60), [30.0 * n_eig * np.finfo(np.float64).eps], np.zeros(n_eig - 61)])

@@ -291,3 +291,24 @@ def test_tolerance_rules_fail_on_a_zero_loss_rule_that_is_not_scale_free(monkeyp
     monkeypatch.setattr(tolerances, "zero_loss_tol", linear_in_Y)
     r = definitions._tolerance_rules(Context(0))
     assert r.verdict is Verdict.FAILS and "scaled by 2^-30" in r.summary, r.summary
+
+
+def test_tolerance_rules_fail_on_a_critical_rule_scaled_by_the_smaller_of_targets_and_outputs(monkeypatch):
+    """s31-critical-tol-min-scale (``critical_tol`` scaled by ``min(‖Y‖, ‖F_L‖)``): at the exact fit outputs and
+    targets agree, so no observation saw it; ``tolerance-rules`` now also holds a least-squares minimum whose
+    outputs are 1e-9 of the targets to the rule, and the bug called it not critical."""
+    from proofs_checks import definitions
+    from theory_lab import tolerances
+    from theory_lab.checking import Context, Verdict
+
+    real = tolerances.critical_tol
+
+    def smaller(jacobian_norm, Y, outputs=None):
+        if outputs is None:
+            return real(jacobian_norm, Y)
+        scale = min(float(np.linalg.norm(Y)), float(np.linalg.norm(outputs))) or 1.0
+        return Tolerance(tolerances.GTOL_RTOL * jacobian_norm * scale, 10.0, "critical point", "test")
+
+    monkeypatch.setattr(tolerances, "critical_tol", smaller)
+    r = definitions._tolerance_rules(Context(0))
+    assert r.verdict is Verdict.FAILS and "least-squares minimum" in r.summary, r.summary
