@@ -312,3 +312,21 @@ def test_tolerance_rules_fail_on_a_critical_rule_scaled_by_the_smaller_of_target
     monkeypatch.setattr(tolerances, "critical_tol", smaller)
     r = definitions._tolerance_rules(Context(0))
     assert r.verdict is Verdict.FAILS and "least-squares minimum" in r.summary, r.summary
+
+
+def test_lanczos_dense_fails_on_wrong_reported_residuals(monkeypatch):
+    """s31-ritz-residual-sign (``‖A v + θ v‖``): the Ritz values and vectors stay right, so ``lanczos-dense`` held;
+    it now compares the residuals ``spectrum.lanczos`` reports with ``‖H v − λ v‖`` from the dense Hessian."""
+    from proofs_checks import curvature
+    from theory_lab import krylov
+    from theory_lab.checking import Context, Verdict
+
+    real = krylov.ritz_residuals
+
+    def off(K, S_cols, theta):
+        V, res = real(K, S_cols, theta)
+        return V, np.asarray(res) + 1e-6 * np.max(np.abs(theta))
+
+    monkeypatch.setattr(krylov, "ritz_residuals", off)
+    r = curvature._lanczos_dense(Context(0))
+    assert r.verdict is Verdict.FAILS and "Ritz residual" in r.summary, r.summary
