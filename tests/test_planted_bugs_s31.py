@@ -330,3 +330,20 @@ def test_lanczos_dense_fails_on_wrong_reported_residuals(monkeypatch):
     monkeypatch.setattr(krylov, "ritz_residuals", off)
     r = curvature._lanczos_dense(Context(0))
     assert r.verdict is Verdict.FAILS and "Ritz residual" in r.summary, r.summary
+
+
+def test_corollary_3_6_fails_on_a_filter_count_rounded_down(monkeypatch):
+    """s31-fit-T1-floor (``T_1 = ⌊N / P_0⌋``): verify's N = 216 is a multiple of P_0 = 36, so nothing changed there;
+    ``corollary-3.6`` now also reads T_1 at N − 1 against the fewest filters with ``P_0 T_1 ≥ N``."""
+    from proofs_checks import expressivity
+    from theory_lab import exact_fit
+    from theory_lab.checking import Context, Verdict
+
+    real = exact_fit.parameter_counts
+
+    def floor(arch, N):
+        return dict(real(arch, N), T_1=int(N) // arch.layer(1).P)
+
+    monkeypatch.setattr(exact_fit, "parameter_counts", floor)
+    r = expressivity._corollary_3_6(Context(0))
+    assert r.verdict is Verdict.FAILS and "T_1 = 5 for N = 215" in r.summary, r.summary
