@@ -12,7 +12,8 @@
   (``‖r‖ ≤ ‖∇Φ‖ / σ_min(J)``), at a point found by :func:`theory_lab.critical.find_critical_point`.
   Converse: at the bad critical point ``J`` is rank deficient and ``r ≠ 0``.
 * ``hvp-dense`` / ``lanczos-dense``: :func:`theory_lab.derivatives.hvp`, ``linearize_hvp`` and
-  :func:`theory_lab.spectrum.lanczos` against a dense Hessian from ``jax.hessian`` of the
+  :func:`theory_lab.spectrum.lanczos` (its Ritz values and the residuals it reports) against a dense Hessian
+  from ``jax.hessian`` of the
   loss written here (independent of :mod:`theory_lab.derivatives`), at a point with ``Φ > 0``
   where the residual term separates ``∇²Φ`` from ``JᵀJ``.
 
@@ -289,12 +290,16 @@ def _lanczos_dense(ctx: Context) -> Result:
             ev.at_most(f"|λ_{name}{i + 1} − dense|", abs(float(pairs.values[i]) - float(exact[i])), tol)
         V = np.asarray(pairs.vectors)
         ev.at_most(f"‖VᵀV − I‖ ({name} Ritz vectors)", float(np.linalg.norm(V @ V.T - np.eye(k))), T.IDENTITY)
+        # the residuals it reports (from its own products) against ‖H v − λ v‖ with the dense H
+        true = np.linalg.norm(V @ H - np.asarray(pairs.values)[:, None] * V, axis=1)
+        ev.at_most(f"max |reported − dense| Ritz residual ({name})",
+                   float(np.max(np.abs(np.asarray(pairs.residuals) - true))), tol)
     hyps = [_separates(H, GN), Hypothesis("top and bottom eigenvalues distinct (gap > 1e-6 ‖H‖)",
                                           bool(np.min(np.diff(eig[:k + 1])) > 1e-6 * _norm2(H)
                                                and np.min(np.diff(eig[-k - 1:])) > 1e-6 * _norm2(H)),
                                           f"λ = {eig[:k].round(4).tolist()} … {eig[-k:].round(4).tolist()}")]
     ev.facts.update(dense_top=eig[::-1][:k], dense_bottom=eig[:k])
-    return conclude("Lanczos' extreme Ritz pairs equal the dense eigenvalues, orthonormal", hyps, ev)
+    return conclude("Lanczos' extreme Ritz pairs equal the dense eigenvalues, orthonormal, with their true residuals", hyps, ev)
 
 
 CHECKS = [

@@ -15,15 +15,21 @@
   rank ``r`` beyond the band; a singular value 30× the SVD tolerance counts, beyond the
   band; ``rank_report``'s default threshold is :func:`theory_lab.tolerances.svd_rank_tol`
   (one home); an exact fit's ``Φ`` (rounding only) is zero beyond the band, and ``Φ`` of
-  a fit left at a relative residual 3e-9 (30× the modelled 1e-10) is not; likewise the
+  a fit left at a relative residual 3e-9 (30× the modelled 1e-10) is not, at the targets' scale and at
+  2^-30 of it (the rule is scale-free); likewise the
   critical-point tolerance: ``‖Fᵀr‖`` at the exact fit is critical, at a residual ``3e-9 ‖Y‖``
-  along ``F``'s top singular direction it is not; an eigenvalue 30× the eigenvalue-sign
+  along ``F``'s top singular direction it is not, and a least-squares minimum whose outputs are 1e-9 of
+  the targets is critical (the rule's scale is the residual's); an eigenvalue 30× the eigenvalue-sign
   tolerance counts as positive beyond the band; two vectors one rounding apart are within the
   distinct-vector tolerance (Assumption 3.1's distances), two ``30 · sqrt(l)·eps·scale`` apart beyond it.
+  The forward-error bound that full-rank claims of computed ``F_k`` must clear covers the actual error
+  (against exact rational arithmetic) of a cancelling forward pass at every layer, through max-pooling.
 * ``assumption-3.1-predicate``: the Assumption 3.1 predicate
   (:func:`theory_lab.data.check_distinct_patches`) finds one shared patch planted at every
   patch position of the default data (the same position and another one), so a predicate
-  that skips a patch cannot certify 3.1.
+  that skips a patch cannot certify 3.1; and its smallest distance between patches of different
+  samples (3.1's margin) is the brute-force minimum, on that data and on patches in tight clusters.
+  Samples that repeat a patch value inside themselves only (constant samples) do not break 3.1.
 
 Every observation is decided against a named tolerance (:mod:`theory_lab.tolerances`) or
 is exact, and the verdict comes from :func:`theory_lab.checking.conclude`.
@@ -146,6 +152,49 @@ RANK_SHAPE, RANK_R = (200, 216), 150
 DISTINCT_L = 400
 
 
+def _exact_forward(arch: Architecture, params, X) -> list:
+    """``F_l`` of every layer in exact rational arithmetic (dense layers with identity σ, max-pooling), from the
+    float64 inputs and parameters as stored: the reference the forward-error bound must cover."""
+    from fractions import Fraction
+
+    F = [[[Fraction(float(v)) for v in row] for row in np.asarray(X, dtype=np.float64)]]
+    for info in arch.info:
+        if info.kind == "maxpool":
+            F.append([[max(row[j] for j in patch) for patch in info.patches] for row in F[-1]])
+            continue
+        W = [[Fraction(float(v)) for v in r] for r in np.asarray(params[f"layer_{info.k}"]["W"])]
+        b = [Fraction(float(v)) for v in np.asarray(params[f"layer_{info.k}"]["b"])]
+        F.append([[sum((row[i] * W[i][j] for i in range(len(row))), Fraction(0)) + b[j] for j in range(len(b))]
+                  for row in F[-1]])
+    return F
+
+
+def _observe_forward_error(ev: Evidence, rng) -> None:
+    """The forward-error bound (:func:`theory_lab.forward_error.feature_error_bound`) covers the actual error of a
+    cancelling forward pass at every layer: unit 0 of a dense identity layer is ``w x_0 + 2^27 x_1 − 2^27`` with
+    ``x_1 = 1`` (exactly ``w x_0``, computed with an error ~``eps · 2^27``), a max-pooling layer passes it on (unit
+    1 is far below), a dense layer copies it. The error is measured against exact rational arithmetic."""
+    from fractions import Fraction
+
+    from theory_lab.forward_error import feature_error_bound
+    from theory_lab.layers import PatchMaxPool
+
+    big = 2.0**27
+    arch = Architecture((2,), (Dense(2, activation="identity"), PatchMaxPool(((0, 1),)),
+                               Dense(1, activation="identity"), Output(1)))
+    X = np.column_stack([rng.uniform(1.0, 2.0, 6), np.ones(6)])
+    params = {"layer_1": {"W": np.array([[0.7 + rng.uniform(), 0.25], [big, 0.0]]), "b": np.array([-big, -64.0])},
+              "layer_3": {"W": np.array([[1.0]]), "b": np.array([0.0])},
+              "layer_4": {"W": np.array([[1.0]]), "b": np.array([0.0])}}
+    exact, fw = _exact_forward(arch, params, X), feature_maps.forward_upto(arch, params, X, 3)
+    for k in (1, 2, 3):
+        err = float(np.linalg.norm([float(Fraction(float(a)) - e) for ra, re in zip(np.asarray(fw.F[k]), exact[k])
+                                    for a, e in zip(ra, re)]))
+        bound = feature_error_bound(arch, params, fw, k)
+        ev.at_most(f"‖F̂_{k} − F_{k}‖ (exact rational pass) / feature_error_bound, cancelling net", err / bound,
+                   tols.BOUND, detail=f"layer {k}: actual forward error {err:.2e} vs the bound {bound:.2e}")
+
+
 def _tolerance_rules(ctx: Context) -> Result:
     rng = ctx.rng("tolerance-rules")
     ev = Evidence()
@@ -173,6 +222,14 @@ def _tolerance_rules(ctx: Context) -> Result:
     off *= 3e-9 * np.linalg.norm(Y) / np.linalg.norm(off)
     phi_off = 0.5 * float(np.sum(((F @ fit.lam - Y) + off) ** 2))
     ev.at_least("Φ of a fit left at relative residual 3e-9 (not zero loss)", phi_off, zero)
+    # the rule is the same at every scale of the targets: both again with Y, λ and the residual scaled by 2^-30
+    # (exactly), where Φ scales by 2^-60
+    small = 2.0**-30
+    zero_small = tols.zero_loss_tol(small * Y)
+    ev.at_most("Φ of an exact fit, targets scaled by 2^-30 (rounding only)",
+               0.5 * float(np.sum((F @ (small * fit.lam) - small * Y) ** 2)), zero_small)
+    ev.at_least("Φ of a fit left at relative residual 3e-9, targets scaled by 2^-30 (not zero loss)",
+                0.5 * float(np.sum((small * ((F @ fit.lam - Y) + off)) ** 2)), zero_small)
     # critical: for Φ(λ) = ½‖Fλ − Y‖² (J = F), ∇Φ = Fᵀr. At the exact fit r is rounding: critical;
     # r = 3e-9 ‖Y‖ along F's top left singular vector gives ‖∇Φ‖ = 30× the modelled error: not critical
     Uf, sf, _ = np.linalg.svd(F, full_matrices=False)
@@ -182,6 +239,15 @@ def _tolerance_rules(ctx: Context) -> Result:
     r_off *= 3e-9 * max(float(np.linalg.norm(Y)), 1.0) / np.linalg.norm(r_off)
     ev.at_least("‖Fᵀ r‖ at a residual 3e-9 ‖Y‖ along F's top direction (not critical)",
                 float(np.linalg.norm(F.T @ r_off)), crit)
+    # a least-squares minimum (critical, Φ > 0) whose outputs are 1e-9 of the targets: the gradient is rounding of
+    # the residual's size ‖Y‖, so the rule's scale is max(‖Y‖, ‖F_L‖) = ‖Y‖, not the outputs' size
+    Ft = rng.standard_normal((60, 40))
+    G = rng.standard_normal((60, 3))
+    Yt = G - Ft @ np.linalg.lstsq(Ft, G, rcond=None)[0] + 1e-9 * Ft @ rng.standard_normal((40, 3))
+    lam_t = np.linalg.lstsq(Ft, Yt, rcond=None)[0]
+    crit_t = tols.critical_tol(float(np.linalg.norm(Ft, 2)), Yt, outputs=Ft @ lam_t)
+    ev.at_most("‖Fᵀ r‖ at a least-squares minimum whose outputs are 1e-9 of the targets (critical)",
+               float(np.linalg.norm(Ft.T @ (Ft @ lam_t - Yt))), crit_t)
     # eigenvalue signs: a symmetric matrix with 60 unit eigenvalues, one 30x the eigensolver tolerance, 39 zeros
     n_eig = 100
     lam = np.concatenate([np.ones(60), [30.0 * n_eig * np.finfo(np.float64).eps], np.zeros(n_eig - 61)])
@@ -204,6 +270,7 @@ def _tolerance_rules(ctx: Context) -> Result:
                dtol)
     far = 30.0 * np.sqrt(DISTINCT_L) * np.finfo(np.float64).eps * float(np.max(np.abs(v)))
     ev.at_least(f"length-{DISTINCT_L} vectors 30 × sqrt(l)·eps·scale apart", far, dtol)
+    _observe_forward_error(ev, rng)
     ev.facts.update(rank_tol=rep.tol, svd_rank_tol=svd_tol.to_dict(), zero_loss_tol=zero.to_dict(),
                     distinct_tol=dtol.to_dict(),
                     exact_fit_phi=phi, perturbed_phi=phi_off, critical_tol=crit.to_dict())
@@ -224,6 +291,33 @@ def _plant(X: np.ndarray, idx: np.ndarray, p: int, q: int) -> np.ndarray:
     keep = dst >= 0
     flat[1, dst[keep]] = flat[0, src[keep]]
     return X2
+
+
+def _brute_min_cross(arch: Architecture, X) -> float:
+    """The smallest Euclidean distance between layer-1 patches of different samples, over all pairs (slow path)."""
+    idx = arch.layer(1).patches
+    flat = np.concatenate([X.reshape(X.shape[0], -1), np.zeros((X.shape[0], 1))], axis=1)
+    rows = flat[:, np.where(idx < 0, arch.d, idx)]  # (N, P, l)
+    return float(min(np.linalg.norm(rows[i][:, None, :] - rows[i + 1:].reshape(-1, idx.shape[1])[None], axis=2).min()
+                     for i in range(X.shape[0] - 1)))
+
+
+def _clustered_patches(rng) -> tuple[Architecture, np.ndarray]:
+    """Four samples of 10 disjoint patches of length 2: samples 0 and 1 are tight clusters 0.05 apart (their
+    nearest pair hides behind each point's same-sample neighbours), samples 2 and 3 an easier pair 0.1 apart."""
+    X = np.zeros((4, 10, 2))
+    X[0] = 1e-3 * rng.standard_normal((10, 2))
+    X[1] = [0.05, 0.0] + 1e-3 * rng.standard_normal((10, 2))
+    X[2] = np.column_stack([5.0 + np.arange(10), np.full(10, 5.0)])
+    X[3] = X[2] + [0.0, 0.1]
+    return Architecture((20, 1), (Conv(1, (2,), stride=2), Output(1))), X.reshape(4, 20, 1)
+
+
+def _observe_min_distance(ev: Evidence, name: str, arch: Architecture, X) -> None:
+    found, brute = _data.check_distinct_patches(arch, X).min_distance, _brute_min_cross(arch, X)
+    ev.at_most(f"{name}: smallest cross-sample patch distance vs brute force", _rel(found, brute), tols.IDENTITY,
+               detail=f"{name}: the predicate's smallest distance between patches of different samples {found:.6e}, "
+                      f"brute force over all pairs {brute:.6e}")
 
 
 def _assumption_3_1_predicate(ctx: Context) -> Result:
@@ -248,6 +342,13 @@ def _assumption_3_1_predicate(ctx: Context) -> Result:
                  detail=f"{inst.name}: {len(missed)} of {tried} planted shared patches missed"
                         + (f" (sample 1 patch p = sample 0 patch q at (p, q) = {missed[:5]})" if missed else ""))
         ev.facts[inst.name] = {"patches": P, "planted": tried, "missed": missed}
+        _observe_min_distance(ev, inst.name, inst.arch, X)
+        # each sample constant, a different constant each: every sample repeats its patches, no two samples share one
+        flat = np.broadcast_to(np.linspace(1.0, 2.0, X.shape[0])[:, None], (X.shape[0], inst.arch.d))
+        rep = _data.check_distinct_patches(inst.arch, flat.reshape(X.shape).copy())
+        ev.exact(f"{inst.name}: patch values shared between constant samples (distinct constants)",
+                 rep.shared_patch_values, 0, detail=f"{inst.name}, samples constant at distinct values: {rep}")
+    _observe_min_distance(ev, "clustered patches", *_clustered_patches(ctx.rng("assumption-3.1-predicate")))
     return conclude("the Assumption 3.1 predicate finds a shared patch at every patch position", hyps, ev)
 
 
@@ -257,5 +358,5 @@ CHECKS = [
     Check("tolerance-rules", "§5 numerics", "rank and zero-loss tolerances between rounding and resolved errors",
           _tolerance_rules),
     Check("assumption-3.1-predicate", "Assumption 3.1", "the 3.1 predicate finds a shared patch planted at any "
-          "position", _assumption_3_1_predicate),
+          "position, and the nearest pair", _assumption_3_1_predicate),
 ]

@@ -265,6 +265,13 @@ def _corollary_3_6(ctx: Context) -> Result:
              detail=f"the fitting CNN uses {used} parameters; 2N + T_1 l_0 = {counts['cnn']}")
     ev.exact("2N + T_1 l_0 < (d + 2) N", counts["cnn"], counts["fully_connected"], "<",
              detail=f"CNN 2N + T_1 l_0 = {counts['cnn']} vs FC (d + 2) N = {counts['fully_connected']}")
+    # T_1 = ⌈N / P_0⌉, the fewest filters with P_0 T_1 ≥ N, at this N and at N − 1 (P_0 = 36 divides N = 216)
+    first = arch.layer(1)
+    for n in (ds.N, ds.N - 1):
+        t1 = exact_fit.parameter_counts(arch, n)["T_1"]
+        least = next(t for t in range(1, n + 1) if first.P * t >= n)
+        ev.exact(f"T_1 for N = {n}", t1, least, detail=f"parameter_counts' T_1 = {t1} for N = {n}, P_0 = {first.P}; "
+                 f"the fewest filters with P_0 T_1 ≥ N: {least}")
     ev.facts["parameter_counts"] = {**counts, "this_network": arch.num_params, "n_1": arch.widths[1]}
     ev.facts["method"] = ("λ from QR of F_{L-1}ᵀ and one triangular solve (no Gram inverse); "
                           "F_{L-1} from Theorem 3.4's construction (ReLU); residual of the network's own output")
