@@ -76,8 +76,8 @@ def _run(strategy, examples: int, on_example=None, distinct: bool = False, unres
     conclusive deficit on a draw saturated in float64 (:func:`saturated_layers`) is tallied as
     inconclusive (its case names the saturated layers), not as a failure.
     """
-    tally = {"examples": 0, "failures": 0, "inconclusive": 0, "archs": set(), "failing_archs": set(),
-             "inconclusive_cases": []}
+    tally = {"examples": 0, "failures": 0, "inconclusive": 0, "unexplained": 0, "archs": set(),
+             "failing_archs": set(), "inconclusive_cases": []}
 
     @settings(max_examples=examples, **({"derandomize": True, "database": None} if fixed else {}))
     @given(setup=strategy)
@@ -100,6 +100,8 @@ def _run(strategy, examples: int, on_example=None, distinct: bool = False, unres
                                                f"k={net.k}, N={net.N}: {r}; saturated {saturated}")
         elif below is None:
             tally["inconclusive"] += 1
+            # the library names no float64 limit (saturation, near duplicates, forward error) for it
+            tally["unexplained"] += not r.unresolved
             tally["inconclusive_cases"].append(f"{net.arch.layers} on {net.arch.input_shape}, k={net.k}, "
                                                f"N={net.N}: {r} {r.unresolved}")
         elif below:
@@ -114,7 +116,7 @@ def _run(strategy, examples: int, on_example=None, distinct: bool = False, unres
 def _report(name, tally):
     print(f"\n[{name}] examples {tally['examples']}, distinct architectures {tally['archs']}, "
           f"rank F_k < N (conclusive) {tally['failures']} in {tally['failing_archs']} architectures, "
-          f"inconclusive {tally['inconclusive']}")
+          f"inconclusive {tally['inconclusive']} (unexplained {tally.get('unexplained', 0)})")
     for case in tally["inconclusive_cases"]:
         print(f"  inconclusive: {case}")
 
@@ -153,6 +155,9 @@ def test_theorem_3_5_on_200_random_architectures():
     _report("Theorem 3.5, this seed's draw", tally)
     assert tally["failures"] == 0
     assert tally["archs"] == tally["examples"] >= 200
+    # an inconclusive decision the library cannot attribute to a float64 limit is a tolerance-model question,
+    # not the strategy's weight scale: those stay under 1 % at every seed
+    assert tally["unexplained"] <= 0.01 * tally["examples"], "\n".join(tally["inconclusive_cases"])
 
 
 def test_converse_narrow_layer():
