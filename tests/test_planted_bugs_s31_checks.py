@@ -100,3 +100,23 @@ def test_zero_loss_hessian_needs_rank_F_equal_N_not_only_a_conclusive_rank(monke
     r = C._zero_loss(Context(0))
     h = next(h for h in r.hypotheses if h.name.startswith("rank F_"))
     assert not h.met and r.verdict is Verdict.NOT_APPLICABLE, r.summary
+
+
+def test_bad_critical_point_tests_assumption_4_1_at_its_own_k(monkeypatch):
+    """s31c-bad-critical-h41-k-plus-1: the check's evidence is "outside S_k" at the point's k; Assumption 4.1 (what
+    makes S_k the set of Theorem 4.5) must be tested at that same k. On the curvature network 4.1 holds at k = 1 and
+    at k + 1 = 2 alike (n_2 = 12 = N, pyramidal after), so the verdict cannot tell: the k passed to ``h41`` can."""
+    from proofs_checks import curvature as C
+    from theory_lab.checking import Context
+
+    seen, real = [], S.h41
+
+    def spy(arch, k, N, prefix=""):
+        seen.append(k)
+        return real(arch, k, N, prefix)
+    monkeypatch.setattr(S, "h41", spy)
+    ctx = Context(0)
+    k = C.bad_critical_point(ctx)[-1]
+    r = C._bad_critical(ctx)
+    assert seen == [k] and any(h.name == f"Assumption 4.1 (k = {k})" and h.met for h in r.hypotheses)
+    assert f"outside S_{k}" in str(r.evidence)  # the observation is about the same k
