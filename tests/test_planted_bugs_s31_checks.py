@@ -143,3 +143,28 @@ def test_a_point_with_a_large_gradient_is_no_critical_point_whatever_its_loss():
     ev = Evidence()
     row = S.observe_critical_point(ev, "fake", arch, res, Xd, Y, 1)
     assert row["critical"] is False and row["status"].startswith("not converged") and not ev.observations
+
+
+def test_every_planted_bug_still_applies(monkeypatch):
+    """tools/plant_bugs.py's patches (``theory_lab/`` and, from this session, ``proofs_checks/``) each find their text
+    exactly once, so the bug list does not rot silently when a check is edited (what ``--dry-run`` does, in memory)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("plant_bugs", root / "tools" / "plant_bugs.py")
+    tool = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "plant_bugs", tool)  # its dataclasses look their module up by name
+    spec.loader.exec_module(tool)
+    ids = [b.id for b in tool.BUGS]
+    assert len(ids) == len(set(ids))
+    assert sum(i.startswith("s31c-") for i in ids) == 21
+    for bug in tool.BUGS:
+        texts = {}
+        for path, old, new in bug.patches:
+            text = texts.get(path) or (root / path).read_text()
+            assert text.count(old) == 1, (bug.id, path)
+            texts[path] = text.replace(old, new)
+        if bug.id.startswith("s31c-"):
+            assert bug.checks and all(p.startswith("proofs_checks/") for p, _, _ in bug.patches), bug.id
