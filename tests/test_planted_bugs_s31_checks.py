@@ -2,7 +2,7 @@
 
 Each bug (tools/plant_bugs.py, ids ``s31c-*``) went unseen by ``verify --strict`` and by the tests of the module it
 sits in; each test below feeds the hypothesis an instance on which the right answer is known by inspection (a tied
-bias at layer k, a pyramidal network, a singular encoding, a gradient with one block zero)
+bias at layer k, a pyramidal network, a gradient with one block zero, a deficient rank)
 and asserts the answer. docs/planted_bugs.md, "Session 31 — planted bugs in the checks themselves".
 """
 
@@ -97,52 +97,6 @@ def test_bad_critical_point_tests_assumption_4_1_at_its_own_k(monkeypatch):
     r = C._bad_critical(ctx)
     assert seen == [k] and any(h.name == f"Assumption 4.1 (k = {k})" and h.met for h in r.hypotheses)
     assert f"outside S_{k}" in str(r.evidence)  # the observation is about the same k
-
-
-def test_wide_layer_of_is_the_first_wide_hidden_layer():
-    """s31c-wide-layer-of-last: the instances' k is the *first* layer with n_k ≥ N (its docstring; Theorem 3.5's
-    instances are wide at layer 1). Every default instance has one wide layer, so no check saw ``wide[-1]``."""
-    from proofs_checks.instances import wide_layer_of
-
-    arch = Architecture((6, 1), (Conv(5, (2,)), Conv(6, (2,)), Output(1)))  # n_1 = 25, n_2 = 24: both ≥ 20
-    assert wide_layer_of(arch, 20) == 1 and wide_layer_of(arch, 25) == 1 and wide_layer_of(arch, 26) == arch.L - 1
-
-
-def test_class_targets_refuse_a_singular_encoding():
-    """s31c-class-targets-sigma-max: a rank-deficient Z is no encoding (Y Z⁻¹ does not exist): unmet, no exception.
-    Reading σ_max instead of σ_min called it full rank and solved with a singular matrix."""
-    Z = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 1.0, 0.0]])  # rank 2
-    h = S.class_targets(Z[[0, 1, 2, 0]], Z, "Y")
-    assert not h.met and "σ_min(Z)/σ_max(Z) = 0.00e+00" in h.detail
-    assert S.class_targets(np.eye(3)[[0, 1, 2, 0]]).met
-
-
-def test_lemma_4_3_admits_a_loss_below_its_bound_only():
-    """s31c-lemma-4-3-admits-reversed: Lemma 4.3 gives Φ ≤ Φ_max = ½((‖∇_U Φ‖ + δ)/c)²; only Φ above it (beyond the
-    band) contradicts the lemma. Here c = 1, ‖∇_U Φ‖ = 1e-3, δ = 0: Φ_max = 5e-7."""
-    from types import SimpleNamespace
-
-    b = SimpleNamespace(factors={"sigma_min_F_k": 1.0, "layers": []}, grad_norm=1e-3, tol=0.0)
-    assert S.lemma_4_3_admits(b, 1e-8) == (True, 5e-7)
-    assert S.lemma_4_3_admits(b, 1.0) == (False, 5e-7)
-
-
-def test_a_point_with_a_large_gradient_is_no_critical_point_whatever_its_loss():
-    """s31c-critical-by-loss: "critical" is ‖∇Φ‖ ≤ the critical tolerance. A search result reporting Φ = 0 with
-    ‖∇Φ‖ = 1e3 is not converged; judged by Φ it became a critical point and its loss an observation."""
-    from types import SimpleNamespace
-
-    from theory_lab import sampling
-    from theory_lab.evidence import Evidence
-
-    arch = Architecture((6,), (Dense(12), Dense(6), Output(3)))
-    rng = np.random.default_rng(33)
-    Xd, Y = rng.standard_normal((8, 6)), rng.standard_normal((8, 3))
-    res = SimpleNamespace(params=sampling.sample_params(arch, rng), loss=0.0, grad_norm=1e3, iterations=0,
-                          converged=False, kind="test")
-    ev = Evidence()
-    row = S.observe_critical_point(ev, "fake", arch, res, Xd, Y, 1)
-    assert row["critical"] is False and row["status"].startswith("not converged") and not ev.observations
 
 
 def test_every_planted_bug_still_applies(monkeypatch):
