@@ -14,7 +14,8 @@
 * ``class-targets-outside-S_k``: zero-loss points of class targets with ``n_{L-1} < N`` lie
   outside ``S_k`` unless ``[F_{L-1}, 1]`` loses rank; both kinds are counted.
 
-Zero loss is :func:`theory_lab.tolerances.zero_loss_tol`, critical is
+Zero loss is :func:`theory_lab.tolerances.zero_loss_tol` (decided on ``‖F_L − Y‖`` against
+:func:`~theory_lab.tolerances.zero_residual_tol` where Lemma 4.3's norms are at hand: nothing squared), critical is
 :func:`proofs_checks.s4_instances.critical_tol`; ranks of solver output are decided at the
 solver's forward error (:data:`theory_lab.tolerances.FORWARD_RTOL`).
 """
@@ -211,18 +212,20 @@ def _reverse(ev: Evidence, label: str, arch, params, X, Y, k: int, solver: bool)
                          outputs=model.apply(arch, params, X))
     m = loss_surface.membership(arch, params, X, k, forward_rtol=T.FORWARD_RTOL if solver else None)
     loss = 0.5 * b.residual_norm ** 2
-    row = {"point": label, "loss": loss, "grad_U_norm": b.grad_norm, "zero_tol": tol.value, "in_S_k": m.member,
+    row = {"point": label, "loss": loss, "residual_norm": b.residual_norm, "grad_U_norm": b.grad_norm, "zero_tol": tol.value, "in_S_k": m.member,
            "S_k_conclusive": m.conclusive, "reasons": list(m.reasons), "lower_factor": b.lower / b.residual_norm if b.residual_norm > 0 else 0.0}
     if b.grad_norm > tol.value:
         ev.at_least(f"{label}: ‖∇_U_{k + 1} Φ‖", b.grad_norm, tol)
     else:  # the gradient in U_{k+1} vanishes: then Φ = 0 or the point lies outside S_k
-        nonzero = Evidence().at_least("Φ", loss, T.zero_loss_tol(Y))
+        # on ‖F_L − Y‖, not Φ = ½‖r‖²: the same decision, and nothing squared into subnormals at tiny scales
+        nonzero = Evidence().at_least("‖F_L − Y‖", b.residual_norm, T.zero_residual_tol(Y))
         holds = not (m.member and nonzero.holds)
-        admits, row["lemma_4_3_phi_max"] = S.lemma_4_3_admits(b, loss)  # a tiny c explains Φ > 0: no counterexample
+        admits, row["lemma_4_3_phi_max"] = S.lemma_4_3_admits(b, residual_norm=b.residual_norm)  # tiny c
         ev.observe(f"{label}: ∇_U_{k + 1} Φ = 0 with Φ = {loss:.3e}", holds,
                    margin=max(S.membership_margin(m), 1.0) if holds else 1.0 / max(S.membership_margin(m), 1.0),
                    conclusive=m.conclusive and nonzero.conclusive and (holds or not admits),
-                   detail=f"{label}: Φ = {loss:.3e} (Lemma 4.3 admits ≤ {row['lemma_4_3_phi_max']:.3e}), {m}")
+                   detail=f"{label}: Φ = {loss:.3e}, ‖F_L − Y‖ = {b.residual_norm:.3e} "
+                          f"(Lemma 4.3 admits Φ ≤ {row['lemma_4_3_phi_max']:.3e}), {m}")
     return row
 
 
@@ -237,9 +240,8 @@ def _theorem_4_4(ctx: Context) -> Result:
     # (⇒) at a zero-loss point ∇_U Φ vanishes; Lemma 4.3 turns the small gradient back into Φ ≤ ½(‖∇_U‖/c)²
     b = loss_surface.gradient_bounds(arch, res.params, ds.X, Y, k)
     m = loss_surface.membership(arch, res.params, ds.X, k, forward_rtol=T.FORWARD_RTOL)
-    zero = T.zero_loss_tol(Y)
     c = b.lower / b.residual_norm if b.residual_norm > 0 else 0.0
-    ev.at_most("Φ at the zero-loss point", res.loss, zero)
+    ev.at_most("‖F_L − Y‖ at the zero-loss point", b.residual_norm, T.zero_residual_tol(Y))  # ⇔ Φ ≤ zero_loss_tol
     ev.at_most("‖∇_U Φ‖ at the zero-loss point", b.grad_norm,
                T.critical_tol(b.upper / max(b.residual_norm, 1e-300), Y, outputs=model.apply(arch, res.params, ds.X)))
     ev.rank("zero-loss point: F_1 (in S_1)", m.F_k, S.N_WIDE)
@@ -277,7 +279,7 @@ def _theorem_4_4_widening(ctx: Context) -> Result:
                         f"‖∇Φ‖ = {g:.2e}, ‖∇_U_2 Φ‖ = {b.grad_norm:.2e} "
                         f"{hyp.relation(max(g, b.grad_norm), crit.value)} {crit.value:.2e}")]
     ev = Evidence()
-    ev.at_most("Φ", 0.5 * b.residual_norm ** 2, T.zero_loss_tol(Y))
+    ev.at_most("‖F_L − Y‖", b.residual_norm, T.zero_residual_tol(Y))  # ⇔ Φ ≤ zero_loss_tol, nothing squared
     return conclude("∇_{U_{k+1}} Φ = 0 ⇒ Φ = 0 on S_k", kept, ev, broken=broken)
 
 

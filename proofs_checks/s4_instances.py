@@ -131,7 +131,8 @@ def critical_tol(arch: Architecture, params, X, Y) -> T.Tolerance:
     return T.critical_tol(float(np.linalg.norm(J, 2)), Y, outputs=np.asarray(D.outputs(obj, theta, X)))
 
 
-def lemma_4_3_admits(b: loss_surface.GradientBounds, loss: float) -> tuple[bool, float]:
+def lemma_4_3_admits(b: loss_surface.GradientBounds, loss: float | None = None, *,
+                     residual_norm: float | None = None) -> tuple[bool, float]:
     """Whether Lemma 4.3 lets a point with ``b``'s ``‖∇_{U_{k+1}} Φ‖`` have loss ``loss``; returns ``(admits, Φ_max)``.
 
     Lemma 4.3 gives ``‖∇_{U_{k+1}} Φ‖ ≥ c ‖F_L − Y‖`` at every parameter, ``c = σ_min(F_k) Π σ_min(U_{l+1})
@@ -139,12 +140,20 @@ def lemma_4_3_admits(b: loss_surface.GradientBounds, loss: float) -> tuple[bool,
     In ``S_k`` ``c > 0``, but nothing bounds it away from 0 (saturated units, near-duplicate samples): a point
     below the critical tolerance with ``Φ ≤ Φ_max`` may be no critical point at all, and ``Φ > 0`` there
     refutes nothing. Only ``Φ > Φ_max`` (beyond :data:`tolerances.BOUND`) contradicts the lemma the theorems rest on.
+
+    Pass ``residual_norm`` (``‖F_L − Y‖``) instead of ``loss`` where it is known: the comparison is then made on
+    the norm, ``‖r‖ ≤ r_max √band`` with ``r_max = (‖∇‖ + δ) / c`` (the same decision as ``Φ ≤ Φ_max · band``),
+    so nothing is squared into subnormals when ``r`` is tiny (below ~1e-154).
     """
+    if (loss is None) == (residual_norm is None):
+        raise ValueError(f"lemma_4_3_admits: pass exactly one of `loss`={loss!r} and `residual_norm`={residual_norm!r} "
+                         "(Φ, or ‖F_L − Y‖ where it is known).")
     c = b.factors["sigma_min_F_k"]
     for row in b.factors["layers"]:
         c *= row["sigma_min_U_next"] * row["dsigma_min"]
-    phi_max = 0.5 * ((b.grad_norm + b.tol) / c) ** 2 if c > 0 else np.inf
-    return bool(loss <= phi_max * T.BOUND.band), float(phi_max)
+    r_max = (b.grad_norm + b.tol) / c if c > 0 else np.inf
+    r = float(np.sqrt(2.0 * loss)) if residual_norm is None else float(residual_norm)
+    return bool(r <= r_max * np.sqrt(T.BOUND.band)), float(0.5 * r_max ** 2)
 
 
 def membership_margin(m: loss_surface.Membership) -> float:

@@ -126,11 +126,9 @@ def test_full_row_rank_check_fails_where_the_gradient_is_below_the_bound(monkeyp
     assert "Φ = " in r.summary or "‖r‖ σ_min(J)" in r.summary
 
 
-@pytest.mark.xfail(strict=True, reason="gradient_bounds' norms underflow below ~1e-154 (squares flushed to 0 by XLA); "
-                   "a scaled norm alone would move Φ = ½‖r‖² and the zero-loss tolerance into subnormals, "
-                   "so the comparisons must move to ‖r‖ first (left, docs/planted_bugs.md stop 29, second pass)")
 def test_gradient_bounds_scale_with_the_output_layer():
     # output weights and targets × 2^-500 (exact): r, ∇_{U_2} Φ and both bounds scale by 2^-500, F_1 is unchanged
+    # (was a strict xfail: the norms underflowed to 0; scaled norms since session 32, zero loss compared on ‖r‖)
     from theory_lab import loss_surface, model
     from theory_lab.sampling import sample_params
 

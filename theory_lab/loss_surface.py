@@ -295,7 +295,7 @@ def gradient_bounds(arch: Architecture, params, X, Y, k: int, *, grad=None) -> G
                          f"expected ∇_U_{k + 1} Φ of shape (n_{k}, n_{k + 1}) = {shape}, finite, as "
                          f"grad_full_matrix(arch, params, X, Y, {k + 1}) returns.")
     G = grad_full_matrix(arch, params, X, Y, k + 1) if grad is None else grad
-    grad_norm, res, Fk = float(jnp.linalg.norm(G)), float(jnp.linalg.norm(bp.delta[L])), np.asarray(bp.F[k])
+    grad_norm, res, Fk = _tol.frobenius_norm(G, "grad"), _tol.frobenius_norm(bp.delta[L], "F_L − Y"), np.asarray(bp.F[k])
     sF = np.linalg.svd(Fk, compute_uv=False)
     lo_naive, hi = float(sF[-1]), float(sF[0])
     lo = lo_naive if Fk.shape[1] >= Fk.shape[0] else 0.0  # operator_lower_bound(F_kᵀ)

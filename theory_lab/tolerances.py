@@ -59,8 +59,8 @@ import numpy as np
 from theory_lab.validate import is_integer
 
 __all__ = ["Tolerance", "EPS", "SVD_BAND", "FORWARD_RTOL", "ZERO_LOSS_RTOL", "GTOL_RTOL", "IDENTITY_RTOL",
-           "BOUND_RTOL", "BOUND", "IDENTITY", "svd_rank_tol", "solver_rank_tol", "zero_loss_tol", "critical_tol",
-           "eigen_tol", "identity_tol", "fit_residual_tol", "distinct_tol"]
+           "BOUND_RTOL", "BOUND", "IDENTITY", "frobenius_norm", "svd_rank_tol", "solver_rank_tol", "zero_loss_tol",
+           "zero_residual_tol", "critical_tol", "eigen_tol", "identity_tol", "fit_residual_tol", "distinct_tol"]
 
 EPS = float(np.finfo(np.float64).eps)
 SVD_BAND = 10.0
@@ -101,13 +101,26 @@ class Tolerance:
 BOUND = Tolerance(1.0, 1.0 + BOUND_RTOL, "bound ratio", "relative rounding of products of float64 norms")
 
 
-def _norm(A, name: str) -> float:
+def frobenius_norm(A, name: str = "A") -> float:
+    """``‖A‖_F`` (any shape, float64) without under- or overflow: the entries are scaled by the largest ``|a_ij|``
+    before squaring, so the result scales exactly with ``A`` over the whole float64 range.
+
+    Squares of entries below ~1e-154 underflow (XLA flushes them to 0; numpy loses digits in subnormals) and
+    beyond ~1e154 overflow: ``jnp.linalg.norm`` of a residual at ``2^-530`` is 0, this is not.
+
+    Raises ``TypeError``/``ValueError`` naming ``name`` for non-numeric input, NaN/Inf, or a norm beyond float64.
+
+    Example:
+        >>> f"{frobenius_norm([[3e-200, 4e-200]]):.1e}", f"{frobenius_norm([[3e200, 4e200]]):.1e}"
+        ('5.0e-200', '5.0e+200')
+    """
     try:
         A = np.asarray(A, dtype=np.float64)
     except (TypeError, ValueError):
         raise TypeError(f"`{name}` is a {type(A).__name__}; expected an array of real numbers.") from None
     if not np.all(np.isfinite(A)):
-        raise ValueError(f"`{name}` contains NaN or Inf; a tolerance is a finite number. Clean the data first.")
+        raise ValueError(f"`{name}` contains NaN or Inf; a tolerance is a finite number (and so is a norm). "
+                         "Clean the data first.")
     # scaled by the largest entry: squares of entries beyond ~1e154 overflowed (a tolerance of inf, refused late)
     # and below ~1e-154 underflowed (a norm of 0 made `critical_tol` fall back to the scale 1)
     top = float(np.max(np.abs(A))) if A.size else 0.0
@@ -118,6 +131,9 @@ def _norm(A, name: str) -> float:
         raise ValueError(f"`{name}` has norm beyond float64 (largest entry {top:.3g}); rescale it (e.g. the targets "
                          "and the output layer together) below ~1e300.")
     return norm
+
+
+_norm = frobenius_norm
 
 
 def _scale(value, name: str) -> float:
@@ -154,6 +170,16 @@ def solver_rank_tol(sigma_max: float, forward_rtol: float = FORWARD_RTOL) -> Tol
 def zero_loss_tol(Y) -> Tolerance:
     """``Φ`` is zero when ``Φ ≤ ZERO_LOSS_RTOL · ½‖Y‖_F²`` (band 100 on Φ, i.e. 10 on ‖r‖)."""
     return Tolerance(ZERO_LOSS_RTOL * 0.5 * _norm(Y, "Y") ** 2, 100.0, "zero loss",
+                     "residuals at 1e-10 of the targets (solver and rounding)")
+
+
+def zero_residual_tol(Y) -> Tolerance:
+    """``‖F_L − Y‖_F`` is zero when ``≤ sqrt(ZERO_LOSS_RTOL) · ‖Y‖_F`` (band 10): :func:`zero_loss_tol` on the norm.
+
+    ``½‖r‖² ≤ R · ½‖Y‖²  ⇔  ‖r‖ ≤ √R ‖Y‖`` and a factor 100 on ``Φ`` is a factor 10 on ``‖r‖``: the same decision,
+    but nothing is squared, so it stays exact where ``Φ`` and its tolerance would be subnormal (``‖Y‖ ~ 2^-500``).
+    """
+    return Tolerance(math.sqrt(ZERO_LOSS_RTOL) * _norm(Y, "Y"), 10.0, "zero loss (on ‖F_L − Y‖)",
                      "residuals at 1e-10 of the targets (solver and rounding)")
 
 
