@@ -180,13 +180,31 @@ def _found_critical_point(ctx: Context):
     return ctx.cached("curvature/found-critical", build)
 
 
+def _residual_is_zero(ev: Evidence, r: float, g: float, sigma_min: float, Y) -> None:
+    """Observe ``r = 0`` at a critical point: ``‖r‖`` (scalar) against :func:`tolerances.zero_residual_tol`.
+
+    Below the critical tolerance is not yet critical: ``‖∇Φ‖ ≥ σ_min(J)‖r‖`` admits ``‖r‖ ≤ ‖∇Φ‖/σ_min``, and
+    ``r ≠ 0`` inside that is explained by ``∇Φ ≠ 0`` (inconclusive). Decided on ``‖r‖``, not ``Φ = ½‖r‖²``: the
+    same decision (``Φ ≤ zero_loss_tol ⇔ ‖r‖ ≤ zero_residual_tol``), with nothing squared into subnormals.
+    """
+    zero = T.zero_residual_tol(Y)
+    r_max = g / sigma_min if sigma_min > 0 else 0.0
+    if r > zero.value and sigma_min > 0 and r <= r_max * np.sqrt(T.BOUND.band):
+        ev.observe("‖r‖", False, margin=zero.value / r, conclusive=False,
+                   detail=f"‖r‖ = {r:.3e} > {zero.value:.1e} (zero loss), but ‖∇Φ‖ = {g:.2e} admits ‖r‖ ≤ "
+                          f"‖∇Φ‖/σ_min(J) = {r_max:.3e}: the point may not be critical")
+    else:
+        ev.at_most("‖r‖", r, zero, detail=f"‖r‖ = {r:.3e} {'≤' if r <= zero.value else '>'} {zero.value:.3e} "
+                                          f"({zero.name}; Φ = ½‖r‖² = {0.5 * r * r:.3e})")
+
+
 def _critical_full_row_rank(ctx: Context) -> Result:
     arch, X, Y, res = _found_critical_point(ctx)
     obj = D.objective(arch)
     theta = obj.layout.ravel(res.params)
     J = np.asarray(D.jacobian(obj, theta, X))
-    g = float(np.linalg.norm(D.gradient(obj, theta, X, Y)))
-    r = float(np.linalg.norm(D.residuals(obj, theta, X, Y)))
+    g = T.frobenius_norm(D.gradient(obj, theta, X, Y), "∇Φ")  # scaled norms: exact below ~1e-154 too
+    r = T.frobenius_norm(D.residuals(obj, theta, X, Y), "r")
     rJ = rank_report(J, tol=T.solver_rank_tol(_norm2(J)).value, name="J")
     crit = T.critical_tol(rJ.sigma_max, Y, outputs=np.asarray(D.outputs(obj, theta, X)))
     hyps = [Hypothesis("critical point", g <= crit.value, f"‖∇Φ‖ = {g:.2e} {hyp.relation(g, crit.value)} {crit.value:.1e}: {res.message}"),
@@ -194,16 +212,7 @@ def _critical_full_row_rank(ctx: Context) -> Result:
                        str(rJ))]
     ev = Evidence()
     ev.at_most("‖r‖ σ_min(J) / ‖∇Φ‖", r * rJ.sigma_min / g if g > 0 else (0.0 if r == 0 else np.inf), T.BOUND)
-    zero, phi = T.zero_loss_tol(Y), 0.5 * r * r
-    # below the critical tolerance is not yet critical: ‖∇Φ‖ ≥ σ_min(J)‖r‖ admits Φ ≤ ½(‖∇Φ‖/σ_min)², and Φ > 0
-    # inside that is explained by ∇Φ ≠ 0 (the bound above decides whether the numbers are consistent)
-    admits = phi > zero.value and rJ.sigma_min > 0 and phi <= 0.5 * (g / rJ.sigma_min) ** 2 * T.BOUND.band
-    if admits:
-        ev.observe("Φ", False, margin=zero.value / phi, conclusive=False,
-                   detail=f"Φ = {phi:.3e} > {zero.value:.1e} (zero loss), but ‖∇Φ‖ = {g:.2e} admits Φ ≤ "
-                          f"½(‖∇Φ‖/σ_min(J))² = {0.5 * (g / rJ.sigma_min) ** 2:.3e}: the point may not be critical")
-    else:
-        ev.at_most("Φ", phi, zero)
+    _residual_is_zero(ev, r, g, rJ.sigma_min, Y)
     ev.facts.update(residual_norm=r, grad_norm=g, rank_J=rJ.to_dict(), search=res.message)
     return conclude("a critical point with J of full row rank has r = 0", hyps, ev)
 

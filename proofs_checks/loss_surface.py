@@ -58,8 +58,12 @@ GTOL_ZERO = 1e-13
 
 
 def _rel(a, b) -> float:
-    a, b = np.asarray(a), np.asarray(b)
-    return float(np.linalg.norm(a - b) / max(float(np.linalg.norm(b)), np.finfo(float).tiny))
+    """``‖a − b‖ / ‖b‖`` with scaled norms (exact at 2^±500; NaN for non-finite input: a conclusive violation)."""
+    b = np.asarray(b, dtype=np.float64)
+    d = np.asarray(a, dtype=np.float64) - b
+    if not (np.all(np.isfinite(d)) and np.all(np.isfinite(b))):
+        return float("nan")
+    return T.frobenius_norm(d) / max(T.frobenius_norm(b), np.finfo(float).tiny)
 
 
 # ----------------------------------------------------------------------------- backprop
@@ -113,7 +117,7 @@ def _lemma_4_2(ctx: Context) -> Result:
 def _independent_bounds(arch, params, X, Y, k) -> tuple[float, float]:
     """Lemma 4.3's two bounds from the forward pass, SVDs and σ' taken here (not the library's)."""
     fw = model.forward(arch, params, X)
-    r = float(np.linalg.norm(np.asarray(fw.F[arch.L]) - Y))
+    r = T.frobenius_norm(np.asarray(fw.F[arch.L]) - Y, "F_L − Y")
     s = np.linalg.svd(np.asarray(fw.F[k]), compute_uv=False)
     lo = s[-1] if fw.F[k].shape[1] >= fw.F[k].shape[0] else 0.0
     hi = s[0]
@@ -272,7 +276,7 @@ def _theorem_4_4_widening(ctx: Context) -> Result:
     m = loss_surface.membership(arch, params, X, 1)
     b = loss_surface.gradient_bounds(arch, params, X, Y, 1)
     obj = D.objective(arch)
-    g = float(np.linalg.norm(np.asarray(D.gradient(obj, obj.layout.ravel(params), X, Y))))
+    g = T.frobenius_norm(D.gradient(obj, obj.layout.ravel(params), X, Y), "∇Φ")  # scaled: no underflow to 0
     crit = S.critical_tol(arch, params, X, Y)
     kept += [Hypothesis("the point lies in S_1", m.member and m.conclusive, str(m)),
              Hypothesis("∇_{U_2} Φ = 0 (critical point)", max(g, b.grad_norm) <= crit.value,

@@ -118,10 +118,10 @@ def test_a_residual_100_times_too_large_is_no_zero_loss():
 # ----------------------------------------------------------------------------- gradient_bounds
 
 
-@pytest.mark.parametrize("e", [-250, 250])
+@pytest.mark.parametrize("e", [-250, 280])
 def test_gradient_bounds_scale_with_the_output_layer_two_layers_after_k(e):
-    # output layer and targets × s = 2^±250: r scales by s; Δ_2 = (Δ_3 U_3ᵀ) ∘ σ_2' and ∇_{U_2} Φ = F_1ᵀ Δ_2 by s²,
-    # and so do both bounds (σ(U_3) ~ s, ‖r‖ ~ s). At 2^-250, ‖∇_{U_2} Φ‖ ~ 1e-159 was 0; at 2^250, inf.
+    # output layer and targets × s = 2^-250 or 2^280: r scales by s; Δ_2 = (Δ_3 U_3ᵀ) ∘ σ_2' and ∇_{U_2} Φ = F_1ᵀ Δ_2 by s²,
+    # and so do both bounds (σ(U_3) ~ s, ‖r‖ ~ s). At 2^-250, ‖∇_{U_2} Φ‖ ~ 1e-159 was 0; at 2^280 (~1e160), inf.
     X, params, Y = _instance()
     s = 2.0 ** e
     b1 = LS.gradient_bounds(ARCH3, params, X, Y, 1)
@@ -263,3 +263,106 @@ def test_theorem_4_4_reverse_sees_an_under_reported_gradient(monkeypatch):
             LSC._reverse(ev, "under-reported", ARCH3, p, X, y, 1, False)
         (ob,) = ev.observations
         assert not ob.holds and ob.conclusive, ob.detail
+
+
+# ----------------------------------------------------------------------------- audit: proofs_checks/loss_surface.py
+
+
+def test_lemma_4_3_independent_bounds_and_rel_at_2_to_the_minus_530():
+    # lemma-4.3 compares gradient_bounds with _independent_bounds through _rel: ‖r‖ ~ 1e-169 was 0 in both
+    # (np.linalg.norm squares), so "lower vs its factors recomputed" compared 0 with 0
+    from proofs_checks import loss_surface as LSC
+
+    arch = Architecture((3,), (Dense(8), Output(2)))
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6, 3))
+    params = sample_params(arch, np.random.default_rng(1))
+    Y = np.asarray(model.apply(arch, params, X)) + 1e-9 * rng.standard_normal((6, 2))
+    lo1, hi1 = LSC._independent_bounds(arch, params, X, Y, 1)
+    p, y = _output_scaled(arch, params, TINY), Y * TINY
+    lo, hi = LSC._independent_bounds(arch, p, X, y, 1)
+    assert lo == pytest.approx(lo1 * TINY, rel=1e-12, abs=0.0) and hi == pytest.approx(hi1 * TINY, rel=1e-12, abs=0.0)
+    b = LS.gradient_bounds(arch, p, X, y, 1)
+    assert LSC._rel(b.lower, lo) <= T.IDENTITY_RTOL and LSC._rel(b.upper, hi) <= T.IDENTITY_RTOL
+    # and _rel still sees a wrong factor at that scale: a lower bound 1% off
+    assert LSC._rel(1.01 * b.lower, lo) == pytest.approx(0.01, rel=1e-9)
+
+
+def test_rel_is_scale_free_and_nan_on_non_finite_input():
+    from proofs_checks import loss_surface as LSC
+
+    a, b = np.random.default_rng(5).standard_normal((2, 7))
+    for e in (-530, 530):
+        s = 2.0 ** e
+        assert LSC._rel(a * s, b * s) == pytest.approx(LSC._rel(a, b), rel=1e-12)
+    assert math.isnan(LSC._rel(np.array([np.nan]), np.array([1.0])))
+    ob = Evidence().at_most("rel", LSC._rel(np.array([np.inf]), np.array([1.0])), T.IDENTITY)
+    assert not ob.holds and ob.conclusive  # a NaN is a conclusive violation, as before
+
+
+def test_widening_converse_needs_a_critical_point_at_2_to_the_minus_560(monkeypatch):
+    # targets moved by 0.1 (not a critical point): ‖∇Φ‖ ~ 7e-169 at 2^-560 read 0.00e+00 ≤ 4.35e-178 through
+    # np.linalg.norm, so the converse "found" a critical point in S_1 and FAILED; it is not applicable, as at 1
+    from proofs_checks import loss_surface as LSC
+    from theory_lab.checking import Context, Verdict
+
+    arch, X, Y, params = LSC._widening_point(Context(0))
+    _pinned_membership(monkeypatch, (arch, params), X, 1)
+    for s in (1.0, 2.0 ** -560):
+        monkeypatch.setattr(LSC, "_widening_point", lambda ctx, s=s: (arch, X, (Y + 0.1) * s,
+                                                                      _output_scaled(arch, params, s)))
+        r = LSC._theorem_4_4_widening(Context(0))
+        crit = next(h for h in r.hypotheses if h.name == "∇_{U_2} Φ = 0 (critical point)")
+        assert not crit.met and r.verdict is Verdict.NOT_APPLICABLE, (s, crit.detail)
+        assert "‖∇Φ‖ = 0.00e+00" not in crit.detail
+
+
+# ----------------------------------------------------------------------------- audit: proofs_checks/curvature.py
+
+
+@pytest.mark.parametrize("e", [-530, 500])
+def test_curvature_residual_decision_is_scale_free(e):
+    # critical-full-row-rank's r = 0 decision at (‖r‖, ‖∇Φ‖, σ_min(J), Y) and at (s‖r‖, s‖∇Φ‖, σ_min(J), sY):
+    # ‖∇Φ‖ = ‖Jᵀr‖ scales with r; the Φ form (½ r², ½ (g/σ)²) underflowed to 0 ≤ 0 at 2^-530
+    from proofs_checks import curvature as C
+
+    Y = np.random.default_rng(6).standard_normal((4, 2))
+    ny, s = np.linalg.norm(Y), 2.0 ** e
+    cases = [(1e-13 * ny, 1e-14, 0.5, True, True),  # zero loss, conclusively
+             (1e-3 * ny, 1e-14, 0.5, False, True),  # Φ > 0 at a gradient that cannot explain it: a violation
+             (1e-3 * ny, 1e-2, 0.5, False, False)]  # ‖r‖ ≤ ‖∇Φ‖/σ_min: the point may not be critical
+    for r, g, sig, holds, conclusive in cases:
+        for scale in (1.0, s):
+            ev = Evidence()
+            C._residual_is_zero(ev, r * scale, g * scale, sig, Y * scale)
+            (ob,) = ev.observations
+            assert (ob.holds, ob.conclusive) == (holds, conclusive), (r, g, scale, ob.detail)
+
+
+def _exact_fit_point():
+    """3 → 6 → 5 → 2 sigmoid net, N = 4, output layer fitted by least squares (n_2 = 5 ≥ N): r at rounding level."""
+    import types
+
+    arch = Architecture((3,), (Dense(6), Dense(5), Output(2)))
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    params = sample_params(arch, np.random.default_rng(1))
+    F = np.asarray(model.features(arch, params, X)[2])
+    lam = np.linalg.lstsq(np.concatenate([F, np.ones((4, 1))], axis=1), Y, rcond=None)[0]
+    fitted = dict(params, layer_3={"W": jnp.asarray(lam[:-1]), "b": jnp.asarray(lam[-1])})
+    return arch, X, Y, types.SimpleNamespace(params=fitted, message="least-squares fit")
+
+
+def test_critical_full_row_rank_sees_a_residual_added_to_the_fit(monkeypatch):
+    from proofs_checks import curvature as C
+    from theory_lab import derivatives as D
+    from theory_lab.checking import Context, Verdict
+
+    monkeypatch.setattr(C, "_found_critical_point", lambda ctx: _exact_fit_point())
+    r = C._critical_full_row_rank(Context(0))
+    assert r.verdict is Verdict.HOLDS, r.summary
+    real = D.residuals
+    monkeypatch.setattr(D, "residuals", lambda *a, **kw: real(*a, **kw) + 1e-6)  # ‖r‖ reported 1e-6 off
+    r = C._critical_full_row_rank(Context(1))
+    ob = next(o for o in r.evidence["observations"] if o["name"] == "‖r‖")
+    assert r.verdict is Verdict.FAILS and not ob["holds"] and ob["conclusive"], (r.summary, ob)

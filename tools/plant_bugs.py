@@ -394,9 +394,10 @@ BUGS = [
         (_p("proofs_checks/s4_instances.py", '"critical": res.grad_norm <= crit.value',
             '"critical": res.loss <= crit.value'),),
         ("theorem-4.5", "corollary-4.6", "narrow-critical-points")),
-    Bug("s31c-lemma-4-3-admits-reversed", "s4_instances.lemma_4_3_admits: Φ ≥ Φ_max admits (direction reversed)",
-        (_p("proofs_checks/s4_instances.py", "return bool(loss <= phi_max * T.BOUND.band)",
-            "return bool(loss >= phi_max * T.BOUND.band)"),),
+    Bug("s31c-lemma-4-3-admits-reversed", "s4_instances.lemma_4_3_admits: ‖r‖ ≥ r_max admits (direction reversed; "
+        "on Φ before session 32)",
+        (_p("proofs_checks/s4_instances.py", "return bool(r <= r_max * np.sqrt(T.BOUND.band))",
+            "return bool(r >= r_max * np.sqrt(T.BOUND.band))"),),
         ("theorem-4.4", "theorem-4.5", "corollary-4.6", "narrow-critical-points")),
 ]
 
