@@ -81,6 +81,12 @@ def _norm2(A) -> float:
     return float(np.linalg.norm(A, 2)) if np.size(A) else 0.0
 
 
+def _fro(v) -> float:
+    """``‖v‖_F`` scaled (:func:`tolerances.frobenius_norm`: a gradient below ~1e-154 is not 0); NaN if not finite."""
+    v = np.asarray(v, dtype=np.float64)
+    return T.frobenius_norm(v) if np.all(np.isfinite(v)) else float("nan")
+
+
 def _outputs(rep: dict, Y) -> np.ndarray:
     """``F_L`` (flattened) from a :func:`hessian_report`'s residual ``r = F_L − Y``: the critical tolerance's scale."""
     return np.asarray(Y, dtype=np.float64).ravel() + np.asarray(rep["r"])
@@ -152,7 +158,7 @@ def _bad_critical(ctx: Context) -> Result:
     ev = Evidence()
     ev.observe(f"outside S_{k}", not m.member, margin=max(S.membership_margin(m), 1.0) if not m.member else 0.5,
                conclusive=m.conclusive, detail=str(m))
-    ev.at_most("‖∇Φ‖", float(np.linalg.norm(rep["grad"])), T.critical_tol(_norm2(rep["J"]), Y, outputs=_outputs(rep, Y)))
+    ev.at_most("‖∇Φ‖", _fro(rep["grad"]), T.critical_tol(_norm2(rep["J"]), Y, outputs=_outputs(rep, Y)))
     ev.at_most("|Φ − ½‖Y − 1ȳᵀ‖²| / Φ", abs(rep["loss"] - spread) / max(spread, 1e-300), T.IDENTITY)
     inertia, tol = _inertia(rep)
     ev.at_least("−λ_min(H) (a negative eigenvalue: strict saddle)", -inertia.min_eigenvalue, tol)
@@ -203,8 +209,7 @@ def _critical_full_row_rank(ctx: Context) -> Result:
     obj = D.objective(arch)
     theta = obj.layout.ravel(res.params)
     J = np.asarray(D.jacobian(obj, theta, X))
-    g = T.frobenius_norm(D.gradient(obj, theta, X, Y), "∇Φ")  # scaled norms: exact below ~1e-154 too
-    r = T.frobenius_norm(D.residuals(obj, theta, X, Y), "r")
+    g, r = _fro(D.gradient(obj, theta, X, Y)), _fro(D.residuals(obj, theta, X, Y))  # scaled: exact below ~1e-154
     rJ = rank_report(J, tol=T.solver_rank_tol(_norm2(J)).value, name="J")
     crit = T.critical_tol(rJ.sigma_max, Y, outputs=np.asarray(D.outputs(obj, theta, X)))
     hyps = [Hypothesis("critical point", g <= crit.value, f"‖∇Φ‖ = {g:.2e} {hyp.relation(g, crit.value)} {crit.value:.1e}: {res.message}"),
@@ -221,7 +226,7 @@ def _critical_converse(ctx: Context) -> Result:
     arch, X, Y, p, k = bad_critical_point(ctx)
     rep = ctx.cached(("curvature/bad-hessian", False), lambda: hessian_report(arch, p, X, Y))
     rJ = rank_report(rep["J"], name="J")
-    g = float(np.linalg.norm(rep["grad"]))
+    g = _fro(rep["grad"])
     crit = T.critical_tol(rJ.sigma_max, Y, outputs=_outputs(rep, Y))
     kept = [Hypothesis("critical point", g <= crit.value, f"‖∇Φ‖ = {g:.2e} {hyp.relation(g, crit.value)} {crit.value:.1e}")]
     broken = [Hypothesis("J has full row rank (broken at U_{k+1} = 0, U_L = 0)", rJ.full_row_rank, str(rJ))]

@@ -366,3 +366,31 @@ def test_critical_full_row_rank_sees_a_residual_added_to_the_fit(monkeypatch):
     r = C._critical_full_row_rank(Context(1))
     ob = next(o for o in r.evidence["observations"] if o["name"] == "‖r‖")
     assert r.verdict is Verdict.FAILS and not ob["holds"] and ob["conclusive"], (r.summary, ob)
+
+
+# ----------------------------------------------------------------------------- audit: theory_lab/critical.py
+
+
+def test_search_reports_a_tiny_gradient_norm_exactly():
+    # find_critical_point's res.grad_norm (what observe_critical_point compares with the critical tolerance) was
+    # jnp.linalg.norm: a gradient ~1e-170 read 0, "critical" at any tolerance. Output layer and targets × 2^-560,
+    # targets moved by 0.1: ∇_{W_L} Φ scales by 2^-560 exactly (the deeper blocks, ~2^-1120, are below float64)
+    from theory_lab import critical
+    from theory_lab import derivatives as D
+
+    X, params, Y = _instance(noise=0.1)
+    s = 2.0 ** -560
+    res = critical.find_critical_point(ARCH3, _output_scaled(ARCH3, params, s), X, Y * s, max_iter=1,
+                                       classify=False)
+    obj = D.objective(ARCH3)
+    grad = np.asarray(D.gradient(obj, obj.layout.ravel(res.params), X, Y * s))
+    assert float(jnp.linalg.norm(jnp.asarray(grad))) == 0.0  # what was reported
+    assert res.grad_norm == pytest.approx(T.frobenius_norm(grad), rel=1e-12) and res.grad_norm > 1e-175
+
+
+def test_curvature_fro_is_scaled_and_nan_on_non_finite():
+    from proofs_checks import curvature as C
+
+    v = np.random.default_rng(7).standard_normal(9)
+    assert C._fro(v * TINY) == pytest.approx(np.linalg.norm(v) * TINY, rel=1e-12, abs=0.0)
+    assert math.isnan(C._fro(np.array([1.0, np.nan])))

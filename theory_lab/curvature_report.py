@@ -45,6 +45,7 @@ from theory_lab import derivatives as D
 from theory_lab import krylov
 from theory_lab import operators
 from theory_lab import spectrum as S
+from theory_lab import tolerances as T
 from theory_lab.arch import Architecture
 from theory_lab.keys import check_probe_block
 from theory_lab.linalg import Inertia, inertia_report
@@ -206,7 +207,8 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
     def value_and_gradient():
         loss, grad = D.value_and_gradient(obj, *args)
         with np.errstate(over="ignore", invalid="ignore"):  # an overflowing norm is inf, refused just below
-            loss, gnorm = float(loss), float(np.linalg.norm(np.asarray(grad)))
+            g = np.asarray(grad, dtype=np.float64)  # scaled norm: a gradient below ~1e-154 is not reported as 0
+            loss, gnorm = float(loss), T.frobenius_norm(g, "∇Φ") if np.all(np.isfinite(g)) else math.nan
         if not (math.isfinite(loss) and math.isfinite(gnorm)):
             raise ValueError(f"the loss at θ is {loss} and ‖∇Φ‖ = {gnorm}: the network's outputs are not finite "
                              "there. Check the inputs and parameters for NaN/Inf or overflow (smaller weights).")
