@@ -15,7 +15,8 @@ Rules (documented per source of error):
   into every entry; its rank is decided at ``σ_1 · FORWARD_RTOL`` (1e-8), band 10.
 * **Zero loss** (:func:`zero_loss_tol`): ``Φ`` counts as zero when
   ``Φ ≤ ZERO_LOSS_RTOL · ½‖Y‖²`` (1e-20: squared residuals at ~1e-10 of the targets),
-  band 100 (a factor 10 on the residual norm).
+  band 100 (a factor 10 on the residual norm). :func:`zero_residual_tol` is the same rule on ``‖F_L − Y‖``
+  (``≤ 1e-10 ‖Y‖``, band 10), for residuals whose square would leave float64's normal range.
 * **Critical point** (:func:`critical_tol`): ``‖∇Φ‖ ≤ GTOL_RTOL · scale`` where
   ``scale = ‖J‖₂ · ‖Y‖`` bounds ``‖Jᵀ r‖`` (1e-10 relative), band 10.
 * **Floating-point identities** (:data:`IDENTITY_RTOL`): two float64 computations of
