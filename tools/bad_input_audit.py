@@ -608,6 +608,9 @@ CLI = [
     ("demo", ["demo", "nope"]), ("demo", ["demo", "rank-jump", "--n", "0"]),
     ("demo", ["demo", "rank-jump", "--seed", "-1"]), ("demo", ["demo", "rank-jump", "--out", afile]),
     ("demo", ["demo", "rank-jump", "--out", os.path.join(ro, "sub")]),
+    ("demo", ["demo", "rank-jump", "--draws", "0"]), ("demo", ["demo", "rank-jump", "--duplicates", "-1"]),
+    ("demo", ["demo", "critical-points", "--starts", "0"]), ("demo", ["demo", "rank-jump", "--n", "1e3"]),
+    ("verify", ["verify", "--list", "--seed", "abc"]),
     ("root", ["--compile-cache", afile, "widths", "--network", "vgg-a"]),
     ("root", ["nope"]),
 ]
@@ -675,7 +678,8 @@ def run_cases(only: str | None):
     if not only or "cli" in only:
         for entry, args in CLI:
             r = cli(args)
-            text = " ".join(r.output.replace("│", " ").split())
+            text = " ".join(r.output.replace("│", " ").replace("─", "").replace("╭", "").replace("╰", "").split())
+            text = text[text.find("Error"):] if "Error" in text else text
             tb = "Traceback" in r.output or (r.exception is not None and not isinstance(r.exception, SystemExit))
             cls = "clear" if r.exit_code != 0 and not tb and text else ("late" if tb else "SILENT?")
             extra = f" exc={type(r.exception).__name__}: {r.exception}" if tb else ""
