@@ -362,7 +362,7 @@ class Architecture:
 
     def _k(self, k: int, allow_zero: bool = False) -> int:
         lo = 0 if allow_zero else 1
-        if not isinstance(k, (int, np.integer)) or not lo <= k <= self.L:
+        if not is_integer(k) or not lo <= k <= self.L:  # k=True was layer 1
             raise ValueError(f"`k`={k!r} is not a layer of this network; expected an integer in [{lo}, {self.L}].")
         return int(k)
 

@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from theory_lab import checking
 from theory_lab_launcher import INTERRUPTED, install as install_interrupt_handler  # noqa: F401 (INTERRUPTED: re-exported)
-from theory_lab.report import VERDICT_STYLE, format_margin, report_html, report_markdown, results_json, write_atomic
+from theory_lab.report import VERDICT_STYLE, format_margin, report_html, report_markdown, results_json
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Executable checks of Nguyen & Hein's theorems on deep CNNs.")
@@ -121,8 +121,7 @@ def verify(
     console.print(table)
     texts = {"results.json": results_json(records, seed), "report.md": report_markdown(records, seed),
              "report.html": report_html(records, seed)}
-    for name, text in texts.items():  # all built first: a failure leaves the previous report whole
-        write_atomic(out / name, text)
+    options.write_outputs({out / name: text for name, text in texts.items()})  # all or none: the old report whole
     hard = (checking.Verdict.FAILS, checking.Verdict.ERROR)
     bad = [r for r in records if r.result.verdict in hard
            or strict and r.check.kind != "probe" and r.result.verdict is not checking.Verdict.HOLDS]

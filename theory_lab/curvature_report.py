@@ -51,7 +51,7 @@ from theory_lab.keys import check_probe_block
 from theory_lab.linalg import Inertia, inertia_report
 from theory_lab.objective import REDUCTIONS, Objective
 from theory_lab.trace import HUTCH_PP_MIN
-from theory_lab.validate import is_integer, is_real
+from theory_lab.validate import all_finite, is_integer, is_real, numeric_array
 
 __all__ = ["BULK_LEVEL", "OPERATORS", "PROGRESS_EVERY", "STAGES", "bulk_interval", "planned_products", "spectrum_report",
            "hessian_report", "hessian_inertia", "critical_inertia"]
@@ -87,6 +87,10 @@ def planned_products(dim: int, *, k: int = 5, probes: int = 8, steps: int = 64, 
 
     A plan is an upper bound: the report's ``products["done"]`` counts the products made (Lanczos stopping
     when its pairs converge, SLQ probes whose Krylov space runs out, XTrace's even number of products)."""
+    if not is_integer(dim) or dim < 1:  # dim=0 planned an empty run, a negative k went unnoticed
+        raise ValueError(f"`dim`={dim!r} must be an integer >= 1, the operator's dimension P.")
+    _check_budgets(k=k, probes=probes, steps=steps, trace_matvecs=trace_matvecs, exact_max=exact_max,
+                   **({} if max_matvecs is None else {"max_matvecs": max_matvecs}))
     cap = dim if max_matvecs is None else min(int(max_matvecs), dim)
     return {"loss and gradient": 1, "Lanczos eigenpairs": cap,  # the residuals reuse the Krylov products
             "SLQ density": probes * min(steps, dim), "trace estimates": 3 * _trace_budget(trace_matvecs, dim),
@@ -165,7 +169,8 @@ def spectrum_report(network, theta, X, Y=None, *, seed: int = 0, operator: str =
     dim = op.dim()
     check_probe_block(probes, dim, "probes")  # SLQ draws its probes at once
     data = X if isinstance(X, (batching.Batches, batching.Stream)) else batching.as_batches(np.asarray(X), np.asarray(Y))
-    args = (np.asarray(theta), data)
+    args = (np.asarray(numeric_array(theta, "theta", "; a parameter pytree flattens with "
+                                                   "derivatives.flatten(params)[0]")), data)
     keys = krylov.split_key(jax.random.key(seed), 4)  # split on the host: no compiled split and indexing
     k, steps, budget = min(k, dim), min(steps, dim), _trace_budget(trace_matvecs, dim)
     if max_matvecs is not None:  # clamped to dim as the plan has it; below k Lanczos refused it after the gradient
@@ -340,6 +345,9 @@ def critical_inertia(hessian: Callable, gradient: Callable, theta, *, rtol: floa
     if theta.dtype != np.float64 or theta.ndim != 1:
         raise TypeError(f"`theta` has dtype {theta.dtype} and shape {theta.shape}; expected a float64 vector (P,) "
                         "(turn on jax_enable_x64).")
+    if not all_finite(theta):  # a NaN θ gave an Inertia of NaN eigenvalues counted as nothing, silently
+        raise ValueError(f"`theta` contains NaN or Inf ({int(np.sum(~np.isfinite(np.asarray(theta))))} of "
+                         f"{theta.size} entries); the inertia is taken at a finite point.")
     H = np.asarray(hessian(theta))
     w, Q = np.linalg.eigh(0.5 * (H + H.T))
     scale = float(np.max(np.abs(w))) if w.size else 0.0

@@ -210,8 +210,19 @@ class CNN(nn.Module):
         return Forward(tuple(Fs), tuple(Gs))
 
 
+def _check_arch(arch):
+    """A name or anything else where an Architecture goes raised ``AttributeError: 'str' object has no attribute
+    'input_shape'`` from inside the forward pass."""
+    if not isinstance(arch, Architecture):
+        hint = (f" For a named network use theory_lab.arch.named({arch!r}) or theory_lab.presets.architecture"
+                f"({arch!r})." if isinstance(arch, str) else "")
+        raise TypeError(f"`arch`={arch!r:.60} is a {type(arch).__name__}; expected a theory_lab.arch.Architecture, "
+                        f"e.g. Architecture((3,), (Dense(4), Output(1))).{hint}")
+
+
 def check_inputs(arch: Architecture, X, name: str = "X"):
     """Validate ``X`` against ``arch``: float64, finite, ``(N, *input_shape)`` or ``(N, d)``."""
+    _check_arch(arch)
     dtype = np.dtype(X.dtype) if hasattr(X, "dtype") else np.asarray(X).dtype  # lists of ints are int64
     if dtype != np.float64:
         raise TypeError(f"`{name}` has dtype {dtype}; theory-lab computes in float64. "
@@ -265,6 +276,7 @@ def init(arch: Architecture, key, *, law: str = "lecun_normal", bias_law: str = 
         ``{"layer_k": {"W": (l_{k-1}, T_k), "b": (n_k,) or (T_k,)}}`` in float64.
     """
     _require_x64()
+    _check_arch(arch)
     if law not in LAWS:
         raise ValueError(f"`law`={law!r} is unknown; choose one of {LAWS}.")
     _bias_init(bias_law, bias_scale)
@@ -290,7 +302,8 @@ def _forward(arch, params, X, path):
 def check_params(params, name: str = "params", arch: Architecture | None = None, upto: int | None = None):
     """Validate a parameter pytree: every leaf float64 (float32 leaves gave a raw lax error) and, given
     ``arch``, every array of layers ``1 … upto`` (default all) present, of its shape and finite (a missing or
-    mis-shaped leaf gave flax's scope errors, a NaN one NaN outputs). Keys beyond those are ignored."""
+    mis-shaped leaf gave flax's scope errors, a NaN one NaN outputs). Keys of layers beyond ``upto`` are
+    ignored; a key that names no weighted layer of ``arch`` is refused (params of another network)."""
     try:
         leaves = jax.tree_util.tree_leaves_with_path(params)
     except Exception:  # pragma: no cover - not a pytree at all
@@ -303,10 +316,17 @@ def check_params(params, name: str = "params", arch: Architecture | None = None,
                         f"Cast them: jax.tree_util.tree_map(lambda a: numpy.asarray(a, numpy.float64), {name}).")
     if arch is None:
         return
+    _check_arch(arch)
     want = [leaf for leaf in _layout(arch).leaves if upto is None or leaf.k <= upto]
     if not isinstance(params, Mapping):
         raise TypeError(f"`{name}` is a {type(params).__name__}; expected the dict {{'layer_k': {{'W': …, 'b': …}}}} "
                         "of model.init(arch, key).")
+    known = {f"layer_{leaf.k}" for leaf in _layout(arch).leaves}
+    extra = sorted(set(map(str, params)) - known)
+    if extra:  # a layer_9 in params of a 2-layer network was ignored: params of a deeper network ran silently
+        raise ValueError(f"`{name}` has {', '.join(extra)}, which {'is' if len(extra) == 1 else 'are'} not a weighted "
+                         f"layer of this architecture (its layers with weights: {', '.join(sorted(known))}); were "
+                         "the parameters made for another network? Pass model.init(arch, key) for this arch.")
     for leaf in want:
         key = f"layer_{leaf.k}/{leaf.name}"
         a = params.get(f"layer_{leaf.k}", {}).get(leaf.name)

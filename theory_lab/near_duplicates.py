@@ -86,6 +86,9 @@ def near_duplicate_pairs(F, X, radius: float) -> list[tuple[int, int]]:
                          "same N samples.")
     if not is_real(radius) or not 0 <= radius < np.inf:
         raise ValueError(f"`radius`={radius!r} must be a finite distance >= 0.")
+    if not np.all(np.isfinite(F)):  # NaN rows are never near anything: their pairs were dropped silently
+        raise ValueError(f"`F` contains NaN or Inf ({int(F.size - np.count_nonzero(np.isfinite(F)))} entries); "
+                         "near-duplicate rows are looked for among finite features.")
     rows = np.asarray(X, dtype=np.float64).reshape(F.shape[0], -1) + 0.0
     _, first, inverse = np.unique(F, axis=0, return_index=True, return_inverse=True)
     leader = first[np.ravel(inverse)]

@@ -48,6 +48,7 @@ import numpy as np
 from theory_lab import batching, model, pool_resolved
 from theory_lab.arch import Architecture
 from theory_lab.layout import Layout, TreeLayout, layout, require_float64, tree_layout
+from theory_lab.validate import numeric_array
 
 __all__ = ["Objective", "Loss", "LOSSES", "REDUCTIONS", "objective", "from_model", "ArchNetwork",
            "LinenNetwork", "NnxNetwork", "FunctionNetwork", "check_data", "check_finite_data", "as_data",
@@ -231,7 +232,8 @@ class Objective:
 
     def check_theta(self, theta) -> jax.Array:
         """θ as a float64 ``(P,)`` array, or a clear error."""
-        theta = jnp.asarray(theta)
+        theta = jnp.asarray(numeric_array(theta, "theta", "; a parameter pytree flattens with "
+                                                           "derivatives.flatten(params)[0]"))
         require_float64(theta, "theta")
         if tuple(theta.shape) != (self.P,):
             raise ValueError(f"`theta` has shape {tuple(theta.shape)}; expected ({self.P},) for this model. "
@@ -435,10 +437,10 @@ def as_data(obj: Objective, X, Y) -> batching.Batches:
         return X
     if isinstance(X, batching.Stream):
         batching.as_batches(X)  # raises the clear error: this routine needs the data whole
-    X = jnp.asarray(X)
+    X = jnp.asarray(numeric_array(X, "X"))
     if Y is None:
         raise ValueError("`Y` is missing; pass targets, or the data as X=batching.batches(X, Y, batch_size).")
-    Y = jnp.asarray(Y)
+    Y = jnp.asarray(numeric_array(Y, "Y"))
     check_data(obj, X, Y)
     return batching.as_batches(X, Y)
 

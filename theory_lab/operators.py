@@ -164,6 +164,7 @@ def check_operator(matvec, dim, params, name="matvec"):
     params = jax.tree_util.tree_map(lambda a: batching.example(a) if isinstance(a, batching.Stream) else a,
                                     params, is_leaf=lambda a: isinstance(a, batching.Stream))
     leaves, tree = jax.tree_util.tree_flatten(params)
+    _check_param_values(params, name)
     specs = tuple((np.shape(x), jnp.result_type(x)) for x in leaves)
     try:
         out = _output_shape(matvec, int(dim), tree, specs)
@@ -175,6 +176,23 @@ def check_operator(matvec, dim, params, name="matvec"):
     if out.shape != (dim,) or out.dtype != jnp.float64:
         raise ValueError(f"`{name}` maps a float64 ({dim},) vector to {out.dtype}{tuple(out.shape)}; expected "
                          f"float64 ({dim},). Check `dim` and `params`.")
+
+
+def _check_param_values(params, name) -> None:
+    """Float params of a custom matvec must be float64 and finite: a float32 ``A`` gave float64 products of a
+    float32 matrix and NaN/Inf ones NaN traces (Hutchinson, XTrace) silently or Lanczos' late "non-finite Ritz
+    values"."""
+    for path, a in jax.tree_util.tree_flatten_with_path(params)[0]:
+        if isinstance(a, jax.core.Tracer) or not hasattr(a, "dtype") or not jnp.issubdtype(a.dtype, jnp.inexact):
+            continue
+        where = f"params{jax.tree_util.keystr(path)}"
+        if jnp.dtype(a.dtype) != jnp.float64:
+            raise TypeError(f"`{where}` (the arrays after the key, passed to `{name}`) has dtype {a.dtype}; the "
+                            f"spectral routines compute in float64. Pass it as numpy.asarray(a, numpy.float64).")
+        count = int(np.size(a) - np.count_nonzero(np.isfinite(np.asarray(a))))
+        if count:
+            raise ValueError(f"`{where}` (passed to `{name}`) contains NaN or Inf ({count} of {np.size(a)} "
+                             "entries); the operator's products would not be finite. Pass finite arrays.")
 
 
 def _describe(param) -> str:

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +99,9 @@ def load_theta(path, layout, *, name: str = "params") -> LoadedParams:
         ValueError: not an ``.npz`` archive, keys or shapes that do not match, complex or
             non-numeric arrays, NaN or Inf; the message says which key and index, and how to fix it.
     """
+    if not isinstance(path, (str, os.PathLike)):  # None gave pathlib's "expected str, bytes or os.PathLike"
+        raise TypeError(f"`{name}`={path!r} is a {type(path).__name__}; expected the path of an .npz file "
+                        f"(str or pathlib.Path); {HOW_TO_SAVE}.")
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"`{name}`={str(path)!r} is not an existing file; {HOW_TO_SAVE}.")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from theory_lab.evidence import jsonable
 
-__all__ = ["write_atomic", "format_margin", "environment", "results_json", "report_markdown", "report_html",
+__all__ = ["write_atomic", "write_all_atomic", "format_margin", "environment", "results_json", "report_markdown", "report_html",
            "VERDICT_STYLE", "VERDICT_COLOR"]
 
 VERDICT_STYLE = {"holds": "green", "fails": "bold red", "not applicable": "yellow", "inconclusive": "magenta",
@@ -38,9 +38,9 @@ VERDICT_COLOR = {"holds": "#c8ecc9", "fails": "#f6b3b3", "not applicable": "#fbe
                  "measured": "#c6e8f0", "error": "#e08080"}
 
 
-def write_atomic(path, text: str | bytes) -> None:
-    """Write a whole file or nothing: a temporary file in the same folder, then ``os.replace``; text as UTF-8."""
-    path = Path(path)
+def _temp_copy(path: Path, text) -> str:
+    """A temporary file next to ``path`` holding ``text`` (UTF-8 if a str), synced, with a plain open()'s
+    permissions; removed again if anything fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -52,11 +52,45 @@ def write_atomic(path, text: str | bytes) -> None:
         umask = os.umask(0)  # mkstemp makes the file 0600; give it the permissions a plain open() would
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    return tmp
+
+
+def _check_target(path, text) -> Path:
+    path = Path(path)
+    if path.is_dir():  # os.replace's "[Errno 21] Is a directory" came after the file was written
+        raise IsADirectoryError(f"`path`={str(path)!r} is a folder; give a file name inside it.")
+    if not isinstance(text, (str, bytes)):  # None gave "'NoneType' object has no attribute 'encode'"
+        raise TypeError(f"`text` for {path.name} is a {type(text).__name__}; expected str or bytes.")
+    return path
+
+
+def write_atomic(path, text: str | bytes) -> None:
+    """Write a whole file or nothing: a temporary file in the same folder, then ``os.replace``; text as UTF-8."""
+    write_all_atomic({path: text})
+
+
+def write_all_atomic(files: dict) -> None:
+    """Write a set of files ``{path: str | bytes}`` whole or not at all: every temporary copy is written first
+    (a full disk or an encoding error leaves every old file as it was, none half-replaced), then each is moved
+    in place by ``os.replace``. Before, ``verify`` wrote ``results.json`` before ``report.md``: a failure on the
+    second left a new JSON next to the old report."""
+    targets = [(_check_target(path, text), text) for path, text in files.items()]
+    temps: list[tuple[str, Path]] = []
+    try:
+        for path, text in targets:
+            temps.append((_temp_copy(path, text), path))
+        while temps:
+            tmp, path = temps[0]
+            os.replace(tmp, path)
+            temps.pop(0)
+    finally:
+        for tmp, _ in temps:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
 
 def format_margin(margin) -> str:

@@ -24,6 +24,7 @@ import scipy.linalg
 
 from theory_lab import krylov
 from theory_lab.keys import check_probe_block
+from theory_lab.validate import is_integer
 
 __all__ = ["TraceEstimate", "HUTCH_PP_MIN", "hutchinson", "hutch_plus_plus", "xtrace", "trace_estimates", "sphere"]
 
@@ -143,6 +144,10 @@ def hutch_plus_plus(matvec, dim: int, key, *params, num_matvecs: int = 48) -> Tr
 def sphere(key, num: int, dim: int) -> np.ndarray:
     """``(num, dim)`` rows uniform on the sphere of radius √dim (matfree's ``sampler_sphere`` law), drawn on the
     host from :func:`theory_lab.krylov.key_rng` ``(key)``: no compiled draw."""
+    for arg, value in (("num", num), ("dim", dim)):  # dim=0 divided 0 by 0 (NaN rows with a RuntimeWarning)
+        if not is_integer(value) or value < 1:
+            raise ValueError(f"`{arg}`={value!r} must be an integer >= 1 ({'rows' if arg == 'num' else 'length'} "
+                             "of the probe block).")
     x = krylov.key_rng(key).standard_normal((num, dim))
     return x * (math.sqrt(dim) / np.linalg.norm(x, axis=1, keepdims=True))
 

@@ -15,6 +15,13 @@ Example:
     >>> from theory_lab.validate import all_finite
     >>> all_finite(np.ones(3)), all_finite([1.0, np.nan]), all_finite(np.array([np.inf]))
     (True, False, False)
+    >>> from theory_lab.validate import numeric_array
+    >>> numeric_array([1.0, 2.0], "x").dtype
+    dtype('float64')
+    >>> numeric_array("abc", "X")
+    Traceback (most recent call last):
+    ...
+    TypeError: `X`='abc' is a str, not an array of numbers; pass a numpy or jax array of float64.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-__all__ = ["is_integer", "is_real", "all_finite"]
+__all__ = ["is_integer", "is_real", "all_finite", "numeric_array"]
 
 
 def is_integer(value) -> bool:
@@ -40,3 +47,28 @@ def all_finite(a) -> bool:
     if isinstance(a, jax.core.Tracer):
         return True
     return bool(np.all(np.isfinite(np.asarray(a))))
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def numeric_array(a, name: str, hint: str = ""):
+    """``a`` as an array of numbers (jax arrays and tracers unchanged, the rest through ``numpy.asarray``), or a
+    ``TypeError`` naming ``name`` and the value for None, strings, dicts and arrays of strings or objects (jax's
+    own errors for them came from deep inside ``jnp.asarray``). ``hint`` ends the message (e.g. how to flatten)."""
+    if isinstance(a, (jax.Array, jax.core.Tracer)):
+        return a
+    if a is None or isinstance(a, (str, bytes, dict)):
+        raise TypeError(f"`{name}`={_short(a)} is a {type(a).__name__}, not an array of numbers; pass a numpy or "
+                        f"jax array of float64{hint}.")
+    try:
+        arr = np.asarray(a)
+    except (TypeError, ValueError) as err:  # ragged lists
+        raise TypeError(f"`{name}` cannot be read as an array of numbers ({err}); pass a numpy or jax array of "
+                        f"float64{hint}.") from None
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(f"`{name}`={_short(a)} is an array of dtype {arr.dtype}, not of numbers; pass a numpy or jax "
+                        f"array of float64{hint}.")
+    return arr

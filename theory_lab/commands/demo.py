@@ -214,7 +214,8 @@ def demo(
     from threadpoolctl import threadpool_limits
 
     from theory_lab.demos import render
-    from theory_lab.report import environment, write_atomic
+    from theory_lab.commands.options import write_outputs
+    from theory_lab.report import environment
 
     N = _validate(name, n, draws, starts, seed, duplicates, out)
     console = Console()
@@ -238,8 +239,7 @@ def demo(
     fig = figure(result)
     files = {f"{name}.json": json.dumps(payload, indent=2, ensure_ascii=False), f"{name}.png": render(fig, "png"),
              f"{name}.svg": render(fig, "svg")}
-    for file_name, content in files.items():  # all three built first: a failure leaves the previous set whole
-        write_atomic(out / file_name, content)
+    write_outputs({out / file_name: content for file_name, content in files.items()})  # the old set whole, or all new
     console.print("[green]the numbers agree with the prediction[/]" if ok else
                   "[yellow]the numbers do not decide the prediction (estimates, or inside the tolerance band); see "
                   "the JSON[/]" if getattr(result, "decided", True) is False else

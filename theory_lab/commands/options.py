@@ -21,7 +21,7 @@ from pathlib import Path
 
 import typer
 
-__all__ = ["SEED_MAX", "seed", "at_least", "non_negative", "choice", "out_dir", "out_file"]
+__all__ = ["SEED_MAX", "seed", "at_least", "non_negative", "choice", "out_dir", "out_file", "write_outputs"]
 
 SEED_MAX = 2**32 - 1
 """Largest seed: seeds go to ``jax.random.key`` (int64), ``numpy.random.default_rng`` (non-negative) and
@@ -104,3 +104,17 @@ def out_file(path, option: str) -> Path:
         raise _bad(f"{str(path)!r} is a folder; give a file name, e.g. {str(path / 'widths.json')!r}.", option)
     _writable_parent(path.parent if str(path.parent) else Path("."), option)
     return path
+
+
+def write_outputs(files: dict) -> None:
+    """Write ``{path: text or bytes}`` all or none (:func:`theory_lab.report.write_all_atomic`); an ``OSError``
+    after the work (a full disk, a folder removed meanwhile) is one line and exit 1, not a traceback."""
+    from theory_lab.report import write_all_atomic
+
+    try:
+        write_all_atomic(files)
+    except OSError as err:
+        names = ", ".join(Path(p).name for p in files)
+        typer.echo(f"Error: could not write {names} in {str(Path(next(iter(files))).parent)!r}: "
+                   f"{err.strerror or err}; the previous files there are unchanged.", err=True)
+        raise typer.Exit(1) from None

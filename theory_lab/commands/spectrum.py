@@ -304,15 +304,15 @@ def _run(console, obj, theta, data, name: str, **kwargs) -> dict:
 
 
 def _write(console, rep, labels, out):
-    from theory_lab.report import environment, write_atomic
+    from theory_lab.commands.options import write_outputs
+    from theory_lab.report import environment
 
     rep.update(labels)
     rep["environment"] = environment()
     name = labels.get("model") or f"{labels['arch']} on {labels['data']}"
     title = f"{_header(name, rep['N'], rep['operator'], rep['block'], rep['P'])}, Φ = {rep['loss']:.4g}"
     text, figure = json.dumps(rep, indent=2, ensure_ascii=False), _density_figure(rep, title)
-    write_atomic(out / "spectrum.json", text)  # both built first: a failure leaves the previous pair whole
-    write_atomic(out / "spectrum.png", figure)
+    write_outputs({out / "spectrum.json": text, out / "spectrum.png": figure})  # the previous pair whole, or both new
     console.print(f"outliers: {', '.join(f'{v:.6g}' for v in rep['outliers']) or 'none'}; wrote {out}/spectrum.json "
                   f"and {out}/spectrum.png")
 

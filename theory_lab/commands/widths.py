@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from theory_lab.report import write_atomic
+from theory_lab.commands.options import write_outputs
 
 __all__ = ["register", "widths_json"]
 
@@ -127,7 +127,7 @@ def widths(
     for note in notes:
         console.print(note, highlight=False)
     if json_path is not None:
-        write_atomic(json_path, widths_json(table1() if net is None else [row], net))
+        write_outputs({json_path: widths_json(table1() if net is None else [row], net)})
         console.print(f"wrote {json_path}")
 
 
