@@ -49,6 +49,31 @@ def rng(request):
     return np.random.default_rng([SEED, zlib.crc32(request.node.nodeid.encode()) & 0x7FFFFFFF])
 
 
+class Seed0Records(dict):
+    """Each registered check's :class:`~theory_lab.checking.Record` at seed 0, all run in one context as
+    ``verify --seed 0`` runs them; a check runs the first time its id is looked up, once per session."""
+
+    def __init__(self):
+        super().__init__()
+        from theory_lab.checking import Context, discover
+
+        self.checks = {c.id: c for c in discover()}
+        self.context = Context(seed=0)
+
+    def __missing__(self, check_id):
+        from theory_lab.checking import run_check
+
+        self[check_id] = record = run_check(self.checks[check_id], self.context)
+        return record
+
+
+@pytest.fixture(scope="session")
+def seed0_records():
+    """The shared seed-0 run of the checks (:class:`Seed0Records`): a file that looks its checks up here pays for
+    them once per session with every other file that does (tests/test_observations_s32.py runs all of them)."""
+    return Seed0Records()
+
+
 def _import_every_library_module():
     """Import every module of ``theory_lab`` and ``proofs_checks`` before any test runs.
 
