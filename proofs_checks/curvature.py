@@ -109,11 +109,12 @@ def _zero_loss(ctx: Context) -> Result:
     rep = ctx.cached("curvature/zero-loss-hessian", lambda: hessian_report(arch, fitted, ds.X, ds.Y))
     P, Nm = rep["P"], rep["Nm"]
     h31, _ = hyp.assumption_3_1(arch, ds.X)
-    zero = T.zero_loss_tol(ds.Y)
+    zero, r = T.zero_residual_tol(ds.Y), _fro(rep["r"])  # zero loss on ‖r‖ (⇔ Φ ≤ zero_loss_tol), nothing squared
     hyps = [h31, hyp.wide_layer(arch, arch.L - 1, ds.N),
             Hypothesis(f"rank F_{arch.L - 1} = N (Corollary 3.6's fit exists)", frank.rank == ds.N and frank.conclusive,
                        str(frank)),
-            Hypothesis("zero loss", rep["loss"] <= zero.value, f"Φ = {rep['loss']:.3e} ({hyp.relation(rep['loss'], zero.value)} {zero.value:.1e})")]
+            Hypothesis("zero loss", r <= zero.value,
+                       f"‖r‖ = {r:.3e} ({hyp.relation(r, zero.value)} {zero.value:.1e}); Φ = {rep['loss']:.3e}")]
     ev = Evidence()
     resid = _sym_norm(rep["H"] - rep["GN"])  # the residual term Σ r_a ∇²f_a: "zero loss" is a tolerance, not Φ = 0
     ev.at_most("‖H − JᵀJ‖₂ / ‖H‖₂", resid / float(np.max(np.abs(rep["eig"]))), T.IDENTITY)
@@ -133,9 +134,9 @@ def _zero_loss(ctx: Context) -> Result:
 def _zero_loss_converse(ctx: Context) -> Result:
     arch, ds, params, _, _ = zero_loss_point(ctx)
     rep = ctx.cached("curvature/random-hessian", lambda: hessian_report(arch, params, ds.X, ds.Y))
-    zero = T.zero_loss_tol(ds.Y)
-    broken = [Hypothesis("zero loss (broken: output layer left random)", rep["loss"] <= zero.value,
-                         f"Φ = {rep['loss']:.3e}")]
+    zero, r = T.zero_residual_tol(ds.Y), _fro(rep["r"])
+    broken = [Hypothesis("zero loss (broken: output layer left random)", r <= zero.value,
+                         f"‖r‖ = {r:.3e} ({hyp.relation(r, zero.value)} {zero.value:.1e}); Φ = {rep['loss']:.3e}")]
     ev = Evidence()
     ev.at_most("‖H − JᵀJ‖₂ / ‖H‖₂", _sym_norm(rep["H"] - rep["GN"]) / float(np.max(np.abs(rep["eig"]))),
                T.IDENTITY)
@@ -144,8 +145,9 @@ def _zero_loss_converse(ctx: Context) -> Result:
 
 def _bad_hypotheses(arch, X, Y, k):
     spread = 0.5 * float(np.sum((Y - Y.mean(0)) ** 2))
-    return [Hypothesis("targets not constant (Y ≠ 1ȳᵀ)", spread > T.zero_loss_tol(Y).value,
-                       f"½‖Y − 1ȳᵀ‖² = {spread:.4g}"),
+    dev = _fro(np.asarray(Y, dtype=np.float64) - np.asarray(Y, dtype=np.float64).mean(0))  # ‖Y − 1ȳᵀ‖, scaled
+    return [Hypothesis("targets not constant (Y ≠ 1ȳᵀ)", dev > T.zero_residual_tol(Y).value,
+                       f"‖Y − 1ȳᵀ‖ = {dev:.4g} (½‖Y − 1ȳᵀ‖² = {spread:.4g})"),
             Hypothesis("a hidden layer between k and L (k + 1 < L)", k + 1 < arch.L, f"k = {k}, L = {arch.L}")], spread
 
 
@@ -171,7 +173,7 @@ def _bad_critical_converse(ctx: Context) -> Result:
     rep = ctx.cached(("curvature/bad-hessian", True), lambda: hessian_report(arch, p, X, Y))
     hyps, _ = _bad_hypotheses(arch, X, Y, k)
     ev = Evidence()
-    ev.at_least("Φ (> 0 at a bad critical point)", rep["loss"], T.zero_loss_tol(np.asarray(Y)))
+    ev.at_least("‖r‖ (> 0 at a bad critical point)", _fro(rep["r"]), T.zero_residual_tol(np.asarray(Y)))
     return conclude("Φ > 0 at U_{k+1} = 0, U_L = 0, b_L = ȳ", hyps[1:], ev, broken=hyps[:1])
 
 
@@ -231,7 +233,7 @@ def _critical_converse(ctx: Context) -> Result:
     kept = [Hypothesis("critical point", g <= crit.value, f"‖∇Φ‖ = {g:.2e} {hyp.relation(g, crit.value)} {crit.value:.1e}")]
     broken = [Hypothesis("J has full row rank (broken at U_{k+1} = 0, U_L = 0)", rJ.full_row_rank, str(rJ))]
     ev = Evidence()
-    ev.at_most("Φ", rep["loss"], T.zero_loss_tol(Y))
+    ev.at_most("‖r‖", _fro(rep["r"]), T.zero_residual_tol(Y))  # ⇔ Φ ≤ zero_loss_tol, nothing squared
     return conclude("r = 0 at a critical point", kept, ev, broken=broken)
 
 

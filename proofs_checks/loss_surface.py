@@ -14,8 +14,9 @@
 * ``class-targets-outside-S_k``: zero-loss points of class targets with ``n_{L-1} < N`` lie
   outside ``S_k`` unless ``[F_{L-1}, 1]`` loses rank; both kinds are counted.
 
-Zero loss is :func:`theory_lab.tolerances.zero_loss_tol` (decided on ``‖F_L − Y‖`` against
-:func:`~theory_lab.tolerances.zero_residual_tol` where Lemma 4.3's norms are at hand: nothing squared), critical is
+Zero loss is :func:`theory_lab.tolerances.zero_loss_tol`'s rule, decided everywhere on ``‖F_L − Y‖`` against
+:func:`~theory_lab.tolerances.zero_residual_tol` (Lemma 4.3's ``residual_norm``, or a search's
+``Search.residual_norm``: nothing squared into subnormals), critical is
 :func:`proofs_checks.s4_instances.critical_tol`; ranks of solver output are decided at the
 solver's forward error (:data:`theory_lab.tolerances.FORWARD_RTOL`).
 """
@@ -382,14 +383,16 @@ def _class_targets_outside(ctx: Context) -> Result:
             a = rank_report(A, tol=T.solver_rank_tol(float(np.linalg.norm(A, 2))).value, name="[F_{L-1}, 1]")
             m = loss_surface.membership(arch, res.params, ds.X, k, forward_rtol=T.FORWARD_RTOL)
             counts["runs"] += 1
-            row = {"run": f"{enc}/{i}", "loss": res.loss, "grad_norm": res.grad_norm, "in_S_k": m.member,
+            row = {"run": f"{enc}/{i}", "loss": res.loss, "residual_norm": res.residual_norm,
+                   "grad_norm": res.grad_norm, "in_S_k": m.member,
                    "S_k_conclusive": m.conclusive, "reasons": list(m.reasons), "sigma_min_A": a.sigma_min,
                    "A_rank": a.rank, "A_margin": a.margin, "‖U_L Z⁻¹1‖": float(np.linalg.norm(U_L @ v)),
                    "bound ‖(F_L−Y)Z⁻¹1‖/σ_min(A)": _ratio(float(np.linalg.norm((np.asarray(Fs[arch.L]) - Y) @ v)),
                                                           a.sigma_min),
                    "sigma_min_U_L": float(np.linalg.svd(U_L, compute_uv=False)[-1])}
             rows.append(row)
-            zero = Evidence().at_most("Φ", res.loss, T.zero_loss_tol(Y))
+            # zero loss on ‖F_L − Y‖ (the decision of Φ ≤ zero_loss_tol, nothing squared into subnormals)
+            zero = Evidence().at_most("‖F_L − Y‖", res.residual_norm, T.zero_residual_tol(Y))
             if not (zero.holds and zero.conclusive):
                 row["status"] = "not at zero loss"
                 continue
@@ -397,11 +400,11 @@ def _class_targets_outside(ctx: Context) -> Result:
             counts["inside_S_k" if m.member else "outside_S_k"] += 1
             counts["A_rank_deficient"] += not a.full_column_rank
             if m.member:  # inside S_1: then A must have lost rank
-                ev.rank(f"{enc}/{i} (in S_1, Φ = {res.loss:.1e}): [F_{{L-1}}, 1]", a, n + 1, "<")
+                ev.rank(f"{enc}/{i} (in S_1, ‖F_L − Y‖ = {res.residual_norm:.1e}): [F_{{L-1}}, 1]", a, n + 1, "<")
                 row["status"] = "inside S_k, [F_{L-1}, 1] rank deficient" if not a.full_column_rank else "inside S_k"
             else:
                 ev.observe(f"{enc}/{i} outside S_1", True, margin=max(S.membership_margin(m), 1.0),
-                           conclusive=m.conclusive, detail=f"{enc}/{i}: Φ = {res.loss:.1e}, {m}")
+                           conclusive=m.conclusive, detail=f"{enc}/{i}: ‖F_L − Y‖ = {res.residual_norm:.1e}, {m}")
                 row["status"] = "outside S_k"
     if not counts["zero_loss"]:
         ev.observe("zero-loss points reached", False, margin=1.0, conclusive=False,
@@ -422,7 +425,7 @@ def _narrow_check(ctx: Context) -> Result:
     broken = [Hypothesis("some hidden layer has n_k ≥ N", bool(arch.wide_layers(S.N_NARROW)),
                          f"widths {arch.widths}, N = {S.N_NARROW}")]
     ev, runs = Evidence(), []
-    zero = T.zero_loss_tol(Y)
+    zero = T.zero_residual_tol(Y)  # Φ = 0 decided on ‖F_L − Y‖ (the same decision as Φ ≤ zero_loss_tol)
     claim = "every critical point is a global minimum with Φ = 0"
     if not applicable(kept, broken):
         return conclude(claim, kept, ev, broken=broken)
@@ -432,12 +435,13 @@ def _narrow_check(ctx: Context) -> Result:
             res = critical.find_critical_point(arch, S.params(arch, ctx, f"narrow/{mode}/{i}"), ds.X, Y,
                                                mode=mode, k=1, max_iter=60)
             crit = S.critical_tol(arch, res.params, ds.X, Y)
-            row = {"mode": mode, "loss": res.loss, "grad_norm": res.grad_norm, "critical_tol": crit.value,
+            row = {"mode": mode, "loss": res.loss, "residual_norm": res.residual_norm, "grad_norm": res.grad_norm,
+                   "critical_tol": crit.value,
                    "kind": res.kind, "iterations": res.iterations, "parameter_norm": res.parameter_norm,
                    "critical": res.grad_norm <= crit.value}
             runs.append(row)
             if row["critical"]:
-                ev.at_most(f"Φ at {mode} {i} ({res.kind})", res.loss, zero)
+                ev.at_most(f"‖F_L − Y‖ at {mode} {i} ({res.kind})", res.residual_norm, zero)
     if not ev.observations:
         ev.observe("critical points found", False, margin=1.0, conclusive=False, detail="no start converged")
     ev.facts.update(runs=runs, not_converged=sum(not r["critical"] for r in runs))

@@ -167,14 +167,18 @@ def observe_critical_point(ev: Evidence, name: str, arch: Architecture, res, X, 
     Critical means ``‖∇Φ‖ ≤`` :func:`critical_tol`; membership of the solver's point is
     decided at the solver's forward error (:data:`tolerances.FORWARD_RTOL`). A critical
     point conclusively outside ``S_k`` is reported (the theorem says nothing there); one
-    inside is observed against the zero-loss tolerance (``Φ`` above it is inconclusive where
-    :func:`lemma_4_3_admits` it: below the critical tolerance is not yet critical); a point that is not
+    inside is observed against the zero-loss tolerance, on the search's ``‖F_L − Y‖``
+    (``res.residual_norm``) against :func:`tolerances.zero_residual_tol` (the decision
+    ``Φ ≤ zero_loss_tol`` makes, with nothing squared into subnormals); ``‖r‖`` above it is inconclusive where
+    :func:`lemma_4_3_admits` it (below the critical tolerance is not yet critical); a point that is not
     critical is reported as not converged, never dropped. Returns the row for the evidence.
     """
     crit = critical_tol(arch, res.params, X, Y)
     m = loss_surface.membership(arch, res.params, X, k, forward_rtol=T.FORWARD_RTOL)
-    zero = T.zero_loss_tol(Y)
-    row = {"loss": res.loss, "grad_norm": res.grad_norm, "critical_tol": crit.value, "iterations": res.iterations,
+    zero = T.zero_residual_tol(Y)
+    r = float(res.residual_norm)
+    row = {"loss": res.loss, "residual_norm": r, "zero_residual_tol": zero.value, "grad_norm": res.grad_norm,
+           "critical_tol": crit.value, "iterations": res.iterations,
            "search_converged": res.converged, "kind": res.kind, "in_S_k": m.member,
            "S_k_conclusive": m.conclusive, "S_k_margin": membership_margin(m), "reasons": list(m.reasons),
            "critical": res.grad_norm <= crit.value}
@@ -183,26 +187,27 @@ def observe_critical_point(ev: Evidence, name: str, arch: Architecture, res, X, 
         return row
     if m.member and m.conclusive:
         admits = False
-        if res.loss > zero.value:  # Lemma 4.3 decides whether the gradient below the tolerance refutes Φ > 0
+        if r > zero.value:  # Lemma 4.3 decides whether the gradient below the tolerance refutes ‖r‖ > 0
             b = loss_surface.gradient_bounds(arch, res.params, X, Y, k)
             if arch.layer(k + 1).kind in ("dense", "output"):  # ∇_{U_{k+1}} Φ is part of ∇Φ: the search's norm bounds it
                 b = dataclasses.replace(b, grad_norm=min(b.grad_norm, res.grad_norm))
-            admits, row["lemma_4_3_phi_max"] = lemma_4_3_admits(b, res.loss)
+            admits, row["lemma_4_3_phi_max"] = lemma_4_3_admits(b, residual_norm=r)
+            row["lemma_4_3_r_max"] = float(np.sqrt(2.0 * row["lemma_4_3_phi_max"]))
         if admits:  # no counterexample: a point this close to critical may not be critical (tiny c)
-            ev.observe(f"Φ at {name} (in S_{k})", False, margin=zero.value / res.loss, conclusive=False,
-                       detail=f"{name}: Φ = {res.loss:.3e} > {zero.value:.1e} at ‖∇Φ‖ ≤ the critical tolerance, but "
-                              f"Lemma 4.3 admits Φ ≤ {row['lemma_4_3_phi_max']:.3e} at this ‖∇_U Φ‖")
+            ev.observe(f"‖F_L − Y‖ at {name} (in S_{k})", False, margin=zero.value / r, conclusive=False,
+                       detail=f"{name}: ‖F_L − Y‖ = {r:.3e} > {zero.value:.1e} at ‖∇Φ‖ ≤ the critical tolerance, "
+                              f"but Lemma 4.3 admits ‖F_L − Y‖ ≤ {row['lemma_4_3_r_max']:.3e} at this ‖∇_U Φ‖")
         else:
-            ev.at_most(f"Φ at {name} (in S_{k})", res.loss, zero)
+            ev.at_most(f"‖F_L − Y‖ at {name} (in S_{k})", r, zero)
         row["status"] = "in S_k"
     elif m.conclusive:
         ev.observe(f"{name} outside S_{k}", True, margin=max(membership_margin(m), 1.0), conclusive=True,
-                   detail=f"{name}: critical, Φ = {res.loss:.3e}, outside S_{k} ({'; '.join(m.reasons)})")
+                   detail=f"{name}: critical, ‖F_L − Y‖ = {r:.3e}, outside S_{k} ({'; '.join(m.reasons)})")
         row["status"] = "outside S_k"
     else:
-        probe = Evidence().at_most("Φ", res.loss, zero)
-        ev.observe(f"Φ at {name} (S_{k} membership inside its band)", probe.holds,
+        probe = Evidence().at_most("‖F_L − Y‖", r, zero)
+        ev.observe(f"‖F_L − Y‖ at {name} (S_{k} membership inside its band)", probe.holds,
                    margin=probe.margin, conclusive=probe.holds and probe.conclusive,
-                   detail=f"{name}: Φ = {res.loss:.3e}; {m}")
+                   detail=f"{name}: ‖F_L − Y‖ = {r:.3e}; {m}")
         row["status"] = "S_k membership inconclusive"
     return row

@@ -45,6 +45,7 @@ def _saturated_point(sat: float = 20.0):
     obj = D.objective(_ARCH)
     theta = obj.layout.ravel(p)
     res = types.SimpleNamespace(params=p, loss=float(D.loss(obj, theta, X, Y)), iterations=0, converged=True,
+                                residual_norm=float(np.linalg.norm(D.residuals(obj, theta, X, Y))),
                                 grad_norm=float(np.linalg.norm(D.gradient(obj, theta, X, Y))), kind="unclassified")
     return X, Y, p, res
 

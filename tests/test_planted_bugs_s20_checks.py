@@ -258,7 +258,8 @@ def test_a_critical_point_with_positive_loss_and_undecided_membership_is_not_evi
         m = real(*args, **kwargs)
         return dataclasses.replace(m, F_k=rank_report(np.diag([1.0] * (S.N_TINY - 1) + [1e-10 / 3]), tol=1e-10))
     monkeypatch.setattr(LS, "membership", undecided)
-    res = types.SimpleNamespace(params=params, loss=1.0, grad_norm=0.0, iterations=0, converged=True, kind="saddle")
+    res = types.SimpleNamespace(params=params, loss=1.0, residual_norm=np.sqrt(2.0), grad_norm=0.0, iterations=0,
+                                converged=True, kind="saddle")
     ev = Evidence()
     row = S.observe_critical_point(ev, "undecided", arch, res, X, Y, 2)
     assert row["critical"] and not row["S_k_conclusive"]
@@ -321,7 +322,8 @@ def test_narrow_converse_never_counts_a_start_that_did_not_converge(monkeypatch)
 
     monkeypatch.setattr(LSC, "NARROW_STARTS", (("minimum", 1),))
     monkeypatch.setattr(critical, "find_critical_point", lambda arch, params, X, Y, **kw: types.SimpleNamespace(
-        params=params, loss=5.0, grad_norm=1.0, kind="not converged", iterations=1, parameter_norm=1.0))
+        params=params, loss=5.0, residual_norm=np.sqrt(10.0), grad_norm=1.0, kind="not converged", iterations=1,
+        parameter_norm=1.0))
     r = LSC._narrow_check(Context(0))
     assert r.verdict is Verdict.INCONCLUSIVE and "no start converged" in r.summary, r.summary
 

@@ -554,7 +554,8 @@ def _tiny_critical_setting(monkeypatch, member: bool):
         return dataclasses.replace(m, F_k=linalg.rank_report(np.diag([1.0] * (S.N_TINY - 1) + [last]), tol=1e-10),
                                    U={l: linalg.rank_report(np.eye(3), name=f"U_{l}") for l in m.U})
     monkeypatch.setattr(LS, "membership", undecided)
-    res = types.SimpleNamespace(params=params, loss=1.0, grad_norm=0.0, iterations=0, converged=True, kind="saddle")
+    res = types.SimpleNamespace(params=params, loss=1.0, residual_norm=np.sqrt(2.0), grad_norm=0.0, iterations=0,
+                                converged=True, kind="saddle")
     return arch, X, Y, res
 
 

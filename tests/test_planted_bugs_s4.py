@@ -183,13 +183,14 @@ def _widening_targets_fitted(mp):
 
 
 def _finder_reports_zero_loss(mp):
-    """A critical-point finder whose reported loss is always 0 (hides Φ > 0)."""
+    """A critical-point finder whose reported loss is always 0 (hides Φ > 0): ``loss`` and, since session 32 (zero
+    loss decided on ``‖F_L − Y‖``), ``residual_norm``."""
     from theory_lab import critical
     real = critical.find_critical_point
 
     def wrong(*a, **kw):
         res = real(*a, **kw)
-        res.loss = 0.0
+        res.loss = res.residual_norm = 0.0
         return res
     mp.setattr(critical, "find_critical_point", wrong)
 

@@ -216,6 +216,9 @@ class Search:
     Hessian usually means saturated units (an infimum at infinity), not a finite critical point.
     ``membership`` is the point's ``S_k`` membership with every rank decided at
     :data:`~theory_lab.tolerances.FORWARD_RTOL`: the point is a solver's output, not an exact draw.
+    ``residual_norm`` is ``‖F_L − Y‖_F`` at ``params``, scaled (:func:`~theory_lab.tolerances.frobenius_norm`:
+    exact where ``loss = ½‖F_L − Y‖²`` underflows, below ~1e-154); zero loss is decided on it against
+    :func:`~theory_lab.tolerances.zero_residual_tol`. ``loss`` is kept for display.
     """
 
     params: dict = field(repr=False)
@@ -232,6 +235,7 @@ class Search:
     inertia: Inertia | None = None
     history: list = field(default_factory=list, repr=False)
     parameter_norm: float = float("nan")
+    residual_norm: float = float("nan")
 
     @property
     def kind(self) -> str:
@@ -245,6 +249,7 @@ class Search:
 
     def to_dict(self) -> dict:
         return {"converged": self.converged, "kind": self.kind, "mode": self.mode, "loss": self.loss,
+                "residual_norm": self.residual_norm,
                 "grad_norm": self.grad_norm, "gtol": self.gtol, "iterations": self.iterations,
                 "seconds": self.seconds, "message": self.message, "method": list(self.method),
                 "in_S_k": self.in_S_k, "parameter_norm": self.parameter_norm,
@@ -418,6 +423,8 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
     value, grad = D.value_and_gradient(obj, theta, X, Y)
     grad = np.asarray(grad, dtype=np.float64)  # ‖∇Φ‖ scaled (exact below ~1e-154, where squares flush to 0)
     value, gnorm = float(value), T.frobenius_norm(grad, "∇Φ") if np.all(np.isfinite(grad)) else math.nan
+    resid = np.asarray(_residual(obj, theta, X, Y), dtype=np.float64)  # ‖F_L − Y‖ scaled, as ‖∇Φ‖
+    rnorm = T.frobenius_norm(resid, "F_L − Y") if np.all(np.isfinite(resid)) else math.nan
     if message is None:
         message = f"{max_iter} iterations without reaching gtol = {gtol:g} (‖∇Φ‖ = {gnorm:.3e})"
     converged = converged and gnorm <= gtol
@@ -430,4 +437,4 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
     classify = (P <= dense_limit) if classify is None else classify
     inertia = hessian_inertia(arch, final, X, Y, critical=True) if (converged and classify) else None
     return Search(final, converged, mode, value, gnorm, gtol, it, seconds, message, tuple(methods), member,
-                  inertia, history, float(jnp.linalg.norm(theta)))
+                  inertia, history, float(jnp.linalg.norm(theta)), rnorm)
