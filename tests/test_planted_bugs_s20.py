@@ -311,22 +311,24 @@ def test_operator_lower_bound_is_the_smallest_gain_of_the_map(shape):
         assert value == 0.0 and np.linalg.norm(A @ x) < 1e-12
 
 
-def test_membership_counts_a_weight_matrix_at_rounding_level_as_zero():
+def test_membership_counts_a_singular_value_below_U_ls_own_rounding_as_zero():
     """Planted bug: the ``U_l`` tolerance of ``membership`` used ``min(n_{l−1}, n_l)`` instead of ``max``.
 
-    ``U_3`` (8 × 1) with norm ``3 eps · max|θ|`` is below the SVD rounding of an 8-row matrix next
-    to the other parameters (``8 eps · max|θ|``): numerically zero, so the point is not in ``S_1``.
+    ``U_3`` (8 × 2) with ``σ_2 = 5 eps · σ_1`` is below the SVD rounding of an 8-row matrix
+    (``8 eps · σ_1(U_3)``; ``min`` gave ``2 eps · σ_1``): numerically rank 1, so the point is not in ``S_1``.
+    (Until session 32 this test put ``U_3`` at ``3 eps · max|θ|``, rounding next to the *other* parameters;
+    an exactly drawn ``U_l`` is now judged at its own scale, tests/test_zero_loss_s32d.py.)
     """
-    arch = Architecture((3,), (Dense(8), Dense(8), Output(1)))
+    arch = Architecture((3,), (Dense(8), Dense(8), Output(2)))
     rng = np.random.default_rng(26)
     params = sample_params(arch, rng)
     X = rng.standard_normal((5, 3))
-    scale = max(float(np.max(np.abs(np.asarray(a)))) for a in jax.tree_util.tree_leaves(params))
-    w = rng.standard_normal((8, 1))
-    tiny = with_layer(params, 3, W=w * (3 * EPS * scale / np.linalg.norm(w)))
-    m = LS.membership(arch, tiny, X, 1)
-    assert m.F_k.rank == 5 and m.U[3].rank == 0 and not m.member
-    assert m.U[3].tol == pytest.approx(8 * EPS * scale, rel=1e-12, abs=0)  # ~2e-15: below pytest's default abs=1e-12
+    Q, _ = np.linalg.qr(rng.standard_normal((8, 2)))
+    R, _ = np.linalg.qr(rng.standard_normal((2, 2)))
+    W = Q @ np.diag([0.7, 0.7 * 5 * EPS]) @ R
+    m = LS.membership(arch, with_layer(params, 3, W=W), X, 1)
+    assert m.F_k.rank == 5 and m.U[3].rank == 1 and not m.member
+    assert m.U[3].tol == pytest.approx(8 * EPS * 0.7, rel=1e-12, abs=0)  # ~1e-15: below pytest's default abs=1e-12
     assert LS.membership(arch, params, X, 1).member  # the drawn U_3 is full rank
 
 

@@ -384,23 +384,24 @@ def membership(arch: Architecture, params, X, k: int, *, F_k=None, forward_rtol:
 
     For exactly drawn parameters (``forward_rtol=None``), ``F_k``'s rank uses SVD rounding,
     ``σ_1 · max(N, n_k) · eps`` (:func:`theory_lab.tolerances.svd_rank_tol`), and each
-    ``U_l``'s ``max(n_{l-1}, n_l) · eps · max(σ_1(U_l), max|θ|)``, so that a matrix whose
-    entries are rounding errors next to the other parameters counts as zero. For the
-    output of an iterative solver pass ``forward_rtol`` (e.g.
-    :data:`theory_lab.tolerances.FORWARD_RTOL`): every rank is then decided at
-    ``forward_rtol · σ_1`` (:func:`theory_lab.tolerances.solver_rank_tol`; for ``U_l``,
-    ``forward_rtol · max(σ_1(U_l), max|θ|)``), the forward error such a point carries. A full rank of ``F_k``
-    must also clear the forward pass's own rounding (:func:`theory_lab.forward_error.certify_full_rank`).
+    ``U_l``'s is its own SVD rounding, ``max(n_{l-1}, n_l) · eps · σ_1(U_l)``: ``U_l`` is stored entry by entry
+    (no arithmetic mixes it with other layers), so its backward error is relative to itself and its rank, like
+    the exact rank, does not change when the layer is scaled (``2^-530`` below the others: full rank as unscaled).
+    For the output of an iterative solver pass ``forward_rtol`` (e.g. :data:`theory_lab.tolerances.FORWARD_RTOL`):
+    every rank is then decided at ``forward_rtol · σ_1`` (:func:`theory_lab.tolerances.solver_rank_tol`; for
+    ``U_l``, ``forward_rtol · max(σ_1(U_l), max|θ|)``), the forward error such a point carries: its distance to
+    the critical point it stands for perturbs all of ``θ``, so a ``U_l`` that close to 0 is not resolved. A full
+    rank of ``F_k`` must also clear the forward pass's own rounding (:func:`theory_lab.forward_error.certify_full_rank`).
     """
     model.check_inputs(arch, X)
     _check_tail(arch, k)
     if forward_rtol is not None and not (0 < forward_rtol < 1):
         raise ValueError(f"`forward_rtol`={forward_rtol!r} must lie in (0, 1), e.g. tolerances.FORWARD_RTOL = 1e-8.")
     mats = {l: np.asarray(U) for l, U in _full_matrices(arch, params, tuple(range(k + 2, arch.L + 1))).items()}
-    # a weight matrix at rounding level next to the other parameters is zero (a relative tolerance: full rank)
+    # exact draw: each U_l's own SVD rounding (scale-free); solver's point: its forward error, relative to all of θ
     scale = max(float(np.max(np.abs(np.asarray(a)))) for a in jax.tree_util.tree_leaves(params))
-    U = {l: rank_report(A, tol=max(float(np.linalg.norm(A, 2)), scale) * (max(A.shape) * np.finfo(np.float64).eps if
-                                                                           forward_rtol is None else forward_rtol),
+    U = {l: rank_report(A, tol=float(np.linalg.norm(A, 2)) * max(A.shape) * np.finfo(np.float64).eps
+                        if forward_rtol is None else max(float(np.linalg.norm(A, 2)), scale) * forward_rtol,
                         name=f"U_{l}") for l, A in mats.items()}
     if forward_rtol is None and F_k is None:  # an exact draw: feature_rank's rules (a deficit below float64 is
         F_rep = feature_maps.feature_rank(arch, params, X, k)  # unresolved, not a verdict)
