@@ -187,8 +187,9 @@ def test_lemma_4_3_admits_wants_one_quantity():
 
 
 def _pinned_membership(monkeypatch, params, X, k):
-    """``membership`` of the unscaled point: its ``U_l`` rule is relative to ``max|θ|`` by design (a layer 2^-530
-    below the others counts as rounding), which is not what these tests probe."""
+    """``membership`` of the unscaled point. Written when the ``U_l`` rule was relative to ``max|θ|`` (a layer 2^-530
+    below the others counted as rounding); an exact draw's ``U_l`` is judged at its own scale since session 32 (d)
+    and a solver's point still against all of θ (tests/test_zero_loss_s32d.py). Kept: not what these tests probe."""
     real = LS.membership
     m = real(*params, X, k)
     monkeypatch.setattr(LS, "membership", lambda *a, **kw: m)
