@@ -142,16 +142,15 @@ def test_theorem_4_4_gradient_tolerance_from_the_upper_factor(monkeypatch):
 
 
 def test_membership_U_tolerance_uses_the_larger_dimension():
-    """s32e-membership-U-tol-min-dim: U_l's rank is decided at ``max(‖U_l‖₂, max|θ|) · max(shape) · eps`` (SVD
-    rounding of an ``m × n`` matrix), not ``min(shape)``; a non-square ``U_3`` (6 × 3) tells them apart."""
+    """s32e-membership-U-tol-min-dim: U_l's rank is decided at ``‖U_l‖₂ · max(shape) · eps`` (SVD rounding of an
+    ``m × n`` matrix; per matrix since s32-d), not ``min(shape)``; a non-square ``U_3`` (6 × 3) tells them apart."""
     arch = Architecture((4,), (Dense(8), Dense(6), Output(3)))  # k = 1: U_3 is 6 × 3
     X = np.random.default_rng(320).standard_normal((5, 4))
     params = sampling.sample_params(arch, np.random.default_rng(321))
     m = LS.membership(arch, params, X, 1)
     U = np.asarray(model.full_weight_matrix(arch, params, 3))
     assert U.shape == (6, 3)
-    scale = max(float(np.max(np.abs(np.asarray(a)))) for lay in params.values() for a in lay.values())
-    want = max(float(np.linalg.svd(U, compute_uv=False)[0]), scale) * 6 * EPS
+    want = float(np.linalg.svd(U, compute_uv=False)[0]) * 6 * EPS
     assert m.U[3].tol == pytest.approx(want, rel=1e-12, abs=0)
 
 
