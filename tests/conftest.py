@@ -21,6 +21,27 @@ jax.config.update("jax_numpy_dtype_promotion", "strict")
 
 import theory_lab  # noqa: E402,F401  (x64 on at import too)
 
+_APPROX = pytest.approx
+
+
+def _approx_without_a_silent_floor(expected, rel=None, abs=None, nan_ok=False):
+    """``pytest.approx`` that refuses the silent floor: without ``abs=``, pytest accepts any error up to 1e-12,
+    so a comparison of numbers of size ≤ 1e-10 (tolerances, residuals, subnormals) passed whatever the value
+    (session 32 found four such vacuous tests). Give ``abs=`` (0, or a bound that models the real error)."""
+    if abs is None:
+        try:
+            a = np.abs(np.asarray(expected, dtype=np.float64))
+            small = a[np.isfinite(a) & (a > 0) & (a <= 1e-10)]
+        except (TypeError, ValueError):
+            small = ()
+        if len(small):
+            raise AssertionError(f"pytest.approx({expected!r}) without abs=: its default abs=1e-12 accepts any "
+                                 f"value near {float(min(small)):.3g}; pass abs=0 or a bound on the real error.")
+    return _APPROX(expected, rel=rel, abs=abs, nan_ok=nan_ok)
+
+
+pytest.approx = _approx_without_a_silent_floor
+
 _COMMON = dict(deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow,
                                                                      HealthCheck.data_too_large])
 settings.register_profile("ci", derandomize=True, database=None, **_COMMON)

@@ -411,7 +411,10 @@ def test_exact_fit_residual_at_any_target_scale(scale, m):
     y = rng.standard_normal(4 if m is None else (4, m))
     fit = exact_fit(F, y * scale)
     assert 0 < fit.relative_residual < 1e-14 and np.isfinite(fit.residual)
-    assert fit.residual == pytest.approx(scale * fit.relative_residual * np.linalg.norm(y), rel=1e-12)
+    # at 1e-300 the residual (~2e-315) is subnormal: its spacing is 4.9e-324, so each of the two sides is rounded
+    # to that grid (~3e-9 relative here); pytest's default abs=1e-12 had made this comparison vacuous
+    tiny = 4 * np.finfo(np.float64).smallest_subnormal
+    assert fit.residual == pytest.approx(scale * fit.relative_residual * np.linalg.norm(y), rel=1e-12, abs=tiny)
 
 
 def test_a_bad_point_that_fits_the_data_decides_nothing():

@@ -48,3 +48,12 @@ def test_apply_no_longer_traces_the_initializers():
     finally:
         jax.eval_shape = real
     assert calls == []
+
+
+def test_approx_refuses_the_silent_absolute_floor():
+    # pytest.approx's default abs=1e-12 made comparisons of tiny numbers vacuous (tests/conftest.py guards it)
+    with pytest.raises(AssertionError, match=r"without abs=: its default abs=1e-12 accepts any value near 7e-170"):
+        assert 1e-200 == pytest.approx(7e-170, rel=1e-12)
+    assert 7e-170 == pytest.approx(7e-170, rel=1e-12, abs=0)
+    assert 1e-200 != pytest.approx(7e-170, rel=1e-12, abs=0)
+    assert 1.0 == pytest.approx(1.0 + 1e-13, rel=1e-12)  # ordinary sizes are untouched

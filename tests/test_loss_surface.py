@@ -114,7 +114,7 @@ def test_lemma_4_3_bound_factors_are_the_paper_s(rng):
         expected *= np.linalg.svd(np.asarray(params[f"layer_{l + 1}"]["W"]), compute_uv=False)[-1] * \
             float(np.min(s * (1 - s)))
     expected *= np.linalg.norm(np.asarray(model.apply(arch, params, X)) - Y)
-    assert b.lower == pytest.approx(expected, rel=1e-10)
+    assert b.lower == pytest.approx(expected, rel=1e-10, abs=0)
 
 
 def test_lemma_4_3_converse_widening_makes_lower_bound_vacuous(rng):
@@ -204,7 +204,7 @@ def test_attaining_point_attains_each_bound_exactly(bound, rng):
     p, Y = GP.attaining_point(arch, sample_params(arch, rng), X, 1, bound=bound, level=0.3, scale=2.0)
     b = LS.gradient_bounds(arch, p, X, Y, 1)
     assert b.residual_norm == pytest.approx(2.0, rel=1e-12)
-    assert b.grad_norm == pytest.approx(getattr(b, bound), rel=1e-12)
+    assert b.grad_norm == pytest.approx(getattr(b, bound), rel=1e-12, abs=0)
     assert getattr(b, bound) > 1e-8  # attained and non-trivial
     # the other bound is strict there: the construction singles out one
     other = b.lower if bound == "upper" else b.upper
@@ -225,7 +225,7 @@ def test_small_gradient_search_lowers_the_ratio_but_not_below_lemma_4_3(rng):
     s = GP.small_gradient_search(arch, sample_params(arch, rng), X, Y, 1, steps=50)
     assert s.ratio < s.ratio_start and len(s.history) == 10
     b = LS.gradient_bounds(arch, s.params, X, Y, 1)
-    assert s.ratio == pytest.approx(b.grad_norm / b.residual_norm, rel=1e-10)
+    assert s.ratio == pytest.approx(b.grad_norm / b.residual_norm, rel=1e-10, abs=0)
     assert b.lower <= b.grad_norm * (1 + 1e-12)
     with pytest.raises(ValueError, match="`steps`=0 must be a positive integer"):
         GP.small_gradient_search(arch, s.params, X, Y, 1, steps=0)

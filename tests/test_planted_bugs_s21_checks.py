@@ -530,7 +530,7 @@ def test_critical_tol_uses_the_spectral_norm_of_the_jacobian():
     theta = np.concatenate([np.ravel(np.asarray(l)) for l in leaves])
     J = np.asarray(jax.jacfwd(out)(jax.numpy.asarray(theta)))
     want = 1e-10 * np.linalg.norm(J, 2) * max(np.linalg.norm(Y), np.linalg.norm(out(theta)))
-    assert S.critical_tol(arch, params, X, Y).value == pytest.approx(want, rel=1e-8)
+    assert S.critical_tol(arch, params, X, Y).value == pytest.approx(want, rel=1e-8, abs=0)
 
 
 def _tiny_critical_setting(monkeypatch, member: bool):

@@ -325,7 +325,7 @@ def test_critical_points_relative_loss_is_over_half_the_target_norm():
     r = critical_points(10, starts=1, saddle_starts=0, max_iter=20, seed=0)
     assert len(r.points) == 2
     for p in r.points:
-        assert p.relative_loss == pytest.approx(p.loss / 5.0, rel=1e-12)
+        assert p.relative_loss == pytest.approx(p.loss / 5.0, rel=1e-12, abs=0)
 
 
 def test_spectra_is_exact_when_P_equals_exact_max():

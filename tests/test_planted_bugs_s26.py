@@ -153,7 +153,7 @@ def test_lanczos_tolerance_is_relative_to_the_operators_scale():
     Catches ``tol = rtol`` (absolute)."""
     A = 1e-6 * np.diag(np.arange(1.0, 61.0))
     top = S.lanczos(S.dense_matvec, 60, jax.random.key(2), A, k=3, rtol=1e-10)
-    assert top.norm == pytest.approx(60e-6, rel=1e-12)
+    assert top.norm == pytest.approx(60e-6, rel=1e-12, abs=0)
     assert top.tol == pytest.approx(1e-10 * top.norm, rel=1e-12, abs=0)  # 6e-15: below pytest's default abs=1e-12
     np.testing.assert_allclose(top.values, [60e-6, 59e-6, 58e-6], rtol=0, atol=1e-10 * top.norm)
     assert np.all(top.residuals <= top.tol) and top.converged.all()
