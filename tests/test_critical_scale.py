@@ -42,7 +42,7 @@ def test_without_outputs_the_floor_calls_a_tiny_non_critical_point_critical():
 
 def test_the_scale_is_the_larger_of_targets_and_outputs():
     Y, big = np.full((2, 1), 1e-6), np.full((2, 1), 3.0)
-    assert T.critical_tol(1.0, Y, outputs=big).value == pytest.approx(1e-10 * np.linalg.norm(big), rel=1e-15)
-    assert T.critical_tol(1.0, big, outputs=Y).value == pytest.approx(1e-10 * np.linalg.norm(big), rel=1e-15)
-    assert T.critical_tol(1.0, np.zeros((2, 1)), outputs=np.zeros((2, 1))).value == pytest.approx(1e-10, rel=1e-15)
-    assert T.critical_tol(1.0, Y).value == pytest.approx(1e-10, rel=1e-15)  # no outputs: the floor of 1 stays
+    assert T.critical_tol(1.0, Y, outputs=big).value == pytest.approx(1e-10 * np.linalg.norm(big), rel=1e-15, abs=0)
+    assert T.critical_tol(1.0, big, outputs=Y).value == pytest.approx(1e-10 * np.linalg.norm(big), rel=1e-15, abs=0)
+    assert T.critical_tol(1.0, np.zeros((2, 1)), outputs=np.zeros((2, 1))).value == pytest.approx(1e-10, rel=1e-15, abs=0)
+    assert T.critical_tol(1.0, Y).value == pytest.approx(1e-10, rel=1e-15, abs=0)  # no outputs: the floor of 1 stays
