@@ -40,7 +40,8 @@ def _tool(name):
 OBS = _tool("observations")
 PLANT = _tool("plant_bugs")
 SNAPSHOT = OBS.load()
-BUGS = [b for b in PLANT.BUGS if b.id.startswith("s32a-")]
+RUNS = OBS.load_runs()  # the solver runs of the checks left out of SNAPSHOT (session 33)
+BUGS = [b for b in PLANT.BUGS if b.id.startswith(("s32a-", "s33l-"))]
 
 
 def test_every_check_observes_what_the_snapshot_says(seed0_records):
@@ -49,6 +50,26 @@ def test_every_check_observes_what_the_snapshot_says(seed0_records):
     actual = OBS.from_records([seed0_records[c.id] for c in checks])
     lines = OBS.diff(SNAPSHOT, actual)
     assert not lines, OBS.message(lines)
+
+
+def test_every_solver_check_starts_the_runs_the_snapshot_says(seed0_records):
+    """The checks left out of the observation snapshot (their observations depend on which solver runs converge)
+    still start a fixed set of runs, ended or not: each reports one row per run, name for name (session 33)."""
+    actual = OBS.runs_from_records([seed0_records[cid] for cid in OBS.EXCLUDED])
+    lines = OBS.diff(RUNS, actual, what="runs")
+    assert not lines, OBS.message(lines)
+    assert set(RUNS) == set(OBS.EXCLUDED) and all(r["count"] == len(r["names"]) > 0 for r in RUNS.values())
+
+
+def test_run_names_come_from_the_rows_not_from_computed_numbers():
+    assert OBS._run_names({"a/minimum/0": {}, "a/any/1": {}}) == ["a/minimum/0", "a/any/1"]
+    assert OBS._run_names([{"run": "identity/0", "loss": 3.0}, {"mode": "any", "loss": 1.0}, 7]) == \
+        ["identity/0", "any #1", "run #2"]
+    got = OBS.runs_from_results({"checks": [{"id": "narrow-critical-points", "evidence": {"runs": [{"mode": "m"}]}},
+                                            {"id": "lemma-4.2", "evidence": {"runs": [{"mode": "m"}]}}]})
+    assert got == {"narrow-critical-points": {"count": 1, "names": ["m #0"]}}  # only the EXCLUDED checks
+    assert OBS.diff({"x": OBS.observed("x", ["a", "b"])}, {"x": OBS.observed("x", ["a"])}, what="runs")[0] \
+        .startswith("x: 2 runs in the snapshot, 1 now")
 
 
 def test_the_snapshot_leaves_out_only_registered_checks_with_a_reason():
@@ -134,7 +155,8 @@ def planted_context(seed0_records):
 def test_a_dropped_observation_differs_from_the_snapshot(bug, planted_context, monkeypatch):
     """Each ``s32a-*`` bug, planted in memory, makes the check it reaches lose an observation (its verdict may still
     be *holds*: verify alone saw 1 of the 10)."""
-    check_id = next(i for i in SNAPSHOT if fnmatch.fnmatch(i, bug.checks[0]))
+    expected = RUNS if bug.checks[0] in OBS.EXCLUDED else SNAPSHOT  # a solver check: its runs, not observations
+    check_id = next(i for i in expected if fnmatch.fnmatch(i, bug.checks[0]))
     (path,) = {p for p, _, _ in bug.patches}
     module = _planted(path[:-3].replace("/", "."), bug.patches, monkeypatch)
     if path.startswith("theory_lab/"):  # the checks reach the library through `from theory_lab import x`
@@ -147,5 +169,8 @@ def test_a_dropped_observation_differs_from_the_snapshot(bug, planted_context, m
         check = next(c for c in module.CHECKS if c.id == check_id)
     rec = run_check(check, planted_context)
     assert rec.error is None, rec.error
-    lines = OBS.diff({check_id: SNAPSHOT[check_id]}, OBS.from_records([rec]))
+    if expected is RUNS:
+        lines = OBS.diff({check_id: RUNS[check_id]}, OBS.runs_from_records([rec]), what="runs")
+    else:
+        lines = OBS.diff({check_id: SNAPSHOT[check_id]}, OBS.from_records([rec]))
     assert lines and "lost:" in lines[0], (bug.id, rec.result.summary)

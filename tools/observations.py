@@ -13,8 +13,10 @@ layer, the draw index and constants in the code, never from a computed number, e
 where :data:`PREFIX_ONLY` says so (there the name's instance prefix, before ``": "``, is
 kept and the count stays exact). Checks whose *set* of observations depends on where an
 iterative solver ends are left out (:data:`EXCLUDED`, each with its reason): a snapshot of
-them would change with float noise, not with a bug. Probes report measured frequencies and
-observe nothing.
+them would change with float noise, not with a bug. What those checks *start* does not: each
+reports one row per solver run (``evidence["runs"]``, ended or not), and the snapshot's ``runs``
+keeps their names and count, so a loop that drops a start is caught there too. Probes report
+measured frequencies and observe nothing.
 
 Usage::
 
@@ -66,6 +68,21 @@ def observed(check_id: str, names) -> dict:
     return {"count": len(names), "names": names}
 
 
+def _run_names(runs) -> list[str]:
+    """Names of a check's solver runs: the keys of a ``{name: row}`` dict, else each row's ``run`` (or its
+    ``mode``) with its position in the list."""
+    if isinstance(runs, dict):
+        return list(runs)
+    return [str(r.get("run", f"{r.get('mode', 'run')} #{i}")) if isinstance(r, dict) else f"run #{i}"
+            for i, r in enumerate(runs)]
+
+
+def runs_from_results(results: dict) -> dict:
+    """The record of every :data:`EXCLUDED` check's solver runs in a ``results.json``: ``{id: {"count", "names"}}``."""
+    return {c["id"]: observed(c["id"], _run_names((c.get("evidence") or {}).get("runs") or []))
+            for c in results["checks"] if c["id"] in EXCLUDED}
+
+
 def from_results(results: dict) -> dict:
     """The record of every check in a ``results.json`` (the dict ``verify`` writes)."""
     out = {}
@@ -83,17 +100,24 @@ def from_records(records) -> dict:
     return from_results({"checks": [r.to_dict() for r in records]})
 
 
+def runs_from_records(records) -> dict:
+    """:func:`runs_from_results` of ``theory_lab.checking.Record`` s."""
+    return runs_from_results({"checks": [r.to_dict() for r in records]})
+
+
 def selected(checks):
     """The checks the snapshot covers: every registered check but probes and :data:`EXCLUDED`."""
     return [c for c in checks if c.kind != "probe" and c.id not in EXCLUDED]
 
 
-def run(seed: int = SEED, ids=None) -> dict:
-    """Run the covered checks (or those in ``ids``) in one context at ``seed``, as ``verify`` does; their record."""
+def run(seed: int = SEED, ids=None) -> tuple[dict, dict]:
+    """Run every check but probes (or those in ``ids``) in one context at ``seed``, as ``verify`` does; the record
+    of the covered checks' observations and of the :data:`EXCLUDED` checks' runs."""
     from theory_lab.checking import Context, discover, run_check
 
     ctx = Context(seed)
-    return from_records([run_check(c, ctx) for c in selected(discover()) if ids is None or c.id in ids])
+    records = [run_check(c, ctx) for c in discover() if c.kind != "probe" and (ids is None or c.id in ids)]
+    return from_records(records), runs_from_records(records)
 
 
 def load(path: Path = SNAPSHOT) -> dict:
@@ -101,30 +125,37 @@ def load(path: Path = SNAPSHOT) -> dict:
     return json.loads(Path(path).read_text())["checks"]
 
 
-def write(checks: dict, path: Path = SNAPSHOT) -> None:
+def load_runs(path: Path = SNAPSHOT) -> dict:
+    """The committed snapshot's ``runs`` of the :data:`EXCLUDED` checks (``{id: {"count", "names"}}``)."""
+    return json.loads(Path(path).read_text())["runs"]
+
+
+def write(checks: dict, runs: dict, path: Path = SNAPSHOT) -> None:
     doc = {"about": f"what each check observed at seed {SEED} (tools/observations.py); refresh with: {REFRESH}",
-           "seed": SEED, "excluded": EXCLUDED, "prefix_only": PREFIX_ONLY, "checks": dict(sorted(checks.items()))}
+           "seed": SEED, "excluded": EXCLUDED, "prefix_only": PREFIX_ONLY, "checks": dict(sorted(checks.items())),
+           "runs": dict(sorted(runs.items()))}
     Path(path).write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
 
 
-def diff(expected: dict, actual: dict, *, partial: bool = False) -> list[str]:
+def diff(expected: dict, actual: dict, *, partial: bool = False, what: str = "observations") -> list[str]:
     """One line per difference: a check that lost or gained observations (which ones), or is new or gone.
 
-    ``partial``: ``actual`` covers some checks only (those not in it are not reported gone).
+    ``partial``: ``actual`` covers some checks only (those not in it are not reported gone). ``what`` names the
+    entries in the lines (``"runs"`` for :func:`runs_from_results`' records).
     """
     lines = []
     for cid in sorted(set(expected) | set(actual)):
         if cid not in actual:
             if not partial:
-                lines.append(f"{cid}: in the snapshot ({expected[cid]['count']} observations) but not run")
+                lines.append(f"{cid}: in the snapshot ({expected[cid]['count']} {what}) but not run")
             continue
         if cid not in expected:
-            lines.append(f"{cid}: new check with {actual[cid]['count']} observations, not in the snapshot")
+            lines.append(f"{cid}: new check with {actual[cid]['count']} {what}, not in the snapshot")
             continue
         want, got = Counter(expected[cid]["names"]), Counter(actual[cid]["names"])
         lost, gained = sorted((want - got).elements()), sorted((got - want).elements())
         if lost or gained:
-            head = f"{cid}: {expected[cid]['count']} observations in the snapshot, {actual[cid]['count']} now"
+            head = f"{cid}: {expected[cid]['count']} {what} in the snapshot, {actual[cid]['count']} now"
             lines.append(head + "".join(f"\n    lost: {n!r}" for n in lost) +
                          "".join(f"\n    gained: {n!r}" for n in gained))
     return lines
@@ -151,18 +182,18 @@ def main(argv=None) -> int:
         if results.get("seed") != SEED:
             ap.error(f"--results {args.results}: seed {results.get('seed')!r}, the snapshot is at seed {SEED}; "
                      f"run `theory-lab verify --seed {SEED}`.")
-        actual, partial = from_results(results), True
+        (actual, runs), partial = (from_results(results), runs_from_results(results)), True
     else:
         import jax
 
         jax.config.update("jax_enable_x64", True)
-        actual, partial = run(), False
+        (actual, runs), partial = run(), False
     if args.write:
-        write(actual)
+        write(actual, runs)
         print(f"wrote {SNAPSHOT.relative_to(ROOT)}: {len(actual)} checks, "
-              f"{sum(r['count'] for r in actual.values())} observations")
+              f"{sum(r['count'] for r in actual.values())} observations; runs of {len(runs)} solver checks")
         return 0
-    lines = diff(load(), actual, partial=partial)
+    lines = diff(load(), actual, partial=partial) + diff(load_runs(), runs, partial=partial, what="runs")
     if lines:
         print(message(lines), file=sys.stderr)
         return 1

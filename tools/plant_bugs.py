@@ -517,6 +517,20 @@ BUGS = [
         (_p("proofs_checks/widths.py", 'ev.exact(f"{entry.key}: {label} ≥ the paper\'s lower bound", values[q], bounds[q]',
             'ev.exact(f"{entry.key}: {label} ≥ the paper\'s lower bound", values["max"], bounds[q]'),),
         ("table-1",)),
+    # session 33 (lead, s33l-*): a solver check that drops a start -- every start still made ends as before, so the
+    # verdict stays *holds*; the observation snapshot left these checks out, its ``runs`` record now counts them
+    Bug("s33l-narrow-drops-last-start", "narrow-critical-points runs one start fewer per mode",
+        (_p("proofs_checks/loss_surface.py", "        for i in range(n):\n            ctx.progress(f\"narrow:",
+            "        for i in range(n - 1):\n            ctx.progress(f\"narrow:"),),
+        ("narrow-critical-points",)),
+    Bug("s33l-class-targets-one-start", "class-targets-outside-S_k runs 1 of its 2 starts per encoding",
+        (_p("proofs_checks/loss_surface.py", "        for i in range(2):\n            ctx.progress(f\"class targets:",
+            "        for i in range(1):\n            ctx.progress(f\"class targets:"),),
+        ("class-targets-outside-S_k",)),
+    Bug("s33l-search-all-drops-last", "theorem-4.5 / corollary-4.6: every batch of starts stops one short",
+        (_p("proofs_checks/loss_surface.py", "    for i in range(starts):\n",
+            "    for i in range(starts - 1):\n"),),
+        ("corollary-4.6", "theorem-4.5")),
 ]
 
 
