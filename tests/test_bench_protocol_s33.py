@@ -301,6 +301,28 @@ def test_spectrum_dense_agreement(spectrum_run):
     assert out["dense"]["summary"]["torch"]["ratios"] == [1.0] * 5
 
 
+def test_spectrum_cached_reference_is_used_only_for_its_own_point(workers, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setattr(bench_spectrum, "CACHE", tmp_path)
+    monkeypatch.setattr(bench_spectrum, "log", lambda msg: None)
+    path = tmp_path / "init.npz"
+    np.savez(path, theta=np.zeros(3), X=np.ones((4, 3)), Y=np.ones((4, 2)))
+    digest = bench_spectrum.point_digest(path)
+    np.savez(tmp_path / "other.npz", theta=np.zeros(3) + 1e-12, X=np.ones((4, 3)), Y=np.ones((4, 2)))
+    assert bench_spectrum.point_digest(tmp_path / "other.npz") != digest
+    ours, theirs = workers("ours"), workers("torch")
+    cached = tmp_path / "init-reference.json"
+    stale = {"top5": [20.0, 8.0, 6.0, 4.0, 2.0], "min": 0.0, "trace": 0.0, "frobenius": 0.0}
+    for key, expect in ((None, 10.0), ("0" * 64, 10.0), (digest, 20.0)):  # no digest / another point's / this one's
+        cached.write_text(json.dumps(dict(stale, point_sha256=key) if key else stale))
+        out = bench_spectrum.run_point("init", path, ours, theirs, 5, 0)
+        assert out["reference"]["top5"][0] == expect
+        assert json.loads(cached.read_text())["point_sha256"] == digest
+        err = out["top5"]["curvlinops+eigsh"]["max_rel_error"]
+        assert err == (pytest.approx(0.5, rel=1e-12) if expect == 20.0 else pytest.approx(1e-6, rel=1e-6))
+
+
 def test_spectrum_rel_err_hand_values():
     assert bench_spectrum.rel_err([10.0, 4.2], [10.0, 4.0]) == pytest.approx(0.05, rel=1e-12)
     assert bench_spectrum.rel_err([-2.2, 1.0], [-2.0, 1.0]) == pytest.approx(0.1, rel=1e-12)
