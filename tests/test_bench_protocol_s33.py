@@ -375,6 +375,34 @@ def test_resnet_timed_and_rows():
     assert rows[-1] == "Load average before each call: 0.2–2.0."
 
 
+def _resnet_results(reference: bool) -> dict:
+    machine = {"date": "d", "cpu": "c", "cores": 2, "load_average": [1.0, 1.0, 1.0]}
+    times = {"theory-lab": [1.0, 2.0, 9.0], "pyhessian": [4.0, 1.0, 3.0]}
+    ours = {"values": [3.0, 2.0], "residuals": [1e-12, 1e-12], "tol": 1e-9, "converged": True, "depth": 9,
+            "products": 9}
+    top5 = {"summary": protocol.summarize(times, "pyhessian"), "cpu_share": {"theory-lab": 1.0, "pyhessian": 1.0},
+            "load": {"theory-lab": [1.0], "pyhessian": [1.0]}, "first_s": {"theory-lab": 5.0, "pyhessian": 1.0},
+            "values": {"theory-lab": ours, "pyhessian": {"values": [3.3, 2.0], "products": 60}},
+            "pyhessian_rel_err": 0.1}
+    if reference:
+        top5.update(reference={"depth": 18, "values": [3.0, 2.0], "residuals": [0.0, 0.0]}, rel_err=0.0)
+    else:
+        top5.update(rel_err_bound=5e-13)
+    return {"P": 1000, "n": 10, "widths": (4,), "batch": 5, "rounds": 3, "machine": machine, "machine_end": machine,
+            "jax": "j", "backend": "cpu", "torch": "t", "torch_threads": 2, "batch_norm": True, "command": "cmd",
+            "twins": {}, "top5": top5}
+
+
+def test_resnet_section_top5_says_what_the_pyhessian_error_is_against():
+    with_ref = bench_resnet.section(_resnet_results(True))
+    assert "| theory-lab | 5.00 | 1.000 | 2.000 | 1.00 | 2.00 (rounds: 0.25, 2.00, 3.00) | 9 |" in with_ref
+    assert "(fewer than the protocol's 5" in with_ref
+    assert "max relative error 1.0e-01 against the reference (both in descending order" in with_ref
+    without = bench_resnet.section(_resnet_results(False))
+    assert "No reference run at this size" in without
+    assert "max relative error 1.0e-01 against ours (no reference run)." in without
+
+
 def test_resnet_rel():
     assert bench_resnet._rel([3.0, 4.0], [0.0, 5.0]) == pytest.approx(np.sqrt(10.0) / 5.0, rel=1e-15)
 
