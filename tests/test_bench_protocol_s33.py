@@ -460,3 +460,26 @@ def test_cli_main_cold_then_second_and_per_round_ratios(fake_cli, tmp_path, caps
         assert s["ratio_median"] == round(statistics.median(ratios), 3)
         assert s["cold_min"] == min(r["cold"][what] for r in res["rounds"])
         assert s["second_median"] == statistics.median(r["second"][what] for r in res["rounds"])
+
+
+# ---------------------------------------------------------------- bench_critical: the table's ratio
+
+
+def test_critical_section_ratio_is_baseline_time_over_ours():
+    bench_critical = importlib.import_module("bench_critical")
+    ours = {"seconds": 10.0, "converged": True, "iterations": 40, "grad_norm": 5e-11, "loss": 1e-20, "in_S_k": True}
+    base = {"adam_seconds": 3.0, "adam_grad_norm": 1e-3, "best_grad_norm": 8e-11, "best_at_seconds": 25.0,
+            "seconds": 25.0, "trace": []}
+    results = {"part1": {50: {"ours": ours, "baseline": dict(base, reached_seconds=25.0)},
+                         100: {"ours": dict(ours, seconds=40.0, converged=False),
+                               "baseline": dict(base, reached_seconds=None, best_grad_norm=1e-6, seconds=60.0)}},
+               "theorem_4_5": {}, "narrow": {"minimum": {"counts": {}, "critical_losses": []},
+                                             "any": {"counts": {}, "critical_losses": []}},
+               "outside": {"counts": {}, "loss_max": 0.0, "max ‖U_L 1‖ (full rank A)": None,
+                           "max ‖U_L 1‖ (deficient A)": None, "bound_holds": True}}
+    rows = [line for line in bench_critical.section(results, "1.0", ["cmd"]).splitlines() if line.startswith("| 50 |")
+            or line.startswith("| 100 |")]
+    assert rows[0] == "| 50 | 10.0 s | 40 | 5.0e-11 | 1.0e-20 | True | 8.0e-11 | 25.0 s | 25.0 s | 2.50 |"
+    assert rows[1] == ("| 100 | 40.0 s (NOT converged) | 40 | 5.0e-11 | 1.0e-20 | True | 1.0e-06 | 25.0 s | "
+                       "no (budget 60 s) | baseline never reached 1e-10 |")
+

@@ -564,6 +564,10 @@ BUGS = [
     Bug("s33d-cli-ratio-inverted", "bench_cli: per-round ratio cold / second, not second / cold",
         (_p("benchmarks/bench_cli.py", "ratios = [s / c for s, c in zip(second, cold)]",
             "ratios = [c / s for s, c in zip(second, cold)]"),), tests=("tests/test_bench_protocol_s33.py",)),
+    Bug("s33d-critical-ratio-inverted", "bench_critical.section: the ratio column is ours / baseline, not "
+        "baseline / ours",
+        (_p("benchmarks/bench_critical.py", "b['reached_seconds'] / o['seconds']", "o['seconds'] / b['reached_seconds']"),),
+        tests=("tests/test_bench_protocol_s33.py",)),
     Bug("s33d-reply-pickled-outside-try", "protocol._serve: the reply pickled outside the try (an unpicklable value "
         "kills the worker)",
         (_p("benchmarks/protocol.py",
