@@ -10,7 +10,7 @@ from pathlib import Path
 
 
 def test_s33d_mutants_are_benchmark_bugs_caught_by_the_protocol_tests(monkeypatch):
-    """tools/plant_bugs.py's ``s33d-*`` bugs patch ``benchmarks/`` (each text found once) and name the protocol tests."""
+    """plant_bugs' ``s33d-*`` bugs patch ``benchmarks/`` (each text found once) and name the protocol tests."""
     root = Path(__file__).resolve().parents[1]
     spec = importlib.util.spec_from_file_location("plant_bugs", root / "tools" / "plant_bugs.py")
     tool = importlib.util.module_from_spec(spec)

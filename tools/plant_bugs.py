@@ -67,6 +67,7 @@ RANKS = ("lemma-2.5*", "assumption-3.1-converse", "theorem-3.5*", "width-necessi
          "theorem-4.4", "class-targets-outside-S_k")
 H34 = ("theorem-3.4*", "corollary-3.6*", "probe-*")
 H35 = ("theorem-3.5*", "assumption-3.1-converse", "probe-*")
+S33D = ("tests/test_bench_protocol_s33.py",)  # the tests that catch the s33d-* benchmark bugs
 FORWARD = ("layer-definition", "lemma-2.5*", "theorem-3.4*", "theorem-3.5*", "width-necessity", "corollary-3.6*",
            "backprop-recursion", "lemma-4.2", "lemma-4.3", "hvp-dense", "hessian-zero-loss", "bad-critical-point")
 
@@ -527,54 +528,56 @@ BUGS = [
     # session 33 (s33d-*): the benchmark protocol (benchmarks/, never run by verify; caught by its tests)
     Bug("s33d-rotation-fixed", "protocol.interleave: every round calls the sides in the same order (no rotation)",
         (_p("benchmarks/protocol.py", "order = labels[r % len(labels):] + labels[:r % len(labels)]",
-            "order = list(labels)"),), tests=("tests/test_bench_protocol_s33.py",)),
+            "order = list(labels)"),), tests=S33D),
     Bug("s33d-ratio-of-medians", "protocol.summarize: median_ratio is the ratio of the medians, not the median "
         "of the per-round ratios",
         (_p("benchmarks/protocol.py", '"median_ratio": statistics.median(ratios)',
-            '"median_ratio": statistics.median(ts) / statistics.median(times[reference])'),), tests=("tests/test_bench_protocol_s33.py",)),
+            '"median_ratio": statistics.median(ts) / statistics.median(times[reference])'),), tests=S33D),
     Bug("s33d-first-call-timed", "protocol.interleave: the untimed first call is counted as a round's time",
         (_p("benchmarks/protocol.py", "history, times = [], {label: [] for label in labels}",
-            'history, times = [], {label: [first[label]["wall_s"]] for label in labels}'),), tests=("tests/test_bench_protocol_s33.py",)),
+            'history, times = [], {label: [first[label]["wall_s"]] for label in labels}'),), tests=S33D),
     Bug("s33d-cpu-of-parent", "protocol.Worker.call: cpu_s is the parent's process_time around the call, not "
         "the worker's",
-        (_p("benchmarks/protocol.py", "        idle = None if self._last is None else time.perf_counter() - self._last\n",
+        (_p("benchmarks/protocol.py",
+            "        idle = None if self._last is None else time.perf_counter() - self._last\n",
             "        idle = None if self._last is None else time.perf_counter() - self._last\n"
             "        c_parent = time.process_time()\n"),
          _p("benchmarks/protocol.py", '        reply["idle_s"] = idle\n',
-            '        reply["idle_s"] = idle\n        reply["cpu_s"] = time.process_time() - c_parent\n')), tests=("tests/test_bench_protocol_s33.py",)),
+            '        reply["idle_s"] = idle\n        reply["cpu_s"] = time.process_time() - c_parent\n')), tests=S33D),
     Bug("s33d-error-against-self", "bench_spectrum: each side's eigenvalue error against its own last output, "
         "not the dense reference",
         (_p("benchmarks/bench_spectrum.py", 'max(rel_err(v["values"], ref["top5"]) for v in vals)',
-            'max(rel_err(v["values"], vals[-1]["values"]) for v in vals)'),), tests=("tests/test_bench_protocol_s33.py",)),
+            'max(rel_err(v["values"], vals[-1]["values"]) for v in vals)'),), tests=S33D),
     Bug("s33d-products-of-reference", "bench_spectrum: every side's product count read from the reference side "
         "(PyHessian)",
         (_p("benchmarks/bench_spectrum.py", '"products": [v["products"] for v in vals]',
             '"products": [reply["value"]["products"] for row in res["rounds"] for lab, reply in row '
-            'if lab == "pyhessian"]'),), tests=("tests/test_bench_protocol_s33.py",)),
+            'if lab == "pyhessian"]'),), tests=S33D),
     Bug("s33d-section-ratio-of-medians", "bench_spectrum.section: the table's ratio column is ours' median over "
         "the side's median",
         (_p("benchmarks/bench_spectrum.py",
             'f"**{statistics.median(o / b for o, b in zip(ours[\'times_s\'], s[label][\'times_s\'])):.2f}** ("',
-            'f"**{ours[\'median_s\'] / s[label][\'median_s\']:.2f}** ("'),), tests=("tests/test_bench_protocol_s33.py",)),
+            'f"**{ours[\'median_s\'] / s[label][\'median_s\']:.2f}** ("'),), tests=S33D),
     Bug("s33d-cli-cpu-of-self", "bench_cli.run_once: CPU time of this process (RUSAGE_SELF), not of the command",
         (_p("benchmarks/bench_cli.py", "before = resource.getrusage(resource.RUSAGE_CHILDREN)",
             "before = resource.getrusage(resource.RUSAGE_SELF)"),
          _p("benchmarks/bench_cli.py", "after = resource.getrusage(resource.RUSAGE_CHILDREN)",
-            "after = resource.getrusage(resource.RUSAGE_SELF)")), tests=("tests/test_bench_protocol_s33.py",)),
+            "after = resource.getrusage(resource.RUSAGE_SELF)")), tests=S33D),
     Bug("s33d-cli-ratio-inverted", "bench_cli: per-round ratio cold / second, not second / cold",
         (_p("benchmarks/bench_cli.py", "ratios = [s / c for s, c in zip(second, cold)]",
-            "ratios = [c / s for s, c in zip(second, cold)]"),), tests=("tests/test_bench_protocol_s33.py",)),
+            "ratios = [c / s for s, c in zip(second, cold)]"),), tests=S33D),
     Bug("s33d-critical-ratio-inverted", "bench_critical.section: the ratio column is ours / baseline, not "
         "baseline / ours",
-        (_p("benchmarks/bench_critical.py", "b['reached_seconds'] / o['seconds']", "o['seconds'] / b['reached_seconds']"),),
-        tests=("tests/test_bench_protocol_s33.py",)),
+        (_p("benchmarks/bench_critical.py", "b['reached_seconds'] / o['seconds']",
+            "o['seconds'] / b['reached_seconds']"),),
+        tests=S33D),
     Bug("s33d-reply-pickled-outside-try", "protocol._serve: the reply pickled outside the try (an unpicklable value "
         "kills the worker)",
         (_p("benchmarks/protocol.py",
             '            reply = pickle.dumps({"value": value, "wall_s": wall, "cpu_s": cpu, "load": load})',
             '            reply = {"value": value, "wall_s": wall, "cpu_s": cpu, "load": load}'),
          _p("benchmarks/protocol.py", "        out.write(reply)\n",
-            "        out.write(reply if isinstance(reply, bytes) else pickle.dumps(reply))\n")), tests=("tests/test_bench_protocol_s33.py",)),
+            "        out.write(reply if isinstance(reply, bytes) else pickle.dumps(reply))\n")), tests=S33D),
 ]
 
 

@@ -20,7 +20,7 @@ def _count(tag, log):
 
 
 def task(tag, log=None, sleep=0.0, burn=0.0, first_sleep=0.0):
-    """Sleep ``sleep`` s (``first_sleep`` more on the worker's first call), then burn ``burn`` s of this process's CPU."""
+    """Sleep ``sleep`` s (``first_sleep`` more on the worker's first call), then burn ``burn`` s of its own CPU."""
     n = _count(tag, log)
     time.sleep(sleep + (first_sleep if n == 1 else 0.0))
     c0 = time.process_time()
