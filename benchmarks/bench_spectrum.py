@@ -17,10 +17,13 @@ torch in another with ``OMP_WAIT_POLICY=PASSIVE`` and 2 threads, or ``--torch-th
   our gradient is timed in the same rounds (HVP inside Lanczos / gradient);
 * with ``--dense``: the dense Hessian, ``derivatives.hessian`` vs ``torch.autograd.functional.hessian``.
 
-The reference eigenvalues are ``numpy.linalg.eigvalsh`` of our dense Hessian at each point.
+The reference eigenvalues are ``numpy.linalg.eigvalsh`` of our dense Hessian at each point (cached next to
+the points with the SHA-256 of the point, recomputed when the points are remade); every error is the
+max over the rounds of :func:`rel_err` against it.
 
 Run (baselines venv, see README): ``python benchmarks/bench_spectrum.py [--rounds 5] [--dense init]``;
-it writes ``bench_spectrum.json``, and :func:`section` renders the RESULTS.md section from it.
+it writes ``--json`` (default ``benchmarks/bench_spectrum.json``, the recorded file: give another path for
+a trial run), and :func:`section` renders the RESULTS.md section from it.
 """
 
 from __future__ import annotations
