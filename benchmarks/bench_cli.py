@@ -45,12 +45,12 @@ def run_once(cmd: list[str], cache: Path, out: Path) -> dict:
     load = protocol.load_average()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.Popen([*cmd, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=env)
     lines = []
-    for line in proc.stdout:
-        lines.append((round(time.perf_counter() - t0, 3), line.rstrip("\n")))
-    rc = proc.wait()
+    with subprocess.Popen([*cmd, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env=env) as proc:  # its pipe closed and the process waited for, whatever happens
+        for line in proc.stdout:
+            lines.append((round(time.perf_counter() - t0, 3), line.rstrip("\n")))
+    rc = proc.returncode
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if rc != 0:

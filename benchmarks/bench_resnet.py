@@ -242,7 +242,9 @@ def section(r: dict) -> str:
             out.append(f"- No reference run at this size: each Ritz value is within its residual of an eigenvalue, "
                        f"max residual / |λ| = {t['rel_err_bound']:.1e}.")
         out.append("- PyHessian `eigenvalues(top_n=5)` (maxIter=100, tol=1e-3): " + ", ".join(
-            f"{x:.8g}" for x in ph["values"]) + f"; max relative error {t['pyhessian_rel_err']:.1e}.")
+            f"{x:.8g}" for x in ph["values"]) + f"; max relative error {t['pyhessian_rel_err']:.1e}"
+            + (" against the reference (both in descending order, position by position)." if "reference" in t
+               else " against ours (no reference run)."))
         out.append("")
     if "top5_ours_single" in r or "top5_pyhessian_single" in r:
         out += ["**Top-5, single calls** (not interleaved: one call per side is all this size allows here; ours on "

@@ -17,10 +17,13 @@ torch in another with ``OMP_WAIT_POLICY=PASSIVE`` and 2 threads, or ``--torch-th
   our gradient is timed in the same rounds (HVP inside Lanczos / gradient);
 * with ``--dense``: the dense Hessian, ``derivatives.hessian`` vs ``torch.autograd.functional.hessian``.
 
-The reference eigenvalues are ``numpy.linalg.eigvalsh`` of our dense Hessian at each point.
+The reference eigenvalues are ``numpy.linalg.eigvalsh`` of our dense Hessian at each point (cached next to
+the points with the SHA-256 of the point, recomputed when the points are remade); every error is the
+max over the rounds of :func:`rel_err` against it.
 
 Run (baselines venv, see README): ``python benchmarks/bench_spectrum.py [--rounds 5] [--dense init]``;
-it writes ``bench_spectrum.json``, and :func:`section` renders the RESULTS.md section from it.
+it writes ``--json`` (default ``benchmarks/bench_spectrum.json``, the recorded file: give another path for
+a trial run), and :func:`section` renders the RESULTS.md section from it.
 """
 
 from __future__ import annotations
@@ -108,27 +111,41 @@ def make_points(folder: Path, seed: int = 0) -> dict:
 
 
 def rel_err(values, ref):
+    """max_i |values_i − ref_i| / |ref_i|, position by position (both in descending order)."""
     v, r = np.asarray(values), np.asarray(ref)
     return float(np.max(np.abs(v - r) / np.abs(r)))
+
+
+def point_digest(path) -> str:
+    """SHA-256 of a saved point's ``theta``, ``X`` and ``Y``: a cached reference belongs to the point it names."""
+    import hashlib
+
+    z = np.load(path)
+    h = hashlib.sha256()
+    for key in ("theta", "X", "Y"):
+        h.update(np.ascontiguousarray(z[key], dtype=np.float64).tobytes())
+    return h.hexdigest()
 
 
 def run_point(name, path, ours, torch_w, rounds, dense, top5=True, warm_each=False):
     out = {"setup_ours": ours.call("setup", str(path))["value"], "setup_torch": torch_w.call("setup", str(path))["value"]}
     if top5:
-        out.update(_top5(name, ours, torch_w, rounds, warm_each))
+        out.update(_top5(name, ours, torch_w, rounds, warm_each, digest=point_digest(path)))
     if dense:
         out.update(_dense(name, path, ours, torch_w, rounds, dense, warm_each))
     return out
 
 
-def _top5(name, ours, torch_w, rounds, warm_each=False):
+def _top5(name, ours, torch_w, rounds, warm_each=False, digest=None):
     out = {}
     cached = CACHE / f"{name}-reference.json"
-    if cached.exists():
-        ref = json.loads(cached.read_text())
-    else:
+    ref = json.loads(cached.read_text()) if cached.exists() else None
+    if ref is not None and ref.get("point_sha256") != digest:  # remade points leave their old reference behind
+        log(f"{name}: the cached reference is of another point; recomputing it")
+        ref = None
+    if ref is None:
         log(f"{name}: computing the dense reference")
-        ref = dict(ours.call("dense")["value"], **ours.call("reference")["value"])
+        ref = dict(ours.call("dense")["value"], **ours.call("reference")["value"], point_sha256=digest)
         cached.write_text(json.dumps(ref))
     out["reference"] = ref
     calls = {"theory-lab": (ours, "top5", ()), "pyhessian": (torch_w, "pyhessian_top5", ()),

@@ -85,6 +85,9 @@ class Worker:
 
     def __init__(self, name: str, path: str | Path, *, env: dict | None = None, python: str | None = None):
         self.name = name
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"`path`={str(path)!r} (worker {name!r}): no such side module; expected a .py "
+                                    "file defining the tasks to call, e.g. benchmarks/side_theory_lab.py.")
         environ = dict(os.environ)
         environ.update(BASE_ENV if env is None else env)
         environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
@@ -102,22 +105,42 @@ class Worker:
         next call markedly slower (``benchmarks/idle_penalty.py``), so the gap is evidence for every timed call.
         """
         idle = None if self._last is None else time.perf_counter() - self._last
-        pickle.dump((fn, args, kwargs), self.proc.stdin)
-        self.proc.stdin.flush()
+        if self.proc.stdin.closed:
+            raise RuntimeError(f"worker {self.name}: called {fn} after close(); make a new Worker.")
+        try:
+            pickle.dump((fn, args, kwargs), self.proc.stdin)
+            self.proc.stdin.flush()
+        except BrokenPipeError:  # it died before this call (its side module failed to import, or an earlier exit)
+            raise RuntimeError(f"worker {self.name} had died before {fn} (exit code {self.proc.wait()}; "
+                               "its traceback is on stderr)") from None
         try:
             reply = pickle.load(self.proc.stdout)
         except EOFError:
-            raise RuntimeError(f"worker {self.name} died during {fn} (exit code {self.proc.wait()})") from None
+            raise RuntimeError(f"worker {self.name} died during {fn} (exit code {self.proc.wait()}; "
+                               "its traceback is on stderr)") from None
         self._last = time.perf_counter()
         if "error" in reply:
             raise RuntimeError(f"worker {self.name}: {fn} failed:\n{reply['error']}")
         reply["idle_s"] = idle
         return reply
 
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            self.proc.wait(timeout=60)
+    def close(self, timeout: float = 60.0):
+        """End the worker: close its input, wait ``timeout`` seconds for it to exit, then kill it.
+
+        Returns its exit code (negative: killed by that signal). Safe to call twice.
+        """
+        if not self.proc.stdin.closed:
+            try:
+                self.proc.stdin.close()
+            except BrokenPipeError:  # it had died with unread input
+                pass
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+        finally:
+            self.proc.stdout.close()
 
     def __enter__(self):
         return self
@@ -180,10 +203,11 @@ def _serve(path: str):
             t0, c0 = time.perf_counter(), time.process_time()
             value = getattr(side, fn)(*args, **kwargs)
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-            reply = {"value": value, "wall_s": wall, "cpu_s": cpu, "load": load}
+            # pickled here, so that a value that cannot be pickled is an error reply, not a dead worker
+            reply = pickle.dumps({"value": value, "wall_s": wall, "cpu_s": cpu, "load": load})
         except Exception:  # noqa: BLE001 - reported to the caller with its traceback
-            reply = {"error": traceback.format_exc()}
-        pickle.dump(reply, out)
+            reply = pickle.dumps({"error": traceback.format_exc()})
+        out.write(reply)
         out.flush()
 
 
@@ -211,8 +235,12 @@ def interleave(calls: dict[str, tuple], *, rounds: int = 5, reference: str, log=
     "idle": {label: [seconds idle before each timed call]}, "warmups": {label: [untimed seconds]}}``.
     """
     if rounds < min(5, min_rounds) or rounds < 1:
-        raise ValueError(f"`rounds`={rounds} must be at least 5 (the protocol's minimum).")
+        raise ValueError(f"`rounds`={rounds} must be at least {max(min(5, min_rounds), 1)} (the protocol's minimum "
+                         "is 5; lower it with `min_rounds` only for a run too slow for 5, and say so).")
     labels = list(calls)
+    if reference not in calls:  # checked before any call, not after the rounds
+        raise ValueError(f"`reference`={reference!r} is not one of the calls {labels}; name the side the ratios "
+                         "are taken against.")
     first = {}
     for label in labels:
         worker, fn, args = calls[label]

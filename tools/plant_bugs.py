@@ -11,6 +11,11 @@ A bug counts as *caught* when ``verify --strict`` exits non-zero; the checks tha
 are those whose verdict differs from the unplanted run at the same seed (``--baseline``,
 a ``results.json``) and is not *holds* / *measured*.
 
+A bug outside the library (``benchmarks/``, which ``verify`` never runs) names the test files
+that must catch it (``tests=``): ``benchmarks/``, ``tests/`` and ``pyproject.toml`` are copied
+too, and ``pytest`` runs those files in the copy; caught when pytest exits 1 (tests failed), by
+the tests it lists as failed.
+
 ``--restrict`` runs only the checks listed with each bug (those whose code reaches the
 planted line, found by reading the call sites); the other checks cannot change verdict.
 Without it every registered check runs (the default, as CI does).
@@ -38,6 +43,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("theory_lab", "proofs_checks")
+TEST_TREE = ("benchmarks", "tests")  # copied as well for a bug caught by tests (``Bug.tests``)
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class Bug:
     what: str
     patches: tuple  # ((path, old, new), ...)
     checks: tuple = field(default=())  # the checks whose code reaches the planted line (for --restrict)
+    tests: tuple = field(default=())  # test files to run instead of verify (a bug in benchmarks/)
 
 
 def _p(path, old, new):
@@ -60,6 +67,7 @@ RANKS = ("lemma-2.5*", "assumption-3.1-converse", "theorem-3.5*", "width-necessi
          "theorem-4.4", "class-targets-outside-S_k")
 H34 = ("theorem-3.4*", "corollary-3.6*", "probe-*")
 H35 = ("theorem-3.5*", "assumption-3.1-converse", "probe-*")
+S33D = ("tests/test_bench_protocol_s33.py",)  # the tests that catch the s33d-* benchmark bugs
 FORWARD = ("layer-definition", "lemma-2.5*", "theorem-3.4*", "theorem-3.5*", "width-necessity", "corollary-3.6*",
            "backprop-recursion", "lemma-4.2", "lemma-4.3", "hvp-dense", "hessian-zero-loss", "bad-critical-point")
 
@@ -531,6 +539,59 @@ BUGS = [
         (_p("proofs_checks/loss_surface.py", "    for i in range(starts):\n",
             "    for i in range(starts - 1):\n"),),
         ("corollary-4.6", "theorem-4.5")),
+    # session 33 (s33d-*): the benchmark protocol (benchmarks/, never run by verify; caught by its tests)
+    Bug("s33d-rotation-fixed", "protocol.interleave: every round calls the sides in the same order (no rotation)",
+        (_p("benchmarks/protocol.py", "order = labels[r % len(labels):] + labels[:r % len(labels)]",
+            "order = list(labels)"),), tests=S33D),
+    Bug("s33d-ratio-of-medians", "protocol.summarize: median_ratio is the ratio of the medians, not the median "
+        "of the per-round ratios",
+        (_p("benchmarks/protocol.py", '"median_ratio": statistics.median(ratios)',
+            '"median_ratio": statistics.median(ts) / statistics.median(times[reference])'),), tests=S33D),
+    Bug("s33d-first-call-timed", "protocol.interleave: the untimed first call is counted as a round's time",
+        (_p("benchmarks/protocol.py", "history, times = [], {label: [] for label in labels}",
+            'history, times = [], {label: [first[label]["wall_s"]] for label in labels}'),), tests=S33D),
+    Bug("s33d-cpu-of-parent", "protocol.Worker.call: cpu_s is the parent's process_time around the call, not "
+        "the worker's",
+        (_p("benchmarks/protocol.py",
+            "        idle = None if self._last is None else time.perf_counter() - self._last\n",
+            "        idle = None if self._last is None else time.perf_counter() - self._last\n"
+            "        c_parent = time.process_time()\n"),
+         _p("benchmarks/protocol.py", '        reply["idle_s"] = idle\n',
+            '        reply["idle_s"] = idle\n        reply["cpu_s"] = time.process_time() - c_parent\n')), tests=S33D),
+    Bug("s33d-error-against-self", "bench_spectrum: each side's eigenvalue error against its own last output, "
+        "not the dense reference",
+        (_p("benchmarks/bench_spectrum.py", 'max(rel_err(v["values"], ref["top5"]) for v in vals)',
+            'max(rel_err(v["values"], vals[-1]["values"]) for v in vals)'),), tests=S33D),
+    Bug("s33d-products-of-reference", "bench_spectrum: every side's product count read from the reference side "
+        "(PyHessian)",
+        (_p("benchmarks/bench_spectrum.py", '"products": [v["products"] for v in vals]',
+            '"products": [reply["value"]["products"] for row in res["rounds"] for lab, reply in row '
+            'if lab == "pyhessian"]'),), tests=S33D),
+    Bug("s33d-section-ratio-of-medians", "bench_spectrum.section: the table's ratio column is ours' median over "
+        "the side's median",
+        (_p("benchmarks/bench_spectrum.py",
+            'f"**{statistics.median(o / b for o, b in zip(ours[\'times_s\'], s[label][\'times_s\'])):.2f}** ("',
+            'f"**{ours[\'median_s\'] / s[label][\'median_s\']:.2f}** ("'),), tests=S33D),
+    Bug("s33d-cli-cpu-of-self", "bench_cli.run_once: CPU time of this process (RUSAGE_SELF), not of the command",
+        (_p("benchmarks/bench_cli.py", "before = resource.getrusage(resource.RUSAGE_CHILDREN)",
+            "before = resource.getrusage(resource.RUSAGE_SELF)"),
+         _p("benchmarks/bench_cli.py", "after = resource.getrusage(resource.RUSAGE_CHILDREN)",
+            "after = resource.getrusage(resource.RUSAGE_SELF)")), tests=S33D),
+    Bug("s33d-cli-ratio-inverted", "bench_cli: per-round ratio cold / second, not second / cold",
+        (_p("benchmarks/bench_cli.py", "ratios = [s / c for s, c in zip(second, cold)]",
+            "ratios = [c / s for s, c in zip(second, cold)]"),), tests=S33D),
+    Bug("s33d-critical-ratio-inverted", "bench_critical.section: the ratio column is ours / baseline, not "
+        "baseline / ours",
+        (_p("benchmarks/bench_critical.py", "b['reached_seconds'] / o['seconds']",
+            "o['seconds'] / b['reached_seconds']"),),
+        tests=S33D),
+    Bug("s33d-reply-pickled-outside-try", "protocol._serve: the reply pickled outside the try (an unpicklable value "
+        "kills the worker)",
+        (_p("benchmarks/protocol.py",
+            '            reply = pickle.dumps({"value": value, "wall_s": wall, "cpu_s": cpu, "load": load})',
+            '            reply = {"value": value, "wall_s": wall, "cpu_s": cpu, "load": load}'),
+         _p("benchmarks/protocol.py", "        out.write(reply)\n",
+            "        out.write(reply if isinstance(reply, bytes) else pickle.dumps(reply))\n")), tests=S33D),
 ]
 
 
@@ -545,9 +606,25 @@ def _apply(tree: Path, bug: Bug) -> None:
         f.write_text(text.replace(old, new))
 
 
-def _copy(dest: Path) -> None:
-    for pkg in PACKAGES:
+def _copy(dest: Path, bug: Bug | None = None) -> None:
+    for pkg in PACKAGES + (TEST_TREE if bug is not None and bug.tests else ()):
+        shutil.rmtree(dest / pkg, ignore_errors=True)
         shutil.copytree(ROOT / pkg, dest / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    if bug is not None and bug.tests:
+        shutil.copy(ROOT / "pyproject.toml", dest / "pyproject.toml")
+
+
+def _run_tests(bug: Bug, tree: Path, timeout: float) -> dict:
+    """pytest on ``bug.tests`` in the planted copy: caught when it exits 1, by the tests it lists as failed."""
+    cmd = [sys.executable, "-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider", *bug.tests]
+    env = dict(os.environ, PYTHONPATH=str(tree), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    try:
+        proc = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, text=True, timeout=timeout)
+        rc, out = proc.returncode, proc.stdout + proc.stderr
+    except subprocess.TimeoutExpired:
+        rc, out = None, "timed out"
+    failed = sorted({line.split()[1].split("::")[-1] for line in out.splitlines() if line.startswith("FAILED ")})
+    return {"rc": rc, "caught": rc == 1, "caught_by": failed, "tail": out[-800:]}
 
 
 def _verdicts(results_json: Path) -> dict:
@@ -559,8 +636,14 @@ def _verdicts(results_json: Path) -> dict:
 def run_bug(bug: Bug, seed: int, baseline: dict, restrict: bool, timeout: float) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"plant-{bug.id}-") as tmp:
         tree = Path(tmp)
-        _copy(tree)
+        _copy(tree, bug)
         _apply(tree, bug)
+        if bug.tests:
+            start = time.time()
+            got = _run_tests(bug, tree, timeout)
+            return {"id": bug.id, "what": bug.what, "seed": seed, "rc": got["rc"], "caught": got["caught"],
+                    "caught_by": got["caught_by"], "changed": {}, "ran": list(bug.tests), "verdicts": {},
+                    "seconds": round(time.time() - start, 1), "tail": got["tail"]}
         out = tree / "report"
         cmd = [sys.executable, "-c", "from theory_lab.cli import app; app()", "verify", "--strict", "--seed",
                str(seed), "--out", str(out)]
@@ -597,8 +680,13 @@ def table(rows: list[dict]) -> str:
     order = [b.id for b in BUGS if b.id in last] + [i for i in last if i not in {b.id for b in BUGS}]
     lines = ["| bug | what | exit | caught by (verdict now) | checks run | seen without the new checks |",
              "|---|---|---|---|---|---|"]
+    tests_of = {b.id: b.tests for b in BUGS}
     for i in order:
         r = last[i]
+        if tests_of.get(i):  # caught by tests, not by verify's checks
+            by = ", ".join(f"`{c}` (failed)" for c in r["caught_by"]) or "—"
+            lines.append(f"| `{i}` | {r['what']} | {r['rc']} | {by} | pytest {', '.join(tests_of[i])} | – |")
+            continue
         by = ", ".join(f"`{c}` ({r['changed'][c][1]})" for c in r["caught_by"]) or "—"
         ran = "all" if r["ran"] == "all" else f"{len(r['ran'])} (`--check`)"
         old = [c for c in r["caught_by"] if c not in NEW_CHECKS | STRENGTHENED.get(i, set())]
@@ -631,9 +719,7 @@ def main(argv=None) -> int:
     if args.dry_run:
         with tempfile.TemporaryDirectory() as tmp:
             for b in bugs:
-                shutil.rmtree(Path(tmp) / "theory_lab", ignore_errors=True)
-                shutil.rmtree(Path(tmp) / "proofs_checks", ignore_errors=True)
-                _copy(Path(tmp))
+                _copy(Path(tmp), b)
                 _apply(Path(tmp), b)
                 print(f"ok {b.id}")
         return 0
