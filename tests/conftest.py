@@ -182,3 +182,37 @@ def pytest_collection_modifyitems(session, config, items):
         if same:
             config.hook.pytest_deselected(items=same)
             items[:] = [item for item in items if _explores(item)]
+
+
+def _least_squares_fit():
+    """``3 → 6 → 5 → 2`` sigmoid net, ``N = 4``: ``X (4, 3)``, ``Y (4, 2)`` from ``default_rng(0)``, parameters from
+    ``default_rng(1)``, output layer ``[U_3; b_3]`` fitted to ``Y`` by least squares on ``[F_2, 1]`` (``n_2 = 5 ≥ N``:
+    the residual is at rounding level).
+
+    Returns a namespace with ``arch``, ``X``, ``Y``, ``params`` (the draw), ``F`` (``F_2 (4, 5)`` at the draw),
+    ``fitted`` (the draw with the fitted output layer) and ``rng`` (``default_rng(0)`` after drawing ``X`` and ``Y``,
+    for callers that draw more from the same stream).
+    """
+    import types
+
+    import jax.numpy as jnp
+
+    from theory_lab import model
+    from theory_lab.arch import Architecture, Dense, Output
+    from theory_lab.sampling import sample_params
+
+    arch = Architecture((3,), (Dense(6), Dense(5), Output(2)))
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    params = sample_params(arch, np.random.default_rng(1))
+    F = np.asarray(model.features(arch, params, X)[2])
+    lam = np.linalg.lstsq(np.concatenate([F, np.ones((4, 1))], axis=1), Y, rcond=None)[0]
+    fitted = dict(params, layer_3={"W": jnp.asarray(lam[:-1]), "b": jnp.asarray(lam[-1])})
+    return types.SimpleNamespace(arch=arch, X=X, Y=Y, params=params, F=F, fitted=fitted, rng=rng)
+
+
+@pytest.fixture
+def least_squares_fit():
+    """The factory :func:`_least_squares_fit` (each call draws afresh): the set-up shared by test_norms_s32.py and
+    test_adversarial_s29_section4.py (session 33 factored their copies)."""
+    return _least_squares_fit

@@ -143,7 +143,7 @@ def test_gradient_bounds_scale_with_the_output_layer():
         assert getattr(bs, name) == pytest.approx(getattr(b1, name) * s, rel=1e-12, abs=0.0), name
 
 
-def _fitted_within_zero_loss(rel):
+def _fitted_within_zero_loss(rel, least_squares_fit):
     """3 → 6 → 5 → 2 sigmoid net, ``N = 4``, output layer fitted by least squares, then the targets moved by
     ``rel · ‖F_L‖`` (seeded direction): ``Φ = ½ rel² ‖F_L‖²`` meets "zero loss" (``≤ 1e-20 · ½‖Y‖²``) for
     ``rel < 1e-10``, while ``∇²Φ = JᵀJ + Σ r_a ∇²f_a`` keeps a residual term of size ``rel``."""
@@ -151,42 +151,35 @@ def _fitted_within_zero_loss(rel):
 
     from theory_lab import model
     from theory_lab.linalg import rank_report
-    from theory_lab.sampling import sample_params
 
     def build(ctx):
-        arch = Architecture((3,), (Dense(6), Dense(5), Output(2)))
-        rng = np.random.default_rng(0)
-        X, Y0 = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
-        params = sample_params(arch, np.random.default_rng(1))
-        F = np.asarray(model.features(arch, params, X)[2])
-        lam = np.linalg.lstsq(np.concatenate([F, np.ones((4, 1))], axis=1), Y0, rcond=None)[0]
-        fitted = dict(params, layer_3={"W": jnp.asarray(lam[:-1]), "b": jnp.asarray(lam[-1])})
-        FL = np.asarray(model.apply(arch, fitted, X))
-        d = rng.standard_normal(FL.shape)
+        fit = least_squares_fit()  # tests/conftest.py; fitted to its own Y0; d continues fit's rng after X and Y0
+        FL = np.asarray(model.apply(fit.arch, fit.fitted, fit.X))
+        d = fit.rng.standard_normal(FL.shape)
         Y = FL + rel * np.linalg.norm(FL) * d / np.linalg.norm(d)
-        return arch, types.SimpleNamespace(X=X, Y=Y, N=4), params, fitted, rank_report(F, name="F_2")
+        return fit.arch, types.SimpleNamespace(X=fit.X, Y=Y, N=4), fit.params, fit.fitted, rank_report(fit.F, name="F_2")
     return build
 
 
-def test_zero_loss_hessian_check_at_a_point_inside_the_zero_loss_tolerance(monkeypatch):
+def test_zero_loss_hessian_check_at_a_point_inside_the_zero_loss_tolerance(monkeypatch, least_squares_fit):
     # Φ = 0.25 × the zero-loss tolerance: H = JᵀJ + R with ‖R‖ ≈ 5e-11 ‖H‖. The exact zero-loss Hessian has ≥ P − Nm
     # zeros; H's eigenvalues lie within ‖R‖ of JᵀJ's (Weyl), so rank H = 33 ≠ 8 at rounding is no counterexample
     from proofs_checks import curvature as C
     from theory_lab.checking import Context, Verdict
 
-    monkeypatch.setattr(C, "zero_loss_point", _fitted_within_zero_loss(5e-11))
+    monkeypatch.setattr(C, "zero_loss_point", _fitted_within_zero_loss(5e-11, least_squares_fit))
     r = C._zero_loss(Context(0))
     assert next(h for h in r.hypotheses if h.name == "zero loss").met
     assert r.verdict is not Verdict.FAILS, r.summary
 
 
-def test_zero_loss_hessian_check_still_sees_a_shifted_hessian(monkeypatch):
+def test_zero_loss_hessian_check_still_sees_a_shifted_hessian(monkeypatch, least_squares_fit):
     # converse: at the exact fit it holds, and a spurious 1e-6 ‖H‖ I in the Hessian is still a conclusive failure
     from proofs_checks import curvature as C
     from theory_lab import derivatives as D
     from theory_lab.checking import Context, Verdict
 
-    monkeypatch.setattr(C, "zero_loss_point", _fitted_within_zero_loss(0.0))
+    monkeypatch.setattr(C, "zero_loss_point", _fitted_within_zero_loss(0.0, least_squares_fit))
     assert C._zero_loss(Context(0)).verdict is Verdict.HOLDS
     real = D.hessian
     monkeypatch.setattr(D, "hessian", lambda *a, **kw: (lambda H: H + 1e-6 * jnp.max(jnp.abs(H)) * jnp.eye(H.shape[0]))(

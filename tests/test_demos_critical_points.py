@@ -79,7 +79,7 @@ def _point(network, *, kind="minimum", relative_loss=0.0, in_S_k=True, conclusiv
     from theory_lab.demos._critical_points import CriticalPoint
 
     return CriticalPoint(network, "minimum", 0, True, kind, relative_loss, relative_loss, 0.0, 0, 0, 5, conclusive,
-                         in_S_k, 1, 0.0)
+                         in_S_k, 1, 0.0, relative_loss ** 0.5)
 
 
 @pytest.mark.parametrize("wide_loss, narrow_loss, agrees", [(0.0, 0.3, True), (0.2, 0.3, False), (0.0, 0.0, False)])

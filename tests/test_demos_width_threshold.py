@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from theory_lab.demos import render, width_threshold, width_threshold_explanation, width_threshold_figure
-from theory_lab.demos.common import ZERO_LOSS_RTOL
 
 N = 100  # T = 1: n_1 = 36 ≈ 0.36 N; T = 3: n_1 = 108 ≥ N
 
@@ -19,7 +18,7 @@ def test_zero_loss_and_error_from_n1_equal_N(result):
     assert len(wide) == 4  # two labellings, two draws
     for p in wide:
         assert p.rank == N and p.conclusive, p
-        assert p.relative_loss <= ZERO_LOSS_RTOL and p.loss < 1e-20 and p.error == 0.0, p
+        assert p.zero_loss is True and p.relative_residual <= 1e-11 and p.loss < 1e-20 and p.error == 0.0, p
     assert result.threshold_ok
 
 

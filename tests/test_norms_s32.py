@@ -340,26 +340,20 @@ def test_curvature_residual_decision_is_scale_free(e):
             assert (ob.holds, ob.conclusive) == (holds, conclusive), (r, g, scale, ob.detail)
 
 
-def _exact_fit_point():
+def _exact_fit_point(least_squares_fit):
     """3 → 6 → 5 → 2 sigmoid net, N = 4, output layer fitted by least squares (n_2 = 5 ≥ N): r at rounding level."""
     import types
 
-    arch = Architecture((3,), (Dense(6), Dense(5), Output(2)))
-    rng = np.random.default_rng(0)
-    X, Y = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
-    params = sample_params(arch, np.random.default_rng(1))
-    F = np.asarray(model.features(arch, params, X)[2])
-    lam = np.linalg.lstsq(np.concatenate([F, np.ones((4, 1))], axis=1), Y, rcond=None)[0]
-    fitted = dict(params, layer_3={"W": jnp.asarray(lam[:-1]), "b": jnp.asarray(lam[-1])})
-    return arch, X, Y, types.SimpleNamespace(params=fitted, message="least-squares fit")
+    fit = least_squares_fit()  # tests/conftest.py
+    return fit.arch, fit.X, fit.Y, types.SimpleNamespace(params=fit.fitted, message="least-squares fit")
 
 
-def test_critical_full_row_rank_sees_a_residual_added_to_the_fit(monkeypatch):
+def test_critical_full_row_rank_sees_a_residual_added_to_the_fit(monkeypatch, least_squares_fit):
     from proofs_checks import curvature as C
     from theory_lab import derivatives as D
     from theory_lab.checking import Context, Verdict
 
-    monkeypatch.setattr(C, "_found_critical_point", lambda ctx: _exact_fit_point())
+    monkeypatch.setattr(C, "_found_critical_point", lambda ctx: _exact_fit_point(least_squares_fit))
     r = C._critical_full_row_rank(Context(0))
     assert r.verdict is Verdict.HOLDS, r.summary
     real = D.residuals

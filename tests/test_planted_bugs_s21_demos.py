@@ -26,15 +26,16 @@ from theory_lab.demos._width_threshold import FitPoint, WidthThreshold, width_th
 # ----------------------------------------------------------------------------- common
 
 
-def test_zero_loss_threshold_is_the_documented_1e_minus_8_relative_residual():
-    """Planted bug: ``ZERO_LOSS_RTOL`` loosened from 1e-16 to 1e-12.
+def test_zero_loss_threshold_is_the_documented_1e_minus_10_relative_residual():
+    """Planted bug: the demos' zero-loss threshold loosened (it was ``Φ ≤ 1e-16 · ½‖Y‖²`` until session 33).
 
-    The documented rule is ``Φ ≤ 1e-16 · ½‖Y‖²``, i.e. ``‖F_L − Y‖ ≤ 1e-8 ‖Y‖``: a residual of
-    1e-7 ‖Y‖ (relative loss 1e-14) is not a zero loss; one of 1e-9 ‖Y‖ (1e-18) is.
+    The documented rule is the library's ``‖F_L − Y‖ ≤ 1e-10 ‖Y‖`` with band 10: a residual of
+    1e-7 ‖Y‖ (relative loss 1e-14) is not a zero loss; one of 1e-12 ‖Y‖ (1e-24) is; 1e-10 ‖Y‖ is undecided.
     """
-    assert common.ZERO_LOSS_RTOL == pytest.approx(1e-8 ** 2, rel=1e-12, abs=0)  # 1e-16: below default abs=1e-12
-    assert not _crit("wide", relative_loss=1e-14).zero_loss
-    assert _crit("wide", relative_loss=1e-18).zero_loss
+    assert common.ZERO_RESIDUAL_RTOL == pytest.approx(1e-10, rel=1e-12, abs=0)  # below default abs=1e-12
+    assert _crit("wide", relative_loss=1e-14).zero_loss is False
+    assert _crit("wide", relative_loss=1e-24).zero_loss is True
+    assert _crit("wide", relative_loss=1e-20).zero_loss is None
 
 
 # ----------------------------------------------------------------------------- rank-jump
@@ -134,7 +135,8 @@ def test_rank_jump_band_decides_conclusiveness():
 
 def _fit(n1, *, rank=20, loss=0.0, error=0.0, conclusive=True, labels="random"):
     rel = loss / 10.0
-    return FitPoint(labels, n1 // 36, n1, 0, loss, rel, error, rank, 0.1, conclusive, rel <= common.ZERO_LOSS_RTOL)
+    return FitPoint(labels, n1 // 36, n1, 0, loss, rel, error, rank, 0.1, conclusive,
+                    common.zero_residual(rel ** 0.5, [[1.0]])[1], rel ** 0.5)
 
 
 @pytest.mark.parametrize("point, ok", [
@@ -169,7 +171,8 @@ def test_width_threshold_numbers_on_a_small_sweep(small_threshold):
     r, N = small_threshold, 60
     for p in r.points:
         assert p.relative_loss == pytest.approx(p.loss / (N / 2), rel=1e-12, abs=0)  # zero-loss points are ~1e-27
-        assert p.zero_loss is (p.relative_loss <= common.ZERO_LOSS_RTOL)
+        assert p.relative_residual ** 2 == pytest.approx(p.relative_loss, rel=1e-12, abs=0)
+        assert p.zero_loss is common.zero_residual(p.relative_residual, [[1.0]])[1]
         assert 0 <= p.error <= 1 and p.error * N == pytest.approx(round(p.error * N), abs=1e-9)
         assert p.conclusive and p.rank == min(p.n1, N)
     narrow = [p for p in r.select("random") if p.n1 < N]
@@ -185,7 +188,7 @@ def test_width_threshold_numbers_on_a_small_sweep(small_threshold):
 def _crit(network, *, kind="minimum", relative_loss=0.0, loss=None, in_S_k=True, conclusive=True, converged=True):
     loss = relative_loss if loss is None else loss
     return CriticalPoint(network, "minimum", 0, converged, kind, loss, relative_loss, 0.0, 0, 0, 5, conclusive,
-                         in_S_k, 1, 0.0)
+                         in_S_k, 1, 0.0, relative_loss ** 0.5)
 
 
 def _crits(*points):
@@ -221,9 +224,11 @@ def test_narrow_bad_minima_are_strict_conclusive_minima(narrow, bad):
 
 
 def test_critical_point_zero_loss_is_relative():
-    """Planted bug: ``zero_loss`` compared the absolute ``Φ`` (not ``Φ / ½‖Y‖²``) with the threshold."""
-    assert _crit("wide", loss=1e-15, relative_loss=1e-17).zero_loss
-    assert not _crit("wide", loss=1e-17, relative_loss=1e-15).zero_loss
+    """Planted bug: ``zero_loss`` compared the absolute ``Φ`` (not the relative residual) with the threshold.
+    (Session 33: the rule is ``‖F_L − Y‖/‖Y‖ ≤ 1e-10``, band 10; relative losses 1e-24 / 1e-16 are residuals
+    1e-12 / 1e-8.)"""
+    assert _crit("wide", loss=1e-15, relative_loss=1e-24).zero_loss is True
+    assert _crit("wide", loss=1e-30, relative_loss=1e-16).zero_loss is False
 
 
 # ----------------------------------------------------------------------------- spectra

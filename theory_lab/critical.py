@@ -1,7 +1,8 @@
 """Critical points of ``Φ`` in float64: find them, classify them, never fake them.
 
 :func:`find_critical_point` runs from a start point until ``‖∇Φ‖ ≤ gtol`` (default
-``1e-10``) with second-order steps, and returns a :class:`Search` that records the loss,
+``1e-10``; absolute, or the scale-free per-layer ``gtol_rtol`` of :mod:`theory_lab.stopping`) with second-order
+steps, and returns a :class:`Search` that records the loss,
 gradient norm, iterations, time, ``S_k`` membership and, for small ``P``, the Hessian
 inertia. A run that stops before ``gtol`` has ``converged = False`` and kind
 ``"not converged"``: it is never classified or reported as a critical point.
@@ -55,7 +56,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from theory_lab import derivatives as D
-from theory_lab import loss_surface
+from theory_lab import loss_surface, stopping
 from theory_lab import tolerances as T
 from theory_lab.arch import Architecture
 from theory_lab.curvature_report import hessian_inertia
@@ -236,6 +237,8 @@ class Search:
     history: list = field(default_factory=list, repr=False)
     parameter_norm: float = float("nan")
     residual_norm: float = float("nan")
+    gtol_rtol: float | None = None  # the scale-free rule's rtol when the search used it (then ``gtol`` is None)
+    relative_grad: float = float("nan")  # :func:`theory_lab.stopping.relative_gradient` at ``params`` (that rule only)
 
     @property
     def kind(self) -> str:
@@ -250,7 +253,8 @@ class Search:
     def to_dict(self) -> dict:
         return {"converged": self.converged, "kind": self.kind, "mode": self.mode, "loss": self.loss,
                 "residual_norm": self.residual_norm,
-                "grad_norm": self.grad_norm, "gtol": self.gtol, "iterations": self.iterations,
+                "grad_norm": self.grad_norm, "gtol": self.gtol, "gtol_rtol": self.gtol_rtol,
+                "relative_grad": self.relative_grad, "iterations": self.iterations,
                 "seconds": self.seconds, "message": self.message, "method": list(self.method),
                 "in_S_k": self.in_S_k, "parameter_norm": self.parameter_norm,
                 "membership": None if self.membership is None else self.membership.to_dict(),
@@ -311,7 +315,8 @@ def _adam(obj, steps, theta, X, Y, lr):
     return jax.lax.fori_loop(0, steps, body, (theta, opt.init(theta)))[0]
 
 
-def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimum", gtol: float = 1e-10,
+def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimum", gtol: float | None = None,
+                        gtol_rtol: float | None = None,
                         max_iter: int = 200, max_seconds: float | None = None, warm_start: int = 0,
                         warm_lr: float = 1e-2, k: int | None = None, classify: bool | None = None,
                         dense_limit: int = 3000, callback: Callable[[dict], None] | None = None) -> Search:
@@ -322,7 +327,11 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
         params: start point (pytree from :func:`theory_lab.model.init`).
         X: inputs ``(N, *input_shape)``, float64. Y: targets ``(N, m)``, float64.
         mode: ``"minimum"`` (descent; Gauss–Newton then Newton) or ``"any"`` (any index).
-        gtol: success when ``‖∇Φ‖₂ ≤ gtol`` (the gradient in all parameters).
+        gtol: success when ``‖∇Φ‖₂ ≤ gtol`` (the gradient in all parameters; absolute, default 1e-10 unless
+            ``gtol_rtol`` is given).
+        gtol_rtol: instead of ``gtol``, the scale-free rule of :mod:`theory_lab.stopping`: success when every
+            layer's ``‖∇_l Φ‖ ≤ gtol_rtol · ‖J_l‖₂ · max(‖Y‖, ‖F_L‖)`` (the same at every exact rescaling of the
+            output layer and the targets; one dense Jacobian per iteration). Pass one of the two.
         max_iter, max_seconds: stop there; the result then says ``converged=False``.
         warm_start: number of ``optax.adam(warm_lr)`` steps before the second-order phase.
         k: layer of ``S_k`` for the membership report (default :func:`default_k`; no report when every
@@ -340,8 +349,15 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
     loss_surface.check_targets(arch, X, Y)
     if mode not in MODES:
         raise ValueError(f"`mode`={mode!r} is unknown; choose one of {MODES}.")
-    if not (is_real(gtol) and gtol > 0 and math.isfinite(gtol)):
-        raise ValueError(f"`gtol`={gtol!r} must be a positive finite number, e.g. 1e-10.")
+    if gtol is not None and gtol_rtol is not None:
+        raise ValueError(f"`gtol`={gtol!r} and `gtol_rtol`={gtol_rtol!r}: pass one stopping rule, the absolute gtol "
+                         "or the scale-free gtol_rtol.")
+    for name, value in (("gtol", gtol), ("gtol_rtol", gtol_rtol)):
+        if value is not None and not (is_real(value) and value > 0 and math.isfinite(value)):
+            raise ValueError(f"`{name}`={value!r} must be a positive finite number, e.g. 1e-10.")
+    gtol = 1e-10 if gtol is None and gtol_rtol is None else gtol
+    target = f"gtol = {gtol:g}" if gtol_rtol is None else f"gtol_rtol = {gtol_rtol:g}"
+    miss = f"> {target}" if gtol_rtol is None else f"({target} not met)"  # absolute: the old messages
     if not is_integer(max_iter) or max_iter < 1:
         raise ValueError(f"`max_iter`={max_iter!r} must be a positive integer.")
     if not is_integer(warm_start) or warm_start < 0:
@@ -397,11 +413,13 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
         if not math.isfinite(gnorm):
             message = f"gradient became non-finite at iteration {it}"
             break
-        if gnorm <= gtol:
-            converged, message = True, f"‖∇Φ‖ = {gnorm:.3e} ≤ gtol = {gtol:g} after {it - 1} steps"
+        rel = math.nan if gtol_rtol is None else stopping.relative_gradient(obj, theta, X, Y)
+        if gnorm <= gtol if gtol_rtol is None else rel <= gtol_rtol:
+            converged, message = True, (f"‖∇Φ‖ = {gnorm:.3e} ≤ {target}" if gtol_rtol is None else
+                                        f"‖∇Φ‖ = {gnorm:.3e}, relative {rel:.3e} ≤ {target}") + f" after {it - 1} steps"
             break
         if max_seconds is not None and info["seconds"] > max_seconds:
-            message = f"time limit {max_seconds:g} s reached with ‖∇Φ‖ = {gnorm:.3e} > gtol = {gtol:g}"
+            message = f"time limit {max_seconds:g} s reached with ‖∇Φ‖ = {gnorm:.3e} {miss}"
             break
         if not bool(out["accepted"]):
             message = (f"{method} stalled at iteration {it}: no step in {_MAX_TRIALS} damping trials "
@@ -426,10 +444,11 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
     resid = np.asarray(_residual(obj, theta, X, Y), dtype=np.float64)  # ‖F_L − Y‖ scaled, as ‖∇Φ‖
     rnorm = T.frobenius_norm(resid, "F_L − Y") if np.all(np.isfinite(resid)) else math.nan
     if message is None:
-        message = f"{max_iter} iterations without reaching gtol = {gtol:g} (‖∇Φ‖ = {gnorm:.3e})"
-    converged = converged and gnorm <= gtol
+        message = f"{max_iter} iterations without reaching {target} (‖∇Φ‖ = {gnorm:.3e})"
+    rel = math.nan if gtol_rtol is None else stopping.relative_gradient(obj, theta, X, Y)
+    converged = converged and (gnorm <= gtol if gtol_rtol is None else rel <= gtol_rtol)
     if not converged and not message:
-        message = f"‖∇Φ‖ = {gnorm:.3e} > gtol = {gtol:g}"
+        message = f"‖∇Φ‖ = {gnorm:.3e} {miss}"
     seconds = time.perf_counter() - start
     final = obj.layout.unravel(theta)
     # a solver's output carries a forward error: ranks at FORWARD_RTOL, as `membership` asks of such points
@@ -437,4 +456,4 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
     classify = (P <= dense_limit) if classify is None else classify
     inertia = hessian_inertia(arch, final, X, Y, critical=True) if (converged and classify) else None
     return Search(final, converged, mode, value, gnorm, gtol, it, seconds, message, tuple(methods), member,
-                  inertia, history, float(jnp.linalg.norm(theta)), rnorm)
+                  inertia, history, float(jnp.linalg.norm(theta)), rnorm, gtol_rtol, rel)

@@ -85,7 +85,7 @@ from theory_lab.operators import (  # noqa: F401  (re-exported: their home is op
     stack_rows,
 )
 
-__all__ = ["HostProduct", "bind", "check_operator", "check_key", "key_rng", "split_key", "rademacher", "MIN_CAPACITY", "Krylov", "prepare", "start", "extend", "ritz", "ritz_vectors", "ritz_residuals", "apply_many", "products", "dense", "BREAKDOWN_RTOL", "DRIVERS",
+__all__ = ["HostProduct", "bind", "check_operator", "check_key", "key_rng", "split_key", "rademacher", "MIN_CAPACITY", "Krylov", "prepare", "start", "extend", "ritz", "ritz_vectors", "ritz_residuals", "asymmetry", "apply_many", "products", "dense", "BREAKDOWN_RTOL", "DRIVERS",
            "PYTHON_DRIVEN", "driver_for"]
 
 BREAKDOWN_RTOL = 1e-12
@@ -448,6 +448,16 @@ def ritz_residuals(K: Krylov, S_cols: np.ndarray, theta: np.ndarray) -> tuple[ja
     Spad = np.zeros((K.capacity, S_cols.shape[1]))
     Spad[: S_cols.shape[0]] = S_cols
     return _combine_products(K.state[0], AQ, jnp.asarray(Spad), jnp.asarray(theta, jnp.float64))
+
+
+def asymmetry(K: Krylov) -> float:
+    """``‖M − Mᵀ‖_F / ‖AQ‖_F`` for the projection ``M = Q A Qᵀ (m, m)`` built from the kept products ``AQ``: rounding
+    (``~ m · eps``) for a symmetric operator, O(1) for a non-symmetric one; no operator application."""
+    if K.state[8] is None:
+        raise ValueError("this Krylov basis keeps no products; start it with keep_products=True.")
+    Q, AQ = (np.asarray(a[: K.depth], np.float64) for a in (K.state[0], K.state[8]))
+    top = float(_norm(AQ))
+    return float(_norm(Q @ AQ.T - AQ @ Q.T)) / top if top > 0 else 0.0
 
 
 def apply_many(K: Krylov, V) -> jax.Array:

@@ -140,6 +140,8 @@ class Eigenpairs:
         depth: Krylov depth of the final basis.
         breakdowns: times the Krylov space ran out (see :mod:`theory_lab.krylov`); after each
             the basis continued from a random vector orthogonal to it.
+        asymmetry: :func:`theory_lab.krylov.asymmetry` of the final basis (``‖QAQᵀ − (QAQᵀ)ᵀ‖/‖AQ‖``, from the
+            products already made); above :data:`ASYMMETRY_RTOL` :func:`lanczos` refuses the operator.
     """
 
     values: np.ndarray
@@ -152,14 +154,18 @@ class Eigenpairs:
     which: str
     depth: int = 0
     breakdowns: int = 0
+    asymmetry: float = float("nan")
 
     def to_dict(self) -> dict:
         return {"which": self.which, "values": self.values.tolist(), "residuals": self.residuals.tolist(),
                 "converged": self.converged.tolist(), "tol": self.tol, "norm": self.norm,
-                "num_matvecs": self.num_matvecs, "depth": self.depth, "breakdowns": self.breakdowns}
+                "num_matvecs": self.num_matvecs, "depth": self.depth, "breakdowns": self.breakdowns,
+                "asymmetry": self.asymmetry}
 
 
 GROWTH = 0.05  # the basis is extended by 5 % between convergence checks
+#: ``krylov.asymmetry`` above this refuses the operator: float64 rounding of a symmetric one is ~``m · eps``.
+ASYMMETRY_RTOL = 1e-8
 
 
 def _ends(m: int, k: int, which: str) -> tuple[np.ndarray, np.ndarray]:
@@ -210,6 +216,8 @@ def lanczos(matvec, dim: int, key, *params, k: int = 5, which: str = "top", num_
     the basis continues from a random vector orthogonal to it, which also finds
     multiplicities: the run then ends only once a restart block has run out without
     adding a value to the requested ends. After ``dim`` steps every Ritz value is exact.
+    A non-symmetric operator is refused (``ValueError``) once the run ends, from the products already made
+    (:func:`theory_lab.krylov.asymmetry` above :data:`ASYMMETRY_RTOL`): no extra product.
 
     Args:
         matvec: hashable ``matvec(v, *params) -> A v`` (see the module docstring).
@@ -273,10 +281,16 @@ def lanczos(matvec, dim: int, key, *params, k: int = 5, which: str = "top", num_
                 break
         target = min(cap, max(K.depth + 1, math.ceil(K.depth * (1 + GROWTH))))
     vecs, lam, total = np.asarray(vecs), theta[sel], K.num_matvecs
-    nt = top_i.size
+    nt, asym = top_i.size, krylov.asymmetry(K)  # from the kept products: no operator application
+    if not asym <= ASYMMETRY_RTOL:
+        raise ValueError(f"`matvec` is not symmetric: the projection Qᵀ A Q of its {K.depth} products differs from its "
+                         f"transpose by {asym:.2e} relative (rounding of a symmetric operator is ~{K.depth:d}·eps; "
+                         f"refused above {ASYMMETRY_RTOL:g}). Lanczos needs A = Aᵀ: pass (A v + Aᵀ v)/2, or use a "
+                         "non-symmetric eigensolver.")
 
     def pairs(sl, name):
-        return Eigenpairs(lam[sl], vecs[sl], res[sl], res[sl] <= tol, tol, norm, total, name, K.depth, K.breakdowns)
+        return Eigenpairs(lam[sl], vecs[sl], res[sl], res[sl] <= tol, tol, norm, total, name, K.depth, K.breakdowns,
+                          asym)
 
     top, bottom = pairs(slice(0, nt), "top"), pairs(slice(nt, None), "bottom")
     return {"top": top, "bottom": bottom, "both": (top, bottom)}[which]

@@ -31,9 +31,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory_lab.demos.common import (LOG_FLOOR, ZERO_LOSS_RTOL, Progress, activation_name, digit_count, new_figure,
+from theory_lab.demos.common import (LOG_FLOOR, ZERO_RESIDUAL_BAND, ZERO_RESIDUAL_RTOL, Progress, activation_name,
+                                     digit_count, new_figure, zero_residual,
                                      positive_int, seed_int, slide_style, tick)
 
+from theory_lab import tolerances
 from theory_lab.validate import is_integer
 
 __all__ = ["CriticalPoint", "CriticalPoints", "critical_points", "critical_points_figure",
@@ -72,6 +74,9 @@ class CriticalPoint:
 
     ``negative``/``zero``/``positive`` count the Hessian's eigenvalues (None if not converged);
     ``conclusive`` is the inertia's margin verdict; ``in_S_k`` the ``S_1`` membership.
+    ``relative_residual = ‖F_L − Y‖ / ‖Y‖`` (the search's scaled ``residual_norm``); ``relative_loss`` its square
+    (``Φ / (½‖Y‖²)``, display). :attr:`zero_loss` is :func:`~theory_lab.demos.common.zero_residual`'s decision
+    on it: ``True``, ``False`` or ``None`` (undecided, within a factor 10 of ``1e-10 ‖Y‖``).
     """
 
     network: str
@@ -89,10 +94,14 @@ class CriticalPoint:
     in_S_k: bool
     iterations: int
     seconds: float
+    relative_residual: float = float("nan")
 
     @property
-    def zero_loss(self) -> bool:
-        return self.relative_loss <= ZERO_LOSS_RTOL
+    def zero_loss(self) -> bool | None:
+        """Zero loss decided on ``‖F_L − Y‖/‖Y‖`` (``None``: undecided); a NaN residual decides nothing."""
+        if self.relative_residual != self.relative_residual:
+            return None
+        return zero_residual(self.relative_residual, [[1.0]])[1]
 
     def to_dict(self) -> dict:
         return dict({k: getattr(self, k) for k in self.__dataclass_fields__}, zero_loss=self.zero_loss)
@@ -116,13 +125,14 @@ class CriticalPoints:
 
     @property
     def wide_in_S_k_zero(self) -> bool:
-        """Theorem 4.5 on the wide net: every converged critical point in ``S_1`` has ``Φ = 0``."""
-        return all(p.zero_loss for p in self.select("wide") if p.in_S_k)
+        """Theorem 4.5 on the wide net: every converged critical point in ``S_1`` has ``Φ = 0`` (decided; an
+        undecided residual is not zero loss)."""
+        return all(p.zero_loss is True for p in self.select("wide") if p.in_S_k)
 
     @property
     def narrow_bad_minima(self) -> list[CriticalPoint]:
         """Narrow net's strict local minima (conclusive inertia, no zero eigenvalue) with ``Φ > 0``."""
-        return [p for p in self.select("narrow") if p.kind == "minimum" and p.conclusive and not p.zero_loss]
+        return [p for p in self.select("narrow") if p.kind == "minimum" and p.conclusive and p.zero_loss is False]
 
     @property
     def agrees(self) -> bool:
@@ -134,7 +144,10 @@ class CriticalPoints:
     def to_dict(self) -> dict:
         return {"demo": "critical-points", "item": ITEM, "datasets": list(self.datasets), "N": self.N, "widths": self.widths, "seed": self.seed,
                 "activation": self.activation, "starts": self.starts, "saddle_starts": self.saddle_starts,
-                "noise": NOISE, "zero_loss_rtol": ZERO_LOSS_RTOL, "gtol": 1e-10,
+                "noise": NOISE, "gtol": 1e-10,
+                "zero_loss_rule": f"‖F_L − Y‖ ≤ {ZERO_RESIDUAL_RTOL:g}·‖Y‖, undecided within a factor "
+                                  f"{ZERO_RESIDUAL_BAND:g}", "zero_residual_rtol": ZERO_RESIDUAL_RTOL,
+                "zero_residual_band": ZERO_RESIDUAL_BAND,
                 "prediction": "wide: every critical point in S_1 has Φ = 0; narrow: minima with Φ > 0 exist",
                 "wide_in_S_k_zero": self.wide_in_S_k_zero, "narrow_bad_minima": len(self.narrow_bad_minima),
                 "agrees": self.agrees,
@@ -172,7 +185,7 @@ def critical_points(N: int = 40, *, starts: int = 10, saddle_starts: int = 3, se
     archs = wide_and_narrow(N, activation, filters)
     narrow_width(N, archs["narrow"], "N")
     ds = data.digits(N, noise=NOISE, seed=seed)
-    scale = 0.5 * float(np.sum(ds.Y ** 2))
+    y_norm = tolerances.frobenius_norm(ds.Y, "Y")
     plan = [(n, m, i) for n in NETWORKS for m, count in (("minimum", starts), ("any", saddle_starts))
             for i in range(count)]
     points = []
@@ -181,12 +194,13 @@ def critical_points(N: int = 40, *, starts: int = 10, saddle_starts: int = 3, se
         start = sample_params(arch, np.random.default_rng([seed, NETWORKS.index(net), mode == "any", i]))
         res = critical.find_critical_point(arch, start, ds.X, ds.Y, mode=mode, k=1, max_iter=max_iter)
         inertia = res.inertia
-        points.append(CriticalPoint(net, mode, i, res.converged, res.kind, res.loss, res.loss / scale,
+        rel = float(res.residual_norm) / y_norm
+        points.append(CriticalPoint(net, mode, i, res.converged, res.kind, res.loss, rel ** 2,
                                     res.grad_norm, None if inertia is None else inertia.negative,
                                     None if inertia is None else inertia.zero,
                                     None if inertia is None else inertia.positive,
                                     None if inertia is None else inertia.conclusive,
-                                    bool(res.in_S_k), res.iterations, round(res.seconds, 3)))
+                                    bool(res.in_S_k), res.iterations, round(res.seconds, 3), rel))
         tick(progress, done, len(plan), f"critical-points: {net} net, mode {mode}, start {i + 1}")
     widths = {n: list(a.widths) for n, a in archs.items()}
     return CriticalPoints(N, widths, seed, activation, starts, saddle_starts, tuple(points), (ds.provenance,))
@@ -199,8 +213,11 @@ def critical_points_explanation(result: CriticalPoints) -> str:
     outside = [p for p in wide if not p.in_S_k]
     missed = sum(not p.converged for p in result.points)
     w = (f"wide net (n_1 = {result.widths['wide'][1]} ≥ N = {result.N}): {len(inside)} critical points in S_1, "
-         + (f"all with Φ ≤ {max(p.loss for p in inside):.1e}" if inside and result.wide_in_S_k_zero else
-            "NOT all at Φ = 0, against the theorem: see the JSON" if inside else "none to test"))
+         + (f"all with ‖F_L − Y‖/‖Y‖ ≤ {max(p.relative_residual for p in inside):.1e} (Φ ≤ "
+            f"{max(p.loss for p in inside):.1e})" if inside and result.wide_in_S_k_zero else
+            "NOT all at Φ = 0, against the theorem: see the JSON" if any(p.zero_loss is False for p in inside) else
+            f"zero loss undecided at {sum(p.zero_loss is None for p in inside)} of them (‖F_L − Y‖/‖Y‖ within a "
+            f"factor {ZERO_RESIDUAL_BAND:g} of {ZERO_RESIDUAL_RTOL:g}), the rest at Φ = 0" if inside else "none to test"))
     if outside:
         w += (f"; {len(outside)} outside S_1 with Φ up to {max(p.loss for p in outside):.3g} "
               f"(up to {max(p.negative or 0 for p in outside)} negative eigenvalues), where the theorem is silent")
@@ -219,12 +236,18 @@ _KIND_STYLE = {"global": ("tab:blue", "o", "global minimum Φ = 0"),
                "minimum": ("tab:green", "o", "local minimum, Φ > 0 (all eigenvalues > 0)"),
                "degenerate": ("tab:olive", "D", "degenerate, Φ > 0 (none < 0, some = 0)"),
                "saddle": ("tab:red", "^", "saddle, Φ > 0 (some < 0)"),
+               "undecided": ("tab:orange", "P", "zero loss undecided (‖r‖ in the band)"),
                "maximum": ("tab:purple", "v", "maximum"),
                "unclassified": ("gray", "x", "unclassified (P too large)")}
 
 
+def _style(p: CriticalPoint) -> str:
+    """The marker's key: a decided zero loss is a global minimum, an undecided one is drawn as such."""
+    return "global" if p.zero_loss is True else "undecided" if p.zero_loss is None else p.kind
+
+
 def critical_points_figure(result: CriticalPoints):
-    """Figure: ``Φ`` (log) vs the number of negative Hessian eigenvalues, wide (left) and narrow (right)."""
+    """Figure: ``‖F_L − Y‖/‖Y‖`` (log; the zero-loss line and its band) vs the number of negative Hessian eigenvalues, wide (left) and narrow (right)."""
     with slide_style():
         return _figure(result)
 
@@ -233,21 +256,23 @@ def _figure(result: CriticalPoints):
     fig = new_figure((12, 5))
     axes = fig.subplots(1, 2, sharey=True)
     rng = np.random.default_rng(0)  # horizontal jitter only, so equal points stay visible
-    tol = ZERO_LOSS_RTOL * 0.5 * result.N
     for ax, net in zip(axes, NETWORKS):
         pts = result.select(net)
         xmax = max([p.negative or 0 for p in pts], default=0)
         for kind, (color, marker, label) in _KIND_STYLE.items():
             for inside in (True, False):
-                sel = [p for p in pts if ("global" if p.zero_loss else p.kind) == kind and p.in_S_k == inside]
+                sel = [p for p in pts if _style(p) == kind and p.in_S_k == inside]
                 if not sel:
                     continue
                 x = np.array([p.negative if p.negative is not None else 0 for p in sel], float)
                 x += rng.uniform(-1, 1, len(x)) * max(0.25, 0.015 * xmax)
-                ax.scatter(x, [max(p.loss, LOG_FLOOR) for p in sel], s=55, marker=marker, zorder=3,
+                ax.scatter(x, [max(p.relative_residual, LOG_FLOOR) for p in sel], s=55, marker=marker, zorder=3,
                            facecolors=color if inside else "none", edgecolors=color, linewidths=1.6,
                            label=f"{label}, {'in' if inside else 'outside'} S₁ ({len(sel)})")
-        ax.axhline(tol, color="k", ls=":", lw=1.2, label=f"zero loss: Φ ≤ {ZERO_LOSS_RTOL:g}·½‖Y‖²")
+        ax.axhline(ZERO_RESIDUAL_RTOL, color="k", ls=":", lw=1.2,
+                   label=f"zero loss: ‖F_L − Y‖ ≤ {ZERO_RESIDUAL_RTOL:g}·‖Y‖")
+        ax.axhspan(ZERO_RESIDUAL_RTOL / ZERO_RESIDUAL_BAND, ZERO_RESIDUAL_RTOL * ZERO_RESIDUAL_BAND, color="0.85",
+                   zorder=0, label=f"undecided (within ×{ZERO_RESIDUAL_BAND:g})")
         ax.set_yscale("log")
         ax.set_xlabel("number of negative Hessian eigenvalues (index)")
         missed = len(result.select(net, converged=False)) - len(pts)
@@ -255,6 +280,6 @@ def _figure(result: CriticalPoints):
         ax.set_title(f"{net}: n₁ = {w[1]} {'≥' if w[1] >= result.N else '<'} N = {result.N}   "
                      f"({len(pts)} critical points, {missed} runs not converged)", fontsize=12)
         ax.legend(loc="lower right", fontsize=9.5)
-    axes[0].set_ylabel("loss Φ at the critical point")
+    axes[0].set_ylabel("residual ‖F_L − Y‖ / ‖Y‖ at the critical point")
     fig.suptitle("Critical points from random starts (Theorem 4.5: in S₁ of a wide net, all have Φ = 0)")
     return fig

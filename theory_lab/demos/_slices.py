@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from theory_lab.demos.common import Progress, digit_count, new_figure, positive_int, seed_int, slide_style, tick
+from theory_lab.demos.common import (Progress, digit_count, new_figure, positive_int, seed_int, slide_style, tick,
+                                     zero_loss_label)
 
 __all__ = ["Slice", "PointSlices", "Slices", "slices", "slices_figure", "slices_explanation", "loss_on_grid"]
 
@@ -256,7 +257,8 @@ def _kind(point: PointSlices, search: dict) -> str:
     if search.get("converged") and search.get("zero_loss"):
         return "minimum (Φ = 0)"
     return (f"search point, not a verified zero-loss minimum (converged: {bool(search.get('converged'))}, "
-            f"Φ/(½‖Y‖²) = {search.get('relative_loss', float('nan')):.1e})")
+            f"zero loss: {zero_loss_label(search.get('zero_loss'))}, "
+            f"‖F_L − Y‖/‖Y‖ = {search.get('relative_residual', float('nan')):.1e})")
 
 
 def slices_explanation(result: Slices) -> str:

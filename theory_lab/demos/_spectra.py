@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from theory_lab.demos.common import (ZERO_LOSS_RTOL, Progress, activation_name, digit_count, new_figure, positive_int,
-                                     seed_int, slide_style, tick)
+from theory_lab.demos.common import (Progress, activation_name, digit_count, new_figure, positive_int, seed_int,
+                                     slide_style, tick, zero_residual)
 
 __all__ = ["wide_architecture", "Landmarks", "landmarks", "PointSpectrum", "Spectra", "spectra", "spectra_figure",
            "spectra_explanation"]
@@ -72,7 +72,8 @@ class Landmarks:
 
 def landmarks(N: int = 20, *, seed: int = 0, activation: str = "sigmoid", width: int | None = None,
               max_iter: int = 200) -> Landmarks:
-    """The two points of :func:`spectra` (see the module docstring); ``search`` is the finder's report."""
+    """The two points of :func:`spectra` (see the module docstring); ``search`` is the finder's report, with
+    ``zero_loss`` decided on ``‖F_L − Y‖`` by :func:`~theory_lab.demos.common.zero_residual` (``None``: undecided)."""
     from theory_lab import critical, data, loss_surface
     from theory_lab.sampling import sample_params
 
@@ -84,9 +85,9 @@ def landmarks(N: int = 20, *, seed: int = 0, activation: str = "sigmoid", width:
     res = critical.find_critical_point(arch, sample_params(arch, np.random.default_rng([seed, 0])), ds.X, ds.Y,
                                        k=1, classify=False, max_iter=max_iter)
     bad = loss_surface.bad_critical_point(arch, sample_params(arch, np.random.default_rng([seed, 1])), ds.Y, 1)
-    relative = float(res.loss) / (0.5 * float(np.sum(np.asarray(ds.Y) ** 2)))
-    search = {"converged": res.converged, "loss": res.loss, "relative_loss": relative,
-              "zero_loss": relative <= ZERO_LOSS_RTOL, "grad_norm": res.grad_norm,
+    relative, zero = zero_residual(res.residual_norm, ds.Y)  # the library's rule on ‖F_L − Y‖ (None: undecided)
+    search = {"converged": res.converged, "loss": res.loss, "relative_residual": relative,
+              "relative_loss": relative ** 2, "zero_loss": zero, "grad_norm": res.grad_norm,
               "iterations": res.iterations, "message": res.message, "in_S_k": res.in_S_k}
     return Landmarks(arch, ds.X, ds.Y, {"minimum": res.params, "bad": bad}, search, ds.provenance)
 

@@ -18,24 +18,63 @@ Example:
 from __future__ import annotations
 
 import io
+import math
 from contextlib import contextmanager
 from typing import Callable
 
 import numpy as np
 
+from theory_lab import tolerances
 from theory_lab.validate import is_integer
 
-__all__ = ["Progress", "FORMATS", "ZERO_LOSS_RTOL", "LOG_FLOOR", "TOTAL_DIGITS", "positive_int", "digit_count", "seed_int",
+__all__ = ["Progress", "FORMATS", "ZERO_RESIDUAL_RTOL", "ZERO_RESIDUAL_BAND", "zero_residual", "residual_norm",
+           "zero_loss_label", "LOG_FLOOR", "TOTAL_DIGITS", "positive_int", "digit_count", "seed_int",
            "activation_name",
            "tick", "new_figure", "slide_style", "render"]
 
 #: ``progress(done, total, message)``.
 Progress = Callable[[int, int, str], None]
 FORMATS = ("png", "svg")
-#: ``Φ`` counts as zero when ``Φ ≤ ZERO_LOSS_RTOL · ½‖Y‖²``, i.e. ``‖F_L − Y‖ ≤ 1e-8 ‖Y‖``.
-ZERO_LOSS_RTOL = 1e-16
+#: Zero loss is decided as the library's checks decide it (:func:`theory_lab.tolerances.zero_residual_tol`):
+#: ``‖F_L − Y‖ ≤ 1e-10 ‖Y‖``, undecided within a factor ``ZERO_RESIDUAL_BAND`` of it. On the norm, never on
+#: ``Φ = ½‖r‖²``, whose square underflows at small scales (``Φ`` and ``½‖Y‖²`` are both 0 at ``2^-530``).
+ZERO_RESIDUAL_RTOL = math.sqrt(tolerances.ZERO_LOSS_RTOL)
+ZERO_RESIDUAL_BAND = tolerances.zero_residual_tol([[1.0]]).band
 #: Values of exactly 0 are drawn at this floor on log axes (and said so in the legend).
 LOG_FLOOR = 1e-32
+
+
+def zero_residual(residual_norm: float, Y) -> tuple[float, bool | None]:
+    """``(‖r‖/‖Y‖, decision)``: is the residual ``r = F_L − Y`` (its norm given, scaled) zero?
+
+    ``decision`` is :func:`theory_lab.tolerances.zero_residual_tol`'s rule: ``True`` (zero loss) when
+    ``‖r‖ · band ≤ tol``, ``False`` (``Φ > 0``) when ``‖r‖ ≥ tol · band``, ``None`` (undecided: the residual is within
+    a factor ``band`` = 10 of ``tol = 1e-10 ‖Y‖`` and cannot be told apart from it). ``‖Y‖`` is the scaled
+    Frobenius norm, so both numbers are the same for ``(r, Y)`` and ``(2^k r, 2^k Y)`` over float64's range.
+    ``Y = 0``: only ``r = 0`` is zero loss (relative ``0``; else ``inf``).
+
+    >>> zero_residual(1e-12, [[1.0]]), zero_residual(1e-7, [[1.0]])[1], zero_residual(5e-10, [[0.0, 1.0]])[1]
+    ((1e-12, True), False, None)
+    """
+    tol = tolerances.zero_residual_tol(Y)
+    r = float(residual_norm)
+    if not r >= 0:  # NaN or negative: a bug upstream, not a decision
+        raise ValueError(f"`residual_norm`={residual_norm!r} must be a norm, a finite number >= 0.")
+    y = tolerances.frobenius_norm(Y, "Y")
+    relative = r / y if y > 0 else (0.0 if r == 0 else math.inf)
+    if r == 0 or r * tol.band <= tol.value:
+        return relative, True
+    return relative, (False if r >= tol.value * tol.band else None)
+
+
+def residual_norm(outputs, Y) -> float:
+    """``‖F_L − Y‖_F``, scaled (:func:`theory_lab.tolerances.frobenius_norm`): exact where ``Φ`` underflows."""
+    return tolerances.frobenius_norm(np.asarray(outputs, np.float64) - np.asarray(Y, np.float64), "F_L − Y")
+
+
+def zero_loss_label(decision: bool | None) -> str:
+    """``"zero"``, ``"positive"`` or ``"undecided"`` for a :func:`zero_residual` decision."""
+    return {True: "zero", False: "positive", None: "undecided"}[decision]
 
 
 def positive_int(value, name: str, fix: str) -> int:
