@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.stats
 
 from theory_lab import krylov
 from theory_lab.keys import check_probe_block
@@ -74,7 +75,14 @@ class Density:
         return np.asarray(self.depths) < self.nodes.shape[1]
 
     def mass(self, lo: float = -np.inf, hi: float = np.inf, *, closed: bool = True) -> tuple[float, float]:
-        """Estimated fraction of eigenvalues in ``[lo, hi]`` and its standard error over probes."""
+        """Estimated fraction of eigenvalues in ``[lo, hi]`` and its standard error over probes.
+
+        The error is the spread over probes (ddof = 1, / √probes) of each probe's *quadrature* mass: it leaves
+        out the quadrature's own error, which does not average away. With ``K < dim`` nodes the mass of an
+        interval is biased (session 33, dim 24, K = 6: the mass below 0 of a Gaussian spectrum off by −0.08,
+        below a Wishart median +0.06), and ``± t·stderr`` covered the truth 57–89 % of the time at 95 %, less
+        with more probes; with ``K = dim`` (every probe exact) 93–96 %. For an interval that holds at any
+        ``K`` use :meth:`fraction_below`."""
         inside = (self.nodes >= lo) & (self.nodes <= hi) if closed else (self.nodes > lo) & (self.nodes < hi)
         per_probe = np.sum(self.weights * inside, axis=1)
         sem = float(np.std(per_probe, ddof=1) / math.sqrt(len(per_probe))) if len(per_probe) > 1 else float("nan")
@@ -91,6 +99,11 @@ class Density:
         within ``1e-10 · max|node|`` of ``x`` (rounding could put it on either side). (The
         probes' average estimates ``F`` itself only up to the sampling error, see :meth:`mass`.)
         """
+        est, lo, hi = self._probe_cdf(x)
+        return float(est.mean()), float(lo.mean()), float(min(hi.mean(), 1.0))
+
+    def _probe_cdf(self, x: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per probe ``(estimate, lower, upper)`` of ``F_v(x−0)`` (see :meth:`cdf`), each ``(num_probes,)``."""
         order = np.argsort(self.nodes, axis=1)
         x_sorted = np.take_along_axis(self.nodes, order, axis=1)
         c = np.cumsum(np.take_along_axis(self.weights, order, axis=1), axis=1)
@@ -104,7 +117,32 @@ class Density:
         scale = np.max(np.abs(self.nodes), axis=1)
         sure = self.exact & (np.min(np.abs(self.nodes - x), axis=1) > 1e-10 * scale)
         lo, hi = np.where(sure, est, lo), np.where(sure, est, hi)
-        return float(est.mean()), float(lo.mean()), float(min(hi.mean(), 1.0))
+        return est, lo, hi
+
+    def fraction_below(self, x: float, level: float = 0.95) -> tuple[float, float]:
+        """A ``level`` confidence interval ``(low, high)`` for ``F(x−0)``, the fraction of eigenvalues ``< x``.
+
+        Each probe's ``F_v(x−0)`` lies between its Chebyshev–Markov–Stieltjes bounds (:meth:`cdf`) whatever
+        the number of Lanczos steps, and for Rademacher probes ``E F_v = F`` (``‖v‖² = dim``): so ``low`` is
+        the mean of the lower bounds minus ``t_{p−1}·`` their standard error and ``high`` the mean of the
+        upper bounds plus the same (Student-t at ``(1 + level)/2`` on each side, ``p`` probes, clipped to
+        ``[0, 1]``). The quadrature error is inside the bounds, the sampling error in the t-margin; the
+        latter is exact only for normal bounds, so read ``level`` as approximate at few probes. Needs ≥ 2
+        probes. Honest but wide (session 33, dim 24, 400 keys): 95 % intervals covered 92.5–100 %, 0.7–0.9
+        wide at K = 6 (the bounds span two nodes' weights), 0.15–0.5 at K = dim (a probe that ends without a
+        breakdown keeps its bounds).
+        """
+        if not is_real(level) or not 0.0 < level < 1.0:
+            raise ValueError(f"`level`={level!r} must be a probability in (0, 1), e.g. 0.95 for a 95 % interval.")
+        if self.num_probes < 2:
+            raise ValueError(f"fraction_below needs >= 2 probes for a spread over probes; this Density has "
+                             f"{self.num_probes}: rerun slq_density with num_probes >= 2.")
+        _, lo, hi = self._probe_cdf(x)
+        q = float(scipy.stats.t.ppf(0.5 + 0.5 * float(level), self.num_probes - 1))
+        root = math.sqrt(self.num_probes)
+        low = lo.mean() - q * np.std(lo, ddof=1) / root
+        high = hi.mean() + q * np.std(hi, ddof=1) / root
+        return float(max(low, 0.0)), float(min(high, 1.0))
 
     def quantile(self, q: float) -> float:
         """The ``q``-quantile of the quadrature measure."""

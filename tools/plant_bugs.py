@@ -592,6 +592,26 @@ BUGS = [
             '            reply = {"value": value, "wall_s": wall, "cpu_s": cpu, "load": load}'),
          _p("benchmarks/protocol.py", "        out.write(reply)\n",
             "        out.write(reply if isinstance(reply, bytes) else pickle.dumps(reply))\n")), tests=S33D),
+
+    # session 33 (s33c-*): error bars that cover the truth less often than they say. No verify check reads a
+    # trace estimate (checks=(): --restrict runs everything, and nothing changes); the rank probes' Wilson
+    # intervals are measurements. tests/test_calibration_s33.py catches each (coverage below its binomial floor).
+    Bug("s33c-hutch-stderr-halved", "trace.hutchinson: the sampling standard error halved",
+        (_p("theory_lab/trace.py", "return np.mean(q), _sem(q, 1), _gamma(dim + num)",
+            "return np.mean(q), 0.5 * _sem(q, 1), _gamma(dim + num)"),)),
+    Bug("s33c-xtrace-ddof0", "trace.xtrace: the leave-one-out spread with ddof = 0 (matfree's), not 1 (the authors')",
+        (_p("theory_lab/trace.py", "return float(np.mean(est)), _sem(est, 1), 2 * num, rnd",
+            "return float(np.mean(est)), _sem(est, 0), 2 * num, rnd"),)),
+    Bug("s33c-interval-normal-quantile", "TraceEstimate.interval: the normal quantile (1.96 at 95 %), not Student's t",
+        (_p("theory_lab/trace.py", "q = float(scipy.stats.t.ppf(0.5 + 0.5 * float(level), self.dof))",
+            "q = float(scipy.stats.norm.ppf(0.5 + 0.5 * float(level)))"),)),
+    Bug("s33c-slq-fraction-quadrature-only", "Density.fraction_below: the quadrature's mass at both ends, not its bounds",
+        (_p("theory_lab/density.py", "        _, lo, hi = self._probe_cdf(x)\n        q = float(scipy.stats.t.ppf",
+            "        lo = hi = self._probe_cdf(x)[0]\n        q = float(scipy.stats.t.ppf"),)),
+    Bug("s33c-wilson-z-90", "rank_probes.wilson_interval: default z = 1.645 (a 90 % interval reported as 95 %)",
+        (_p("theory_lab/rank_probes.py", "def wilson_interval(successes: int, trials: int, z: float = 1.96)",
+            "def wilson_interval(successes: int, trials: int, z: float = 1.645)"),),
+        ("probe-*", "theorem-3.4*")),
 ]
 
 
