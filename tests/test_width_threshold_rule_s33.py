@@ -101,7 +101,7 @@ def test_square_ill_conditioned_fit_is_zero_because_the_tolerance_carries_lambda
     """At ``n_1 = N = 360`` (``F_1`` square, ``σ_min ~ 1e-5``) the random-label fit leaves ``‖r‖ ≈ 6e-11‖Y‖``: inside
     the 1e-10‖Y‖ rule's band (undecided; the default demo was "not decided" after s33-b), while its exact-fit
     tolerance, dominated by ``‖F_1‖‖λ‖`` (``‖λ‖`` large), puts it ~10³ below: zero loss, ``threshold_ok``. Without the
-    ``‖λ‖`` term (``γ‖Y‖`` alone) the same residual would be ~10³ *above*: the term is what models this error."""
+    ``‖λ‖`` term (``γ‖Y‖`` alone) the same residual would be 10²–10³ *above*: the term is what models this error."""
     calls = _recording(monkeypatch)
     r = width_threshold(360, filters=(10,), draws=1, seed=0)
     assert [p.n1 for p in r.points] == [360, 360] and all(p.rank == 360 and p.conclusive for p in r.points)
