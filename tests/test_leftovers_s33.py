@@ -2,7 +2,8 @@
 
 1. The demos decide zero loss with the library's rule on ``‖F_L − Y‖`` (``tolerances.zero_residual_tol``: 1e-10 ‖Y‖,
    band 10, undecided inside the band), not on ``Φ/(½‖Y‖²) ≤ 1e-16``; a width-threshold sweep at ``2^-530`` is
-   classified as at scale 1.
+   classified as at scale 1. (The width-threshold demo's exact fits are decided by ``tolerances.fit_residual_tol``
+   since s33-f: its tests below encode that rule.)
 2. ``critical.find_critical_point``'s scale-free stopping rule (``gtol_rtol``).
 4. ``spectrum.lanczos`` flags a non-symmetric operator from the products it already has.
 5. The least-squares setup shared by tests/test_norms_s32.py and tests/test_adversarial_s29_section4.py.
@@ -75,9 +76,11 @@ def _sweep():
 
 
 def test_width_threshold_at_2_minus_530_is_classified_as_at_scale_1(monkeypatch):
-    """Targets (and hence ``λ`` and ``F_L``) times ``2^-530``: every point's decision, relative residual and error are
-    those at scale 1 (the old rule divided two underflowed ``Φ``s and called the narrow fits, ``‖r‖ = 0.17‖Y‖`` and
-    ``0.30‖Y‖``, zero loss; run on main). Narrow (``n_1 = 36 < 40``): positive; wide (72): zero."""
+    """Targets (and hence ``λ`` and ``F_L``) times ``2^-530``: every point's decision, relative residual, ``‖r‖/tol``
+    and error are those at scale 1, and its exact-fit tolerance ``γ(‖F_1‖‖λ‖ + ‖Y‖)`` is ``2^-530`` times that at scale
+    1 (the old rule divided two underflowed ``Φ``s and called the narrow fits, ``‖r‖ = 0.17‖Y‖`` and ``0.30‖Y‖``, zero
+    loss; run on main). Narrow (``n_1 = 36 < 40``): positive; wide (72): zero. (s33-f: the demo decides by
+    ``fit_residual_tol``; the ratio and tolerance assertions are new.)"""
     one = _sweep()
     _tiny_digits(monkeypatch, TINY)
     tiny = _sweep()
@@ -85,29 +88,56 @@ def test_width_threshold_at_2_minus_530_is_classified_as_at_scale_1(monkeypatch)
     for a, b in zip(one.points, tiny.points):
         assert b.zero_loss is a.zero_loss is (a.n1 >= 40), (a, b)
         assert b.relative_residual == pytest.approx(a.relative_residual, rel=1e-12, abs=0)
+        assert b.residual_ratio == pytest.approx(a.residual_ratio, rel=1e-12, abs=0)
+        assert b.tolerance == pytest.approx(a.tolerance * TINY, rel=1e-12, abs=0) and b.tolerance > 0
         assert b.error == a.error and b.rank == a.rank
     assert [p.relative_residual > 0.1 for p in tiny.points if p.n1 < 40] == [True, True]
     assert tiny.threshold_ok is one.threshold_ok is True
 
 
-@pytest.mark.parametrize("scale", [1.0, TINY, 2.0 ** -560])
-@pytest.mark.parametrize("off, zero, ok", [(1e-12, True, True), (1e-10, None, False), (1e-7, False, False)])
-def test_width_threshold_off_fit_is_zero_undecided_or_positive_by_the_band(monkeypatch, off, zero, ok, scale):
-    """``λ`` times ``1 + off`` leaves ``‖r‖ ≈ off · ‖Y‖`` at the wide fit: 1e-12 is zero, 1e-10 (on the tolerance) is
-    undecided and so *not* a confirmed prediction, 1e-7 is positive (``threshold_ok`` False, "NOT as predicted");
-    the same with the targets at ``2^-530`` and ``2^-560``. Main's ``Φ/(½‖Y‖²) ≤ 1e-16`` read the 1e-7 fit at 2^-530
-    as ``0 ≤ 1e-16``: zero loss, ``threshold_ok`` True; at 2^-560 it raised ZeroDivisionError (``½‖Y‖² = 0``)."""
+def _recorded_fits(monkeypatch, perturb=None):
+    """Patch ``exact_fit`` so each call is recorded as ``(F, y, λ)``; ``perturb(y)`` (if given) is the ``off`` by which
+    that fit's ``λ`` is scaled (``λ·(1 + off)``)."""
     from theory_lab import exact_fit as EF
+
+    real, calls = EF.exact_fit, []
+
+    def fit(F, y, **kw):
+        out = real(F, y, **kw)
+        if perturb is not None:
+            out = dataclasses.replace(out, lam=out.lam * (1 + perturb(y)))
+        calls.append((np.asarray(F), np.asarray(y), out.lam))
+        return out
+
+    monkeypatch.setattr(EF, "exact_fit", fit)
+    return calls
+
+
+@pytest.mark.parametrize("scale", [1.0, TINY, 2.0 ** -560])
+@pytest.mark.parametrize("factor, zero, ok", [(1e-2, True, True), (1.0, None, False), (1e2, False, False)])
+def test_width_threshold_off_fit_is_zero_undecided_or_positive_by_the_band(monkeypatch, factor, zero, ok, scale):
+    """``λ`` times ``1 + off`` leaves ``‖r‖ ≈ off·‖Y‖`` at the wide fit (``F_L`` is linear in ``λ``). With ``off`` chosen
+    per fit from that fit's own exact-fit tolerance (computed here from the recorded ``F_1``, ``λ``, ``Y``), so that
+    ``‖r‖ = factor·tol``: ``tol/100`` is zero, ``tol`` is undecided and so *not* a confirmed prediction, ``100·tol`` is
+    positive (``threshold_ok`` False, "NOT as predicted"); the same with the targets at ``2^-530`` and ``2^-560``.
+    (s33-f: rewritten from the 1e-10‖Y‖ rule's offsets 1e-12 / 1e-10 / 1e-7.)"""
     from theory_lab.demos import width_threshold, width_threshold_explanation
 
     if scale != 1.0:
         _tiny_digits(monkeypatch, scale)
-    real = EF.exact_fit
-    monkeypatch.setattr(EF, "exact_fit", lambda F, y, **kw: dataclasses.replace(real(F, y, **kw),
-                                                                                lam=real(F, y, **kw).lam * (1 + off)))
+    base_calls = _recorded_fits(monkeypatch)
+    base = width_threshold(30, filters=(1,), draws=1)
+    offs, base_ratio = {}, max(p.residual_ratio for p in base.points)
+    assert base_ratio < 0.01 and all(p.zero_loss is True for p in base.points)  # the unperturbed fits are exact
+    for (F, y, lam), p in zip(base_calls, base.points, strict=True):  # calls in the order true, random = points
+        tol = T.fit_residual_tol(F.shape, T.frobenius_norm(F), T.frobenius_norm(lam), T.frobenius_norm(y))
+        assert p.tolerance == pytest.approx(tol.value, rel=1e-12, abs=0) and tol.band == 10.0
+        offs[y.tobytes()] = factor * tol.value / T.frobenius_norm(y)
+    _recorded_fits(monkeypatch, perturb=lambda y: offs[np.asarray(y).tobytes()])
     r = width_threshold(30, filters=(1,), draws=1)
     for p in r.points:
-        assert p.relative_residual == pytest.approx(off, rel=0.05, abs=0)
+        # ‖r‖ = ‖r_0 + off·F_L‖ with ‖r_0‖ (and the new rounding) ≤ base_ratio·tol each
+        assert abs(p.residual_ratio - factor) <= 3 * base_ratio + 1e-6 * factor, (p, factor)
         assert p.zero_loss is zero
     assert r.threshold_ok is ok and r.to_dict()["undecided"] == (2 if zero is None else 0)
     text = width_threshold_explanation(r)
@@ -116,22 +146,29 @@ def test_width_threshold_off_fit_is_zero_undecided_or_positive_by_the_band(monke
 
 
 def test_width_threshold_json_and_figure_use_the_rule_actually_applied():
-    """The JSON names the rule (no ``zero_loss_rtol`` 1e-16); the left panel plots ``‖F_L − Y‖/‖Y‖`` with the line
-    at 1e-10 and the undecided band 1e-11..1e-9."""
+    """The JSON names the rule applied (the exact-fit residual's name and error model; no 1e-10‖Y‖, no
+    ``zero_residual_rtol``) and gives each point its tolerance and ``‖r‖/tol``; the left panel plots ``‖r‖/tol`` with
+    the line at 1 and the undecided band 0.1..10. (s33-f: rewritten from the 1e-10‖Y‖ line and band 1e-11..1e-9.)"""
     from theory_lab.demos import width_threshold, width_threshold_figure
 
     r = width_threshold(30, filters=(1,), draws=1)
     d = r.to_dict()
-    assert "zero_loss_rtol" not in d and d["zero_residual_rtol"] == common.ZERO_RESIDUAL_RTOL
-    assert d["zero_residual_band"] == 10.0 and "1e-10" in d["zero_loss_rule"]
-    assert all("relative_residual" in p and p["zero_loss"] in (True, False, None) for p in d["points"])
+    rule = T.fit_residual_tol((1, 1), 1.0, 1.0)
+    assert "zero_residual_rtol" not in d and "zero_residual_band" not in d and "1e-10" not in d["zero_loss_rule"]
+    assert d["zero_loss_rule"].startswith(f"{rule.name} ({rule.models}):") and "max(N, n_1)·eps" in d["zero_loss_rule"]
+    assert d["zero_loss_tolerance"]["band"] == rule.band == 10.0 and d["zero_loss_tolerance"]["name"] == rule.name
+    for p in d["points"]:
+        assert p["zero_loss"] in (True, False, None) and p["tolerance"] > 0
+        assert p["residual_ratio"] == pytest.approx(p["relative_residual"] * math.sqrt(30) / p["tolerance"],
+                                                    rel=1e-12, abs=0)
     left = width_threshold_figure(r).axes[0]
     assert [list(line.get_ydata()) for line in left.lines if len(set(line.get_ydata())) == 1
-            and line.get_linestyle() == ":"] == [[1e-10, 1e-10]]
+            and line.get_linestyle() == ":"] == [[1.0, 1.0]]
     plotted = sorted(float(y) for c in left.collections for y in np.asarray(c.get_offsets())[:, 1])
-    assert plotted == sorted(max(p.relative_residual, common.LOG_FLOOR) for p in r.points)
+    assert plotted == sorted(max(p.residual_ratio, common.LOG_FLOOR) for p in r.points)
     span = left.patches[0]  # axhspan: a Rectangle in (axes x, data y)
-    assert (span.get_y(), span.get_y() + span.get_height()) == pytest.approx((1e-11, 1e-9), rel=1e-12, abs=0)
+    assert (span.get_y(), span.get_y() + span.get_height()) == pytest.approx((0.1, 10.0), rel=1e-12, abs=0)
+    assert "tol" in left.get_ylabel()
 
 
 def _critical_point(network, rel, *, kind="minimum", in_S_k=True):

@@ -137,8 +137,9 @@ def test_width_threshold_a_fit_off_by_1e_minus_7_is_not_zero_loss(monkeypatch):
     """Planted bug: the width-threshold demo's ``zero_loss`` decided at 1e3 times its documented threshold.
 
     Scaling the exact fit's ``λ`` by ``1 + 1e-7`` makes ``F_L = (1 + 1e-7)·Y`` (to rounding): a
-    residual ``1e-7 ‖Y‖``, relative loss ``1e-14``, above the documented ``‖F_L − Y‖ ≤ 1e-10 ‖Y‖`` (and its band). The
-    fit is not at zero loss, and the only tested fit (``n_1 = 36 ≥ N = 30``, rank 30) refutes the prediction.
+    residual ``1e-7 ‖Y‖``, relative loss ``1e-14``, above the documented exact-fit tolerance (``γ(‖F_1‖‖λ‖ + ‖Y‖)``,
+    ~1e-11 here, and its band; s33-f). The fit is not at zero loss, and the only tested fit (``n_1 = 36 ≥ N = 30``,
+    rank 30) refutes the prediction.
     """
     from theory_lab.demos import width_threshold
 

@@ -68,6 +68,7 @@ RANKS = ("lemma-2.5*", "assumption-3.1-converse", "theorem-3.5*", "width-necessi
 H34 = ("theorem-3.4*", "corollary-3.6*", "probe-*")
 H35 = ("theorem-3.5*", "assumption-3.1-converse", "probe-*")
 S33D = ("tests/test_bench_protocol_s33.py",)  # the tests that catch the s33d-* benchmark bugs
+S33F = ("tests/test_width_threshold_rule_s33.py",)  # the width-threshold demo (verify never runs the demos)
 FORWARD = ("layer-definition", "lemma-2.5*", "theorem-3.4*", "theorem-3.5*", "width-necessity", "corollary-3.6*",
            "backprop-recursion", "lemma-4.2", "lemma-4.3", "hvp-dense", "hessian-zero-loss", "bad-critical-point")
 
@@ -612,6 +613,14 @@ BUGS = [
         (_p("theory_lab/rank_probes.py", "def wilson_interval(successes: int, trials: int, z: float = 1.96)",
             "def wilson_interval(successes: int, trials: int, z: float = 1.645)"),),
         ("probe-*", "theorem-3.4*")),
+
+    # session 33 (s33f-*): the width-threshold demo's exact fits decided by the solve's rounding (caught by its tests)
+    Bug("s33f-band-wrong-way", "width-threshold: an exact fit is zero loss up to band·tol (the band read the wrong "
+        "way: nothing is undecided)",
+        (_p("theory_lab/demos/_width_threshold.py", "    if r == 0 or r * tol.band <= tol.value:\n",
+            "    if r == 0 or r <= tol.value * tol.band:\n"),), tests=S33F),
+    Bug("s33f-lambda-left-out", "width-threshold: the exact-fit tolerance without ‖λ‖ (γ(‖F_1‖ + ‖Y‖))",
+        (_p("theory_lab/demos/_width_threshold.py", 'tolerances.frobenius_norm(lam, "λ")', "1.0"),), tests=S33F),
 ]
 
 

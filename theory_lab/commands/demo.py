@@ -69,19 +69,21 @@ def _width_threshold_table(result):
 
     table = Table(title=f"Width threshold: exact fit of the output layer on {result.N} digits "
                         f"({result.draws} draws per width, seed {result.seed})",
-                  caption="‖F_L − Y‖/‖Y‖ and error: the worst over draws; zero loss: ‖F_L − Y‖ ≤ 1e-10·‖Y‖ "
-                          "(green), undecided within a factor 10 (yellow)")
-    for col in ("n_1", "n_1/N", "rank F_1", "‖r‖ rel. true", "error true", "‖r‖ rel. random", "error random"):
+                  caption="‖r‖ = ‖F_L − Y‖, ratios and error: the worst over draws; zero loss: ‖r‖ ≤ tol = "
+                          "γ(‖F_1‖‖λ‖ + ‖Y‖), γ = max(N, n_1)·eps, the exact solve's rounding (green), undecided "
+                          "within a factor 10 (yellow)")
+    for col in ("n_1", "n_1/N", "rank F_1", "‖r‖/‖Y‖ true", "‖r‖/tol true", "error true", "‖r‖/‖Y‖ random",
+                "‖r‖/tol random", "error random"):
         table.add_column(col, justify="right")
     for T in result.filters:
         at = [p for p in result.points if p.T == T]
         cells = []
         for name in ("true", "random"):
             pts = [p for p in at if p.labels == name]
-            rel = max(p.relative_residual for p in pts)
             style = ("green" if all(p.zero_loss is True for p in pts) else
                      "red" if any(p.zero_loss is False for p in pts) else "yellow")
-            cells += [f"[{style}]{rel:.1e}[/]", f"{100 * max(p.error for p in pts):.1f}%"]
+            cells += [f"{max(p.relative_residual for p in pts):.1e}",
+                      f"[{style}]{max(p.residual_ratio for p in pts):.1e}[/]", f"{100 * max(p.error for p in pts):.1f}%"]
         table.add_row(str(at[0].n1), f"{at[0].n1 / result.N:.2f}", _rank_range(at), *cells)
     return table
 
