@@ -17,7 +17,7 @@
   ``corollary-3.6-narrow``: the same pipeline with ``n_{L−1} < N`` (width broken) leaves a
   residual far above that tolerance.
 * :mod:`proofs_checks.widths`: Table 1 and Figure 1.
-* Probes (measured frequencies with 95 % Wilson intervals, *measured*): ReLU and
+* Probes (measured frequencies with exact 95 % Clopper–Pearson intervals, *measured*): ReLU and
   leaky ReLU against bias and width, tanh, tied bias, raw digits, max-pooling; their
   hypotheses (Theorem 3.5's, computed on each probed network) show which one is broken.
   A row whose network and data meet all of them (per-neuron sigmoid on noisy digits in
@@ -311,7 +311,8 @@ def _probe_result(rows: list, cases: list, hyps: list, summary: str, extra: dict
     Theorem 3.5 (computed here, as for the theorem's own check) measures the theorem itself: a
     conclusively deficient draw there is a counterexample or a bug, so the probe *fails*.
     """
-    evidence = {"rows": [r.to_dict() for r in rows], **(extra or {})}
+    evidence = {"rows": [r.to_dict() for r in rows], "interval": f"95 % {rank_probes.CI_METHOD}, coverage >= 95 % "
+                "at every true frequency; from deficient to deficient + inconclusive", **(extra or {})}
     inside = []
     for r, (arch, X, k) in zip(rows, cases, strict=True):
         hs = hyp.theorem_3_5(arch, X, k)[0]
@@ -324,11 +325,12 @@ def _probe_result(rows: list, cases: list, hyps: list, summary: str, extra: dict
         text = "; ".join(f"{label}: rank F_k < N in {_fmt(r)}" for label, _, r in lost)
         return Result(Verdict.FAILS, [h for label, hs, _ in lost for h in _prefixed(label, hs)], 0.0, evidence,
                       f"fails: a row meeting every hypothesis of Theorem 3.5 lost rank conclusively — {text}")
-    return Result(Verdict.MEASURED, hyps, None, evidence, summary)
+    return Result(Verdict.MEASURED, hyps, None, evidence, f"{summary} (95 % intervals: {rank_probes.CI_METHOD})")
 
 
 def _fmt(r: rank_probes.FrequencyReport) -> str:
-    """``deficient/draws [95 % CI]``, with the inconclusive draws (which the interval spans) named."""
+    """``deficient/draws [95 % CI]`` (Clopper–Pearson, :data:`rank_probes.CI_METHOD`), with the inconclusive draws
+    (which the interval spans) named."""
     lo, hi = r.ci
     unsure = f" (+{r.inconclusive} inconclusive)" if r.inconclusive else ""
     return f"{r.deficient}/{r.draws}{unsure} [{lo:.2f}, {hi:.2f}]"

@@ -294,11 +294,11 @@ def test_a_probe_row_inside_theorem_3_5_that_loses_rank_fails_the_probe(monkeypa
     assert expressivity._probe_tanh(Context(0), draws=2).verdict is Verdict.MEASURED
 
 
-def test_a_decided_probe_keeps_the_wilson_interval():
+def test_a_decided_probe_keeps_the_exact_interval():
     arch = Architecture((8, 8, 1), (Conv(3, (3, 3), activation="relu"), Output(1)))
     X = np.random.default_rng(0).standard_normal((20, 64))
     r = rank_probes.rank_frequency(arch, X, 1, draws=4, key=0, bias_mean=-30.0)
-    assert r.inconclusive == 0 and r.ci == rank_probes.wilson_interval(r.deficient, 4)
+    assert r.inconclusive == 0 and r.ci == rank_probes.clopper_pearson_interval(r.deficient, 4)
     assert "(+" not in expressivity._fmt(r)
 
 

@@ -9,7 +9,7 @@ from theory_lab import exact_fit, expressivity as ex, feature_maps, rank_probes,
 _HOMES = {"sample_params": sampling, "as_generator": sampling, "BIAS_LAWS": sampling,
           "feature_rank": feature_maps, "features_upto": feature_maps, "full_weight_matrix": feature_maps,
           "UnitDiagnosis": rank_probes, "diagnose_units": rank_probes, "FrequencyReport": rank_probes,
-          "rank_frequency": rank_probes, "wilson_interval": rank_probes,
+          "rank_frequency": rank_probes, "wilson_interval": rank_probes, "clopper_pearson_interval": rank_probes,
           "Witness": witness, "construct_full_rank": witness,
           "ExactFit": exact_fit, "exact_fit": exact_fit, "with_output_layer": exact_fit,
           "parameter_counts": exact_fit}

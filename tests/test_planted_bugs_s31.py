@@ -204,7 +204,8 @@ def test_saturated_units_of_a_non_analytic_activation_are_constant_after_centrin
 def test_the_frequency_interval_counts_inconclusive_draws_as_possibly_deficient(monkeypatch):
     """s31-wilson-drops-inconclusive (the interval's upper end from the deficient draws only): three draws whose
     rank evidence is unresolved may each be deficient, so the 95 % interval of the deficiency frequency runs
-    from 0 to 1 (Wilson at 0/3 and 3/3); the bug gave (0, 0.56), as if the three draws were full rank."""
+    from 0 to 1 (Clopper–Pearson at 0/3 and 3/3, Wilson's until session 33); the bug gave (0, 0.71) (Wilson's:
+    (0, 0.56)), as if the three draws were full rank."""
     import dataclasses
 
     from theory_lab import rank_probes
@@ -218,7 +219,8 @@ def test_the_frequency_interval_counts_inconclusive_draws_as_possibly_deficient(
     X = np.random.default_rng(28).standard_normal((10, 4))
     r = rank_probes.rank_frequency(arch, X, 1, draws=3, key=1)
     assert (r.full, r.deficient, r.inconclusive) == (0, 0, 3)
-    assert r.ci == (rank_probes.wilson_interval(0, 3)[0], rank_probes.wilson_interval(3, 3)[1]) == (0.0, 1.0)
+    assert r.ci == (rank_probes.clopper_pearson_interval(0, 3)[0], rank_probes.clopper_pearson_interval(3, 3)[1]) \
+        == (0.0, 1.0)
 
 
 def test_the_affine_unit_bound_counts_the_bias_column():

@@ -13,7 +13,8 @@ imported from here:
 * :mod:`theory_lab.rank_probes` — :func:`diagnose_units`: the known causes of rank loss
   (dead units, units whose pre-activation never changes sign over the data);
   :func:`rank_frequency`: how often random parameters lose rank, with the causes seen;
-  :func:`wilson_interval`: the confidence interval of such a frequency.
+  :func:`clopper_pearson_interval`: the exact confidence interval of such a frequency
+  (:func:`wilson_interval`: the approximate one).
 * :mod:`theory_lab.witness` — :func:`construct_full_rank`: Theorem 3.4's existence made
   constructive: parameters of layers ``1 … k`` with ``rank F_k = N`` and every ``U_l`` of
   full rank, with evidence (:class:`Witness`).
@@ -38,10 +39,11 @@ Example:
 
 from theory_lab.exact_fit import ExactFit, exact_fit, parameter_counts, with_output_layer
 from theory_lab.feature_maps import feature_rank, features_upto, full_weight_matrix
-from theory_lab.rank_probes import FrequencyReport, UnitDiagnosis, diagnose_units, rank_frequency, wilson_interval
+from theory_lab.rank_probes import (FrequencyReport, UnitDiagnosis, clopper_pearson_interval, diagnose_units,
+                                   rank_frequency, wilson_interval)
 from theory_lab.sampling import BIAS_LAWS, as_generator, sample_params
 from theory_lab.witness import Witness, construct_full_rank
 
 __all__ = ["sample_params", "as_generator", "feature_rank", "features_upto", "full_weight_matrix", "UnitDiagnosis",
            "diagnose_units", "Witness", "construct_full_rank", "ExactFit", "exact_fit", "with_output_layer",
-           "parameter_counts", "wilson_interval", "FrequencyReport", "rank_frequency", "BIAS_LAWS"]
+           "parameter_counts", "clopper_pearson_interval", "wilson_interval", "FrequencyReport", "rank_frequency", "BIAS_LAWS"]

@@ -4,7 +4,8 @@
   ``F_l`` identically zero) and units whose pre-activation never changes sign over the
   data (for a piecewise linear ``σ`` such a unit is affine on the data).
 * :func:`rank_frequency` — how often random parameters lose rank, with the causes seen;
-  :func:`wilson_interval` — the confidence interval of such a frequency.
+  :func:`clopper_pearson_interval` — the exact confidence interval of such a frequency (coverage ≥ the
+  level at every true frequency); :func:`wilson_interval` — the approximate one (kept as API).
 
 Measurements, not verdicts: they serve the probes outside a theorem's hypotheses (ReLU,
 tanh, tied biases, data violating Assumption 3.1, pooling).
@@ -12,13 +13,13 @@ tanh, tied biases, data violating Assumption 3.1, pooling).
 Example:
     >>> import numpy as np
     >>> from theory_lab.arch import Architecture, Dense, Output
-    >>> from theory_lab.rank_probes import diagnose_units, rank_frequency, wilson_interval
+    >>> from theory_lab.rank_probes import clopper_pearson_interval, diagnose_units, rank_frequency
     >>> from theory_lab.sampling import sample_params
     >>> arch = Architecture((3,), (Dense(6, activation="relu"), Output(1)))
     >>> X = np.random.default_rng(0).standard_normal((5, 3))
     >>> r = rank_frequency(arch, X, 1, draws=4, bias_mean=-30.0)  # biases far below: units die
-    >>> r.deficient, r.ci == wilson_interval(4, 4)
-    (4, True)
+    >>> r.deficient, r.ci == clopper_pearson_interval(4, 4), r.ci_method
+    (4, True, 'Clopper-Pearson (exact)')
     >>> diagnose_units(arch, sample_params(arch, 0, bias_mean=-30.0), X, 1).causes
     ('dead units',)
 """
@@ -36,7 +37,11 @@ from theory_lab.linalg import DEFAULT_BAND, rank_report
 from theory_lab.sampling import as_generator, sample_params
 from theory_lab.validate import is_integer, is_real
 
-__all__ = ["UnitDiagnosis", "diagnose_units", "FrequencyReport", "rank_frequency", "wilson_interval"]
+__all__ = ["UnitDiagnosis", "diagnose_units", "FrequencyReport", "rank_frequency", "clopper_pearson_interval",
+           "wilson_interval", "CI_METHOD"]
+
+CI_METHOD = "Clopper-Pearson (exact)"
+"""The name of the interval :attr:`FrequencyReport.ci` is, as the probes' evidence reports it."""
 
 @dataclass(frozen=True)
 class UnitDiagnosis:
@@ -142,11 +147,13 @@ class FrequencyReport:
         deficient: draws with ``rank F_k < N``, conclusively (:meth:`~theory_lab.linalg.RankReport.below`:
             a clear gap at the tolerance, or a certificate such as duplicate samples).
         inconclusive: draws whose rank decision sat inside the tolerance band.
-        ci: nominal 95 % interval of the frequency of ``rank F_k < N``: from the Wilson lower end of
-            ``deficient / draws`` to the Wilson upper end of ``(deficient + inconclusive) / draws``
-            (an inconclusive draw may be either); the Wilson interval when every draw is decided. Its
-            coverage is 95 % on average over frequencies, 0.83 at worst (near ``0.18/draws``, see
-            :func:`wilson_interval`).
+        ci: 95 % interval of the frequency of ``rank F_k < N``: from the Clopper–Pearson lower end of
+            ``deficient / draws`` to the Clopper–Pearson upper end of ``(deficient + inconclusive) / draws``
+            (an inconclusive draw may be either); the Clopper–Pearson interval when every draw is decided.
+            Its coverage is ≥ 95 % at every true frequency (:func:`clopper_pearson_interval`; the span over
+            the inconclusive draws only widens it). Until session 33 it was Wilson's, which covers 0.83 at
+            worst, near ``0.18/draws``, where "0 of n" is decided.
+        ci_method: which interval ``ci`` is (:data:`CI_METHOD`).
         min_margin: smallest rank margin over the draws.
         min_rank: smallest rank seen.
         with_dead: draws with at least one dead unit in layers ``1 … k``.
@@ -166,6 +173,7 @@ class FrequencyReport:
     with_no_sign_change: int
     explained: int
     setting: dict
+    ci_method: str = CI_METHOD
 
     @property
     def frequency(self) -> float:
@@ -174,7 +182,7 @@ class FrequencyReport:
     def to_dict(self) -> dict:
         return {**self.setting, "draws": self.draws, "full_rank": self.full, "deficient": self.deficient,
                 "inconclusive": self.inconclusive, "frequency_deficient": self.frequency,
-                "ci95": list(self.ci), "min_margin": self.min_margin, "min_rank": self.min_rank,
+                "ci95": list(self.ci), "ci95_method": self.ci_method, "min_margin": self.min_margin, "min_rank": self.min_rank,
                 "draws_with_dead_units": self.with_dead, "draws_with_no_sign_change": self.with_no_sign_change,
                 "deficient_explained_by_dead_or_affine_units": self.explained}
 
@@ -225,19 +233,57 @@ def rank_frequency(arch: Architecture, X, k: int, *, draws: int, key=0, law: str
     setting = {"activation": info.activation, "bias": getattr(info.spec, "bias", "neuron"), "N": N, "n_k": info.n,
                "n_k_over_N": info.n / N, "law": law, "bias_law": bias_law, "bias_scale": bias_scale,
                "bias_mean": bias_mean}
-    ci = (wilson_interval(deficient, draws)[0], wilson_interval(deficient + inconclusive, draws)[1])
+    ci = (clopper_pearson_interval(deficient, draws)[0], clopper_pearson_interval(deficient + inconclusive, draws)[1])
     return FrequencyReport(draws, full, deficient, inconclusive, ci,
                            float(min(margins)), int(min(ranks)), dead, nsc, explained, setting)
+
+
+def clopper_pearson_interval(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
+    """Clopper–Pearson (exact) interval for a binomial frequency ``successes / trials``.
+
+    With ``α = 1 − level``: lower ``= B⁻¹(α/2; x, n − x + 1)``, upper ``= B⁻¹(1 − α/2; x + 1, n − x)``
+    (``B⁻¹`` the beta quantile), the inversion of two one-sided binomial tests of size ``α/2``. Its coverage is
+    ≥ ``level`` at every true frequency ``p`` (conservative: exact sums give 0.965–0.990 on average over ``p``
+    at 5–100 trials), where Wilson's (:func:`wilson_interval`) dips to 0.83. Edges: ``0 of n`` gives
+    ``(0, 1 − (α/2)^{1/n})``; ``n of n`` gives ``((α/2)^{1/n}, 1)``.
+
+    Args:
+        successes: int in ``[0, trials]``.
+        trials: int ``≥ 1``.
+        level: confidence level in ``(0, 1)``.
+
+    Returns:
+        ``(lower, upper)``, floats in ``[0, 1]``.
+
+    Example:
+        >>> lo, hi = clopper_pearson_interval(0, 20)
+        >>> lo, round(hi, 4)
+        (0.0, 0.1684)
+    """
+    if not is_real(level) or not 0 < level < 1:
+        raise ValueError(f"`level`={level!r} must be a confidence level strictly between 0 and 1; e.g. level=0.95.")
+    if not is_integer(trials) or trials <= 0 or not is_integer(successes) or not 0 <= successes <= trials:
+        raise ValueError(f"need 0 <= successes <= trials and trials > 0, both ints; got successes={successes!r}, "
+                         f"trials={trials!r}. Pass the counts of a binomial experiment, e.g. (3, 20).")
+    from scipy.stats import beta  # here, not at module level: keeps scipy.stats off the CLI's import path
+
+    x, n, tail = int(successes), int(trials), 0.5 * (1.0 - float(level))
+    lo = 0.0 if x == 0 else float(beta.ppf(tail, x, n - x + 1))
+    hi = 1.0 if x == n else float(beta.ppf(1.0 - tail, x + 1, n - x))
+    return lo, hi
 
 
 def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson score interval for a binomial frequency (default ``z = 1.96``: nominally 95 %).
 
+    Kept as public API; the probes report :func:`clopper_pearson_interval` since session 33.
+
     An approximate interval, not a guaranteed one: its coverage averaged over the true frequency ``p``
     is 95 %, but at a fixed ``p`` near 0 or 1 it is less. Exact binomial sums (session 33, ``p`` on a grid of
     4000): at 5, 10, 20, 40, 100 trials the coverage is at least 0.83 everywhere, dips below 0.93 on 15, 14, 7,
     2, 1 % of the grid, and the worst ``p`` is about ``0.18/trials`` (or 1 minus that), where a deficient
-    frequency of "0 of n" or "1 of n" is decided. Clopper–Pearson would guarantee ≥ 95 % at every ``p``.
+    frequency of "0 of n" or "1 of n" is decided. :func:`clopper_pearson_interval` guarantees ≥ 95 % at every
+    ``p``.
 
     Example:
         >>> lo, hi = wilson_interval(0, 20)

@@ -477,6 +477,9 @@ case("rank_probes.rank_frequency", "X NaN", lambda: rank_probes.rank_frequency(A
 case("rank_probes.wilson_interval", "trials=0", lambda: rank_probes.wilson_interval(0, 0))
 case("rank_probes.wilson_interval", "successes > trials", lambda: rank_probes.wilson_interval(5, 3))
 case("rank_probes.wilson_interval", "successes -1", lambda: rank_probes.wilson_interval(-1, 3))
+case("rank_probes.clopper_pearson_interval", "trials=0", lambda: rank_probes.clopper_pearson_interval(0, 0))
+case("rank_probes.clopper_pearson_interval", "successes 1.5", lambda: rank_probes.clopper_pearson_interval(1.5, 3))
+case("rank_probes.clopper_pearson_interval", "level=95", lambda: rank_probes.clopper_pearson_interval(1, 3, 95))
 case("rank_probes.diagnose_units", "k=0", lambda: rank_probes.diagnose_units(ARCH, PARAMS, X, 0))
 case("near_duplicates.near_duplicate_pairs", "radius -1",
      lambda: near_duplicates.near_duplicate_pairs(X, X, -1.0))

@@ -69,6 +69,8 @@ H34 = ("theorem-3.4*", "corollary-3.6*", "probe-*")
 H35 = ("theorem-3.5*", "assumption-3.1-converse", "probe-*")
 S33D = ("tests/test_bench_protocol_s33.py",)  # the tests that catch the s33d-* benchmark bugs
 S33F = ("tests/test_width_threshold_rule_s33.py",)  # the width-threshold demo (verify never runs the demos)
+
+S33G = ("tests/test_probe_intervals_s33.py",)  # the tests that catch the s33g-* interval bugs
 FORWARD = ("layer-definition", "lemma-2.5*", "theorem-3.4*", "theorem-3.5*", "width-necessity", "corollary-3.6*",
            "backprop-recursion", "lemma-4.2", "lemma-4.3", "hvp-dense", "hessian-zero-loss", "bad-critical-point")
 
@@ -310,8 +312,8 @@ BUGS = [
             "rank_report(prev, name"),),
         ("probe-*",)),
     Bug("s31-wilson-drops-inconclusive", "rank_frequency's interval ignores the inconclusive draws at its upper end",
-        (_p("theory_lab/rank_probes.py", "wilson_interval(deficient + inconclusive, draws)[1]",
-            "wilson_interval(deficient, draws)[1]"),),
+        (_p("theory_lab/rank_probes.py", "clopper_pearson_interval(deficient + inconclusive, draws)[1]",
+            "clopper_pearson_interval(deficient, draws)[1]"),),
         ("probe-*",)),
     Bug("s31-jacobian-class-major", "sample_jacobian's rows class-major (c N + n), not sample-major (n m + c)",
         (_p("theory_lab/jacobians.py", "    J = jax.vmap(one)(X)\n    return J.reshape(-1, J.shape[-1])",
@@ -621,6 +623,19 @@ BUGS = [
             "    if r == 0 or r <= tol.value * tol.band:\n"),), tests=S33F),
     Bug("s33f-lambda-left-out", "width-threshold: the exact-fit tolerance without ‖λ‖ (γ(‖F_1‖ + ‖Y‖))",
         (_p("theory_lab/demos/_width_threshold.py", 'tolerances.frobenius_norm(lam, "λ")', "1.0"),), tests=S33F),
+
+    # session 33 (s33g-*): the rank probes' exact (Clopper–Pearson) interval. Each leaves every probe's verdict
+    # *measured* (the interval is reported, not judged), so tests/test_probe_intervals_s33.py catches them:
+    # coverage below the level at some true frequency, a closed form at the edges, or the probe's reported ci.
+    Bug("s33g-cp-alpha-tail", "clopper_pearson_interval: tails of size alpha, not alpha/2 (a 90 % interval as 95 %)",
+        (_p("theory_lab/rank_probes.py", "int(trials), 0.5 * (1.0 - float(level))", "int(trials), 1.0 - float(level)"),),
+        tests=S33G),
+    Bug("s33g-cp-upper-shape", "clopper_pearson_interval: upper end B^-1(1 - alpha/2; x, n - x + 1) (the lower's shape)",
+        (_p("theory_lab/rank_probes.py", "float(beta.ppf(1.0 - tail, x + 1, n - x))",
+            "float(beta.ppf(1.0 - tail, x, n - x + 1))"),), tests=S33G),
+    Bug("s33g-probe-wilson", "rank_frequency: the lower end from Wilson again (0.83 coverage near 0.18/draws)",
+        (_p("theory_lab/rank_probes.py", "ci = (clopper_pearson_interval(deficient, draws)[0]",
+            "ci = (wilson_interval(deficient, draws)[0]"),), tests=S33G),
 ]
 
 
