@@ -33,11 +33,13 @@ docs/planted_bugs.md, "Session 33 — metamorphic invariances".
 
 from __future__ import annotations
 
-import jax
+import dataclasses
+
 import numpy as np
 import pytest
 
 from proofs_checks import curvature as C
+from proofs_checks import expressivity as E
 from proofs_checks import loss_surface as PLS
 from theory_lab import data, exact_fit, feature_maps, loss_surface, model, tolerances as T
 from theory_lab.arch import Architecture, Conv, Dense, Output
@@ -294,6 +296,31 @@ def test_exact_fit_is_covariant_with_powers_of_two(a, c):
     t = T.fit_residual_tol(F.shape, T.frobenius_norm(np.ldexp(F, a)), T.frobenius_norm(f.lam),
                            T.frobenius_norm(np.ldexp(y, c)))
     assert t.value / f.residual == pytest.approx(t0.value / f0.residual, rel=8 * EPS)
+
+
+@pytest.mark.parametrize("wrong", [False, True], ids=["exact", "lambda-off-1e-6"])
+def test_corollary_3_6_fit_verdict_is_covariant_with_target_scale(monkeypatch, wrong):
+    """corollary-3.6's observation (``‖f(X) − y‖`` of the network with ``U_L = λ`` against ``fit_residual_tol``):
+    ``y · 2^c`` gives ``λ · 2^c``, outputs and residual ``· 2^c`` exactly, and the tolerance ``γ (‖F‖‖λ‖ + ‖y‖)``
+    with them: the same verdict and margin, bit for bit, for the exact fit (*holds*) and for a λ off by a relative
+    1e-6 (*fails*, margin 1e-7). Before session 33 the check took numpy's norms, which square: at ``y · 2^-500``
+    the exact fit's residual read 0 (margin 36 → inf) and at ``y · 2^-520`` the wrong λ's did too: *holds*."""
+    arch = Architecture((6, 1), (Conv(3, (2,), activation="relu"), Output(1)))
+    rng = np.random.default_rng(15)
+    X, y = rng.standard_normal((12, 6, 1)), rng.standard_normal(12)
+    params = sample_params(arch, 15)
+    F = feature_maps.features_upto(arch, params, X, 1)
+    real = exact_fit.exact_fit
+    if wrong:
+        monkeypatch.setattr(E.exact_fit, "exact_fit", lambda F, y: dataclasses.replace(real(F, y), lam=real(F, y).lam
+                                                                                       * (1 + 1e-6)))
+    seen = []
+    for c in (0, 20, -60, 500, -500, -520):
+        ev = Evidence()
+        E._observe_fits(ev, arch, params, F, X, {"gaussian": np.ldexp(y, c)})
+        (o,) = ev.observations
+        seen.append((o.holds, o.conclusive, o.margin))
+    assert len(set(seen)) == 1 and seen[0][:2] == (not wrong, True), seen
 
 
 @pytest.mark.parametrize("a", MODERATE + EXTREME)
