@@ -375,3 +375,80 @@ def test_zero_loss_inertia_under_sample_and_unit_permutations():
         bound = 2 * (T.eigen_tol(rep0["P"], float(np.max(np.abs(rep0["eig"])))).value
                      + C._sym_norm(rep0["H"] - rep0["GN"]))
         assert np.max(np.abs(rep["eig"] - rep0["eig"])) <= bound
+
+
+# ----------------------------------------------------------------------------- curvature checks, whole
+def _permuted_point(point, rows, cols):
+    """A curvature instance ``(arch, X, Y, p, k)`` with samples ``rows`` and classes ``cols`` permuted: the same
+    parameters up to the output layer's columns, so the same mathematical point."""
+    arch, X, Y, p, k = point
+    out = _np(p)
+    out[f"layer_{arch.L}"]["W"] = out[f"layer_{arch.L}"]["W"][:, cols]
+    out[f"layer_{arch.L}"]["b"] = out[f"layer_{arch.L}"]["b"][cols]
+    return arch, np.asarray(X)[rows], np.asarray(Y)[rows][:, cols], out, k
+
+
+def _summary(result) -> tuple:
+    hyps = tuple((h.name, h.met) for h in result.hypotheses)
+    obs = tuple((o["name"], o["holds"], o["conclusive"]) for o in result.evidence["observations"])
+    return result.verdict, hyps, obs
+
+
+def _margins(result) -> dict:
+    return {o["name"]: float(o["margin"]) for o in result.evidence["observations"]}
+
+
+@pytest.mark.parametrize("how", ["samples", "classes"])
+def test_bad_critical_point_checks_under_permutations(monkeypatch, how):
+    """bad-critical-point, its converse, and critical-point-converse (``r = 0`` at a critical point) on the same
+    point with the samples, or the classes (``Y``'s columns with ``U_L``'s and ``b_L``'s), permuted: ``J``'s rows
+    and ``H``'s summands are reordered, nothing else. The same verdicts, hypotheses, observations; the saddle's
+    ``−λ_min(H) / eigen_tol`` within ``2/margin`` (``λ_min`` moves by at most twice the eigensolver rounding that
+    ``eigen_tol`` models) plus ``‖H‖``'s own rounding. ``‖∇Φ‖`` there is rounding noise (``b_L = ȳ`` cancels
+    ``Σ r``): only its decision is compared."""
+    from theory_lab.checking import Context
+
+    real = C.bad_critical_point
+    base = {f.__name__: f(Context(seed=0)) for f in (C._bad_critical, C._bad_critical_converse, C._critical_converse)}
+    point = real(Context(seed=0))
+    n, m = np.shape(point[1])[0], np.shape(point[2])[1]
+    rng = np.random.default_rng(16)
+    rows, cols = (rng.permutation(n), np.arange(m)) if how == "samples" else (np.arange(n), rng.permutation(m))
+    monkeypatch.setattr(C, "bad_critical_point", lambda ctx, **kw: _permuted_point(real(ctx, **kw), rows, cols))
+    for name, r0 in base.items():
+        r = getattr(C, name)(Context(seed=0))
+        assert _summary(r) == _summary(r0), name
+    m0, m1 = _margins(base["_bad_critical"]), _margins(C._bad_critical(Context(seed=0)))
+    key = "−λ_min(H) (a negative eigenvalue: strict saddle)"
+    P = point[0].num_params
+    assert m1[key] == pytest.approx(m0[key], rel=2 / m0[key] + 8 * P * EPS)
+    assert m1["outside S_1"] == m0["outside S_1"] == np.inf
+
+
+@pytest.mark.parametrize("how", ["samples", "classes"])
+def test_hessian_zero_loss_check_under_permutations(monkeypatch, how):
+    """hessian-zero-loss (``H = JᵀJ`` at zero loss, ``rank H = rank J ≤ Nm``, ``≥ P − Nm`` zero eigenvalues) on its
+    own zero-loss point with samples or classes permuted (the fitted output layer's columns with ``Y``'s): the
+    same verdict, hypotheses, observations and conclusiveness. The margins of the zero-eigenvalue counts read
+    rounding-level eigenvalues (``P − Nm`` of them are exact zeros), so only their decisions are compared."""
+    import dataclasses as dc
+
+    from theory_lab.checking import Context
+
+    real = C.zero_loss_point
+    r0 = C._zero_loss(Context(seed=0))
+    arch, ds, _, _, _ = real(Context(seed=0))
+    rng = np.random.default_rng(17)
+    n, m = ds.N, ds.Y.shape[1]
+    rows, cols = (rng.permutation(n), np.arange(m)) if how == "samples" else (np.arange(n), rng.permutation(m))
+
+    def permuted(ctx):
+        arch, ds, params, fitted, _ = real(ctx)
+        _, X, Y, fit, _ = _permuted_point((arch, ds.X, ds.Y, fitted, 0), rows, cols)
+        F = np.asarray(model.features(arch, fit, X)[arch.L - 1])
+        return arch, dc.replace(ds, X=X, Y=Y, labels=ds.labels[rows]), params, fit, rank_report(F, name="F")
+
+    monkeypatch.setattr(C, "zero_loss_point", permuted)
+    r = C._zero_loss(Context(seed=0))
+    assert _summary(r) == _summary(r0)
+    assert all(v >= 10 for v in _margins(r).values())
