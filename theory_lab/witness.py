@@ -266,10 +266,9 @@ def construct_full_rank(arch: Architecture, X, k: int, *, key=0, attempts: int =
             alpha = 1.0 if homogeneous else c / half
             cand = with_layer(params, k, W=alpha * W, b=-sign * alpha * theta)  # pre-activation sign·α·(A − θ)
             min_gap = float(gaps.min())
-            if e:  # the parameters for the data as given: the same F_k, bit for bit (x·w is exact under 2^±e)
+            if e:  # the parameters for the data as given: the same G_l, F_l bits (x·w is exact under 2^±e), so
+                # the gaps and α (relative to the drawn filters, W_first taken as drawn times 2^-e) stand as found
                 cand = with_layer(cand, first, W=np.ldexp(np.asarray(cand[f"layer_{first}"]["W"]), -e))
-                if first == k:  # α and the gaps were in units of X·2^-e
-                    alpha, min_gap = float(np.ldexp(alpha, -e)), float(np.ldexp(min_gap, e))
             F = features_upto(arch, cand, X0, k)
             rep = rank_report(F, band=band, name=f"F_{k}")
             U = {l: rank_report(full_weight_matrix(arch, cand, l), band=band, name=f"U_{l}")
