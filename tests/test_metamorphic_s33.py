@@ -452,3 +452,36 @@ def test_hessian_zero_loss_check_under_permutations(monkeypatch, how):
     r = C._zero_loss(Context(seed=0))
     assert _summary(r) == _summary(r0)
     assert all(v >= 10 for v in _margins(r).values())
+
+
+def test_critical_full_row_rank_check_under_permutations(monkeypatch):
+    """critical-full-row-rank (a critical point with ``J`` of full row rank has ``r = 0``: the critical tolerance
+    ``GTOL·‖J‖₂·max(‖Y‖, ‖F_L‖)``, ``J``'s rank at the solver's tolerance, ``‖r‖`` against the zero-residual rule)
+    on the search's own critical point with the samples permuted, then the classes (``Y``'s columns with the output
+    layer's): ``J``'s rows are reordered, ``‖J‖₂``, ``‖Y‖``, ``‖F_L‖`` are not. The same verdict, hypotheses and
+    observations, ``J``'s rank and its margin within the SVD rounding factor (module docstring). ``‖∇Φ‖ ≈ 1e-14`` and
+    ``‖r‖ ≈ 2e-15`` are rounding noise there, so only their decisions are compared."""
+    import dataclasses as dc
+
+    from theory_lab.checking import Context
+
+    real = C._found_critical_point
+    r0 = C._critical_full_row_rank(Context(seed=0))
+    arch, X, Y, res = real(Context(seed=0))
+    rng = np.random.default_rng(18)
+    for rows, cols in ((rng.permutation(X.shape[0]), np.arange(Y.shape[1])),
+                       (np.arange(X.shape[0]), rng.permutation(Y.shape[1]))):
+        def permuted(ctx, rows=rows, cols=cols):
+            arch, X, Y, res = real(ctx)
+            _, Xp, Yp, p, _ = _permuted_point((arch, X, Y, res.params, 1), rows, cols)
+            return arch, Xp, Yp, dc.replace(res, params=p)
+
+        monkeypatch.setattr(C, "_found_critical_point", permuted)
+        r = C._critical_full_row_rank(Context(seed=0))
+        assert _summary(r) == _summary(r0)
+        assert r.evidence["rank_J"]["rank"] == r0.evidence["rank_J"]["rank"] == Y.shape[0] * Y.shape[1]
+        rJ, rJ0 = r.evidence["rank_J"], r0.evidence["rank_J"]
+        assert rJ["conclusive"] and rJ["margin"] >= 10
+        # σ_min(J) / (1e-8 σ_max(J)): each σ within δ = 2·max(shape)·eps·σ_max of the unpermuted one
+        delta = 2 * max(rJ0["shape"]) * EPS * rJ0["sigma_max"]
+        assert rJ["margin"] == pytest.approx(rJ0["margin"], rel=delta / rJ0["sigma_min"] + delta / rJ0["sigma_max"])
