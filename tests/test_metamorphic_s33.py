@@ -182,6 +182,24 @@ def test_feature_rank_under_sample_and_unit_permutations(arch):
         assert r.margin == pytest.approx(r0.margin, rel=2 * (delta / s_r + delta / r0.sigma_max))
 
 
+@pytest.mark.parametrize("a", MODERATE + EXTREME)
+def test_near_duplicate_deficit_reading_is_invariant(a):
+    """A deficit below float64's resolution: samples 3 and 5 differ by ``2^-44`` in one pixel, so ``F_1``'s rank
+    reads 9 < N and ``feature_rank`` explains it (near-duplicate samples: *unresolved*, never a verdict). With
+    ``X · 2^a``, ``W_1 · 2^-a`` the same bits and the same explanation; with the samples permuted the same rank and
+    an explanation naming the same pair (the margin reads a rounding-level σ_10 there: only the decision)."""
+    X, _, params = _instance(FC, 2, 2)
+    X[5] = X[3] + np.ldexp(1.0, -44) * np.eye(5)[0]
+    r0 = feature_maps.feature_rank(FC, params, X, 1)
+    assert r0.rank == N - 1 and not r0.conclusive and r0.unresolved.startswith("near-duplicate samples")
+    r = feature_maps.feature_rank(FC, _scale_layer(params, 1, -a, bias=False), np.ldexp(X, a), 1)
+    _same_report(r, r0)
+    perm = np.random.default_rng(19).permutation(N)
+    rp = feature_maps.feature_rank(FC, params, X[perm], 1)
+    pair = sorted(int(np.flatnonzero(perm == i)[0]) for i in (3, 5))
+    assert (rp.rank, rp.conclusive) == (r0.rank, False) and f"samples [{pair[0]}, {pair[1]}]" in rp.unresolved
+
+
 # ----------------------------------------------------------------------------- Theorem 3.4's witness
 @pytest.mark.parametrize("act", ["sigmoid", "relu"])
 @pytest.mark.parametrize("a", (20, -20, -60, 500, -500))
