@@ -225,8 +225,11 @@ def _observe_fits(ev: Evidence, arch: Architecture, params, F: np.ndarray, X, ta
     for name, y in targets.items():
         fit = exact_fit.exact_fit(F, y)
         out = np.asarray(model.apply(arch, exact_fit.with_output_layer(arch, params, fit.lam), X))[:, 0]
-        res = float(np.linalg.norm(out - y))
-        tol = tols.fit_residual_tol(F.shape, np.linalg.norm(F), np.linalg.norm(fit.lam), np.linalg.norm(y))
+        # norms scaled by the largest entry (frobenius_norm): numpy's squared a residual at y·2^-520 to 0, and a λ
+        # off by 1e-6 then fitted "exactly"
+        res = tols.frobenius_norm(out - y, "f(X) − y")
+        tol = tols.fit_residual_tol(F.shape, tols.frobenius_norm(F, "F"), tols.frobenius_norm(fit.lam, "λ"),
+                                    tols.frobenius_norm(y, "y"))
         ev.at_most(f"‖f(X) − y‖ ({name} targets)", res, tol)
         fits[name] = {**fit.to_dict(), "network_residual": res, "tolerance": tol.to_dict()}
     return fits

@@ -45,6 +45,7 @@ import numpy as np
 
 from theory_lab import activations as _act
 from theory_lab.linalg import RankReport, with_forward_error
+from theory_lab.tolerances import frobenius_norm
 
 __all__ = ["feature_error_bound", "forward_error_note", "certify_full_rank", "lipschitz"]
 
@@ -96,7 +97,9 @@ def feature_error_bound(arch, params, fw, k: int) -> float:
         g_err = (info.l + 1) * _EPS * (_times_abs_u(info, F_prev, W) + b) + _times_abs_u(info, e, W)
         F_l = np.abs(np.asarray(fw.F[l], dtype=np.float64))
         e = lipschitz(info.activation) * g_err + 4 * _EPS * F_l if info.activation else g_err
-    return float(np.linalg.norm(e))
+    # scaled by its largest entry (frobenius_norm): numpy's norm squared entries of ~1e-166 into 0, so at a data
+    # scale of 2^-500 (ReLU) the bound vanished and a full-rank reading went uncertified by the forward error
+    return frobenius_norm(e, f"forward error bound of F_{k}") if np.all(np.isfinite(e)) else float("inf")
 
 
 def certify_full_rank(report: RankReport, arch, params, fw, k: int, target: int) -> RankReport:

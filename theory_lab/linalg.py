@@ -212,8 +212,13 @@ def singular_values(A, name: str = "A") -> np.ndarray:
     A = _as_float64(A, name)
     if A.size == 0:
         return np.zeros(0)
+    # LAPACK's dgesdd rescales a matrix whose largest entry lies outside ~[1e-138, 1e138] by a factor that is no
+    # power of two: 2^±500 · A then had singular values (and a margin 7% off) other than 2^±500 times A's. Scaled
+    # here by a power of two (exact) to max |a| ∈ [1, 2), the result is exactly covariant with such scalings.
+    top = float(np.max(np.abs(A)))
+    e = int(np.frexp(top)[1]) - 1 if top > 0 else 0
     with np.errstate(over="ignore", invalid="ignore"):
-        s = np.linalg.svd(A, compute_uv=False)
+        s = np.ldexp(np.linalg.svd(np.ldexp(A, -e), compute_uv=False), e)
     if not np.all(np.isfinite(s)):  # σ_1 beyond float64: inf singular values gave an inf tolerance and rank 0
         raise ValueError(f"`{name}` ({np.shape(A)[0]}×{np.shape(A)[1]}, largest entry {float(np.abs(A).max()):.3e}) "
                          "has singular values beyond float64's range (σ_1 > 1.8e308); its rank is that of "

@@ -174,6 +174,22 @@ def _shift_positive(arch: Architecture, params, X, l: int, k: int, delta: float)
     return with_layer(params, l, b=b + np.maximum(shift, 0.0))
 
 
+def _unit_scale(arch: Architecture, X, k: int) -> tuple[np.ndarray, int, int]:
+    """``(X · 2^-e, e, first)``: the data scaled by a power of two (exact) so that ``max |x| ∈ [1, 2)``, and the
+    first weight layer ``first ≤ k`` (only max-pooling before it, which commutes with the scaling), whose ``W``
+    takes the ``2^-e`` back. The construction draws filters and biases at a fixed scale and shifts biases by an
+    absolute ``delta``: on the data as given, ``X · 2^-60`` drowned every sample's information in the biases'
+    rounding (layers ``< k``) and ended in "ties between samples" for data that satisfy Assumption 3.1, though
+    Theorem 3.4's conclusion does not depend on the data's scale. ``e = 0`` when no layer can absorb it."""
+    X = np.asarray(X, dtype=np.float64)
+    weighted = [l for l in range(1, k + 1) if arch.layer(l).has_weights]
+    top = float(np.max(np.abs(X))) if X.size else 0.0
+    if not weighted or top == 0 or any(arch.layer(l).kind != "maxpool" for l in range(1, weighted[0])):
+        return X, 0, 0
+    e = int(np.frexp(top)[1]) - 1
+    return np.ldexp(X, -e), e, weighted[0]
+
+
 def construct_full_rank(arch: Architecture, X, k: int, *, key=0, attempts: int = 5,
                         alphas: tuple[float, ...] = (10.0, 40.0), band: float = DEFAULT_BAND,
                         law: str = "lecun_normal") -> Witness:
@@ -221,6 +237,8 @@ def construct_full_rank(arch: Architecture, X, k: int, *, key=0, attempts: int =
         raise ValueError(f"`alphas`={alphas!r} must be a non-empty tuple of positive finite weight scales "
                          "(multiples of 1 / the smallest half-gap), e.g. (10.0, 40.0).")
     rng = as_generator(key)
+    X0 = X
+    X, e, first = _unit_scale(arch, X, k)  # X·2^-e (exact), undone on the first weight layer's W below
     sign = _off_sign(info.activation)
     homogeneous = _homogeneous(info.activation)
     log, witness = [], None
@@ -247,7 +265,11 @@ def construct_full_rank(arch: Architecture, X, k: int, *, key=0, attempts: int =
         for c in ((1.0,) if homogeneous else alphas):
             alpha = 1.0 if homogeneous else c / half
             cand = with_layer(params, k, W=alpha * W, b=-sign * alpha * theta)  # pre-activation sign·α·(A − θ)
-            F = features_upto(arch, cand, X, k)
+            min_gap = float(gaps.min())
+            if e:  # the parameters for the data as given: the same G_l, F_l bits (x·w is exact under 2^±e), so
+                # the gaps and α (relative to the drawn filters, W_first taken as drawn times 2^-e) stand as found
+                cand = with_layer(cand, first, W=np.ldexp(np.asarray(cand[f"layer_{first}"]["W"]), -e))
+            F = features_upto(arch, cand, X0, k)
             rep = rank_report(F, band=band, name=f"F_{k}")
             U = {l: rank_report(full_weight_matrix(arch, cand, l), band=band, name=f"U_{l}")
                  for l in range(1, k + 1) if arch.layer(l).has_weights}
@@ -256,7 +278,7 @@ def construct_full_rank(arch: Architecture, X, k: int, *, key=0, attempts: int =
             method = ("random filters; biases of layers < k shifted so pre-activations are positive where σ is "
                       "not increasing; layer-k biases placed greedily between sorted projections so N columns "
                       f"of F_k are triangular (σ off side {'-' if sign > 0 else '+'}∞, α = {alpha:.3g})")
-            witness = Witness(cand, k, rep, U, F, attempt, float(alpha), float(gaps.min()), method, tuple(log),
+            witness = Witness(cand, k, rep, U, F, attempt, float(alpha), min_gap, method, tuple(log),
                               order, neurons)
             if witness.found:
                 return witness
