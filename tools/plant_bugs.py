@@ -636,8 +636,6 @@ BUGS = [
     Bug("s33g-probe-wilson", "rank_frequency: the lower end from Wilson again (0.83 coverage near 0.18/draws)",
         (_p("theory_lab/rank_probes.py", "ci = (clopper_pearson_interval(deficient, draws)[0]",
             "ci = (wilson_interval(deficient, draws)[0]"),), tests=S33G),
-
-        ("probe-*", "theorem-3.4*")),
     # session 33 (s33a-*): scale and order bugs that keep every verdict at seed 0 and change one when the same
     # instance is presented differently (powers of two, permutations); caught by tests/test_metamorphic_s33.py
     Bug("s33a-rank-tol-absolute", "linalg.rank_report: default tolerance max(m, n)·eps absolute (σ_1 dropped)",
