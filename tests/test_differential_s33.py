@@ -339,3 +339,72 @@ def test_assumption_3_1_matches_pairwise_patch_comparison(arch, values, seed):
         else rng.choice(values, size=(3, *arch.input_shape))
     ref = ref_layers(arch.input_shape, arch.layers)[0]
     assert check_distinct_patches(arch, X).holds == ref_assumption_3_1(ref, X)
+
+
+# --------------------------------------------------------------------------------------------------
+# hand-picked edge cases (each one a configuration the strategies of theory_lab.strategies never draw)
+# --------------------------------------------------------------------------------------------------
+
+EDGE = {
+    "stride>kernel 2-D, skips rows": Architecture((7, 6, 1), (Conv(2, (1, 2), stride=(3, 4), bias="filter"), Output(1))),
+    "SAME even kernel, stride 2": Architecture((7, 6, 1), (Conv(1, (2, 2), stride=2, padding="SAME"), Output(2))),
+    "SAME dilated even kernel 1-D": Architecture((9, 1), (Conv(2, (2,), padding="SAME", dilation=3), Output(1))),
+    "one-sided padding, all-padding patch": Architecture((4, 1), (Conv(1, (2,), stride=2, padding=((4, 0),)), Output(1))),
+    "1x1 conv, 2 channels, no bias": Architecture((5, 4, 2), (Conv(3, (1, 1), bias="none", activation="relu"),
+                                                              Output(1))),
+    "pool stride < window then stride > window": Architecture(
+        (9, 2), (MaxPool((3,), (1,)), MaxPool((2,), (3,)), Dense(2, activation="tanh"), Output(1))),
+    "overlapping non-covering patches, repeated index": Architecture(
+        (9, 1), (PatchLayer(((0, 2, 2), (2, 4, 6), (6, 8, 0)), 2, bias="filter"), PatchMaxPool(((0, 1), (1, 5))),
+                 Output(1))),
+    "conv after patches (patches as a 1-D layer)": Architecture(
+        (9, 1), (PatchLayer(((0, 1), (2, 3), (4, 5), (6, 7)), 2), Conv(1, (3,), padding=((0, 1),)), Output(1))),
+    "deep narrow stack": Architecture((9, 1), tuple(Conv(1, (2,), activation="tanh") for _ in range(6)) + (Output(1),)),
+    "3-D pooling window": Architecture((4, 3, 2, 1), (MaxPool((2, 2, 1), (1, 2, 1)), Dense(2), Output(1))),
+}
+
+
+@pytest.mark.parametrize("name", list(EDGE))
+def test_edge_cases_match_naive_reference(name):
+    arch = EDGE[name]
+    _compare_shapes(arch)
+    _compare_numbers(arch, seed=3)
+    _compare_2_4(arch)
+
+
+def test_edge_case_numbers_by_hand():
+    """A few of the edge cases' numbers counted by hand from Def. 2.1 (not by the references above)."""
+    info = EDGE["stride>kernel 2-D, skips rows"].layer(1)
+    # rows 0, 3, 6 and columns {0,1}, {4,5}: 6 patches of length 2; rows 1, 2, 4, 5 and columns 2, 3 unread
+    assert (info.P, info.l, info.n, info.num_params, info.covers_input) == (6, 2, 12, 2 * 2 + 2, False)
+    info = EDGE["SAME even kernel, stride 2"].layer(1)
+    # out ⌈7/2⌉ × ⌈6/2⌉ = 4 × 3; padding (0, 1) rows and (0, 0) columns: the last row of windows reads a pad row
+    assert (info.out_shape, info.padding) == ((4, 3, 1), ((0, 1), (0, 0)))
+    assert info.patches[-1].tolist() == [40, 41, -1, -1]
+    info = EDGE["one-sided padding, all-padding patch"].layer(1)
+    assert info.patches.tolist() == [[-1, -1], [-1, -1], [0, 1], [2, 3]]
+    assert not EDGE["one-sided padding, all-padding patch"].assumption_2_4().holds  # rank U_1 = 2 < 4
+    assert EDGE["deep narrow stack"].widths == (9, 8, 7, 6, 5, 4, 3, 1)
+
+
+@pytest.mark.parametrize("padding, bad", [(((1.5, 0),), "1.5"), (((True, 0),), "True"), ((("1", 0),), "'1'"),
+                                          (((1, 2.0),), "2.0")])
+def test_conv_refuses_non_integer_explicit_padding(padding, bad):
+    """Regression: int() truncated a padding of 1.5 to 1 (and read True or '1' as 1) without a word."""
+    with pytest.raises(ValueError, match=rf"Conv: explicit `padding`=.* has non-integer entry {bad} .*integer \(lo, hi\)"):
+        Conv(1, (2,), padding=padding)
+    assert Conv(1, (2,), padding=((np.int64(1), 0),)).padding == ((1, 0),)
+
+
+@pytest.mark.parametrize("build, match", [
+    (lambda: Architecture((9,), (Conv(1, (2,)), Output(1))), r"layer 1 \(Conv\): input shape \(9,\) has no channel axis"),
+    (lambda: Architecture((7, 6, 1), (Conv(1, (2,)), Output(1))), r"`kernel`=\(2,\) is 1-D but its input has shape"),
+    (lambda: Architecture((9, 1), (Conv(1, (4,), dilation=3), Output(1))),
+     r"`kernel`=\(4,\) \(extent 10 with dilation 3\) is larger than its padded input 9"),
+    (lambda: Architecture((9, 1), (MaxPool((2, 2)), Output(1))), r"layer 1 \(MaxPool\): `window`=\(2, 2\) does not match"),
+    (lambda: Architecture((9, 1), (Dense(2), Conv(1, (1,)), Output(1))), r"layer 2 \(Conv\): input shape \(2,\) has no"),
+    (lambda: Architecture((9, 1), (PatchLayer(((0, 9),), 1), Output(1))), r"`patches` index 9 is outside layer 0"),
+])
+def test_unrepresentable_architectures_are_refused_by_name(build, match):
+    with pytest.raises(ValueError, match=match):
+        build()
