@@ -294,6 +294,9 @@ def _compare_numbers(arch, seed):
         W = np.asarray(params[f"layer_{k}"]["W"])
         np.testing.assert_array_equal(np.asarray(model.full_weight_matrix(arch, params, k)),
                                       ref_U(ref, W, arch.widths[k - 1]), err_msg=f"U_{k} of {arch}")
+        b = np.asarray(params[f"layer_{k}"].get("b", np.zeros(0)))  # b_k ∈ R^{n_k}, (b_k)_h for h = p·T + t
+        want_b = [0.0 if b.size == 0 else b[h] if b.size == ref["n"] else b[h % ref["T"]] for h in range(ref["n"])]
+        np.testing.assert_array_equal(np.asarray(model.bias_vector(arch, params, k)), want_b, err_msg=f"b_{k}")
 
 
 def _compare_2_4(arch):
@@ -413,3 +416,15 @@ def test_conv_refuses_non_integer_explicit_padding(padding, bad):
 def test_unrepresentable_architectures_are_refused_by_name(build, match):
     with pytest.raises(ValueError, match=match):
         build()
+
+
+def test_assumption_3_1_padding_reads_zero():
+    """Def. 2.1's zero padding: sample 0's padded first patch (0, 3) equals sample 1's interior patch (0, 3), so
+    Assumption 3.1 fails; reading the pad as anything but 0 would call it met."""
+    arch = Architecture((3, 1), (Conv(1, (2,), padding=((1, 0),)), Output(1)))
+    X = np.array([[3.0, 1.0, 2.0], [0.0, 3.0, 5.0]])[..., None]
+    ref = ref_layers(arch.input_shape, arch.layers)[0]
+    assert ref_assumption_3_1(ref, X) is False
+    report = check_distinct_patches(arch, X)
+    assert not report.holds and report.shared_patch_values == 1 and report.example == (0, 1)
+    assert check_distinct_patches(arch, np.array([[3.0, 1.0, 2.0], [0.5, 3.0, 5.0]])[..., None]).holds
