@@ -68,6 +68,7 @@ RANKS = ("lemma-2.5*", "assumption-3.1-converse", "theorem-3.5*", "width-necessi
 H34 = ("theorem-3.4*", "corollary-3.6*", "probe-*")
 H35 = ("theorem-3.5*", "assumption-3.1-converse", "probe-*")
 S33D = ("tests/test_bench_protocol_s33.py",)  # the tests that catch the s33d-* benchmark bugs
+S33E = ("tests/test_differential_s33.py",)  # the differential tests that catch the s33e-* shape bugs
 FORWARD = ("layer-definition", "lemma-2.5*", "theorem-3.4*", "theorem-3.5*", "width-necessity", "corollary-3.6*",
            "backprop-recursion", "lemma-4.2", "lemma-4.3", "hvp-dense", "hessian-zero-loss", "bad-critical-point")
 
@@ -592,6 +593,24 @@ BUGS = [
             '            reply = {"value": value, "wall_s": wall, "cpu_s": cpu, "load": load}'),
          _p("benchmarks/protocol.py", "        out.write(reply)\n",
             "        out.write(reply if isinstance(reply, bytes) else pickle.dumps(reply))\n")), tests=S33D),
+    # session 33 (s33e-*): shape conventions of layers the strategies never draw (a conv or pool after explicit
+    # patches, tied biases expanded); tests/test_differential_s33.py's naive references catch them, the files that
+    # use these layers otherwise (test_arch, test_model, test_pool_resolved, test_planted_bugs_s21_*, ...) do not
+    Bug("s33e-patchpool-one-position", "arch: PatchMaxPool's output is 1 position × P channels, not P positions × 1 "
+        "(a conv after it reads every pooled neuron in one patch)",
+        (_p("theory_lab/arch.py", 'infos.append(LayerInfo(k, "maxpool", spec, shape, (patches.shape[0], 1), '
+            'patches.shape[0],',
+            'infos.append(LayerInfo(k, "maxpool", spec, shape, (1, patches.shape[0]), patches.shape[0],'),),
+        tests=S33E),
+    Bug("s33e-patchlayer-out-transposed", "arch: PatchLayer's output shape (T, P), not (P, T) (its neurons are "
+        "h = p·T + t: a conv or pool after it mixes filters and patches)",
+        (_p("theory_lab/arch.py", "out_shape = (patches.shape[0], T)", "out_shape = (T, patches.shape[0])"),),
+        tests=S33E),
+    Bug("s33e-bias-vector-repeat", "model.bias_vector: a tied bias expanded filter-major (repeat), not as "
+        "(b_k)_h = b_t for h = p·T + t (tile)",
+        (_p("theory_lab/model.py", "    return jnp.tile(b, info.P) if b.shape[0] != info.n else b",
+            "    return jnp.repeat(b, info.P) if b.shape[0] != info.n else b"),),
+        tests=S33E),
 ]
 
 
