@@ -271,6 +271,11 @@ def _compare_shapes(arch):
             assert info.covers_input == (len(used) == widths[-1]), where
             assert info.distinct_patches == (len({frozenset(i for i in p if i >= 0) for p in ref["patches"]})
                                              == len(ref["patches"])), where
+        # warnings only for weight layers whose patches miss a neuron or repeat a set (Assumption 2.4's business);
+        # a pooling layer's windows may skip neurons without a word
+        flagged = info.kind in ("conv", "patch") and (len(used) < widths[-1] or len(
+            {frozenset(i for i in p if i >= 0) for p in ref["patches"]}) < len(ref["patches"]))
+        assert (len(info.flags) > 0) == flagged, (where, info.flags)
         widths.append(ref["n"])
     assert arch.widths == tuple(widths)
     assert arch.num_params == sum(r["params"] for r in refs)
@@ -412,6 +417,9 @@ def test_conv_refuses_non_integer_explicit_padding(padding, bad):
     (lambda: Architecture((9, 1), (MaxPool((2, 2)), Output(1))), r"layer 1 \(MaxPool\): `window`=\(2, 2\) does not match"),
     (lambda: Architecture((9, 1), (Dense(2), Conv(1, (1,)), Output(1))), r"layer 2 \(Conv\): input shape \(2,\) has no"),
     (lambda: Architecture((9, 1), (PatchLayer(((0, 9),), 1), Output(1))), r"`patches` index 9 is outside layer 0"),
+    (lambda: Architecture((9, 1), (PatchMaxPool(((0, 9), (1, 2))), Output(1))),
+     r"layer 1 \(PatchMaxPool\): `patches` index 9 is outside layer 0 \(9 neurons\)"),
+    (lambda: Architecture((9, 1), (Dense(3), PatchMaxPool(((0, 3),)), Output(1))), r"`patches` index 3 is outside layer 1"),
 ])
 def test_unrepresentable_architectures_are_refused_by_name(build, match):
     with pytest.raises(ValueError, match=match):

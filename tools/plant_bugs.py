@@ -594,7 +594,7 @@ BUGS = [
          _p("benchmarks/protocol.py", "        out.write(reply)\n",
             "        out.write(reply if isinstance(reply, bytes) else pickle.dumps(reply))\n")), tests=S33D),
     # session 33 (s33e-*): shape conventions of layers the strategies never draw (a conv or pool after explicit
-    # patches, tied biases expanded); tests/test_differential_s33.py's naive references catch them, the files that
+    # patches, an off-by-one bounds check); tests/test_differential_s33.py's naive references catch them, the files that
     # use these layers otherwise (test_arch, test_model, test_pool_resolved, test_planted_bugs_s21_*, ...) do not
     Bug("s33e-patchpool-one-position", "arch: PatchMaxPool's output is 1 position × P channels, not P positions × 1 "
         "(a conv after it reads every pooled neuron in one patch)",
@@ -606,10 +606,14 @@ BUGS = [
         "h = p·T + t: a conv or pool after it mixes filters and patches)",
         (_p("theory_lab/arch.py", "out_shape = (patches.shape[0], T)", "out_shape = (T, patches.shape[0])"),),
         tests=S33E),
-    Bug("s33e-bias-vector-repeat", "model.bias_vector: a tied bias expanded filter-major (repeat), not as "
-        "(b_k)_h = b_t for h = p·T + t (tile)",
-        (_p("theory_lab/model.py", "    return jnp.tile(b, info.P) if b.shape[0] != info.n else b",
-            "    return jnp.repeat(b, info.P) if b.shape[0] != info.n else b"),),
+    Bug("s33e-patchpool-index-n-accepted", "arch: PatchMaxPool's bounds check lets index n_{k-1} through (> for >=): "
+        "an IndexError deep in the patch facts, not the error naming `patches`",
+        (_p("theory_lab/arch.py", "            if patches.max() >= n_in or patches.min() < 0:\n"
+            "                bad = int(patches.max()) if patches.max() >= n_in else int(patches.min())\n"
+            "                raise ValueError(\n                    f\"layer {k} (PatchMaxPool)",
+            "            if patches.max() > n_in or patches.min() < 0:\n"
+            "                bad = int(patches.max()) if patches.max() >= n_in else int(patches.min())\n"
+            "                raise ValueError(\n                    f\"layer {k} (PatchMaxPool)"),),
         tests=S33E),
 ]
 
