@@ -123,6 +123,13 @@ class Conv:
                 pad = tuple((int(lo), int(hi)) for lo, hi in self.padding)
             except (TypeError, ValueError):
                 pad = None
+            bad = [v for p in self.padding for v in p] if pad is not None else []
+            bad = [v for v in bad if not is_integer(v)]
+            if bad:  # int() truncated 1.5 to 1 and read True and '1' as 1, silently
+                raise ValueError(
+                    f"Conv: explicit `padding`={self.padding!r} has non-integer entry {bad[0]!r} "
+                    f"({type(bad[0]).__name__}); give integer (lo, hi) pairs, e.g. padding={((1, 1),) * len(kernel)}."
+                )
             if pad is None or len(pad) != len(kernel) or any(v < 0 for p in pad for v in p):
                 raise ValueError(
                     f"Conv: explicit `padding`={self.padding!r} needs one non-negative (lo, hi) "

@@ -71,6 +71,8 @@ S33D = ("tests/test_bench_protocol_s33.py",)  # the tests that catch the s33d-* 
 S33F = ("tests/test_width_threshold_rule_s33.py",)  # the width-threshold demo (verify never runs the demos)
 
 S33G = ("tests/test_probe_intervals_s33.py",)  # the tests that catch the s33g-* interval bugs
+
+S33E = ("tests/test_differential_s33.py",)  # the differential tests that catch the s33e-* shape bugs
 FORWARD = ("layer-definition", "lemma-2.5*", "theorem-3.4*", "theorem-3.5*", "width-necessity", "corollary-3.6*",
            "backprop-recursion", "lemma-4.2", "lemma-4.3", "hvp-dense", "hessian-zero-loss", "bad-critical-point")
 
@@ -666,6 +668,29 @@ BUGS = [
         (_p("theory_lab/loss_surface.py", "tol=float(np.linalg.norm(A, 2)) * max(A.shape)",
             "tol=max(float(np.linalg.norm(A, 2)), scale) * max(A.shape)"),),
         ("lemma-4.2", "theorem-4.4", "bad-critical-point", "class-targets-outside-S_k")),
+
+    # session 33 (s33e-*): shape conventions of layers the strategies never draw (a conv or pool after explicit
+    # patches, an off-by-one bounds check); tests/test_differential_s33.py's naive references catch them, the files that
+    # use these layers otherwise (test_arch, test_model, test_pool_resolved, test_planted_bugs_s21_*, ...) do not
+    Bug("s33e-patchpool-one-position", "arch: PatchMaxPool's output is 1 position × P channels, not P positions × 1 "
+        "(a conv after it reads every pooled neuron in one patch)",
+        (_p("theory_lab/arch.py", 'infos.append(LayerInfo(k, "maxpool", spec, shape, (patches.shape[0], 1), '
+            'patches.shape[0],',
+            'infos.append(LayerInfo(k, "maxpool", spec, shape, (1, patches.shape[0]), patches.shape[0],'),),
+        tests=S33E),
+    Bug("s33e-patchlayer-out-transposed", "arch: PatchLayer's output shape (T, P), not (P, T) (its neurons are "
+        "h = p·T + t: a conv or pool after it mixes filters and patches)",
+        (_p("theory_lab/arch.py", "out_shape = (patches.shape[0], T)", "out_shape = (T, patches.shape[0])"),),
+        tests=S33E),
+    Bug("s33e-patchpool-index-n-accepted", "arch: PatchMaxPool's bounds check lets index n_{k-1} through (> for >=): "
+        "an IndexError deep in the patch facts, not the error naming `patches`",
+        (_p("theory_lab/arch.py", "            if patches.max() >= n_in or patches.min() < 0:\n"
+            "                bad = int(patches.max()) if patches.max() >= n_in else int(patches.min())\n"
+            "                raise ValueError(\n                    f\"layer {k} (PatchMaxPool)",
+            "            if patches.max() > n_in or patches.min() < 0:\n"
+            "                bad = int(patches.max()) if patches.max() >= n_in else int(patches.min())\n"
+            "                raise ValueError(\n                    f\"layer {k} (PatchMaxPool)"),),
+        tests=S33E),
 ]
 
 
