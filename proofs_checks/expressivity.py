@@ -227,7 +227,8 @@ def _observe_fits(ev: Evidence, arch: Architecture, params, F: np.ndarray, X, ta
         out = np.asarray(model.apply(arch, exact_fit.with_output_layer(arch, params, fit.lam), X))[:, 0]
         # norms scaled by the largest entry (frobenius_norm): numpy's squared a residual at y·2^-520 to 0, and a λ
         # off by 1e-6 then fitted "exactly"
-        res = tols.frobenius_norm(out - y, "f(X) − y")
+        r = out - y  # a NaN/Inf output is observed as not finite (fails), not raised as a bad argument
+        res = tols.frobenius_norm(r, "f(X) − y") if np.all(np.isfinite(r)) else float("nan")
         tol = tols.fit_residual_tol(F.shape, tols.frobenius_norm(F, "F"), tols.frobenius_norm(fit.lam, "λ"),
                                     tols.frobenius_norm(y, "y"))
         ev.at_most(f"‖f(X) − y‖ ({name} targets)", res, tol)
