@@ -1,10 +1,22 @@
 """The loss-surface checks registered with `theory-lab verify`: verdicts, evidence and membership."""
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from proofs_checks import loss_surface as checks
 from theory_lab.checking import Context, Verdict, discover, run_check
+
+
+def _observations_tool():
+    """``tools/observations.py``, loaded without entering ``sys.modules`` (see tests/test_observations_s32.py)."""
+    spec = importlib.util.spec_from_file_location("_s33_observations", Path(__file__).parents[1] / "tools" /
+                                                  "observations.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +105,15 @@ def test_narrow_converse_finds_critical_points_with_positive_loss(records):
     found = [r for r in ev["runs"] if r["critical"] and r["loss"] > 1]
     assert found and ev["not_converged"] == sum(not r["critical"] for r in ev["runs"])
     assert np.isfinite([r["loss"] for r in found]).all()
+
+
+def test_every_solver_check_starts_the_runs_the_snapshot_says(records):
+    """The checks left out of the observation snapshot (their observations depend on which solver runs converge)
+    still start a fixed set of runs, ended or not: each reports one row per run, name for name (session 33). Here,
+    not in test_observations_s32.py, because this file's worker has already run these checks."""
+    obs = _observations_tool()
+    expected = obs.load_runs()
+    actual = obs.runs_from_records([records[cid] for cid in obs.EXCLUDED])
+    lines = obs.diff(expected, actual, what="runs")
+    assert not lines, obs.message(lines)
+    assert set(expected) == set(obs.EXCLUDED) and all(r["count"] == len(r["names"]) > 0 for r in expected.values())

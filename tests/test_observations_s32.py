@@ -52,15 +52,6 @@ def test_every_check_observes_what_the_snapshot_says(seed0_records):
     assert not lines, OBS.message(lines)
 
 
-def test_every_solver_check_starts_the_runs_the_snapshot_says(seed0_records):
-    """The checks left out of the observation snapshot (their observations depend on which solver runs converge)
-    still start a fixed set of runs, ended or not: each reports one row per run, name for name (session 33)."""
-    actual = OBS.runs_from_records([seed0_records[cid] for cid in OBS.EXCLUDED])
-    lines = OBS.diff(RUNS, actual, what="runs")
-    assert not lines, OBS.message(lines)
-    assert set(RUNS) == set(OBS.EXCLUDED) and all(r["count"] == len(r["names"]) > 0 for r in RUNS.values())
-
-
 def test_run_names_come_from_the_rows_not_from_computed_numbers():
     assert OBS._run_names({"a/minimum/0": {}, "a/any/1": {}}) == ["a/minimum/0", "a/any/1"]
     assert OBS._run_names([{"run": "identity/0", "loss": 3.0}, {"mode": "any", "loss": 1.0}, 7]) == \
