@@ -347,28 +347,21 @@ def test_lanczos_asymmetry_separates_rounding_from_a_planted_skew_part():
 
 
 def test_shared_least_squares_fit_is_the_set_up_both_tests_built(least_squares_fit):
-    """tests/conftest.py's ``least_squares_fit`` factory is, bit for bit, the inline set-up that test_norms_s32.py
-    (``_exact_fit_point``) and test_adversarial_s29_section4.py (``_fitted_within_zero_loss``) each built: same
-    draws, same fit, and the returned ``rng`` continues the data stream (s29 draws its direction from it)."""
+    """tests/conftest.py's ``least_squares_fit`` factory gives what test_norms_s32.py (``_exact_fit_point``) and
+    test_adversarial_s29_section4.py (``_fitted_within_zero_loss``) each built inline: X then Y the first draws of
+    ``default_rng(0)``, whose stream the returned ``rng`` continues (s29 draws its direction from it); F_2 of the
+    drawn parameters; the output layer replaced by a fit of ``[F_2, 1]`` to Y, the hidden layers kept."""
     import jax.numpy as jnp
 
     from theory_lab import model
-    from theory_lab.arch import Architecture, Dense, Output
-    from theory_lab.sampling import sample_params
 
-    arch = Architecture((3,), (Dense(6), Dense(5), Output(2)))
-    rng = np.random.default_rng(0)
-    X, Y = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
-    params = sample_params(arch, np.random.default_rng(1))
-    F = np.asarray(model.features(arch, params, X)[2])
-    lam = np.linalg.lstsq(np.concatenate([F, np.ones((4, 1))], axis=1), Y, rcond=None)[0]
     fit = least_squares_fit()
-    assert fit.arch == arch and np.array_equal(fit.X, X) and np.array_equal(fit.Y, Y) and np.array_equal(fit.F, F)
-    assert np.array_equal(np.asarray(fit.fitted["layer_3"]["W"]), lam[:-1])
-    assert np.array_equal(np.asarray(fit.fitted["layer_3"]["b"]), lam[-1])
-    assert all(np.array_equal(np.asarray(fit.fitted[k][n]), np.asarray(params[k][n]))
-               for k in ("layer_1", "layer_2") for n in ("W", "b"))
+    arch, X, Y, rng = fit.arch, fit.X, fit.Y, np.random.default_rng(0)
+    assert np.array_equal(X, rng.standard_normal((4, 3))) and np.array_equal(Y, rng.standard_normal((4, 2)))
     assert np.array_equal(fit.rng.standard_normal((4, 2)), rng.standard_normal((4, 2)))
+    assert np.array_equal(fit.F, np.asarray(model.features(arch, fit.params, X)[2]))
+    assert all(np.array_equal(np.asarray(fit.fitted[k][n]), np.asarray(fit.params[k][n]))
+               for k in ("layer_1", "layer_2") for n in ("W", "b"))
     r = np.asarray(model.apply(arch, fit.fitted, X)) - Y
     assert T.frobenius_norm(r) < 1e-12 * T.frobenius_norm(Y)  # the "rounding level" both tests rely on
     assert isinstance(fit.fitted["layer_3"]["W"], jnp.ndarray)
