@@ -64,6 +64,27 @@ def test_spectrum_writes_json_and_png_from_a_saved_point(saved_run):
     rep2 = json.loads((folder / "out2" / "spectrum.json").read_text())
     assert rep2["top"]["values"] == rep["top"]["values"]
 
+def test_spectrum_prints_each_trace_with_its_95_interval_and_dof(saved_run):
+    """The printed trace line carries the Student-t 95 % interval of the JSON, and that interval is
+    t_{dof, 0.975}·(stderr − rounding) + rounding around the estimate, recomputed here with scipy."""
+    import scipy.stats
+
+    folder, _, result = saved_run
+    rep = json.loads((folder / "out" / "spectrum.json").read_text())
+    lines = {line.split(":")[0]: line for line in result.output.splitlines() if line.startswith("trace (")}
+    assert set(lines) == {f"trace ({name})" for name in rep["trace"]}
+    for name, t in rep["trace"].items():
+        line = lines[f"trace ({name})"]
+        assert f"{t['estimate']:.6g} ± {t['stderr']:.2g}" in line
+        if t["dof"] >= 1:
+            half = scipy.stats.t.ppf(0.975, t["dof"]) * (t["stderr"] - t["rounding"]) + t["rounding"]
+            assert t["interval95"] == pytest.approx([t["estimate"] - half, t["estimate"] + half], rel=1e-12)
+            low, high = t["interval95"]
+            assert f"95 %: [{low:.6g}, {high:.6g}], Student-t, {t['dof']} dof" in line
+            assert ("read it as ≈ 80 %" in line) == (name == "xtrace")  # its documented under-coverage
+        else:
+            assert "rounding only" in line
+
 
 @pytest.mark.parametrize("args, message", [
     (["--arch", "vgg"], "`--arch`='vgg' is not a preset"),
