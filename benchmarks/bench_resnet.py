@@ -8,7 +8,7 @@ scikit-learn's digits, softmax cross-entropy with mean reduction (PyHessian's
 Hessian-vector product agree to rounding.
 
 Each side runs in its own warm worker (:mod:`protocol`; torch with ``OMP_WAIT_POLICY=PASSIVE``),
-calls alternated in rotating order over ``--rounds`` rounds after one first call each
+calls alternated in a balanced order (``protocol.round_order``) over ``--rounds`` rounds after one first call each
 (reported apart); per side min and median, per-round ratio, CPU share and load:
 
 1. ``hvp``: one HVP over the N samples — one batch, batches of ``--batch`` (``lax.scan``),

@@ -246,7 +246,7 @@ def section(r: dict, versions: str) -> str:
              "`OPENBLAS_NUM_THREADS=1`; torch: "
              + ("`OMP_WAIT_POLICY=PASSIVE`, 2 threads" if r.get("torch_threads", 2) == 2 else "`OMP_NUM_THREADS=1`")
              + "), one untimed first call per "
-             f"task, then {r['rounds']} rounds calling every side once in an order rotating from round to round. "
+             f"task, then {r['rounds']} rounds calling every side once in a balanced order changing from round to round (`protocol.round_order`, a Williams design). "
              "Times are wall-clock per call; *ratio* = ours / baseline within a round, its median over rounds; "
              "*CPU share* = CPU time the worker received / wall time (2.0 = both cores); load = 1-min load average "
              "before the calls. Digits CNN (`--arch digits-cnn`, P = 5,130), N = 512, float64, Φ = ½‖F_L − Y‖² "

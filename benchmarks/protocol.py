@@ -10,8 +10,10 @@ says more about the neighbours than about the code. Every comparison therefore r
    ``OPENBLAS_NUM_THREADS=1``). A first call per task (compilation, caches) is made and
    reported separately, never timed with the rounds.
 2. **Rounds** (:func:`interleave`, at least 5): in each round every side is called once,
-   in an order that rotates from round to round, so slow phases of the machine's load hit
-   all sides alike. Each call records how long its worker had sat idle (on the development VM
+   in an order that changes from round to round (:func:`round_order`, a Williams design: over
+   a full cycle every side takes every position, and every side runs before and right after
+   every other side, equally often), so slow phases of the machine's load and the state a
+   call leaves behind hit all sides alike. Each call records how long its worker had sat idle (on the development VM
    an idle process runs its next call slower); ``warm_each=True`` precedes every timed call by
    the same call untimed, so that every side is timed warm.
 3. **Evidence per call**: wall time, the CPU time the worker actually received
@@ -221,9 +223,42 @@ def summarize(times: dict[str, list[float]], reference: str) -> dict:
     return out
 
 
+def round_order(n: int, r: int) -> list[int]:
+    """The order (indices into the ``n`` sides) of round ``r``: a Williams design.
+
+    A plain cyclic shift puts every side in every position, but with three sides ``a`` runs before
+    ``b`` in two rounds of three (abc, bca, cab), so a side that slows its successor (a worker
+    that heats the cache, a wake-up penalty) favours one ratio. Here the base sequence
+    ``0, 1, n−1, 2, n−2, …`` is shifted by one each cycle; for even ``n`` the ``n`` shifts already
+    balance every ordered pair of neighbours, for odd ``n`` each shift is followed by its reverse
+    (a cycle of ``2n`` rounds). Over a full cycle every side is in every position, before every
+    other side in half of the rounds, and right before every other side equally often. With
+    rounds not a multiple of the cycle the balance is as close as the count allows.
+
+    >>> [round_order(2, r) for r in range(4)]
+    [[0, 1], [1, 0], [0, 1], [1, 0]]
+    >>> [round_order(3, r) for r in range(6)]
+    [[0, 1, 2], [2, 1, 0], [1, 2, 0], [0, 2, 1], [2, 0, 1], [1, 0, 2]]
+    """
+    if n < 1 or r < 0:
+        raise ValueError(f"`n`={n} sides and round `r`={r}: need n ≥ 1 and r ≥ 0.")
+    base, low, high = [0], 1, n - 1
+    while len(base) < n:
+        base.append(low)
+        low += 1
+        if len(base) < n:
+            base.append(high)
+            high -= 1
+    if n % 2 == 0:
+        return [(b + r) % n for b in base]
+    row = [(b + r // 2) % n for b in base]
+    return row[::-1] if r % 2 else row
+
+
 def interleave(calls: dict[str, tuple], *, rounds: int = 5, reference: str, log=None, min_rounds: int = 5,
                warm_each: bool = False) -> dict:
-    """Time ``calls = {label: (worker, fn, args)}`` over ``rounds`` rotating rounds (after one warm-up each).
+    """Time ``calls = {label: (worker, fn, args)}`` over ``rounds`` rounds in :func:`round_order` (after one
+    warm-up each).
 
     ``min_rounds`` lowers the protocol's minimum of 5 only for a run too slow for 5 rounds,
     which must then say so next to its numbers. With ``warm_each`` every timed call is preceded, in the
@@ -251,7 +286,7 @@ def interleave(calls: dict[str, tuple], *, rounds: int = 5, reference: str, log=
     cpu, load = {label: [] for label in labels}, {label: [] for label in labels}
     idle, warmups = {label: [] for label in labels}, {label: [] for label in labels}
     for r in range(rounds):
-        order = labels[r % len(labels):] + labels[:r % len(labels)]
+        order = [labels[i] for i in round_order(len(labels), r)]
         row = []
         for label in order:
             worker, fn, args = calls[label]

@@ -84,13 +84,50 @@ def test_rotation_puts_every_side_in_every_position(workers, tmp_path):
     calls = {lab: (workers(lab), "task", (lab, str(log))) for lab in labels}
     res = protocol.interleave(calls, rounds=6, reference="a")
     orders = [[lab for lab, _ in row] for row in res["rounds"]]
-    assert orders == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"]] * 2
+    assert orders == [["a", "b", "c"], ["c", "b", "a"], ["b", "c", "a"], ["a", "c", "b"], ["c", "a", "b"],
+                      ["b", "a", "c"]]
     for pos in range(3):
         assert {o[pos] for o in orders} == set(labels)
+    for x in labels:  # each side runs before each other side in half of the rounds
+        for y in set(labels) - {x}:
+            assert sum(o.index(x) < o.index(y) for o in orders) == 3
     # the recorded order is the order the workers really ran in: 3 untimed first calls, then the rounds
     real = [tag for tag, _ in _log_lines(log)]
     assert real[:3] == labels
     assert real[3:] == [lab for o in orders for lab in o]
+
+
+@pytest.mark.parametrize("n", range(1, 9))
+def test_round_order_is_a_williams_design(n):
+    """Over a full cycle (n rounds for even n, 2n for odd): every round a permutation, every side in every
+    position equally often, before every other side in exactly half of the rounds, and immediately before
+    every other side equally often (the first-order carry-over a cyclic shift leaves unbalanced)."""
+    cycle = n if n % 2 == 0 else 2 * n
+    rows = [protocol.round_order(n, r) for r in range(cycle)]
+    assert all(sorted(row) == list(range(n)) for row in rows)
+    for i in range(n):
+        assert {sum(row[k] == i for row in rows) for k in range(n)} == {cycle // n}
+        for j in set(range(n)) - {i}:
+            assert sum(row.index(i) < row.index(j) for row in rows) * 2 == cycle
+            assert sum((a, b) == (i, j) for row in rows for a, b in zip(row, row[1:])) == cycle // n
+    # the design repeats with its cycle
+    assert [protocol.round_order(n, r + cycle) for r in range(cycle)] == rows
+
+
+def test_round_order_refuses_nonsense():
+    with pytest.raises(ValueError, match=r"`n`=0 sides"):
+        protocol.round_order(0, 0)
+    with pytest.raises(ValueError, match=r"round `r`=-1"):
+        protocol.round_order(3, -1)
+
+
+def test_a_cyclic_shift_is_not_pair_balanced_with_three_sides():
+    """Why the design is needed: the old cyclic rotation ran a before b in 2 of every 3 rounds."""
+    labels = ["a", "b", "c"]
+    cyclic = [labels[r % 3:] + labels[:r % 3] for r in range(6)]
+    assert sum(o.index("a") < o.index("b") for o in cyclic) == 4  # of 6
+    williams = [[labels[i] for i in protocol.round_order(3, r)] for r in range(6)]
+    assert sum(o.index("a") < o.index("b") for o in williams) == 3
 
 
 def test_rotation_two_sides_alternates_who_goes_first(workers, tmp_path):

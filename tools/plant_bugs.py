@@ -546,8 +546,12 @@ BUGS = [
         ("corollary-4.6", "theorem-4.5")),
     # session 33 (s33d-*): the benchmark protocol (benchmarks/, never run by verify; caught by its tests)
     Bug("s33d-rotation-fixed", "protocol.interleave: every round calls the sides in the same order (no rotation)",
-        (_p("benchmarks/protocol.py", "order = labels[r % len(labels):] + labels[:r % len(labels)]",
+        (_p("benchmarks/protocol.py", "order = [labels[i] for i in round_order(len(labels), r)]",
             "order = list(labels)"),), tests=S33D),
+    Bug("s34l-rotation-cyclic", "protocol.round_order: odd numbers of sides get the plain cyclic shift (a runs "
+        "before b in 2 of 3 rounds with three sides), the order used before session 34",
+        (_p("benchmarks/protocol.py", "    return row[::-1] if r % 2 else row\n",
+            "    return [(b + r) % n for b in base]\n"),), tests=S33D),
     Bug("s33d-ratio-of-medians", "protocol.summarize: median_ratio is the ratio of the medians, not the median "
         "of the per-round ratios",
         (_p("benchmarks/protocol.py", '"median_ratio": statistics.median(ratios)',
