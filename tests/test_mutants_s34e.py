@@ -211,3 +211,28 @@ def test_spectrum_follows_seed_for_gaussian_data_and_probes_and_defaults_k_to_5(
     assert rep["loss"] == pytest.approx(want, rel=1e-12)
     assert rep["seed"] == 3
     assert len(rep["top"]["values"]) == len(rep["bottom"]["values"]) == 5
+
+
+def test_random_params_do_not_share_the_data_stream():
+    """Library fix (s34): ``--params random`` drew θ from ``default_rng(seed)``, the very stream ``--data gaussian``
+    (inputs, labels) and the digits noise draw from. θ's first-layer weights are LeCun-normal truncated to [-2, 2]
+    by inverse CDF, so their uniforms are recovered exactly; before, they were the first doubles of
+    ``default_rng(seed)`` (to 1e-16), i.e. the same 64-bit words as sample 0's first pixels."""
+    import scipy.special
+
+    from theory_lab.commands.spectrum import random_point
+    from theory_lab.presets import architecture
+
+    arch = architecture("digits-small")
+    l, T = arch.info[0].l, arch.info[0].T
+    trunc = scipy.stats.truncnorm(-2, 2).std()  # flax's correction: the truncated law's std
+    lo, hi = scipy.special.ndtr(-2.0), scipy.special.ndtr(2.0)
+    for seed in (0, 3):
+        W1 = random_point(arch, seed)[:l * T]
+        u = (scipy.special.ndtr(W1 * np.sqrt(l) * trunc) - lo) / (hi - lo)
+        assert np.all((0 < u) & (u < 1))
+        data_stream = np.random.default_rng(seed).random(l * T)
+        assert np.max(np.abs(u - data_stream)) > 1e-3, "θ reuses the data's random stream"
+        # and θ still follows --seed: the same seed gives the same point, another seed another point
+        assert np.array_equal(random_point(arch, seed)[:l * T], W1)
+    assert not np.array_equal(random_point(arch, 0), random_point(arch, 3))
