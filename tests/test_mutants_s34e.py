@@ -236,3 +236,16 @@ def test_random_params_do_not_share_the_data_stream():
         # and θ still follows --seed: the same seed gives the same point, another seed another point
         assert np.array_equal(random_point(arch, seed)[:l * T], W1)
     assert not np.array_equal(random_point(arch, 0), random_point(arch, 3))
+
+
+@pytest.mark.parametrize("raw", [[0.5, 1.7], [0.0, 3.0], [-1, 3], [2**40, 0]])
+def test_a_raw_key_that_is_not_two_uint32_words_is_refused(raw):
+    """Library fix (s34): ``check_key`` took any array of shape (2,) as a raw key and cast it to uint32 silently, so
+    ``[0.5, 1.7]`` drew the probes of key ``[0, 1]`` and ``[0.0, 3.0]`` those of ``PRNGKey(3)``."""
+    key = jax.device_put(np.array(raw))
+    with pytest.raises(TypeError, match=r"`key`=.* is not a raw key: its two words are uint32 "
+                                        r"\(jax.random.PRNGKey\(seed\)\); pass jax.random.key\(seed\)"):
+        keys.rademacher(key, (4,))
+    ok = jax.random.PRNGKey(3)  # the old-style raw key itself, and its words as non-negative integers, still work
+    assert np.array_equal(keys.rademacher(ok, (8,)), keys.rademacher(jax.random.key(3), (8,)))
+    assert np.array_equal(keys.rademacher(jax.device_put(np.array([0, 3])), (8,)), keys.rademacher(ok, (8,)))
