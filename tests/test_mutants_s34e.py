@@ -73,6 +73,20 @@ def test_validate_predicates_on_bools_and_infinities():
     assert validate.all_finite(np.zeros((2, 3))) is True and validate.all_finite([]) is True
 
 
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_a_full_weight_matrix_with_inf_is_refused_by_the_library(bad):
+    """Through a caller of ``all_finite``: ``forward_with_full_matrix`` refuses a U with one Inf (or NaN) entry,
+    naming `U` and its expected shape (an Inf U gave an Inf or NaN output silently)."""
+    from theory_lab.loss_surface import forward_with_full_matrix
+    from theory_lab.sampling import sample_params
+
+    U = np.ones((ARCH.widths[1], ARCH.widths[2]))
+    U[1, 2] = bad
+    X = np.random.default_rng(0).standard_normal((3, 4, 1))
+    with pytest.raises(ValueError, match=r"`U` has shape \(6, 3\) and NaN/Inf entries; layer 2 needs finite"):
+        forward_with_full_matrix(ARCH, sample_params(ARCH, 0), X, 2, U)
+
+
 # ----------------------------------------------------------------------------- keys
 
 
