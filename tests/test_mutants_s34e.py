@@ -220,7 +220,8 @@ def test_spectrum_follows_seed_for_gaussian_data_and_probes_and_defaults_k_to_5(
     rep = json.loads((tmp_path / "spectrum.json").read_text())
     arch = architecture("digits-small")
     ds = data.gaussian(8, (8, 8, 1), m=10, seed=3)
-    assert rep["dataset"] == ds.provenance and (rep["dataset"]["name"], rep["dataset"]["seed"]) == ("gaussian", 3)
+    assert rep["dataset"] == ds.provenance
+    assert (rep["dataset"]["name"], rep["dataset"]["seed"]) == ("gaussian", 3)
     want = float(D.loss(D.objective(arch), random_point(arch, 3), ds.X, ds.Y))
     assert rep["loss"] == pytest.approx(want, rel=1e-12)
     assert rep["seed"] == 3

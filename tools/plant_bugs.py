@@ -696,7 +696,8 @@ BUGS = [
     # runs them: each names the test files that catch it, tests/test_mutants_s34e.py first)
     Bug("s34e-params-nonfinite-skipped", "params_io.load_theta: the NaN/Inf check skipped (a diverged point loads)",
         (_p("theory_lab/params_io.py", "    check_finite(theta, layout, name)\n    return LoadedParams(",
-            "    return LoadedParams("),), tests=S34E + ("tests/test_params_io.py",)),
+            "    return LoadedParams("),),
+        tests=S34E + ("tests/test_params_io.py", "tests/test_planted_bugs_s20_models.py")),
     Bug("s34e-params-float32-kept", "params_io: a float32 point kept float32 (cast to the smallest float type), "
         "the note still says float64",
         (_p("theory_lab/params_io.py", "        out = a.astype(np.float64)\n",
@@ -706,7 +707,8 @@ BUGS = [
     Bug("s34e-validate-integer-bool", "validate.is_integer: True passes as the integer 1",
         (_p("theory_lab/validate.py",
             "return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))",
-            "return isinstance(value, (int, np.integer))"),), tests=S34E),
+            "return isinstance(value, (int, np.integer))"),),
+        tests=S34E + ("tests/test_bad_input_s32.py", "tests/test_planted_bugs_s27.py")),
     Bug("s34e-validate-finite-nan-only", "validate.all_finite: tests NaN only (Inf passes)",
         (_p("theory_lab/validate.py", "    return bool(np.all(np.isfinite(np.asarray(a))))",
             "    return not bool(np.any(np.isnan(np.asarray(a))))"),), tests=S34E),
@@ -715,22 +717,24 @@ BUGS = [
             "need, total = int(num) * int(dim) * 4, _physical_memory()"),), tests=S34E),
     Bug("s34e-keys-split-reused", "keys.split_key: every key drawn from key_rng(key, num, 0) (one key for all purposes)",
         (_p("theory_lab/keys.py", "data = key_rng(key, num, i).integers", "data = key_rng(key, num, 0).integers"),),
-        tests=S34E),
+        tests=S34E + ("tests/test_planted_bugs_s21_numerics.py",)),
     Bug("s34e-report-replace-one-by-one", "report.write_all_atomic: each file replaced as soon as its copy is "
         "written (a failure on the second leaves a new first beside old others)",
         (_p("theory_lab/report.py", "            temps.append((_temp_copy(path, text), path))\n        while temps:",
             "            temps.append((_temp_copy(path, text), path))\n            os.replace(*temps.pop())\n"
-            "        while temps:"),), tests=S34E),
+            "        while temps:"),), tests=S34E + ("tests/test_bad_input_s32.py",)),
     Bug("s34e-report-write-in-place", "report._temp_copy: writes the target itself (no temporary file)",
         (_p("theory_lab/report.py",
             '    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")',
-            "    fd, tmp = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666), str(path)"),), tests=S34E),
+            "    fd, tmp = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666), str(path)"),),
+        tests=S34E + ("tests/test_report.py", "tests/test_bad_input_s32.py")),
     Bug("s34e-report-numpy-version", "report.environment: numpy's version taken from jax",
         (_p("theory_lab/report.py", '"numpy": numpy.__version__,', '"numpy": jax.__version__,'),), tests=S34E),
     Bug("s34e-verify-strict-converse-exempt", "verify --strict: a converse's inconclusive / not applicable exits 0 "
         "(only kind 'check' counted)",
         (_p("theory_lab/cli.py", 'or strict and r.check.kind != "probe" and r.result.verdict',
-            'or strict and r.check.kind == "check" and r.result.verdict'),), tests=S34E),
+            'or strict and r.check.kind == "check" and r.result.verdict'),),
+        tests=S34E + ("tests/test_adversarial_s30_verify.py",)),
     Bug("s34e-verify-failed-probe-exit-0", "verify: a probe that fails or crashes exits 0 (probes left out of the "
         "exit code altogether)",
         (_p("theory_lab/cli.py", "    bad = [r for r in records if r.result.verdict in hard\n"
