@@ -361,7 +361,8 @@ def test_spectrum_random_point_noise_seed_and_budgets(tmp_path, monkeypatch):
     for digits; ``--probes`` and ``--steps`` swapped; ``spectrum.json`` written before the figure was
     built, so a failed figure left a new JSON beside the previous PNG.
 
-    The reported loss is recomputed from the documented law: θ = ``sample_params(arch, seed)`` flattened.
+    The reported loss is recomputed from the documented law: θ = ``sample_params(arch, default_rng([seed,
+    PARAMS_STREAM]))`` flattened (s34: a stream of its own, not the data's ``default_rng(seed)``).
     """
     from theory_lab import data
     from theory_lab import derivatives as D
@@ -376,7 +377,9 @@ def test_spectrum_random_point_noise_seed_and_budgets(tmp_path, monkeypatch):
     assert rep["dataset"] == {"name": "digits", "N": 4, "noise": 0.0, "seed": 3}
     assert (rep["density"]["num_probes"], rep["density"]["num_matvecs_per_probe"]) == (2, 5)
     arch = architecture("digits-small")
-    theta, _ = D.flatten(sample_params(arch, 3))
+    from theory_lab.commands.spectrum import PARAMS_STREAM
+
+    theta, _ = D.flatten(sample_params(arch, np.random.default_rng([3, PARAMS_STREAM])))
     ds = data.digits(4, noise=0.0, seed=3)
     assert rep["loss"] == pytest.approx(float(D.loss(D.objective(arch), theta, ds.X, ds.Y)), rel=1e-12)
 

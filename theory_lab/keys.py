@@ -27,6 +27,12 @@ def check_key(key, name="key"):
     if not isinstance(key, jax.Array) or not (jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or key.shape == (2,)):
         raise TypeError(f"`{name}` must be a jax.random key (jax.random.key(seed)), got {type(key).__name__}; "
                         "every random probe comes from an explicit key.")
+    if not jnp.issubdtype(key.dtype, jax.dtypes.prng_key) and not isinstance(key, jax.core.Tracer):
+        # a raw key is two uint32 words: [0.5, 1.7] drew key [0, 1]'s probes and [-1, 3] those of [2**32 - 1, 3]
+        raw = np.asarray(key)
+        if raw.dtype.kind not in "iu" or np.any(raw < 0) or np.any(raw > 0xFFFFFFFF):
+            raise TypeError(f"`{name}`={raw.tolist()!r} (dtype {raw.dtype}) is not a raw key: its two words are "
+                            "uint32 (jax.random.PRNGKey(seed)); pass jax.random.key(seed).")
     return key
 
 

@@ -73,6 +73,7 @@ S33F = ("tests/test_width_threshold_rule_s33.py",)  # the width-threshold demo (
 S33G = ("tests/test_probe_intervals_s33.py",)  # the tests that catch the s33g-* interval bugs
 
 S33E = ("tests/test_differential_s33.py",)  # the differential tests that catch the s33e-* shape bugs
+S34E = ("tests/test_mutants_s34e.py",)  # session 34 (s34e-*): saving/loading, validation, reports, keys, the CLI
 FORWARD = ("layer-definition", "lemma-2.5*", "theorem-3.4*", "theorem-3.5*", "width-necessity", "corollary-3.6*",
            "backprop-recursion", "lemma-4.2", "lemma-4.3", "hvp-dense", "hessian-zero-loss", "bad-critical-point")
 
@@ -695,6 +696,64 @@ BUGS = [
             "                bad = int(patches.max()) if patches.max() >= n_in else int(patches.min())\n"
             "                raise ValueError(\n                    f\"layer {k} (PatchMaxPool)"),),
         tests=S33E),
+    # session 34 (s34e-*): mutation pass over params_io, validate, report, keys, commands/ and cli (verify never
+    # runs them: each names the test files that catch it, tests/test_mutants_s34e.py first)
+    Bug("s34e-params-nonfinite-skipped", "params_io.load_theta: the NaN/Inf check skipped (a diverged point loads)",
+        (_p("theory_lab/params_io.py", "    check_finite(theta, layout, name)\n    return LoadedParams(",
+            "    return LoadedParams("),),
+        tests=S34E + ("tests/test_params_io.py", "tests/test_planted_bugs_s20_models.py")),
+    Bug("s34e-params-float32-kept", "params_io: a float32 point kept float32 (cast to the smallest float type), "
+        "the note still says float64",
+        (_p("theory_lab/params_io.py", "        out = a.astype(np.float64)\n",
+            "        out = a.astype(np.promote_types(a.dtype, np.float32))\n"),), tests=S34E),
+    Bug("s34e-params-last-nonfinite", "params_io.check_finite: names the last NaN/Inf, not the first",
+        (_p("theory_lab/params_io.py", "    i = int(bad[0])\n", "    i = int(bad[-1])\n"),), tests=S34E),
+    Bug("s34e-validate-integer-bool", "validate.is_integer: True passes as the integer 1",
+        (_p("theory_lab/validate.py",
+            "return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))",
+            "return isinstance(value, (int, np.integer))"),),
+        tests=S34E + ("tests/test_bad_input_s32.py", "tests/test_planted_bugs_s27.py")),
+    Bug("s34e-validate-finite-nan-only", "validate.all_finite: tests NaN only (Inf passes)",
+        (_p("theory_lab/validate.py", "    return bool(np.all(np.isfinite(np.asarray(a))))",
+            "    return not bool(np.any(np.isnan(np.asarray(a))))"),), tests=S34E),
+    Bug("s34e-keys-probe-block-float32", "keys.check_probe_block: 4 bytes a probe entry (float32), not 8",
+        (_p("theory_lab/keys.py", "need, total = int(num) * int(dim) * 8, _physical_memory()",
+            "need, total = int(num) * int(dim) * 4, _physical_memory()"),), tests=S34E),
+    Bug("s34e-keys-split-reused", "keys.split_key: every key drawn from key_rng(key, num, 0) (one key for all purposes)",
+        (_p("theory_lab/keys.py", "data = key_rng(key, num, i).integers", "data = key_rng(key, num, 0).integers"),),
+        tests=S34E + ("tests/test_planted_bugs_s21_numerics.py",)),
+    Bug("s34e-report-replace-one-by-one", "report.write_all_atomic: each file replaced as soon as its copy is "
+        "written (a failure on the second leaves a new first beside old others)",
+        (_p("theory_lab/report.py", "            temps.append((_temp_copy(path, text), path))\n        while temps:",
+            "            temps.append((_temp_copy(path, text), path))\n            os.replace(*temps.pop())\n"
+            "        while temps:"),), tests=S34E + ("tests/test_bad_input_s32.py",)),
+    Bug("s34e-report-write-in-place", "report._temp_copy: writes the target itself (no temporary file)",
+        (_p("theory_lab/report.py",
+            '    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")',
+            "    fd, tmp = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666), str(path)"),),
+        tests=S34E + ("tests/test_report.py", "tests/test_bad_input_s32.py")),
+    Bug("s34e-report-numpy-version", "report.environment: numpy's version taken from jax",
+        (_p("theory_lab/report.py", '"numpy": numpy.__version__,', '"numpy": jax.__version__,'),), tests=S34E),
+    Bug("s34e-verify-strict-converse-exempt", "verify --strict: a converse's inconclusive / not applicable exits 0 "
+        "(only kind 'check' counted)",
+        (_p("theory_lab/cli.py", 'or strict and r.check.kind != "probe" and r.result.verdict',
+            'or strict and r.check.kind == "check" and r.result.verdict'),),
+        tests=S34E + ("tests/test_adversarial_s30_verify.py",)),
+    Bug("s34e-verify-failed-probe-exit-0", "verify: a probe that fails or crashes exits 0 (probes left out of the "
+        "exit code altogether)",
+        (_p("theory_lab/cli.py", "    bad = [r for r in records if r.result.verdict in hard\n"
+            '           or strict and r.check.kind != "probe" and r.result.verdict is not checking.Verdict.HOLDS]',
+            '    bad = [r for r in records if r.check.kind != "probe" and (r.result.verdict in hard\n'
+            "           or strict and r.result.verdict is not checking.Verdict.HOLDS)]"),), tests=S34E),
+    Bug("s34e-spectrum-gaussian-seed-ignored", "spectrum --data gaussian: the data drawn with seed 0 whatever --seed",
+        (_p("theory_lab/commands/spectrum.py", "data.gaussian(n, arch.input_shape, m=arch.widths[-1], seed=seed)",
+            "data.gaussian(n, arch.input_shape, m=arch.widths[-1])"),), tests=S34E),
+    Bug("s34e-spectrum-probe-seed-ignored", "spectrum: the probes drawn from seed 0 whatever --seed",
+        (_p("theory_lab/commands/spectrum.py", "rep = _run(console, obj, theta, data, name=name, seed=seed,",
+            "rep = _run(console, obj, theta, data, name=name, seed=0,"),), tests=S34E),
+    Bug("s34e-spectrum-default-k", "spectrum: --k defaults to 3, not the documented 5",
+        (_p("theory_lab/commands/spectrum.py", 'k: int = typer.Option(5, "--k", "-k"',
+            'k: int = typer.Option(3, "--k", "-k"'),), tests=S34E),
 ]
 
 

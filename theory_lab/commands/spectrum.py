@@ -29,12 +29,16 @@ import typer
 
 from theory_lab.presets import ARCHITECTURES, architecture
 
-__all__ = ["register", "load_point", "random_point"]
+__all__ = ["register", "load_point", "random_point", "PARAMS_STREAM"]
 
 
 
 DATASETS = ("digits", "mnist1d", "gaussian")
 
+
+#: Salt of ``--params random``'s stream (``zlib.crc32(b"spectrum --params random") & 0x7FFFFFFF``, as
+#: ``checking.Context.rng`` salts a purpose): independent of ``default_rng(seed)``, which the data use.
+PARAMS_STREAM = 0x65A5649C
 
 DEFAULT_NOISE = {"digits": 1e-6, "mnist1d": 0.0, "gaussian": 0.0}
 """Default ``--noise`` per data set (1e-6 on digits restores Assumption 3.1 on their blank patches)."""
@@ -78,11 +82,14 @@ def load_point(path: Path, arch, notes: list | None = None) -> np.ndarray:
 
 
 def random_point(arch, seed: int) -> np.ndarray:
-    """θ ``(P,)`` of ``--params random``: :func:`theory_lab.sampling.sample_params` ``(arch, seed)``, flattened.
+    """θ ``(P,)`` of ``--params random``: :func:`theory_lab.sampling.sample_params` from the stream
+    ``default_rng([seed, PARAMS_STREAM])``, flattened.
 
     The law of :func:`theory_lab.model.init` (LeCun-normal weights, normal biases of std 0.1),
-    drawn with numpy from ``default_rng(seed)``, so a first run compiles no initialiser (flax's
-    cost ~4 s on 2 cores); the values are not ``model.init(arch, key(seed))``'s.
+    drawn with numpy, so a first run compiles no initialiser (flax's cost ~4 s on 2 cores); the
+    values are not ``model.init(arch, key(seed))``'s. Not ``default_rng(seed)`` itself: the data
+    (digits noise, gaussian inputs and labels) draw from that stream, and θ's first-layer weights
+    were functions of the same 64-bit words as sample 0's first pixels.
 
     Example:
         >>> from theory_lab.presets import architecture
@@ -93,7 +100,7 @@ def random_point(arch, seed: int) -> np.ndarray:
     from theory_lab import derivatives as D
     from theory_lab.sampling import sample_params
 
-    drawn = sample_params(arch, seed)
+    drawn = sample_params(arch, np.random.default_rng([int(seed), PARAMS_STREAM]))
     return np.concatenate([np.ravel(np.asarray(drawn[f"layer_{leaf.k}"][leaf.name]))
                            for leaf in D.layout(arch).leaves])
 
