@@ -287,8 +287,12 @@ def test_full_weight_matrix_is_the_float64_map_of_a_loop_convolution():
 
 
 def test_layer_index_refuses_the_output_and_the_input():
-    """F_k is defined here for hidden layers 1 … L−1 only. Kills s34c-layer-index-allows-output."""
+    """F_k is defined here for hidden layers 1 … L−1 only, named by an integer (a bool is refused).
+    Kills s34c-layer-index-allows-output."""
     assert check_layer_index(SMALL, 2) == 2
     for k in (0, 3):
         with pytest.raises(ValueError, match=rf"`k`={k} is not a hidden layer; expected an integer in \[1, 2\]"):
             check_layer_index(SMALL, k)
+    # a bool is not a layer index (it was read as layer 1: feature_rank(arch, params, X, True) gave F_1's rank)
+    with pytest.raises(ValueError, match=r"`k`=True is not a hidden layer"):
+        check_layer_index(SMALL, True)
