@@ -34,6 +34,7 @@ from theory_lab import model as _model
 from theory_lab.arch import Architecture, Output
 from theory_lab.linalg import DEFAULT_BAND, RankReport, certify_rank_bound, rank_report
 from theory_lab.sampling import to_device
+from theory_lab.validate import is_integer
 
 __all__ = ["feature_rank", "features_upto", "features_jvp", "forward_upto", "full_weight_matrix", "duplicate_samples",
            "check_layer_index"]
@@ -48,7 +49,7 @@ def check_layer_index(arch: Architecture, k, N: int | None = None, *, need_weigh
         >>> check_layer_index(Architecture((3,), (Dense(4), Output(1))), 1)
         1
     """
-    if not isinstance(k, (int, np.integer)) or not 1 <= k <= arch.L - 1:
+    if not is_integer(k) or not 1 <= k <= arch.L - 1:  # a bool is refused, not read as layer 1
         raise ValueError(f"`k`={k!r} is not a hidden layer; expected an integer in [1, {arch.L - 1}].")
     if need_weights and not arch.layer(int(k)).has_weights:
         raise ValueError(f"`k`={k}: layer {k} is {arch.layer(int(k)).kind}; F_k must come from a conv or "

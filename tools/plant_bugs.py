@@ -74,6 +74,10 @@ S33G = ("tests/test_probe_intervals_s33.py",)  # the tests that catch the s33g-*
 
 S33E = ("tests/test_differential_s33.py",)  # the differential tests that catch the s33e-* shape bugs
 S34E = ("tests/test_mutants_s34e.py",)  # session 34 (s34e-*): saving/loading, validation, reports, keys, the CLI
+
+S34C = ("tests/test_mutants_s34c.py",)  # the s34c-* mutants of layers, batching, pool_resolved, jacobians, feature_maps
+S34C_ARCH = S34C + ("tests/test_arch.py",)  # ... also caught by the files that caught them before session 34
+S34C_BATCHING = S34C + ("tests/test_batching.py",)
 FORWARD = ("layer-definition", "lemma-2.5*", "theorem-3.4*", "theorem-3.5*", "width-necessity", "corollary-3.6*",
            "backprop-recursion", "lemma-4.2", "lemma-4.3", "hvp-dense", "hessian-zero-loss", "bad-critical-point")
 
@@ -754,6 +758,63 @@ BUGS = [
     Bug("s34e-spectrum-default-k", "spectrum: --k defaults to 3, not the documented 5",
         (_p("theory_lab/commands/spectrum.py", 'k: int = typer.Option(5, "--k", "-k"',
             'k: int = typer.Option(3, "--k", "-k"'),), tests=S34E),
+
+
+    # session 34 (s34c-*): mutation pass over layers, batching, pool_resolved, jacobians, feature_maps (modules that
+    # had no mutant); tests/test_mutants_s34c.py holds the independent references that catch the ones that survived
+    Bug("s34c-conv-dilation-from-stride", "layers.Conv: `dilation` filled from `stride` (a copy-paste slip)",
+        (_p("theory_lab/layers.py", '_set(self, "dilation", _tuple(self.dilation, "dilation", "Conv", len(kernel)))',
+            '_set(self, "dilation", _tuple(self.stride, "dilation", "Conv", len(kernel)))'),), tests=S34C_ARCH),
+    Bug("s34c-patchlayer-distinct-as-tuples", "layers.PatchLayer: patches compared as ordered tuples (a permuted "
+        "repeat passes as distinct)",
+        (_p("theory_lab/layers.py", "            key = frozenset(p)\n", "            key = tuple(p)\n"),), tests=S34C_ARCH),
+    Bug("s34c-conv-padding-case-kept", "layers.Conv: 'same' / 'valid' not upper-cased (read as explicit padding)",
+        (_p("theory_lab/layers.py", '_set(self, "padding", self.padding.upper())', '_set(self, "padding", self.padding)'),),
+        tests=S34C_ARCH),
+    Bug("s34c-maxpool-default-stride-one", "layers.MaxPool: default stride 1 (overlapping windows), not the window",
+        (_p("theory_lab/layers.py", "stride = window if self.stride is None else self.stride",
+            "stride = 1 if self.stride is None else self.stride"),), tests=S34C_ARCH),
+    Bug("s34c-chunks-first-weight", "batching.Batches.chunks: every chunk masked by the first batch's weight "
+        "(the last batch's padding counted)",
+        (_p("theory_lab/batching.py", "self.weight[b:b + 1], self.batch_size)", "self.weight[0:1], self.batch_size)"),),
+        tests=S34C_BATCHING),
+    Bug("s34c-from-iterable-last-size", "batching.from_iterable: default batch size from the last batch, not the first",
+        (_p("theory_lab/batching.py", "size = xs[0].shape[0] if batch_size is None", "size = xs[-1].shape[0] if batch_size is None"),),
+        tests=S34C),
+    Bug("s34c-stream-pads-zeros", "batching.Stream: a ragged chunk padded with zero inputs, not the last sample "
+        "(0 · NaN is NaN where the network is not finite at 0)",
+        (_p("theory_lab/batching.py", "x, y = np.concatenate([x, np.repeat(x[-1:], pad, axis=0)])",
+            "x, y = np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)])"),), tests=S34C),
+    Bug("s34c-sum-over-scan-starts-at-first", "batching.sum_over: the scan's accumulator starts at the first batch's "
+        "sum and still scans every batch (batch 0 counted twice under a trace)",
+        (_p("theory_lab/batching.py", "zero = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)",
+            "zero = fn(data.X[0], data.Y[0], data.weight[0])"),), tests=S34C_BATCHING),
+    Bug("s34c-stream-N-counts-padding", "batching.Stream: N counts the padded chunk size (mean reduction by too many)",
+        (_p("theory_lab/batching.py", "n += int(min(self.batch_size, x.shape[0] - start))", "n += self.batch_size"),),
+        tests=S34C_BATCHING),
+    Bug("s34c-pool-first-path-any-depth", "pool_resolved.selection: the selected-input-patch path for a pool after "
+        "any conv (k >= 2), not only the first layer's",
+        (_p("theory_lab/pool_resolved.py", "first = k == 2 and", "first = k >= 2 and"),), tests=S34C + ("tests/test_planted_bugs_s21_numerics.py",)),
+    Bug("s34c-pool-neuron-bias-first-entry", "pool_resolved: the per-neuron bias of each window's first entry, not "
+        "of the selected one",
+        (_p("theory_lab/pool_resolved.py", "sum(m * b[info.patches[:, w]] for w, m", "sum(m * b[info.patches[:, 0]] for w, m"),),
+        tests=S34C + ("tests/test_pool_resolved.py",)),
+    Bug("s34c-jacobian-stream-mask-tiled", "jacobians: a Stream chunk's padding rows masked with np.tile (output-major), "
+        "not np.repeat (sample-major)",
+        (_p("theory_lab/jacobians.py", "np.repeat(np.asarray(chunk.weight[0]) > 0, m)", "np.tile(np.asarray(chunk.weight[0]) > 0, m)"),),
+        tests=S34C + ("tests/test_batched_spectra.py",)),
+    Bug("s34c-jacobian-forward-batches-unrefused", "jacobians: forward mode on a Batches of several batches not "
+        "refused (only the first batch's rows)",
+        (_p("theory_lab/jacobians.py", '        if mode == "forward" and X.num_batches > 1:\n            raise ValueError("`mode`=\'forward\' needs the data in one batch; use mode=\'reverse\' for a Batches.")\n',
+            ""),),
+        tests=S34C),
+    Bug("s34c-features-jvp-swapped", "feature_maps.features_jvp: primal and tangent swapped (J at D along X0)",
+        (_p("theory_lab/feature_maps.py", "(X0,), (D,))[1]", "(D,), (X0,))[1]"),), tests=S34C),
+    Bug("s34c-layer-index-allows-output", "feature_maps.check_layer_index: k = L (the output layer) accepted",
+        (_p("theory_lab/feature_maps.py", "not 1 <= k <= arch.L - 1:  # a bool is refused",
+            "not 1 <= k <= arch.L:  # a bool is refused"),), tests=S34C + ("tests/test_feature_maps.py",)),
+    Bug("s34c-full-weight-float32", "feature_maps.full_weight_matrix: the filters cast to float32 (U_k rounded)",
+        (_p("theory_lab/feature_maps.py", "W.astype(np.float64, copy=False)", "W.astype(np.float32)"),), tests=S34C + ("tests/test_feature_maps.py",)),
 ]
 
 
