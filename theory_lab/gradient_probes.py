@@ -30,13 +30,14 @@ import numpy as np
 
 from theory_lab import model
 from theory_lab.arch import Architecture
+from theory_lab.validate import is_integer
 from theory_lab.loss_surface import check_targets, forward_with_full_matrix, gradient_bounds  # noqa: F401 (docstring example)
 
 __all__ = ["attaining_point", "small_gradient_search", "SmallGradientSearch"]
 
 
 def _check_k(arch: Architecture, k):
-    if not isinstance(k, (int, np.integer)) or not 1 <= k <= arch.L - 1:
+    if not is_integer(k) or not 1 <= k <= arch.L - 1:  # True is not layer 1
         raise ValueError(f"`k`={k!r} must be a hidden layer, an integer in [1, {arch.L - 1}].")
     pools = [i.k for i in arch.info[k:] if i.kind == "maxpool"]
     if pools:
@@ -162,7 +163,7 @@ def small_gradient_search(arch: Architecture, params, X, Y, k: int, *, steps: in
     """
     check_targets(arch, X, Y)
     _check_k(arch, k)
-    if not isinstance(steps, (int, np.integer)) or steps < 1:
+    if not is_integer(steps) or steps < 1:
         raise ValueError(f"`steps`={steps!r} must be a positive integer number of Adam steps.")
     if not (np.isfinite(lr) and lr > 0):
         raise ValueError(f"`lr`={lr!r} must be a positive finite learning rate, e.g. 1e-2.")

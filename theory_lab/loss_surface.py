@@ -44,7 +44,7 @@ import numpy as np
 from theory_lab import activations as _act, feature_maps, forward_error, model, tolerances as _tol
 from theory_lab.arch import Architecture
 from theory_lab.linalg import RankReport, rank_report
-from theory_lab.validate import all_finite
+from theory_lab.validate import all_finite, is_integer
 
 __all__ = ["loss", "check_targets", "forward_with_full_matrix", "grad_full_matrix", "pullback", "backprop",
            "Backprop", "GradientBounds", "gradient_bounds", "operator_lower_bound", "Membership", "membership",
@@ -89,7 +89,7 @@ def _layer(arch: Architecture, params, l: int, F_prev, U=None):
 
 
 def _check_weight_layer(arch: Architecture, j, name: str = "j"):
-    if not isinstance(j, (int, np.integer)) or not 1 <= j <= arch.L:
+    if not is_integer(j) or not 1 <= j <= arch.L:  # True is not layer 1
         raise ValueError(f"`{name}`={j!r} is not a layer of this network; expected an integer in [1, {arch.L}].")
     if not arch.layer(int(j)).has_weights:
         raise ValueError(f"`{name}`={j}: layer {j} is {arch.layer(int(j)).kind} and has no full weight matrix U_{j}; "
@@ -185,7 +185,7 @@ class Backprop:
 
 
 def _check_tail(arch: Architecture, k: int):
-    if not isinstance(k, (int, np.integer)) or not 1 <= k <= arch.L - 1:
+    if not is_integer(k) or not 1 <= k <= arch.L - 1:
         raise ValueError(f"`k`={k!r} must be a hidden layer, an integer in [1, {arch.L - 1}].")
     pools = [i.k for i in arch.info[k:] if i.kind == "maxpool"]
     if pools:
