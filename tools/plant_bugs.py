@@ -750,7 +750,6 @@ BUGS = [
         (_p("theory_lab/operators.py", "names = list(inspect.signature(check_arguments).parameters)[1:]",
             "names = list(inspect.signature(check_arguments).parameters)[2:]"),),
         tests=S34A_LISTS),
-
 ]
 
 
