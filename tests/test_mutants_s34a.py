@@ -253,3 +253,16 @@ def test_a_list_argument_is_named_by_its_own_name(position, name):
     args[position] = args[position].tolist()
     with pytest.raises(TypeError, match=rf"`{name}` is a Python list; HessianMatvec takes arrays"):
         operators.check_operator(D.HessianMatvec(obj), obj.P, tuple(args))
+
+
+@pytest.mark.parametrize("V, shape", [(np.ones(3), r"\(3,\)"), (np.ones((2, 4)), r"\(2, 4\)"),
+                                      (np.ones((1, 3, 1)), r"\(1, 3, 1\)")])
+def test_products_refuse_vectors_that_are_not_rows_of_the_operators_size(V, shape):
+    """Found reading :func:`operators.products`: a 1-D ``V`` (one vector) died inside the matvec with jax's "matmul
+    input operand 1 must have ndim at least 1"; now refused by name with the fix. Rows ``(n, 3)`` still work."""
+    A = np.diag([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=rf"`V` has shape {shape}; expected \(n, 3\), one vector of the operator's "
+                                         r"size dim = 3 per row\. For one vector v pass V = v\[None\]"):
+        operators.products(dense_matvec, 3, (A,), V)
+    np.testing.assert_array_equal(np.asarray(operators.products(dense_matvec, 3, (A,), np.ones(3)[None])),
+                                  [[1.0, 2.0, 3.0]])
