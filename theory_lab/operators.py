@@ -335,6 +335,9 @@ def products(matvec, dim: int, params: tuple, V, *, linear=_UNSET, driver: str |
     """``A v`` for each row of ``V (n, dim)``, prepared once: one product per row on CPU
     (``driver="host"`` or ``"python"``; jitted, or a :class:`HostProduct`), one vmapped batch elsewhere."""
     driver = driver_for() if driver is None else driver
+    if len(np.shape(V)) != 2 or np.shape(V)[1] != int(dim):  # a 1-D V died in the matvec ("matmul ... ndim 0")
+        raise ValueError(f"`V` has shape {tuple(np.shape(V))}; expected (n, {int(dim)}), one vector of the operator's "
+                         f"size dim = {int(dim)} per row. For one vector v pass V = v[None].")
     if linear is _UNSET:
         linear = prepare(matvec, int(dim), tuple(params), driver=driver)
     if driver in PYTHON_DRIVEN or isinstance(linear, HostProduct):

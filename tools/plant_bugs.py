@@ -78,6 +78,13 @@ S34E = ("tests/test_mutants_s34e.py",)  # session 34 (s34e-*): saving/loading, v
 S34C = ("tests/test_mutants_s34c.py",)  # the s34c-* mutants of layers, batching, pool_resolved, jacobians, feature_maps
 S34C_ARCH = S34C + ("tests/test_arch.py",)  # ... also caught by the files that caught them before session 34
 S34C_BATCHING = S34C + ("tests/test_batching.py",)
+
+S34A = ("tests/test_mutants_s34a.py",)  # the tests that catch the s34a-* objective/operators mutants
+S34A_CE = S34A + ("tests/test_adversarial_s30_derivatives.py",)  # caught before too (s34a-ce-rows-sum-dropped)
+S34A_BLOCK = S34A + ("tests/test_objective.py",)  # caught before too (s34a-restrict-adds-block)
+S34A_MEAN = S34A + ("tests/test_planted_bugs_s20_models.py",)  # caught before too (s34a-streamed-mean-twice)
+S34A_LISTS = S34A + ("tests/test_bad_input_s22b.py",)  # caught before too (s34a-refuse-lists-name-shift)
+S34A_STREAM = S34A + ("tests/test_batched_spectra.py",)  # caught before too (s34a-dense-loop-driver)
 FORWARD = ("layer-definition", "lemma-2.5*", "theorem-3.4*", "theorem-3.5*", "width-necessity", "corollary-3.6*",
            "backprop-recursion", "lemma-4.2", "lemma-4.3", "hvp-dense", "hessian-zero-loss", "bad-critical-point")
 
@@ -815,6 +822,60 @@ BUGS = [
             "not 1 <= k <= arch.L:  # a bool is refused"),), tests=S34C + ("tests/test_feature_maps.py",)),
     Bug("s34c-full-weight-float32", "feature_maps.full_weight_matrix: the filters cast to float32 (U_k rounded)",
         (_p("theory_lab/feature_maps.py", "W.astype(np.float64, copy=False)", "W.astype(np.float32)"),), tests=S34C + ("tests/test_feature_maps.py",)),
+
+
+    # session 34 (s34a-*): objective.py and operators.py had no mutant; tests= names the files that catch each
+    # (tests/test_mutants_s34a.py first, then an existing file that caught it before; see docs/planted_bugs.md
+    # "Session 34 — mutation pass: objective.py, operators.py")
+    Bug("s34a-check-data-N-dropped", "objective.check_data: outputs (N', m) with N' != N accepted (only the ndim "
+        "checked): a network that mixes samples broadcasts F − Y silently",
+        (_p("theory_lab/objective.py", "if len(out.shape) != 2 or out.shape[0] != N:", "if len(out.shape) != 2:"),),
+        tests=S34A),
+    Bug("s34a-label-negative-accepted", "objective.Loss.check: integer labels checked above only (max < m); a "
+        "negative label passes and take_along_axis reads another logit",
+        (_p("theory_lab/objective.py", "not (0 <= np.min(Y) and np.max(Y) < m)", "not (np.max(Y) < m)"),),
+        tests=S34A),
+    Bug("s34a-linen-apply-kwargs-dropped", "objective.from_model: a linen module's apply_kwargs not passed to apply",
+        (_p("theory_lab/objective.py", "net = LinenNetwork(network, fixed, tuple(sorted((apply_kwargs or {}).items())))",
+            "net = LinenNetwork(network, fixed)"),),
+        tests=S34A),
+    Bug("s34a-streamed-mean-twice", "objective.streamed: each chunk run with the mean objective (c = 1/chunk N), "
+        "then the total scaled by 1/N again",
+        (_p("theory_lab/objective.py", 'per = replace(obj, reduction="sum")', "per = obj"),),
+        tests=S34A_MEAN),
+    Bug("s34a-ce-rows-sum-dropped", "objective.Loss: cross-entropy of probability rows without s = Σ_c y_c "
+        "(logsumexp(f) − y·f, right only for rows summing to 1)",
+        (_p("theory_lab/objective.py", "return jnp.sum(Y, axis=-1) * logz - jnp.sum(Y * F, axis=-1)",
+            "return logz - jnp.sum(Y * F, axis=-1)"),),
+        tests=S34A_CE),
+    Bug("s34a-restrict-adds-block", "objective.restrict: the block added to θ's block (.add) instead of set: "
+        "derivatives taken at θ with its block doubled",
+        (_p("theory_lab/objective.py", "fn(theta.at[sl].set(theta_k))", "fn(theta.at[sl].add(theta_k))"),),
+        tests=S34A_BLOCK),
+    Bug("s34a-param-inf-passes", "operators._check_param_values: only NaN counted (an Inf in A passes)",
+        (_p("theory_lab/operators.py", "count = int(np.size(a) - np.count_nonzero(np.isfinite(np.asarray(a))))",
+            "count = int(np.count_nonzero(np.isnan(np.asarray(a))))"),),
+        tests=S34A),
+    Bug("s34a-observe-no-finally", "operators.observe_products: the observer reset without try/finally (an "
+        "exception in the block leaves it installed)",
+        (_p("theory_lab/operators.py", "    try:\n        yield\n    finally:\n        _OBSERVER.reset(token)\n",
+            "    yield\n    _OBSERVER.reset(token)\n"),),
+        tests=S34A),
+    Bug("s34a-dense-mirror-upper", "operators.dense: the upper triangle mirrored instead of (A + Aᵀ)/2 (same for a "
+        "symmetric operator, not for a non-symmetric one)",
+        (_p("theory_lab/operators.py", "    out += out.T\n    out *= 0.5\n",
+            "    out = np.triu(out) + np.triu(out, 1).T\n"),),
+        tests=S34A),
+    Bug("s34a-dense-loop-driver", "operators.dense: prepared for the loop driver (no host preparation): a Stream's "
+        "Hessian is refused",
+        (_p("theory_lab/operators.py", 'linear = prepare(matvec, dim, tuple(params), driver="python")',
+            'linear = prepare(matvec, dim, tuple(params), driver="loop")'),),
+        tests=S34A_STREAM),
+    Bug("s34a-refuse-lists-name-shift", "operators._refuse_lists: argument names read from check_arguments[2:] "
+        "(the list named as the next argument)",
+        (_p("theory_lab/operators.py", "names = list(inspect.signature(check_arguments).parameters)[1:]",
+            "names = list(inspect.signature(check_arguments).parameters)[2:]"),),
+        tests=S34A_LISTS),
 ]
 
 
