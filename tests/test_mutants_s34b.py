@@ -162,9 +162,9 @@ def test_slq_runs_one_lanczos_per_independent_probe_and_weights_are_its_exact_qu
     """s34b-slq-one-probe: every probe starts its own Lanczos run.
 
     A recording operator sees each run's first vector, ``v/‖v‖`` for a Rademacher ``v`` (entries ±1/√dim).
-    With 4 probes on dim 8 they must be 4 different vectors (a repeat has probability ≤ 6 · 2⁻⁷ per pair of
-    draws... here checked to differ, at fixed key), and with ``num_matvecs = dim`` (the whole space) each
-    probe's quadrature is exact: nodes the eigenvalues, weights ``(q_iᵀ v)²`` (numpy's eigh)."""
+    With 4 probes on dim 8 they are 4 different vectors at this key (one probe reused gives 1), and with
+    ``num_matvecs = dim`` (the whole space) each probe's quadrature is exact: nodes the eigenvalues, weights
+    ``(q_iᵀ v)²`` for its own start vector (numpy's eigh)."""
     lam = np.array([-3.0, -1.0, 0.5, 1.0, 2.0, 4.0, 6.0, 9.0])
     A = _with_eigenvalues(lam, seed=5)
     w, Q = np.linalg.eigh(A)
@@ -266,3 +266,25 @@ def test_bulk_interval_keeps_points_at_exactly_the_level():
     assert C.bulk_interval(grid, dens, level=1.0) == (2.0, 4.0)
     assert C.bulk_interval(grid, dens, level=0.5) == (1.0, 5.0)
     assert C.bulk_interval(grid, dens, level=0.0) == (0.0, 6.0)
+
+
+def test_hessian_inertia_uses_the_callers_rtol():
+    """s34b-hessian-inertia-rtol-dropped: ``tol = rtol · max|λ|`` of the dense Hessian for the rtol given, and the
+    counts are numpy's at that tol (rtol = 0.05 puts several small eigenvalues of this Hessian in the zero band)."""
+    from theory_lab import derivatives as D
+    from theory_lab.arch import Architecture, Dense, Output
+
+    arch = Architecture((3,), (Dense(4), Output(2)))
+    rng = np.random.default_rng(12)
+    obj = D.objective(arch)
+    theta = rng.standard_normal(obj.P)
+    X, Y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    H = np.asarray(D.hessian(obj, theta, X, Y))
+    lam = np.linalg.eigvalsh(0.5 * (H + H.T))
+    for rtol in (1e-9, 0.05):
+        r = C.hessian_inertia(arch, obj.layout.unravel(theta), X, Y, rtol=rtol)
+        tol = rtol * np.abs(lam).max()
+        assert r.tol == pytest.approx(tol, rel=1e-12, abs=0)
+        assert (r.negative, r.zero, r.positive) == (int(np.sum(lam < -tol)), int(np.sum(np.abs(lam) <= tol)),
+                                                    int(np.sum(lam > tol)))
+    assert r.zero > 0  # rtol = 0.05 does move eigenvalues into the zero band

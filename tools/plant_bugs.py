@@ -696,9 +696,9 @@ BUGS = [
     # they use. No verify check reads these numbers except lanczos-dense and the hessian-* checks (which use
     # hessian_report and lanczos' top/bottom with converged pairs); tests/test_mutants_s34b.py catches each
     # against dense numpy, closed forms or a counting / recording operator.
-    Bug("s34b-lanczos-need-k", "lanczos: which='both' first checks at depth k, not min(2k, dim) (need = k)",
-        (_p("theory_lab/spectrum.py", 'need = min(2 * k, dim) if which == "both" else k', "need = k"),),
-        tests=S34B),
+    Bug("s34b-inertia-exact-norm-top", "spectrum.inertia (exact): the default threshold from the top eigenvalue, "
+        "not max|λ| (dim·eps·λ_max: negative for a negative definite operator)",
+        (_p("theory_lab/spectrum.py", "norm = float(np.max(np.abs(lam)))", "norm = float(lam[-1])"),), tests=S34B),
     Bug("s34b-lanczos-stop-any", "lanczos: the run ends once ANY requested pair's true residual is below tol",
         (_p("theory_lab/spectrum.py", "if last or np.all(res <= tol):", "if last or np.any(res <= tol):"),),
         tests=S34B),
@@ -716,9 +716,10 @@ BUGS = [
     Bug("s34b-inertia-exact-max-strict", "spectrum.inertia: exact only for dim < exact_max (documented dim <= exact_max)",
         (_p("theory_lab/spectrum.py", "if density is None and dim <= exact_max:", "if density is None and dim < exact_max:"),),
         tests=S34B),
-    Bug("s34b-inertia-zero-bound-at-tol", "spectrum.inertia (SLQ): the bounds' 'fraction <= tol' is F(tol − 0) (a node at "
-        "tol leaves the zero count's bounds)",
-        (_p("theory_lab/spectrum.py", "density.cdf(np.nextafter(tol, np.inf))", "density.cdf(tol)"),), tests=S34B),
+    Bug("s34b-inertia-negative-closed", "spectrum.inertia (SLQ): the negative count's mass closed at −tol (a node at −tol "
+        "counted negative and zero)",
+        (_p("theory_lab/spectrum.py", "density.mass(-np.inf, -tol, closed=False)", "density.mass(-np.inf, -tol)"),),
+        tests=S34B),
     Bug("s34b-inertia-slq-norm-top", "spectrum.inertia (SLQ): the default threshold from |lambda_max| only, not max|node|",
         (_p("theory_lab/spectrum.py", "norm = max(abs(density.lambda_min), abs(density.lambda_max))",
             "norm = abs(density.lambda_max)"),), tests=S34B),
@@ -740,6 +741,10 @@ BUGS = [
     Bug("s34b-report-lanczos-double-count", "spectrum_report: Lanczos' products counted once per end (top + bottom)",
         (_p("theory_lab/curvature_report.py", "lambda out: out[0].num_matvecs,",
             "lambda out: out[0].num_matvecs + out[1].num_matvecs,"),), tests=S34B),
+    Bug("s34b-hessian-inertia-rtol-dropped", "curvature_report.hessian_inertia: the caller's rtol not passed on (the "
+        "rule's own default threshold instead)",
+        (_p("theory_lab/curvature_report.py", "return inertia_report(np.linalg.eigvalsh(0.5 * (H + H.T)), rtol=rtol, band=band)",
+            "return inertia_report(np.linalg.eigvalsh(0.5 * (H + H.T)), band=band)"),), tests=S34B),
     Bug("s34b-bulk-strict-level", "curvature_report.bulk_interval: density > level·peak (documented >=)",
         (_p("theory_lab/curvature_report.py", "above = density >= level * density[i]", "above = density > level * density[i]"),),
         tests=S34B),
