@@ -699,6 +699,10 @@ BUGS = [
     Bug("s34b-inertia-exact-norm-top", "spectrum.inertia (exact): the default threshold from the top eigenvalue, "
         "not max|λ| (dim·eps·λ_max: negative for a negative definite operator)",
         (_p("theory_lab/spectrum.py", "norm = float(np.max(np.abs(lam)))", "norm = float(lam[-1])"),), tests=S34B),
+    Bug("s34b-lanczos-need-k", "lanczos: which='both' is ready once k Ritz values exist (need = k, not min(2k, dim)): "
+        "after a breakdown the bottom end comes back short",
+        (_p("theory_lab/spectrum.py", 'need = min(2 * k, dim) if which == "both" else k', "need = k"),),
+        tests=S34B + ("tests/test_spectrum.py",)),
     Bug("s34b-lanczos-stop-any", "lanczos: the run ends once ANY requested pair's true residual is below tol",
         (_p("theory_lab/spectrum.py", "if last or np.all(res <= tol):", "if last or np.any(res <= tol):"),),
         tests=S34B),
