@@ -92,9 +92,10 @@ def test_lanczos_keeps_going_until_every_requested_pair_has_converged():
 
 
 def test_lanczos_both_ends_have_k_pairs_each_after_a_breakdown():
-    """s34b-lanczos-need-k: with ``2k ≤ dim`` each end of ``which="both"`` has ``k`` pairs, disjoint, together the
-    spectrum when ``2k = dim``. Rank 3 on dim 12 (eigenvalues 5, 5, 3 and nine 0): the Krylov space runs out
-    after 3 steps; ready at k Ritz values instead of 2k, the bottom end came back with 4 pairs, not 6."""
+    """s34b-lanczos-need-k, s34b-lanczos-ends-overlap: with ``2k ≤ dim`` each end of ``which="both"`` has ``k``
+    pairs, disjoint, together the spectrum when ``2k = dim``. Rank 3 on dim 12 (eigenvalues 5, 5, 3 and nine 0): the Krylov space runs out
+    after 3 steps; ready at k Ritz values instead of 2k, the bottom end came back with 4 pairs, not 6. With
+    ``k = 8 > dim/2`` the ends are disjoint: 8 top pairs and the 4 remaining ones at the bottom."""
     rng = np.random.default_rng(11)
     lam = np.r_[5.0, 5.0, 3.0, np.zeros(9)]
     Q, _ = np.linalg.qr(rng.standard_normal((12, 12)))
@@ -104,6 +105,9 @@ def test_lanczos_both_ends_have_k_pairs_each_after_a_breakdown():
     np.testing.assert_allclose(top.values, [5.0, 5.0, 3.0, 0.0, 0.0, 0.0], rtol=0, atol=1e-12 * 5)
     np.testing.assert_allclose(np.sort(np.r_[top.values, bottom.values]), np.sort(lam), rtol=0, atol=1e-12 * 5)
     assert top.converged.all() and bottom.converged.all()
+    top, bottom = S.lanczos(S.dense_matvec, 12, jax.random.key(4), A, k=8, which="both")  # 2k > dim: dim − k below
+    assert (top.values.size, bottom.values.size) == (8, 4)
+    np.testing.assert_allclose(np.sort(np.r_[top.values, bottom.values]), np.sort(lam), rtol=0, atol=1e-12 * 5)
 
 
 # ----------------------------------------------------------------------------- inertia
