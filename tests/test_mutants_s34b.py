@@ -150,14 +150,19 @@ def test_inertia_is_exact_at_dim_equal_to_exact_max():
 def test_slq_inertia_counts_a_node_at_minus_tol_as_zero_only():
     """s34b-inertia-negative-closed: negative is ``λ < −tol``, zero ``|λ| ≤ tol``, positive ``λ > tol``.
 
-    ``diag(−1, 0.5, 0.5, 2)`` with ``tol = 1``; Rademacher probes of a diagonal matrix give every eigenvalue
-    weight exactly 1/4 and 4 steps are the whole space, so the SLQ counts are the hand count 0, 3, 1 (to
-    rounding), and they sum to dim."""
+    The quadrature measure of ``diag(−1, 0.5, 0.5, 2)`` (what Rademacher probes give on a diagonal matrix:
+    weights 1/4, 1/2, 1/4; two exact probes, padded) built by hand so that a node lies exactly at ``−tol = −1``
+    (SLQ's own Ritz value came out at −1 + 2e-16). Hand count: 0 negative, 3 zero, 1 positive; the counts sum
+    to dim (a node at −tol counted twice made them 5)."""
+    from theory_lab.testing import quadrature_measure
+
     A = np.diag([-1.0, 0.5, 0.5, 2.0])
-    dens = S.slq_density(S.dense_matvec, 4, jax.random.key(3), A, num_probes=3, num_matvecs=4)
+    dens = quadrature_measure([[-1.0, 0.5, 2.0, 2.0]] * 2, [[0.25, 0.5, 0.25, 0.0]] * 2, depths=[3, 3])
     r = S.inertia(S.dense_matvec, 4, A, density=dens, tol=1.0)
     assert r.method == "slq"
-    np.testing.assert_allclose([r.negative, r.zero, r.positive], [0.0, 3.0, 1.0], rtol=0, atol=1e-9)
+    assert (r.negative, r.zero, r.positive) == (0.0, 3.0, 1.0)
+    for count, (lo, hi) in zip((r.negative, r.zero, r.positive), r.bounds):
+        assert lo <= count <= hi
 
 
 def test_slq_inertia_default_threshold_uses_the_largest_modulus():
