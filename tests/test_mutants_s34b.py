@@ -316,3 +316,21 @@ def test_hessian_inertia_uses_the_callers_rtol():
         assert (r.negative, r.zero, r.positive) == (int(np.sum(lam < -tol)), int(np.sum(np.abs(lam) <= tol)),
                                                     int(np.sum(lam > tol)))
     assert r.zero > 0  # rtol = 0.05 does move eigenvalues into the zero band
+
+
+@pytest.mark.parametrize("arg, value", [("rtol", -0.5), ("rtol", float("nan")), ("rtol", float("inf")),
+                                        ("tol", float("inf")), ("tol", "1e-8")])
+def test_inertia_refuses_a_threshold_that_is_not_finite_and_non_negative(arg, value):
+    """Library fix (session 34): ``spectrum.inertia`` checked ``tol`` only for ``tol < 0``, and ``rtol`` not at all.
+
+    On an SLQ estimate of ``diag(−2, 0.5, 1, 3)`` ``rtol=-0.5`` gave 3 negative, 0 zero and 3 positive (6 of dim 4:
+    ``tol = −1.5`` made both open intervals overlap), ``rtol=nan`` gave 0, 0, 0, and ``tol``/``rtol`` = inf called
+    everything zero; on the exact path the error named ``tol``=−1.5, not the ``rtol`` passed. Both paths now refuse
+    it, naming the argument given."""
+    A = np.diag([-2.0, 0.5, 1.0, 3.0])
+    dens = S.slq_density(S.dense_matvec, 4, jax.random.key(0), A, num_probes=2, num_matvecs=4)
+    for extra in ({"density": dens}, {}):
+        with pytest.raises(ValueError, match=rf"`{arg}`={value!r} must be a finite non-negative"):
+            S.inertia(S.dense_matvec, 4, A, **{arg: value}, **extra)
+    r = S.inertia(S.dense_matvec, 4, A, density=dens, rtol=0.2)  # a valid one: tol = 0.6, hand count 1, 1, 2
+    np.testing.assert_allclose([r.negative, r.zero, r.positive], [1.0, 1.0, 2.0], rtol=0, atol=1e-9)
