@@ -7,6 +7,7 @@ matrix, or the vectors a recording operator actually received — never the impl
 "Session 34 — mutation pass: spectrum, curvature_report").
 """
 
+import functools
 import math
 
 import jax
@@ -234,10 +235,11 @@ def _linear_net(p, X):
     return X @ p["w"]
 
 
-@pytest.fixture(scope="module")
-def linear_report():
+@functools.cache
+def _linear_report():
     """``Φ(W) = ½‖XW − Y‖²`` with ``X (5, 2)``, ``W (2, 2)``: P = 4, Hessian ``XᵀX ⊗ I₂`` (each eigenvalue of
-    ``XᵀX`` twice), gradient ``Xᵀ(XW − Y)``: every number of the report has a closed form."""
+    ``XᵀX`` twice), gradient ``Xᵀ(XW − Y)``: every number of the report has a closed form. Computed once, in the
+    first test that asks (not a fixture: a report that raises is then a failure of that test, not an error)."""
     rng = np.random.default_rng(11)
     X, Y, W = rng.standard_normal((5, 2)), rng.standard_normal((5, 2)), rng.standard_normal((2, 2))
     obj, theta = O.from_model(_linear_net, {"w": jnp.asarray(W)})
@@ -245,13 +247,13 @@ def linear_report():
     return rep, X, Y, W
 
 
-def test_spectrum_report_fields_match_the_closed_form_of_a_linear_model(linear_report):
+def test_spectrum_report_fields_match_the_closed_form_of_a_linear_model():
     """s34b-report-gradnorm-squared, s34b-trace-budget-no-floor, s34b-report-lanczos-double-count.
 
     P = 4 < Hutch++'s minimum of 6 products: the trace budget is raised to 6 (documented floor), not refused.
     Loss, ‖∇Φ‖, the top/bottom pairs (each eigenvalue of XᵀX twice), the exact XTrace (6 ≥ dim products),
     the inertia and the product counts all against the closed form."""
-    rep, X, Y, W = linear_report
+    rep, X, Y, W = _linear_report()
     R = X @ W - Y
     G = X.T @ R
     a, b = np.linalg.eigvalsh(X.T @ X)[::-1]
@@ -275,10 +277,10 @@ def test_spectrum_report_fields_match_the_closed_form_of_a_linear_model(linear_r
     assert all(done[s] <= planned[s] for s in C.STAGES)
 
 
-def test_planned_products_cap_each_stage_at_what_it_can_make(linear_report):
+def test_planned_products_cap_each_stage_at_what_it_can_make():
     """s34b-planned-slq-unclamped: a probe makes at most ``dim`` Lanczos steps, so the SLQ plan is
     ``probes · min(steps, dim)``; the plan a caller gets before the run is the one the report carries."""
-    rep, _, _, _ = linear_report
+    rep, _, _, _ = _linear_report()
     plan = C.planned_products(4, k=2, probes=2, steps=64, trace_matvecs=6)
     assert plan == {"loss and gradient": 1, "Lanczos eigenpairs": 4, "SLQ density": 2 * 4,
                     "trace estimates": 3 * 6, "inertia": 4}
