@@ -318,6 +318,8 @@ def inertia(matvec, dim: int, *params, key=None, tol: float | None = None, rtol:
     Args:
         tol: absolute threshold for "zero". Default ``dim · eps · ‖A‖₂`` (exact) or
             ``rtol · max|λ|`` with ``rtol=1e-8`` (estimate).
+        rtol: relative threshold instead, ``tol = rtol · max|λ|``. ``tol`` and ``rtol`` are finite and
+            non-negative (else a ValueError naming the one given).
         key: needed for the estimate unless ``density`` is given.
         density: a :class:`Density` already computed for this operator.
         **slq: passed to :func:`slq_density`.
@@ -325,8 +327,11 @@ def inertia(matvec, dim: int, *params, key=None, tol: float | None = None, rtol:
     krylov.check_operator(matvec, dim, params)
     if tol is not None and rtol is not None:
         raise ValueError("give `tol` or `rtol`, not both.")
-    if tol is not None and not tol >= 0:
-        raise ValueError(f"`tol`={tol!r} must be non-negative.")
+    for arg, value in (("tol", tol), ("rtol", rtol)):  # an unchecked rtol=-0.5 gave SLQ counts summing to 1.5·dim
+        if value is not None and not (is_real(value) and 0 <= value < math.inf):
+            kind = "absolute" if arg == "tol" else "relative to max|λ|"
+            raise ValueError(f"`{arg}`={value!r} must be a finite non-negative threshold ({kind}); omit it for "
+                             "the default.")
     if density is None and dim <= exact_max:
         lam = np.linalg.eigvalsh(np.asarray(materialize(matvec, dim, *params)))
         norm = float(np.max(np.abs(lam)))

@@ -85,6 +85,8 @@ S34A_BLOCK = S34A + ("tests/test_objective.py",)  # caught before too (s34a-rest
 S34A_MEAN = S34A + ("tests/test_planted_bugs_s20_models.py",)  # caught before too (s34a-streamed-mean-twice)
 S34A_LISTS = S34A + ("tests/test_bad_input_s22b.py",)  # caught before too (s34a-refuse-lists-name-shift)
 S34A_STREAM = S34A + ("tests/test_batched_spectra.py",)  # caught before too (s34a-dense-loop-driver)
+
+S34B = ("tests/test_mutants_s34b.py",)  # the tests that catch the s34b-* spectrum / report bugs
 FORWARD = ("layer-definition", "lemma-2.5*", "theorem-3.4*", "theorem-3.5*", "width-necessity", "corollary-3.6*",
            "backprop-recursion", "lemma-4.2", "lemma-4.3", "hvp-dense", "hessian-zero-loss", "bad-critical-point")
 
@@ -876,6 +878,67 @@ BUGS = [
         (_p("theory_lab/operators.py", "names = list(inspect.signature(check_arguments).parameters)[1:]",
             "names = list(inspect.signature(check_arguments).parameters)[2:]"),),
         tests=S34A_LISTS),
+
+    # session 34 (s34b-*): mutation pass over spectrum.py, curvature_report.py and the density / trace plumbing
+    # they use. No verify check reads these numbers except lanczos-dense and the hessian-* checks (which use
+    # hessian_report and lanczos' top/bottom with converged pairs); tests/test_mutants_s34b.py catches each
+    # against dense numpy, closed forms or a counting / recording operator.
+    Bug("s34b-inertia-exact-norm-top", "spectrum.inertia (exact): the default threshold from the top eigenvalue, "
+        "not max|λ| (dim·eps·λ_max: negative for a negative definite operator)",
+        (_p("theory_lab/spectrum.py", "norm = float(np.max(np.abs(lam)))", "norm = float(lam[-1])"),), tests=S34B),
+    Bug("s34b-lanczos-need-k", "lanczos: which='both' is ready once k Ritz values exist (need = k, not min(2k, dim)): "
+        "after a breakdown the bottom end comes back short",
+        (_p("theory_lab/spectrum.py", 'need = min(2 * k, dim) if which == "both" else k', "need = k"),),
+        tests=S34B + ("tests/test_spectrum.py",)),
+    Bug("s34b-lanczos-stop-any", "lanczos: the run ends once ANY requested pair's true residual is below tol",
+        (_p("theory_lab/spectrum.py", "if last or np.all(res <= tol):", "if last or np.any(res <= tol):"),),
+        tests=S34B),
+    Bug("s34b-lanczos-ends-overlap", "lanczos: which='both' with 2k > m lists the middle pairs at both ends",
+        (_p("theory_lab/spectrum.py", "kb = min(k, m - kt)", "kb = min(k, m)"),), tests=S34B + ("tests/test_spectrum.py",)),
+    Bug("s34b-eigenpairs-which-swapped", "lanczos: the top pairs labelled 'bottom' and the bottom ones 'top'",
+        (_p("theory_lab/spectrum.py", 'top, bottom = pairs(slice(0, nt), "top"), pairs(slice(nt, None), "bottom")',
+            'top, bottom = pairs(slice(0, nt), "bottom"), pairs(slice(nt, None), "top")'),), tests=S34B),
+    Bug("s34b-eigenpairs-dict-tol-norm", "Eigenpairs.to_dict: 'tol' and 'norm' swapped in the JSON",
+        (_p("theory_lab/spectrum.py", '"tol": self.tol, "norm": self.norm', '"tol": self.norm, "norm": self.tol'),),
+        tests=S34B),
+    Bug("s34b-inertia-rtol-absolute", "spectrum.inertia (exact): an explicit rtol used as an absolute threshold",
+        (_p("theory_lab/spectrum.py", "tol = norm * (rtol if rtol is not None else dim * EPS)",
+            "tol = rtol if rtol is not None else norm * dim * EPS"),), tests=S34B),
+    Bug("s34b-inertia-exact-max-strict", "spectrum.inertia: exact only for dim < exact_max (documented dim <= exact_max)",
+        (_p("theory_lab/spectrum.py", "if density is None and dim <= exact_max:", "if density is None and dim < exact_max:"),),
+        tests=S34B),
+    Bug("s34b-inertia-negative-closed", "spectrum.inertia (SLQ): the negative count's mass closed at −tol (a node at −tol "
+        "counted negative and zero)",
+        (_p("theory_lab/spectrum.py", "density.mass(-np.inf, -tol, closed=False)", "density.mass(-np.inf, -tol)"),),
+        tests=S34B),
+    Bug("s34b-inertia-slq-norm-top", "spectrum.inertia (SLQ): the default threshold from |lambda_max| only, not max|node|",
+        (_p("theory_lab/spectrum.py", "norm = max(abs(density.lambda_min), abs(density.lambda_max))",
+            "norm = abs(density.lambda_max)"),), tests=S34B),
+    Bug("s34b-slq-one-probe", "density._slq_run: every Lanczos run starts from the first probe (probes[0])",
+        (_p("theory_lab/density.py", "K = krylov.start(matvec, dim, key, params, probes[p], restart=False,",
+            "K = krylov.start(matvec, dim, key, params, probes[0], restart=False,"),), tests=S34B),
+    Bug("s34b-trace-estimates-key-reuse", "trace.trace_estimates: Hutch++ drawn from Hutchinson's key (k1, not k2)",
+        (_p("theory_lab/trace.py", '"hutch++": hutch_plus_plus(matvec, dim, k2,', '"hutch++": hutch_plus_plus(matvec, dim, k1,'),),
+        tests=S34B),
+    Bug("s34b-planned-slq-unclamped", "curvature_report.planned_products: SLQ planned probes * steps, steps not capped at dim",
+        (_p("theory_lab/curvature_report.py", '"SLQ density": probes * min(steps, dim)', '"SLQ density": probes * steps'),),
+        tests=S34B),
+    Bug("s34b-trace-budget-no-floor", "curvature_report: the trace budget min(trace_matvecs, dim) without Hutch++'s floor",
+        (_p("theory_lab/curvature_report.py", "return max(min(int(trace_matvecs), dim), HUTCH_PP_MIN)",
+            "return min(int(trace_matvecs), dim)"),), tests=S34B),
+    Bug("s34b-report-gradnorm-squared", "spectrum_report: gradient_norm reported as the squared norm ‖∇Φ‖²",
+        (_p("theory_lab/curvature_report.py", 'T.frobenius_norm(g, "∇Φ") if np.all', "float(np.sum(g * g)) if np.all"),),
+        tests=S34B),
+    Bug("s34b-report-lanczos-double-count", "spectrum_report: Lanczos' products counted once per end (top + bottom)",
+        (_p("theory_lab/curvature_report.py", "lambda out: out[0].num_matvecs,",
+            "lambda out: out[0].num_matvecs + out[1].num_matvecs,"),), tests=S34B),
+    Bug("s34b-hessian-inertia-rtol-dropped", "curvature_report.hessian_inertia: the caller's rtol not passed on (the "
+        "rule's own default threshold instead)",
+        (_p("theory_lab/curvature_report.py", "return inertia_report(np.linalg.eigvalsh(0.5 * (H + H.T)), rtol=rtol, band=band)",
+            "return inertia_report(np.linalg.eigvalsh(0.5 * (H + H.T)), band=band)"),), tests=S34B),
+    Bug("s34b-bulk-strict-level", "curvature_report.bulk_interval: density > level·peak (documented >=)",
+        (_p("theory_lab/curvature_report.py", "above = density >= level * density[i]", "above = density > level * density[i]"),),
+        tests=S34B),
 ]
 
 
