@@ -278,3 +278,17 @@ def test_4_1_wide_layer_of_exactly_N():
     assert arch.widths[1] == 64
     assert arch.assumption_4_1(1, 64).holds
     assert _failed(arch.assumption_4_1(1, 65)) == ["n_k >= N (n_1=64, N=65)"]
+
+
+# ----------------------------------------------------------------------------- library fix (s34d)
+
+
+@pytest.mark.parametrize("stride, output_padding", [(1, 1), (2, 2), (2, (0, 3))])
+def test_transposed_conv_output_padding_must_be_below_the_stride(stride, output_padding):
+    """Library fix (s34d): ``output_padding`` only chooses among the ``stride`` output sizes that a strided
+    convolution maps back to one input size, so PyTorch refuses ``output_padding ≥ max(stride, dilation)``;
+    the zoo accepted it and grew the map (a 2×2/1 transposed conv with output_padding 1: 9×9 from 8×8)."""
+    b = Builder("t", (8, 8, 3))
+    with pytest.raises(ValueError, match=r"`output_padding`=\(.*\) must be smaller than the stride"):
+        b.conv_transpose(b.input, 4, 2, stride, 0, output_padding, name="up")
+    assert b.shape(b.conv_transpose(b.input, 4, 3, 2, 1, 1, name="ok")) == (16, 16, 4)  # ENet's upsampling
