@@ -87,6 +87,8 @@ S34A_LISTS = S34A + ("tests/test_bad_input_s22b.py",)  # caught before too (s34a
 S34A_STREAM = S34A + ("tests/test_batched_spectra.py",)  # caught before too (s34a-dense-loop-driver)
 
 S34B = ("tests/test_mutants_s34b.py",)  # the tests that catch the s34b-* spectrum / report bugs
+
+S34D = ("tests/test_mutants_s34d.py",)  # the tests that catch the s34d-* zoo / arch shape-rule bugs
 FORWARD = ("layer-definition", "lemma-2.5*", "theorem-3.4*", "theorem-3.5*", "width-necessity", "corollary-3.6*",
            "backprop-recursion", "lemma-4.2", "lemma-4.3", "hvp-dense", "hessian-zero-loss", "bad-critical-point")
 
@@ -939,6 +941,62 @@ BUGS = [
     Bug("s34b-bulk-strict-level", "curvature_report.bulk_interval: density > level·peak (documented >=)",
         (_p("theory_lab/curvature_report.py", "above = density >= level * density[i]", "above = density > level * density[i]"),),
         tests=S34B),
+
+
+    # session 34 (s34d-*): mutation pass over the zoo (ops, graph, table1, classic) and arch's Assumption 4.1 and
+    # patch geometry; tests/test_mutants_s34d.py checks them against hand-computed sizes, the papers' tables and
+    # THEORY.md's definitions (docs/planted_bugs.md, "Session 34 — mutation pass: zoo and arch")
+    Bug("s34d-ceil-drop-ignores-pad", "zoo ops: ceil-mode pooling drops a last window that starts at or after n "
+        "(Caffe/PyTorch: n + pad_lo), so a window starting in the bottom padding's reach is lost",
+        (_p("theory_lab/zoo/ops.py", "if ceil_mode and (size - 1) * s >= n + lo:", "if ceil_mode and (size - 1) * s >= n:"),),
+        tests=S34D),
+    Bug("s34d-window-check-no-pad", "zoo ops: the kernel-too-large check ignores the padding (a 3×3 pad-1 conv "
+        "on a 2×2 map refused)",
+        (_p("theory_lab/zoo/ops.py", "        if extent > n + lo + hi:\n", "        if extent > n:\n"),),
+        tests=S34D),
+    Bug("s34d-input-shape-zero", "zoo ops: check_input_shape accepts a zero size (v < 0 for v < 1)",
+        (_p("theory_lab/zoo/ops.py", "or v < 1 for v in shape):", "or v < 0 for v in shape):"),),
+        tests=S34D),
+    Bug("s34d-network-empty-outputs", "zoo graph: a Network with no outputs is accepted (only unknown names refused)",
+        (_p("theory_lab/zoo/graph.py", "        if unknown or not outputs:", "        if unknown:"),),
+        tests=S34D),
+    Bug("s34d-max-width-includes-outputs", "zoo graph: max_k n_k taken over every counted layer, the outputs too",
+        (_p("theory_lab/zoo/graph.py", "best = max(self.hidden_layers, key=", "best = max(self.counted_layers, key="),),
+        tests=S34D + ("tests/test_zoo.py",)),
+    Bug("s34d-max-wide-strict", "zoo table1: max_k n_k >= N read as > N (a layer of exactly N neurons is not wide)",
+        (_p("theory_lab/zoo/table1.py", "return self.max_width >= self.N", "return self.max_width > self.N"),),
+        tests=S34D),
+    Bug("s34d-n1-wide-reads-max", "zoo table1: WidthRow.n1_wide compares max_k n_k (not n_1) with N",
+        (_p("theory_lab/zoo/table1.py", "return self.n1 >= self.N", "return self.max_width >= self.N"),),
+        tests=S34D),
+    Bug("s34d-note-ratio-inverted", "zoo table1: a note's ratio printed as paper / width (not width / paper)",
+        (_p("theory_lab/zoo/table1.py", "{values[q] / bounds[q]:.2f}×", "{bounds[q] / values[q]:.2f}×"),),
+        tests=S34D + ("tests/test_cli_widths.py",)),
+    Bug("s34d-squeezenet-fire6-typo", "zoo classic: SqueezeNet fire6's expand 1×1 typed 128 (Table 1: 192)",
+        (_p("theory_lab/zoo/classic.py", "6: (48, 192, 192), 7:", "6: (48, 128, 192), 7:"),),
+        tests=S34D),
+    Bug("s34d-resnet-basic-stride-on-2b", "zoo classic: a basic ResNet block strides its second 3×3, not the first",
+        (_p("theory_lab/zoo/classic.py", "                y = b.conv(x, width, 3, stride, 1, name=f\"{name}/branch2a\")\n"
+            "                y = b.conv(y, width, 3, 1, 1, name=f\"{name}/branch2b\")\n            shortcut",
+            "                y = b.conv(x, width, 3, 1, 1, name=f\"{name}/branch2a\")\n"
+            "                y = b.conv(y, width, 3, stride, 1, name=f\"{name}/branch2b\")\n            shortcut"),),
+        tests=S34D),
+    Bug("s34d-patches-no-dilation", "arch: conv patches read adjacent neurons, ignoring the dilation (shapes still right)",
+        (_p("theory_lab/arch.py", "+ offs[None] * np.array(dilation)", "+ offs[None]"),),
+        tests=S34D + ("tests/test_model.py",)),
+    Bug("s34d-4-1-pyramid-from-k", "arch: Assumption 4.1's pyramidal part starts at n_k (n_k >= n_{k+1} demanded)",
+        (_p("theory_lab/arch.py", "w = self.widths[k + 1:]", "w = self.widths[k:]"),
+         _p("theory_lab/arch.py", "drops = [k + 1 + i for i", "drops = [k + i for i"),),
+        tests=S34D),
+    Bug("s34d-4-1-acts-upto-k", "arch: Assumption 4.1's 'hidden activations satisfy 3.2' checks σ_1..σ_k only",
+        (_p("theory_lab/arch.py", "bad = [i.k for i in self.info[:-1] if", "bad = [i.k for i in self.info[:k] if"),),
+        tests=S34D + ("tests/test_planted_bugs_s20.py",)),
+    Bug("s34d-4-1-pool-after-k-only", "arch: Assumption 4.1's 'no max-pooling' looks only after the wide layer",
+        (_p("theory_lab/arch.py", "pools = [i.k for i in self.info if i.kind", "pools = [i.k for i in self.info[k:] if i.kind"),),
+        tests=S34D),
+    Bug("s34d-4-1-wide-strict", "arch: Assumption 4.1's n_k >= N part tests n_k > N",
+        (_p("theory_lab/arch.py", "self.widths[k] >= N,\n", "self.widths[k] > N,\n"),),
+        tests=S34D + ("tests/test_planted_bugs_s22.py",)),
 ]
 
 

@@ -162,6 +162,11 @@ class ConvTranspose:
         shape = _one(where, shapes)
         out = []
         for axis in range(2):
+            if self.output_padding[axis] >= max(self.stride[axis], self.dilation[axis]):
+                raise ValueError(f"{where}: `output_padding`={tuple(self.output_padding)} must be smaller than the "
+                                 f"stride {tuple(self.stride)} or the dilation {tuple(self.dilation)} along "
+                                 f"{_AXES[axis]} (it only picks one of the sizes a strided convolution maps to the "
+                                 "same input size, as in PyTorch). Use a smaller output_padding.")
             lo, hi = self.padding[axis]
             size = ((shape[axis] - 1) * self.stride[axis] - lo - hi + self.dilation[axis] * (self.kernel[axis] - 1)
                     + self.output_padding[axis] + 1)
