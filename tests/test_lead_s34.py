@@ -42,3 +42,33 @@ def test_the_same_calls_accept_numpy_integers():
     b_np = loss_surface.backprop(ARCH, PARAMS, X, Y, np.int32(1))
     b_py = loss_surface.backprop(ARCH, PARAMS, X, Y, 1)
     np.testing.assert_array_equal(np.asarray(b_np.grad_U[ARCH.L]), np.asarray(b_py.grad_U[ARCH.L]))
+
+
+# ----------------------------------------------------------------- counts in the curvature API (same slip)
+
+import jax  # noqa: E402
+
+from theory_lab import density, spectrum, trace  # noqa: E402
+
+A = np.diag([3.0, 1.0, -2.0, 0.5])
+KEY = jax.random.PRNGKey(0)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: trace.hutchinson(spectrum.dense_matvec, 4, KEY, A, num_matvecs=True), "num_matvecs"),
+    (lambda: density.slq_density(spectrum.dense_matvec, 4, KEY, A, num_probes=True), "num_probes"),
+    (lambda: density.slq_density(spectrum.dense_matvec, 4, KEY, A, num_matvecs=True), "num_matvecs"),
+    (lambda: spectrum.materialize(spectrum.dense_matvec, 4, A, batch=True), "batch"),
+    (lambda: spectrum.lanczos(spectrum.dense_matvec, 4, KEY, A, k=True), "k"),
+])
+def test_curvature_counts_refuse_a_bool(call, name):
+    """``True`` was one product, one probe or a batch of one; it is refused, naming the argument."""
+    with pytest.raises(ValueError, match=rf"`{name}`=True must be"):
+        call()
+
+
+def test_the_same_counts_accept_numpy_integers():
+    est = trace.hutchinson(spectrum.dense_matvec, 4, KEY, A, num_matvecs=np.int64(8))
+    assert est.num_matvecs == 8
+    M = spectrum.materialize(spectrum.dense_matvec, 4, A, batch=np.int32(2))
+    np.testing.assert_array_equal(np.asarray(M), A)

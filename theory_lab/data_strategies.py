@@ -30,6 +30,7 @@ except ImportError as err:  # pragma: no cover
 
 from theory_lab.arch import Architecture
 from theory_lab.data import check_distinct_patches
+from theory_lab.validate import is_integer
 
 __all__ = ["datasets", "digit_crops", "patchwork_split", "menu", "VIOLATIONS", "DATA_LAWS", "DIGIT_NOISE"]
 
@@ -136,7 +137,7 @@ def datasets(arch: Architecture, n_samples: int, *, assumption_3_1: bool = True,
     if not isinstance(arch, Architecture):
         raise TypeError(f"`arch` has type {type(arch).__name__}; pass a theory_lab.arch.Architecture "
                         "(e.g. net.arch from networks()).")
-    if not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
+    if not is_integer(n_samples) or n_samples < 2:
         raise ValueError(f"`n_samples`={n_samples!r} must be an int >= 2.")
     violations = menu(violations, "violations")
     if any(v not in VIOLATIONS for v in violations):

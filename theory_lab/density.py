@@ -216,10 +216,10 @@ def slq_density(matvec, dim: int, key, *params, num_probes: int = 8, num_matvecs
     key = krylov.check_key(key)
     krylov.check_operator(matvec, dim, params)
     dim = int(dim)
-    if not isinstance(num_probes, (int, np.integer)) or num_probes < 1:
+    if not is_integer(num_probes) or num_probes < 1:  # True is not one probe
         raise ValueError(f"`num_probes`={num_probes!r} must be a positive integer.")
     check_probe_block(num_probes, dim, "num_probes")
-    if not isinstance(num_matvecs, (int, np.integer)) or not 1 <= num_matvecs <= dim:
+    if not is_integer(num_matvecs) or not 1 <= num_matvecs <= dim:
         raise ValueError(f"`num_matvecs`={num_matvecs!r} must be an integer in [1, dim={dim}].")
     if sigma is not None:
         _check_sigma(sigma)

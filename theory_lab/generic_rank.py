@@ -42,6 +42,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from theory_lab.validate import is_integer
+
 __all__ = ["PRIMES", "SEED", "MAX_ENTRIES", "rank_mod_p", "weight_matrix", "identical_units", "FullRankDecision", "decide"]
 
 PRIMES = (2_147_483_629, 2_147_483_587)
@@ -71,7 +73,7 @@ def rank_mod_p(A, p: int) -> int:
     A = np.asarray(A)
     if A.ndim != 2 or not np.issubdtype(A.dtype, np.integer):
         raise ValueError(f"`A` must be a 2-D integer array, got shape {A.shape} and dtype {A.dtype}.")
-    if not isinstance(p, (int, np.integer)) or not 2 <= p < 2**31 or not _is_prime(int(p)):
+    if not is_integer(p) or not 2 <= p < 2**31 or not _is_prime(int(p)):
         raise ValueError(f"`p`={p!r} must be a prime in [2, 2^31): elimination needs a field (every nonzero residue "
                          "invertible) and products of residues must fit in int64; e.g. generic_rank.PRIMES[0].")
     A = np.mod(A.astype(np.int64), p)

@@ -61,7 +61,7 @@ from theory_lab import batching, krylov
 from theory_lab.density import Density, exact_density, slq_density, wasserstein1
 from theory_lab.linalg import Inertia, inertia_report
 from theory_lab.trace import TraceEstimate, hutch_plus_plus, hutchinson, trace_estimates, xtrace
-from theory_lab.validate import is_real
+from theory_lab.validate import is_integer, is_real
 
 __all__ = ["Eigenpairs", "Density", "TraceEstimate", "Inertia", "dense_matvec", "materialize", "lanczos",
            "slq_density", "hutchinson", "hutch_plus_plus", "xtrace", "trace_exact", "trace_estimates",
@@ -103,7 +103,7 @@ def materialize(matvec, dim: int, *params, batch: int | None = None) -> jax.Arra
         if krylov.driver_for() in krylov.PYTHON_DRIVEN and not traced:
             return _finite(krylov.dense(matvec, int(dim), params), dim)
         batch = 64
-    if not isinstance(batch, (int, np.integer)) or batch < 1:
+    if not is_integer(batch) or batch < 1:
         raise ValueError(f"`batch`={batch!r} must be a positive integer (products at once), or None for auto.")
     batching.refuse_stream(params, f"materialize with `batch`={batch} (lax.map over products) or off CPU")
     return _finite(_materialize(matvec, int(dim), int(batch), params), dim)
@@ -240,7 +240,7 @@ def lanczos(matvec, dim: int, key, *params, k: int = 5, which: str = "top", num_
         raise ValueError(f"`which`={which!r} is unknown; expected 'top', 'bottom' or 'both'.")
     krylov.check_operator(matvec, dim, params)
     dim = int(dim)
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= dim:
+    if not is_integer(k) or not 1 <= k <= dim:
         raise ValueError(f"`k`={k!r} must be an integer in [1, dim={dim}].")
     if not is_real(rtol) \
             or not 0 < rtol < math.inf:

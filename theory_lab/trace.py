@@ -113,7 +113,7 @@ def _sketch_rounding(Q, Z, dim) -> float:
 
 
 def _check_budget(num_matvecs, dim, minimum, name, probes=True):
-    if not isinstance(num_matvecs, (int, np.integer)) or num_matvecs < minimum:
+    if not is_integer(num_matvecs) or num_matvecs < minimum:  # True is not one product
         raise ValueError(f"`num_matvecs`={num_matvecs!r} must be an integer >= {minimum} for {name}.")
     if probes:  # Hutchinson and Hutch++ draw up to num_matvecs probes at once; XTrace at most dim
         check_probe_block(num_matvecs, dim, "num_matvecs", example=48)
