@@ -62,7 +62,8 @@ KEY = jax.random.PRNGKey(0)
     (lambda: spectrum.lanczos(spectrum.dense_matvec, 4, KEY, A, k=True), "k"),
 ])
 def test_curvature_counts_refuse_a_bool(call, name):
-    """``True`` was one product, one probe or a batch of one; it is refused, naming the argument."""
+    """``True`` was one SLQ probe, one SLQ step or a batch of one (Hutchinson's minimum of 2 and lanczos' own
+    bool test refused it already; kept as regressions); it is refused, naming the argument."""
     with pytest.raises(ValueError, match=rf"`{name}`=True must be"):
         call()
 
@@ -72,3 +73,22 @@ def test_the_same_counts_accept_numpy_integers():
     assert est.num_matvecs == 8
     M = spectrum.materialize(spectrum.dense_matvec, 4, A, batch=np.int32(2))
     np.testing.assert_array_equal(np.asarray(M), A)
+
+
+# ----------------------------------------------------------------- SLQ refuses a non-symmetric operator
+
+def test_slq_refuses_a_non_symmetric_operator_like_lanczos():
+    """SLQ's quadrature assumes A = Aᵀ; a non-symmetric operator gave a density without a word. The first
+    probe's kept products now test it (no extra product), with lanczos' threshold."""
+    rng = np.random.default_rng(3)
+    S = rng.standard_normal((12, 12))
+    sym, skewed = S + S.T, S + S.T + 1e-3 * (S - S.T)
+    d = density.slq_density(spectrum.dense_matvec, 12, KEY, sym, num_probes=2, num_matvecs=6)
+    assert d.num_probes == 2
+    lam = np.linalg.eigvalsh(sym)
+    assert lam[0] - 1e-10 <= d.lambda_min and d.lambda_max <= lam[-1] + 1e-10  # nodes within the spectrum
+    with pytest.raises(ValueError, match=r"`matvec` is not symmetric: .* relative .*refused above 1e-08"):
+        density.slq_density(spectrum.dense_matvec, 12, KEY, skewed, num_probes=2, num_matvecs=6)
+    with pytest.raises(ValueError, match=r"`matvec` is not symmetric"):
+        spectrum.lanczos(spectrum.dense_matvec, 12, KEY, skewed, k=2)
+    assert spectrum.ASYMMETRY_RTOL == density.ASYMMETRY_RTOL == 1e-8

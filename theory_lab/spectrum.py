@@ -58,7 +58,7 @@ import numpy as np
 import scipy.linalg
 
 from theory_lab import batching, krylov
-from theory_lab.density import Density, exact_density, slq_density, wasserstein1
+from theory_lab.density import ASYMMETRY_RTOL, Density, exact_density, slq_density, wasserstein1
 from theory_lab.linalg import Inertia, inertia_report
 from theory_lab.trace import TraceEstimate, hutch_plus_plus, hutchinson, trace_estimates, xtrace
 from theory_lab.validate import is_integer, is_real
@@ -164,8 +164,7 @@ class Eigenpairs:
 
 
 GROWTH = 0.05  # the basis is extended by 5 % between convergence checks
-#: ``krylov.asymmetry`` above this refuses the operator: float64 rounding of a symmetric one is ~``m · eps``.
-ASYMMETRY_RTOL = 1e-8
+# ASYMMETRY_RTOL (from density): ``krylov.asymmetry`` above it refuses the operator (lanczos, slq_density).
 
 
 def _ends(m: int, k: int, which: str) -> tuple[np.ndarray, np.ndarray]:

@@ -564,6 +564,14 @@ BUGS = [
     Bug("s33d-rotation-fixed", "protocol.interleave: every round calls the sides in the same order (no rotation)",
         (_p("benchmarks/protocol.py", "order = [labels[i] for i in round_order(len(labels), r)]",
             "order = list(labels)"),), tests=S33D),
+    Bug("s34l-slq-no-symmetry-check", "density.slq_density: the first probe's symmetry test is skipped (a "
+        "non-symmetric operator gets a density without a word)",
+        (_p("theory_lab/density.py", "            _check_symmetric(K)\n", "            pass\n"),),
+        tests=("tests/test_lead_s34.py",)),
+    Bug("s34l-slq-probes-bool", "density.slq_density: num_probes=True read as one probe (isinstance int)",
+        (_p("theory_lab/density.py", "    if not is_integer(num_probes) or num_probes < 1:",
+            "    if not isinstance(num_probes, (int, np.integer)) or num_probes < 1:"),),
+        tests=("tests/test_lead_s34.py",)),
     Bug("s34l-rotation-cyclic", "protocol.round_order: odd numbers of sides get the plain cyclic shift (a runs "
         "before b in 2 of 3 rounds with three sides), the order used before session 34",
         (_p("benchmarks/protocol.py", "    return row[::-1] if r % 2 else row\n",
