@@ -58,8 +58,8 @@ def _ref_block_ratios(params, X, Y):
 
 def test_block_ratios_match_jax_grad_and_the_spectral_norm_of_each_layer_jacobian():
     """Kills s34g-stop-frobenius (‖J_l‖_F for ‖J_l‖₂), s34g-stop-min-scale (min(‖Y‖, ‖F_L‖)) and
-    s34g-stop-min-block (relative_gradient the smallest ratio): the ratios differ from the reference by factors
-    of ~1.5 to ~10 on this instance, the layers' ratios by more than 2x."""
+    s34g-stop-min-block (relative_gradient the smallest ratio): on this instance ‖J_l‖_F / ‖J_l‖₂ is 1.28 and 1.87,
+    ‖Y‖ / ‖F_L‖ is 10.8, and the two layers' ratios are 0.30 and 0.47."""
     from theory_lab import derivatives as D
     from theory_lab import stopping
 
@@ -99,7 +99,7 @@ def _ref_adam(params, X, Y, steps, lr, b1=0.9, b2=0.999, eps=1e-8):
 def test_warm_start_is_adam_descent_on_phi():
     """The search's first recorded loss is ``Φ`` after ``warm_start`` Adam steps: the same as Adam written out
     here (to 1e-9), and below ``Φ`` at the start. Kills s34g-crit-adam-ascent (the update subtracted: Φ climbs
-    from 23.2 instead of falling to ~20)."""
+    from 71.6 to 86.8 instead of falling to 61.0)."""
     from theory_lab import critical
 
     arch, params, X, Y = _tiny()
@@ -113,13 +113,13 @@ def test_warm_start_is_adam_descent_on_phi():
 
 def test_any_mode_reaches_a_point_whose_jax_gradient_vanishes():
     """``mode="any"`` (LM on the gradient map) from a start near the data: converged, and the gradient recomputed
-    by ``jax.grad`` of the reference loss at the returned parameters is below 1e-9 (it starts at ~10). Kills
+    by ``jax.grad`` of the reference loss at the returned parameters is below 1e-9 (it starts at 4.2). Kills
     s34g-crit-any-step-sign (the step climbs ‖∇Φ‖: every damping trial is refused and the search stalls)."""
     from theory_lab import critical
 
     arch, params, X, Y = _tiny(y_scale=1.0)
     g0 = jax.grad(_ref_loss)(jax.tree_util.tree_map(jnp.asarray, params), X, Y, jnp.tanh)
-    assert math.sqrt(sum(float(jnp.sum(a * a)) for a in jax.tree_util.tree_leaves(g0))) > 0.1
+    assert math.sqrt(sum(float(jnp.sum(a * a)) for a in jax.tree_util.tree_leaves(g0))) > 1.0
     res = critical.find_critical_point(arch, params, X, Y, mode="any", max_iter=100, classify=False)
     assert res.converged, res.message
     p = jax.tree_util.tree_map(lambda a: jnp.asarray(np.asarray(a)), res.params)
