@@ -252,3 +252,44 @@ def test_exact_fit_of_a_rank_deficient_F_is_the_least_squares_solution():
     res = float(np.linalg.norm(F @ lam - y))
     assert res > 0.1 * np.linalg.norm(y)
     assert fit.residual == pytest.approx(res, rel=1e-9)
+
+
+# ----------------------------------------------------------------------------- saturation
+
+
+def _gelu_far_right(twins: bool):
+    """(3,) → Dense(6, gelu) → Output(1), N = 6, pre-activations in [10, 14]: float64 GELU is the identity there
+    (``Φ(10) = 1 − 7.6e-24``), so ``F_1 = G_1`` bit for bit and ``rank F_1 ≤ rank [X 1] = 4`` in float64, while the
+    exact GELU bends. ``twins``: units 3, 4, 5 copy units 0, 1, 2 (then rank ≤ 3 in exact arithmetic too)."""
+    from theory_lab.feature_maps import forward_upto
+    from theory_lab.linalg import rank_report
+
+    arch = Architecture((3,), (Dense(6, activation="gelu"), Output(1)))
+    rng = np.random.default_rng(11)
+    X, W, b = rng.uniform(-1, 1, (6, 3)), 0.5 * rng.standard_normal((3, 6)), np.full(6, 12.0)
+    if twins:
+        W[:, 3:] = W[:, :3]
+    params = {"layer_1": {"W": W, "b": b}, "layer_2": {"W": np.zeros((6, 1)), "b": np.zeros(1)}}
+    fw = forward_upto(arch, params, X, 1)
+    F, G = np.asarray(fw.F[1]), np.asarray(fw.G[1])
+    assert np.array_equal(F, G) and G.min() > 10.0
+    assert np.linalg.matrix_rank(F) == (3 if twins else 4)
+    return arch, params, fw, rank_report(F, name="F_1")
+
+
+def test_gelu_units_affine_to_rounding_explain_the_deficit_only_without_twins():
+    """Six GELU units on their right asymptote: the missing rank 2 is below float64 resolution and the reason
+    names the affine rule for all six units. With units 3–5 copies of 0–2, ``F_1`` has at most 3 distinct
+    columns in exact arithmetic, so rank 6 is impossible and the deficit is explained by nothing (``""``).
+    Kills s34g-sat-affine-uncentred-G (the units then count as polynomial, not affine) and
+    s34g-sat-lift-per-unit (the twins lift the rank 6 times: "explained")."""
+    from theory_lab.saturation import explain_deficit
+
+    arch, params, fw, report = _gelu_far_right(twins=False)
+    assert report.rank == 4
+    why = explain_deficit(arch, params, fw, 1, report, 6)
+    assert "6 unit(s) are affine to rounding" in why and "reach rank 6 >= 6" in why, why
+    assert "polynomial" not in why
+    arch, params, fw, report = _gelu_far_right(twins=True)
+    assert report.rank == 3
+    assert explain_deficit(arch, params, fw, 1, report, 6) == ""

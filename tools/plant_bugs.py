@@ -1044,10 +1044,14 @@ BUGS = [
         (_p("theory_lab/exact_fit.py", "if report.full_row_rank and F.shape[1] >= F.shape[0]:",
             "if F.shape[1] >= F.shape[0]:"),),
         tests=S34G + ("tests/test_exact_fit.py",)),
+    Bug("s34g-sat-affine-uncentred-G", "saturation: the affine-to-rounding residual F_c − slope·G (G not centred)",
+        (_p("theory_lab/saturation.py", "(_column_norms(Fc - slope * Gc) <= report.tol)",
+            "(_column_norms(Fc - slope * G) <= report.tol)"),),
+        tests=S34G + ("tests/test_vacuous_s27.py",)),
     Bug("s34g-sat-lift-per-unit", "saturation: identical unresolved units each lift the rank (not once per class)",
         (_p("theory_lab/saturation.py", "lift = np.setdiff1d(same[unresolved], same[~unresolved]).size",
             "lift = int(unresolved.sum())"),),
-        tests=("tests/test_adversarial_s29_saturation.py",)),
+        tests=S34G + ("tests/test_adversarial_s29_saturation.py",)),
 ]
 
 
