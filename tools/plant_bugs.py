@@ -78,6 +78,7 @@ S34E = ("tests/test_mutants_s34e.py",)  # session 34 (s34e-*): saving/loading, v
 S34C = ("tests/test_mutants_s34c.py",)  # the s34c-* mutants of layers, batching, pool_resolved, jacobians, feature_maps
 S34C_ARCH = S34C + ("tests/test_arch.py",)  # ... also caught by the files that caught them before session 34
 S34C_BATCHING = S34C + ("tests/test_batching.py",)
+S34G = ("tests/test_mutants_s34g.py",)  # session 34 (s34g-*): critical, stopping, witness, exact_fit, saturation
 
 S34A = ("tests/test_mutants_s34a.py",)  # the tests that catch the s34a-* objective/operators mutants
 S34A_CE = S34A + ("tests/test_adversarial_s30_derivatives.py",)  # caught before too (s34a-ce-rows-sum-dropped)
@@ -1005,6 +1006,60 @@ BUGS = [
     Bug("s34d-4-1-wide-strict", "arch: Assumption 4.1's n_k >= N part tests n_k > N",
         (_p("theory_lab/arch.py", "self.widths[k] >= N,\n", "self.widths[k] > N,\n"),),
         tests=S34D + ("tests/test_planted_bugs_s22.py",)),
+    # session 34 (g): critical-point search, the scale-free stopping rule, Theorem 3.4's witness, the exact fit,
+    # saturation
+    Bug("s34g-crit-adam-ascent", "critical: the Adam warm start adds the negated update (t - u): it climbs Φ",
+        (_p("theory_lab/critical.py", "return t + u, s", "return t - u, s"),),
+        tests=S34G),
+    Bug("s34g-crit-widest-first", "critical.default_k: among equally wide hidden layers (none wide) the first, not the last",
+        (_p("theory_lab/critical.py", "key=lambda k: (arch.widths[k], k))", "key=lambda k: (arch.widths[k], -k))"),),
+        tests=S34G),
+    Bug("s34g-crit-any-step-sign", "critical mode='any': the gradient-map step taken with the wrong sign",
+        (_p("theory_lab/critical.py", "dq = -w * gq / (w * w + lam)", "dq = w * gq / (w * w + lam)"),),
+        tests=S34G),
+    Bug("s34g-crit-wide-first", "critical.default_k: with no layer meeting Assumption 4.1, the first wide layer, not the last",
+        (_p("theory_lab/critical.py", "        return wide[-1]", "        return wide[0]"),),
+        tests=S34G),
+    Bug("s34g-stop-frobenius", "stopping.block_ratios: ‖J_k‖ taken in the Frobenius norm, not the spectral norm",
+        (_p("theory_lab/stopping.py", "np.linalg.norm(J[:, block] / top, 2)", 'np.linalg.norm(J[:, block] / top, "fro")'),),
+        tests=S34G),
+    Bug("s34g-stop-min-scale", "stopping.block_ratios: scaled by min(‖Y‖, ‖F_L‖), not max",
+        (_p("theory_lab/stopping.py", 's = max(T.frobenius_norm(Y, "Y"), T.frobenius_norm(outputs, "F_L"))',
+            's = min(T.frobenius_norm(Y, "Y"), T.frobenius_norm(outputs, "F_L"))'),),
+        tests=S34G),
+    Bug("s34g-stop-min-block", "stopping.relative_gradient: the smallest block ratio, not the largest",
+        (_p("theory_lab/stopping.py", "return max(block_ratios(obj, theta, X, Y).values())",
+            "return min(block_ratios(obj, theta, X, Y).values())"),),
+        tests=S34G + ("tests/test_leftovers_s33.py",)),
+    Bug("s34g-wit-shift-from-max", "witness: a layer < k shifted by delta - max G (not min G): units still die",
+        (_p("theory_lab/witness.py", "shift = delta - G.min(axis=0)", "shift = delta - G.max(axis=0)"),),
+        tests=S34G + ("tests/test_planted_bugs_s23_rank.py",)),
+    Bug("s34g-wit-alpha-times-half", "witness: saturating σ scaled by c · half-gap, not c / half-gap",
+        (_p("theory_lab/witness.py", "alpha = 1.0 if homogeneous else c / half", "alpha = 1.0 if homogeneous else c * half"),),
+        tests=S34G + ("tests/test_planted_bugs_s23_rank.py",)),
+    Bug("s34g-wit-U-below-k", "witness: U_l rank evidence for l < k only (U_k never checked)",
+        (_p("theory_lab/witness.py", "for l in range(1, k + 1) if arch.layer(l).has_weights}",
+            "for l in range(1, k) if arch.layer(l).has_weights}"),),
+        tests=S34G + ("tests/test_witness.py",)),
+    Bug("s34g-fit-solve-untransposed", "exact_fit: λ = Q R⁻¹ y (the triangular solve without its transpose)",
+        (_p("theory_lab/exact_fit.py", 'trans="T"', 'trans="N"'),),
+        tests=S34G + ("tests/test_exact_fit.py",)),
+    Bug("s34g-fit-y-ndim-unchecked", "exact_fit: y of 3 or more dimensions accepted (only its first axis checked)",
+        (_p("theory_lab/exact_fit.py", "if y.shape[:1] != F.shape[:1] or y.ndim not in (1, 2):",
+            "if y.shape[:1] != F.shape[:1]:"),),
+        tests=S34G),
+    Bug("s34g-fit-qr-when-deficient", "exact_fit: the QR solve used even when F is rank deficient (no least-squares fallback)",
+        (_p("theory_lab/exact_fit.py", "if report.full_row_rank and F.shape[1] >= F.shape[0]:",
+            "if F.shape[1] >= F.shape[0]:"),),
+        tests=S34G + ("tests/test_exact_fit.py",)),
+    Bug("s34g-sat-affine-uncentred-G", "saturation: the affine-to-rounding residual F_c − slope·G (G not centred)",
+        (_p("theory_lab/saturation.py", "(_column_norms(Fc - slope * Gc) <= report.tol)",
+            "(_column_norms(Fc - slope * G) <= report.tol)"),),
+        tests=S34G + ("tests/test_vacuous_s27.py",)),
+    Bug("s34g-sat-lift-per-unit", "saturation: identical unresolved units each lift the rank (not once per class)",
+        (_p("theory_lab/saturation.py", "lift = np.setdiff1d(same[unresolved], same[~unresolved]).size",
+            "lift = int(unresolved.sum())"),),
+        tests=S34G + ("tests/test_adversarial_s29_saturation.py",)),
 ]
 
 
