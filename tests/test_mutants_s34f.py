@@ -124,8 +124,9 @@ def test_table_1_a_documented_max_does_not_excuse_n_1(monkeypatch, fresh_table1)
 
 
 def test_raw_and_perturbed_digits_instances_are_different_data():
-    """s34f-digits-cache-noise-dropped: in one context (as ``verify`` runs Assumption 3.1 on the perturbed digits
-    and 3.1-raw on the raw ones), each instance carries the data the loader gives for its own noise."""
+    """s34f-digits-cache-noise-dropped, s34f-digits-seed-ignored: in one context (as ``verify`` runs Assumption 3.1
+    on the perturbed digits and 3.1-raw on the raw ones), each instance carries the data the loader gives for its
+    own noise, drawn at the context's seed (3: a mutant that draws at seed 0 is invisible at verify's seed 0)."""
     for first, second in ((1e-6, 0.0), (0.0, 1e-6)):
         ctx = Context(3)
         a, b = instances.digits_instance(ctx, noise=first), instances.digits_instance(ctx, noise=second)
