@@ -90,6 +90,8 @@ S34A_STREAM = S34A + ("tests/test_batched_spectra.py",)  # caught before too (s3
 S34B = ("tests/test_mutants_s34b.py",)  # the tests that catch the s34b-* spectrum / report bugs
 
 S34D = ("tests/test_mutants_s34d.py",)  # the tests that catch the s34d-* zoo / arch shape-rule bugs
+S34F = ("tests/test_mutants_s34f.py",)  # the s34f-* mutants of the checks definitions, s4_extra, instances, widths
+S34F_S21 = S34F + ("tests/test_planted_bugs_s21_checks.py",)  # ... also caught before session 34 there
 FORWARD = ("layer-definition", "lemma-2.5*", "theorem-3.4*", "theorem-3.5*", "width-necessity", "corollary-3.6*",
            "backprop-recursion", "lemma-4.2", "lemma-4.3", "hvp-dense", "hessian-zero-loss", "bad-critical-point")
 
@@ -1060,6 +1062,79 @@ BUGS = [
         (_p("theory_lab/saturation.py", "lift = np.setdiff1d(same[unresolved], same[~unresolved]).size",
             "lift = int(unresolved.sum())"),),
         tests=S34G + ("tests/test_adversarial_s29_saturation.py",)),
+
+    # session 34 (s34f-*): mutation pass over the checks themselves (proofs_checks definitions, s4_extra, instances,
+    # widths). A mutant in a check's reference makes the check fail on the correct library (checks=: verify catches
+    # it); a mutant that weakens a check leaves it holding there, and only a test that plants a library bug the
+    # weakened check no longer sees can catch it (tests=, tests/test_mutants_s34f.py first)
+    Bug("s34f-preact-tied-bias-repeat", "definitions.definition_preactivation: a tied bias b ∈ R^T spread with "
+        "np.repeat (filter-major) instead of np.tile (h = (p−1)T + t)",
+        (_p("proofs_checks/definitions.py", "G = G + (np.tile(b, info.P) if b.size", "G = G + (np.repeat(b, info.P) if b.size"),),
+        ("layer-definition",)),
+    Bug("s34f-layerdef-maxpool-kind-typo", "layer-definition: the max-pooling branch tests kind == 'max_pool' (never "
+        "true: Definition 2.3 never observed)",
+        (_p("proofs_checks/definitions.py", '            if info.kind == "maxpool":\n', '            if info.kind == "max_pool":\n'),),
+        tests=S34F + ("tests/test_adversarial_s30_foundations.py",)),
+    Bug("s34f-layerdef-fm-twin-from-model", "layer-definition: the feature_maps twin of U_k taken from "
+        "model.full_weight_matrix (a copy-paste slip: one twin compared twice)",
+        (_p("proofs_checks/definitions.py", '("feature_maps", feature_maps.full_weight_matrix(arch, params, k))',
+            '("feature_maps", model.full_weight_matrix(arch, params, k))'),),
+        tests=("tests/test_planted_bugs_s21_checks.py",)),
+    Bug("s34f-tolrules-crit-bottom-direction", "tolerance-rules: the non-critical residual put along F's bottom "
+        "singular direction (Uf[:, -1]), so ‖Fᵀr‖ is σ_min/σ_1 of the intended 30× the tolerance",
+        (_p("proofs_checks/definitions.py", "r_off = np.outer(Uf[:, 0], np.ones(", "r_off = np.outer(Uf[:, -1], np.ones("),),
+        ("tolerance-rules",)),
+    Bug("s34f-tolrules-small-offset-unscaled", "tolerance-rules: at targets scaled by 2^-30 the 3e-9 offset is left "
+        "unscaled (a parenthesis slip: the scale-free rule is not tried)",
+        (_p("proofs_checks/definitions.py", "0.5 * float(np.sum((small * ((F @ fit.lam - Y) + off)) ** 2)), zero_small)",
+            "0.5 * float(np.sum((small * (F @ fit.lam - Y) + off) ** 2)), zero_small)"),),
+        tests=S34F + ("tests/test_planted_bugs_s31.py",)),
+    Bug("s34f-tolrules-inertia-always-conclusive", "tolerance-rules: the inertia observation conclusive=True (an "
+        "eigenvalue inside the tolerance band reads holds, not inconclusive)",
+        (_p("proofs_checks/definitions.py", "conclusive=inertia.conclusive,", "conclusive=True,"),),
+        tests=S34F),
+    Bug("s34f-tolrules-forward-error-layer-1", "tolerance-rules: the forward-error bound compared with the exact "
+        "rational pass at layer 1 only (not through max-pooling and the dense layer after it)",
+        (_p("proofs_checks/definitions.py", "    for k in (1, 2, 3):\n", "    for k in (1,):\n"),),
+        tests=S34F),
+    Bug("s34f-pred-plant-in-sample-0", "assumption-3.1-predicate: the shared patch planted inside sample 0 (flat[0, "
+        "dst]) instead of sample 1: no two samples share it",
+        (_p("proofs_checks/definitions.py", "    flat[1, dst[keep]] = flat[0, src[keep]]", "    flat[0, dst[keep]] = flat[0, src[keep]]"),),
+        ("assumption-3.1-predicate",)),
+    Bug("s34f-table1-any-documented", "table-1: a documented disagreement of one quantity excuses both (ok when the "
+        "entry documents anything)",
+        (_p("proofs_checks/widths.py", 'ok = status == "matches" or q in documented', 'ok = status == "matches" or bool(documented)'),),
+        tests=S34F),
+    Bug("s34f-table1-extra-sizes-compared", "table-1: the rows at other input sizes (docs/table1.md) compared with "
+        "the paper's bounds too",
+        (_p("proofs_checks/widths.py", "if entry.paper not in THEORY_TABLE1 or entry.key in EXTRA_INPUT_SIZES:",
+            "if entry.paper not in THEORY_TABLE1:"),),
+        ("table-1",)),
+    Bug("s34f-fig1-wide-reads-n0", "figure-1: n_0 (the input, 784) compared with MNIST's N, not n_1",
+        (_p("proofs_checks/widths.py", 'ev.exact("n_1 ≥ N (MNIST)", widths[1], MNIST_N, ">=")',
+            'ev.exact("n_1 ≥ N (MNIST)", widths[0], MNIST_N, ">=")'),),
+        ("figure-1",)),
+    Bug("s34f-wide-layer-last", "instances.wide_layer_of: the last wide layer, not the first",
+        (_p("proofs_checks/instances.py", "return wide[0] if wide else arch.L - 1", "return wide[-1] if wide else arch.L - 1"),),
+        tests=("tests/test_planted_bugs_s21_checks.py",)),
+    Bug("s34f-digits-cache-noise-dropped", "instances.digits_instance: the cache key leaves out the noise (the raw "
+        "and the perturbed digits instance collide in one context)",
+        (_p("proofs_checks/instances.py", 'return ctx.cached(("digits", n, noise, filters, activation, bias), build)',
+            'return ctx.cached(("digits", n, filters, activation, bias), build)'),),
+        tests=S34F_S21),
+    Bug("s34f-digits-seed-ignored", "instances.digits_instance: the digits' noise drawn with seed 0 whatever the "
+        "context's seed",
+        (_p("proofs_checks/instances.py", "ds = _data.digits(n, noise=noise, seed=ctx.seed)",
+            "ds = _data.digits(n, noise=noise, seed=0)"),),
+        tests=S34F),
+    Bug("s34f-s4extra-U_L-unchecked", "bad-critical-point-construction: U_{k+1} = 0 checked, U_L = 0 not",
+        (_p("proofs_checks/s4_extra.py", "for l in (k + 1, L):", "for l in (k + 1,):"),),
+        tests=S34F_S21),
+    Bug("s34f-s4extra-kept-skips-b_k+1", "bad-critical-point-construction: b_{k+1} left out of the parameters that "
+        "must be kept (a construction that zeroes it passes)",
+        (_p("proofs_checks/s4_extra.py", '(f"layer_{k + 1}", "W"), (f"layer_{L}", "W"), (f"layer_{L}", "b")}',
+            '(f"layer_{k + 1}", "W"), (f"layer_{k + 1}", "b"), (f"layer_{L}", "W"), (f"layer_{L}", "b")}'),),
+        tests=S34F_S21),
 ]
 
 
