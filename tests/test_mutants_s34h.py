@@ -209,3 +209,22 @@ def test_equal_samples_are_not_near_duplicate_pairs():
     X = np.array([[0.0], [0.0], [1.0], [2.0]])
     assert near_duplicates.near_duplicate_pairs(F, X, 0.0) == [(0, 3)]
     assert near_duplicates.near_duplicate_pairs(F[:2], X[:2], 1.0) == []
+
+
+def test_each_bar_ends_at_its_margin(drawn):
+    """Library fix (s34h): a bar was drawn from the axis' left end ``lo`` with width ``m``, so it ended at
+    ``m + lo``, up to a factor 1 + 1/30 past its margin: a violated margin of 0.999 crossed the threshold line
+    at 1 (here ``lo = 0.1 / 30``: its bar ended at 1.0023). Each bar now ends at its margin."""
+    margins = {"violated": 0.999, "holds": 5.0, "far": 1e3}
+    obs = [{"name": k, "holds": m > 1, "conclusive": True, "margin": m, "tolerance": "x, band 10"}
+           for k, m in margins.items()]
+    evidence_figures.observation_figure("c", {"observations": obs})
+    ax = drawn[-1].axes[0]
+    ends = {lab.get_text(): None for lab in ax.get_yticklabels()}
+    by_y = {round(t, 6): lab.get_text() for t, lab in zip(ax.get_yticks(), ax.get_yticklabels())}
+    for p in ax.patches:
+        ends[by_y[round(p.get_y() + p.get_height() / 2, 6)]] = p.get_x() + p.get_width()
+    assert set(ends) == set(margins)
+    for name, m in margins.items():
+        assert ends[name] == pytest.approx(m, rel=1e-12)
+    assert ends["violated"] < 1.0
