@@ -125,7 +125,7 @@ def observation_figure(check_id: str, evidence, *, max_rows: int = 24) -> bytes 
         for yi, (o, m) in zip(y, shown):
             state = "inconclusive" if not o["conclusive"] else ("holds" if o["holds"] else "violated")
             if 0 < m < math.inf:
-                ax.barh(yi, m, left=lo, color=_COLORS[state], height=0.6)
+                ax.barh(yi, m - lo, left=lo, color=_COLORS[state], height=0.6)  # ends at m
             else:  # exact facts: no number to draw, a marker at the edge
                 x = hi if m == math.inf else lo * 2
                 ax.plot([x], [yi], ">" if m == math.inf else "<", color=_COLORS[state], ms=9)

@@ -89,6 +89,12 @@ S34A_STREAM = S34A + ("tests/test_batched_spectra.py",)  # caught before too (s3
 
 S34B = ("tests/test_mutants_s34b.py",)  # the tests that catch the s34b-* spectrum / report bugs
 
+S34H = ("tests/test_mutants_s34h.py",)  # session 34 (s34h-*): layout, resnet, presets, evidence, figures, near-dups
+S34H_OBJ = S34H + ("tests/test_objective.py",)  # ... also caught before by (s34h-tree-blocks-drop-last-leaf)
+S34H_HTML = S34H + ("tests/test_report_html.py",)  # (s34h-band-of-no-exponent)
+S34H_NEAR_DOC = S34H + ("theory_lab/near_duplicates.py",)  # the module's doctest (s34h-components-root-not-smallest)
+S34H_NEAR = S34H + ("tests/test_near_duplicates.py",)  # (s34h-pairs-equal-samples)
+
 S34D = ("tests/test_mutants_s34d.py",)  # the tests that catch the s34d-* zoo / arch shape-rule bugs
 S34F = ("tests/test_mutants_s34f.py",)  # the s34f-* mutants of the checks definitions, s4_extra, instances, widths
 S34F_S21 = S34F + ("tests/test_planted_bugs_s21_checks.py",)  # ... also caught before session 34 there
@@ -1135,6 +1141,53 @@ BUGS = [
         (_p("proofs_checks/s4_extra.py", '(f"layer_{k + 1}", "W"), (f"layer_{L}", "W"), (f"layer_{L}", "b")}',
             '(f"layer_{k + 1}", "W"), (f"layer_{k + 1}", "b"), (f"layer_{L}", "W"), (f"layer_{L}", "b")}'),),
         tests=S34F_S21),
+
+    # session 34 (s34h-*): layout, resnet, presets, evidence, evidence_figures, near_duplicates
+    Bug("s34h-tree-blocks-drop-last-leaf", "layout: TreeLayout.blocks ends a merged subtree before its last leaf",
+        (_p("theory_lab/layout.py", "out[-1] = (head, slice(out[-1][1].start, int(starts[i + 1])))",
+            "out[-1] = (head, slice(out[-1][1].start, int(starts[i])))"),),
+        tests=S34H_OBJ),
+    Bug("s34h-tree-ravel-no-float64", "layout: TreeLayout.ravel accepts float32 leaves (its dtype check dropped)",
+        (_p("theory_lab/layout.py", "            require_float64(jnp.asarray(a), f\"params[{_path(keys)!r}]\")\n", ""),),
+        tests=S34H),
+    Bug("s34h-bn-stats-per-position", "resnet: BatchNorm's training statistics over the batch axis only (per pixel)",
+        (_p("theory_lab/resnet.py", "axes = tuple(range(x.ndim - 1))", "axes = (0,)"),),
+        tests=S34H),
+    Bug("s34h-resnet-bias-init-zero", "resnet: convolution biases initialised to 0 (documented N(0, 0.1^2))",
+        (_p("theory_lab/resnet.py", "use_bias=use_bias, bias_init=nn.initializers.normal(0.1), **F64)",
+            "use_bias=use_bias, **F64)"),),
+        tests=S34H),
+    Bug("s34h-mnist1d-dense-activation", "presets: verify_mnist1d's dense layer ignores `activation`",
+        (_p("theory_lab/presets.py", "Dense(32, activation=activation),\n                                  Output(10)))",
+            "Dense(32),\n                                  Output(10)))"),),
+        tests=S34H),
+    Bug("s34h-at-least-negative-margin", "evidence: at_least of a negative value against a positive threshold "
+        "gives a negative margin (inconclusive), not 0 (a conclusive violation)",
+        (_p("theory_lab/evidence.py", "margin = value / t if value > 0 else 0.0", "margin = value / t"),),
+        tests=S34H),
+    Bug("s34h-rank-range-short", "evidence: rank conclusiveness looks at ranks lo .. hi-1 (the highest allowed rank "
+        "skipped)", (_p("theory_lab/evidence.py", "for r in range(lo, hi + 1))", "for r in range(lo, hi))"),),
+        tests=S34H),
+    Bug("s34h-observe-tie-refused", "evidence: observe refuses a margin of exactly 1 that holds (a tie)",
+        (_p("theory_lab/evidence.py", "(margin < 1 if holds else margin > 1)", "(margin <= 1 if holds else margin > 1)"),),
+        tests=S34H),
+    Bug("s34h-rank-figure-x-from-0", "evidence_figures: rank_figure draws sigma_min at x = 0 (the axis says 1)",
+        (_p("theory_lab/evidence_figures.py", "x = np.arange(1, s.size + 1)", "x = np.arange(s.size)"),),
+        tests=S34H),
+    Bug("s34h-band-of-no-exponent", "evidence_figures: band_of reads only digits and dots (band 1e+06 read as 1)",
+        (_p("theory_lab/evidence_figures.py", 'r"band\\s*([0-9.eE+-]+)"', 'r"band\\s*([0-9.]+)"'),),
+        tests=S34H_HTML),
+    Bug("s34h-norms-underflow", "near_duplicates: _norms squares rows directly (1e-170 rows have norm 0)",
+        (_p("theory_lab/near_duplicates.py", "return top * np.linalg.norm(A / np.where(top > 0, top, 1.0)[:, None], axis=1)",
+            "return np.linalg.norm(A, axis=1)"),),
+        tests=S34H),
+    Bug("s34h-components-root-not-smallest", "near_duplicates: union-find links a's root under b's (the representative "
+        "is not the group's smallest index)",
+        (_p("theory_lab/near_duplicates.py", "parent[max(a, b)] = min(a, b)", "parent[a] = b"),),
+        tests=S34H_NEAR_DOC),
+    Bug("s34h-pairs-equal-samples", "near_duplicates: equal rows of equal samples linked as a pair",
+        (_p("theory_lab/near_duplicates.py", "if a != b and not np.array_equal(rows[a], rows[b])}", "if a != b}"),),
+        tests=S34H_NEAR),
 ]
 
 
