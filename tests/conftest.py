@@ -216,3 +216,20 @@ def least_squares_fit():
     """The factory :func:`_least_squares_fit` (each call draws afresh): the set-up shared by test_norms_s32.py and
     test_adversarial_s29_section4.py (session 33 factored their copies)."""
     return _least_squares_fit
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The matplotlib figures saved while the test runs (``Figure.savefig`` wrapped, the PNG still made), to read
+    back what a figure shows from its artists."""
+    import matplotlib.figure
+
+    figures = []
+    real = matplotlib.figure.Figure.savefig
+
+    def savefig(self, *args, **kwargs):
+        figures.append(self)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
+    return figures

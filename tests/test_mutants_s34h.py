@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import matplotlib.figure
 import numpy as np
 import pytest
 
@@ -146,20 +145,6 @@ def test_observe_accepts_a_tie_on_either_side():
 
 
 # ----------------------------------------------------------------------------- evidence_figures
-
-
-@pytest.fixture
-def drawn(monkeypatch):
-    """The matplotlib figures saved while the test runs."""
-    figures = []
-    real = matplotlib.figure.Figure.savefig
-
-    def savefig(self, *args, **kwargs):
-        figures.append(self)
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
-    return figures
 
 
 def test_rank_figure_puts_the_i_th_smallest_singular_value_at_x_equal_i(drawn):

@@ -178,20 +178,6 @@ def test_html_tally_counts_and_anchors_are_valid_ids():
 # ----------------------------------------------------------------------------- evidence_figures
 
 
-@pytest.fixture
-def drawn(monkeypatch):
-    """The matplotlib figures saved while the test runs (savefig is wrapped, the PNG still made)."""
-    figures = []
-    real = matplotlib.figure.Figure.savefig
-
-    def savefig(self, *args, **kwargs):
-        figures.append(self)
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
-    return figures
-
-
 def _obs(name, margin, holds=True, conclusive=True):
     return {"name": name, "holds": holds, "conclusive": conclusive, "margin": margin, "tolerance": "x, band 10"}
 
