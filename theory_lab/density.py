@@ -28,7 +28,7 @@ from theory_lab import krylov
 from theory_lab.keys import check_probe_block
 from theory_lab.validate import is_integer, is_real
 
-__all__ = ["ASYMMETRY_RTOL", "Density", "slq_density", "exact_density", "wasserstein1"]
+__all__ = ["ASYMMETRY_RTOL", "check_symmetric", "Density", "slq_density", "exact_density", "wasserstein1"]
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ def _slq_run(matvec, dim, num_probes, num_matvecs, key, params, driver):
                          capacity=num_matvecs + 1, driver=driver, linear=linear, keep_products=p == 0)
         K = krylov.extend(K, num_matvecs)
         if p == 0:  # the first probe's kept products test A = Aᵀ, no extra product (as lanczos does)
-            _check_symmetric(K)
+            check_symmetric(K)
         x, w = _probe_quadrature(K, num_matvecs)
         nodes.append(x)
         weights.append(w)
@@ -196,12 +196,15 @@ def _slq_run(matvec, dim, num_probes, num_matvecs, key, params, driver):
 ASYMMETRY_RTOL = 1e-8
 
 
-def _check_symmetric(K) -> None:
+def check_symmetric(K, needs: str = "A spectral density needs A = Aᵀ: pass (A v + Aᵀ v)/2.") -> float:
+    """``krylov.asymmetry(K)`` of a basis that kept its products, or a ValueError (ending with ``needs``) above
+    :data:`ASYMMETRY_RTOL`; no operator application. Used by :func:`slq_density` and ``spectrum.lanczos``."""
     asym = krylov.asymmetry(K)
     if not asym <= ASYMMETRY_RTOL:
         raise ValueError(f"`matvec` is not symmetric: the projection Qᵀ A Q of its {K.depth} products differs from its "
                          f"transpose by {asym:.2e} relative (rounding of a symmetric operator is ~{K.depth:d}·eps; "
-                         f"refused above {ASYMMETRY_RTOL:g}). A spectral density needs A = Aᵀ: pass (A v + Aᵀ v)/2.")
+                         f"refused above {ASYMMETRY_RTOL:g}). {needs}")
+    return asym
 
 
 def _smooth(nodes, weights, grid, sigma):

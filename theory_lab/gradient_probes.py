@@ -30,8 +30,8 @@ import numpy as np
 
 from theory_lab import model
 from theory_lab.arch import Architecture
-from theory_lab.validate import is_integer
 from theory_lab.loss_surface import check_targets, forward_with_full_matrix, gradient_bounds  # noqa: F401 (docstring example)
+from theory_lab.validate import is_integer
 
 __all__ = ["attaining_point", "small_gradient_search", "SmallGradientSearch"]
 

@@ -58,7 +58,7 @@ import numpy as np
 import scipy.linalg
 
 from theory_lab import batching, krylov
-from theory_lab.density import ASYMMETRY_RTOL, Density, exact_density, slq_density, wasserstein1
+from theory_lab.density import ASYMMETRY_RTOL, Density, check_symmetric, exact_density, slq_density, wasserstein1
 from theory_lab.linalg import Inertia, inertia_report
 from theory_lab.trace import TraceEstimate, hutch_plus_plus, hutchinson, trace_estimates, xtrace
 from theory_lab.validate import is_integer, is_real
@@ -280,12 +280,8 @@ def lanczos(matvec, dim: int, key, *params, k: int = 5, which: str = "top", num_
                 break
         target = min(cap, max(K.depth + 1, math.ceil(K.depth * (1 + GROWTH))))
     vecs, lam, total = np.asarray(vecs), theta[sel], K.num_matvecs
-    nt, asym = top_i.size, krylov.asymmetry(K)  # from the kept products: no operator application
-    if not asym <= ASYMMETRY_RTOL:
-        raise ValueError(f"`matvec` is not symmetric: the projection Qᵀ A Q of its {K.depth} products differs from its "
-                         f"transpose by {asym:.2e} relative (rounding of a symmetric operator is ~{K.depth:d}·eps; "
-                         f"refused above {ASYMMETRY_RTOL:g}). Lanczos needs A = Aᵀ: pass (A v + Aᵀ v)/2, or use a "
-                         "non-symmetric eigensolver.")
+    nt = top_i.size
+    asym = check_symmetric(K, "Lanczos needs A = Aᵀ: pass (A v + Aᵀ v)/2, or use a non-symmetric eigensolver.")
 
     def pairs(sl, name):
         return Eigenpairs(lam[sl], vecs[sl], res[sl], res[sl] <= tol, tol, norm, total, name, K.depth, K.breakdowns,

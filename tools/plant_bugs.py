@@ -575,7 +575,7 @@ BUGS = [
             "order = list(labels)"),), tests=S33D),
     Bug("s34l-slq-no-symmetry-check", "density.slq_density: the first probe's symmetry test is skipped (a "
         "non-symmetric operator gets a density without a word)",
-        (_p("theory_lab/density.py", "            _check_symmetric(K)\n", "            pass\n"),),
+        (_p("theory_lab/density.py", "            check_symmetric(K)\n", "            pass\n"),),
         tests=("tests/test_lead_s34.py",)),
     Bug("s34l-slq-probes-bool", "density.slq_density: num_probes=True read as one probe (isinstance int)",
         (_p("theory_lab/density.py", "    if not is_integer(num_probes) or num_probes < 1:",
