@@ -70,6 +70,18 @@ def test_enet_refuses_a_size_not_divisible_by_8_along_either_axis(height, width)
         enet(height, width)
 
 
+@pytest.mark.parametrize("kwargs, arg, shown", [
+    ({"classes": 0}, "classes", "0"), ({"classes": True}, "classes", "True"), ({"height": 512.0}, "height", "512.0"),
+    ({"width": -8}, "width", "-8"), ({"height": True}, "height", "True")])
+def test_enet_bad_sizes_and_classes_name_the_argument(kwargs, arg, shown):
+    """Library fix (s35e). Before: ``classes=0`` or ``True`` failed in the classifier as "conv transpose 'fullconv':
+    `filters`=0 must be a positive int"; ``height=512.0`` and ``width=-8`` as the builder's "`input_shape`=(…)
+    must be (H, W, C) with positive ints"; ``height=True`` as "input True×512 must have both sizes divisible by 8"
+    (a bool read as the size 1). None named the argument of ``enet``."""
+    with pytest.raises(ValueError, match=rf"enet: `{arg}`={re.escape(shown)} must be a positive int"):
+        enet(**kwargs)
+
+
 def test_enet_sizes_are_named_width_by_height():
     """The table's keys follow the data sets' W×H (Cityscapes at 1024×512, CamVid at 480×360): the network
     built at height 512, width 1024 is ``enet-1024x512``, as its entry (and ``widths --network``'s title).
