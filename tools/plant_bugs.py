@@ -102,6 +102,10 @@ FORWARD = ("layer-definition", "lemma-2.5*", "theorem-3.4*", "theorem-3.5*", "wi
            "backprop-recursion", "lemma-4.2", "lemma-4.3", "hvp-dense", "hessian-zero-loss", "bad-critical-point")
 
 
+S35E = ("tests/test_mutants_s35e.py",)  # session 35 (s35e-*): zoo enet, inception; commands options, widths
+S35E_OPTIONS = S35E + ("tests/test_cli_options.py",)  # caught before too (s35e-options-parent-one-level)
+
+
 BUGS = [
     Bug("tanh-3.2", "registry declares tanh as satisfying Assumption 3.2 (clause a)",
         (_p("theory_lab/activations.py",
@@ -1188,6 +1192,75 @@ BUGS = [
     Bug("s34h-pairs-equal-samples", "near_duplicates: equal rows of equal samples linked as a pair",
         (_p("theory_lab/near_duplicates.py", "if a != b and not np.array_equal(rows[a], rows[b])}", "if a != b}"),),
         tests=S34H_NEAR),
+    # session 35 (s35e-*): mutation pass over zoo/enet, zoo/inception (Inception V3/V4, Xception), commands/options
+    # and commands/widths; tests/test_mutants_s35e.py checks them against the papers' layer tables, the reference
+    # releases (tf-slim, Keras, ENet's Torch code) and the commands' documented output
+    Bug("s35e-enet-decoder-internal-half", "zoo enet: decoder bottlenecks project to output/2 channels, not output/4",
+        (_p("theory_lab/zoo/enet.py",
+            '    internal = out // 4\n    y = b.conv(x, internal, 1, name=f"{name}/projection")',
+            '    internal = out // 2\n    y = b.conv(x, internal, 1, name=f"{name}/projection")'),),
+        tests=S35E),
+    Bug("s35e-enet-size-check-and", "zoo enet: the divisible-by-8 check refuses only when both sizes fail (`and`)",
+        (_p("theory_lab/zoo/enet.py", "if height % 8 or width % 8:", "if height % 8 and width % 8:"),),
+        tests=S35E),
+    Bug("s35e-enet-tag-height-first", "zoo enet: a non-default size named enet-HxW (enet-512x1024), not W×H",
+        (_p("theory_lab/zoo/enet.py", 'f"-{width}x{height}"', 'f"-{height}x{width}"'),),
+        tests=S35E),
+    Bug("s35e-enet-final-fullconv-3x3", "zoo enet: the final full convolution copied from the decoder's 3×3/2 "
+        "(pad 1, output padding 1; same 512×512 output) instead of 2×2/2",
+        (_p("theory_lab/zoo/enet.py", 'b.conv_transpose(x, classes, 2, 2, name="fullconv", output=True)',
+            'b.conv_transpose(x, classes, 3, 2, 1, 1, name="fullconv", output=True)'),),
+        tests=S35E),
+    Bug("s35e-v3-mixed5-b1-64", "zoo inception: Inception V3 Mixed_5b–5d's 5×5 branch reduces to 64 channels "
+        "(tf-slim: 48)",
+        (_p("theory_lab/zoo/inception.py", '[(48, (1, 1), 1, "same"), (64, (5, 5), 1, "same")]',
+            '[(64, (1, 1), 1, "same"), (64, (5, 5), 1, "same")]'),),
+        tests=S35E),
+    Bug("s35e-v3-mixed7-b2-384", "zoo inception: Inception V3 Mixed_7b/7c's double-3×3 branch starts with 384 "
+        "(tf-slim: 448)",
+        (_p("theory_lab/zoo/inception.py", '[(448, (1, 1), 1, "same"), (384, (3, 3), 1, "same")]',
+            '[(384, (1, 1), 1, "same"), (384, (3, 3), 1, "same")]'),),
+        tests=S35E),
+    Bug("s35e-v4-reduction-a-l-192", "zoo inception: Inception V4 Reduction-A's l = 192 (Szegedy et al. 2017, "
+        "Table 1: 224)",
+        (_p("theory_lab/zoo/inception.py", '(224, (3, 3), 1, "same"), (256, (3, 3), 2, "valid")',
+            '(192, (3, 3), 1, "same"), (256, (3, 3), 2, "valid")'),),
+        tests=S35E),
+    Bug("s35e-pool-branch-max", "zoo inception: the inception modules' pool branch max-pools (the papers: average)",
+        (_p("theory_lab/zoo/inception.py", 'b.conv(b.avg_pool(x, 3, 1, "same"', 'b.conv(b.max_pool(x, 3, 1, "same"'),),
+        tests=S35E),
+    Bug("s35e-v4-aux-default-off", "zoo inception: inception_v4 builds without its auxiliary head by default",
+        (_p("theory_lab/zoo/inception.py", "def inception_v4(size: int = 299, *, aux: bool = True)",
+            "def inception_v4(size: int = 299, *, aux: bool = False)"),),
+        tests=S35E),
+    Bug("s35e-xception-exit-1024", "zoo inception: Xception's block14_sepconv1 keeps 1024 filters (Fig. 5: 1536)",
+        (_p("theory_lab/zoo/inception.py", 'b.separable(x, 1536, 3, name="block14_sepconv1")',
+            'b.separable(x, 1024, 3, name="block14_sepconv1")'),),
+        tests=S35E),
+    Bug("s35e-xception-pool-2x2", "zoo inception: Xception's block pools 2×2/2 SAME (Fig. 5: 3×3/2; same sizes)",
+        (_p("theory_lab/zoo/inception.py", 'y = b.max_pool(y, 3, 2, "same", name=f"block{block}_pool")',
+            'y = b.max_pool(y, 2, 2, "same", name=f"block{block}_pool")'),),
+        tests=S35E),
+    Bug("s35e-options-parent-one-level", "commands options: the writable-folder probe climbs one missing level only "
+        "(--out a/b/c under an existing folder refused as 'a file')",
+        (_p("theory_lab/commands/options.py", "    while not parent.exists():\n        if parent.parent == parent:\n"
+            "            break\n        parent = parent.parent\n",
+            "    if not parent.exists():\n        parent = parent.parent\n"),),
+        tests=S35E_OPTIONS),
+    Bug("s35e-widths-numbers-count-padding", "widths --network: the '#' column counts the rows that are not layers "
+        "(numbers skip after each zero-padding row)",
+        (_p("theory_lab/commands/widths.py", "    for layer in net.layers:\n        marks =",
+            "    for layer in net.layers:\n        k += 1\n        marks ="),
+         _p("theory_lab/commands/widths.py", "        k += 1\n        table.add_row(str(k)",
+            "        table.add_row(str(k)")),
+        tests=S35E),
+    Bug("s35e-widths-json-max-is-n1", "widths --json: the network's max_width written as n_1",
+        (_p("theory_lab/commands/widths.py", '"max_width": net.max_width[0], "max_at"',
+            '"max_width": net.n1, "max_at"'),),
+        tests=S35E),
+    Bug("s35e-widths-json-paper-swapped", "widths --json: paper_table1's n1 and max swapped",
+        (_p("theory_lab/commands/widths.py", '"n1": v.n1, "max": v.max_width}', '"n1": v.max_width, "max": v.n1}'),),
+        tests=S35E),
 ]
 
 

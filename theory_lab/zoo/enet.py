@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+from theory_lab.validate import is_integer
 from theory_lab.zoo.graph import Builder, Network
 
 __all__ = ["enet", "ENET_STAGE_2"]
@@ -73,6 +74,10 @@ def enet(height: int = 512, width: int = 512, *, classes: int = 19) -> Network:
 
     Both sizes must be divisible by 8 (three halvings, undone by the decoder).
     """
+    for arg, value in (("height", height), ("width", width), ("classes", classes)):
+        if not is_integer(value) or value < 1:  # the builder's errors named `input_shape` or `filters`
+            raise ValueError(f"enet: `{arg}`={value!r} must be a positive int, e.g. enet(512, 1024, "
+                             "classes=19) for Cityscapes.")
     if height % 8 or width % 8:
         raise ValueError(f"enet: input {height}×{width} must have both sizes divisible by 8 (three 2×2 poolings "
                          "undone by unpooling), e.g. 512×512 or 360×480.")
