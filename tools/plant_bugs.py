@@ -95,6 +95,8 @@ S34H_HTML = S34H + ("tests/test_report_html.py",)  # (s34h-band-of-no-exponent)
 S34H_NEAR_DOC = S34H + ("theory_lab/near_duplicates.py",)  # the module's doctest (s34h-components-root-not-smallest)
 S34H_NEAR = S34H + ("tests/test_near_duplicates.py",)  # (s34h-pairs-equal-samples)
 
+S35D = ("tests/test_mutants_s35d.py",)  # session 35 (s35d-*): gradient_probes, factories, expressivity, sharding, cache
+
 S34D = ("tests/test_mutants_s34d.py",)  # the tests that catch the s34d-* zoo / arch shape-rule bugs
 S34F = ("tests/test_mutants_s34f.py",)  # the s34f-* mutants of the checks definitions, s4_extra, instances, widths
 S34F_S21 = S34F + ("tests/test_planted_bugs_s21_checks.py",)  # ... also caught before session 34 there
@@ -1261,6 +1263,78 @@ BUGS = [
     Bug("s35e-widths-json-paper-swapped", "widths --json: paper_table1's n1 and max swapped",
         (_p("theory_lab/commands/widths.py", '"n1": v.n1, "max": v.max_width}', '"n1": v.max_width, "max": v.n1}'),),
         tests=S35E),
+
+    Bug("s35d-attain-aliases-params", "gradient_probes: attaining_point writes W_{k+1}, b_{k+1} into the caller's "
+        "params (no copy)",
+        (_p("theory_lab/gradient_probes.py", "out = jax.tree_util.tree_map(lambda a: a, params)", "out = params"),),
+        tests=S35D),
+    Bug("s35d-attain-left-thin-svd", "gradient_probes: attaining_point's u from a thin SVD of F_k (no left null "
+        "vector when N > n_k: the lower bound 0 is not attained)",
+        (_p("theory_lab/gradient_probes.py", "P, _, _ = np.linalg.svd(np.asarray(F[k]), full_matrices=True)",
+            "P, _, _ = np.linalg.svd(np.asarray(F[k]), full_matrices=False)"),),
+        tests=S35D),
+    Bug("s35d-attain-right-thin-svd", "gradient_probes: attaining_point's v from a thin SVD of U_L (no null vector "
+        "when n_{L-1} < m: the lower bound 0 is not attained)",
+        (_p("theory_lab/gradient_probes.py", "model.full_weight_matrix(arch, out, L)), full_matrices=True)",
+            "model.full_weight_matrix(arch, out, L)), full_matrices=False)"),),
+        tests=S35D),
+    Bug("s35d-pool-check-from-k", "gradient_probes: _check_k looks for max-pooling from layer k (info[k-1:]), "
+        "refusing a pooling layer k although only layers k+1 .. L must be conv or dense",
+        (_p("theory_lab/gradient_probes.py", 'pools = [i.k for i in arch.info[k:] if i.kind == "maxpool"]',
+            'pools = [i.k for i in arch.info[k - 1:] if i.kind == "maxpool"]'),),
+        tests=S35D),
+    Bug("s35d-search-lr-zero-accepted", "gradient_probes: small_gradient_search accepts lr = 0 (a search that "
+        "never moves)",
+        (_p("theory_lab/gradient_probes.py", "if not (np.isfinite(lr) and lr > 0):",
+            "if not (np.isfinite(lr) and lr >= 0):"),),
+        tests=S35D),
+    Bug("s35d-resolve-cwd-left-on-path", "factories: resolve leaves the working directory on sys.path after importing "
+        "PKG.MODULE",
+        (_p("theory_lab/factories.py", "            finally:\n                if added:\n                    "
+            "sys.path.remove(cwd)\n", "            finally:\n                pass\n"),),
+        tests=S35D),
+    Bug("s35d-resolve-first-colon", "factories: resolve splits the spec at its first ':' (a folder with a ':' "
+        "in its name breaks path/file.py:FACTORY)",
+        (_p("theory_lab/factories.py", 'module_name, sep, name = str(spec).rpartition(":")',
+            'module_name, sep, name = str(spec).partition(":")'),),
+        tests=S35D),
+    Bug("s35d-factory-loss-overrides-option", "factories: a factory's own loss callable wins over an explicit "
+        "`loss` (--loss ignored)",
+        (_p("theory_lab/factories.py", "    if loss is None:\n        loss = out[3] if len(out) == 4 else (",
+            "    if loss is None or len(out) == 4:\n        loss = out[3] if len(out) == 4 else ("),),
+        tests=S35D),
+    Bug("s35d-reduction-ignored", "factories: load drops `reduction` (always the sum)",
+        (_p("theory_lab/factories.py", "from_model(model, params, loss=loss, reduction=reduction)",
+            "from_model(model, params, loss=loss)"),),
+        tests=S35D),
+    Bug("s35d-generator-not-kept", "factories: a factory's generator of batches is not kept as a list (its one "
+        "pass spent, or refused, before any product)",
+        (_p("theory_lab/factories.py", "        data = list(data)\n", "        pass\n"),),
+        tests=S35D),
+    Bug("s35d-shard-suggestion-off", "sharding: shard_samples' error suggests N + N mod n_dev instead of the next "
+        "multiple of n_dev",
+        (_p("theory_lab/sharding.py", "or {N + n_dev - N % n_dev} samples", "or {N + N % n_dev} samples"),),
+        tests=S35D),
+    Bug("s35d-cache-access-read-only", "compile_cache: enable checks the folder is readable (R_OK), not writable",
+        (_p("theory_lab/compile_cache.py", "os.access(path, os.W_OK | os.X_OK)", "os.access(path, os.R_OK | os.X_OK)"),),
+        tests=S35D),
+    Bug("s35d-cache-empty-option-means-unset", "compile_cache: resolve reads an empty --compile-cache '' as not "
+        "given (falls back to the variable / default instead of refusing it)",
+        (_p("theory_lab/compile_cache.py", "    if value is None:\n        value = env.get(ENV) or None",
+            "    if not value:\n        value = env.get(ENV) or None"),),
+        tests=S35D),
+    Bug("s35d-cache-min-compile-time-dropped", "compile_cache: enable leaves JAX's 1 s minimum compile time (fast "
+        "programs are never written)",
+        (_p("theory_lab/compile_cache.py",
+            '    jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)\n', ""),),
+        tests=S35D),
+    Bug("s35d-expressivity-jax-weight-matrix", "expressivity: full_weight_matrix re-exported from model (the jax "
+        "twin) instead of feature_maps",
+        (_p("theory_lab/expressivity.py",
+            "from theory_lab.feature_maps import feature_rank, features_upto, full_weight_matrix\n",
+            "from theory_lab.feature_maps import feature_rank, features_upto\nfrom theory_lab.model import "
+            "full_weight_matrix\n"),),
+        tests=("tests/test_expressivity.py",)),
 ]
 
 
