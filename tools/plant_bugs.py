@@ -100,6 +100,7 @@ S35D = ("tests/test_mutants_s35d.py",)  # session 35 (s35d-*): gradient_probes, 
 S34D = ("tests/test_mutants_s34d.py",)  # the tests that catch the s34d-* zoo / arch shape-rule bugs
 S34F = ("tests/test_mutants_s34f.py",)  # the s34f-* mutants of the checks definitions, s4_extra, instances, widths
 S34F_S21 = S34F + ("tests/test_planted_bugs_s21_checks.py",)  # ... also caught before session 34 there
+S35A = ("tests/test_mutants_s35a.py",)  # session 35 (s35a-*): the rank-jump and critical-points demos, demos.common
 FORWARD = ("layer-definition", "lemma-2.5*", "theorem-3.4*", "theorem-3.5*", "width-necessity", "corollary-3.6*",
            "backprop-recursion", "lemma-4.2", "lemma-4.3", "hvp-dense", "hessian-zero-loss", "bad-critical-point")
 
@@ -1335,6 +1336,69 @@ BUGS = [
             "from theory_lab.feature_maps import feature_rank, features_upto\nfrom theory_lab.model import "
             "full_weight_matrix\n"),),
         tests=("tests/test_expressivity.py",)),
+
+
+    # session 35 (s35a-*): mutation pass over the teaching demos rank-jump, critical-points and demos.common (verify
+    # never runs the demos: tests=, tests/test_mutants_s35a.py first, then the files that caught a mutant before)
+    Bug("s35a-digit-count-off-by-one", "demos.common: digit_count refuses N = 1797, the last bundled digit (>= for >)",
+        (_p("theory_lab/demos/common.py", "if n > TOTAL_DIGITS:", "if n >= TOTAL_DIGITS:"),),
+        tests=S35A),
+    Bug("s35a-render-dpi-dropped", "demos.common: render ignores dpi (the PNG at the figure's own 100 dpi)",
+        (_p("theory_lab/demos/common.py", "fig.savefig(buf, format=fmt, dpi=dpi, metadata=",
+            "fig.savefig(buf, format=fmt, metadata="),),
+        tests=S35A),
+    Bug("s35a-render-svg-dated", "demos.common: render leaves matplotlib's date in the SVG (same numbers, new file)",
+        (_p("theory_lab/demos/common.py", 'metadata={"Date": None} if fmt == "svg" else None)', "metadata=None)"),),
+        tests=S35A),
+    Bug("s35a-residual-norm-float32", "demos.common: residual_norm subtracts in float32",
+        (_p("theory_lab/demos/common.py", "np.asarray(outputs, np.float64) - np.asarray(Y, np.float64)",
+            "np.asarray(outputs, np.float32) - np.asarray(Y, np.float32)"),),
+        tests=S35A),
+    Bug("s35a-rj-top-floor", "rank-jump: default_filters' widest T rounded down (the sweep stops short of 2N)",
+        (_p("theory_lab/demos/_rank_jump.py", "top = max(2, math.ceil(max_ratio * N / PATCHES))",
+            "top = max(2, int(max_ratio * N / PATCHES))"),),
+        tests=S35A),
+    Bug("s35a-rj-key-by-position", "rank-jump: draws keyed by the width's position in the sweep, not by T",
+        (_p("theory_lab/demos/_rank_jump.py", "jax.random.fold_in(jax.random.fold_in(root, T), j)",
+            "jax.random.fold_in(jax.random.fold_in(root, done), j)"),),
+        tests=S35A),
+    Bug("s35a-rj-duplicates-from-noisy", "rank-jump: the duplicates series built from the noisy digits, not the raw",
+        (_p("theory_lab/demos/_rank_jump.py", "duplicate_digits(raw.X, duplicates)", "duplicate_digits(noisy.X, duplicates)"),),
+        tests=S35A),
+    Bug("s35a-rj-bound-strict", "rank-jump: without Theorem 3.5 the bound is rank < min(n_1, distinct) (strict)",
+        (_p("theory_lab/demos/_rank_jump.py", "return p.rank <= p.expected", "return p.rank < p.expected"),),
+        tests=S35A),
+    Bug("s35a-rj-figure-plots-expected", "rank-jump: the figure's left panel plots the predicted rank, not the measured",
+        (_p("theory_lab/demos/_rank_jump.py", "left.scatter(x, [p.rank for p in pts]", "left.scatter(x, [p.expected for p in pts]"),),
+        tests=S35A),
+    Bug("s35a-rj-tolerance-line-absolute", "rank-jump: the figure's tolerance line is tol, not tol/σ_max (axis σ_min/σ_max)",
+        (_p("theory_lab/demos/_rank_jump.py", "p.tol / p.sigma_max if p.sigma_max > 0 else np.nan",
+            "p.tol if p.sigma_max > 0 else np.nan"),),
+        tests=S35A),
+    Bug("s35a-cp-wide-T-off-by-one", "critical-points: the wide net's T = N // 36 + 1 (one filter too many at N = 36·T)",
+        (_p("theory_lab/demos/_critical_points.py", "T = math.ceil(N / 36) if filters is None",
+            "T = N // 36 + 1 if filters is None"),),
+        tests=S35A),
+    Bug("s35a-cp-explanation-min-residual", "critical-points: the explanation's bound 'all with ‖r‖/‖Y‖ ≤ x' quotes the "
+        "smallest residual",
+        (_p("theory_lab/demos/_critical_points.py", "max(p.relative_residual for p in inside)",
+            "min(p.relative_residual for p in inside)"),),
+        tests=S35A),
+    Bug("s35a-cp-band-top-dropped", "critical-points: the figure's undecided band stops at the zero-loss line",
+        (_p("theory_lab/demos/_critical_points.py", 'ZERO_RESIDUAL_RTOL * ZERO_RESIDUAL_BAND, color="0.85"',
+            'ZERO_RESIDUAL_RTOL, color="0.85"'),),
+        tests=S35A),
+    Bug("s35a-cp-fill-swapped", "critical-points: markers in S_1 hollow and outside S_1 filled (legend says the reverse)",
+        (_p("theory_lab/demos/_critical_points.py", 'facecolors=color if inside else "none"',
+            'facecolors="none" if inside else color'),),
+        tests=S35A),
+    Bug("s35a-cp-title-strict", "critical-points: the figure's title calls n_1 = N narrow ('<')",
+        (_p("theory_lab/demos/_critical_points.py", "'≥' if w[1] >= result.N else '<'", "'≥' if w[1] > result.N else '<'"),),
+        tests=S35A),
+    Bug("s35a-cp-progress-from-zero", "critical-points: progress counts runs from 0 (never reports total of total)",
+        (_p("theory_lab/demos/_critical_points.py", "for done, (net, mode, i) in enumerate(plan, 1):",
+            "for done, (net, mode, i) in enumerate(plan):"),),
+        tests=S35A),
 ]
 
 

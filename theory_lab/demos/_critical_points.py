@@ -212,7 +212,10 @@ def critical_points_explanation(result: CriticalPoints) -> str:
     inside = [p for p in wide if p.in_S_k]
     outside = [p for p in wide if not p.in_S_k]
     missed = sum(not p.converged for p in result.points)
-    w = (f"wide net (n_1 = {result.widths['wide'][1]} ≥ N = {result.N}): {len(inside)} critical points in S_1, "
+    n1 = result.widths["wide"][1]
+    not_wide = "" if n1 >= result.N else ", narrower than N: Theorem 4.5 does not apply and S_1 is empty"
+    w = (f"wide net (n_1 = {n1} {'≥' if n1 >= result.N else '<'} N = {result.N}{not_wide}): {len(inside)} critical "
+         "points in S_1, "
          + (f"all with ‖F_L − Y‖/‖Y‖ ≤ {max(p.relative_residual for p in inside):.1e} (Φ ≤ "
             f"{max(p.loss for p in inside):.1e})" if inside and result.wide_in_S_k_zero else
             "NOT all at Φ = 0, against the theorem: see the JSON" if any(p.zero_loss is False for p in inside) else
