@@ -40,6 +40,15 @@ def test_narrow_net_has_a_local_minimum_above_zero(result):
     assert all(p.negative > 0 for p in saddles)
 
 
+def test_critical_points_relative_loss_is_over_half_the_target_norm(result):
+    """Planted bug: ``relative_loss`` divided by ``‖Y‖²`` instead of ``½‖Y‖²`` (then ``zero_loss`` and the
+    wide half of the verdict use a threshold twice too loose). One-hot targets: ``½‖Y‖² = N/2``. (From
+    tests/test_planted_bugs_s21_demos.py, which ran the demo again at ``N = 10``; session 35.)"""
+    assert any(p.loss > 1.0 for p in result.points)  # a factor of 2 shows on these (not only on Φ = 0)
+    for p in result.points:
+        assert p.relative_loss == pytest.approx(p.loss / (N / 2), rel=1e-12, abs=0)
+
+
 def test_unconverged_runs_are_not_critical_points(result):
     for p in result.points:
         if not p.converged:

@@ -10,7 +10,9 @@ N = 10
 
 @pytest.fixture(scope="module")
 def result():
-    return slices(N, seed=0, grid=11, grid2d=7, radius=0.5)
+    # grid 13 = 2 · 6 + 1: every other point of a 1-D slice is a point of the 7 × 7 plane (see
+    # test_slices_plane_axes_and_tolerance_on_a_small_run, which ran the demo a second time until session 35)
+    return slices(N, seed=0, grid=13, grid2d=7, radius=0.5)
 
 
 @pytest.mark.parametrize("point", ["wide minimum", "narrow minimum"])
@@ -71,3 +73,26 @@ def test_json_records_the_data(result):
     """Issue 9.11: both nets' data (wide: N digits, narrow: narrow_N digits) are in the demo's JSON."""
     assert result.to_dict()["datasets"] == [{"name": "digits", "N": N, "noise": 1e-6, "seed": 0},
                                             {"name": "digits", "N": result.narrow_N, "noise": 1e-6, "seed": 0}]
+
+
+def test_slices_plane_axes_and_tolerance_on_a_small_run(result):
+    """Planted bugs: the 2-D plane built with its axes swapped (documented ``plane[i, j] = Φ(θ + a_i v_random
+    + b_j v_bottom)``); the tolerance ``tol`` far above the rounding level of ``Φ`` (a factor ``1e13·eps``
+    instead of ``1e3·eps``), which would call real descents "rounding".
+
+    The 1-D grid (13 points) holds the plane's 7 coordinates at every other point, so the plane's middle row is
+    the bottom slice and its middle column the random slice there. (From tests/test_planted_bugs_s21_demos.py,
+    which ran the demo again with ``grid=7``; session 35.)
+    """
+    assert result.grid == 2 * (result.grid2d - 1) + 1
+    for p in result.points:
+        mid = result.grid2d // 2
+        np.testing.assert_allclose(p.along("bottom").t[::2], np.linspace(-result.radius, result.radius, result.grid2d),
+                                   rtol=0, atol=1e-15)
+        # equal to rounding: the 1-D and 2-D grids are different vmapped batches
+        np.testing.assert_allclose(p.plane[mid, :], p.along("bottom").values[::2], rtol=1e-9, atol=p.tol)
+        np.testing.assert_allclose(p.plane[:, mid], p.along("random").values[::2], rtol=1e-9, atol=p.tol)
+        scale = max(p.loss, 0.5 * N)  # one-hot targets of the wide net: ½‖Y‖² = N/2
+        if p.network == "narrow":
+            scale = max(p.loss, 0.5 * result.narrow_N)
+        assert 0 < p.tol <= 1e-10 * scale

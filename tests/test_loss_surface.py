@@ -1,5 +1,7 @@
 """Gradients in U_k, the backprop recursion, Lemma 4.3 (and its converse), S_k membership."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -22,7 +24,11 @@ def _rel(a, b) -> float:
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
 
 
+@functools.partial(jax.jit, static_argnums=0)
 def _param_grad(arch, params, X, Y):
+    """Autodiff's gradient of ``LS.loss`` in every parameter: one compiled program per architecture (``params``, ``X``
+    and ``Y`` are arguments). Run eagerly, ``jax.grad`` compiled each primitive for each new shape on its own (session
+    35: most of ``test_backprop_recursion_matches_autodiff``'s time)."""
     return jax.grad(lambda p: LS.loss(arch, p, X, Y))(params)
 
 

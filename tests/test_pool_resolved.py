@@ -6,6 +6,8 @@ here they are held to the plain network's products (``jax.hessian`` of ``model.a
 with ties, padding and pools that mix channels. A planted wrong selection must be caught.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -70,6 +72,21 @@ def _instance(arch, N, seed, X=None):
     return obj, plain, theta, jnp.asarray(X), jnp.asarray(Y)
 
 
+# Session 35: selection and outputs run as one compiled program per architecture (θ and X as arguments). Run eagerly,
+# they compiled each of their ~35 primitives on its own for every case (~10 s of each case's ~25 s on a loaded CI
+# machine); both are traceable, and the objective calls them under jit itself.
+_selection = jax.jit(PR.selection, static_argnums=0)
+_outputs = jax.jit(PR.outputs, static_argnums=0)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _resolved(obj, theta, X):
+    """``(params, M, F_L)``: θ's parameter pytree, its selections (:func:`PR.selection`) and the pool-resolved outputs."""
+    params = obj.layout.unravel(theta)
+    M = PR.selection(obj.arch, params, X)
+    return params, M, PR.outputs(obj.arch, params, X, M)
+
+
 def _hessian(obj, theta, X, Y):
     # one compiled program (X, Y as arguments): jax.hessian run eagerly compiles every primitive on its own
     f = jax.jit(jax.hessian(lambda t, X, Y: jnp.sum(obj.loss(obj.outputs(t, X), Y))))
@@ -85,10 +102,10 @@ def test_resolvable_pools():
     X = np.zeros((2, 10, 10, 1))
     arch = CASES["first-conv-large-kernel"]
     params = D.objective(arch).layout.unravel(np.ones(arch.num_params))
-    assert PR.resolvable(arch) == (2,) and PR.selection(arch, params, X)[2][1] is None
+    assert PR.resolvable(arch) == (2,) and _selection(arch, params, X)[2][1] is None
     arch = CASES["first-conv-tiling"]
     params = D.objective(arch).layout.unravel(np.ones(arch.num_params))
-    assert PR.selection(arch, params, np.zeros((2, 6, 6, 1)))[2][1].shape == (9, 2, 12)
+    assert _selection(arch, params, np.zeros((2, 6, 6, 1)))[2][1].shape == (9, 2, 12)
     assert PR.resolvable(Architecture((6, 6, 1), (MaxPool((2, 2)), Dense(2), Output(1)))) == ()
 
 
@@ -96,9 +113,8 @@ def test_resolvable_pools():
 def test_values_and_hessian_equal_the_plain_network(name):
     arch = CASES[name]
     obj, plain, theta, X, Y = _instance(arch, 6, 0)
-    params = obj.layout.unravel(theta)
-    M = PR.selection(arch, params, X)
-    np.testing.assert_allclose(PR.outputs(arch, params, X, M), model.apply(arch, params, X), rtol=1e-13, atol=1e-14)
+    params, _, F = _resolved(obj, theta, X)
+    np.testing.assert_allclose(F, model.apply(arch, params, X), rtol=1e-13, atol=1e-14)
     H = _hessian(plain, theta, X, Y)
     scale = np.abs(H).max()
     np.testing.assert_allclose(D.hessian(obj, theta, X, Y), H, rtol=0, atol=1e-12 * scale)  # linearised products
@@ -113,8 +129,7 @@ def test_ties_follow_jax_max_convention_on_blank_digits():
     arch = Architecture((8, 8, 1), (Conv(2, (3, 3), bias="filter"), MaxPool((2, 2)), Dense(3), Output(10)))
     ds = data.digits(8)
     obj, plain, theta, X, Y = _instance(arch, 8, 3, X=ds.X)
-    params = obj.layout.unravel(theta)
-    M = np.asarray(PR.selection(arch, params, X)[2][0])
+    M = np.asarray(_resolved(obj, theta, X)[1][2][0])
     assert np.any((M > 0) & (M < 1)), "this instance must have tied windows"
     H = _hessian(plain, theta, X, Y)
     np.testing.assert_allclose(D.hessian(obj, theta, X, Y), H, rtol=0, atol=1e-12 * np.abs(H).max())
@@ -124,10 +139,10 @@ def test_a_wrong_selection_is_caught():
     """Planted bug: take the second-largest entry of each window. Values and Hessian then differ."""
     arch = CASES["first-conv-tiling"]
     obj, plain, theta, X, Y = _instance(arch, 6, 0)
-    params = obj.layout.unravel(theta)
-    M, Xk = PR.selection(arch, params, X)[2]
+    params, sel, _ = _resolved(obj, theta, X)
+    M, Xk = sel[2]
     wrong = {2: (M[1:] + M[:1], None)}  # each window's weight moved to the next entry
-    F_wrong = PR.outputs(arch, params, X, wrong)
+    F_wrong = _outputs(arch, params, X, wrong)
     assert np.abs(np.asarray(F_wrong) - np.asarray(model.apply(arch, params, X))).max() > 1e-3
 
     @jax.jit
