@@ -81,46 +81,6 @@ def test_loss_on_grid_is_the_loss_at_theta_plus_coords_times_directions():
     assert abs(ref[1] - ref[2]) > 1e-3 * ref[0]  # the direction is not even: t and −t differ
 
 
-# ----------------------------------------------------------------------------- slices (stubbed searches)
-
-
-@pytest.fixture(scope="module")
-def stub_slices():
-    """``slices`` with the searches stubbed (the points are their seeded starts), and the same wide landmarks."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(critical, "find_critical_point", _finder())
-        result = slices(N, narrow_N=5, seed=SEED, grid=5, grid2d=3, radius=0.5, starts=1)
-        lm = landmarks(N, seed=SEED)
-    return result, lm
-
-
-def test_slice_curvatures_lie_between_the_extreme_eigenvalues(stub_slices):
-    """s35b-random-not-unit (the random direction not normalised), s35b-curvature-point-index (each slice given
-    the point's curvature). For a unit ``v``, ``λ_min ≤ vᵀ∇²Φ v ≤ λ_max`` (Rayleigh), with equality along the
-    top eigenvector; the extremes from numpy's ``eigvalsh`` of the dense Hessian."""
-    result, lm = stub_slices
-    for name, key in (("wide minimum", "minimum"), ("bad point", "bad")):
-        _, _, lam, _ = _dense_spectrum(lm, key)
-        p, slack = result.at(name), 1e-9 * np.abs(lam).max()
-        for s in p.slices:
-            assert lam[0] - slack <= s.curvature <= lam[-1] + slack, (name, s.direction, s.curvature, lam[[0, -1]])
-        assert p.along("top").curvature == pytest.approx(lam[-1], rel=1e-8)
-        assert p.along("bottom").curvature < p.along("random").curvature < p.along("top").curvature
-
-
-def test_top_slice_is_the_loss_along_the_top_eigenvector(stub_slices):
-    """The 1-D top slice is ``Φ(θ + t u)`` with ``u`` numpy's top eigenvector of the dense Hessian (up to its
-    sign), recomputed by hand with the library's loss; the centre is ``Φ(θ)``."""
-    result, lm = stub_slices
-    obj, theta, lam, U = _dense_spectrum(lm, "minimum")
-    assert lam[-1] - lam[-2] > 1e-3 * lam[-1]  # a simple top eigenvalue: u is defined up to its sign
-    s, p = result.at("wide minimum").along("top"), result.at("wide minimum")
-    np.testing.assert_allclose(s.t, np.linspace(-0.5, 0.5, 5), rtol=0, atol=0)
-    refs = [np.array([float(D.loss(obj, theta + sign * t * U[:, -1], lm.X, lm.Y)) for t in s.t]) for sign in (1, -1)]
-    assert min(np.max(np.abs(s.values - r) / r) for r in refs) <= 1e-7
-    assert s.values[2] == pytest.approx(p.loss, rel=1e-12)
-
-
 # ----------------------------------------------------------------------------- the narrow net's point
 
 
@@ -176,6 +136,123 @@ def test_slq_point_has_no_nan_margin_in_json():
     r = Spectra(10, 100, 10, (64, 36, 10), 0, "sigmoid", {"converged": True, "zero_loss": True}, points)
     d = json.loads(json.dumps(r.to_dict(), allow_nan=False))
     assert [p["margin"] for p in d["points"]] == [None, None] and d["decided"] is False and d["agrees"] is False
+
+
+# ----------------------------------------------------------------------------- demo: limits at their edges
+
+
+@pytest.mark.parametrize("args", [
+    ["critical-points", "--starts", str(MAX_REPEATS)],
+    ["slices", "--seed", str(SEED_MAX)],
+], ids=["starts-max", "seed-max"])
+def test_demo_accepts_counts_and_seeds_at_their_maximum(args, tmp_path):
+    """s35b-starts-max-off-by-one, s35b-seed-max-off-by-one: ``--starts 1000`` and ``--seed 2**32 − 1`` (the
+    documented maxima) refused by ``>=`` for ``>``. Accepted, so the refusal is the ``--out`` file's (exit 2,
+    before any work)."""
+    taken = tmp_path / "taken"
+    taken.write_text("keep")
+    res = CliRunner().invoke(app, ["demo", *args, "--out", str(taken)])
+    assert res.exit_code == 2 and "Invalid value for --out" in _text(res), _text(res)
+    assert taken.read_text() == "keep"
+
+
+@pytest.mark.parametrize("args, match", [
+    (["critical-points", "--starts", str(MAX_REPEATS + 1)], r"--starts=1001 is more than 1000 starts per network"),
+    (["slices", "--seed", str(SEED_MAX + 1)], r"--seed=4294967296 must be a non-negative integer at most 4294967295"),
+], ids=["starts-max+1", "seed-max+1"])
+def test_demo_refuses_counts_and_seeds_just_past_their_maximum(args, match, tmp_path):
+    res = CliRunner().invoke(app, ["demo", *args, "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and re.search(match, _text(res)), _text(res)
+    assert not (tmp_path / "o").exists()
+
+
+# ----------------------------------------------------------------------------- library fix: spectra(exact_max=…)
+
+
+@pytest.mark.parametrize("exact_max", ["all", None, -1, 2.5, True])
+def test_spectra_refuses_an_exact_max_that_is_not_a_count_before_searching(exact_max, monkeypatch):
+    """Bad input (fixed in session 35): ``spectra(exact_max="all")`` ran the wide net's search, then failed on
+    ``P <= exact_max`` with a bare TypeError; ``-1`` or ``2.5`` passed silently. Refused first, naming the
+    argument, now."""
+    from theory_lab.demos import _spectra
+
+    def search(*args, **kwargs):
+        raise AssertionError("the wide net's search ran before exact_max was checked")
+
+    monkeypatch.setattr(_spectra, "landmarks", search)
+    with pytest.raises(ValueError, match=r"`exact_max`=.* must be a non-negative integer .*0: SLQ estimates only"):
+        demos.spectra(N, exact_max=exact_max)
+
+
+# ----------------------------------------------------------------------------- demo slices (CLI, stub demo)
+
+
+def _fake_slices(n, *, seed, starts, progress=None):
+    t = np.array([-1.0, 0.0, 1.0])
+    rows = tuple(Slice(d, t, np.array([2.0, 1.0, 2.0]), 2.0) for d in ("top", "bottom", "random"))
+    plane = np.full((3, 3), 2.0)
+    plane[1, 1] = 1.0
+    pts = tuple(PointSlices(name, net, 1.0, 0.0, "minimum", rows, plane, 1e-12)
+                for name, net in (("wide minimum", "wide"), ("bad point", "wide"), ("narrow minimum", "narrow")))
+    return Slices(n, 5, seed, 1.0, 3, 3, pts, search={"converged": True, "zero_loss": True})
+
+
+def test_demo_slices_passes_starts_and_seed_on(tmp_path, monkeypatch):
+    """s35b-slices-starts-ignored: ``--starts`` dropped (always 12). The demo function is replaced by one that
+    records what the command passed and returns a hand-built result."""
+    calls = []
+
+    def fake(n, **kwargs):
+        calls.append((n, kwargs))
+        return _fake_slices(n, **kwargs)
+
+    monkeypatch.setattr(demos, "slices", fake)
+    out = tmp_path / "o"
+    res = CliRunner().invoke(app, ["demo", "slices", "--n", "7", "--starts", "3", "--seed", "4", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert [(n, kw["seed"], kw["starts"]) for n, kw in calls] == [(7, 4, 3)]
+    assert json.loads((out / "slices.json").read_text())["seed"] == 4
+    assert sorted(p.name for p in out.iterdir()) == ["slices.json", "slices.png", "slices.svg"]
+
+
+# ----------------------------------------------------------------------------- slices (stubbed searches)
+
+
+@pytest.fixture(scope="module")
+def stub_slices():
+    """``slices`` with the searches stubbed (the points are their seeded starts), and the same wide landmarks."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(critical, "find_critical_point", _finder())
+        result = slices(N, narrow_N=5, seed=SEED, grid=5, grid2d=3, radius=0.5, starts=1)
+        lm = landmarks(N, seed=SEED)
+    return result, lm
+
+
+def test_slice_curvatures_lie_between_the_extreme_eigenvalues(stub_slices):
+    """s35b-random-not-unit (the random direction not normalised), s35b-curvature-point-index (each slice given
+    the point's curvature). For a unit ``v``, ``λ_min ≤ vᵀ∇²Φ v ≤ λ_max`` (Rayleigh), with equality along the
+    top eigenvector; the extremes from numpy's ``eigvalsh`` of the dense Hessian."""
+    result, lm = stub_slices
+    for name, key in (("wide minimum", "minimum"), ("bad point", "bad")):
+        _, _, lam, _ = _dense_spectrum(lm, key)
+        p, slack = result.at(name), 1e-9 * np.abs(lam).max()
+        for s in p.slices:
+            assert lam[0] - slack <= s.curvature <= lam[-1] + slack, (name, s.direction, s.curvature, lam[[0, -1]])
+        assert p.along("top").curvature == pytest.approx(lam[-1], rel=1e-8)
+        assert p.along("bottom").curvature < p.along("random").curvature < p.along("top").curvature
+
+
+def test_top_slice_is_the_loss_along_the_top_eigenvector(stub_slices):
+    """The 1-D top slice is ``Φ(θ + t u)`` with ``u`` numpy's top eigenvector of the dense Hessian (up to its
+    sign), recomputed by hand with the library's loss; the centre is ``Φ(θ)``."""
+    result, lm = stub_slices
+    obj, theta, lam, U = _dense_spectrum(lm, "minimum")
+    assert lam[-1] - lam[-2] > 1e-3 * lam[-1]  # a simple top eigenvalue: u is defined up to its sign
+    s, p = result.at("wide minimum").along("top"), result.at("wide minimum")
+    np.testing.assert_allclose(s.t, np.linspace(-0.5, 0.5, 5), rtol=0, atol=0)
+    refs = [np.array([float(D.loss(obj, theta + sign * t * U[:, -1], lm.X, lm.Y)) for t in s.t]) for sign in (1, -1)]
+    assert min(np.max(np.abs(s.values - r) / r) for r in refs) <= 1e-7
+    assert s.values[2] == pytest.approx(p.loss, rel=1e-12)
 
 
 # ----------------------------------------------------------------------------- demo spectra (CLI, stubbed search)
@@ -253,80 +330,3 @@ def test_spectra_figure_slq_counts_add_up_to_P(spectra_cli):
     for ax in fig.get_axes():
         (steps,) = [a for a in ax.patches if isinstance(a, StepPatch)]
         assert float(np.sum(steps.get_data().values)) == pytest.approx(c.payload["P"], rel=1e-9)
-
-
-# ----------------------------------------------------------------------------- demo slices (CLI, stub demo)
-
-
-def _fake_slices(n, *, seed, starts, progress=None):
-    t = np.array([-1.0, 0.0, 1.0])
-    rows = tuple(Slice(d, t, np.array([2.0, 1.0, 2.0]), 2.0) for d in ("top", "bottom", "random"))
-    plane = np.full((3, 3), 2.0)
-    plane[1, 1] = 1.0
-    pts = tuple(PointSlices(name, net, 1.0, 0.0, "minimum", rows, plane, 1e-12)
-                for name, net in (("wide minimum", "wide"), ("bad point", "wide"), ("narrow minimum", "narrow")))
-    return Slices(n, 5, seed, 1.0, 3, 3, pts, search={"converged": True, "zero_loss": True})
-
-
-def test_demo_slices_passes_starts_and_seed_on(tmp_path, monkeypatch):
-    """s35b-slices-starts-ignored: ``--starts`` dropped (always 12). The demo function is replaced by one that
-    records what the command passed and returns a hand-built result."""
-    calls = []
-
-    def fake(n, **kwargs):
-        calls.append((n, kwargs))
-        return _fake_slices(n, **kwargs)
-
-    monkeypatch.setattr(demos, "slices", fake)
-    out = tmp_path / "o"
-    res = CliRunner().invoke(app, ["demo", "slices", "--n", "7", "--starts", "3", "--seed", "4", "--out", str(out)])
-    assert res.exit_code == 0, res.output
-    assert [(n, kw["seed"], kw["starts"]) for n, kw in calls] == [(7, 4, 3)]
-    assert json.loads((out / "slices.json").read_text())["seed"] == 4
-    assert sorted(p.name for p in out.iterdir()) == ["slices.json", "slices.png", "slices.svg"]
-
-
-# ----------------------------------------------------------------------------- demo: limits at their edges
-
-
-@pytest.mark.parametrize("args", [
-    ["critical-points", "--starts", str(MAX_REPEATS)],
-    ["slices", "--seed", str(SEED_MAX)],
-], ids=["starts-max", "seed-max"])
-def test_demo_accepts_counts_and_seeds_at_their_maximum(args, tmp_path):
-    """s35b-starts-max-off-by-one, s35b-seed-max-off-by-one: ``--starts 1000`` and ``--seed 2**32 − 1`` (the
-    documented maxima) refused by ``>=`` for ``>``. Accepted, so the refusal is the ``--out`` file's (exit 2,
-    before any work)."""
-    taken = tmp_path / "taken"
-    taken.write_text("keep")
-    res = CliRunner().invoke(app, ["demo", *args, "--out", str(taken)])
-    assert res.exit_code == 2 and "Invalid value for --out" in _text(res), _text(res)
-    assert taken.read_text() == "keep"
-
-
-@pytest.mark.parametrize("args, match", [
-    (["critical-points", "--starts", str(MAX_REPEATS + 1)], r"--starts=1001 is more than 1000 starts per network"),
-    (["slices", "--seed", str(SEED_MAX + 1)], r"--seed=4294967296 must be a non-negative integer at most 4294967295"),
-], ids=["starts-max+1", "seed-max+1"])
-def test_demo_refuses_counts_and_seeds_just_past_their_maximum(args, match, tmp_path):
-    res = CliRunner().invoke(app, ["demo", *args, "--out", str(tmp_path / "o")])
-    assert res.exit_code == 2 and re.search(match, _text(res)), _text(res)
-    assert not (tmp_path / "o").exists()
-
-
-# ----------------------------------------------------------------------------- library fix: spectra(exact_max=…)
-
-
-@pytest.mark.parametrize("exact_max", ["all", None, -1, 2.5, True])
-def test_spectra_refuses_an_exact_max_that_is_not_a_count_before_searching(exact_max, monkeypatch):
-    """Bad input (fixed in session 35): ``spectra(exact_max="all")`` ran the wide net's search, then failed on
-    ``P <= exact_max`` with a bare TypeError; ``-1`` or ``2.5`` passed silently. Refused first, naming the
-    argument, now."""
-    from theory_lab.demos import _spectra
-
-    def search(*args, **kwargs):
-        raise AssertionError("the wide net's search ran before exact_max was checked")
-
-    monkeypatch.setattr(_spectra, "landmarks", search)
-    with pytest.raises(ValueError, match=r"`exact_max`=.* must be a non-negative integer .*0: SLQ estimates only"):
-        demos.spectra(N, exact_max=exact_max)
