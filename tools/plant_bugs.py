@@ -100,6 +100,10 @@ S34F = ("tests/test_mutants_s34f.py",)  # the s34f-* mutants of the checks defin
 S34F_S21 = S34F + ("tests/test_planted_bugs_s21_checks.py",)  # ... also caught before session 34 there
 
 S35B = ("tests/test_mutants_s35b.py",)  # session 35 (s35b-*): the spectra and slices demos and the `demo` command
+S35B_SLICES = S35B + ("tests/test_demos_slices.py",)  # ... also caught before by (s35b-curvature-point-index)
+S35B_S30 = S35B + ("tests/test_adversarial_s30_data_demos.py",)  # (s35b-nan-margin-in-json)
+S32_OUTPUTS = ("tests/test_bad_input_s32.py",)  # all-or-none output sets (s35b-demo-writes-in-place)
+
 FORWARD = ("layer-definition", "lemma-2.5*", "theorem-3.4*", "theorem-3.5*", "width-necessity", "corollary-3.6*",
            "backprop-recursion", "lemma-4.2", "lemma-4.3", "hvp-dense", "hessian-zero-loss", "bad-critical-point")
 
@@ -1199,7 +1203,7 @@ BUGS = [
         tests=S35B),
     Bug("s35b-curvature-point-index", "slices: each slice's curvature is curv[i] (the point's index), not curv[d]",
         (_p("theory_lab/demos/_slices.py", "curv[d]))", "curv[i]))"),),
-        tests=S35B),
+        tests=S35B_SLICES),
     Bug("s35b-narrow-data-seed", "slices: the narrow net's digits drawn with seed 0 whatever `seed`",
         (_p("theory_lab/demos/_slices.py", "ds = data.digits(N, noise=NOISE, seed=seed)",
             "ds = data.digits(N, noise=NOISE, seed=0)"),),
@@ -1221,7 +1225,7 @@ BUGS = [
         (_p("theory_lab/demos/_spectra.py",
             '        elif out["margin"] is not None and math.isnan(out["margin"]):  # SLQ: no margin; NaN is not JSON\n'
             '            out["margin"] = None\n', ""),),
-        tests=S35B),
+        tests=S35B_S30),
     Bug("s35b-relative-loss-unsquared", "spectra/slices: landmarks' relative_loss is ‖r‖/‖Y‖, not its square",
         (_p("theory_lab/demos/_spectra.py", '"relative_loss": relative ** 2,', '"relative_loss": relative,'),),
         tests=S35B),
@@ -1247,7 +1251,7 @@ BUGS = [
             "write_outputs({out / file_name: content for file_name, content in files.items()})",
             '[(out.mkdir(parents=True, exist_ok=True), (out / f).write_bytes(c if isinstance(c, bytes) else '
             'c.encode("utf-8"))) for f, c in files.items()]'),),
-        tests=S35B),
+        tests=S32_OUTPUTS),
 ]
 
 
