@@ -100,7 +100,7 @@ S34F = ("tests/test_mutants_s34f.py",)  # the s34f-* mutants of the checks defin
 S34F_S21 = S34F + ("tests/test_planted_bugs_s21_checks.py",)  # ... also caught before session 34 there
 
 S35B = ("tests/test_mutants_s35b.py",)  # session 35 (s35b-*): the spectra and slices demos and the `demo` command
-S35B_SLICES = S35B + ("tests/test_demos_slices.py",)  # ... also caught before by (s35b-curvature-point-index)
+S35B_SLICES = S35B + ("tests/test_demos_slices.py",)  # caught before too (curvature-point-index, narrow-same-start)
 S35B_S30 = S35B + ("tests/test_adversarial_s30_data_demos.py",)  # (s35b-nan-margin-in-json)
 S32_OUTPUTS = ("tests/test_bad_input_s32.py",)  # all-or-none output sets (s35b-demo-writes-in-place)
 
@@ -1211,7 +1211,7 @@ BUGS = [
     Bug("s35b-narrow-same-start", "slices: every narrow-net start drawn from the same key (retries are one start)",
         (_p("theory_lab/demos/_slices.py", "np.random.default_rng([seed, 1, 0, i])",
             "np.random.default_rng([seed, 1, 0])"),),
-        tests=S35B),
+        tests=S35B_SLICES),
     Bug("s35b-narrow-accepts-degenerate", "slices: the narrow net's point accepted when it is not a saddle "
         "(a degenerate point passes as a strict minimum)",
         (_p("theory_lab/demos/_slices.py", 'if res.kind == "minimum" and res.inertia.conclusive:',
