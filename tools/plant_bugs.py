@@ -101,6 +101,13 @@ S34D = ("tests/test_mutants_s34d.py",)  # the tests that catch the s34d-* zoo / 
 S34F = ("tests/test_mutants_s34f.py",)  # the s34f-* mutants of the checks definitions, s4_extra, instances, widths
 S34F_S21 = S34F + ("tests/test_planted_bugs_s21_checks.py",)  # ... also caught before session 34 there
 S35A = ("tests/test_mutants_s35a.py",)  # session 35 (s35a-*): the rank-jump and critical-points demos, demos.common
+
+
+S35B = ("tests/test_mutants_s35b.py",)  # session 35 (s35b-*): the spectra and slices demos and the `demo` command
+S35B_SLICES = S35B + ("tests/test_demos_slices.py",)  # caught before too (curvature-point-index, narrow-same-start)
+S35B_S30 = S35B + ("tests/test_adversarial_s30_data_demos.py",)  # (s35b-nan-margin-in-json)
+S32_OUTPUTS = ("tests/test_bad_input_s32.py",)  # all-or-none output sets (s35b-demo-writes-in-place)
+
 FORWARD = ("layer-definition", "lemma-2.5*", "theorem-3.4*", "theorem-3.5*", "width-necessity", "corollary-3.6*",
            "backprop-recursion", "lemma-4.2", "lemma-4.3", "hvp-dense", "hessian-zero-loss", "bad-critical-point")
 
@@ -1399,6 +1406,65 @@ BUGS = [
         (_p("theory_lab/demos/_critical_points.py", "for done, (net, mode, i) in enumerate(plan, 1):",
             "for done, (net, mode, i) in enumerate(plan):"),),
         tests=S35A),
+
+    # session 35 (helper b): the spectra and slices demos, the `demo` command
+    Bug("s35b-grid-sign", "slices: loss_on_grid evaluates Φ(θ − coords @ V) (every slice and the plane mirrored)",
+        (_p("theory_lab/demos/_slices.py", "theta + c @ V", "theta - c @ V"),),
+        tests=S35B),
+    Bug("s35b-random-not-unit", "slices: the random direction left unnormalised (‖v‖ ≈ √P, not 1)",
+        (_p("theory_lab/demos/_slices.py", "rnd / np.linalg.norm(rnd)", "rnd"),),
+        tests=S35B),
+    Bug("s35b-curvature-point-index", "slices: each slice's curvature is curv[i] (the point's index), not curv[d]",
+        (_p("theory_lab/demos/_slices.py", "curv[d]))", "curv[i]))"),),
+        tests=S35B_SLICES),
+    Bug("s35b-narrow-data-seed", "slices: the narrow net's digits drawn with seed 0 whatever `seed`",
+        (_p("theory_lab/demos/_slices.py", "ds = data.digits(N, noise=NOISE, seed=seed)",
+            "ds = data.digits(N, noise=NOISE, seed=0)"),),
+        tests=S35B),
+    Bug("s35b-narrow-same-start", "slices: every narrow-net start drawn from the same key (retries are one start)",
+        (_p("theory_lab/demos/_slices.py", "np.random.default_rng([seed, 1, 0, i])",
+            "np.random.default_rng([seed, 1, 0])"),),
+        tests=S35B_SLICES),
+    Bug("s35b-narrow-accepts-degenerate", "slices: the narrow net's point accepted when it is not a saddle "
+        "(a degenerate point passes as a strict minimum)",
+        (_p("theory_lab/demos/_slices.py", 'if res.kind == "minimum" and res.inertia.conclusive:',
+            'if res.kind != "saddle" and res.inertia.conclusive:'),),
+        tests=S35B),
+    Bug("s35b-slq-stairs-per-probe", "spectra figure: SLQ counts not divided by num_probes (num_probes × P in all)",
+        (_p("theory_lab/demos/_spectra.py", "weights=d.weights.ravel() * result.P / d.num_probes",
+            "weights=d.weights.ravel() * result.P"),),
+        tests=S35B),
+    Bug("s35b-nan-margin-in-json", "spectra: an SLQ point's NaN margin left in the payload (not JSON)",
+        (_p("theory_lab/demos/_spectra.py",
+            '        elif out["margin"] is not None and math.isnan(out["margin"]):  # SLQ: no margin; NaN is not JSON\n'
+            '            out["margin"] = None\n', ""),),
+        tests=S35B_S30),
+    Bug("s35b-relative-loss-unsquared", "spectra/slices: landmarks' relative_loss is ‖r‖/‖Y‖, not its square",
+        (_p("theory_lab/demos/_spectra.py", '"relative_loss": relative ** 2,', '"relative_loss": relative,'),),
+        tests=S35B),
+    Bug("s35b-table-lambda-min-last", "demo spectra: the table's λ_min column shows the largest exact eigenvalue",
+        (_p("theory_lab/commands/demo.py", "float(s.eigenvalues[0])", "float(s.eigenvalues[-1])"),),
+        tests=S35B),
+    Bug("s35b-spectra-seed-dropped", "demo spectra: --seed not passed on (always seed 0)",
+        (_p("theory_lab/commands/demo.py", "result = demos.spectra(n, seed=seed, progress=progress)",
+            "result = demos.spectra(n, progress=progress)"),),
+        tests=S35B),
+    Bug("s35b-slices-starts-ignored", "demo slices: --starts ignored (always 12)",
+        (_p("theory_lab/commands/demo.py", "starts=12 if starts is None else starts", "starts=12"),),
+        tests=S35B),
+    Bug("s35b-starts-max-off-by-one", "demo: --starts 1000 (the documented maximum) refused",
+        (_p("theory_lab/commands/demo.py", "starts is not None and starts > MAX_REPEATS",
+            "starts is not None and starts >= MAX_REPEATS"),),
+        tests=S35B),
+    Bug("s35b-seed-max-off-by-one", "demo: --seed 2**32 − 1 (the documented maximum) refused",
+        (_p("theory_lab/commands/demo.py", "if not 0 <= seed <= SEED_MAX:", "if not 0 <= seed < SEED_MAX:"),),
+        tests=S35B),
+    Bug("s35b-demo-writes-in-place", "demo: the three files written one by one in place (not all or none)",
+        (_p("theory_lab/commands/demo.py",
+            "write_outputs({out / file_name: content for file_name, content in files.items()})",
+            '[(out.mkdir(parents=True, exist_ok=True), (out / f).write_bytes(c if isinstance(c, bytes) else '
+            'c.encode("utf-8"))) for f, c in files.items()]'),),
+        tests=S32_OUTPUTS),
 ]
 
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from theory_lab.demos.common import (Progress, activation_name, digit_count, new_figure, positive_int, seed_int,
                                      slide_style, tick, zero_residual)
+from theory_lab.validate import is_integer
 
 __all__ = ["wide_architecture", "Landmarks", "landmarks", "PointSpectrum", "Spectra", "spectra", "spectra_figure",
            "spectra_explanation"]
@@ -193,7 +194,7 @@ def spectra(N: int = 20, *, seed: int = 0, activation: str = "sigmoid", width: i
         width: ``n_2`` of the dense layer (default ``N + 4``).
         num_probes, num_matvecs: SLQ's probes and Lanczos steps per probe (capped at ``P``).
         k: Lanczos eigenpairs at each end.
-        exact_max: all eigenvalues (dense) when ``P ≤ exact_max``; else SLQ estimates only.
+        exact_max: all eigenvalues (dense) when ``P ≤ exact_max``; else SLQ estimates only (0: always SLQ).
         progress: ``progress(done, total, message)`` after each stage.
     """
     import jax
@@ -204,6 +205,9 @@ def spectra(N: int = 20, *, seed: int = 0, activation: str = "sigmoid", width: i
     num_probes = positive_int(num_probes, "num_probes", "e.g. 8")
     num_matvecs = positive_int(num_matvecs, "num_matvecs", "e.g. 80")
     k = positive_int(k, "k", "e.g. 5")
+    if not is_integer(exact_max) or exact_max < 0:  # before the search: a str or None failed after it, a TypeError
+        raise ValueError(f"`exact_max`={exact_max!r} must be a non-negative integer (the largest P whose eigenvalues "
+                         "are all computed; 0: SLQ estimates only), e.g. 2000.")
     total = 1 + 3 * len(POINTS)
     lm = landmarks(N, seed=seed, activation=activation, width=width)
     tick(progress, 1, total, "spectra: zero-loss minimum found")
