@@ -295,3 +295,17 @@ def test_assumption_3_2_and_its_clause_are_declared_together():
     no_3_2 = dataclasses.replace(sigmoid, name="misdeclared sigmoid", assumption_3_2=False)
     problems = declaration_disagreements(no_3_2, _sigmoid_probe())
     assert "misdeclared sigmoid: clause (a) declared but Assumption 3.2 declared False" in problems, problems
+
+
+def test_bfloat16_and_long_double_get_the_tolerances_of_their_precision():
+    """Library fix (s35c): ``tolerances`` meant "e.g. bfloat16" to get float16's loose tolerances, but numpy's
+    ``issubdtype`` does not count ml_dtypes' bfloat16 as a float, so it got ``(0, 0)`` and ``tree_allclose``
+    compared bfloat16 leaves exactly (1 + 2⁻⁷, bfloat16's next number after 1, "differed" from 1); a long double
+    (more precise than float64) got float16's ``rtol = 1e-2``. By precision (``finfo.eps``): bfloat16's 2⁻⁷ is
+    coarser than float32's 2⁻²³, a long double's at most float64's 2⁻⁵²."""
+    assert tolerances(jnp.bfloat16) == tolerances(np.float16)
+    assert tolerances(np.longdouble) == tolerances(np.float64)
+    ones = np.ones(2, dtype=jnp.bfloat16)
+    assert tree_allclose(np.array([1.0, 1.0 + 2.0**-7], dtype=jnp.bfloat16), ones)  # one ulp
+    assert not tree_allclose(np.array([1.0, 1.0 + 2.0**-4], dtype=jnp.bfloat16), ones)  # 0.0625 > 1e-3 + 1e-2
+    assert not tree_allclose(np.array([np.nan, 1.0], dtype=jnp.bfloat16), ones)
