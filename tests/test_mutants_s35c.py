@@ -92,15 +92,16 @@ def _conv_specs(net):
 
 def test_conv2d_draws_cover_strides_kernels_dilations_and_paddings_per_axis():
     """``networks``: "1-D or 2-D convolutions (kernel, stride, padding, dilation)", each drawn per axis. On a
-    6×6 input the strides (1, 1) and an anisotropic (1, 2) or (2, 1) are reached; kernels 1, 2
+    6×6 input, layer 1 reaches the strides (1, 1) and an anisotropic (1, 2) or (2, 1); kernels 1, 2
     and 3; dilation 2; both paddings. Every drawn conv keeps Assumption 2.4 and THEORY.md §1's patches (no flags).
     Catches one stride drawn for both axes (a key reused: only (1, 1) and (2, 2))."""
     nets = _draws(tls.networks(kinds=("conv2d",), input_shapes={"conv2d": ((6, 6, 1),)}, max_depth=2,
-                               n_samples=(16,)), 150)
+                               n_samples=(16,)), 100)
     specs = [s for net in nets for s in _conv_specs(net)]
-    strides = {tuple(s.stride) for s in specs}
-    # a stride 2 survives only where its windows still cover the input (Assumption 2.4), so it is the rarer one:
-    # 4 of 95 convs in 60 draws (the fallbacks reset the rest to 1)
+    # layer 1 reads the 6×6 input, where both axes may be strided (a later 2-wide axis is never: anisotropic there
+    # whatever the draw); a stride 2 survives only where its windows still cover the input (Assumption 2.4), so
+    # it is the rarer one: 18 of 94 layer-1 convs here (the fallbacks reset the rest to 1)
+    strides = {tuple(net.arch.layer(1).spec.stride) for net in nets if net.arch.layer(1).kind == "conv"}
     assert {(1, 2), (2, 1)} & strides and (1, 1) in strides, strides
     assert {k for s in specs for k in s.kernel} == {1, 2, 3}
     assert any(d == 2 for s in specs for d in s.dilation)
