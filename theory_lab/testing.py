@@ -37,14 +37,20 @@ _TOLS = {
 
 
 def tolerances(dtype) -> tuple[float, float]:
-    """Default ``(rtol, atol)`` for comparing arrays of ``dtype`` (integers and bools: exact)."""
+    """Default ``(rtol, atol)`` for comparing arrays of ``dtype`` (integers and bools: exact).
+
+    Another float gets those of the first of float64, float32 whose precision it reaches, else float16's
+    (bfloat16: float16's, a long double: float64's); a complex dtype those of its parts.
+    """
     dtype = np.dtype(dtype)
     if dtype in _TOLS:
         return _TOLS[dtype]
     if np.issubdtype(dtype, np.complexfloating):
         return _TOLS[np.dtype(np.float64 if dtype.itemsize >= 16 else np.float32)]
-    if np.issubdtype(dtype, np.floating):  # e.g. bfloat16
-        return _TOLS[np.dtype(np.float16)]
+    if jnp.issubdtype(dtype, jnp.floating):  # numpy's issubdtype calls bfloat16 (an ml_dtypes kind 'V') no float
+        eps = float(jnp.finfo(dtype).eps)
+        return next((_TOLS[np.dtype(r)] for r in (np.float64, np.float32) if eps <= np.finfo(r).eps),
+                    _TOLS[np.dtype(np.float16)])
     return 0.0, 0.0
 
 
@@ -59,7 +65,9 @@ def _leaf_report(a, b, rtol, atol) -> str | None:
     atol = a_default if atol is None else atol
     if a.size == 0:
         return None
-    if np.issubdtype(a.dtype, np.inexact):
+    if jnp.issubdtype(a.dtype, jnp.inexact):
+        if not np.issubdtype(a.dtype, np.inexact):  # bfloat16 & co: compared exactly in float64
+            a, b = a.astype(np.float64), b.astype(np.float64)
         err = np.abs(a - b)
         bound = atol + rtol * np.abs(b)
         bad = ~(err <= bound)  # NaN anywhere is a mismatch

@@ -97,6 +97,8 @@ S34H_NEAR = S34H + ("tests/test_near_duplicates.py",)  # (s34h-pairs-equal-sampl
 
 S35D = ("tests/test_mutants_s35d.py",)  # session 35 (s35d-*): gradient_probes, factories, expressivity, sharding, cache
 
+
+S35C = ("tests/test_mutants_s35c.py",)  # session 35 (s35c-*): strategies, data_strategies, testing helpers
 S34D = ("tests/test_mutants_s34d.py",)  # the tests that catch the s34d-* zoo / arch shape-rule bugs
 S34F = ("tests/test_mutants_s34f.py",)  # the s34f-* mutants of the checks definitions, s4_extra, instances, widths
 S34F_S21 = S34F + ("tests/test_planted_bugs_s21_checks.py",)  # ... also caught before session 34 there
@@ -1465,6 +1467,79 @@ BUGS = [
             '[(out.mkdir(parents=True, exist_ok=True), (out / f).write_bytes(c if isinstance(c, bytes) else '
             'c.encode("utf-8"))) for f, c in files.items()]'),),
         tests=S32_OUTPUTS),
+
+
+    # session 35 (s35c-*): strategies.py, data_strategies.py and testing.py had no mutant; slips there mostly NARROW
+    # what is drawn, and every property test still passes (docs/planted_bugs.md "Session 35 — mutation pass:
+    # strategies, data_strategies, testing")
+    Bug("s35c-wide-edge-never", "strategies.networks: the wide target is ⌊c·N⌋ + 1 (`>` for `≥`): the documented "
+        "edge n_k = ⌈c·N⌉ (n_k = N at c = 1) is never drawn",
+        (_p("theory_lab/strategies.py", "target = int(math.ceil(min_ratio * N)) + int(math.ceil(step * N))",
+            "target = int(math.floor(min_ratio * N)) + 1 + int(math.ceil(step * N))"),),
+        tests=S35C),
+    Bug("s35c-after-one-short", "strategies.networks: at most `after` − 1 dense layers drawn between k and the output",
+        (_p("theory_lab/strategies.py", "for _ in range(draw(st.integers(0, after))):",
+            "for _ in range(draw(st.integers(0, after - 1))):"),),
+        tests=S35C),
+    Bug("s35c-stride-one-draw", "strategies._conv: one stride drawn for every axis (a 2-D conv is never strided "
+        "(1, 2) or (2, 1))",
+        (_p("theory_lab/strategies.py", "    stride = tuple(draw(st.sampled_from((1, 2))) if n > 2 else 1 for n in spatial)",
+            "    s = draw(st.sampled_from((1, 2)))\n    stride = tuple(s if n > 2 else 1 for n in spatial)"),),
+        tests=S35C),
+    Bug("s35c-no-dense-before-conv-k", "strategies.networks: a conv network never draws a dense layer before k (the "
+        "conv-then-dense family, where layer k is dense, is gone)",
+        (_p("theory_lab/strategies.py", 'extra = ["dense"] if not pooling else', 'extra = [] if not pooling else'),),
+        tests=S35C),
+    Bug("s35c-resolvable-no-patch-length", "strategies.resolvable: a patch's directions not capped by its length l "
+        "(only by its receptive field and the narrowest layer)",
+        (_p("theory_lab/strategies.py", "dims = np.minimum(np.minimum(per_patch.sum(axis=1), idx.shape[1]), e)",
+            "dims = np.minimum(per_patch.sum(axis=1), e)"),),
+        tests=S35C),
+    Bug("s35c-resolvable-tile-channels", "strategies.resolvable: a conv layer's receptive fields laid out channel-major "
+        "(np.tile) while neurons are position-major ((p−1)T + t)",
+        (_p("theory_lab/strategies.py", "np.repeat(per_patch, info.T, axis=0)", "np.tile(per_patch, (info.T, 1))"),),
+        tests=S35C),
+    Bug("s35c-bias-scale-first", "strategies.parameters: the first bias scale always used (the menu ignored)",
+        (_p("theory_lab/strategies.py", "bias_scale=draw(st.sampled_from(scales))", "bias_scale=scales[0]"),),
+        tests=S35C),
+    Bug("s35c-setups-bias-mean-dropped", "strategies.setups: `bias_mean` not passed to parameters (biases centred "
+        "at 0 whatever was asked)",
+        (_p("theory_lab/strategies.py",
+            "params = draw(parameters(net.arch, laws=laws, bias_laws=bias_laws, bias_mean=bias_mean))",
+            "params = draw(parameters(net.arch, laws=laws, bias_laws=bias_laws))"),),
+        tests=S35C),
+    Bug("s35c-shared-patch-same-position", "data_strategies: shared_patch copies a patch to the same position of "
+        "another sample (p = q, one draw reused): cross-position repeats never drawn",
+        (_p("theory_lab/data_strategies.py", "p, q = rng.choice(full, 2, replace=full.size < 2)",
+            "p = q = rng.choice(full)"),),
+        tests=S35C),
+    Bug("s35c-digits-upscale-floor", "data_strategies.digit_crops: the 8×8 images upscaled by ⌊size/8⌋ (a 9…15-wide "
+        "2-D crop is larger than the image)",
+        (_p("theory_lab/data_strategies.py", "f = max(1, -(-max(spatial) // 8))", "f = max(1, max(spatial) // 8)"),),
+        tests=S35C),
+    Bug("s35c-msv-negative-accepted", "testing.matrix_with_singular_values: negative singular values accepted "
+        "(A has |s| as singular values)",
+        (_p("theory_lab/testing.py", "if s.ndim != 1 or s.size > min(m, n) or np.any(s < 0):",
+            "if s.ndim != 1 or s.size > min(m, n):"),),
+        tests=S35C),
+    Bug("s35c-allclose-rtol-of-a", "testing.tree_allclose: the relative tolerance taken of |a| (documented: |b|)",
+        (_p("theory_lab/testing.py", "bound = atol + rtol * np.abs(b)", "bound = atol + rtol * np.abs(a)"),),
+        tests=S35C),
+    Bug("s35c-complex64-tols", "testing.tolerances: complex64 (itemsize 8 bytes) gets float64's tight tolerances",
+        (_p("theory_lab/testing.py", "np.float64 if dtype.itemsize >= 16 else np.float32",
+            "np.float64 if dtype.itemsize >= 8 else np.float32"),),
+        tests=S35C),
+    Bug("s35c-smooth-orders-short", "testing.probe_activation: derivatives up to order 2 only (a jump in the third "
+        "derivative missed, so a C² spline passes as analytic)",
+        (_p("theory_lab/testing.py", "    for _ in range(orders):\n        fs.append(jax.grad(fs[-1]))",
+            "    for _ in range(orders - 1):\n        fs.append(jax.grad(fs[-1]))"),),
+        tests=S35C),
+    Bug("s35c-clause-none-unchecked", "testing.declaration_disagreements: Assumption 3.2 declared without a clause "
+        "not reported",
+        (_p("theory_lab/testing.py",
+            '    if act.clause is None and act.assumption_3_2:\n'
+            '        out.append(f"{act.name}: Assumption 3.2 declared without a clause")\n', ""),),
+        tests=S35C),
 ]
 
 
