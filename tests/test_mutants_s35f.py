@@ -238,6 +238,25 @@ def test_the_newton_step_through_a_small_negative_eigenvalue_unsigns_it():
     assert r.tol >= 5e-4 and r.positive == 1 and r.negative == 0
 
 
+def test_the_change_is_measured_at_the_newton_point_on_its_own_side():
+    """``Φ = ½x² + ½εy² + gy + ½z²(e − b y² − c y³)`` (ε = 1e-6, g = −1e-10, e = 1e-5, b = 1e3, c = 1e7). Along
+    ``z = 0`` the Hessian is ``diag(1, ε, e − b y² − c y³)``, and the critical point is exactly ``y* = −g/ε = 1e-4``
+    (the Newton point), where ``Φ_zz = 1e-5 − 1e-5 − 1e-5 < 0``: a saddle. At 0 the Hessian is positive definite
+    and its first-order change is 0; the measured change at the Newton point is 2e-5 > e, so 0 is no conclusive
+    minimum. At the mirrored point ``−y*`` the change is 0 (1e-5 − 1e-5): a step of the wrong sign called 0 a
+    conclusive minimum (margin 1000)."""
+    eps, g, e, b, c = 1e-6, -1e-10, 1e-5, 1e3, 1e7
+    def phi(t):
+        return 0.5 * t[0] ** 2 + 0.5 * eps * t[1] ** 2 + g * t[1] + 0.5 * t[2] ** 2 * (e - b * t[1] ** 2 - c * t[1] ** 3)
+
+    star = jnp.array([0.0, 1e-4, 0.0])
+    assert float(jnp.linalg.norm(jax.grad(phi)(star))) <= 1e-20
+    assert np.linalg.eigvalsh(np.asarray(jax.hessian(phi)(star)))[0] < -5e-6  # the critical point is a saddle
+    r = critical_inertia(jax.hessian(phi), jax.grad(phi), jnp.zeros(3))
+    assert not (r.kind == "minimum" and r.conclusive), r.summary()
+    assert r.tol >= 1.5e-5 and r.positive == 1 and r.negative == 0
+
+
 # ----------------------------------------------------------------------------- validate's predicates
 
 

@@ -1227,7 +1227,7 @@ BUGS = [
     Bug("s35f-inertia-newton-sign", "critical_inertia: the Newton step δ = +H⁺∇Φ",
         (_p("theory_lab/curvature_report.py", "delta = Q[:, keep] @ (-gq[keep] / w[keep])",
             "delta = Q[:, keep] @ (gq[keep] / w[keep])"),),
-        tests=S35F),
+        tests=S35F + ("tests/test_critical_inertia_s31.py",)),
     Bug("s35f-validate-integer-float", "validate.is_integer: a float passes (3.0 is an integer)",
         (_p("theory_lab/validate.py", "return isinstance(value, (int, np.integer)) and",
             "return isinstance(value, (int, float, np.integer)) and"),),
