@@ -148,7 +148,12 @@ def _accept(merit, gnorm, merit_c, pred, gnorm_c):
 def _search(theta, merit, gnorm, trial, lam):
     """Damping search over rungs of the ladder ``lam · _LADDER`` (trials are cheap next to the
     Jacobian or Hessian, so a whole rung is tried and the lowest merit among its accepted
-    steps wins); while no step of a rung is accepted, the next rung is ``_RUNG`` times higher."""
+    steps wins); while no step of a rung is accepted, the next rung is ``_RUNG`` times higher.
+
+    ``trial(λ) -> (θ_c, merit_c, pred, ‖∇Φ(θ_c)‖)``. A step is accepted by :func:`_accept` (gain ratio
+    ``ρ = (merit − merit_c) / pred > _ACCEPT`` with ``pred > 0``). After an accepted step the next ``λ`` is the
+    winner's ``λ/3`` when ``ρ > 0.75``, ``λ`` when ``ρ > 0.25``, ``2λ`` otherwise; after ``_MAX_TRIALS``
+    trials (ten rungs) with none accepted, ``θ`` is returned unchanged with the next rung's base as ``λ``."""
     ladder = jnp.asarray(_LADDER)
 
     def body(s):

@@ -57,7 +57,12 @@ def _short(value) -> str:
 def numeric_array(a, name: str, hint: str = ""):
     """``a`` as an array of numbers (jax arrays and tracers unchanged, the rest through ``numpy.asarray``), or a
     ``TypeError`` naming ``name`` and the value for None, strings, dicts and arrays of strings or objects (jax's
-    own errors for them came from deep inside ``jnp.asarray``). ``hint`` ends the message (e.g. how to flatten)."""
+    own errors for them came from deep inside ``jnp.asarray``). ``hint`` ends the message (e.g. how to flatten).
+
+    Bool arrays pass: they are 0/1 data where the user's own code reads them (a custom loss's binary targets, a
+    custom model's binary inputs; :func:`theory_lab.exact_fit.exact_fit` takes a bool ``y`` too). Where the library
+    computes with the array itself it needs float64 and says so naming the argument (``theta``, ``X`` of an
+    Architecture, ``Y`` of the squared and softmax-cross-entropy losses)."""
     if isinstance(a, (jax.Array, jax.core.Tracer)):
         return a
     if a is None or isinstance(a, (str, bytes, dict)):

@@ -110,6 +110,8 @@ S35B_SLICES = S35B + ("tests/test_demos_slices.py",)  # caught before too (curva
 S35B_S30 = S35B + ("tests/test_adversarial_s30_data_demos.py",)  # (s35b-nan-margin-in-json)
 S32_OUTPUTS = ("tests/test_bad_input_s32.py",)  # all-or-none output sets (s35b-demo-writes-in-place)
 
+
+S35F = ("tests/test_mutants_s35f.py",)  # session 35 (s35f-*): critical's damping search and Newton phase, critical_inertia, validate
 FORWARD = ("layer-definition", "lemma-2.5*", "theorem-3.4*", "theorem-3.5*", "width-necessity", "corollary-3.6*",
            "backprop-recursion", "lemma-4.2", "lemma-4.3", "hvp-dense", "hessian-zero-loss", "bad-critical-point")
 
@@ -1540,6 +1542,65 @@ BUGS = [
             '    if act.clause is None and act.assumption_3_2:\n'
             '        out.append(f"{act.name}: Assumption 3.2 declared without a clause")\n', ""),),
         tests=S35C),
+
+    # session 35 (f): the critical-point search's damping ladder, gain-ratio test and Newton phase, the inertia's
+    # Newton step, validate's predicates
+    Bug("s35f-crit-newton-step-sign", "critical: the damped Newton step (mode minimum) taken with the wrong sign",
+        (_p("theory_lab/critical.py", "            dq = -gq / d\n", "            dq = gq / d\n"),), tests=S35F),
+    Bug("s35f-crit-newton-shift-sign", "critical: Newton's convexifying shift uses +min(w) (a negative eigenvalue "
+        "is left unshifted)",
+        (_p("theory_lab/critical.py", "shift = jnp.maximum(0.0, -jnp.min(w))", "shift = jnp.maximum(0.0, jnp.min(w))"),), tests=S35F),
+    Bug("s35f-crit-accept-flat-or", "critical._accept: a smaller gradient accepts a step whatever the merit did "
+        "(flat | smaller for flat & smaller)",
+        (_p("theory_lab/critical.py", "(flat & (gnorm_c < gnorm))", "(flat | (gnorm_c < gnorm))"),), tests=S35F),
+    Bug("s35f-crit-accept-pred-unchecked", "critical._accept: pred > 0 not required (a predicted rise over an actual "
+        "rise passes as ρ > 0)",
+        (_p("theory_lab/critical.py", "& (pred > 0) & ", "& "),), tests=S35F),
+    Bug("s35f-crit-best-first-accepted", "critical._search: the first accepted step of a rung wins, not the lowest merit",
+        (_p("theory_lab/critical.py", "best = jnp.argmin(jnp.where(oks, merits, jnp.inf))", "best = jnp.argmax(oks)"),), tests=S35F),
+    Bug("s35f-crit-best-ignores-refusal", "critical._search: the lowest merit of a rung wins even when refused",
+        (_p("theory_lab/critical.py", "best = jnp.argmin(jnp.where(oks, merits, jnp.inf))", "best = jnp.argmin(merits)"),), tests=S35F),
+    Bug("s35f-crit-ladder-trials-one", "critical._search: a rung counts one trial, not three (thirty rungs, λ to 1e90)",
+        (_p("theory_lab/critical.py", '"trials": s["trials"] + ladder.size', '"trials": s["trials"] + 1'),), tests=S35F),
+    Bug("s35f-crit-ladder-rung-le", "critical._search: rungs while trials <= _MAX_TRIALS (an eleventh rung)",
+        (_p("theory_lab/critical.py", '(s["trials"] < _MAX_TRIALS)', '(s["trials"] <= _MAX_TRIALS)'),), tests=S35F),
+    Bug("s35f-crit-rung-1e2", "critical: rungs 1e2 apart, not 1e3 (λ only up to 1e18 times its start)",
+        (_p("theory_lab/critical.py", "_RUNG = 1e3\n", "_RUNG = 1e2\n"),), tests=S35F),
+    Bug("s35f-crit-damping-inverted", "critical._search: λ doubled after a very good step and cut to a third after "
+        "a poor one",
+        (_p("theory_lab/critical.py", "jnp.where(rho > 0.75, 1.0 / 3.0, jnp.where(rho > 0.25, 1.0, 2.0))",
+            "jnp.where(rho > 0.75, 2.0, jnp.where(rho > 0.25, 1.0, 1.0 / 3.0))"),), tests=S35F),
+    Bug("s35f-crit-settle-off-by-one", "critical: Newton after six settled ratios, not five (len > _SETTLE)",
+        (_p("theory_lab/critical.py", "len(ratios) >= _SETTLE", "len(ratios) > _SETTLE"),), tests=S35F),
+    Bug("s35f-crit-settle-any", "critical: Newton once any of the last five loss ratios exceeds 0.95 (max for min)",
+        (_p("theory_lab/critical.py", "min(ratios[-_SETTLE:]) > 0.95", "max(ratios[-_SETTLE:]) > 0.95"),),
+        tests=S35F),
+    Bug("s35f-inertia-pinv-positive-only", "critical_inertia: H⁺ keeps the eigenvalues above +tol only (w > tol, "
+        "no abs): no Newton step along negative curvature",
+        (_p("theory_lab/curvature_report.py", "keep = np.abs(w) > tol", "keep = w > tol"),), tests=S35F),
+    Bug("s35f-inertia-newton-sign", "critical_inertia: the Newton step δ = +H⁺∇Φ",
+        (_p("theory_lab/curvature_report.py", "delta = Q[:, keep] @ (-gq[keep] / w[keep])",
+            "delta = Q[:, keep] @ (gq[keep] / w[keep])"),),
+        tests=S35F + ("tests/test_critical_inertia_s31.py",)),
+    Bug("s35f-validate-integer-float", "validate.is_integer: a float passes (3.0 is an integer)",
+        (_p("theory_lab/validate.py", "return isinstance(value, (int, np.integer)) and",
+            "return isinstance(value, (int, float, np.integer)) and"),),
+        tests=S35F),
+    Bug("s35f-validate-real-bool", "validate.is_real: True passes as the number 1",
+        (_p("theory_lab/validate.py",
+            "return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))",
+            "return isinstance(value, (int, float, np.integer, np.floating))"),), tests=S35F),
+    Bug("s35f-validate-real-complex", "validate.is_real: any numpy number passes (np.complex128)",
+        (_p("theory_lab/validate.py", "isinstance(value, (int, float, np.integer, np.floating))",
+            "isinstance(value, (int, float, np.number))"),),
+        tests=S35F),
+    Bug("s35f-validate-finite-neg-inf", "validate.all_finite: a < inf test (NaN and +Inf caught, -Inf passes)",
+        (_p("theory_lab/validate.py", "    return bool(np.all(np.isfinite(np.asarray(a))))",
+            "    return bool(np.all(np.asarray(a) < np.inf))"),), tests=S35F),
+    Bug("s35f-validate-numeric-bool-refused", "validate.numeric_array: bool arrays refused (a custom loss's binary "
+        "targets with them)",
+        (_p("theory_lab/validate.py", 'if arr.dtype.kind not in "biufc":', 'if arr.dtype.kind not in "iufc":'),),
+        tests=S35F),
 ]
 
 
