@@ -47,9 +47,9 @@ def at_least(value, lower: int, option: str, what: str = "") -> int:
 
 
 def non_negative(value, option: str, what: str = "") -> float:
-    """A finite number ``≥ 0`` (e.g. a noise level; 0 allowed)."""
+    """A finite number ``≥ 0`` (e.g. a noise level; 0 allowed); a bool is not a number here."""
     try:
-        number = float(value)
+        number = float("nan") if isinstance(value, bool) else float(value)
     except (TypeError, ValueError):
         number = float("nan")
     if not (number >= 0 and number != float("inf")):
