@@ -1601,6 +1601,15 @@ BUGS = [
         "targets with them)",
         (_p("theory_lab/validate.py", 'if arr.dtype.kind not in "biufc":', 'if arr.dtype.kind not in "iufc":'),),
         tests=S35F),
+    Bug("s35l-noise-bool-read-as-one", "options.non_negative: True read as the noise level 1.0 (the bool guard dropped)",
+        (_p("theory_lab/commands/options.py", 'number = float("nan") if isinstance(value, bool) else float(value)',
+            "number = float(value)"),), tests=("tests/test_lead_s35.py",)),
+    Bug("s35l-inception-size-unchecked", "zoo.inception: size not checked first (True read as 1; a small size "
+        "fails deep in the graph naming a kernel, not size)",
+        (_p("theory_lab/zoo/inception.py", "            if not is_integer(size) or size < 1:",
+            "            if False:"),
+         _p("theory_lab/zoo/inception.py", "            except ValueError as err:\n                aux =",
+            "            except ZeroDivisionError as err:\n                aux ="),), tests=("tests/test_lead_s35.py",)),
 ]
 
 
