@@ -66,7 +66,7 @@ def _leaf_report(a, b, rtol, atol) -> str | None:
     if a.size == 0:
         return None
     if jnp.issubdtype(a.dtype, jnp.inexact):
-        if not np.issubdtype(a.dtype, np.inexact):  # bfloat16 & co: compared exactly in float64
+        if not np.issubdtype(a.dtype, np.inexact):  # bfloat16 & co: widened exactly to float64, then tolerances
             a, b = a.astype(np.float64), b.astype(np.float64)
         err = np.abs(a - b)
         bound = atol + rtol * np.abs(b)
