@@ -110,9 +110,13 @@ class Layout:
             except (KeyError, TypeError):
                 raise ValueError(f"`params` has no entry layer_{leaf.k}/{leaf.name}; expected the pytree of "
                                  "model.init for this architecture.") from None
+            if not hasattr(a, "shape") or not hasattr(a, "dtype"):
+                raise TypeError(f"`params` layer_{leaf.k}/{leaf.name} is a {type(a).__name__}, not an array; pass "
+                                "float64 arrays (numpy or jax), as model.init makes them.")
             if tuple(a.shape) != leaf.shape:
                 raise ValueError(f"`params` layer_{leaf.k}/{leaf.name} has shape {tuple(a.shape)}; expected "
                                  f"{leaf.shape}. Were the parameters made for another architecture?")
+            require_float64(a, f"params['layer_{leaf.k}']['{leaf.name}']")  # one float32 leaf would be promoted
             parts.append(jnp.ravel(a))
         theta = jnp.concatenate(parts) if parts else jnp.zeros(0)
         require_float64(theta, "params")
@@ -156,6 +160,9 @@ def flatten(params) -> tuple[jax.Array, Callable[[jax.Array], dict]]:
         m = _LAYER.match(name)
         if m is None:
             raise ValueError(f"`params` key {name!r} is not of the form 'layer_k'; pass model.init's pytree.")
+        if not isinstance(params[name], dict) or not params[name]:
+            raise TypeError(f"`params` entry {name!r} is a {type(params[name]).__name__}; expected a non-empty dict "
+                            "{'W': array, 'b': array}, as model.init makes it.")
         for leaf_name in sorted(params[name]):
             shape = tuple(int(s) for s in np.shape(params[name][leaf_name]))
             leaves.append(Leaf(int(m.group(1)), leaf_name, shape, start))

@@ -18,7 +18,8 @@ Example:
 
 from __future__ import annotations
 
-from theory_lab.zoo.graph import Builder, Network
+from theory_lab.validate import is_integer
+from theory_lab.zoo.graph import Builder, Network, sized
 
 __all__ = ["VGG_CONFIGS", "vgg", "resnet", "RESNET_BLOCKS", "googlenet", "squeezenet"]
 
@@ -33,12 +34,13 @@ VGG_CONFIGS = {
 _VGG_DEPTH = {"A": 11, "B": 13, "C": 16, "D": 16, "E": 19}
 
 
+@sized(lambda args: f"VGG-{args['config']}", 224)
 def vgg(config: str = "D", size: int = 224, *, lrn: bool = False) -> Network:
     """VGG configuration ``"A"``–``"E"`` (A-LRN: ``config="A", lrn=True``) at ``size``×``size``×3.
 
     3×3 convolutions with padding 1 (1×1 in config C), 2×2/2 max pools, then FC-4096, FC-4096, FC-1000.
     """
-    if config not in VGG_CONFIGS:
+    if not isinstance(config, str) or config not in VGG_CONFIGS:
         raise ValueError(f"vgg: `config`={config!r} is unknown; choose one of {sorted(VGG_CONFIGS)}.")
     if lrn and config != "A":
         raise ValueError(f"vgg: `lrn`=True exists only for config 'A' (A-LRN), got config={config!r}.")
@@ -74,6 +76,7 @@ def _block_names(stage: int, count: int) -> list[str]:
     return [f"res{stage}a"] + [f"res{stage}b{i}" for i in range(1, count)]
 
 
+@sized(lambda args: f"ResNet-{args['depth']}", 224)
 def resnet(depth: int = 50, size: int = 224) -> Network:
     """ResNet-``depth`` (18, 34, 50, 101, 152) at ``size``×``size``×3.
 
@@ -82,7 +85,7 @@ def resnet(depth: int = 50, size: int = 224) -> Network:
     pool 7×7, FC-1000. Stages 3–5 halve the spatial size in their first block (stride 2 on the
     first conv: the 1×1 of a bottleneck, as in the authors' Caffe models).
     """
-    if depth not in RESNET_BLOCKS:
+    if not is_integer(depth) or depth not in RESNET_BLOCKS:
         raise ValueError(f"resnet: `depth`={depth!r} is not a published ResNet; choose one of {sorted(RESNET_BLOCKS)}.")
     blocks, bottleneck = RESNET_BLOCKS[depth]
     b = Builder(f"resnet-{depth}", (size, size, 3), title=f"ResNet-{depth}",
@@ -126,6 +129,7 @@ def _googlenet_aux(b: Builder, x: str, name: str) -> None:
     b.dense(x, 1000, name=f"{name}/classifier", output=True)
 
 
+@sized("GoogLeNet", 224)  # no aux=False way out: where the auxiliary heads fail, pool5 fails as well
 def googlenet(size: int = 224, *, aux: bool = True) -> Network:
     """GoogLeNet (Inception v1) at ``size``×``size``×3, with its two auxiliary classifiers if ``aux``.
 
@@ -164,6 +168,7 @@ SQUEEZENET_FIRES = {2: (16, 64, 64), 3: (16, 64, 64), 4: (32, 128, 128), 5: (32,
                     6: (48, 192, 192), 7: (48, 192, 192), 8: (64, 256, 256), 9: (64, 256, 256)}
 
 
+@sized("SqueezeNet v1.0", 227)
 def squeezenet(size: int = 227, *, conv10_pad: int = 1) -> Network:
     """SqueezeNet v1.0 at ``size``×``size``×3 (the Caffe release: 227, and conv10 with ``pad: 1``).
 
@@ -171,6 +176,9 @@ def squeezenet(size: int = 227, *, conv10_pad: int = 1) -> Network:
     2–9 (squeeze 1×1, then expand 1×1 ‖ expand 3×3 concatenated), conv10 1×1 with 1000 filters,
     global average pool as the output. torchvision's port: ``size=224, conv10_pad=0``.
     """
+    if not is_integer(conv10_pad) or conv10_pad < 0:
+        raise ValueError(f"squeezenet: `conv10_pad`={conv10_pad!r} must be a non-negative int (1 in the Caffe "
+                         "release, 0 in torchvision's port).")
     b = Builder("squeezenet-1.0" if (size, conv10_pad) == (227, 1) else f"squeezenet-1.0-{size}",
                 (size, size, 3), title="SqueezeNet v1.0",
                 source="Iandola et al. 2016, Table 1; Caffe release SqueezeNet_v1.0/deploy.prototxt")

@@ -37,6 +37,8 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import math
 from dataclasses import dataclass
 
@@ -56,12 +58,13 @@ from theory_lab.zoo.ops import (
     Pads,
     Pool,
     Shape,
+    ShapeError,
     check_input_shape,
     check_padding,
     check_pair,
 )
 
-__all__ = ["Node", "Layer", "Network", "Builder"]
+__all__ = ["Node", "Layer", "Network", "Builder", "sized"]
 
 
 @dataclass(frozen=True)
@@ -308,3 +311,43 @@ class Builder:
         if not self._outputs:
             raise ValueError(f"network {self.name!r}: no output node; pass output=True to the classifier layer.")
         return Network(self.name, self._input_shape, tuple(self._nodes), tuple(self._outputs), self.title, self.source)
+
+
+def sized(title, published: int, *, heads: dict[str, str] | None = None):
+    """Decorate a layout function that takes ``size``: refuse a size it cannot take, naming ``size``.
+
+    ``title`` is the network's name in messages, or a function of the bound arguments that returns it.
+    A ``size`` that is not a positive int (a bool, a float, a string) is refused before anything is
+    built; one too small for the layout (a window larger than its input, branches that no longer fit
+    together: :class:`~theory_lab.zoo.ops.ShapeError`) is refused naming ``size``, the node that failed and
+    the published size. ``heads`` maps a node-name fragment to a way out when that node is what fails
+    (e.g. ``{"AuxLogits": "aux=False (...)"}``). Other errors (an unknown config) pass unchanged.
+
+    Example:
+        >>> from theory_lab.zoo.classic import resnet
+        >>> resnet(50, size=100)
+        Traceback (most recent call last):
+        ...
+        ValueError: ResNet-50: `size`=100 is too small for this layout: avg pool 'pool5': ...
+    """
+    def wrap(build):
+        signature = inspect.signature(build)
+
+        @functools.wraps(build)
+        def checked(*args, **kwargs) -> Network:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            size = bound.arguments["size"]
+            name = title(bound.arguments) if callable(title) else title
+            if not is_integer(size) or size < 1:
+                raise ValueError(f"{name}: `size`={size!r} must be a positive int (the input is size×size×3; "
+                                 f"the published one is {published}).")
+            try:
+                return build(*bound.args, **bound.kwargs)
+            except ShapeError as err:
+                outs = [hint for fragment, hint in (heads or {}).items() if fragment in str(err)]
+                raise ValueError(f"{name}: `size`={size} is too small for this layout: {err} Give a larger "
+                                 f"`size` ({published} is the published input){' or ' + outs[0] if outs else ''}."
+                                 ) from err
+        return checked
+    return wrap

@@ -19,33 +19,13 @@ Example:
 
 from __future__ import annotations
 
-import functools
-
-from theory_lab.validate import is_integer
-from theory_lab.zoo.graph import Builder, Network
+from theory_lab.zoo.graph import Builder, Network, sized
 
 __all__ = ["inception_v3", "inception_v4", "xception"]
 
 
-def _sized(title: str):
-    """Refuse a ``size`` that is not a positive int, or too small for the layout, naming ``size``.
-
-    Without it a small ``size`` failed deep in the graph, naming a pool's kernel, and ``True`` was read as 1.
-    """
-    def wrap(build):
-        @functools.wraps(build)
-        def sized(size: int = 299, **options) -> Network:
-            if not is_integer(size) or size < 1:
-                raise ValueError(f"{title}: `size`={size!r} must be a positive int (the input is size×size×3; "
-                                 f"the published one is 299).")
-            try:
-                return build(size, **options)
-            except ValueError as err:
-                aux = " or aux=False (the auxiliary head's 5×5 pool needs at least a 5×5 grid where the published net has 17×17)" if "AuxLogits" in str(err) else ""
-                raise ValueError(f"{title}: `size`={size} is too small for this layout: {err} Give a larger "
-                                 f"`size` (299 is the published input){aux}.") from err
-        return sized
-    return wrap
+_AUX = {"AuxLogits": "aux=False (the auxiliary head's 5×5 pool needs at least a 5×5 grid where the published "
+                     "net has 17×17)"}
 
 
 def _aux_logits(b: Builder, x: str) -> None:
@@ -73,7 +53,7 @@ def _pool_branch(b: Builder, x: str, prefix: str, filters: int) -> str:
     return b.conv(b.avg_pool(x, 3, 1, "same", name=f"{prefix}/AvgPool"), filters, 1, name=f"{prefix}/1x1")
 
 
-@_sized("Inception V3")
+@sized("Inception V3", 299, heads=_AUX)
 def inception_v3(size: int = 299, *, aux: bool = True) -> Network:
     """Inception V3 (Szegedy et al. 2016, "Rethinking…") in tf-slim's layout, with AuxLogits if ``aux``.
 
@@ -127,7 +107,7 @@ def inception_v3(size: int = 299, *, aux: bool = True) -> Network:
     return b.build()
 
 
-@_sized("Inception V4")
+@sized("Inception V4", 299, heads=_AUX)
 def inception_v4(size: int = 299, *, aux: bool = True) -> Network:
     """Inception V4 (Szegedy et al. 2017) in tf-slim's layout, with AuxLogits if ``aux``.
 
@@ -194,7 +174,7 @@ def _xception_block(b: Builder, x: str, block: int, filters: tuple[int, int], *,
     return b.add(y, shortcut, name=f"block{block}_add")
 
 
-@_sized("Xception")
+@sized("Xception", 299)
 def xception(size: int = 299) -> Network:
     """Xception (Chollet 2017, Fig. 5) in Keras' layout.
 

@@ -26,7 +26,15 @@ from typing import Union
 
 from theory_lab.validate import is_integer
 
-__all__ = ["Conv", "ConvTranspose", "Pool", "GlobalPool", "Dense", "Concat", "Add", "Elementwise",
+
+class ShapeError(ValueError):
+    """Shape inference failed: the node's input is too small, or its inputs' shapes do not fit together.
+
+    A ``ValueError``; :func:`theory_lab.zoo.graph.sized` turns it into an error that names ``size`` when a
+    published layout is built at an input size it cannot take.
+    """
+
+__all__ = ["ShapeError", "Conv", "ConvTranspose", "Pool", "GlobalPool", "Dense", "Concat", "Add", "Elementwise",
            "PadChannels", "MaxUnpool", "Op", "Shape", "Padding", "Pads", "check_pair", "check_padding",
            "check_input_shape"]
 
@@ -85,7 +93,7 @@ def _window(where: str, shape: Shape, kernel, stride, padding: Padding, dilation
         extent = d * (k - 1) + 1
         lo, hi = _resolve(padding, n, extent, s, axis)
         if extent > n + lo + hi:
-            raise ValueError(
+            raise ShapeError(
                 f"{where}: `kernel`={tuple(kernel)} (extent {extent} along {_AXES[axis]}, dilation {d}) is larger "
                 f"than its padded input {n + lo + hi} (input shape {shape}, padding ({lo}, {hi})). "
                 "Use a smaller kernel, more padding, or a larger input.")
@@ -171,7 +179,7 @@ class ConvTranspose:
             size = ((shape[axis] - 1) * self.stride[axis] - lo - hi + self.dilation[axis] * (self.kernel[axis] - 1)
                     + self.output_padding[axis] + 1)
             if size <= 0:
-                raise ValueError(f"{where}: output size {size} along {_AXES[axis]} is not positive (input {shape}, "
+                raise ShapeError(f"{where}: output size {size} along {_AXES[axis]} is not positive (input {shape}, "
                                  f"padding {self.padding}). Use less padding.")
             out.append(size)
         return (out[0], out[1], self.filters)
@@ -250,7 +258,7 @@ class Concat:
         if len(shapes) < 2:
             raise ValueError(f"{where}: concatenation needs at least two inputs, got {len(shapes)}.")
         if len({s[:2] for s in shapes}) != 1:
-            raise ValueError(f"{where}: inputs must share their spatial size (H, W) to be concatenated along "
+            raise ShapeError(f"{where}: inputs must share their spatial size (H, W) to be concatenated along "
                              f"channels, got {', '.join(map(str, shapes))}. Pad, pool or stride the branches "
                              "to one size.")
         return (shapes[0][0], shapes[0][1], sum(s[2] for s in shapes))
@@ -271,7 +279,7 @@ class Add:
             raise ValueError(f"{where}: addition needs at least two inputs, got {len(shapes)}.")
         if len(set(shapes)) != 1:
             what = "channel" if len({s[:2] for s in shapes}) == 1 else "shape"
-            raise ValueError(f"{where}: inputs must have equal shapes, got {', '.join(map(str, shapes))} "
+            raise ShapeError(f"{where}: inputs must have equal shapes, got {', '.join(map(str, shapes))} "
                              f"({what} mismatch). Project the shortcut with a 1×1 conv (strided if the "
                              "spatial size differs) to the other branch's shape.")
         return shapes[0]
