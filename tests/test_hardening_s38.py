@@ -8,6 +8,7 @@ a float32 leaf to float64.
 
 import re
 
+import jax
 import numpy as np
 import pytest
 
@@ -106,3 +107,85 @@ def test_flatten_refuses_one_float32_leaf_instead_of_promoting_it():
     theta, unravel = layout.flatten({"layer_1": {"W": W, "b": B}})
     assert theta.dtype == np.float64 and theta.shape == (9,)
     np.testing.assert_array_equal(unravel(theta)["layer_1"]["W"], W)
+
+
+# ---------------------------------------------------------------- run_check, sample_params, krylov.start, band
+
+from theory_lab import krylov, linalg, sampling  # noqa: E402
+from theory_lab.arch import Architecture, Conv, Output  # noqa: E402
+from theory_lab.checking import Check, Context, Hypothesis, Result, Verdict, run_check  # noqa: E402
+from theory_lab.spectrum import dense_matvec  # noqa: E402
+from theory_lab.tolerances import Tolerance  # noqa: E402
+
+MET = [Hypothesis("h", True)]
+
+
+@pytest.mark.parametrize("result, field", [
+    (Result("holds", MET, 2.0, {}, "holds: x"), r"`verdict`='holds' is a str; expected a Verdict"),
+    (Result(Verdict.HOLDS, MET, "2.0", {}, "holds: x"), r"`margin`='2.0' is a str; expected a real number"),
+    (Result(Verdict.HOLDS, MET, True, {}, "holds: x"), r"`margin`=True is a bool; expected a real number"),
+    (Result(Verdict.HOLDS, MET, 2.0, {}, None), r"`summary`=None is a NoneType; expected a str"),
+    (Result(Verdict.HOLDS, MET, 2.0, [1], "holds: x"), r"`evidence`=\[1\] is a list; expected a dict"),
+    (Result(Verdict.HOLDS, ["h"], 2.0, {}, "holds: x"), r"`hypotheses`=\['h'\] is a list; expected a list of Hyp"),
+    (Result(Verdict.HOLDS, MET, 2.0, {}, "holds: x", broken=[1]), r"`broken`=\[1\] is a list; expected a tuple"),
+])
+def test_run_check_reports_a_field_of_the_wrong_type_as_an_error_naming_it(result, field):
+    record = run_check(Check("t", "T", "t", lambda ctx: result), Context(0))
+    assert record.result.verdict is Verdict.ERROR
+    assert re.search(r"returned a result that cannot be reported: " + field, record.result.summary), \
+        record.result.summary
+
+
+@pytest.mark.parametrize("margin", [2.0, 2, np.float64(2.0), np.asarray(2.0), None])
+def test_run_check_keeps_a_well_typed_result(margin):
+    result = Result(Verdict.HOLDS, MET, margin, {"n": 1}, "holds: x")
+    assert run_check(Check("t", "T", "t", lambda ctx: result), Context(0)).result is result
+
+
+ARCH = Architecture((6, 6, 1), (Conv(4, (3, 3)), Output(2)))
+
+
+@pytest.mark.parametrize("name", ["scale", "bias_scale", "bias_mean"])
+@pytest.mark.parametrize("value", [True, "1", None])
+def test_sample_params_refuses_a_scale_that_is_not_a_number(name, value):
+    with pytest.raises(TypeError, match=rf"^`{name}`={re.escape(repr(value))} is a \w+; expected a real number"):
+        sampling.sample_params(ARCH, 0, **{name: value})
+    assert sampling.sample_params(ARCH, 0, **{name: np.float64(0.5)})["layer_1"]["W"].shape == (9, 4)
+
+
+A6 = np.diag(np.arange(1.0, 7.0))
+
+
+@pytest.mark.parametrize("v0, match", [
+    (np.zeros(6), r"^`v0` has only zeros; a start vector must be finite and non-zero"),
+    (np.array([1.0, np.nan, 1, 1, 1, 1]), r"^`v0` has non-finite entries"),
+    (np.full(6, np.inf), r"^`v0` has non-finite entries"),
+    (np.ones(5), r"^`v0` has shape \(5,\); expected \(6,\)"),
+    (np.ones((6, 1)), r"^`v0` has shape \(6, 1\); expected \(6,\)"),
+])
+def test_krylov_start_refuses_a_start_vector_it_cannot_normalise(v0, match):
+    with pytest.raises(ValueError, match=match):
+        krylov.start(dense_matvec, 6, jax.random.key(0), (A6,), v0)
+
+
+def test_krylov_start_refuses_text_and_takes_a_good_v0_unchanged_in_direction():
+    with pytest.raises(TypeError, match=r"^`v0`='abc' is a str, not an array of numbers"):
+        krylov.start(dense_matvec, 6, jax.random.key(0), (A6,), "abc")
+    K = krylov.extend(krylov.start(dense_matvec, 6, jax.random.key(0), (A6,), [1, 1, 1, 1, 1, 1]), 6)
+    np.testing.assert_allclose(np.sort(krylov.ritz(K)[0]), np.arange(1.0, 7.0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("band", [True, "2", None, 0.5, np.inf])
+def test_inertia_and_tolerance_refuse_a_band_that_is_not_a_finite_factor(band):
+    with pytest.raises(ValueError, match=rf"^`band`={re.escape(repr(band))} must be a finite factor >= 1"):
+        linalg.inertia_report(np.array([1.0, 2.0]), band=band)
+    with pytest.raises(ValueError, match=rf"^Tolerance 'x': band={re.escape(repr(band))} must be a finite factor"):
+        Tolerance(1e-8, band, "x", "y")
+
+
+def test_tolerance_refuses_a_bool_or_text_value_and_takes_numpy_and_jax_scalars():
+    for value in (True, "1e-8"):
+        with pytest.raises(ValueError, match=rf"^Tolerance 'x': value={re.escape(repr(value))} must be finite"):
+            Tolerance(value, 10.0, "x", "y")
+    assert Tolerance(np.float64(1e-8), np.float64(10.0), "x", "y").band == 10.0
+    assert float(Tolerance(jax.numpy.float64(1e-8), 2, "x", "y").value) == 1e-8

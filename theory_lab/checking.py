@@ -40,6 +40,7 @@ from typing import Any, Callable
 import numpy as np
 
 from theory_lab.evidence import Evidence, Observation, jsonable
+from theory_lab.validate import is_real_scalar
 
 __all__ = ["Verdict", "Hypothesis", "Result", "Check", "Context", "Record", "Observation", "Evidence",
            "theorem_verdict", "converse_verdict", "instance_violations", "conclude", "applicable", "register",
@@ -375,6 +376,27 @@ def _not_json(x, path: str) -> str | None:
     return f"{path} is {type(x).__name__} {x!r:.80}"
 
 
+def _wrong_type(result: Result) -> str | None:
+    """The first field of ``result`` that is not of its documented type, named, or ``None``.
+
+    Without it a text verdict (``"holds"``, which compares equal to :attr:`Verdict.HOLDS`) failed later with an
+    ``AttributeError`` that named no field, and a text margin went into the report as text.
+    """
+    fields = [("verdict", isinstance(result.verdict, Verdict), "a Verdict (e.g. Verdict.HOLDS)"),
+              ("margin", result.margin is None or is_real_scalar(result.margin), "a real number or None"),
+              ("summary", isinstance(result.summary, str), "a str"),
+              ("evidence", isinstance(result.evidence, dict), "a dict"),
+              ("hypotheses", isinstance(result.hypotheses, (list, tuple))
+               and all(isinstance(h, Hypothesis) for h in result.hypotheses), "a list of Hypothesis"),
+              ("broken", isinstance(result.broken, (list, tuple)) and all(isinstance(b, str) for b in result.broken),
+               "a tuple of hypothesis names")]
+    for name, ok, expected in fields:
+        if not ok:
+            value = getattr(result, name)
+            return f"`{name}`={value!r:.120} is a {type(value).__name__}; expected {expected}"
+    return None
+
+
 def _contradiction(result: Result) -> str | None:
     """What a result states against itself or the rule (THEORY.md §5), or ``None``."""
     v = result.verdict
@@ -401,7 +423,7 @@ def run_check(check: Check, ctx: Context) -> Record:
         result = check.run(ctx)
         if not isinstance(result, Result):
             raise TypeError(f"check {check.id!r} returned {type(result).__name__}, expected Result")
-        wrong = _contradiction(result) or _not_json(result.to_dict(), "result")
+        wrong = _wrong_type(result) or _contradiction(result) or _not_json(result.to_dict(), "result")
         if wrong:
             raise ValueError(f"check {check.id!r} returned a result that cannot be reported: {wrong}")
         error = None

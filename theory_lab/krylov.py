@@ -84,6 +84,7 @@ from theory_lab.operators import (  # noqa: F401  (re-exported: their home is op
     products,
     stack_rows,
 )
+from theory_lab.validate import start_vector
 
 __all__ = ["HostProduct", "bind", "check_operator", "check_key", "key_rng", "split_key", "rademacher", "MIN_CAPACITY", "Krylov", "prepare", "start", "extend", "ritz", "ritz_vectors", "ritz_residuals", "asymmetry", "apply_many", "products", "dense", "BREAKDOWN_RTOL", "DRIVERS",
            "PYTHON_DRIVEN", "driver_for"]
@@ -327,7 +328,7 @@ def start(matvec, dim: int, key, params: tuple, v0=None, *, restart: bool = True
     # converge), and the tests pin this one. The empty state is built on the host and copied once:
     # device-side norms and scatters each compiled a small program per shape.
     k0, k1 = jax.random.split(key)
-    v0 = np.asarray(jax.random.normal(k0, (dim,), jnp.float64) if v0 is None else v0, np.float64)
+    v0 = np.asarray(jax.random.normal(k0, (dim,), jnp.float64), np.float64) if v0 is None else start_vector(v0, dim)
     B = _capacity(capacity, dim)
     q0 = v0 / _norm(v0)
     Q = np.zeros((B, dim))

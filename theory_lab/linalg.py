@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from theory_lab.validate import is_integer, is_real
+from theory_lab.validate import is_integer, is_real, is_real_scalar
 
 __all__ = ["RankReport", "rank_report", "certify_rank_bound", "with_forward_error", "singular_values", "Inertia", "inertia_report", "DEFAULT_BAND"]
 
@@ -449,7 +449,7 @@ def inertia_report(eigenvalues, *, tol: float | None = None, rtol: float | None 
         if value is not None and not (number and value >= 0 and np.isfinite(value)):
             raise ValueError(f"`{arg}`={value!r} must be a finite non-negative threshold; omit it for the "
                              "default n · eps · max|λ|.")
-    if not (np.isfinite(band) and band >= 1):
+    if not (is_real_scalar(band) and np.isfinite(band) and band >= 1):
         raise ValueError(f"`band`={band!r} must be a finite factor >= 1 (default {DEFAULT_BAND}).")
     w = np.asarray(eigenvalues)
     if w.dtype != np.float64:

@@ -29,7 +29,7 @@ from scipy import special as _special
 
 from theory_lab import model as _model
 from theory_lab.arch import Architecture
-from theory_lab.validate import is_integer
+from theory_lab.validate import is_integer, is_real_scalar
 
 __all__ = ["BIAS_LAWS", "as_generator", "sample_params", "with_layer", "to_device"]
 
@@ -138,6 +138,9 @@ def sample_params(arch: Architecture, key, *, law: str = "lecun_normal", bias_la
     if bias_law not in BIAS_LAWS:
         raise ValueError(f"`bias_law`={bias_law!r} is unknown; choose one of {BIAS_LAWS}.")
     for name, value in (("scale", scale), ("bias_scale", bias_scale), ("bias_mean", bias_mean)):
+        if not is_real_scalar(value):
+            raise TypeError(f"`{name}`={value!r} is a {type(value).__name__}; expected a real number (a bool or "
+                            "text is not a scale).")
         if not np.isfinite(value) or (name != "bias_mean" and value < 0):
             raise ValueError(f"`{name}`={value!r} must be a finite{' non-negative' if name != 'bias_mean' else ''} "
                              "number.")

@@ -57,7 +57,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory_lab.validate import is_integer
+from theory_lab.validate import is_integer, is_real_scalar
 
 __all__ = ["Tolerance", "EPS", "SVD_BAND", "FORWARD_RTOL", "ZERO_LOSS_RTOL", "GTOL_RTOL", "IDENTITY_RTOL",
            "BOUND_RTOL", "BOUND", "IDENTITY", "frobenius_norm", "svd_rank_tol", "solver_rank_tol", "zero_loss_tol",
@@ -90,9 +90,9 @@ class Tolerance:
     models: str
 
     def __post_init__(self):
-        if not (np.isfinite(self.value) and self.value >= 0):
+        if not (is_real_scalar(self.value) and np.isfinite(self.value) and self.value >= 0):
             raise ValueError(f"Tolerance {self.name!r}: value={self.value!r} must be finite and non-negative.")
-        if not (np.isfinite(self.band) and self.band >= 1):
+        if not (is_real_scalar(self.band) and np.isfinite(self.band) and self.band >= 1):
             raise ValueError(f"Tolerance {self.name!r}: band={self.band!r} must be a finite factor >= 1.")
 
     def to_dict(self) -> dict:

@@ -42,6 +42,14 @@ def is_real(value) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
+def is_real_scalar(value) -> bool:
+    """:func:`is_real`, or a 0-d numpy/jax array of integers or floats (``jnp.float64(2.0)``); False for bools."""
+    if is_real(value):
+        return True
+    dtype = getattr(value, "dtype", None)
+    return getattr(value, "shape", None) == () and dtype is not None and np.dtype(dtype).kind in "iuf"
+
+
 def all_finite(a) -> bool:
     """True when every entry of the array ``a`` is finite; True for a traced array (decided where it is concrete)."""
     if isinstance(a, jax.core.Tracer):
@@ -77,3 +85,20 @@ def numeric_array(a, name: str, hint: str = ""):
         raise TypeError(f"`{name}`={_short(a)} is an array of dtype {arr.dtype}, not of numbers; pass a numpy or jax "
                         f"array of float64{hint}.")
     return arr
+
+
+def start_vector(v0, dim: int, name: str = "v0") -> np.ndarray:
+    """``v0`` as a float64 ``(dim,)`` numpy vector that can be normalised, or an error naming ``name``.
+
+    A zero or non-finite start vector made every Krylov vector NaN without a word; a wrongly shaped one failed
+    inside the first product.
+    """
+    v = np.asarray(numeric_array(v0, name))
+    if v.shape != (dim,):
+        raise ValueError(f"`{name}` has shape {v.shape}; expected ({dim},), one entry per parameter (the operator's "
+                         "dimension).")
+    if not np.all(np.isfinite(v)) or not np.any(v):
+        what = "non-finite entries" if not np.all(np.isfinite(v)) else "only zeros"
+        raise ValueError(f"`{name}` has {what}; a start vector must be finite and non-zero (omit it for a random "
+                         "normal one drawn from `key`).")
+    return v.astype(np.float64)
