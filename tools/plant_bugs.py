@@ -73,6 +73,7 @@ S33F = ("tests/test_width_threshold_rule_s33.py",)  # the width-threshold demo (
 S33G = ("tests/test_probe_intervals_s33.py",)  # the tests that catch the s33g-* interval bugs
 
 S33E = ("tests/test_differential_s33.py",)  # the differential tests that catch the s33e-* shape bugs
+S38 = ("tests/test_hardening_s38.py",)  # session 38 (lead): size, config, leaf, field, scale, v0 and band guards
 S34E = ("tests/test_mutants_s34e.py",)  # session 34 (s34e-*): saving/loading, validation, reports, keys, the CLI
 
 S34C = ("tests/test_mutants_s34c.py",)  # the s34c-* mutants of layers, batching, pool_resolved, jacobians, feature_maps
@@ -1606,10 +1607,45 @@ BUGS = [
             "number = float(value)"),), tests=("tests/test_lead_s35.py",)),
     Bug("s35l-inception-size-unchecked", "zoo.inception: size not checked first (True read as 1; a small size "
         "fails deep in the graph naming a kernel, not size)",
-        (_p("theory_lab/zoo/inception.py", "            if not is_integer(size) or size < 1:",
-            "            if False:"),
-         _p("theory_lab/zoo/inception.py", "            except ValueError as err:\n                aux =",
-            "            except ZeroDivisionError as err:\n                aux ="),), tests=("tests/test_lead_s35.py",)),
+        (_p("theory_lab/zoo/graph.py", "            if not is_integer(size) or size < 1:",  # session 38: the guard
+            "            if False:"),                                                     # moved to graph.sized
+         _p("theory_lab/zoo/graph.py", "            except ShapeError as err:",
+            "            except ZeroDivisionError as err:"),), tests=("tests/test_lead_s35.py",)),
+    # Session 38 (lead): the guards of tests/test_hardening_s38.py, each dropped or weakened.
+    Bug("s38-zoo-size-type-unchecked", "zoo.graph.sized: a bool or float size read as a number (the type guard dropped)",
+        (_p("theory_lab/zoo/graph.py", "            if not is_integer(size) or size < 1:",
+            "            if size < 1:"),), tests=S38),
+    Bug("s38-window-error-not-a-shape-error", "zoo.ops: a window larger than its input raises a plain ValueError, so "
+        "sized never names size",
+        (_p("theory_lab/zoo/ops.py", "            raise ShapeError(\n                f\"{where}: `kernel`",
+            "            raise ValueError(\n                f\"{where}: `kernel`"),), tests=S38),
+    Bug("s38-vgg-config-unhashable", "zoo.vgg: a list config reaches the dict lookup (unhashable type: 'list')",
+        (_p("theory_lab/zoo/classic.py", "if not isinstance(config, str) or config not in VGG_CONFIGS:",
+            "if config not in VGG_CONFIGS:"),), tests=S38),
+    Bug("s38-resnet-float-depth", "zoo.resnet: depth 50.0 builds 'resnet-50.0' (the int guard dropped)",
+        (_p("theory_lab/zoo/classic.py", "if not is_integer(depth) or depth not in RESNET_BLOCKS:",
+            "if depth not in RESNET_BLOCKS:"),), tests=S38),
+    Bug("s38-conv10-pad-unchecked", "zoo.squeezenet: conv10_pad not checked (conv10's padding blamed instead)",
+        (_p("theory_lab/zoo/classic.py", "if not is_integer(conv10_pad) or conv10_pad < 0:", "if False:"),), tests=S38),
+    Bug("s38-flatten-float32-promoted", "layout: one float32 leaf promoted to float64 by the concatenation",
+        (_p("theory_lab/layout.py", "            require_float64(a, f\"params['layer_{leaf.k}']['{leaf.name}']\")",
+            "            pass"),), tests=S38),
+    Bug("s38-flatten-leaf-not-array", "layout: a list or None leaf crashes with AttributeError",
+        (_p("theory_lab/layout.py", '            if not hasattr(a, "shape") or not hasattr(a, "dtype"):',
+            "            if False:"),), tests=S38),
+    Bug("s38-run-check-types-unchecked", "checking.run_check: a text verdict or margin is not reported as a wrong type",
+        (_p("theory_lab/checking.py", "wrong = _wrong_type(result) or _contradiction(result)",
+            "wrong = _contradiction(result)"),), tests=S38),
+    Bug("s38-sample-scale-bool", "sampling.sample_params: scale=True read as 1.0",
+        (_p("theory_lab/sampling.py", "        if not is_real_scalar(value):", "        if value is None:"),), tests=S38),
+    Bug("s38-krylov-v0-unchecked", "krylov.start: a zero or NaN v0 normalised to NaN without a word",
+        (_p("theory_lab/krylov.py", "else start_vector(v0, dim)", "else np.asarray(v0, np.float64)"),), tests=S38),
+    Bug("s38-inertia-band-bool", "linalg.inertia_report: band=True accepted as the factor 1",
+        (_p("theory_lab/linalg.py", "if not (is_real_scalar(band) and np.isfinite(band) and band >= 1):",
+            "if not (np.isfinite(band) and band >= 1):"),), tests=S38),
+    Bug("s38-tolerance-band-bool", "tolerances.Tolerance: band=True accepted as the factor 1",
+        (_p("theory_lab/tolerances.py", "if not (is_real_scalar(self.band) and np.isfinite(self.band)",
+            "if not (np.isfinite(self.band)"),), tests=S38),
 ]
 
 
