@@ -169,6 +169,8 @@ def mnist1d(n: int = 4000, *, noise: float = 0.0, seed: int = 42) -> Dataset:
 
 def gaussian(n: int, shape: tuple[int, ...], *, m: int = 10, seed: int = 0) -> Dataset:
     """Standard normal inputs ``(n, *shape)`` with uniformly random class labels in ``[0, m)``."""
+    if n is None:  # _check_n reads None as "all": 10**9 samples, tens of GB, for a forgotten n
+        raise ValueError("`n`=None for gaussian: expected the number of samples, an integer >= 1.")
     n, seed = _check_n(n, 10**9, "gaussian"), _check_seed(seed, "gaussian")
     if not is_integer(m) or m < 1:
         raise ValueError(f"`m`={m!r} for gaussian: expected a positive integer number of classes.")
@@ -288,8 +290,8 @@ def check_distinct_patches(arch: Architecture, X) -> PatchReport:
     X = np.asarray(X)
     if X.dtype != np.float64:
         raise TypeError(f"`X` has dtype {X.dtype}; pass float64 data (X.astype(numpy.float64)).")
-    if X.ndim < 2 or not X.shape[0] or X[0].size != arch.d:
-        raise ValueError(f"`X` has shape {X.shape}; expected (N, *{arch.input_shape}).")
+    if X.ndim < 2 or not X.shape[0] or X.shape[1:] not in (tuple(arch.input_shape), (arch.d,)):  # not X[0].size
+        raise ValueError(f"`X` has shape {X.shape}; expected (N, *{arch.input_shape}) or (N, {arch.d}).")
     if not np.all(np.isfinite(X)):
         raise ValueError(f"`X` contains NaN or Inf ({int((~np.isfinite(X)).sum())} entries); Assumption 3.1 "
                          "compares patch values, so clean the data first.")

@@ -41,6 +41,9 @@ def _integer(value, name: str, layer: str) -> int:
 def _tuple(value, name: str, layer: str, dims: int | None = None) -> tuple[int, ...]:
     if isinstance(value, (int, np.integer, bool, float)):
         value = (_integer(value, name, layer),) * (dims or 1)
+    if value is None or isinstance(value, (dict, set, frozenset)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"{layer}: `{name}`={value!r} is a {type(value).__name__}; expected an integer or a tuple "
+                         f"of integers, one per spatial dimension, e.g. {name}=(3, 3).")  # None: "not iterable"
     value = tuple(_integer(v, name, layer) for v in value)
     if any(v <= 0 for v in value):
         raise ValueError(
