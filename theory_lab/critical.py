@@ -270,6 +270,8 @@ def default_k(arch: Architecture, N: int) -> int:
     """The layer ``S_k`` is taken at, among the layers with no max-pooling after them (``S_k``'s recursion needs
     conv or dense layers ``k+1 … L``): the last wide layer meeting Assumption 4.1, else the last such wide layer,
     else the widest hidden conv or dense layer (last among equals)."""
+    if not isinstance(arch, Architecture):  # None gave "'NoneType' object has no attribute 'L'"
+        raise TypeError(f"`arch`={arch!r:.60} is a {type(arch).__name__}; expected a theory_lab.arch.Architecture.")
     k = _pick_k(arch, N)
     if k is None:
         raise ValueError("the network has no hidden conv or dense layer after its last max-pooling layer, so S_k is "
@@ -373,6 +375,8 @@ def find_critical_point(arch: Architecture, params, X, Y, *, mode: str = "minimu
         raise ValueError(f"`warm_lr`={warm_lr!r} must be a positive finite Adam step size, e.g. 0.01.")
     if callback is not None and not callable(callback):  # called only after the first iteration's work
         raise TypeError(f"`callback`={callback!r} is not callable; pass a function of the iteration's dict, or None.")
+    if classify is not None and not isinstance(classify, (bool, np.bool_)):  # classify="no" was truthy
+        raise ValueError(f"`classify`={classify!r} must be True, False or None (inertia when P <= dense_limit).")
     if not is_integer(dense_limit) or dense_limit < 0:
         raise ValueError(f"`dense_limit`={dense_limit!r} must be a non-negative integer: the largest P for which "
                          "dense Hessians are formed (default 3000).")

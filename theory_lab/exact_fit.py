@@ -28,6 +28,12 @@ from theory_lab.validate import is_integer
 
 __all__ = ["ExactFit", "exact_fit", "with_output_layer", "parameter_counts"]
 
+
+def _check_arch(arch) -> None:
+    if not isinstance(arch, Architecture):  # None gave "'NoneType' object has no attribute 'L'"
+        raise TypeError(f"`arch`={arch!r:.60} is a {type(arch).__name__}; expected a theory_lab.arch.Architecture.")
+
+
 @dataclass(frozen=True)
 class ExactFit:
     """Corollary 3.6's fit ``F λ = y`` with its evidence.
@@ -80,6 +86,9 @@ def exact_fit(F, y, *, band: float = DEFAULT_BAND) -> ExactFit:
     F = np.asarray(F)
     if F.dtype != np.float64 or F.ndim != 2:
         raise ValueError(f"`F` must be a float64 matrix (N, n); got dtype {F.dtype}, shape {F.shape}.")
+    if not F.size:  # (0, n) reported an "exact" fit with residual 0; (N, 0) fitted nothing
+        raise ValueError(f"`F` has shape {F.shape}; expected at least one sample and one feature (N, n >= 1), "
+                         "the features F_{L-1} of the N samples.")
     y = _real_targets(y, "y")
     if y.shape[:1] != F.shape[:1] or y.ndim not in (1, 2):
         raise ValueError(f"`y` has shape {y.shape}; expected ({F.shape[0]},) or ({F.shape[0]}, m) to match "
@@ -102,6 +111,7 @@ def exact_fit(F, y, *, band: float = DEFAULT_BAND) -> ExactFit:
 
 def with_output_layer(arch: Architecture, params, lam) -> dict:
     """``params`` with the output layer set to ``U_L = λ``, ``b_L = 0`` (Corollary 3.6's network)."""
+    _check_arch(arch)
     L = arch.L
     lam = _real_targets(lam, "lam")
     lam = lam[:, None] if lam.ndim == 1 else lam
@@ -127,6 +137,7 @@ def parameter_counts(arch: Architecture, N: int) -> dict:
         >>> c["T_1"], c["cnn"], c["fully_connected"]
         (6, 454, 13200)
     """
+    _check_arch(arch)
     if not is_integer(N) or N < 1:
         raise ValueError(f"`N`={N!r} is not a number of samples; expected an integer >= 1.")
     first = arch.layer(1)
