@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from theory_lab.validate import numeric_array
+
 __all__ = ["LoadedParams", "load_theta", "check_finite", "HOW_TO_SAVE"]
 
 HOW_TO_SAVE = ("make one with numpy.savez(path, theta=theta) (theta: the flat float64 vector of "
@@ -68,9 +70,18 @@ def _as_float64(a: np.ndarray, key: str, name: str, notes: list) -> np.ndarray:
     return out
 
 
+def _check_layout(layout) -> None:
+    if not (hasattr(layout, "leaves") and hasattr(layout, "P")):  # an Architecture or None: AttributeError
+        raise TypeError(f"`layout` is a {type(layout).__name__}; expected the parameter layout of the "
+                        "architecture: pass theory_lab.derivatives.layout(arch).")
+
+
 def check_finite(theta, layout, name: str = "params") -> None:
     """Refuse NaN/Inf in ``theta (P,)``, naming the first one by flat index and by leaf and index."""
-    theta = np.asarray(theta)
+    _check_layout(layout)
+    theta = np.asarray(numeric_array(theta, "theta"))  # None or text gave numpy's "ufunc 'isfinite' not supported"
+    if theta.shape != (layout.P,):  # a (1, P) θ was searched as flat, its NaN reported as "[nan]"
+        raise ValueError(f"`{name}`: θ has shape {theta.shape}; this architecture needs ({layout.P},).")
     bad = np.flatnonzero(~np.isfinite(theta))
     if not bad.size:
         return
@@ -102,6 +113,7 @@ def load_theta(path, layout, *, name: str = "params") -> LoadedParams:
     if not isinstance(path, (str, os.PathLike)):  # None gave pathlib's "expected str, bytes or os.PathLike"
         raise TypeError(f"`{name}`={path!r} is a {type(path).__name__}; expected the path of an .npz file "
                         f"(str or pathlib.Path); {HOW_TO_SAVE}.")
+    _check_layout(layout)
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"`{name}`={str(path)!r} is not an existing file; {HOW_TO_SAVE}.")

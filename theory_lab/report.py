@@ -27,6 +27,7 @@ import tempfile
 from pathlib import Path
 
 from theory_lab.evidence import jsonable
+from theory_lab.validate import is_integer
 
 __all__ = ["write_atomic", "write_all_atomic", "format_margin", "environment", "results_json", "report_markdown", "report_html",
            "VERDICT_STYLE", "VERDICT_COLOR"]
@@ -78,6 +79,8 @@ def write_all_atomic(files: dict) -> None:
     (a full disk or an encoding error leaves every old file as it was, none half-replaced), then each is moved
     in place by ``os.replace``. Before, ``verify`` wrote ``results.json`` before ``report.md``: a failure on the
     second left a new JSON next to the old report."""
+    if not isinstance(files, dict):  # a list of pairs or None gave "'list' object has no attribute 'items'"
+        raise TypeError(f"`files` is a {type(files).__name__}; expected a dict {{path: str or bytes}}.")
     targets = [(_check_target(path, text), text) for path, text in files.items()]
     temps: list[tuple[str, Path]] = []
     try:
@@ -113,10 +116,17 @@ def environment() -> dict:
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
 
 
+def _check_seed(seed) -> int:
+    """The run's seed as the reports show it: report_html's int() turned 1.5 into 1, None or text into a TypeError."""
+    if not is_integer(seed):
+        raise TypeError(f"`seed`={seed!r} is a {type(seed).__name__}; expected the run's integer seed, e.g. 0.")
+    return int(seed)
+
+
 def results_json(records, seed: int) -> str:
     """The run as JSON: the seed, the environment, every data set the checks ran on (name, N, noise,
     seed; each record also lists its own) and the records."""
-    datasets: list[dict] = []
+    seed, datasets = _check_seed(seed), []
     for r in records:
         datasets += [d for d in jsonable(list(r.datasets)) if d not in datasets]
     # allow_nan=False: never a bare NaN or Infinity, which strict JSON readers refuse (jsonable writes them as text)
@@ -131,7 +141,7 @@ def _claim(result) -> str:
 
 
 def report_markdown(records, seed: int) -> str:
-    env = environment()
+    seed, env = _check_seed(seed), environment()
     lines = ["# theory-lab verify", "",
              f"seed {seed} · jax {env['jax']} · {env['platform']} · {env['date']}", "",
              "| check | item | kind | hypotheses met | verdict | margin | time (s) |",
@@ -209,7 +219,7 @@ def report_html(records, seed: int, figures: dict | None = None) -> str:
         >>> page.startswith("<!DOCTYPE html>"), page.count('<tr class="check"'), "<details" in page
         (True, 1, True)
     """
-    env = environment()
+    seed, env = _check_seed(seed), environment()
     if figures is None:
         from theory_lab.evidence_figures import evidence_figures
 
