@@ -253,7 +253,7 @@ class Objective:
                              "derivatives.outputs(obj, theta, X) for the outputs.")
         if Y is None:
             raise ValueError("`Y` is missing; pass the targets (N, m) of the samples of `X`.")
-        Y = jnp.asarray(Y)
+        Y = jnp.asarray(numeric_array(Y, "Y"))  # text gave jax's "not a valid JAX array type"
         if out is not None:
             self.loss.check(out, Y)
         return Y
@@ -262,7 +262,7 @@ class Objective:
         """``v`` as float64 ``(P_k,)`` or ``(B, P_k)`` for the block, or a clear error."""
         if v is None:
             raise ValueError("`v` is missing; pass the vector (P,) or vectors (B, P) to multiply.")
-        v = jnp.asarray(v)
+        v = jnp.asarray(numeric_array(v, "v"))  # text gave jax's "not a valid JAX array type"
         size = self.block_size(block)
         require_float64(v, "v")
         if v.ndim not in (1, 2) or v.shape[-1] != size:
@@ -378,6 +378,9 @@ def check_data(obj: Objective, X, Y=None, name: str = "X") -> tuple[int, int]:
 
     Shapes and dtypes only (tracers pass); the network is traced abstractly once per shape.
     """
+    if not isinstance(obj, Objective):  # None gave "'NoneType' object has no attribute 'arch'"
+        raise TypeError(f"`obj` must be an Objective (derivatives.objective(arch)), got {type(obj).__name__}.")
+    X, Y = numeric_array(X, name), (None if Y is None else numeric_array(Y, "Y"))  # lists: no .shape / .dtype
     if obj.arch is not None:
         model.check_inputs(obj.arch, X, name)
     elif not isinstance(X, jax.core.Tracer) and np.issubdtype(np.dtype(X.dtype), np.floating):
@@ -403,6 +406,7 @@ def check_finite_data(X, Y=None, name: str = "X") -> None:
     """Refuse NaN/Inf in float inputs ``X`` and targets ``Y`` (tracers and integer arrays pass): they gave
     NaN losses and products, or numpy's bare "must not contain infs or NaNs" after compiling."""
     for label, a in ((name, X), ("Y", Y)):
+        a = a if a is None or isinstance(a, jax.core.Tracer) else numeric_array(a, label)  # a list has no .dtype
         if a is None or isinstance(a, jax.core.Tracer) or not np.issubdtype(np.dtype(a.dtype), np.inexact):
             continue
         count = int(np.size(a) - np.count_nonzero(np.isfinite(np.asarray(a))))
