@@ -74,6 +74,7 @@ S33G = ("tests/test_probe_intervals_s33.py",)  # the tests that catch the s33g-*
 
 S33E = ("tests/test_differential_s33.py",)  # the differential tests that catch the s33e-* shape bugs
 S38 = ("tests/test_hardening_s38.py",)  # session 38 (lead): size, config, leaf, field, scale, v0 and band guards
+S38B = ("tests/test_hardening_s38b.py",)  # session 38 (helper b): sizes, data, exact fit, params_io, reports
 S34E = ("tests/test_mutants_s34e.py",)  # session 34 (s34e-*): saving/loading, validation, reports, keys, the CLI
 
 S34C = ("tests/test_mutants_s34c.py",)  # the s34c-* mutants of layers, batching, pool_resolved, jacobians, feature_maps
@@ -1646,6 +1647,51 @@ BUGS = [
     Bug("s38-tolerance-band-bool", "tolerances.Tolerance: band=True accepted as the factor 1",
         (_p("theory_lab/tolerances.py", "if not (is_real_scalar(self.band) and np.isfinite(self.band)",
             "if not (np.isfinite(self.band)"),), tests=S38),
+    Bug("s38b-layer-size-none", "layers: Conv(2, None) fails with 'NoneType' object is not iterable (guard dropped)",
+        (_p("theory_lab/layers.py", 'if value is None or isinstance(value, (dict, set, frozenset)) or not hasattr(value, "__iter__"):',
+            "if False:"),), tests=S38B),
+    Bug("s38b-gaussian-n-none", "data.gaussian: n=None read as 10**9 samples",
+        (_p("theory_lab/data.py", "    if n is None:  # _check_n reads None", "    if False:  # _check_n reads None"),),
+        tests=S38B),
+    Bug("s38b-distinct-patches-size-only", "data.check_distinct_patches: X of the right size but another shape accepted",
+        (_p("theory_lab/data.py", "X.shape[1:] not in (tuple(arch.input_shape), (arch.d,))", "X[0].size != arch.d"),),
+        tests=S38B),
+    Bug("s38b-exact-fit-empty-F", "exact_fit: an empty F reports an exact fit",
+        (_p("theory_lab/exact_fit.py", "    if not F.size:", "    if False:"),), tests=S38B),
+    Bug("s38b-exact-fit-arch-unchecked", "exact_fit: parameter_counts/with_output_layer(None) raise AttributeError",
+        (_p("theory_lab/exact_fit.py", "    if not isinstance(arch, Architecture):", "    if False:"),), tests=S38B),
+    Bug("s38b-default-k-arch-unchecked", "critical.default_k(None) raises AttributeError",
+        (_p("theory_lab/critical.py", "    if not isinstance(arch, Architecture):  # None gave", "    if False:  # None gave"),),
+        tests=S38B),
+    Bug("s38b-classify-truthy", "critical.find_critical_point: classify='no' read as True",
+        (_p("theory_lab/critical.py", "if classify is not None and not isinstance(classify, (bool, np.bool_)):",
+            "if False:"),), tests=S38B),
+    Bug("s38b-load-theta-layout-unchecked", "params_io.load_theta: an Architecture for the layout raises AttributeError",
+        (_p("theory_lab/params_io.py", "    _check_layout(layout)\n    path = Path(path)", "    path = Path(path)"),),
+        tests=S38B),
+    Bug("s38b-check-finite-text", "params_io.check_finite: None or text fails inside numpy's isfinite",
+        (_p("theory_lab/params_io.py", 'theta = np.asarray(numeric_array(theta, "theta"))', "theta = np.asarray(theta)"),),
+        tests=S38B),
+    Bug("s38b-check-finite-shape", "params_io.check_finite: a (1, P) theta searched as flat",
+        (_p("theory_lab/params_io.py", "if theta.shape != (layout.P,):  # a (1, P)", "if False:  # a (1, P)"),), tests=S38B),
+    Bug("s38b-write-all-non-dict", "report.write_all_atomic: a list of pairs raises AttributeError",
+        (_p("theory_lab/report.py", "    if not isinstance(files, dict):", "    if False:"),), tests=S38B),
+    Bug("s38b-report-seed-unchecked", "report: seed 1.5 shown as 1, None fails inside int()",
+        (_p("theory_lab/report.py", "    if not is_integer(seed):", "    if False:"),), tests=S38B),
+    Bug("s38b-check-data-obj-unchecked", "objective.check_data(None, X) raises AttributeError",
+        (_p("theory_lab/objective.py", "    if not isinstance(obj, Objective):  # None gave", "    if False:  # None gave"),),
+        tests=S38B),
+    Bug("s38b-check-data-lists", "objective.check_data: list X/Y raise AttributeError, text fails late",
+        (_p("theory_lab/objective.py", '    X, Y = numeric_array(X, name), (None if Y is None else numeric_array(Y, "Y"))',
+            "    pass"),), tests=S38B),
+    Bug("s38b-check-finite-data-lists", "objective.check_finite_data: a list raises AttributeError",
+        (_p("theory_lab/objective.py", "a = a if a is None or isinstance(a, jax.core.Tracer) else numeric_array(a, label)",
+            "a = a"),), tests=S38B),
+    Bug("s38b-check-vector-text", "Objective.check_vector: text fails inside jnp.asarray",
+        (_p("theory_lab/objective.py", 'v = jnp.asarray(numeric_array(v, "v"))', "v = jnp.asarray(v)"),), tests=S38B),
+    Bug("s38b-residual-targets-text", "Objective.residual_targets: text fails inside jnp.asarray",
+        (_p("theory_lab/objective.py", 'Y = jnp.asarray(numeric_array(Y, "Y"))  # text gave', "Y = jnp.asarray(Y)  # text gave"),),
+        tests=S38B),
 ]
 
 
