@@ -49,7 +49,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from theory_lab.validate import is_integer
+from theory_lab.validate import is_integer, numeric_array
 
 __all__ = ["Batches", "batches", "from_iterable", "Stream", "stream_sum", "looped", "example", "refuse_stream",
            "as_batches", "sum_over", "map_over", "batch_size", "products_at_once", "map_basis", "DEFAULT_MEMORY"]
@@ -104,7 +104,7 @@ def batches(X, Y, batch_size: int) -> Batches:
     NaN, and ``0 · NaN`` is NaN); its weight is 0, so it adds exactly nothing.
     """
     batch_size = _positive(batch_size, "batch_size")
-    X, Y = np.asarray(X), np.asarray(Y)
+    X, Y = np.asarray(numeric_array(X, "X")), np.asarray(numeric_array(Y, "Y"))  # None read as shape ()
     if X.ndim < 1 or Y.ndim < 1 or X.shape[0] != Y.shape[0]:
         raise ValueError(f"`X` has shape {X.shape} and `Y` has shape {Y.shape}; expected the same number of samples "
                          "N along the first axis.")
@@ -130,6 +130,9 @@ def from_iterable(pairs: Iterable, batch_size: int | None = None) -> Batches:
     The batches are concatenated in order and re-cut into ``batch_size`` samples each
     (default: the size of the first batch), the last padded and masked.
     """
+    if not isinstance(pairs, Iterable) or isinstance(pairs, (str, bytes, np.ndarray, jax.Array)):
+        raise TypeError(f"`pairs` is a {type(pairs).__name__}; expected an iterable of (x, y) batches. For arrays use "
+                        "batching.batches(X, Y, batch_size).")
     xs, ys = [], []
     for i, pair in enumerate(pairs):
         try:
@@ -160,8 +163,14 @@ def as_batches(X, Y=None) -> Batches:
         return X
     if Y is None:
         raise ValueError("`Y` is missing; pass targets (N, …), or data as batching.batches(X, Y, batch_size).")
-    X, Y = jnp.asarray(X), jnp.asarray(Y)
+    X, Y = jnp.asarray(numeric_array(X, "X")), jnp.asarray(numeric_array(Y, "Y"))
     return Batches(X[None], Y[None], jnp.ones((1, X.shape[0]), jnp.float64), int(X.shape[0]))
+
+
+def _need_batches(data) -> None:
+    if not isinstance(data, Batches):  # an array gave "'numpy.ndarray' object has no attribute 'num_batches'"
+        raise TypeError(f"`data` is a {type(data).__name__}; expected a batching.Batches (batching.as_batches(X, Y) "
+                        "for arrays).")
 
 
 def sum_over(fn: Callable, data: Batches):
@@ -171,6 +180,7 @@ def sum_over(fn: Callable, data: Batches):
     is computed directly; several are visited by ``lax.scan`` (one batch's activations
     alive at a time).
     """
+    _need_batches(data)
     if data.num_batches == 1:
         return fn(data.X[0], data.Y[0], data.weight[0])
     shapes = jax.eval_shape(fn, data.X[0], data.Y[0], data.weight[0])
@@ -184,6 +194,7 @@ def sum_over(fn: Callable, data: Batches):
 
 def map_over(fn: Callable, data: Batches) -> jax.Array:
     """``fn(X_b) (batch_size, …)`` for every batch, concatenated to ``(N, …)`` (padding dropped)."""
+    _need_batches(data)
     if data.num_batches == 1:
         out = fn(data.X[0])
     else:
@@ -412,6 +423,10 @@ def batch_size(obj, N: int, memory: int = DEFAULT_MEMORY, *, factor: int = 6,
     (for a model other than a chain network, 1024 activations per sample are assumed)
     plus a few ``(P,)`` vectors; the answer is at least 1.
     """
+    for arg, value in (("N", N), ("memory", memory), ("factor", factor)):  # unread on CPU, "x" failed elsewhere
+        if not is_integer(value) or value < (0 if arg == "memory" else 1):  # memory=0: one product at a time
+            need = "a non-negative integer (bytes)" if arg == "memory" else "a positive integer"
+            raise ValueError(f"`{arg}`={value!r} must be {need}.")
     backend = jax.default_backend() if backend is None else backend
     if backend == "cpu":
         return 1
@@ -431,6 +446,9 @@ def products_at_once(obj, N: int, memory: int = DEFAULT_MEMORY, batch: int | Non
 
 def map_basis(fn, size: int, batch: int, dtype=jnp.float64):
     """Stack ``fn(e_i)`` for ``i < size`` (standard basis), ``batch`` at a time, without forming I."""
+    for arg, value in (("size", size), ("batch", batch)):  # batch=True ran one at a time, 2.0 failed in lax.map
+        if not is_integer(value) or value < 1:
+            raise ValueError(f"`{arg}`={value!r} must be a positive integer.")
     def column(i):
         return fn(jax.nn.one_hot(i, size, dtype=dtype))
     return jax.lax.map(column, jnp.arange(size), batch_size=min(batch, size))

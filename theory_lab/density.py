@@ -26,7 +26,7 @@ import scipy.stats
 
 from theory_lab import krylov
 from theory_lab.keys import check_probe_block
-from theory_lab.validate import is_integer, is_real
+from theory_lab.validate import float64_values, is_integer, is_real, is_real_scalar
 
 __all__ = ["ASYMMETRY_RTOL", "check_symmetric", "Density", "slq_density", "exact_density", "wasserstein1"]
 
@@ -83,6 +83,9 @@ class Density:
         below a Wishart median +0.06), and ``± t·stderr`` covered the truth 57–89 % of the time at 95 %, less
         with more probes; with ``K = dim`` (every probe exact) 93–96 %. For an interval that holds at any
         ``K`` use :meth:`fraction_below`."""
+        lo, hi = _point(lo, "lo", infinite=True), _point(hi, "hi", infinite=True)
+        if not isinstance(closed, (bool, np.bool_)):
+            raise TypeError(f"`closed`={closed!r} must be a bool: True counts the ends lo and hi, False does not.")
         inside = (self.nodes >= lo) & (self.nodes <= hi) if closed else (self.nodes > lo) & (self.nodes < hi)
         per_probe = np.sum(self.weights * inside, axis=1)
         sem = float(np.std(per_probe, ddof=1) / math.sqrt(len(per_probe))) if len(per_probe) > 1 else float("nan")
@@ -99,7 +102,7 @@ class Density:
         within ``1e-10 · max|node|`` of ``x`` (rounding could put it on either side). (The
         probes' average estimates ``F`` itself only up to the sampling error, see :meth:`mass`.)
         """
-        est, lo, hi = self._probe_cdf(x)
+        est, lo, hi = self._probe_cdf(_point(x, "x"))
         return float(est.mean()), float(lo.mean()), float(min(hi.mean(), 1.0))
 
     def _probe_cdf(self, x: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -137,6 +140,7 @@ class Density:
         if self.num_probes < 2:
             raise ValueError(f"fraction_below needs >= 2 probes for a spread over probes; this Density has "
                              f"{self.num_probes}: rerun slq_density with num_probes >= 2.")
+        x = _point(x, "x")
         _, lo, hi = self._probe_cdf(x)
         q = float(scipy.stats.t.ppf(0.5 + 0.5 * float(level), self.num_probes - 1))
         root = math.sqrt(self.num_probes)
@@ -145,7 +149,10 @@ class Density:
         return float(max(low, 0.0)), float(min(high, 1.0))
 
     def quantile(self, q: float) -> float:
-        """The ``q``-quantile of the quadrature measure."""
+        """The ``q``-quantile of the quadrature measure, ``q`` in ``[0, 1]``."""
+        if not is_real_scalar(q) or not 0.0 <= q <= 1.0:  # 1.5, NaN and "1" gave the largest node
+            error = ValueError if is_real_scalar(q) else TypeError
+            raise error(f"`q`={q!r} must be a probability in [0, 1], e.g. 0.5 for the median.")
         x = self.nodes.ravel()
         w = self.weights.ravel() / self.num_probes
         order = np.argsort(x)
@@ -159,6 +166,16 @@ class Density:
                 "lambda_min": self.lambda_min, "lambda_max": self.lambda_max, "sigma": self.sigma,
                 "nodes": self.nodes.tolist(), "weights": self.weights.tolist(),
                 "grid": self.grid.tolist(), "density": self.density.tolist()}
+
+
+def _point(x, name: str, infinite: bool = False) -> float:
+    """``x`` as a float on the eigenvalue axis, or an error naming it: True read as 1.0, a NaN gave mass 0, text a
+    numpy ufunc error."""
+    if not is_real_scalar(x) or np.isnan(x) or (np.isinf(x) and not infinite):
+        error = ValueError if is_real_scalar(x) else TypeError
+        raise error(f"`{name}`={x!r} must be a real number{' (±inf allowed)' if infinite else ''}, a point on the "
+                    "eigenvalue axis.")
+    return float(x)
 
 
 def _probe_quadrature(K, steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -183,6 +200,7 @@ def _slq_run(matvec, dim, num_probes, num_matvecs, key, params, driver):
         K = krylov.start(matvec, dim, key, params, probes[p], restart=False,
                          capacity=num_matvecs + 1, driver=driver, linear=linear, keep_products=p == 0)
         K = krylov.extend(K, num_matvecs)
+        check_finite(K, "slq_density")
         if p == 0:  # the first probe's kept products test A = Aᵀ, no extra product (as lanczos does)
             check_symmetric(K)
         x, w = _probe_quadrature(K, num_matvecs)
@@ -196,9 +214,21 @@ def _slq_run(matvec, dim, num_probes, num_matvecs, key, params, driver):
 ASYMMETRY_RTOL = 1e-8
 
 
+def check_finite(K, routine: str) -> None:
+    """A FloatingPointError naming ``routine`` when the Lanczos coefficients of ``K`` are not finite (the operator
+    returned NaN or Inf), before scipy's bare "array must not contain infs or NaNs" from the Ritz values."""
+    alpha, beta, b_last = K.tridiagonal()
+    if not (np.all(np.isfinite(alpha)) and np.all(np.isfinite(beta)) and np.isfinite(b_last)):
+        raise FloatingPointError(f"{routine}: `matvec` returned NaN or Inf (the Lanczos coefficients are not finite "
+                                 f"at depth {K.depth}) although its inputs were finite; check the operator.")
+
+
 def check_symmetric(K, needs: str = "A spectral density needs A = Aᵀ: pass (A v + Aᵀ v)/2.") -> float:
     """``krylov.asymmetry(K)`` of a basis that kept its products, or a ValueError (ending with ``needs``) above
     :data:`ASYMMETRY_RTOL`; no operator application. Used by :func:`slq_density` and ``spectrum.lanczos``."""
+    if not isinstance(K, krylov.Krylov):  # None gave "'NoneType' object has no attribute 'state'"
+        raise TypeError(f"`K` is a {type(K).__name__}; expected a krylov.Krylov basis started with "
+                        "keep_products=True.")
     asym = krylov.asymmetry(K)
     if not asym <= ASYMMETRY_RTOL:
         raise ValueError(f"`matvec` is not symmetric: the projection Qᵀ A Q of its {K.depth} products differs from its "
@@ -260,8 +290,9 @@ def _check_sigma(sigma):
                          "deviation), e.g. (λ_max − λ_min) / 200.")
 
 
-def _real_vector(a, name: str, hint: str) -> np.ndarray:
-    a = np.asarray(a, dtype=np.float64)
+def _real_vector(a, name: str, hint: str, flat: bool = False) -> np.ndarray:
+    a = float64_values(a, name, f" ({hint})")  # None was read as NaN, bools as 1/0, float32 promoted silently
+    a = np.ravel(a) if flat else a
     if a.ndim != 1 or a.size == 0 or not np.all(np.isfinite(a)):
         raise ValueError(f"`{name}` has shape {a.shape}{' with NaN/Inf' if a.ndim == 1 and a.size else ''}; "
                          f"expected a non-empty 1-D array of finite numbers ({hint}).")
@@ -274,7 +305,7 @@ def exact_density(eigenvalues, *, sigma: float, grid) -> np.ndarray:
     ``eigenvalues`` (any shape, flattened), ``grid`` ``(G,)``; returns the density on ``grid``, ``(G,)``.
     """
     _check_sigma(sigma)
-    lam = _real_vector(np.ravel(eigenvalues), "eigenvalues", "the spectrum, e.g. numpy.linalg.eigvalsh(A)")
+    lam = _real_vector(eigenvalues, "eigenvalues", "the spectrum, e.g. numpy.linalg.eigvalsh(A)", flat=True)
     grid = _real_vector(grid, "grid", "e.g. Density.grid; flatten a 2-D grid with grid.ravel()")
     return _smooth(lam[None, :], np.full((1, lam.size), 1.0 / lam.size), grid, sigma)
 
@@ -283,7 +314,7 @@ def wasserstein1(density: Density, eigenvalues) -> float:
     """W1 distance between the quadrature measure and ``(1/n) Σ δ_{λ_i}``: ``∫ |F_SLQ − F_exact| dx``."""
     if not isinstance(density, Density):
         raise TypeError(f"`density` is a {type(density).__name__}; expected the Density of slq_density.")
-    lam = np.sort(_real_vector(np.ravel(eigenvalues), "eigenvalues", "the exact eigenvalues to compare with"))
+    lam = np.sort(_real_vector(eigenvalues, "eigenvalues", "the exact eigenvalues to compare with", flat=True))
     x = density.nodes.ravel()
     w = density.weights.ravel() / density.num_probes
     pts = np.concatenate([x, lam])

@@ -34,7 +34,7 @@ from theory_lab import model as _model
 from theory_lab.arch import Architecture, Output
 from theory_lab.linalg import DEFAULT_BAND, RankReport, certify_rank_bound, rank_report
 from theory_lab.sampling import to_device
-from theory_lab.validate import is_integer
+from theory_lab.validate import float64_values, is_integer, numeric_array
 
 __all__ = ["feature_rank", "features_upto", "features_jvp", "forward_upto", "full_weight_matrix", "duplicate_samples",
            "check_layer_index"]
@@ -109,7 +109,10 @@ def duplicate_samples(X) -> tuple[int, str]:
         >>> duplicate_samples(X)
         (3, 'samples [1, 3] are identical, so rows [1, 3] of F_k are equal in exact arithmetic')
     """
-    rows = np.asarray(X, dtype=np.float64).reshape(np.shape(X)[0], -1) + 0.0  # + 0.0: -0.0 becomes 0.0
+    X = float64_values(X, "X")  # None failed as "tuple index out of range", bools compared as 0/1
+    if X.ndim < 1 or X.shape[0] == 0:
+        raise ValueError(f"`X` has shape {X.shape}; expected samples (N, ...) with N >= 1.")
+    rows = X.reshape(X.shape[0], -1) + 0.0  # + 0.0: -0.0 becomes 0.0
     _, first, inverse, counts = np.unique(rows, axis=0, return_index=True, return_inverse=True, return_counts=True)
     if counts.max(initial=1) == 1:
         return rows.shape[0], ""
@@ -147,7 +150,8 @@ def _upto(arch: Architecture, params, k: int):
 
 def forward_upto(arch: Architecture, params, X, k: int):
     """Forward of layers ``1 … k`` only (a truncated copy of ``arch`` with a dummy output)."""
-    _model.check_inputs(arch, X)
+    k = check_layer_index(arch, k, need_weights=False)  # True ran layer 1, 1.0 was refused as "`k`=2.0"
+    _model.check_inputs(arch, numeric_array(X, "X"))  # None was "`X` has dtype object"
     _model.check_params(params, arch=arch, upto=k)
     small, sub = _upto(arch, params, k)
     forward = _forward_cpu if jax.default_backend() == "cpu" else _forward_other
@@ -213,10 +217,15 @@ def full_weight_matrix(arch: Architecture, params, k: int) -> np.ndarray:
     both agree exactly; use the jax version where ``U_k`` must be traced (``grad``, ``jit``).
     """
     info = arch.layer(k)
+    if not isinstance(params, dict):  # None gave "argument of type 'NoneType' is not iterable"
+        raise TypeError(f"`params` is a {type(params).__name__}; expected the dict {{'layer_k': {{'W': …, 'b': …}}}} of "
+                        "sample_params(arch, key).")
     if not info.has_weights or f"layer_{k}" not in params:
         raise ValueError(f"`k`={k}: layer {k} is {info.kind} and has no weights; U_k exists for conv and fully "
                          "connected layers only.")
     W = np.asarray(params[f"layer_{k}"]["W"])
+    if W.dtype.kind not in "iu":  # integer filters stay exact; a float32 W gave a float32 U_k without a word
+        W = float64_values(W, f"params['layer_{k}']['W']")
     if not np.all(np.isfinite(W)):  # NaN filters gave NaN columns of U_k, silently
         raise ValueError(f"`params`: layer_{k}/W contains NaN or Inf ({int(np.sum(~np.isfinite(W)))} entries); "
                          "U_k is built from finite filters only.")

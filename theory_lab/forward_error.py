@@ -46,6 +46,7 @@ import numpy as np
 from theory_lab import activations as _act
 from theory_lab.linalg import RankReport, with_forward_error
 from theory_lab.tolerances import frobenius_norm
+from theory_lab.validate import is_integer, is_real_scalar
 
 __all__ = ["feature_error_bound", "forward_error_note", "certify_full_rank", "lipschitz"]
 
@@ -71,6 +72,27 @@ def lipschitz(name: str) -> float:
     return 1.01 * float(np.max(np.where(np.isfinite(slopes), slopes, np.inf)))
 
 
+_UNSET = object()
+
+
+def check_rank_arguments(arch, k, report=_UNSET, target=_UNSET, fw=_UNSET) -> int:
+    """``k`` as an int after checking the arguments the rank explanations share, each named in its error: ``k`` a
+    hidden layer (True was read as layer 1, 1.0 failed indexing a tuple), ``report`` a RankReport, ``target`` an
+    int rank ``>= 0`` (2.5 failed indexing, True was σ_True), ``fw`` a forward pass through ``k``."""
+    if not is_integer(k) or not 1 <= k <= arch.L - 1:
+        raise ValueError(f"`k`={k!r} is not a hidden layer; expected an integer in [1, {arch.L - 1}].")
+    if report is not _UNSET and not isinstance(report, RankReport):
+        raise TypeError(f"`report` is a {type(report).__name__}; expected the RankReport of F_{k} "
+                        "(linalg.rank_report).")
+    if target is not _UNSET and (not is_integer(target) or target < 0):
+        raise ValueError(f"`target`={target!r} must be a non-negative integer rank (min(N, n_{k}), or fewer distinct "
+                         "samples).")
+    if fw is not _UNSET and not (hasattr(fw, "F") and hasattr(fw, "G") and len(fw.F) > k):
+        raise TypeError(f"`fw` is a {type(fw).__name__}; expected feature_maps.forward_upto(arch, params, X, k) "
+                        f"with F_0 … F_{k}.")
+    return int(k)
+
+
 def feature_error_bound(arch, params, fw, k: int) -> float:
     """A bound on ``‖F̂_k − F_k‖₂`` (Frobenius norm of an entrywise bound) for the forward pass ``fw``.
 
@@ -82,6 +104,7 @@ def feature_error_bound(arch, params, fw, k: int) -> float:
     Returns:
         ``‖e_k‖_F`` (see the module docstring); ``inf`` when an activation's slope is not finite.
     """
+    k = check_rank_arguments(arch, k, fw=fw)
     N = int(np.shape(fw.F[0])[0])
     e = np.zeros((N, int(np.prod(np.shape(fw.F[0])[1:]))))
     for l in range(1, k + 1):
@@ -109,6 +132,7 @@ def certify_full_rank(report: RankReport, arch, params, fw, k: int, target: int)
     ``fw`` is :func:`theory_lab.feature_maps.forward_upto` ``(arch, params, X, k)``. Every full-rank claim of a
     computed ``F_k`` goes through here (``feature_rank``, ``S_k`` membership at a solver's tolerance).
     """
+    k = check_rank_arguments(arch, k, report, target, fw)
     if not report.rank >= target > 0:
         return report
     bound = feature_error_bound(arch, params, fw, k)
@@ -121,6 +145,12 @@ def certify_full_rank(report: RankReport, arch, params, fw, k: int, target: int)
 
 def forward_error_note(k: int, report, bound: float, target: int) -> str:
     """Why a full-rank reading of ``F_k`` is not resolved: ``σ_target`` against the forward error ``bound``."""
+    if not isinstance(report, RankReport) or not is_integer(k) or k < 1 or not is_integer(target) \
+            or not 1 <= target <= report.singular_values.size:  # k=True gave "F_True", target 0 σ_0 (the last)
+        raise ValueError(f"`k`={k!r}, `target`={target!r}, `report` a {type(report).__name__}: expected a layer "
+                         "k >= 1, a rank target >= 1 within the report's singular values, and a RankReport.")
+    if not is_real_scalar(bound) or not 0 <= bound < np.inf:  # True read as 1, NaN printed as "≤ nan"
+        raise ValueError(f"`bound`={bound!r} must be a finite non-negative number (feature_error_bound's).")
     sigma = float(report.singular_values[target - 1])
     return (f"forward rounding of F_{k}: ‖F̂_{k} − F_{k}‖₂ ≤ {bound:.1e} (worst-case bound through layers 1..{k}; "
             f"cancellation in the pre-activations), and σ_{target} = {sigma:.1e} does not exceed it by the "

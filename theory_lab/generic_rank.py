@@ -42,7 +42,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from theory_lab.validate import is_integer
+from theory_lab.validate import float64_values, is_integer, numeric_array
 
 __all__ = ["PRIMES", "SEED", "MAX_ENTRIES", "rank_mod_p", "weight_matrix", "identical_units", "FullRankDecision", "decide"]
 
@@ -138,12 +138,28 @@ def weight_matrix(patches: np.ndarray, n_in: int, W: np.ndarray) -> np.ndarray:
         n_in: ``n_{k-1}``.
         W: filters ``(l, T)``.
     """
-    patches, W = np.asarray(patches), np.asarray(W)
+    patches, W = _check_patches(patches, n_in), np.asarray(numeric_array(W, "W"))
+    if W.ndim != 2 or W.shape[0] != patches.shape[1]:  # None failed as "tuple index out of range"
+        raise ValueError(f"`W` has shape {W.shape}; expected filters (l, T) with l = {patches.shape[1]}, the patch "
+                         "size.")
     U = np.zeros((n_in, patches.shape[0] * W.shape[1]), W.dtype)
     p, j = np.nonzero(patches >= 0)
     cols = p[:, None] * W.shape[1] + np.arange(W.shape[1])[None, :]
     np.add.at(U, (np.broadcast_to(patches[p, j][:, None], cols.shape), cols), W[j])
     return U
+
+
+def _check_patches(patches, n_in) -> np.ndarray:
+    """``patches`` as an int ``(P, l)`` array indexing ``n_in`` neurons (-1 for padding), ``n_in`` a positive int; a
+    bool or float ``n_in`` failed inside numpy ("an integer is required"), None patches with an AttributeError."""
+    if not is_integer(n_in) or n_in < 1:
+        raise ValueError(f"`n_in`={n_in!r} must be a positive integer, n_(k-1), the width of the layer below.")
+    patches = np.asarray(numeric_array(patches, "patches"))
+    if patches.ndim != 2 or patches.dtype.kind not in "iu" or patches.size and not -1 <= patches.min() <= \
+            patches.max() < n_in:
+        raise ValueError(f"`patches` must be an int array (P, l) of indices in [-1, n_in) = [-1, {n_in}) (-1: "
+                         f"padding), got shape {patches.shape} and dtype {patches.dtype}; use LayerInfo.patches.")
+    return patches
 
 
 def identical_units(U, b, inputs=None) -> np.ndarray:
@@ -164,7 +180,11 @@ def identical_units(U, b, inputs=None) -> np.ndarray:
         >>> identical_units(U, np.zeros(2), inputs=np.array([0, 0, 1])).tolist()
         [0, 0]
     """
-    U, b = np.asarray(U, dtype=np.float64) + 0.0, np.asarray(b, dtype=np.float64) + 0.0
+    U, b = float64_values(U, "U") + 0.0, float64_values(b, "b") + 0.0
+    if U.ndim != 2 or b.shape != U.shape[1:] or not (np.all(np.isfinite(U)) and np.all(np.isfinite(b))):
+        # a misshapen b failed in numpy's vstack; NaN entries made every unit distinct without a word
+        raise ValueError(f"`U` {U.shape} and `b` {b.shape}: expected a finite U_k (n_(k-1), n_k) and finite biases "
+                         "(n_k,), one per unit (a per-filter bias repeated per position).")
     labels, counts = (None, None) if inputs is None else np.unique(np.ravel(inputs), return_counts=True)
     if inputs is None or counts.max(initial=1) == 1:
         return np.ravel(np.unique(np.vstack([U, b[None, :]]).T, axis=0, return_inverse=True)[1])
@@ -225,6 +245,11 @@ def decide(k: int, patches: np.ndarray, n_in: int, T: int, covers: bool) -> Full
     Returns:
         :class:`FullRankDecision`.
     """
+    patches = _check_patches(patches, n_in)
+    if not is_integer(k) or k < 1 or not is_integer(T) or T < 1 or not isinstance(covers, (bool, np.bool_)):
+        # T=True was one filter, T=2.0 failed in numpy, covers="yes" was truthy
+        raise ValueError(f"`k`={k!r} and `T`={T!r} must be positive integers (the layer and its filters) and "
+                         f"`covers`={covers!r} a bool (LayerInfo.covers_input).")
     (P, l), n_out = patches.shape, patches.shape[0] * T
     target = min(n_in, n_out)
     if covers and T >= l:

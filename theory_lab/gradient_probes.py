@@ -31,7 +31,7 @@ import numpy as np
 from theory_lab import model
 from theory_lab.arch import Architecture
 from theory_lab.loss_surface import check_targets, forward_with_full_matrix, gradient_bounds  # noqa: F401 (docstring example)
-from theory_lab.validate import is_integer
+from theory_lab.validate import is_integer, is_real
 
 __all__ = ["attaining_point", "small_gradient_search", "SmallGradientSearch"]
 
@@ -79,8 +79,10 @@ def attaining_point(arch: Architecture, params, X, k: int, *, bound: str = "uppe
     if arch.L != k + 2 or arch.layer(k + 1).kind != "dense":
         raise ValueError(f"`k`={k}: the construction needs exactly one fully connected hidden layer after k "
                          f"(L = k + 2), got L = {arch.L} and layer {k + 1} of kind {arch.layer(k + 1).kind}.")
-    if not (np.isfinite(level) and np.isfinite(scale) and scale > 0):
-        raise ValueError(f"`level`={level!r} must be finite and `scale`={scale!r} finite and positive.")
+    if not (is_real(level) and is_real(scale) and np.isfinite(level) and np.isfinite(scale) and scale > 0):
+        # True was read as 1.0, text failed in numpy's isfinite
+        raise ValueError(f"`level`={level!r} must be a finite real number and `scale`={scale!r} a finite positive "
+                         "one (a bool or text is not a number).")
     j, L = k + 1, arch.L
     out = jax.tree_util.tree_map(lambda a: a, params)
     out[f"layer_{j}"] = {"W": jnp.zeros_like(params[f"layer_{j}"]["W"]),
@@ -165,7 +167,7 @@ def small_gradient_search(arch: Architecture, params, X, Y, k: int, *, steps: in
     _check_k(arch, k)
     if not is_integer(steps) or steps < 1:
         raise ValueError(f"`steps`={steps!r} must be a positive integer number of Adam steps.")
-    if not (np.isfinite(lr) and lr > 0):
+    if not is_real(lr) or not (np.isfinite(lr) and lr > 0):  # lr=True was 1.0, "0.01" failed in numpy's isfinite
         raise ValueError(f"`lr`={lr!r} must be a positive finite learning rate, e.g. 1e-2.")
     with jax.numpy_dtype_promotion("standard"):  # optax mixes Python floats with int32 step counts
         p, trace, (log_rho, value) = _ratio_search(arch, params, jnp.asarray(X), jnp.asarray(Y), int(k), int(steps),

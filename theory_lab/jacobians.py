@@ -34,8 +34,17 @@ import numpy as np
 from theory_lab import batching
 from theory_lab.batching import DEFAULT_MEMORY, Batches, Stream, map_basis, products_at_once
 from theory_lab.objective import Objective, check_data
+from theory_lab.validate import numeric_array
 
 __all__ = ["sample_jacobian", "jacobian"]
+
+
+def check_objective(obj, name: str = "obj") -> None:
+    """A TypeError naming ``name`` unless ``obj`` is an :class:`~theory_lab.objective.Objective` (an Architecture or
+    None gave an AttributeError such as "no attribute 'check_theta'")."""
+    if not isinstance(obj, Objective):
+        raise TypeError(f"`{name}` is a {type(obj).__name__}; expected an Objective: derivatives.objective(arch) for "
+                        "an Architecture, derivatives.from_model(...) for a Flax model.")
 
 
 def sample_jacobian(obj: Objective, theta, X, block=None) -> jax.Array:
@@ -45,6 +54,11 @@ def sample_jacobian(obj: Objective, theta, X, block=None) -> jax.Array:
     inference mode does not either), so ``m`` reverse passes through one sample each,
     vmapped over samples, replace ``N·m`` reverse passes through the whole batch.
     """
+    check_objective(obj)
+    theta = obj.check_theta(theta)  # a float32 θ gave a float32 J without a word
+    if not isinstance(X, jax.core.Tracer):  # traced inside jit: checked by the caller
+        check_data(obj, jnp.asarray(numeric_array(X, "X")))  # a misshapen X failed in dot_general
+
     def one(x):
         fn, x0 = obj.restrict(lambda t: obj.outputs(t, x[None]).reshape(-1), theta, block)
         return jax.jacrev(fn)(x0)
@@ -75,6 +89,7 @@ def jacobian(obj: Objective, theta, X, *, mode: str = "auto", memory: int = DEFA
     under ``memory`` bytes). For a Batches, reverse mode batch by batch; for a Stream,
     reverse mode chunk by chunk (``J`` itself, ``Nm × P`` numbers, is held whole).
     """
+    check_objective(obj)
     theta = obj.check_theta(theta)
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"`mode`={mode!r} is unknown; expected 'auto', 'forward' or 'reverse'.")
@@ -89,7 +104,7 @@ def jacobian(obj: Objective, theta, X, *, mode: str = "auto", memory: int = DEFA
         if mode == "forward" and X.num_batches > 1:
             raise ValueError("`mode`='forward' needs the data in one batch; use mode='reverse' for a Batches.")
     else:
-        X = jnp.asarray(X)
+        X = jnp.asarray(numeric_array(X, "X"))  # None and text failed inside jnp.asarray
         N, m = check_data(obj, X)
         data = batching.as_batches(X, jnp.zeros((N,)))
     P = obj.block_size(block)

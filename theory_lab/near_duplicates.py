@@ -43,9 +43,10 @@ from __future__ import annotations
 import numpy as np
 
 from theory_lab import feature_maps as _fm
+from theory_lab.forward_error import check_rank_arguments
 from theory_lab.linalg import RankReport, rank_report
 from theory_lab.saturation import affine_everywhere
-from theory_lab.validate import is_real
+from theory_lab.validate import float64_values, is_real
 
 __all__ = ["near_duplicate_pairs", "near_duplicate_rows"]
 
@@ -80,10 +81,10 @@ def near_duplicate_pairs(F, X, radius: float) -> list[tuple[int, int]]:
         >>> near_duplicate_pairs(F, np.array([[0.0], [1e-17], [1.0]]), 1e-15)
         [(0, 1)]
     """
-    F = np.asarray(F, dtype=np.float64) + 0.0  # + 0.0: -0.0 becomes 0.0
-    if F.ndim != 2 or np.shape(X)[:1] != F.shape[:1]:  # X of other rows was reshaped to F's, pairing wrong samples
+    F = float64_values(F, "F") + 0.0  # + 0.0: -0.0 becomes 0.0; a float32 F was promoted silently
+    if F.ndim != 2 or np.shape(X)[:1] != F.shape[:1] or F.shape[0] == 0:  # N = 0 failed reshaping  # X of other rows was reshaped to F's, pairing wrong samples
         raise ValueError(f"`F` has shape {F.shape} and `X` {np.shape(X)}; expected F (N, n) and X (N, ...) for the "
-                         "same N samples.")
+                         "same N samples (N >= 1).")
     if not is_real(radius) or not 0 <= radius < np.inf:
         raise ValueError(f"`radius`={radius!r} must be a finite distance >= 0.")
     if not np.all(np.isfinite(F)):  # NaN rows are never near anything: their pairs were dropped silently
@@ -118,6 +119,7 @@ def near_duplicate_rows(arch, params, X, F, k: int, report: RankReport, target: 
         report: the rank evidence of ``F``.
         target: the rank that full rank means here (``min(N, n_k)``, capped by equal samples).
     """
+    k = check_rank_arguments(arch, k, report, target)
     X = np.asarray(X, dtype=np.float64)
     pairs = near_duplicate_pairs(F, X, np.sqrt(2.0) * report.band * report.tol)
     if not pairs:

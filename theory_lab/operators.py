@@ -61,6 +61,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from theory_lab import batching
+from theory_lab.validate import all_finite, is_integer, numeric_array
 
 __all__ = ["DRIVERS", "PYTHON_DRIVEN", "driver_for", "bind", "check_operator", "HostProduct", "prepare", "as_function",
            "apply_one", "apply_batch", "products", "dense", "stack_rows", "observe_products"]
@@ -153,8 +154,7 @@ def check_operator(matvec, dim, params, name="matvec"):
     except TypeError:
         raise TypeError(f"`{name}` must be hashable (it is a static argument of jit); use a module-level function "
                         "or a frozen dataclass such as derivatives.HessianMatvec, and pass arrays as params.") from None
-    if not isinstance(dim, (int, np.integer)) or dim < 1:
-        raise ValueError(f"`dim`={dim!r} must be a positive integer (the operator's size).")
+    _check_dim(dim)
     check_arguments = getattr(matvec, "check_arguments", None)
     if check_arguments is not None:  # the operator knows its shapes (HessianMatvec): no abstract trace
         _refuse_lists(matvec, check_arguments, params)
@@ -176,6 +176,12 @@ def check_operator(matvec, dim, params, name="matvec"):
     if out.shape != (dim,) or out.dtype != jnp.float64:
         raise ValueError(f"`{name}` maps a float64 ({dim},) vector to {out.dtype}{tuple(out.shape)}; expected "
                          f"float64 ({dim},). Check `dim` and `params`.")
+
+
+def _check_dim(dim) -> int:
+    if not is_integer(dim) or dim < 1:  # True passed as an int and failed in the trace as a (1,) vector
+        raise ValueError(f"`dim`={dim!r} must be a positive integer (the operator's size).")
+    return int(dim)
 
 
 def _check_param_values(params, name) -> None:
@@ -304,7 +310,7 @@ def dense(matvec, dim: int, params: tuple, *, linear=_UNSET) -> jax.Array:
     dispatched alone, and a vmapped batch of products slower still per product. Columns
     are copied to the host as they come (the next product is already dispatched).
     """
-    dim = int(dim)
+    dim = _check_dim(dim)
     if linear is _UNSET:
         linear = prepare(matvec, dim, tuple(params), driver="python")
     out = np.empty((dim, dim))
@@ -334,7 +340,14 @@ def _unit(dim: int, i: int) -> np.ndarray:
 def products(matvec, dim: int, params: tuple, V, *, linear=_UNSET, driver: str | None = None) -> jax.Array:
     """``A v`` for each row of ``V (n, dim)``, prepared once: one product per row on CPU
     (``driver="host"`` or ``"python"``; jitted, or a :class:`HostProduct`), one vmapped batch elsewhere."""
-    driver = driver_for() if driver is None else driver
+    driver, dim = driver_for() if driver is None else driver, _check_dim(dim)
+    V = numeric_array(V, "V")
+    if V.dtype != np.float64:  # a float32 or bool V was promoted silently
+        raise TypeError(f"`V` has dtype {V.dtype}; expected float64 vectors (n, {dim}). Pass "
+                        "numpy.asarray(V, numpy.float64).")
+    if np.shape(V)[:1] == (0,) or not all_finite(V):  # no rows: numpy's "need at least one array to stack"
+        raise ValueError(f"`V` has {'no rows' if np.shape(V)[:1] == (0,) else 'NaN or Inf entries'}; expected a "
+                         f"finite (n, {dim}) array with n >= 1, one vector to multiply per row.")
     if len(np.shape(V)) != 2 or np.shape(V)[1] != int(dim):  # a 1-D V died in the matvec ("matmul ... ndim 0")
         raise ValueError(f"`V` has shape {tuple(np.shape(V))}; expected (n, {int(dim)}), one vector of the operator's "
                          f"size dim = {int(dim)} per row. For one vector v pass V = v[None].")

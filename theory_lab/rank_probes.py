@@ -34,8 +34,9 @@ import numpy as np
 from theory_lab.arch import Architecture
 from theory_lab.feature_maps import check_layer_index, forward_upto, feature_rank
 from theory_lab.linalg import DEFAULT_BAND, rank_report
+from theory_lab.model import check_inputs
 from theory_lab.sampling import as_generator, sample_params
-from theory_lab.validate import is_integer, is_real
+from theory_lab.validate import is_integer, is_real, numeric_array
 
 __all__ = ["UnitDiagnosis", "diagnose_units", "FrequencyReport", "rank_frequency", "clopper_pearson_interval",
            "wilson_interval", "CI_METHOD"]
@@ -208,6 +209,7 @@ def rank_frequency(arch: Architecture, X, k: int, *, draws: int, key=0, law: str
     if not is_integer(draws) or draws < 1:
         raise ValueError(f"`draws`={draws!r} must be a positive int (the number of parameter draws), e.g. 20.")
     k = check_layer_index(arch, k, need_weights=False)
+    check_inputs(arch, numeric_array(X, "X"))  # X=None failed as "tuple index out of range"
     rng = as_generator(key)
     N = int(np.shape(X)[0])
     full = deficient = inconclusive = dead = nsc = explained = 0
@@ -294,9 +296,9 @@ def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float
             or not 0 < z < math.inf:
         raise ValueError(f"`z`={z!r} must be a positive finite normal quantile (a negative or NaN one gives a "
                          "wrong interval); e.g. z=1.96 for 95 %.")
-    if trials <= 0 or not 0 <= successes <= trials:
-        raise ValueError(f"need 0 <= successes <= trials and trials > 0; got successes={successes}, "
-                         f"trials={trials}.")
+    if not is_integer(trials) or trials <= 0 or not is_integer(successes) or not 0 <= successes <= trials:  # True: 1
+        raise ValueError(f"need 0 <= successes <= trials and trials > 0, both ints; got successes={successes!r}, "
+                         f"trials={trials!r}. Pass the counts of a binomial experiment, e.g. (3, 20).")
     p = successes / trials
     denom = 1.0 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denom

@@ -38,7 +38,7 @@ import numpy as np
 
 from theory_lab import activations as _act
 from theory_lab import feature_maps as _fm
-from theory_lab import generic_rank
+from theory_lab import forward_error, generic_rank
 from theory_lab import model as _model
 from theory_lab.arch import Architecture
 from theory_lab.linalg import RankReport, rank_report
@@ -58,6 +58,7 @@ def explain_deficit(arch: Architecture, params, fw, k: int, report: RankReport, 
     Returns:
         The reason, naming the layers, units and the rank they can reach; ``""`` if no rule explains it.
     """
+    k = forward_error.check_rank_arguments(arch, k, report, target, fw)
     F, G = np.asarray(fw.F[k]), np.asarray(fw.G[k])
     classes = _unit_classes(arch, params, k)
     why = _saturation(arch, k, F, G, report, _varies(arch, params, fw, k), classes[k])

@@ -58,7 +58,7 @@ import numpy as np
 import scipy.linalg
 
 from theory_lab import batching, krylov
-from theory_lab.density import ASYMMETRY_RTOL, Density, check_symmetric, exact_density, slq_density, wasserstein1
+from theory_lab.density import ASYMMETRY_RTOL, Density, check_finite, check_symmetric, exact_density, slq_density, wasserstein1
 from theory_lab.linalg import Inertia, inertia_report
 from theory_lab.trace import TraceEstimate, hutch_plus_plus, hutchinson, trace_estimates, xtrace
 from theory_lab.validate import is_integer, is_real
@@ -247,6 +247,9 @@ def lanczos(matvec, dim: int, key, *params, k: int = 5, which: str = "top", num_
                          "rtol · max|θ|; an infinite one marks every pair converged), e.g. 1e-10.")
     k = int(k)
     need = min(2 * k, dim) if which == "both" else k
+    for arg, value in (("num_matvecs", num_matvecs), ("max_matvecs", max_matvecs)):  # 4.0 and 5.5 were truncated
+        if value is not None and not is_integer(value):
+            raise ValueError(f"`{arg}`={value!r} must be an integer in [k={k}, dim={dim}], or None.")
     cap = dim if max_matvecs is None else int(max_matvecs)
     if num_matvecs is not None:
         if not k <= num_matvecs <= dim:
@@ -260,10 +263,8 @@ def lanczos(matvec, dim: int, key, *params, k: int = 5, which: str = "top", num_
                      keep_products=True)
     while True:
         K = krylov.extend(K, target)
+        check_finite(K, "lanczos")  # its Ritz values' own check came after scipy's bare "infs or NaNs" error
         theta, S, est = krylov.ritz(K)
-        if not np.all(np.isfinite(theta)):
-            raise FloatingPointError(f"Lanczos produced non-finite Ritz values at depth {K.depth}; the operator "
-                                     "returned NaN/Inf. Check the inputs.")
         m = theta.size
         top_i, bot_i = _ends(m, k, which)
         sel = np.r_[top_i, bot_i].astype(int)
@@ -327,6 +328,12 @@ def inertia(matvec, dim: int, *params, key=None, tol: float | None = None, rtol:
             kind = "absolute" if arg == "tol" else "relative to max|λ|"
             raise ValueError(f"`{arg}`={value!r} must be a finite non-negative threshold ({kind}); omit it for "
                              "the default.")
+    if not is_integer(exact_max) or exact_max < 0:  # "5" failed comparing, True and 2.5 were read as numbers
+        raise ValueError(f"`exact_max`={exact_max!r} must be a non-negative integer (the largest dim computed "
+                         "exactly; 0 always estimates by SLQ).")
+    if density is not None and not isinstance(density, Density):
+        raise TypeError(f"`density` is a {type(density).__name__}; expected the Density of slq_density for this "
+                        "operator, or None.")
     if density is None and dim <= exact_max:
         lam = np.linalg.eigvalsh(np.asarray(materialize(matvec, dim, *params)))
         norm = float(np.max(np.abs(lam)))

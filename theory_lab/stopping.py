@@ -35,6 +35,7 @@ import numpy as np
 
 from theory_lab import derivatives as D
 from theory_lab import tolerances as T
+from theory_lab.jacobians import check_objective
 
 __all__ = ["block_ratios", "relative_gradient"]
 
@@ -45,6 +46,7 @@ def block_ratios(obj, theta, X, Y) -> dict:
     ``0`` where the gradient block is exactly 0 (``J_k = 0`` too, e.g. hidden layers behind ``U_L = 0``), ``inf``
     where it is not but the scale is 0. Shapes: ``theta (P,)``, ``X (N, ...)``, ``Y (N, m)``.
     """
+    check_objective(obj)
     theta = obj.check_theta(theta)
     grad = np.asarray(D.gradient(obj, theta, X, Y), np.float64)
     J = np.asarray(D.jacobian(obj, theta, X), np.float64)

@@ -119,6 +119,16 @@ def _check_budget(num_matvecs, dim, minimum, name, probes=True):
         check_probe_block(num_matvecs, dim, "num_matvecs", example=48)
 
 
+def _finite(est, method: str = ""):
+    """``est`` (a TraceEstimate, or the products ``A S`` a sketch is built from) if finite, else a FloatingPointError:
+    NaN products gave a NaN estimate without a word (or a sketch of NaN vectors to multiply)."""
+    if isinstance(est, TraceEstimate) and math.isfinite(est.estimate) and math.isfinite(est.stderr) \
+            or not isinstance(est, TraceEstimate) and np.all(np.isfinite(est)):
+        return est
+    raise FloatingPointError(f"{getattr(est, 'method', method)}: `matvec` returned NaN or Inf although its inputs "
+                             "were finite; check the operator.")
+
+
 def _hutchinson_run(matvec, dim, num, key, params):
     V = krylov.rademacher(key, (num, dim))  # probes drawn on the host: no compiled draw
     W = np.asarray(krylov.products(matvec, dim, params, V))
@@ -132,7 +142,7 @@ def hutchinson(matvec, dim: int, key, *params, num_matvecs: int = 32) -> TraceEs
     krylov.check_operator(matvec, dim, params)
     _check_budget(num_matvecs, dim, 2, "Hutchinson (two probes give a standard error)")
     est, se, rnd = _hutchinson_run(matvec, int(dim), int(num_matvecs), key, params)
-    return TraceEstimate("hutchinson", float(est), float(se) + rnd, int(num_matvecs), rnd, int(num_matvecs) - 1 if se > 0 else 0)
+    return _finite(TraceEstimate("hutchinson", float(est), float(se) + rnd, int(num_matvecs), rnd, int(num_matvecs) - 1 if se > 0 else 0))
 
 
 def _hutchpp_run(matvec, dim, s, g, key, params):
@@ -140,7 +150,7 @@ def _hutchpp_run(matvec, dim, s, g, key, params):
     SG = krylov.rademacher(key, (s + g, dim))  # sketch and Hutchinson probes, independent rows
     S, G = SG[:s], SG[s:]
     linear = krylov.prepare(matvec, dim, params)
-    Q, _ = np.linalg.qr(np.asarray(krylov.products(matvec, dim, params, S, linear=linear)).T)  # (dim, s)
+    Q, _ = np.linalg.qr(_finite(np.asarray(krylov.products(matvec, dim, params, S, linear=linear)), "hutch++").T)
     Zt = np.asarray(krylov.products(matvec, dim, params, jnp.asarray(Q.T), linear=linear))  # (s, dim)
     low = np.sum(Q.T * Zt)
     Gp = G - (G @ Q) @ Q.T
@@ -165,7 +175,7 @@ def hutch_plus_plus(matvec, dim: int, key, *params, num_matvecs: int = 48) -> Tr
     s = min(num_matvecs // 3, int(dim))
     g = num_matvecs - 2 * s
     est, se, rnd = _hutchpp_run(matvec, int(dim), s, g, key, params)
-    return TraceEstimate("hutch++", float(est), float(se) + rnd, int(2 * s + g), rnd, g - 1 if se > 0 else 0)
+    return _finite(TraceEstimate("hutch++", float(est), float(se) + rnd, int(2 * s + g), rnd, g - 1 if se > 0 else 0))
 
 
 def sphere(key, num: int, dim: int) -> np.ndarray:
@@ -189,7 +199,7 @@ def _xtrace_run(matvec, dim, num, key, params):
     if 2 * num >= dim:  # matfree: exact (and cheaper) on the materialised operator
         diag = np.diag(np.asarray(krylov.products(matvec, dim, params, np.eye(dim), linear=linear)))
         return float(np.sum(diag)), 0.0, dim, _gamma(dim) * float(np.sum(np.abs(diag)))
-    Y = np.asarray(krylov.products(matvec, dim, params, Omega.T, linear=linear)).T
+    Y = _finite(np.asarray(krylov.products(matvec, dim, params, Omega.T, linear=linear)), "xtrace").T
     Q, R = np.linalg.qr(Y)
     Z = np.asarray(krylov.products(matvec, dim, params, Q.T, linear=linear)).T
     # rank-deficient: tr(QᵀAQ) is exact. matfree's test |R_ii| > eps is absolute: an operator below ~1e-16 then
@@ -238,7 +248,7 @@ def xtrace(matvec, dim: int, key, *params, num_matvecs: int = 48) -> TraceEstima
     _check_budget(num_matvecs, dim, 4, "XTrace (two samples, two products each)", probes=False)
     num = min(num_matvecs // 2, int(dim))
     est, se, used, rnd = _xtrace_run(matvec, int(dim), num, key, params)
-    return TraceEstimate("xtrace", float(est), float(se) + rnd, int(used), rnd, num - 1 if se > 0 else 0)
+    return _finite(TraceEstimate("xtrace", float(est), float(se) + rnd, int(used), rnd, num - 1 if se > 0 else 0))
 
 
 def trace_estimates(matvec, dim: int, key, *params, num_matvecs: int = 48) -> dict:

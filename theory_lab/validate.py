@@ -29,7 +29,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-__all__ = ["is_integer", "is_real", "all_finite", "numeric_array"]
+__all__ = ["is_integer", "is_real", "is_real_scalar", "all_finite", "numeric_array", "float64_values", "start_vector"]
 
 
 def is_integer(value) -> bool:
@@ -85,6 +85,27 @@ def numeric_array(a, name: str, hint: str = ""):
         raise TypeError(f"`{name}`={_short(a)} is an array of dtype {arr.dtype}, not of numbers; pass a numpy or jax "
                         f"array of float64{hint}.")
     return arr
+
+
+def float64_values(a, name: str, hint: str = "") -> np.ndarray:
+    """``a`` as a float64 numpy array, or a ``TypeError`` naming ``name`` for what :func:`numeric_array` refuses and
+    for bool, float16/32 and complex arrays: where the library computes with the values themselves, True read as
+    1.0 and a float32 array promoted silently carried float32 rounding into float64 results. Integer arrays pass
+    (their values are exact). ``hint`` ends the message.
+
+    Example:
+        >>> float64_values([1, 2], "x").dtype
+        dtype('float64')
+        >>> float64_values(np.ones(2, np.float32), "F")
+        Traceback (most recent call last):
+        ...
+        TypeError: `F` has dtype float32; expected real numbers in float64. Pass numpy.asarray(F, numpy.float64).
+    """
+    arr = np.asarray(numeric_array(a, name, hint))
+    if arr.dtype == np.bool_ or arr.dtype.kind in "fc" and arr.dtype != np.float64:
+        raise TypeError(f"`{name}` has dtype {arr.dtype}; expected real numbers in float64{hint}. Pass "
+                        f"numpy.asarray({name}, numpy.float64).")
+    return arr.astype(np.float64, copy=False)
 
 
 def start_vector(v0, dim: int, name: str = "v0") -> np.ndarray:

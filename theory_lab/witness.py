@@ -43,6 +43,7 @@ from theory_lab.arch import Architecture
 from theory_lab.feature_maps import check_layer_index, forward_upto, features_upto, full_weight_matrix
 from theory_lab.linalg import DEFAULT_BAND, RankReport, rank_report
 from theory_lab.sampling import with_layer, as_generator, sample_params
+from theory_lab.validate import is_integer, is_real
 
 __all__ = ["Witness", "construct_full_rank"]
 
@@ -227,13 +228,13 @@ def construct_full_rank(arch: Architecture, X, k: int, *, key=0, attempts: int =
     if info.kind in ("conv", "patch") and getattr(info.spec, "bias", "neuron") != "neuron":
         raise ValueError(f"`k`={k}: layer {k} has bias={info.spec.bias!r}; the construction places one bias per "
                          "neuron (the paper's b_k ∈ R^n_k). Use bias='neuron' for the wide layer.")
-    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+    if not is_integer(attempts) or attempts < 1:  # np.int64(5) was refused
         raise ValueError(f"`attempts`={attempts!r} must be a positive int.")
-    try:
+    try:  # ("10", "40") read as numbers here then failed dividing; np.True_ read as 1.0
         scales = [float(a) for a in alphas] if not isinstance(alphas, (str, bool)) else None
     except (TypeError, ValueError):
         scales = None
-    if not scales or not all(a > 0 and np.isfinite(a) for a in scales) or any(isinstance(a, bool) for a in alphas):
+    if not scales or not all(a > 0 and np.isfinite(a) for a in scales) or not all(is_real(a) for a in alphas):
         raise ValueError(f"`alphas`={alphas!r} must be a non-empty tuple of positive finite weight scales "
                          "(multiples of 1 / the smallest half-gap), e.g. (10.0, 40.0).")
     rng = as_generator(key)
