@@ -160,7 +160,8 @@ def test_layout_ravel_and_block_refuse_what_does_not_fit():
     with pytest.raises(ValueError, match=r"`params` layer_1/W has shape \(2, 3\); expected \(2, 2\)"):
         lay.ravel(bad)
     f32 = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float32), params)
-    with pytest.raises(TypeError, match=r"`params` has dtype float32; derivatives are computed in float64"):
+    with pytest.raises(TypeError, match=r"`params\['layer_1'\]\['W'\]` has dtype float32; derivatives are computed "
+                                        r"in float64"):  # session 38: each leaf is checked, named
         lay.ravel(f32)
     with pytest.raises(ValueError, match=r"`block`=3 is not a layer with parameters; expected one of \(1, 2\)"):
         lay.block(3)

@@ -323,7 +323,7 @@ def test_attaining_point_refuses_a_zero_scale():
     ``Φ = 0`` and both bounds are 0: nothing is attained, so the construction must refuse it."""
     arch = Architecture((3,), (Dense(6), Dense(4), Output(2)))
     X = np.random.default_rng(17).standard_normal((5, 3))
-    with pytest.raises(ValueError, match=r"`scale`=0.0 finite and positive"):
+    with pytest.raises(ValueError, match=r"`scale`=0.0 a finite positive one"):
         GP.attaining_point(arch, sample_params(arch, 17), X, 1, scale=0.0)
 
 
