@@ -189,3 +189,14 @@ def test_tolerance_refuses_a_bool_or_text_value_and_takes_numpy_and_jax_scalars(
             Tolerance(value, 10.0, "x", "y")
     assert Tolerance(np.float64(1e-8), np.float64(10.0), "x", "y").band == 10.0
     assert float(Tolerance(jax.numpy.float64(1e-8), 2, "x", "y").value) == 1e-8
+
+
+def test_digits_noise_takes_a_numpy_or_jax_scalar_and_refuses_a_bool():
+    from theory_lab import data
+
+    want = data.digits(20, noise=0.1, seed=3).X
+    for noise in (np.float64(0.1), jax.numpy.float64(0.1), np.asarray(0.1)):  # refused before, "finite non-negative"
+        np.testing.assert_array_equal(data.digits(20, noise=noise, seed=3).X, want)
+    for noise in (True, "0.1", np.asarray([0.1])):
+        with pytest.raises(ValueError, match=r"^`noise`=.* must be a finite non-negative standard deviation"):
+            data.digits(20, noise=noise)

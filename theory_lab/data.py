@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from theory_lab.arch import Architecture
-from theory_lab.validate import is_integer, is_real
+from theory_lab.validate import is_integer, is_real_scalar
 
 __all__ = ["Dataset", "digits", "mnist1d", "gaussian", "one_hot", "PatchReport", "check_distinct_patches"]
 
@@ -89,8 +89,10 @@ def _check_n(n, total: int, name: str):
 
 
 def _add_noise(X, noise: float, rng):
-    if not is_real(noise) or noise < 0 or not np.isfinite(noise):
-        raise ValueError(f"`noise`={noise!r} must be a finite non-negative standard deviation.")
+    if not is_real_scalar(noise) or noise < 0 or not np.isfinite(noise):  # 0-d arrays (jnp.float64(0.1)) pass
+        raise ValueError(f"`noise`={noise!r} must be a finite non-negative standard deviation (a real number; a "
+                         "bool or text is not one).")
+    noise = float(noise)
     if noise == 0:
         return X
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below, by name
