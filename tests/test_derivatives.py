@@ -95,10 +95,12 @@ def test_gauss_newton_plus_residual_term_is_the_hessian(inst):
     v = inst["rng"].standard_normal(obj.P)
     np.testing.assert_allclose(D.gauss_newton_vp(obj, theta, X, v), G @ v, atol=tol * obj.P)
     np.testing.assert_allclose(D.residual_vp(obj, theta, X, Y, v), R @ v, atol=tol * obj.P)
-    # converse: the residual term vanishes only where r = 0 — here targets Y = F_L make r = 0 exactly
+    # converse: the residual term vanishes only where r = 0 — here targets Y = F_L make r = 0 up to round-off:
+    # exactly 0 on CPU, but on a GPU (H200, session 39) F from another compiled program differs from the one
+    # inside residual_hessian in the last bits (R was 1.3e-17 there), so the bound is the test's own tol
     F = np.asarray(D.outputs(obj, theta, X))
     assert np.abs(R).max() > 1e-3 * np.abs(H).max()
-    assert np.abs(np.asarray(D.residual_hessian(obj, theta, X, F))).max() == 0.0
+    assert np.abs(np.asarray(D.residual_hessian(obj, theta, X, F))).max() <= tol
 
 
 def test_block_versions_are_diagonal_blocks(inst, k=1):

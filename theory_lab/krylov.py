@@ -70,8 +70,7 @@ import scipy.linalg
 
 from theory_lab.keys import check_key, key_rng, rademacher, split_key  # noqa: F401  (re-exported)
 from theory_lab.operators import (  # noqa: F401  (re-exported: their home is operators)
-    DRIVERS,
-    PYTHON_DRIVEN,
+    DRIVERS, ONE_AT_A_TIME, PYTHON_DRIVEN,
     HostProduct,
     apply_batch,
     apply_one,
@@ -79,7 +78,7 @@ from theory_lab.operators import (  # noqa: F401  (re-exported: their home is op
     bind,
     check_operator,
     dense,
-    driver_for,
+    driver_for, one_at_a_time,
     prepare,
     products,
     stack_rows,
@@ -87,7 +86,7 @@ from theory_lab.operators import (  # noqa: F401  (re-exported: their home is op
 from theory_lab.validate import start_vector
 
 __all__ = ["HostProduct", "bind", "check_operator", "check_key", "key_rng", "split_key", "rademacher", "MIN_CAPACITY", "Krylov", "prepare", "start", "extend", "ritz", "ritz_vectors", "ritz_residuals", "asymmetry", "apply_many", "products", "dense", "BREAKDOWN_RTOL", "DRIVERS",
-           "PYTHON_DRIVEN", "driver_for"]
+           "ONE_AT_A_TIME", "PYTHON_DRIVEN", "driver_for", "one_at_a_time"]
 
 BREAKDOWN_RTOL = 1e-12
 

@@ -100,7 +100,7 @@ def materialize(matvec, dim: int, *params, batch: int | None = None) -> jax.Arra
     krylov.check_operator(matvec, dim, params)
     if batch is None:
         traced = any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(params))
-        if krylov.driver_for() in krylov.PYTHON_DRIVEN and not traced:
+        if krylov.one_at_a_time() and not traced:
             return _finite(krylov.dense(matvec, int(dim), params), dim)
         batch = 64
     if not is_integer(batch) or batch < 1:

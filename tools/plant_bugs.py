@@ -76,6 +76,7 @@ S33E = ("tests/test_differential_s33.py",)  # the differential tests that catch 
 S38 = ("tests/test_hardening_s38.py",)  # session 38 (lead): size, config, leaf, field, scale, v0 and band guards
 S38B = ("tests/test_hardening_s38b.py",)  # session 38 (helper b): sizes, data, exact fit, params_io, reports
 S38A = ("tests/test_hardening_s38a.py",)
+S39 = ("tests/test_planted_bugs_s26.py",)  # session 39 (lead): the driver and the one-at-a-time choice per backend
 S34E = ("tests/test_mutants_s34e.py",)  # session 34 (s34e-*): saving/loading, validation, reports, keys, the CLI
 
 S34C = ("tests/test_mutants_s34c.py",)  # the s34c-* mutants of layers, batching, pool_resolved, jacobians, feature_maps
@@ -1848,6 +1849,20 @@ BUGS = [
     Bug("s38a-float64-values-float32", "validate.float64_values: float32 arrays promoted silently",
         (_p("theory_lab/validate.py", '    if arr.dtype == np.bool_ or arr.dtype.kind in "fc" and arr.dtype != np.float64:',
             "    if arr.dtype == np.bool_:"),), tests=S38A),
+    Bug("s39-gpu-loop-driver", "operators.DRIVERS: the GPU back on the loop driver (1.6x slower on an H200 at P = 5,130)",
+        (_p("theory_lab/operators.py", 'DRIVERS = {"cpu": "host", "gpu": "host"}', 'DRIVERS = {"cpu": "host"}'),),
+        tests=S39),
+    Bug("s39-gpu-products-one-at-a-time", "operators.ONE_AT_A_TIME: the GPU makes many products one per call "
+        "(the dense Hessian 155x slower on an H200)",
+        (_p("theory_lab/operators.py", 'ONE_AT_A_TIME = ("cpu",)', 'ONE_AT_A_TIME = ("cpu", "gpu")'),), tests=S39),
+    Bug("s39-products-default-from-the-driver", "operators.products: with no driver, the row-by-row choice read "
+        "from an explicit driver only (CPU products batched)",
+        (_p("theory_lab/operators.py", "row_by_row = one_at_a_time() if driver is None else driver in PYTHON_DRIVEN",
+            "row_by_row = driver in PYTHON_DRIVEN"),), tests=S39),
+    Bug("s39-materialize-from-the-driver", "spectrum.materialize: the one-column-per-call choice read from the "
+        "Lanczos driver again (the GPU's dense Hessian one column per call)",
+        (_p("theory_lab/spectrum.py", "if krylov.one_at_a_time() and not traced:",
+            "if krylov.driver_for() in krylov.PYTHON_DRIVEN and not traced:"),), tests=S39),
 ]
 
 
