@@ -46,7 +46,7 @@ _COMMON = dict(deadline=None, print_blob=True, suppress_health_check=[HealthChec
                                                                      HealthCheck.data_too_large])
 settings.register_profile("ci", derandomize=True, database=None, **_COMMON)
 settings.register_profile("dev", **_COMMON)
-# CI's second step: random draws from an explicit --hypothesis-seed, nothing kept between runs
+# tools/seed_sweep.sh: random draws from an explicit --hypothesis-seed, nothing kept between runs
 settings.register_profile("explore", database=None, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
@@ -117,7 +117,7 @@ _import_every_library_module()
 
 
 def _draws_from_hypothesis(item) -> bool:
-    """The item's file imports from hypothesis (as ``.ci/run``'s property step selects them), or it is
+    """The item's file imports from hypothesis (as ``tools/seed_sweep.sh`` selects them), or it is
     a docstring example that runs ``@given``."""
     module = getattr(item, "module", None)
     if module is not None and any(getattr(value, "__module__", "").startswith("hypothesis")
@@ -172,9 +172,9 @@ def pytest_collection_modifyitems(session, config, items):
     """Files with property tests first (stable otherwise), so that no lazily imported local module
     (a notebook, a user's model file written by a test) is loaded before any property test runs.
 
-    Under ``HYPOTHESIS_PROFILE=explore`` (``.ci/run``'s second pass over the property-test files, after
-    the derandomized pass ran everything) only the tests a new seed can change are run; the others
-    would repeat the first pass exactly. They are reported as deselected."""
+    Under ``HYPOTHESIS_PROFILE=explore`` (``tools/seed_sweep.sh``'s passes over the property-test files at
+    random seeds, after the derandomized suite ran everything) only the tests a new seed can change are run;
+    the others would repeat the derandomized run exactly. They are reported as deselected."""
     first = {item.path for item in items if _draws_from_hypothesis(item)}
     items.sort(key=lambda item: item.path not in first)
     if os.environ.get("HYPOTHESIS_PROFILE") == "explore":
