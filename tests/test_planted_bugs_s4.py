@@ -20,6 +20,32 @@ from theory_lab import loss_surface as LS
 from theory_lab.checking import Context, Verdict, run_check
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _compiled_programs_on_disk(tmp_path_factory):
+    """JAX's persistent compilation cache in a fresh folder, for this module only (keeps the file fast).
+
+    Each planted run ends with ``jax.clear_caches()``, so every test traced and compiled the same section-4
+    instances again (about 60 % of the file's time was XLA compiling). The persistent cache is keyed by the
+    lowered program itself: a trace through a planted function lowers to a different program and compiles
+    afresh, so clearing the in-memory caches still drops every planted trace; only the XLA compilation of an
+    unchanged program is read back from disk. Restored (cache off) when the module ends."""
+    from jax.experimental.compilation_cache import compilation_cache as cc
+
+    names = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
+             "jax_persistent_cache_min_entry_size_bytes")
+    saved = {name: getattr(jax.config, name) for name in names}
+    cc.reset_cache()
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path_factory.mktemp("s4_compiled")))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            jax.config.update(name, value)
+        cc.reset_cache()
+
+
 @pytest.fixture(autouse=True)
 def _small_workloads(monkeypatch):
     """Fewer random starts: each planted bug shows on the first ones (keeps the file fast)."""
