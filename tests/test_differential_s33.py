@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from theory_lab import model
 from theory_lab.arch import Architecture, Conv, Dense, MaxPool, Output, PatchLayer, PatchMaxPool
 from theory_lab.data import check_distinct_patches
+from theory_lab.sampling import sample_params
 
 # --------------------------------------------------------------------------------------------------
 # naive references (plain numpy, loops)
@@ -284,7 +285,9 @@ def _compare_shapes(arch):
 
 def _compare_numbers(arch, seed):
     refs = ref_layers(arch.input_shape, arch.layers)
-    params = model.init(arch, jax.random.key(seed), bias_law="normal", bias_scale=0.5)
+    # model.init's law drawn with numpy (sampling.sample_params): model.init compiles an initialiser per architecture
+    # (1.1-1.5 s, most of this test's time); its tree and laws are sample_params' (tests/test_sampling.py)
+    params = sample_params(arch, seed, bias_law="normal", bias_scale=0.5)
     assert sum(int(np.size(a)) for a in jax.tree_util.tree_leaves(params)) == arch.num_params
     X = np.random.default_rng(seed).standard_normal((2, *arch.input_shape))
     want = [ref_forward(refs, arch.layers, params, x) for x in X]
